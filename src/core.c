@@ -1,0 +1,162 @@
+/* core.c - errors, allocation, interruption, the BLAS shim, the PRNG. */
+#include "core.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char errbuf[1024];
+
+int llfc_seterr(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int llfc_adderr(const char *fmt, ...)
+{
+    char prefix[256], old[sizeof errbuf];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, errbuf, sizeof old);
+    int k = snprintf(errbuf, sizeof errbuf, "%s: ", prefix);
+    if (k > 0 && (size_t)k < sizeof errbuf) snprintf(errbuf + k, sizeof errbuf - (size_t)k, "%.*s", (int)(sizeof errbuf - (size_t)k - 1), old);
+    return -1;
+}
+
+const char *llfc_errmsg(void) { return errbuf; }
+
+void *llfc_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) llfc_seterr("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *llfc_calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) {
+        llfc_seterr("out of memory (size overflow)");
+        return NULL;
+    }
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) llfc_seterr("out of memory (%zu bytes)", count * size);
+    return p;
+}
+
+void *llfc_mallocarray(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) {
+        llfc_seterr("out of memory (size overflow)");
+        return NULL;
+    }
+    return llfc_malloc(count * size);
+}
+
+void llfc_free(void *p) { free(p); }
+
+volatile sig_atomic_t llfc_interrupt_flag = 0;
+
+void llfc_interrupt_clear(void) { llfc_interrupt_flag = 0; }
+
+int llfc_check_interrupt(void)
+{
+    if (llfc_interrupt_flag) return llfc_seterr("interrupted");
+    return 0;
+}
+
+void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta,
+               float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta*C */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
+                beta, C, ldc);
+}
+
+/* OpenBLAS exports these; declared here to keep one shim. */
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+void llfc_blas_set_threads(int n) { if (n > 0) openblas_set_num_threads(n); }
+int llfc_blas_get_threads(void) { return openblas_get_num_threads(); }
+
+/* ---- PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------- */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void llfc_rng_seed(llfc_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t llfc_rng_next(llfc_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+float llfc_rng_float(llfc_rng *r) { return (float)(llfc_rng_next(r) >> 40) * 0x1.0p-24f; }
+double llfc_rng_double(llfc_rng *r) { return (double)(llfc_rng_next(r) >> 11) * 0x1.0p-53; }
+
+uint64_t llfc_rng_below(llfc_rng *r, uint64_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t v;
+    do v = llfc_rng_next(r); while (v >= limit);
+    return v % n;
+}
+
+double llfc_rng_normal(llfc_rng *r)
+{
+    double u1 = 1.0 - llfc_rng_double(r); /* (0, 1] */
+    double u2 = llfc_rng_double(r);
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+void llfc_rng_shuffle(llfc_rng *r, int64_t *a, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)llfc_rng_below(r, (uint64_t)i + 1);
+        int64_t t = a[i]; a[i] = a[j]; a[j] = t;
+    }
+}
+
+double llfc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}

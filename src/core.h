@@ -1,0 +1,85 @@
+/* core.h - conventions shared by every part of the llfc core.
+ *
+ * The core never includes Lua headers.  A core function that can fail returns
+ * an int: 0 on success, -1 on failure, after recording a message with
+ * llfc_seterr().  Bindings fetch it with llfc_errmsg() and raise it as a Lua
+ * error.  Nothing in the core calls abort(), exit() or assert() on user input.
+ *
+ * Long loops call llfc_interrupted() between batches/iterations; when it is
+ * true they stop, record "interrupted" and return -1 (leaving their objects in
+ * a usable state).  The REPL's SIGINT handler sets the flag.
+ */
+#ifndef LLFC_CORE_H
+#define LLFC_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+
+#define LLFC_VERSION_STRING "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+#if defined(__GNUC__)
+#define LLFC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LLFC_PRINTF(a, b)
+#endif
+
+/* Record an error message (printf-style); always returns -1 so callers can
+ * write `return llfc_seterr("bad shape %d", n);`. */
+int llfc_seterr(const char *fmt, ...) LLFC_PRINTF(1, 2);
+/* The last recorded message ("" if none). */
+const char *llfc_errmsg(void);
+/* Prefix the current message: "ctx: old message". Returns -1. */
+int llfc_adderr(const char *fmt, ...) LLFC_PRINTF(1, 2);
+
+/* Checked allocation helpers: on failure they record "out of memory (N bytes)"
+ * and return NULL.  Sizes are checked for overflow. */
+void *llfc_malloc(size_t n);
+void *llfc_calloc(size_t count, size_t size);
+void *llfc_mallocarray(size_t count, size_t size);
+void llfc_free(void *p);
+
+/* ---- interruption (Ctrl-C) ----------------------------------------------- */
+extern volatile sig_atomic_t llfc_interrupt_flag;
+static inline int llfc_interrupted(void) { return llfc_interrupt_flag != 0; }
+void llfc_interrupt_clear(void);
+/* Convenience: if interrupted, record "interrupted" and return -1, else 0. */
+int llfc_check_interrupt(void);
+
+/* ---- progress reporting ---------------------------------------------------
+ * Long computations take an optional progress callback.  `done` of `total`
+ * units finished; `what` says what is computing.  Returning non-zero asks the
+ * computation to stop (it then fails with "interrupted"). */
+typedef int (*llfc_progress_fn)(void *ud, double done, double total, const char *what);
+
+/* ---- the one BLAS shim ----------------------------------------------------
+ * Row-major C = alpha * op(A) @ op(B) + beta * C, with op(X) = X or X^T.
+ * op(A) is M x K, op(B) is K x N, C is M x N.  Every matrix product in llfc
+ * goes through this function (it calls cblas_sgemm). */
+void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta,
+               float *C, int ldc);
+/* Number of BLAS threads (0 = leave as is). */
+void llfc_blas_set_threads(int n);
+int llfc_blas_get_threads(void);
+
+/* ---- a documented, portable PRNG ----------------------------------------------
+ * xoshiro256** seeded through splitmix64: the same numbers on every machine. */
+typedef struct { uint64_t s[4]; } llfc_rng;
+void llfc_rng_seed(llfc_rng *r, uint64_t seed);
+uint64_t llfc_rng_next(llfc_rng *r);
+/* Uniform in [0, 1) with 24 bits (float) / 53 bits (double). */
+float llfc_rng_float(llfc_rng *r);
+double llfc_rng_double(llfc_rng *r);
+/* Uniform integer in [0, n) without modulo bias (n > 0). */
+uint64_t llfc_rng_below(llfc_rng *r, uint64_t n);
+/* Standard normal (Box-Muller, deterministic: no cached second value). */
+double llfc_rng_normal(llfc_rng *r);
+/* Fisher-Yates shuffle of an int64 array. */
+void llfc_rng_shuffle(llfc_rng *r, int64_t *a, int64_t n);
+
+/* Monotonic seconds. */
+double llfc_now(void);
+
+#endif

@@ -1,0 +1,44 @@
+/* l_init.c - open every llfc module and install the embedded Lua sources. */
+#include "lbind.h"
+
+#include <string.h>
+
+struct llfc_embedded { const char *name; const char *text; };
+extern const struct llfc_embedded llfc_embedded_lua[];
+
+static int load_embedded(lua_State *L)
+{
+    const struct llfc_embedded *e = lua_touserdata(L, lua_upvalueindex(1));
+    const char *modname = luaL_checkstring(L, 1);
+    if (luaL_loadbuffer(L, e->text, strlen(e->text), lua_pushfstring(L, "=[llfc] %s", modname)) != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, modname);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+int llfc_open_all(lua_State *L)
+{
+    /* package.preload entries for the embedded Lua modules */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (const struct llfc_embedded *e = llfc_embedded_lua; e->name; e++) {
+        lua_pushlightuserdata(L, (void *)e);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, e->name);
+    }
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    static const struct { const char *name; lua_CFunction open; } mods[] = {
+        {"tensor", llfc_open_tensor}, {"data", llfc_open_data}, {"nn", llfc_open_nn},
+        {"perm", llfc_open_perm},     {"metrics", llfc_open_metrics}, {"view", llfc_open_view},
+    };
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        lua_pushcfunction(L, mods[i].open);
+        lua_call(L, 0, 1);
+        lua_setfield(L, -2, mods[i].name);
+    }
+    lua_pushstring(L, LLFC_VERSION_STRING);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,60 @@
+/* lbind.h - helpers shared by the thin Lua bindings. */
+#ifndef LLFC_LBIND_H
+#define LLFC_LBIND_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "core.h"
+#include "tensor.h"
+
+/* Metatable names (luaL_newmetatable sets __name, so argument errors read
+ * "llfc.Tensor expected, got table"). */
+#define LLFC_TENSOR_MT "llfc.Tensor"
+#define LLFC_DATASET_MT "llfc.Dataset"
+#define LLFC_NET_MT "llfc.Net"
+#define LLFC_PERM_MT "llfc.Perm"
+
+/* Raise the core's last error as a Lua error, prefixed by the function name
+ * ("fname: message").  Never returns. */
+int lb_error(lua_State *L, const char *fname);
+/* Push a core failure's message the Lua way for environmental errors:
+ * nil, "message".  Returns 2. */
+int lb_fail(lua_State *L, const char *fname);
+
+/* Tensors: the userdata box owns one llfc_tensor* (NULL once freed). */
+llfc_tensor *lb_checktensor(lua_State *L, int idx);
+llfc_tensor *lb_totensor(lua_State *L, int idx); /* NULL if not a tensor */
+/* Push t (takes ownership; frees it if pushing fails). */
+void lb_pushtensor(lua_State *L, llfc_tensor *t);
+
+/* Options tables: read a field of the table at idx with a default; raise a
+ * clear error ("fname: option 'lr' must be a number") on a wrong type. */
+lua_Number lb_optnumber(lua_State *L, int idx, const char *field, lua_Number def, const char *fname);
+lua_Integer lb_optinteger(lua_State *L, int idx, const char *field, lua_Integer def, const char *fname);
+int lb_optboolean(lua_State *L, int idx, const char *field, int def, const char *fname);
+const char *lb_optstring(lua_State *L, int idx, const char *field, const char *def, const char *fname);
+
+/* Register functions into the table on top of the stack. */
+void lb_setfuncs(lua_State *L, const luaL_Reg *l);
+
+/* A progress callback bridge: the Lua function at stack index `fidx`
+ * (or none) is called as f(done, total, what).  Used by metrics and training. */
+typedef struct { lua_State *L; int fidx; } lb_progress;
+int lb_progress_fn(void *ud, double done, double total, const char *what);
+
+/* Module openers: each pushes its module table. */
+int llfc_open_tensor(lua_State *L);
+int llfc_open_data(lua_State *L);
+int llfc_open_nn(lua_State *L);
+int llfc_open_perm(lua_State *L);
+int llfc_open_metrics(lua_State *L);
+int llfc_open_view(lua_State *L);
+
+/* Open everything: pushes the llfc table {tensor=, data=, nn=, perm=,
+ * metrics=, view=, version=} and installs the embedded Lua modules in
+ * package.preload. */
+int llfc_open_all(lua_State *L);
+
+#endif

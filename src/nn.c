@@ -1,0 +1,252 @@
+/* nn.c - networks: construction, copies, interpolation, forward passes. */
+#include "nn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *xstrdup(const char *s)
+{
+    char *d = llfc_malloc(strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d;
+}
+
+static llfc_net *net_alloc(int nparams)
+{
+    llfc_net *net = llfc_calloc(1, sizeof *net);
+    if (!net) return NULL;
+    net->nparams = nparams;
+    net->pname = llfc_calloc((size_t)nparams + 1, sizeof *net->pname);
+    net->param = llfc_calloc((size_t)nparams + 1, sizeof *net->param);
+    if (!net->pname || !net->param) { llfc_net_free(net); return NULL; }
+    return net;
+}
+
+void llfc_net_free(llfc_net *net)
+{
+    if (!net) return;
+    for (int p = 0; p < net->nparams; p++) {
+        if (net->pname) free(net->pname[p]);
+        if (net->param) llfc_tensor_free(net->param[p]);
+    }
+    free(net->pname);
+    free(net->param);
+    free(net->widths);
+    llfc_permspec_free(net->spec);
+    free(net);
+}
+
+/* The MLP's permutation spec: group P<l> permutes the outputs of layer l
+ * (weight axis 0, bias axis 0) and the inputs of layer l+1 (weight axis 1). */
+static llfc_permspec *mlp_spec(const llfc_net *net)
+{
+    int L = net->nlayers;
+    llfc_permspec *s = llfc_permspec_new(L - 1, net->nparams);
+    if (!s) return NULL;
+    for (int g = 0; g < L - 1; g++) {
+        char name[32];
+        snprintf(name, sizeof name, "P%d", g + 1);
+        if (!(s->gname[g] = xstrdup(name))) { llfc_permspec_free(s); return NULL; }
+        s->gsize[g] = net->widths[g + 1];
+        s->gfeat[g] = g;
+        s->axis[2 * g][0] = g;       /* W_{g+1} rows */
+        s->axis[2 * g + 1][0] = g;   /* b_{g+1} */
+        s->axis[2 * (g + 1)][1] = g; /* W_{g+2} columns */
+    }
+    return s;
+}
+
+llfc_net *llfc_mlp_new(int nwidths, const int64_t *widths, int act, int init, uint64_t seed)
+{
+    if (nwidths < 2) { llfc_seterr("an MLP needs at least 2 widths (input and output), got %d", nwidths); return NULL; }
+    for (int i = 0; i < nwidths; i++)
+        if (widths[i] < 1 || widths[i] > (1 << 24)) {
+            llfc_seterr("width %d must be between 1 and %d, got %lld", i + 1, 1 << 24, (long long)widths[i]);
+            return NULL;
+        }
+    if (act != LLFC_ACT_RELU && act != LLFC_ACT_IDENTITY && act != LLFC_ACT_TANH) {
+        llfc_seterr("unknown activation %d", act);
+        return NULL;
+    }
+    int L = nwidths - 1;
+    llfc_net *net = net_alloc(2 * L);
+    if (!net) return NULL;
+    net->arch = LLFC_ARCH_MLP;
+    net->act = act;
+    net->nlayers = L;
+    net->widths = llfc_mallocarray((size_t)nwidths, sizeof *net->widths);
+    if (!net->widths) goto fail;
+    memcpy(net->widths, widths, (size_t)nwidths * sizeof *widths);
+    llfc_rng rng;
+    llfc_rng_seed(&rng, seed);
+    for (int l = 0; l < L; l++) {
+        char name[64];
+        int64_t in = widths[l], out = widths[l + 1];
+        snprintf(name, sizeof name, "%d.weight", 2 * l);
+        if (!(net->pname[2 * l] = xstrdup(name))) goto fail;
+        snprintf(name, sizeof name, "%d.bias", 2 * l);
+        if (!(net->pname[2 * l + 1] = xstrdup(name))) goto fail;
+        if (!(net->param[2 * l] = llfc_tensor_new2(out, in))) goto fail;
+        if (!(net->param[2 * l + 1] = llfc_tensor_new1(out))) goto fail;
+        float *W = llfc_tensor_data(net->param[2 * l]);
+        float *b = llfc_tensor_data(net->param[2 * l + 1]);
+        if (init == LLFC_INIT_KAIMING) {
+            /* He normal: N(0, 2/fan_in), zero bias */
+            double sd = sqrt(2.0 / (double)in);
+            for (int64_t i = 0; i < out * in; i++) W[i] = (float)(sd * llfc_rng_normal(&rng));
+        } else {
+            /* PyTorch's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both */
+            double bound = 1.0 / sqrt((double)in);
+            for (int64_t i = 0; i < out * in; i++) W[i] = (float)((2.0 * llfc_rng_double(&rng) - 1.0) * bound);
+            for (int64_t i = 0; i < out; i++) b[i] = (float)((2.0 * llfc_rng_double(&rng) - 1.0) * bound);
+        }
+    }
+    if (!(net->spec = mlp_spec(net))) goto fail;
+    return net;
+fail:
+    llfc_net_free(net);
+    return NULL;
+}
+
+llfc_net *llfc_net_clone(const llfc_net *src)
+{
+    llfc_net *net = net_alloc(src->nparams);
+    if (!net) return NULL;
+    net->arch = src->arch;
+    net->act = src->act;
+    net->nlayers = src->nlayers;
+    if (src->widths) {
+        net->widths = llfc_mallocarray((size_t)src->nlayers + 1, sizeof *net->widths);
+        if (!net->widths) goto fail;
+        memcpy(net->widths, src->widths, ((size_t)src->nlayers + 1) * sizeof *net->widths);
+    }
+    for (int p = 0; p < src->nparams; p++) {
+        if (!(net->pname[p] = xstrdup(src->pname[p]))) goto fail;
+        if (!(net->param[p] = llfc_tensor_clone(src->param[p]))) goto fail;
+    }
+    if (src->spec && !(net->spec = llfc_permspec_clone(src->spec))) goto fail;
+    return net;
+fail:
+    llfc_net_free(net);
+    return NULL;
+}
+
+int64_t llfc_net_nparams_total(const llfc_net *net)
+{
+    int64_t n = 0;
+    for (int p = 0; p < net->nparams; p++) n += llfc_tensor_numel(net->param[p]);
+    return n;
+}
+
+int64_t llfc_net_input_dim(const llfc_net *net) { return net->widths[0]; }
+int64_t llfc_net_num_classes(const llfc_net *net) { return net->widths[net->nlayers]; }
+
+int llfc_net_same_arch(const llfc_net *a, const llfc_net *b)
+{
+    if (a->arch != b->arch) return llfc_seterr("the networks have different architectures");
+    if (a->act != b->act) return llfc_seterr("the networks have different activations");
+    if (a->nparams != b->nparams)
+        return llfc_seterr("the networks have %d and %d parameter tensors", a->nparams, b->nparams);
+    for (int p = 0; p < a->nparams; p++) {
+        if (!llfc_tensor_same_shape(a->param[p], b->param[p])) {
+            char sa[64], sb[64];
+            return llfc_seterr("parameter '%s' is %s in the first network and %s in the second", a->pname[p],
+                               llfc_tensor_shape_str(a->param[p], sa, sizeof sa),
+                               llfc_tensor_shape_str(b->param[p], sb, sizeof sb));
+        }
+    }
+    return 0;
+}
+
+int llfc_net_lerp_into(llfc_net *out, const llfc_net *a, const llfc_net *b, double alpha)
+{
+    if (llfc_net_same_arch(a, b) || llfc_net_same_arch(out, a)) return -1;
+    float fa = (float)alpha, fb = (float)(1.0 - alpha);
+    for (int p = 0; p < a->nparams; p++) {
+        const float *pa = llfc_tensor_data(a->param[p]), *pb = llfc_tensor_data(b->param[p]);
+        float *po = llfc_tensor_data(out->param[p]);
+        int64_t n = llfc_tensor_numel(a->param[p]);
+        for (int64_t i = 0; i < n; i++) po[i] = fa * pa[i] + fb * pb[i];
+    }
+    return 0;
+}
+
+llfc_net *llfc_net_lerp(const llfc_net *a, const llfc_net *b, double alpha)
+{
+    if (llfc_net_same_arch(a, b)) return NULL;
+    llfc_net *out = llfc_net_clone(a);
+    if (!out) return NULL;
+    if (llfc_net_lerp_into(out, a, b, alpha)) { llfc_net_free(out); return NULL; }
+    return out;
+}
+
+int llfc_net_nfeat(const llfc_net *net) { return net->nlayers; }
+
+int64_t llfc_net_featdim(const llfc_net *net, int l) { return net->widths[l + 1]; }
+
+const char *llfc_net_featname(const llfc_net *net, int l, char *buf, size_t n)
+{
+    if (l == net->nlayers - 1) snprintf(buf, n, "logits");
+    else snprintf(buf, n, "h%d", l + 1);
+    return buf;
+}
+
+int llfc_net_feat_has_act(const llfc_net *net, int l) { return l < net->nlayers - 1 && net->act != LLFC_ACT_IDENTITY; }
+
+static void activate(int act, const float *in, float *out, int64_t n)
+{
+    switch (act) {
+    case LLFC_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        break;
+    case LLFC_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) out[i] = tanhf(in[i]);
+        break;
+    default:
+        if (out != in) memcpy(out, in, (size_t)n * sizeof *out);
+    }
+}
+
+/* One linear layer: out[n, o] = in[n, i] @ W^T + b. */
+static void linear(const float *in, int64_t n, const llfc_tensor *W, const llfc_tensor *bias, float *out)
+{
+    int64_t o = W->size[0], i = W->size[1];
+    const float *b = llfc_tensor_data(bias);
+    for (int64_t r = 0; r < n; r++) memcpy(out + r * o, b, (size_t)o * sizeof *out);
+    llfc_gemm(0, 1, (int)n, (int)o, (int)i, 1.0f, in, (int)i, llfc_tensor_data(W), (int)i, 1.0f, out, (int)o);
+}
+
+int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
+{
+    if (net->arch != LLFC_ARCH_MLP) return llfc_seterr("forward: unsupported architecture");
+    int L = net->nlayers;
+    int64_t maxw = 0;
+    for (int l = 1; l <= L; l++) if (net->widths[l] > maxw) maxw = net->widths[l];
+    float *buf = llfc_mallocarray((size_t)(2 * n * maxw + 1), sizeof(float));
+    if (!buf) return -1;
+    /* two buffers alternate: layer l reads `in` and writes the other one */
+    const float *in = x;
+    for (int l = 0; l < L; l++) {
+        int64_t o = net->widths[l + 1];
+        float *z = (in == buf) ? buf + n * maxw : buf;
+        linear(in, n, net->param[2 * l], net->param[2 * l + 1], z);
+        if (pre && pre[l]) memcpy(pre[l], z, (size_t)(n * o) * sizeof *z);
+        if (l < L - 1) activate(net->act, z, z, n * o);
+        if (post && post[l]) memcpy(post[l], z, (size_t)(n * o) * sizeof *z);
+        in = z;
+    }
+    free(buf);
+    return 0;
+}
+
+int llfc_net_forward(const llfc_net *net, const float *x, int64_t n, float *logits)
+{
+    float **post = llfc_calloc((size_t)net->nlayers, sizeof *post);
+    if (!post) return -1;
+    post[net->nlayers - 1] = logits;
+    int rc = llfc_net_forward_features(net, x, n, NULL, post);
+    free(post);
+    return rc;
+}

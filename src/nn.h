@@ -1,0 +1,62 @@
+/* nn.h - networks: parameters, forward passes with features, interpolation.
+ *
+ * A network is a list of named parameter tensors (PyTorch state_dict names,
+ * each contiguous) plus an architecture that knows how to run them.  The MLP
+ * is torch.nn.Sequential(Linear, ReLU, ..., Linear): parameter 2l is layer
+ * l's weight "<2l>.weight" [out, in], parameter 2l+1 its bias "<2l>.bias".
+ *
+ * Feature layers (the input of every metric) are numbered 0 .. nfeat-1 and
+ * named "h1" ... "h<L-1>", "logits".  For layer l, pre-activations Ht_l and
+ * post-activations H_l are [n, featdim(l)] row-major; for the logits pre ==
+ * post.
+ */
+#ifndef LLFC_NN_H
+#define LLFC_NN_H
+
+#include "permspec.h"
+#include "tensor.h"
+
+enum { LLFC_ARCH_MLP = 1 };
+enum { LLFC_ACT_RELU = 0, LLFC_ACT_IDENTITY = 1, LLFC_ACT_TANH = 2 };
+
+typedef struct llfc_net {
+    int arch;              /* LLFC_ARCH_* */
+    int act;               /* hidden activation, LLFC_ACT_* */
+    int nlayers;           /* L weight layers */
+    int64_t *widths;       /* L + 1 widths: input, hidden ..., classes */
+    int nparams;
+    char **pname;          /* state_dict names */
+    llfc_tensor **param;   /* contiguous tensors */
+    llfc_permspec *spec;
+} llfc_net;
+
+/* MLP with the given L+1 widths.  init: LLFC_INIT_* below; seed for the PRNG. */
+enum { LLFC_INIT_KAIMING = 0, LLFC_INIT_TORCH = 1 };
+llfc_net *llfc_mlp_new(int nwidths, const int64_t *widths, int act, int init, uint64_t seed);
+void llfc_net_free(llfc_net *net);
+llfc_net *llfc_net_clone(const llfc_net *net);
+int64_t llfc_net_nparams_total(const llfc_net *net);
+int64_t llfc_net_input_dim(const llfc_net *net);
+int64_t llfc_net_num_classes(const llfc_net *net);
+/* 0 if a and b have the same architecture and parameter shapes; else -1 with
+ * a message naming the first difference. */
+int llfc_net_same_arch(const llfc_net *a, const llfc_net *b);
+/* out = alpha*a + (1-alpha)*b, parameter by parameter; out must match. */
+int llfc_net_lerp_into(llfc_net *out, const llfc_net *a, const llfc_net *b, double alpha);
+llfc_net *llfc_net_lerp(const llfc_net *a, const llfc_net *b, double alpha);
+
+/* Feature layers. */
+int llfc_net_nfeat(const llfc_net *net);
+int64_t llfc_net_featdim(const llfc_net *net, int l);
+const char *llfc_net_featname(const llfc_net *net, int l, char *buf, size_t n);
+/* Does feature layer l have an activation (ReLU for the default MLP)? */
+int llfc_net_feat_has_act(const llfc_net *net, int l);
+
+/* Forward a batch x [n, in] to logits [n, classes]. */
+int llfc_net_forward(const llfc_net *net, const float *x, int64_t n, float *logits);
+/* Forward keeping every feature layer: pre[l], post[l] are caller buffers of
+ * [n, featdim(l)] (either array, or an entry, may be NULL to skip). */
+int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n,
+                              float **pre, float **post);
+
+#endif

@@ -1,0 +1,139 @@
+/* test_core.c - errors, PRNG, the BLAS shim, tensors' storage and views, MLP forward. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core.h"
+#include "nn.h"
+#include "tensor.h"
+
+static void test_errors(void)
+{
+    CHECK(llfc_seterr("bad %d", 3) == -1, "seterr returns -1");
+    CHECK(strcmp(llfc_errmsg(), "bad 3") == 0, "seterr formats the message");
+    llfc_adderr("mm");
+    CHECK(strcmp(llfc_errmsg(), "mm: bad 3") == 0, "adderr prefixes the message");
+}
+
+static void test_rng(void)
+{
+    llfc_rng a, b;
+    llfc_rng_seed(&a, 42);
+    llfc_rng_seed(&b, 42);
+    int same = 1;
+    for (int i = 0; i < 100; i++) same &= llfc_rng_next(&a) == llfc_rng_next(&b);
+    CHECK(same, "same seed, same stream");
+    /* splitmix64(0) first output is a published constant */
+    llfc_rng_seed(&a, 0);
+    CHECK(a.s[0] == 0xe220a8397b1dcdafULL, "splitmix64 seeding matches the reference value");
+    double sum = 0, sq = 0;
+    llfc_rng_seed(&a, 7);
+    for (int i = 0; i < 100000; i++) { double v = llfc_rng_normal(&a); sum += v; sq += v * v; }
+    CHECK_NEAR(sum / 100000, 0.0, 0.02, "normal mean ~ 0");
+    CHECK_NEAR(sq / 100000, 1.0, 0.02, "normal variance ~ 1");
+    int64_t perm[50];
+    for (int i = 0; i < 50; i++) perm[i] = i;
+    llfc_rng_shuffle(&a, perm, 50);
+    int seen[50] = {0}, ok = 1;
+    for (int i = 0; i < 50; i++) { if (perm[i] < 0 || perm[i] >= 50 || seen[perm[i]]++) ok = 0; }
+    CHECK(ok, "shuffle is a permutation");
+}
+
+static void test_gemm(void)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, 1);
+    int shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 1, 4}, {6, 5, 1}, {17, 13, 9}, {64, 33, 70}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+                float *C = malloc(sizeof(float) * M * N);
+                for (int i = 0; i < M * K; i++) A[i] = llfc_rng_float(&r) - 0.5f;
+                for (int i = 0; i < K * N; i++) B[i] = llfc_rng_float(&r) - 0.5f;
+                for (int i = 0; i < M * N; i++) C[i] = 1.0f;
+                llfc_gemm(ta, tb, M, N, K, 2.0f, A, ta ? M : K, B, tb ? K : N, 0.5f, C, N);
+                double maxerr = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double acc = 0;
+                        for (int k = 0; k < K; k++) {
+                            double a = ta ? A[k * M + i] : A[i * K + k];
+                            double b = tb ? B[j * K + k] : B[k * N + j];
+                            acc += a * b;
+                        }
+                        double want = 2.0 * acc + 0.5;
+                        double e = fabs(want - C[i * N + j]);
+                        if (e > maxerr) maxerr = e;
+                    }
+                CHECK(maxerr < 1e-4, "gemm %dx%dx%d ta=%d tb=%d against a naive loop", M, N, K, ta, tb);
+                free(A); free(B); free(C);
+            }
+    }
+}
+
+static void test_tensor(void)
+{
+    int64_t sz[3] = {2, 3, 4};
+    llfc_tensor *t = llfc_tensor_new(3, sz);
+    CHECK(t && llfc_tensor_numel(t) == 24 && llfc_tensor_is_contiguous(t), "new 2x3x4 is contiguous");
+    CHECK(t->stride[0] == 12 && t->stride[1] == 4 && t->stride[2] == 1, "row-major strides");
+    for (int i = 0; i < 24; i++) llfc_tensor_data(t)[i] = (float)i;
+    llfc_tensor *v = llfc_tensor_share(t);
+    CHECK(v->storage == t->storage && t->storage->refcount == 2, "share adds a reference");
+    /* a transposed view of dims 1 and 2 */
+    v->size[1] = 4; v->size[2] = 3; v->stride[1] = 1; v->stride[2] = 4;
+    CHECK(!llfc_tensor_is_contiguous(v), "transposed view is not contiguous");
+    llfc_tensor *c = llfc_tensor_clone(v);
+    /* c[0][j][i] = t[0][i][j] = 4i + j */
+    CHECK(llfc_tensor_data(c)[1 * 3 + 2] == 9.0f, "clone of a transposed view reads strided");
+    char buf[32];
+    CHECK(strcmp(llfc_tensor_shape_str(c, buf, sizeof buf), "2x4x3") == 0, "shape string");
+    llfc_tensor_free(v);
+    CHECK(t->storage->refcount == 1, "free drops the reference");
+    int64_t bad[2] = {3, -1};
+    CHECK(llfc_tensor_new(2, bad) == NULL && strstr(llfc_errmsg(), "negative"), "negative size is an error");
+    llfc_tensor_free(c);
+    llfc_tensor_free(t);
+}
+
+static void test_mlp_forward(void)
+{
+    int64_t w[3] = {2, 2, 1};
+    llfc_net *net = llfc_mlp_new(3, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, 1);
+    CHECK(net && net->nparams == 4 && strcmp(net->pname[2], "2.weight") == 0, "mlp has torch names");
+    float W1[4] = {1, -1, 2, 1}, b1[2] = {0, -1}, W2[2] = {3, -2}, b2[1] = {0.5f};
+    memcpy(llfc_tensor_data(net->param[0]), W1, sizeof W1);
+    memcpy(llfc_tensor_data(net->param[1]), b1, sizeof b1);
+    memcpy(llfc_tensor_data(net->param[2]), W2, sizeof W2);
+    memcpy(llfc_tensor_data(net->param[3]), b2, sizeof b2);
+    float x[4] = {1, 2, 3, 0}, out[2];
+    CHECK(llfc_net_forward(net, x, 2, out) == 0, "forward runs");
+    /* x1: z = (-1, 3) -> h = (0, 3) -> 0*3 + 3*-2 + .5 = -5.5
+       x2: z = (3, 5)  -> h = (3, 5) -> 9 - 10 + .5 = -0.5 */
+    CHECK_NEAR(out[0], -5.5, 1e-6, "forward sample 1 by hand");
+    CHECK_NEAR(out[1], -0.5, 1e-6, "forward sample 2 by hand");
+    llfc_net *h = llfc_net_lerp(net, net, 0.3);
+    float out2[2];
+    llfc_net_forward(h, x, 2, out2);
+    CHECK_NEAR(out2[0], -5.5, 1e-6, "lerp of a net with itself is the net");
+    CHECK(net->spec && net->spec->ngroups == 1 && net->spec->axis[2][1] == 0 && net->spec->axis[0][0] == 0,
+          "mlp permspec: P1 moves W1 rows and W2 columns");
+    int64_t w3[3] = {2, 3, 1};
+    llfc_net *other = llfc_mlp_new(3, w3, LLFC_ACT_RELU, LLFC_INIT_TORCH, 1);
+    CHECK(llfc_net_same_arch(net, other) == -1 && strstr(llfc_errmsg(), "0.weight"), "arch mismatch names the parameter");
+    llfc_net_free(other);
+    llfc_net_free(h);
+    llfc_net_free(net);
+}
+
+int main(void)
+{
+    test_errors();
+    test_rng();
+    test_gemm();
+    test_tensor();
+    test_mlp_forward();
+    return check_summary();
+}
