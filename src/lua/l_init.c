@@ -1,6 +1,7 @@
 /* l_init.c - open every llfc module and install the embedded Lua sources. */
 #include "lbind.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct llfc_embedded { const char *name; const char *text; };
@@ -36,6 +37,10 @@ int llfc_open_all(lua_State *L)
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         lua_pushcfunction(L, mods[i].open);
         lua_call(L, 0, 1);
+        char key[64];
+        snprintf(key, sizeof key, "llfc.%s", mods[i].name);
+        lua_pushvalue(L, -1); /* registry["llfc.<name>"] = module, for C-side lookups */
+        lua_setfield(L, LUA_REGISTRYINDEX, key);
         lua_setfield(L, -2, mods[i].name);
     }
     lua_pushstring(L, LLFC_VERSION_STRING);

@@ -15,37 +15,116 @@ int lb_fail(lua_State *L, const char *fname)
     return 2;
 }
 
-llfc_tensor *lb_totensor(lua_State *L, int idx)
+static int box_gc(lua_State *L)
 {
-    llfc_tensor **box = luaL_testudata(L, idx, LLFC_TENSOR_MT);
-    return box ? *box : NULL;
-}
-
-llfc_tensor *lb_checktensor(lua_State *L, int idx)
-{
-    llfc_tensor **box = luaL_checkudata(L, idx, LLFC_TENSOR_MT);
-    if (!*box) luaL_argerror(L, idx, "tensor has been freed");
-    return *box;
-}
-
-static int tensor_gc(lua_State *L)
-{
-    llfc_tensor **box = luaL_checkudata(L, 1, LLFC_TENSOR_MT);
-    llfc_tensor_free(*box);
+    void **box = lua_touserdata(L, 1);
+    if (!box || !*box) return 0;
+    if (luaL_testudata(L, 1, LLFC_TENSOR_MT)) llfc_tensor_free(*box);
+    else if (luaL_testudata(L, 1, LLFC_NET_MT)) llfc_net_free(*box);
+    else if (luaL_testudata(L, 1, LLFC_DATASET_MT)) llfc_dataset_release(*box);
     *box = NULL;
     return 0;
 }
 
-void lb_pushtensor(lua_State *L, llfc_tensor *t)
+void lb_newtype(lua_State *L, const char *mtname, const luaL_Reg *methods, const luaL_Reg *metamethods)
 {
-    llfc_tensor **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = t;
-    if (luaL_newmetatable(L, LLFC_TENSOR_MT)) {
-        /* minimal metatable; l_tensor.c fills in the methods */
-        lua_pushcfunction(L, tensor_gc);
-        lua_setfield(L, -2, "__gc");
+    luaL_newmetatable(L, mtname);
+    if (metamethods) luaL_setfuncs(L, metamethods, 0);
+    lua_getfield(L, -1, "__gc");
+    if (lua_isnil(L, -1)) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -3, "__gc");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "__close");
+    if (lua_isnil(L, -1)) {
+        lua_getfield(L, -2, "__gc");
+        lua_setfield(L, -3, "__close");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "__index");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "__index");
+    }
+    if (methods && lua_istable(L, -1)) luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 2);
+}
+
+static void *checkbox(lua_State *L, int idx, const char *mt, const char *what)
+{
+    void **box = luaL_checkudata(L, idx, mt);
+    if (!*box) luaL_argerror(L, idx, lua_pushfstring(L, "%s has been freed", what));
+    return *box;
+}
+
+static void *tobox(lua_State *L, int idx, const char *mt)
+{
+    void **box = luaL_testudata(L, idx, mt);
+    return box ? *box : NULL;
+}
+
+static void pushbox(lua_State *L, void *p, const char *mt)
+{
+    void **box = lua_newuserdatauv(L, sizeof *box, 1);
+    *box = p;
+    if (luaL_getmetatable(L, mt) == LUA_TNIL) { /* module not opened: minimal type */
+        lua_pop(L, 1);
+        lb_newtype(L, mt, NULL, NULL);
+        luaL_getmetatable(L, mt);
     }
     lua_setmetatable(L, -2);
+}
+
+llfc_tensor *lb_totensor(lua_State *L, int idx) { return tobox(L, idx, LLFC_TENSOR_MT); }
+llfc_tensor *lb_checktensor(lua_State *L, int idx) { return checkbox(L, idx, LLFC_TENSOR_MT, "tensor"); }
+void lb_pushtensor(lua_State *L, llfc_tensor *t) { pushbox(L, t, LLFC_TENSOR_MT); }
+llfc_net *lb_tonet(lua_State *L, int idx) { return tobox(L, idx, LLFC_NET_MT); }
+llfc_net *lb_checknet(lua_State *L, int idx) { return checkbox(L, idx, LLFC_NET_MT, "network"); }
+void lb_pushnet(lua_State *L, llfc_net *net) { pushbox(L, net, LLFC_NET_MT); }
+llfc_dataset *lb_todataset(lua_State *L, int idx) { return tobox(L, idx, LLFC_DATASET_MT); }
+llfc_dataset *lb_checkdataset(lua_State *L, int idx) { return checkbox(L, idx, LLFC_DATASET_MT, "dataset"); }
+void lb_pushdataset(lua_State *L, llfc_dataset *ds) { pushbox(L, ds, LLFC_DATASET_MT); }
+
+/* ---- live view hooks ------------------------------------------------------ */
+static int get_view_fn(lua_State *L, const char *name)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "llfc.view");
+    if (!lua_istable(L, -1)) { lua_pop(L, 1); return 0; }
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) { lua_pop(L, 1); return 0; }
+    return 1;
+}
+
+void lb_view_begin(lua_State *L, const char *kind, const char *title)
+{
+    if (!get_view_fn(L, "begin")) return;
+    lua_pushstring(L, kind);
+    lua_pushstring(L, title ? title : kind);
+    lua_call(L, 2, 0);
+}
+
+int lb_view_update(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (!get_view_fn(L, "update")) return 0;
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
+}
+
+void lb_view_finish(lua_State *L, int idx, const char *status)
+{
+    idx = lua_absindex(L, idx);
+    if (!get_view_fn(L, "finish")) return;
+    lua_pushvalue(L, idx);
+    if (status) lua_pushstring(L, status); else lua_pushnil(L);
+    lua_call(L, 2, 0);
 }
 
 static int opt_field(lua_State *L, int idx, const char *field)

@@ -7,6 +7,8 @@
 #include <lualib.h>
 
 #include "core.h"
+#include "data.h"
+#include "nn.h"
 #include "tensor.h"
 
 /* Metatable names (luaL_newmetatable sets __name, so argument errors read
@@ -28,6 +30,35 @@ llfc_tensor *lb_checktensor(lua_State *L, int idx);
 llfc_tensor *lb_totensor(lua_State *L, int idx); /* NULL if not a tensor */
 /* Push t (takes ownership; frees it if pushing fails). */
 void lb_pushtensor(lua_State *L, llfc_tensor *t);
+
+/* Every userdata type is a box holding one pointer (NULL once freed), with a
+ * metatable created by lb_newtype() when its module opens (llfc_open_all opens
+ * every module before any object can be pushed).  __gc frees the pointee:
+ * tensors with llfc_tensor_free, nets with llfc_net_free, datasets with
+ * llfc_dataset_release.  Modules add methods with lb_newtype's tables. */
+void lb_newtype(lua_State *L, const char *mtname, const luaL_Reg *methods,
+                const luaL_Reg *metamethods);
+
+llfc_net *lb_checknet(lua_State *L, int idx);
+llfc_net *lb_tonet(lua_State *L, int idx);          /* NULL if not a net */
+void lb_pushnet(lua_State *L, llfc_net *net);       /* takes ownership */
+llfc_dataset *lb_checkdataset(lua_State *L, int idx);
+llfc_dataset *lb_todataset(lua_State *L, int idx);  /* NULL if not a dataset */
+void lb_pushdataset(lua_State *L, llfc_dataset *ds); /* takes one reference */
+
+/* The live view protocol.  A long computation called with {view = true}
+ * calls lb_view_begin(L, kind, title) once, lb_view_update(L, idx) with its
+ * partial result table (same layout as the final result, fewer entries)
+ * whenever a piece is complete, and lb_view_finish(L, idx, status) with the
+ * final (or partial) result; status is NULL, or "interrupted" / an error.
+ * They call view.begin / view.update / view.finish from the view module and
+ * do nothing when those are missing.  kind is the result kind:
+ * "interpolate", "llfc", "weak_additivity", "commutativity", "report",
+ * "train".  A non-zero return from lb_view_update means the user pressed q:
+ * stop and return the partial result. */
+void lb_view_begin(lua_State *L, const char *kind, const char *title);
+int lb_view_update(lua_State *L, int idx);
+void lb_view_finish(lua_State *L, int idx, const char *status);
 
 /* Options tables: read a field of the table at idx with a default; raise a
  * clear error ("fname: option 'lr' must be a number") on a wrong type. */
