@@ -577,6 +577,7 @@ llfc_report *llfc_metrics_run(const llfc_net *a, const llfc_net *b, const llfc_d
     if (!r) return NULL;
     r->what = o->what & LLFC_M_ALL;
     r->ntotal = ds->n;
+    double t0 = llfc_now();
     pass_work w;
     memset(&w, 0, sizeof w);
     int L = w.L = a->nlayers;
@@ -611,6 +612,7 @@ llfc_report *llfc_metrics_run(const llfc_net *a, const llfc_net *b, const llfc_d
         int64_t i0 = bi * bs, m = ds->n - i0 < bs ? ds->n - i0 : bs;
         if (run_batch(&w, r, a, b, ds->x + i0 * ds->dim, ds->y + i0, m, ds->dim)) goto fail;
         r->n += m;
+        r->seconds = llfc_now() - t0;
         if (o->progress) {
             llfc_seterr("%s", "");
             if (o->progress(o->progress_ud, (double)(bi + 1), (double)nb, "metrics")) {

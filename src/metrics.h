@@ -97,6 +97,7 @@ typedef struct llfc_report {
     int64_t n;                       /* samples processed */
     int64_t ntotal;                  /* dataset size */
     int complete;                    /* 1 when every sample was processed */
+    double seconds;                  /* wall time of the pass so far */
     llfc_interp_res interp;
     llfc_llfc_res llfc;
     llfc_weak_res weak;
