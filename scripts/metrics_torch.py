@@ -179,8 +179,8 @@ def report(A, B, x, y, grid, lal, wal, nbins=20, lo=0.0, hi=2.0):
                                                                   "above": int((cv >= hi).sum())}})
     bar_e = bar_l = -math.inf
     for k, al in enumerate(grid):
-        ve = ip["err"][k] - (al * ip["err_a"] + (1 - al) * ip["err_b"])
-        vl = ip["loss"][k] - (al * ip["loss_a"] + (1 - al) * ip["loss_b"])
+        ve = (ip["err"][k] - ip["err_b"]) - al * (ip["err_a"] - ip["err_b"])
+        vl = (ip["loss"][k] - ip["loss_b"]) - al * (ip["loss_a"] - ip["loss_b"])
         if ve > bar_e:
             bar_e, bar_ea = ve, al
         if vl > bar_l:

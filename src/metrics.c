@@ -118,8 +118,9 @@ void llfc_report_finalize(llfc_report *r)
             double al = ip->alpha[k];
             ip->err[k] = r->n ? ip->nerr[k] / n : NAN;
             ip->loss[k] = r->n ? ip->losssum[k] / n : NAN;
-            double be = ip->err[k] - (al * ip->err_a + (1 - al) * ip->err_b);
-            double bl = ip->loss[k] - (al * ip->loss_a + (1 - al) * ip->loss_b);
+            /* E(al) - (al*E(1) + (1-al)*E(0)), written to be exactly 0 when E is constant */
+            double be = (ip->err[k] - ip->err_b) - al * (ip->err_a - ip->err_b);
+            double bl = (ip->loss[k] - ip->loss_b) - al * (ip->loss_a - ip->loss_b);
             if (be > ip->barrier_err) { ip->barrier_err = be; ip->barrier_err_alpha = al; }
             if (bl > ip->barrier_loss) { ip->barrier_loss = bl; ip->barrier_loss_alpha = al; }
             if (ip->err[k] > ip->max_err) ip->max_err = ip->err[k];
