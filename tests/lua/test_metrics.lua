@@ -280,6 +280,10 @@ T.section("errors", function()
   T.raises(function() metrics.interpolate(a, b, ds, { batch = -1 }) end, "batch", "bad batch")
   T.raises(function() metrics.interpolate(a, ds, ds) end, "llfc.Net expected", "not a network")
   T.eq(#metrics.interpolate(a, b, ds, { alphas = { .5, .5, .2 } }).alphas, 2, "duplicate alphas dropped")
+  T.raises(function() metrics.weak_additivity(a, b, ds, { layers = { "logits" } }) end, "no hidden layer",
+    "weak additivity needs a hidden layer")
+  local r = metrics.report(a, b, ds, { layers = { "logits" } })
+  T.ok(#r.llfc.layers == 1 and #r.weak_additivity.layers == 0, "report on the logits only: no weak additivity rows")
 end)
 
 T.section("progress and view", function()
