@@ -243,6 +243,21 @@ T.section("identical and permuted", function()
   mx = 0
   for _, ly in ipairs(rp.layers) do for _, at in ipairs(ly.at) do mx = math.max(mx, math.abs(at.mean)) end end
   T.ok(mx < 1e-6, "inverse permutation applied: 1 - cos_alpha = 0", "max " .. mx)
+  if perm and perm.weight_match then
+    permute_hidden(c, 1, p1)
+    permute_hidden(c, 2, p2)
+    local p = perm.weight_match(a, c)
+    local rm = metrics.report(a, p:apply(c), ds)
+    mx = 0
+    for _, ly in ipairs(rm.llfc.layers) do
+      mx = math.max(mx, math.abs(ly.ab.mean))
+      for _, at in ipairs(ly.at) do mx = math.max(mx, math.abs(at.mean)) end
+    end
+    T.ok(mx < 1e-6 and rm.interpolate.barrier.err == 0, "after weight matching: 1 - cos_AB = 1 - cos_alpha = 0, barrier 0",
+      "max " .. mx)
+  else
+    T.skip("weight matching", "perm.weight_match not available")
+  end
 end)
 
 -- ---- report, options, errors, progress, view ----------------------------------------
