@@ -250,7 +250,9 @@ llfc_tensor *llfc_npy_read(FILE *f, const char *name)
         numel *= h.size[d] ? h.size[d] : 1;
     }
     for (int d = 0; d < h.ndim; d++) if (!h.size[d]) numel = 0;
-    if (h.fortran && numel > 1) {
+    int long_dims = 0; /* Fortran order equals C order with at most one dimension > 1 */
+    for (int d = 0; d < h.ndim; d++) long_dims += h.size[d] > 1;
+    if (h.fortran && long_dims > 1) {
         llfc_seterr("%s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", name);
         return NULL;
     }
