@@ -203,6 +203,15 @@ llfc_dataset *llfc_dataset_concat(llfc_dataset *const *parts, int nparts)
 /* ---- whole-file reading ------------------------------------------------------ */
 static int missing_flag;
 
+/* zlib's messages start with the path; drop it, the caller names the file */
+static const char *gzmsg(const char *m, const char *path)
+{
+    size_t n = strlen(path);
+    if (!m) return "?";
+    if (!strncmp(m, path, n) && m[n] == ':' && m[n + 1] == ' ') return m + n + 2;
+    return m;
+}
+
 int llfc_data_missing(void) { return missing_flag; }
 
 unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
@@ -261,7 +270,7 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
         if (r < 0) {
             int errnum;
             const char *m = gzerror(g, &errnum);
-            llfc_seterr("%s: bad gzip data (%s)", path, m ? m : "?");
+            llfc_seterr("%s: bad gzip data (%s)", path, gzmsg(m, path));
             free(buf);
             gzclose(g);
             return NULL;
@@ -272,7 +281,7 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
     int errnum = 0;
     const char *m = gzerror(g, &errnum);
     if (errnum != Z_OK) {
-        llfc_seterr("%s: %s gzip data (%s)", path, errnum == Z_BUF_ERROR ? "truncated" : "bad", m ? m : "?");
+        llfc_seterr("%s: %s gzip data (%s)", path, errnum == Z_BUF_ERROR ? "truncated" : "bad", gzmsg(m, path));
         free(buf);
         gzclose(g);
         return NULL;

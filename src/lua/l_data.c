@@ -4,8 +4,12 @@
 #include "lbind.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "safetensors.h"
 
 
 /* Push a new dataset, or raise the core's error as "fname: message". */
@@ -136,6 +140,199 @@ static int d_spirals(lua_State *L)
     if (k > LLFC_DATA_MAX_CLASSES) k = -1;
     push_or_error(L, llfc_data_spirals(n, (int)k, noise, (uint64_t)seed), fn);
     return maybe_split(L, 1, fn);
+}
+
+
+/* ---- file loaders -------------------------------------------------------------- */
+/* A loader failure: a missing file returns nil, message; anything else raises. */
+static int load_fail(lua_State *L, const char *fname)
+{
+    if (llfc_data_missing()) return lb_fail(L, fname);
+    return lb_error(L, fname);
+}
+
+/* data.idx(images_file, labels_file [, {classes = k}]) */
+static int d_idx(lua_State *L)
+{
+    const char *img = luaL_checkstring(L, 1), *lab = luaL_checkstring(L, 2);
+    lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.idx");
+    luaL_argcheck(L, k >= 0 && k <= 256, 3, "classes must be in [1, 256]");
+    llfc_dataset *ds = llfc_idx_load(img, lab, (int)k);
+    if (!ds) return load_fail(L, "data.idx");
+    lb_pushdataset(L, ds);
+    return 1;
+}
+
+static int is_dir(const char *p) { return p && access(p, R_OK | X_OK) == 0; }
+
+/* The directory to load from: the argument, else $LLFC_DATA/sub, $LLFC_DATA,
+ * else the system directory (may be NULL).  Pushes the chosen path. */
+static const char *pick_dir(lua_State *L, int arg, const char *sub, const char *sysdir)
+{
+    if (!lua_isnoneornil(L, arg)) { lua_pushvalue(L, arg); return luaL_checkstring(L, arg); }
+    const char *env = getenv("LLFC_DATA");
+    if (env && *env) {
+        lua_pushfstring(L, "%s/%s", env, sub);
+        if (is_dir(lua_tostring(L, -1))) return lua_tostring(L, -1);
+        lua_pop(L, 1);
+        if (!sysdir || !is_dir(sysdir)) { lua_pushstring(L, env); return lua_tostring(L, -1); }
+    }
+    lua_pushstring(L, sysdir ? sysdir : (env && *env ? env : "."));
+    return lua_tostring(L, -1);
+}
+
+/* {train=, test=} from an MNIST-format directory */
+static int idx_pair(lua_State *L, const char *fname, const char *sub, const char *sysdir, const char *hint)
+{
+    const char *dir = pick_dir(L, 1, sub, sysdir);
+    llfc_dataset *tr = llfc_idx_load_dir(dir, 0);
+    if (!tr) {
+        if (!llfc_data_missing()) return lb_error(L, fname);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s; %s", fname, llfc_errmsg(), hint);
+        return 2;
+    }
+    snprintf(tr->name, sizeof tr->name, "%s train", fname + 5);
+    lua_createtable(L, 0, 2);
+    lb_pushdataset(L, tr);
+    lua_setfield(L, -2, "train");
+    llfc_dataset *te = llfc_idx_load_dir(dir, 1);
+    if (!te) {
+        if (!llfc_data_missing()) return lb_error(L, fname);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s; %s", fname, llfc_errmsg(), hint);
+        return 2;
+    }
+    snprintf(te->name, sizeof te->name, "%s test", fname + 5);
+    lb_pushdataset(L, te);
+    lua_setfield(L, -2, "test");
+    return 1;
+}
+
+#define IDX_FILES "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (gzip'd or not)"
+
+static int d_fashion_mnist(lua_State *L)
+{
+    return idx_pair(L, "data.fashion_mnist", "fashion-mnist", "/usr/share/datasets/fashion-mnist",
+                    "install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist), "
+                    "or pass the directory (or set LLFC_DATA) holding " IDX_FILES);
+}
+
+static int d_mnist(lua_State *L)
+{
+    return idx_pair(L, "data.mnist", "mnist", NULL,
+                    "pass the directory (or set LLFC_DATA to a directory with an mnist/ subdirectory) holding the MNIST files "
+                    IDX_FILES);
+}
+
+static int d_cifar10(lua_State *L)
+{
+    const char *dir = pick_dir(L, 1, "cifar-10-batches-bin", NULL);
+    const char *hint = "pass the directory (or set LLFC_DATA) holding the CIFAR-10 binary version "
+                       "(cifar-10-binary.tar.gz: data_batch_1.bin .. data_batch_5.bin, test_batch.bin)";
+    lua_createtable(L, 0, 2);
+    for (int test = 0; test <= 1; test++) {
+        llfc_dataset *ds = llfc_cifar10_load_dir(dir, test);
+        if (!ds) {
+            if (!llfc_data_missing()) return lb_error(L, "data.cifar10");
+            lua_pushnil(L);
+            lua_pushfstring(L, "data.cifar10: %s; %s", llfc_errmsg(), hint);
+            return 2;
+        }
+        lb_pushdataset(L, ds);
+        lua_setfield(L, -2, test ? "test" : "train");
+    }
+    return 1;
+}
+
+/* ---- safetensors ------------------------------------------------------------------ */
+/* Free a file object if a Lua error unwinds past it. */
+static int stbox_gc(lua_State *L)
+{
+    llfc_st_file **box = lua_touserdata(L, 1);
+    llfc_st_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+static llfc_st_file **stbox(lua_State *L)
+{
+    llfc_st_file **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, "llfc.stfile")) {
+        lua_pushcfunction(L, stbox_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return box;
+}
+
+/* tensors, metadata, names = data.safetensors_read(path) */
+static int d_st_read(lua_State *L)
+{
+    const char *p = luaL_checkstring(L, 1);
+    if (access(p, R_OK) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "data.safetensors_read: %s: cannot read (missing file?)", p);
+        return 2;
+    }
+    llfc_st_file **box = stbox(L);
+    if (!(*box = llfc_st_read(p))) return lb_error(L, "data.safetensors_read");
+    llfc_st_file *f = *box;
+    lua_createtable(L, 0, f->n);
+    lua_createtable(L, 0, f->nmeta);
+    lua_createtable(L, f->n, 0);
+    for (int i = 0; i < f->n; i++) {
+        lb_pushtensor(L, f->tensors[i].t);
+        f->tensors[i].t = NULL; /* now owned by Lua */
+        lua_setfield(L, -4, f->tensors[i].name);
+        lua_pushstring(L, f->tensors[i].name);
+        lua_rawseti(L, -2, i + 1);
+    }
+    for (int i = 0; i < f->nmeta; i++) {
+        lua_pushstring(L, f->meta_values[i]);
+        lua_setfield(L, -3, f->meta_keys[i]);
+    }
+    return 3;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* data.safetensors_write(path, {name = tensor, ...} [, {key = "value"}]) */
+static int d_st_write(lua_State *L)
+{
+    const char *p = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    llfc_st_file **box = stbox(L);
+    if (!(*box = llfc_st_new())) return lb_error(L, "data.safetensors_write");
+    /* names sorted, for a deterministic file */
+    int n = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING) return luaL_error(L, "data.safetensors_write: tensor names must be strings");
+        if (!lb_totensor(L, -1)) return luaL_error(L, "data.safetensors_write: '%s' is not a tensor", lua_tostring(L, -2));
+        n++;
+    }
+    const char **names = scratch(L, (size_t)n * sizeof *names);
+    int k = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) names[k++] = lua_tostring(L, -2);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n; i++) {
+        lua_getfield(L, 2, names[i]);
+        if (llfc_st_add(*box, names[i], lb_checktensor(L, -1))) return lb_error(L, "data.safetensors_write");
+        lua_pop(L, 1);
+    }
+    if (!lua_isnil(L, 3))
+        for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
+            if (lua_type(L, -2) != LUA_TSTRING) return luaL_error(L, "data.safetensors_write: metadata keys must be strings");
+            const char *v = lua_tostring(L, -1);
+            if (!v) return luaL_error(L, "data.safetensors_write: metadata '%s' must be a string", lua_tostring(L, -2));
+            if (llfc_st_set_meta(*box, lua_tostring(L, -2), v)) return lb_error(L, "data.safetensors_write");
+        }
+    if (llfc_st_write(p, *box)) return lb_fail(L, "data.safetensors_write");
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* ---- Dataset methods --------------------------------------------------------- */
@@ -400,6 +597,8 @@ static const luaL_Reg ds_meta[] = {
 
 static const luaL_Reg funcs[] = {
     {"from_tensors", d_from_tensors}, {"blobs", d_blobs}, {"moons", d_moons}, {"spirals", d_spirals},
+    {"idx", d_idx}, {"fashion_mnist", d_fashion_mnist}, {"mnist", d_mnist}, {"cifar10", d_cifar10},
+    {"safetensors_read", d_st_read}, {"safetensors_write", d_st_write},
     {NULL, NULL},
 };
 
