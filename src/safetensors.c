@@ -448,11 +448,12 @@ int llfc_st_write(const char *path, const llfc_st_file *f)
     float chunk[1024];
     unsigned char bytes[4096];
     for (int i = 0; ok && i < f->n; i++) {
+        int64_t n = llfc_tensor_numel(f->tensors[i].t);
+        if (n == 0) continue; /* no bytes (and any strides) */
         llfc_tensor *c = llfc_tensor_is_contiguous(f->tensors[i].t) ? NULL : llfc_tensor_clone(f->tensors[i].t);
         const llfc_tensor *t = c ? c : f->tensors[i].t;
-        if (!llfc_tensor_is_contiguous(t)) { ok = 0; break; }
+        if (!t || !llfc_tensor_is_contiguous(t)) { llfc_tensor_free(c); ok = 0; break; }
         const float *p = llfc_tensor_data(t);
-        int64_t n = llfc_tensor_numel(t);
         for (int64_t at = 0; ok && at < n; at += 1024) {
             int m = n - at < 1024 ? (int)(n - at) : 1024;
             memcpy(chunk, p + at, (size_t)m * 4);

@@ -157,12 +157,13 @@ static void test_dtypes(void)
              "\"f\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[38,40]},"
              "\"g\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[40,42]},"
              "\"h\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[42,43]},"
-             "\"z\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[43,43]}}");
+             "\"z\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[43,43]},"
+             "\"y\":{\"dtype\":\"F32\",\"shape\":[2,0],\"data_offsets\":[43,43]}}");
     size_t len;
     unsigned char *b = build(h, d, o, &len);
     llfc_st_file *f = llfc_st_parse(b, len, "dt");
     free(b);
-    CHECK(f && f->n == 9, "mixed dtypes parse (%s)", f ? "" : llfc_errmsg());
+    CHECK(f && f->n == 10, "mixed dtypes parse (%s)", f ? "" : llfc_errmsg());
     if (!f) return;
 #define V(name, i) llfc_tensor_data(llfc_st_get(f, name))[i]
     CHECK(V("a", 0) == 1.5f && V("a", 1) == (float)-1e-3, "F64 -> float");
@@ -171,6 +172,12 @@ static void test_dtypes(void)
     CHECK(V("d", 0) == -5 && llfc_st_get(f, "d")->ndim == 0, "I64 scalar");
     CHECK(V("e", 0) == 70000 && V("f", 0) == -128 && V("f", 1) == 127 && V("g", 0) == 255 && V("h", 0) == 1, "I32, I8, U8, BOOL");
     CHECK(llfc_tensor_numel(llfc_st_get(f, "z")) == 0, "empty tensor [0,3]");
+    /* regression (fuzzer): writing a [2,0] tensor leaked a clone and failed */
+    CHECK(llfc_st_write(path("dt.safetensors"), f) == 0, "write converted dtypes and empty tensors (%s)", llfc_errmsg());
+    llfc_st_file *g = llfc_st_read(path("dt.safetensors"));
+    CHECK(g && g->n == 10 && llfc_st_get(g, "y")->size[0] == 2 && llfc_st_get(g, "y")->size[1] == 0
+          && llfc_tensor_data(llfc_st_get(g, "b"))[2] == ldexpf(1, -24), "read back: empty tensors keep their shapes, values float32");
+    llfc_st_free(g);
 #undef V
     llfc_st_free(f);
 }
