@@ -95,7 +95,7 @@ static int maybe_split(lua_State *L, int opts, const char *fname)
     if (!(frac >= 0 && frac <= 1)) return luaL_error(L, "%s: option 'split' must be in [0, 1], got %f", fname, frac);
     lua_Integer seed = lb_optinteger(L, opts, "seed", 1, fname);
     llfc_dataset *ds = lb_checkdataset(L, -1), *a, *b;
-    if (llfc_dataset_split(ds, frac, (uint64_t)seed + 0x5eed, &a, &b)) return lb_error(L, fname);
+    if (llfc_dataset_split(ds, frac, (uint64_t)seed, &a, &b)) return lb_error(L, fname);
     lua_createtable(L, 0, 2);
     lb_pushdataset(L, a);
     lua_setfield(L, -2, "train");
@@ -165,8 +165,9 @@ static int d_idx(lua_State *L)
 
 static int is_dir(const char *p) { return p && access(p, R_OK | X_OK) == 0; }
 
-/* The directory to load from: the argument, else $LLFC_DATA/sub, $LLFC_DATA,
- * else the system directory (may be NULL).  Pushes the chosen path. */
+/* The directory to load from: the argument, else $LLFC_DATA/sub when it
+ * exists, else $LLFC_DATA when set, else the system directory (or "." when
+ * there is none).  Pushes the chosen path. */
 static const char *pick_dir(lua_State *L, int arg, const char *sub, const char *sysdir)
 {
     if (!lua_isnoneornil(L, arg)) { lua_pushvalue(L, arg); return luaL_checkstring(L, arg); }
@@ -175,7 +176,8 @@ static const char *pick_dir(lua_State *L, int arg, const char *sub, const char *
         lua_pushfstring(L, "%s/%s", env, sub);
         if (is_dir(lua_tostring(L, -1))) return lua_tostring(L, -1);
         lua_pop(L, 1);
-        if (!sysdir || !is_dir(sysdir)) { lua_pushstring(L, env); return lua_tostring(L, -1); }
+        lua_pushstring(L, env);
+        return lua_tostring(L, -1);
     }
     lua_pushstring(L, sysdir ? sysdir : (env && *env ? env : "."));
     return lua_tostring(L, -1);
@@ -537,9 +539,9 @@ static int batch_iter(lua_State *L)
     if (!y) return lb_error(L, "Dataset:batches");
     lb_pushtensor(L, y);
     int32_t *yb = scratch(L, (size_t)m * sizeof *yb);
-    lua_pop(L, 1); /* the buffer stays alive until the next GC cycle: fine here */
     llfc_dataset_gather(ds, idx + start, m, llfc_tensor_data(x), yb);
     for (int64_t i = 0; i < m; i++) llfc_tensor_data(y)[i] = (float)(yb[i] + 1);
+    lua_pop(L, 1);
     lua_pushinteger(L, k + 1);
     lua_copy(L, -1, lua_upvalueindex(4));
     return 3;
