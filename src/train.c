@@ -1,0 +1,2 @@
+/* train.c - training MLPs (see train.h). */
+#include "train.h"
