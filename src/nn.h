@@ -103,4 +103,13 @@ int llfc_net_eval(const llfc_net *net, const float *x, const int32_t *y, int64_t
 int llfc_act_from_name(const char *name);
 const char *llfc_act_name(int act);
 
+/* ---- model files (nn_io.c) -------------------------------------------------
+ * safetensors with the PyTorch state_dict names ("0.weight" [out, in],
+ * "0.bias", "2.weight", ...) and __metadata__ {"arch": "mlp", "widths":
+ * "784,512,10", "act": "relu"}; written atomically.  Loading needs only the
+ * tensors (widths come from the shapes; act defaults to relu); metadata that
+ * disagrees with the tensors, missing or unexpected tensors are errors. */
+int llfc_net_save(const llfc_net *net, const char *path);
+llfc_net *llfc_net_load(const char *path);
+
 #endif

@@ -300,8 +300,35 @@ static int net_eval(lua_State *L)
         return luaL_error(L, "eval: the dataset has %d classes, the network outputs %d", ds->nclasses,
                           (int)llfc_net_num_classes(net));
     llfc_eval_result r;
-    if (llfc_net_eval(net, ds->x, ds->y, n, batch, &r, lb_progress_fn, NULL)) return lb_error(L, "eval");
+    double t0 = llfc_now();
+    if (llfc_net_eval(net, ds->x, ds->y, n, batch, &r, lb_progress_fn, NULL)) {
+        if (llfc_interrupted()) llfc_interrupt_clear();
+        return lb_error(L, "eval");
+    }
     lnn_push_eval(L, &r);
+    lua_pushnumber(L, llfc_now() - t0);
+    lua_setfield(L, -2, "seconds");
+    return 1;
+}
+
+/* nn.gemm_rate([n = 1024 [, reps = 3]]) -> GFLOP/s of an n x n x n product
+ * through llfc_gemm (the machine's sgemm rate with the current threads). */
+static int nn_gemm_rate(lua_State *L)
+{
+    lua_Integer n = luaL_optinteger(L, 1, 1024), reps = luaL_optinteger(L, 2, 3);
+    luaL_argcheck(L, n >= 16 && n <= 8192, 1, "n must be in [16, 8192]");
+    luaL_argcheck(L, reps >= 1 && reps <= 1000, 2, "reps must be in [1, 1000]");
+    float *a = llfc_mallocarray((size_t)(3 * n * n), sizeof(float));
+    if (!a) return lb_error(L, "nn.gemm_rate");
+    for (lua_Integer i = 0; i < 3 * n * n; i++) a[i] = (float)(i % 7) * 0.25f;
+    float *b = a + n * n, *c = b + n * n;
+    llfc_gemm(0, 0, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n); /* warm up */
+    double t0 = llfc_now();
+    for (lua_Integer r = 0; r < reps; r++)
+        llfc_gemm(0, 0, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n);
+    double dt = llfc_now() - t0;
+    free(a);
+    lua_pushnumber(L, 2.0 * (double)n * (double)n * (double)n * (double)reps / dt / 1e9);
     return 1;
 }
 
@@ -321,6 +348,7 @@ static const luaL_Reg net_meta[] = {
 static const luaL_Reg nn_funcs[] = {
     {"mlp", nn_mlp},
     {"lerp", nn_lerp},
+    {"gemm_rate", nn_gemm_rate},
     {NULL, NULL},
 };
 
