@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     }
     if (!status && script < argc) {
         const char *path = strcmp(argv[script], "-") ? argv[script] : NULL;
-        if (path && script > 0 && !strcmp(argv[script - 1], "--")) path = argv[script];
+        if (!path && !strcmp(argv[script - 1], "--")) path = argv[script]; /* -- - : a file */
         status = llfc_repl_dofile(L, path);
     }
     if (interactive || (script >= argc && !has_e)) {
