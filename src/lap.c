@@ -135,7 +135,7 @@ static int augmenting_row_reduction(lap_work *w, int nfree)
 static int collect_min(int n, int lo, const double *d, int *cols)
 {
     int hi = lo + 1;
-    double m = d[last];
+    double m = d[cols[lo]];
     for (int k = lo + 1; k < n; k++) {
         int j = cols[k];
         if (d[j] <= m) {

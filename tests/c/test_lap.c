@@ -143,7 +143,7 @@ static void hungarian_suite(void)
 {
     llfc_rng r;
     llfc_rng_seed(&r, 7);
-    const int sizes[][2] = {{50, 50}, {200, 200}, {301, 301}, {100, 250}, {250, 100}, {1, 400}, {400, 1}};
+    const int sizes[][2] = {{50, 50}, {200, 200}, {301, 301}, {500, 500}, {100, 250}, {250, 100}, {1, 400}, {400, 1}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         for (int kind = 0; kind < K_NKINDS; kind++) {
             int nr = sizes[s][0], nc = sizes[s][1];
@@ -164,6 +164,35 @@ static void hungarian_suite(void)
                   "lap %dx%d %s equals the Hungarian optimum (%.10g vs %.10g)", nr, nc, kname[kind], total, ref);
             free(c); free(ct); free(as); free(hc);
         }
+    }
+}
+
+/* many medium matrices: the search phase runs after a partial initialisation */
+static void medium_suite(void)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, 11);
+    for (int kind = 0; kind < K_NKINDS; kind++) {
+        int bad = 0, trials = 0;
+        for (int n = 9; n <= 120 && !bad; n += 3)
+            for (int t = 0; t < 4 && !bad; t++, trials++) {
+                int nc = n + (t & 1) * (int)llfc_rng_below(&r, 5);
+                double *c = malloc(sizeof *c * n * nc);
+                int64_t *as = malloc(sizeof *as * n);
+                int *hc = malloc(sizeof *hc * nc);
+                fill(&r, kind, c, n * nc);
+                double total, sum, ref = hungarian(n, nc, c, hc);
+                double tol = kind == K_HUGE ? 1e-12 * fabs(ref) + 1e-2 : 1e-8 * (1 + fabs(ref));
+                if (llfc_lap_solve(n, nc, c, t >> 1, as, &total) || !valid(n, nc, c, as, total, &sum)) bad = 1;
+                else if (!(t >> 1) && fabs(total - ref) > tol) bad = 2;
+                else if (t >> 1) { /* maximise: compare with the Hungarian on -C */
+                    for (int k = 0; k < n * nc; k++) c[k] = -c[k];
+                    ref = -hungarian(n, nc, c, hc);
+                    if (fabs(total - ref) > tol) bad = 3;
+                }
+                free(c); free(as); free(hc);
+            }
+        CHECK(!bad, "lap %s: %d matrices from 9x9 to 120x124 equal the Hungarian optimum (code %d)", kname[kind], trials, bad);
     }
 }
 
@@ -217,6 +246,7 @@ int main(void)
 {
     brute_suite();
     hungarian_suite();
+    medium_suite();
     misc_suite();
     return check_summary();
 }
