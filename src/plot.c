@@ -188,7 +188,8 @@ int llfc_ticks(double lo, double hi, int maxn, int log, double *t, double *step)
     double raw = (hi - lo) / (maxn - 1);
     if (!isfinite(raw)) raw = hi / (maxn - 1) - lo / (maxn - 1);
     double mag = pow(10.0, floor(log10(raw)));
-    double norm = raw / mag, nice = norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10;
+    double norm = raw / mag * (1 - 1e-6); /* 2.0000001 is 2 */
+    double nice = norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10;
     double s = nice * mag;
     double k0 = ceil(lo / s - 1e-9);
     for (double k = k0; n < 64; k++) {
@@ -526,6 +527,16 @@ static void draw_lines(const llfc_chart *ch, plotctx *p)
     }
 }
 
+/* Height of a bar in eighths of a cell from the bottom edge of the plot, so
+ * that its top lands on the row of its value (row centres are tick values:
+ * the bottom row's centre is the axis minimum). */
+static int bar_eighths(const plotctx *p, double fr)
+{
+    if (!(fr > 0)) return 0;
+    if (fr > 1) fr = 1;
+    return (int)lround((fr * (p->ph - 1) + 0.5) * 8);
+}
+
 static void draw_bars(const llfc_chart *ch, plotctx *p)
 {
     int ng = ch->ngroups > 0 ? ch->ngroups : 1, ns = ch->nseries;
@@ -544,14 +555,14 @@ static void draw_bars(const llfc_chart *ch, plotctx *p)
             double fr = yfrac(p, s->y[g]);
             if (fr != fr) continue;
             if (fr > 1) fr = 1;
-            int eighths = fr <= 0 ? 0 : (int)lround(fr * p->ph * 8);
+            int eighths = bar_eighths(p, fr);
             for (int k = 0; k < bw; k++) {
                 int X = x0 + i * bw + k;
                 if (X >= p->px + p->pw) break;
                 for (int r = 0; r < p->ph && eighths - r * 8 > 0; r++) {
                     int e = eighths - r * 8;
                     uint32_t glyph;
-                    if (p->c->ascii) glyph = e >= 4 ? (uint32_t)ascii_bar[s->color] : 0;
+                    if (p->c->ascii) glyph = e >= 2 ? (uint32_t)ascii_bar[s->color] : 0;
                     else glyph = e >= 8 ? 0x2588u : 0x2580u + (uint32_t)e;
                     if (glyph) llfc_canvas_put(p->c, X, p->py + p->ph - 1 - r, glyph, s->color);
                 }
@@ -576,12 +587,11 @@ static void draw_hist(const llfc_chart *ch, plotctx *p)
             double fr = yfrac(p, s->y[bin]);
             if (fr != fr || fr <= 0) continue;
             if (fr > 1) fr = 1;
-            int eighths = (int)lround(fr * p->ph * 8);
-            if (eighths == 0) eighths = 1;
+            int eighths = bar_eighths(p, fr);
             for (int r = 0; r < p->ph && eighths - r * 8 > 0; r++) {
                 int e = eighths - r * 8;
                 uint32_t glyph;
-                if (p->c->ascii) glyph = e >= 4 ? (uint32_t)ascii_bar[s->color] : (r == 0 ? '_' : 0);
+                if (p->c->ascii) glyph = e >= 2 ? (uint32_t)ascii_bar[s->color] : (r == 0 ? '_' : 0);
                 else glyph = e >= 8 ? 0x2588u : 0x2580u + (uint32_t)e;
                 if (glyph) llfc_canvas_put(p->c, p->px + col, p->py + p->ph - 1 - r, glyph, s->color);
             }
