@@ -7,8 +7,9 @@
  *   dweight:  dW  [K, CRS]   += doutT [K, B*PQ] @ col^T
  *   dinput:   dcol [CRS, B*PQ] = weight^T [CRS, K] @ doutT, then col2im
  * where tmp/doutT are the chunk's outputs with the sample axis moved inside
- * the channel axis.  With B = 1 the output plane of one sample is already
- * [K, PQ] and no transposition is needed.
+ * the channel axis.  With B = 1 (the default: measured fastest, see
+ * layers.h) the output plane of one sample is already [K, PQ] and no
+ * transposition is needed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,8 @@
 #include "core.h"
 #include "layers.h"
 
-/* Target size of one chunk's scratch, in floats (see llfc_conv2d_set_chunk). */
-static size_t chunk_floats = (size_t)1 << 20;
+/* Target size of one chunk's scratch, in floats; 0 = one sample per gemm. */
+static size_t chunk_floats = 0;
 
 void llfc_conv2d_set_chunk(size_t floats) { chunk_floats = floats; }
 

@@ -35,16 +35,19 @@
  * Requires N, C, H, W, K, R, S >= 1, stride >= 1, pad >= 0 and a kernel that
  * fits the padded input (R <= H + 2 pad, S <= W + 2 pad).
  *
- * Implementation: im2col on a chunk of samples into a [C*R*S, B*P*Q] matrix
- * and one llfc_gemm per chunk (B chosen so the chunk is a few MB); 1x1
- * stride-1 unpadded convolutions skip im2col.
+ * Implementation: im2col of one sample into a [C*R*S, P*Q] matrix and one
+ * llfc_gemm per sample (1x1 stride-1 unpadded convolutions skip im2col).
+ * Batching B samples into one [C*R*S, B*P*Q] gemm is available through
+ * llfc_conv2d_set_chunk() but measured slower on ResNet-20 layers with
+ * OpenBLAS (docs/BENCH.md, "Conv kernels"): one sample's columns stay in L2.
  *
  * work: scratch of at least llfc_conv2d_worksize(...) floats, or NULL to let
  * the kernel allocate (and free) it on each call.  Training loops should pass
  * a buffer they keep. */
 
-/* Tuning knob (benchmarks): the target scratch size of one chunk, in floats
- * (default 1 << 20).  0 means one sample per chunk. */
+/* Tuning knob (benchmarks, tests): the target scratch size of one chunk of
+ * samples, in floats; 0 (the default) means one sample per gemm.  Query
+ * llfc_conv2d_worksize() after changing it. */
 void llfc_conv2d_set_chunk(size_t floats);
 
 /* Output size along one axis, or -1 (with a message) if the kernel does not fit. */

@@ -122,7 +122,7 @@ static void test_conv_shape(const int *sh, int bias, size_t chunk)
     llfc_conv2d_set_chunk(chunk);
     char name[128];
     snprintf(name, sizeof name, "conv %dx%dx%dx%d -> %d, %dx%d s%d p%d%s%s", N, C, H, W, K, R,
-             S, stride, pad, bias ? " bias" : "", chunk ? "" : " (per sample)");
+             S, stride, pad, bias ? " bias" : "", chunk ? " (batched)" : "");
     size_t nin = (size_t)N * C * H * W, nw = (size_t)K * C * R * S, nout = (size_t)N * K * P * Q;
     fdctx t = {conv_fwd, NULL, NULL, nout, NULL, NULL, NULL, NULL, NULL,
                N, C, H, W, K, R, S, stride, pad, 0};
@@ -168,7 +168,7 @@ static void test_conv_shape(const int *sh, int bias, size_t chunk)
 
     free(ref); free(work); free(out2); free(din); free(dw); free(db); free(dw2); free(din2);
     free(t.in); free(t.w); free(t.b); free(t.out); free(t.G);
-    llfc_conv2d_set_chunk((size_t)1 << 20);
+    llfc_conv2d_set_chunk(0);
 }
 
 static void test_conv(void)
