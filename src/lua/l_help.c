@@ -297,6 +297,16 @@ typedef struct {
 static entry entries[MAX_ENTRIES];
 static int nentries = -1;
 
+/* Push the method table of the metatable at idx: __index when it is a table,
+ * else mt.methods (see lb_newtype).  Returns the type pushed (nil if none). */
+static int get_methods(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, idx, "__index") == LUA_TTABLE) return LUA_TTABLE;
+    lua_pop(L, 1);
+    return lua_getfield(L, idx, "methods");
+}
+
 static const char *next_line(const char *p) { const char *e = strchr(p, '\n'); return e ? e + 1 : p + strlen(p); }
 
 /* The name of a head line such as ".B tensor.new(t)": 1 if it is an entry. */
@@ -315,7 +325,7 @@ static int head_name(const char *line, const char *end, char *name, size_t cap)
             while (s[i] == '_' || s[i] == '.' || s[i] == ':' || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ||
                    (s[i] >= '0' && s[i] <= '9'))
                 i++;
-            if (s[i] == '(' && i < cap) {
+            if ((s[i] == '(' || s[i] == '{') && i < cap) {
                 memcpy(name, s, i);
                 name[i] = '\0';
                 ok = 1;
@@ -448,7 +458,7 @@ static int name_of(lua_State *L, int idx)
     while (lua_next(L, LUA_REGISTRYINDEX)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1)) {
-            if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+            if (get_methods(L, -1) == LUA_TTABLE) {
                 lua_pushnil(L);
                 while (lua_next(L, -2)) {
                     if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
@@ -612,7 +622,7 @@ static void doc_type(lua_State *L, sbuf *out, const char *type, int width)
     section_intro(out, ".SS", type, width);
     if (out->n > before) sb_char(out, '\n');
     push_type(L, type);
-    if (lua_istable(L, -1) && lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+    if (lua_istable(L, -1) && get_methods(L, -1) == LUA_TTABLE) {
         char prefix[80];
         snprintf(prefix, sizeof prefix, "%s:", type);
         list_functions(L, out, -1, prefix, width);

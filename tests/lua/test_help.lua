@@ -18,7 +18,7 @@ do
     if prev and prev:match("^%.TP") then
       local macro, rest = line:match("^%.([BI][RI]?) (.*)$")
       if macro then
-        local name = strip(rest):match("^%s*([%a_][%w_.:]*)%(")
+        local name = strip(rest):match("^%s*([%a_][%w_.:]*)[%({]")
         if name then
           T.ok(not entries[name], "man entry " .. name .. " appears once")
           entries[name] = true
@@ -50,8 +50,9 @@ for key, mt in pairs(debug.getregistry()) do
   local tname = type(key) == "string" and key:match("^llfc%.(%u[%w_]*)$")
   if tname and type(mt) == "table" and mt.__name == key then
     types[tname] = mt
-    if type(mt.__index) == "table" then
-      for k, v in pairs(mt.__index) do
+    local methods = type(mt.__index) == "table" and mt.__index or mt.methods
+    if type(methods) == "table" then
+      for k, v in pairs(methods) do
         if type(k) == "string" and type(v) == "function" then add(tname .. ":" .. k, v) end
       end
     end
@@ -89,7 +90,10 @@ local function exists(name)
   local tname, meth = name:match("^(%u[%w_]*):([%w_]+)$")
   if tname then
     local mt = types[tname]
-    return mt ~= nil and type(mt.__index) == "table" and type(mt.__index[meth]) == "function"
+    if mt == nil then return false end
+    if meth:match("^__") then return type(mt[meth]) == "function" end -- a documented metamethod
+    local methods = type(mt.__index) == "table" and mt.__index or mt.methods
+    return type(methods) == "table" and type(methods[meth]) == "function"
   end
   return type(_G[name]) == "function" and _G[name] == llfc[name]
 end
