@@ -500,7 +500,9 @@ function M.update(partial)
         if key == nil then break end
         if handle_key(key, L.st, L.result, L.kind, L.title) == "quit" then L.stopped = true; break end
       end
-      if not L.stopped and C.now() - L.last_draw >= 0.04 then live_draw(L) end
+      -- metrics update per layer or alpha: draw each; training may update
+      -- every step: at most 25 frames a second (the next step redraws)
+      if not L.stopped and (L.kind ~= "train" or C.now() - L.last_draw >= 0.04) then live_draw(L) end
     end)
     if not ok then live_close(L); live = nil; error(err, 0) end
     if L.stopped then live_close(L) end
