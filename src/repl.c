@@ -6,8 +6,10 @@
  * values; otherwise run the line as a statement; while the compiler complains
  * about '<eof>' read more lines.  A trailing ';' suppresses printing.
  * Interrupting: SIGINT sets llfc_interrupt_flag (polled by the C kernels) and a
- * count hook that raises "interrupted!" at the next Lua instruction; both are
- * cleared before each command, so the objects survive.
+ * count hook that raises "interrupted!" at the next Lua instruction unless a
+ * kernel consumed the interrupt (stopped cleanly, cleared the flag and
+ * returned a partial result); both are cleared before each command, so the
+ * objects survive.
  * Also here: tab completion through tables and metatables, the history file,
  * colour (only on a terminal, never with NO_COLOR).
  */
@@ -60,12 +62,16 @@ static void lstop(lua_State *L, lua_Debug *ar)
         if (ours) return;
     }
     lua_sethook(L, NULL, 0, 0);
+    /* a C kernel that stopped cleanly on the flag and returned its partial
+     * result has consumed the interrupt (cleared the flag): let Lua go on */
+    if (!llfc_interrupt_flag) return;
     luaL_error(L, "interrupted!");
 }
 
 static void on_sigint(int sig)
 {
     if (!g_running) { g_input_sigint = 1; return; }
+    if (!llfc_interrupt_flag) g_sigints = 0; /* the last one was consumed by a kernel */
     g_sigints++;
     llfc_interrupt_flag = 1;
     if ((g_batch && g_sigints >= 2) || (!g_batch && g_sigints >= 3)) {
