@@ -385,16 +385,30 @@ static int is_ident(const char *s, size_t n)
     return 1;
 }
 
-/* Push the __index table of the value at idx's metatable, or nothing (0). */
+/* Push the method table of the value at idx: its metatable's __index when
+ * that is a table, else mt.methods, else the first upvalue of a function
+ * __index (types whose __index also serves fields).  0: nothing pushed. */
 static int push_index_table(lua_State *L, int idx)
 {
+    int top = lua_gettop(L);
     if (!lua_getmetatable(L, idx)) return 0;
-    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
-        lua_remove(L, -2);
-        return 1;
+    int t = lua_getfield(L, -1, "__index");
+    if (t == LUA_TTABLE) goto found;
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "methods") == LUA_TTABLE) goto found;
+    lua_pop(L, 1);
+    if (t == LUA_TFUNCTION) {
+        lua_getfield(L, -1, "__index");
+        if (lua_getupvalue(L, -1, 1) && lua_istable(L, -1)) {
+            lua_remove(L, -2);
+            goto found;
+        }
     }
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return 0;
+found:
+    lua_remove(L, -2);
+    return 1;
 }
 
 /* Raw lookup of t[key] following __index tables (no code runs). */
