@@ -606,11 +606,14 @@ static const luaL_Reg funcs[] = {
 
 int llfc_open_data(lua_State *L)
 {
-    lb_newtype(L, LLFC_DATASET_MT, ds_methods, ds_meta);
-    /* replace the method table __index by a function that also serves the
-     * read-only fields n, dim, classes, name, shape */
+    lb_newtype(L, LLFC_DATASET_MT, NULL, ds_meta);
+    /* __index is a function serving the read-only fields n, dim, classes,
+     * name, shape; methods live in mt.methods (as for llfc.Perm) */
     luaL_getmetatable(L, LLFC_DATASET_MT);
-    lua_getfield(L, -1, "__index");
+    lua_newtable(L);
+    luaL_setfuncs(L, ds_methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
     lua_pushcclosure(L, ds_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
