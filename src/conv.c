@@ -17,6 +17,24 @@
 #include "core.h"
 #include "layers.h"
 
+/* The row loops below are the only non-BLAS work of a convolution; GCC's -O2
+ * does not vectorize loops of unknown length, so ask for it here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define VECTORIZE
+#endif
+
+VECTORIZE static void row_copy(float *restrict d, const float *restrict s, int n)
+{
+    for (int i = 0; i < n; i++) d[i] = s[i];
+}
+
+VECTORIZE static void row_add(float *restrict d, const float *restrict s, int n)
+{
+    for (int i = 0; i < n; i++) d[i] += s[i];
+}
+
 /* Target size of one chunk's scratch, in floats; 0 = one sample per gemm. */
 static size_t chunk_floats = 0;
 
@@ -73,54 +91,97 @@ size_t llfc_conv2d_worksize(int N, int C, int H, int W, int K, int R, int S, int
     return (crs + (size_t)K) * (size_t)B * pq;
 }
 
-/* Unfold one sample x [C, H, W] into columns [off, off + PQ) of col (row length ld). */
+/* Valid output columns of kernel column s: qlo <= q < qhi <=> 0 <= q*stride - pad + s < W;
+ * valid output rows of kernel row r likewise. */
+static void valid_range(int n, int size, int k, int stride, int pad, int *lo, int *hi)
+{
+    int a = 0, b = n;
+    while (a < n && a * stride - pad + k < 0) a++;
+    while (b > a && (b - 1) * stride - pad + k >= size) b--;
+    *lo = a, *hi = b;
+}
+
+/* Unfold one sample x [C, H, W] into columns [off, off + PQ) of col (row length ld).
+ * Row (c, r, s) of col holds x[c, p*stride - pad + r, q*stride - pad + s] (0 outside). */
 static void im2col(float *col, size_t ld, size_t off, const float *x, int C, int H, int W,
                    int R, int S, int stride, int pad, int P, int Q)
 {
+    const size_t hw = (size_t)H * W;
     for (int c = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++) {
+            int plo, phi;
+            valid_range(P, H, r, stride, pad, &plo, &phi);
             for (int s = 0; s < S; s++) {
                 float *dst = col + ((size_t)(c * R + r) * S + s) * ld + off;
-                /* valid q: 0 <= q*stride - pad + s < W */
-                int qlo = 0, qhi = Q;
-                while (qlo < Q && qlo * stride - pad + s < 0) qlo++;
-                while (qhi > qlo && (qhi - 1) * stride - pad + s >= W) qhi--;
-                for (int p = 0; p < P; p++, dst += Q) {
-                    int h = p * stride - pad + r;
-                    if (h < 0 || h >= H) { memset(dst, 0, sizeof(float) * Q); continue; }
-                    const float *src = x + ((size_t)c * H + h) * W - pad + s;
-                    for (int q = 0; q < qlo; q++) dst[q] = 0.0f;
+                int qlo, qhi;
+                valid_range(Q, W, s, stride, pad, &qlo, &qhi);
+                if (phi <= plo || qhi <= qlo) { memset(dst, 0, sizeof(float) * P * Q); continue; }
+                memset(dst, 0, sizeof(float) * (size_t)plo * Q);
+                memset(dst + (size_t)phi * Q, 0, sizeof(float) * (size_t)(P - phi) * Q);
+                if (stride == 1 && Q == W) {
+                    /* output row pitch = input row pitch: one copy of the shifted
+                     * plane, then zero the columns that wrapped around */
+                    size_t a = (size_t)plo * Q + qlo, b = (size_t)(phi - 1) * Q + qhi;
+                    const float *src = x + c * hw + (size_t)(plo - pad + r) * W + (qlo - pad + s);
+                    memcpy(dst + a, src, sizeof(float) * (b - a));
+                    for (int p = plo; p < phi; p++) {
+                        for (int q = 0; q < qlo; q++) dst[(size_t)p * Q + q] = 0.0f;
+                        for (int q = qhi; q < Q; q++) dst[(size_t)p * Q + q] = 0.0f;
+                    }
+                    continue;
+                }
+                for (int p = plo; p < phi; p++) {
+                    float *d = dst + (size_t)p * Q;
+                    const float *src = x + c * hw + (size_t)(p * stride - pad + r) * W
+                                       + (qlo * stride - pad + s);
+                    for (int q = 0; q < qlo; q++) d[q] = 0.0f;
                     if (stride == 1)
-                        memcpy(dst + qlo, src + qlo, sizeof(float) * (size_t)(qhi - qlo));
+                        row_copy(d + qlo, src, qhi - qlo);
                     else
-                        for (int q = qlo; q < qhi; q++) dst[q] = src[(size_t)q * stride];
-                    for (int q = qhi; q < Q; q++) dst[q] = 0.0f;
+                        for (int q = qlo; q < qhi; q++) d[q] = src[(size_t)(q - qlo) * stride];
+                    for (int q = qhi; q < Q; q++) d[q] = 0.0f;
                 }
             }
+        }
 }
 
-/* Fold columns [off, off + PQ) of col back into dx [C, H, W] (dx zeroed here). */
-static void col2im(float *dx, const float *col, size_t ld, size_t off, int C, int H, int W,
+/* Fold columns [off, off + PQ) of col back into dx [C, H, W] (dx zeroed here).
+ * col is scratch: its entries that fall outside the input may be zeroed. */
+static void col2im(float *dx, float *col, size_t ld, size_t off, int C, int H, int W,
                    int R, int S, int stride, int pad, int P, int Q)
 {
-    memset(dx, 0, sizeof(float) * (size_t)C * H * W);
+    const size_t hw = (size_t)H * W;
+    memset(dx, 0, sizeof(float) * C * hw);
     for (int c = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++) {
+            int plo, phi;
+            valid_range(P, H, r, stride, pad, &plo, &phi);
             for (int s = 0; s < S; s++) {
-                const float *src = col + ((size_t)(c * R + r) * S + s) * ld + off;
-                int qlo = 0, qhi = Q;
-                while (qlo < Q && qlo * stride - pad + s < 0) qlo++;
-                while (qhi > qlo && (qhi - 1) * stride - pad + s >= W) qhi--;
-                for (int p = 0; p < P; p++, src += Q) {
-                    int h = p * stride - pad + r;
-                    if (h < 0 || h >= H) continue;
-                    float *dst = dx + ((size_t)c * H + h) * W - pad + s;
+                float *src = col + ((size_t)(c * R + r) * S + s) * ld + off;
+                int qlo, qhi;
+                valid_range(Q, W, s, stride, pad, &qlo, &qhi);
+                if (phi <= plo || qhi <= qlo) continue;
+                if (stride == 1 && Q == W) {
+                    /* zero the wrapped columns, then one add of the shifted plane */
+                    for (int p = plo; p < phi; p++) {
+                        for (int q = 0; q < qlo; q++) src[(size_t)p * Q + q] = 0.0f;
+                        for (int q = qhi; q < Q; q++) src[(size_t)p * Q + q] = 0.0f;
+                    }
+                    size_t a = (size_t)plo * Q + qlo, b = (size_t)(phi - 1) * Q + qhi;
+                    row_add(dx + c * hw + (size_t)(plo - pad + r) * W + (qlo - pad + s), src + a,
+                            (int)(b - a));
+                    continue;
+                }
+                for (int p = plo; p < phi; p++) {
+                    float *d = dx + c * hw + (size_t)(p * stride - pad + r) * W + (qlo * stride - pad + s);
+                    const float *g = src + (size_t)p * Q;
                     if (stride == 1)
-                        for (int q = qlo; q < qhi; q++) dst[q] += src[q];
+                        row_add(d, g + qlo, qhi - qlo);
                     else
-                        for (int q = qlo; q < qhi; q++) dst[(size_t)q * stride] += src[q];
+                        for (int q = qlo; q < qhi; q++) d[(size_t)(q - qlo) * stride] += g[q];
                 }
             }
+        }
 }
 
 int llfc_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
