@@ -71,6 +71,16 @@ static int is_pointwise(int R, int S, int stride, int pad)
     return R == 1 && S == 1 && stride == 1 && pad == 0;
 }
 
+/* Backward to the input as a forward convolution of dout with the flipped,
+ * transposed kernel (stride 1, square kernel, pad <= R-1, padding R-1-pad):
+ *   din[n,c,h,w] = sum_{k,r,s} weight[k,c,R-1-r,S-1-s] * dout[n,k,h-(R-1-pad)+r,w-(S-1-pad)+s]
+ * im2col of dout then writes its columns once instead of a gemm writing
+ * [CRS, PQ] columns that col2im then adds up. */
+static int use_flip(int R, int S, int stride, int pad)
+{
+    return stride == 1 && R == S && pad <= R - 1 && !is_pointwise(R, S, stride, pad);
+}
+
 /* Samples per chunk. */
 static int conv_chunk(int N, int C, int K, int R, int S, int P, int Q)
 {
@@ -87,8 +97,14 @@ size_t llfc_conv2d_worksize(int N, int C, int H, int W, int K, int R, int S, int
     if (conv_check("conv2d", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return 0;
     int B = conv_chunk(N, C, K, R, S, P, Q);
     size_t pq = (size_t)P * Q, crs = (size_t)C * R * S;
-    if (B == 1) return is_pointwise(R, S, stride, pad) ? 1 : crs * pq;
-    return (crs + (size_t)K) * (size_t)B * pq;
+    if (B > 1) return (crs + (size_t)K) * (size_t)B * pq;
+    if (is_pointwise(R, S, stride, pad)) return 1;
+    size_t need = crs * pq;
+    if (use_flip(R, S, stride, pad)) {
+        size_t krs_hw = (size_t)K * R * S * H * W;
+        need = (need > krs_hw ? need : krs_hw) + (size_t)C * K * R * S;
+    }
+    return need;
 }
 
 /* Valid output columns of kernel column s: qlo <= q < qhi <=> 0 <= q*stride - pad + s < W;
@@ -264,6 +280,18 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
         if (!own) return llfc_adderr("conv2d_backward");
         work = own;
     }
+    const int flip = B == 1 && use_flip(R, S, stride, pad);
+    float *wf = NULL;   /* flipped kernel [C, K, R, S] after the column area */
+    if (din && flip) {
+        size_t krs_hw = (size_t)K * R * S * H * W, area = crs * pq > krs_hw ? crs * pq : krs_hw;
+        wf = work + area;
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++)
+                for (int r = 0; r < R; r++)
+                    for (int t = 0; t < S; t++)
+                        wf[(((size_t)c * K + k) * R + r) * S + t] =
+                            weight[(((size_t)k * C + c) * R + (R - 1 - r)) * S + (S - 1 - t)];
+    }
     for (int n0 = 0; n0 < N; n0 += B) {
         int nb = N - n0 < B ? N - n0 : B;
         size_t ld = (size_t)nb * pq;
@@ -290,7 +318,12 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
             llfc_gemm(0, 1, K, (int)crs, (int)ld, 1.0f, g, (int)ld, col, (int)ld, 1.0f,
                       dweight, (int)crs);
         }
-        if (din) {
+        if (din && flip) {
+            size_t hw = (size_t)H * W, krs = (size_t)K * R * S;
+            im2col(work, hw, 0, g, K, P, Q, R, S, 1, R - 1 - pad, H, W);
+            llfc_gemm(0, 0, C, (int)hw, (int)krs, 1.0f, wf, (int)krs, work, (int)hw, 0.0f,
+                      din + (size_t)n0 * chw, (int)hw);
+        } else if (din) {
             if (direct) {
                 llfc_gemm(1, 0, (int)crs, (int)ld, K, 1.0f, weight, (int)crs, g, (int)ld, 0.0f,
                           din + (size_t)n0 * chw, (int)ld);
