@@ -250,3 +250,208 @@ int llfc_net_forward(const llfc_net *net, const float *x, int64_t n, float *logi
     free(post);
     return rc;
 }
+
+/* ---- names ---------------------------------------------------------------- */
+int llfc_act_from_name(const char *name)
+{
+    if (!strcmp(name, "relu")) return LLFC_ACT_RELU;
+    if (!strcmp(name, "tanh")) return LLFC_ACT_TANH;
+    if (!strcmp(name, "identity") || !strcmp(name, "linear")) return LLFC_ACT_IDENTITY;
+    return -1;
+}
+
+const char *llfc_act_name(int act)
+{
+    switch (act) {
+    case LLFC_ACT_RELU: return "relu";
+    case LLFC_ACT_TANH: return "tanh";
+    case LLFC_ACT_IDENTITY: return "identity";
+    default: return "?";
+    }
+}
+
+/* ---- softmax cross-entropy ------------------------------------------------- */
+int llfc_xent(const float *logits, const int32_t *y, int64_t n, int64_t k, float scale,
+              double *loss_sum, int64_t *nerr, float *dlogits)
+{
+    double loss = 0.0;
+    int64_t errs = 0;
+    for (int64_t r = 0; r < n; r++) {
+        const float *z = logits + r * k;
+        int32_t t = y[r];
+        if (t < 0 || t >= k)
+            return llfc_seterr("label %d of row %lld is outside [0, %lld)", (int)t, (long long)r + 1, (long long)k);
+        int64_t am = 0;
+        float m = z[0];
+        for (int64_t j = 1; j < k; j++) if (z[j] > m) { m = z[j]; am = j; }
+        if (am != t || z[t] != z[t]) errs++;
+        double s = 0.0;
+        for (int64_t j = 0; j < k; j++) s += exp((double)(z[j] - m));
+        double lse = (double)m + log(s);
+        loss += lse - (double)z[t];
+        if (dlogits) {
+            float *d = dlogits + r * k;
+            float inv = (float)(1.0 / s);
+            for (int64_t j = 0; j < k; j++) d[j] = scale * (expf(z[j] - m) * inv);
+            d[t] -= scale;
+        }
+    }
+    if (loss_sum) *loss_sum += loss;
+    if (nerr) *nerr += errs;
+    return 0;
+}
+
+/* ---- training passes ------------------------------------------------------- */
+struct llfc_nn_work {
+    int L;
+    int64_t maxbatch, maxw;
+    float **h;      /* h[l]: layer l's output [maxbatch, widths[l+1]] (post-activation; logits last) */
+    float *g, *g2;  /* gradient w.r.t. the current layer's pre-activation, and scratch [maxbatch, maxw] */
+};
+
+void llfc_nn_work_free(llfc_nn_work *w)
+{
+    if (!w) return;
+    if (w->h) for (int l = 0; l < w->L; l++) free(w->h[l]);
+    free(w->h);
+    free(w->g);
+    free(w->g2);
+    free(w);
+}
+
+llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
+{
+    if (net->arch != LLFC_ARCH_MLP) { llfc_seterr("unsupported architecture"); return NULL; }
+    if (maxbatch < 1) { llfc_seterr("batch size must be positive, got %lld", (long long)maxbatch); return NULL; }
+    llfc_nn_work *w = llfc_calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->L = net->nlayers;
+    w->maxbatch = maxbatch;
+    for (int l = 0; l <= net->nlayers; l++) if (net->widths[l] > w->maxw) w->maxw = net->widths[l];
+    if (!(w->h = llfc_calloc((size_t)w->L, sizeof *w->h))) goto fail;
+    for (int l = 0; l < w->L; l++)
+        if (!(w->h[l] = llfc_mallocarray((size_t)(maxbatch * net->widths[l + 1]), sizeof(float)))) goto fail;
+    if (!(w->g = llfc_mallocarray((size_t)(maxbatch * w->maxw), sizeof(float)))) goto fail;
+    if (!(w->g2 = llfc_mallocarray((size_t)(maxbatch * w->maxw), sizeof(float)))) goto fail;
+    return w;
+fail:
+    llfc_nn_work_free(w);
+    return NULL;
+}
+
+static int work_check(const llfc_net *net, const llfc_nn_work *w, int64_t n)
+{
+    if (w->L != net->nlayers) return llfc_seterr("workspace made for another network");
+    if (n < 1 || n > w->maxbatch)
+        return llfc_seterr("batch of %lld rows, workspace holds 1 to %lld", (long long)n, (long long)w->maxbatch);
+    return 0;
+}
+
+int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n)
+{
+    if (work_check(net, w, n)) return -1;
+    const float *in = x;
+    for (int l = 0; l < net->nlayers; l++) {
+        int64_t o = net->widths[l + 1];
+        linear(in, n, net->param[2 * l], net->param[2 * l + 1], w->h[l]);
+        if (l < net->nlayers - 1) activate(net->act, w->h[l], w->h[l], n * o);
+        in = w->h[l];
+    }
+    return 0;
+}
+
+int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, int64_t n,
+                        double *loss_sum, int64_t *nerr)
+{
+    if (work_check(net, w, n)) return -1;
+    int L = net->nlayers;
+    return llfc_xent(w->h[L - 1], y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr, w->g);
+}
+
+int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x, int l, int64_t n,
+                            float *dW, float *db)
+{
+    if (work_check(net, w, n)) return -1;
+    if (l < 0 || l >= net->nlayers) return llfc_seterr("no weight layer %d", l + 1);
+    int64_t o = net->widths[l + 1], i = net->widths[l];
+    const float *in = l ? w->h[l - 1] : x;
+    const float *G = w->g; /* [n, o] */
+    /* dW [o, i] = G^T [o, n] @ in [n, i] */
+    if (dW) llfc_gemm(1, 0, (int)o, (int)i, (int)n, 1.0f, G, (int)o, in, (int)i, 0.0f, dW, (int)i);
+    if (db) {
+        for (int64_t j = 0; j < o; j++) db[j] = 0.0f;
+        for (int64_t r = 0; r < n; r++) {
+            const float *gr = G + r * o;
+            for (int64_t j = 0; j < o; j++) db[j] += gr[j];
+        }
+    }
+    if (l == 0) return 0;
+    /* dH [n, i] = G [n, o] @ W [o, i]; then through the activation of layer l-1 */
+    float *dH = w->g2;
+    llfc_gemm(0, 0, (int)n, (int)i, (int)o, 1.0f, G, (int)o, llfc_tensor_data(net->param[2 * l]), (int)i,
+              0.0f, dH, (int)i);
+    const float *h = w->h[l - 1];
+    int64_t m = n * i;
+    switch (net->act) {
+    case LLFC_ACT_RELU:
+        for (int64_t k = 0; k < m; k++) dH[k] = h[k] > 0.0f ? dH[k] : 0.0f;
+        break;
+    case LLFC_ACT_TANH:
+        for (int64_t k = 0; k < m; k++) dH[k] *= 1.0f - h[k] * h[k];
+        break;
+    default:
+        break;
+    }
+    w->g2 = w->g;
+    w->g = dH;
+    return 0;
+}
+
+int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,
+                       float **grad, double *loss, int64_t *nerr)
+{
+    llfc_nn_work *w = llfc_nn_work_new(net, n);
+    if (!w) return -1;
+    double ls = 0.0;
+    int rc = -1;
+    if (llfc_net_forward_train(net, w, x, n)) goto done;
+    if (llfc_net_loss_start(net, w, y, n, &ls, nerr)) goto done;
+    for (int l = net->nlayers - 1; l >= 0; l--)
+        if (llfc_net_backward_layer(net, w, x, l, n, grad[2 * l], grad[2 * l + 1])) goto done;
+    if (loss) *loss = ls / (double)n;
+    rc = 0;
+done:
+    llfc_nn_work_free(w);
+    return rc;
+}
+
+/* ---- evaluation -------------------------------------------------------------- */
+int llfc_net_eval(const llfc_net *net, const float *x, const int32_t *y, int64_t n, int64_t batch,
+                  llfc_eval_result *res, llfc_progress_fn progress, void *ud)
+{
+    if (batch < 1) return llfc_seterr("batch size must be positive, got %lld", (long long)batch);
+    if (n < 1) return llfc_seterr("no samples to evaluate");
+    if (batch > n) batch = n;
+    int64_t in = net->widths[0], k = net->widths[net->nlayers];
+    float *logits = llfc_mallocarray((size_t)(batch * k), sizeof(float));
+    if (!logits) return -1;
+    double loss = 0.0;
+    int64_t errs = 0;
+    for (int64_t s = 0; s < n; s += batch) {
+        int64_t m = n - s < batch ? n - s : batch;
+        if (llfc_net_forward(net, x + s * in, m, logits) ||
+            llfc_xent(logits, y + s, m, k, 1.0f, &loss, &errs, NULL)) {
+            free(logits);
+            return -1;
+        }
+        if (llfc_interrupted() || (progress && progress(ud, (double)(s + m), (double)n, "eval"))) {
+            free(logits);
+            return llfc_seterr("interrupted");
+        }
+    }
+    free(logits);
+    res->n = n;
+    res->err = (double)errs / (double)n;
+    res->loss = loss / (double)n;
+    return 0;
+}

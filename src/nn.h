@@ -59,4 +59,57 @@ int llfc_net_forward(const llfc_net *net, const float *x, int64_t n, float *logi
 int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n,
                               float **pre, float **post);
 
+/* ---- loss, gradients and evaluation ----------------------------------------
+ * Softmax cross-entropy of logits [n, k] against labels y [n] (0-based).
+ * Adds the summed loss to *loss_sum and the number of argmax errors to *nerr
+ * (either may be NULL).  If dlogits is non-NULL it receives
+ * scale * (softmax(logits) - onehot(y)), [n, k] (dlogits may alias logits).
+ * Fails on a label outside [0, k). */
+int llfc_xent(const float *logits, const int32_t *y, int64_t n, int64_t k, float scale,
+              double *loss_sum, int64_t *nerr, float *dlogits);
+
+/* Workspace for training passes on batches of up to maxbatch rows: it keeps
+ * each layer's output of the last llfc_net_forward_train() and the gradient
+ * flowing backwards. */
+typedef struct llfc_nn_work llfc_nn_work;
+llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch);
+void llfc_nn_work_free(llfc_nn_work *w);
+/* Forward x [n, in] (n <= maxbatch) keeping the activations. */
+int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n);
+/* After forward_train: mean cross-entropy over the n rows; adds the summed loss
+ * and error count like llfc_xent and seeds the backward pass with
+ * d(mean loss)/d(logits). */
+int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, int64_t n,
+                        double *loss_sum, int64_t *nerr);
+/* Backward through weight layer l (call for l = L-1 down to 0, after
+ * loss_start): writes dW [out, in] and db [out] of the mean loss, then moves
+ * the gradient to the layer's input using the layer's current weights, so a
+ * caller may update layer l's parameters as soon as this returns. x is the
+ * batch given to forward_train. */
+int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x, int l, int64_t n,
+                            float *dW, float *db);
+/* Convenience: mean loss and every parameter's gradient (grad[p] laid out
+ * like net->param[p]) for one batch. */
+int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,
+                       float **grad, double *loss, int64_t *nerr);
+
+/* Evaluate on n samples x [n, in], labels y, in batches: error rate (a
+ * fraction) and mean cross-entropy.  progress may be NULL. */
+typedef struct llfc_eval_result { int64_t n; double err; double loss; } llfc_eval_result;
+int llfc_net_eval(const llfc_net *net, const float *x, const int32_t *y, int64_t n, int64_t batch,
+                  llfc_eval_result *res, llfc_progress_fn progress, void *ud);
+
+/* Activation names <-> LLFC_ACT_* ("relu", "tanh", "identity"); -1 if unknown. */
+int llfc_act_from_name(const char *name);
+const char *llfc_act_name(int act);
+
+/* ---- model files (nn_io.c) -------------------------------------------------
+ * safetensors with the PyTorch state_dict names ("0.weight" [out, in],
+ * "0.bias", "2.weight", ...) and __metadata__ {"arch": "mlp", "widths":
+ * "784,512,10", "act": "relu"}; written atomically.  Loading needs only the
+ * tensors (widths come from the shapes; act defaults to relu); metadata that
+ * disagrees with the tensors, missing or unexpected tensors are errors. */
+int llfc_net_save(const llfc_net *net, const char *path);
+llfc_net *llfc_net_load(const char *path);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static llfc_storage *storage_new(int64_t n)
 {
@@ -30,11 +31,19 @@ llfc_tensor *llfc_tensor_new(int ndim, const int64_t *size)
         llfc_seterr("tensors have at most %d dimensions, got %d", LLFC_MAXDIM, ndim);
         return NULL;
     }
-    int64_t n = 1;
+    int64_t n = 1, nz = 1; /* nz: product of the non-zero sizes (bounds the strides) */
     for (int d = 0; d < ndim; d++) {
         if (size[d] < 0) { llfc_seterr("negative size %lld in dimension %d", (long long)size[d], d + 1); return NULL; }
-        if (size[d] && n > INT64_MAX / 4 / size[d]) { llfc_seterr("tensor too large"); return NULL; }
+        if (size[d] && nz > INT64_MAX / 4 / size[d]) { llfc_seterr("tensor too large"); return NULL; }
         n *= size[d];
+        nz *= size[d] ? size[d] : 1;
+    }
+    /* refuse more than the machine's memory (checked for big tensors only) */
+    long pages = n > ((int64_t)1 << 24) ? sysconf(_SC_PHYS_PAGES) : 0, psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0 && (double)n * sizeof(float) > (double)pages * (double)psz) {
+        llfc_seterr("tensor too large: %lld elements (%.1f GB) exceed the machine's memory (%.1f GB)",
+                    (long long)n, n * 4.0 / 1e9, (double)pages * psz / 1e9);
+        return NULL;
     }
     llfc_tensor *t = llfc_calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -109,7 +118,7 @@ char *llfc_tensor_shape_str(const llfc_tensor *t, char *buf, size_t n)
 }
 
 /* Visit every element of a strided view in row-major order. */
-static void strided_read(const llfc_tensor *t, float *out)
+void llfc_tensor_read(const llfc_tensor *t, float *out)
 {
     int64_t n = llfc_tensor_numel(t);
     if (llfc_tensor_is_contiguous(t)) { memcpy(out, llfc_tensor_data(t), (size_t)n * sizeof(float)); return; }
@@ -126,7 +135,7 @@ static void strided_read(const llfc_tensor *t, float *out)
     }
 }
 
-static void strided_write(llfc_tensor *t, const float *in)
+void llfc_tensor_write(llfc_tensor *t, const float *in)
 {
     int64_t n = llfc_tensor_numel(t);
     if (llfc_tensor_is_contiguous(t)) { memmove(llfc_tensor_data(t), in, (size_t)n * sizeof(float)); return; }
@@ -147,7 +156,7 @@ llfc_tensor *llfc_tensor_clone(const llfc_tensor *t)
 {
     llfc_tensor *c = llfc_tensor_new(t->ndim, t->size);
     if (!c) return NULL;
-    strided_read(t, llfc_tensor_data(c));
+    llfc_tensor_read(t, llfc_tensor_data(c));
     return c;
 }
 
@@ -156,13 +165,20 @@ int llfc_tensor_copy(llfc_tensor *dst, const llfc_tensor *src)
     int64_t n = llfc_tensor_numel(src);
     if (n != llfc_tensor_numel(dst)) {
         char a[64], b[64];
-        return llfc_seterr("copy: %s and %s differ in element count", llfc_tensor_shape_str(dst, a, sizeof a),
+        return llfc_seterr("%s and %s differ in element count", llfc_tensor_shape_str(dst, a, sizeof a),
                            llfc_tensor_shape_str(src, b, sizeof b));
     }
     float *tmp = llfc_mallocarray((size_t)(n ? n : 1), sizeof(float));
     if (!tmp) return -1;
-    strided_read(src, tmp);
-    strided_write(dst, tmp);
+    llfc_tensor_read(src, tmp);
+    llfc_tensor_write(dst, tmp);
     free(tmp);
     return 0;
+}
+
+float *llfc_tensor_ptr(const llfc_tensor *t, const int64_t *idx)
+{
+    int64_t off = t->offset;
+    for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
+    return t->storage->data + off;
 }

@@ -47,4 +47,79 @@ char *llfc_tensor_shape_str(const llfc_tensor *t, char *buf, size_t n);
 /* Copy src into dst (same numel, any strides). */
 int llfc_tensor_copy(llfc_tensor *dst, const llfc_tensor *src);
 
+/* ---- additions: raw strided access ------------------------------------------
+ * Read the view's elements in row-major order into out (numel floats), or
+ * write them from in.  Work for any strides. */
+void llfc_tensor_read(const llfc_tensor *t, float *out);
+void llfc_tensor_write(llfc_tensor *t, const float *in);
+/* Pointer to the element at the 0-based multi-index idx[0..ndim-1] (unchecked). */
+float *llfc_tensor_ptr(const llfc_tensor *t, const int64_t *idx);
+
+/* ---- views (tensor_ops.c): new headers over the same storage ----------------
+ * Dimensions and indices are 0-based here.  NULL + error on bad arguments. */
+llfc_tensor *llfc_tensor_narrow(const llfc_tensor *t, int dim, int64_t start, int64_t len);
+llfc_tensor *llfc_tensor_select(const llfc_tensor *t, int dim, int64_t index); /* drops dim */
+llfc_tensor *llfc_tensor_transpose(const llfc_tensor *t, int d1, int d2);
+/* 2-d transpose; 0-d and 1-d tensors come back as a shared view. */
+llfc_tensor *llfc_tensor_t(const llfc_tensor *t);
+/* New shape with the same numel (one size may be -1: inferred).  view needs a
+ * contiguous tensor; reshape copies when the tensor is not contiguous. */
+llfc_tensor *llfc_tensor_view(const llfc_tensor *t, int ndim, const int64_t *size);
+llfc_tensor *llfc_tensor_reshape(const llfc_tensor *t, int ndim, const int64_t *size);
+/* A shared view when already contiguous, else a contiguous copy. */
+llfc_tensor *llfc_tensor_contiguous(const llfc_tensor *t);
+
+/* ---- constructors ------------------------------------------------------------ */
+llfc_tensor *llfc_tensor_full(int ndim, const int64_t *size, float value);
+/* start, start+step, ... while < stop (> stop for a negative step). */
+llfc_tensor *llfc_tensor_arange(double start, double stop, double step);
+/* n points from a to b inclusive. */
+llfc_tensor *llfc_tensor_linspace(double a, double b, int64_t n);
+/* Uniform [0,1) (llfc_rng_float) / standard normal (llfc_rng_normal), filled in
+ * row-major order from llfc_rng_seed(seed): the same numbers on every machine. */
+llfc_tensor *llfc_tensor_rand(int ndim, const int64_t *size, uint64_t seed);
+llfc_tensor *llfc_tensor_randn(int ndim, const int64_t *size, uint64_t seed);
+
+/* ---- elementwise ---------------------------------------------------------------- */
+enum { LLFC_OP_ADD, LLFC_OP_SUB, LLFC_OP_MUL, LLFC_OP_DIV };
+enum { LLFC_OP_NEG, LLFC_OP_EXP, LLFC_OP_LOG, LLFC_OP_RELU, LLFC_OP_ABS, LLFC_OP_SQRT };
+enum { LLFC_CMP_EQ, LLFC_CMP_LT, LLFC_CMP_GT, LLFC_CMP_LE, LLFC_CMP_GE };
+/* a op b, same shape, new contiguous result. */
+llfc_tensor *llfc_tensor_binop(int op, const llfc_tensor *a, const llfc_tensor *b);
+/* a op s, or s op a when scalar_first. */
+llfc_tensor *llfc_tensor_binop_scalar(int op, const llfc_tensor *a, float s, int scalar_first);
+/* In place: a += alpha*b, a -= alpha*b, a *= b, a /= b (alpha only for add/sub).
+ * b may overlap a. */
+int llfc_tensor_binop_(int op, llfc_tensor *a, const llfc_tensor *b, float alpha);
+int llfc_tensor_binop_scalar_(int op, llfc_tensor *a, float s);
+llfc_tensor *llfc_tensor_unary(int op, const llfc_tensor *a);
+int llfc_tensor_unary_(int op, llfc_tensor *a);
+/* Masks: 1.0f where the comparison holds, else 0.0f. */
+llfc_tensor *llfc_tensor_cmp(int op, const llfc_tensor *a, const llfc_tensor *b);
+llfc_tensor *llfc_tensor_cmp_scalar(int op, const llfc_tensor *a, float s);
+int llfc_tensor_fill(llfc_tensor *t, float value);
+
+/* ---- reductions ------------------------------------------------------------------ */
+enum { LLFC_RED_SUM, LLFC_RED_MEAN, LLFC_RED_MAX, LLFC_RED_MIN, LLFC_RED_NORM };
+/* Over all elements (accumulated in double).  For max/min, *index (may be
+ * NULL) gets the 0-based row-major flat index of the first extreme; NaN wins.
+ * max/min of an empty tensor fail; sum is 0, mean and norm of nothing are 0/NaN. */
+int llfc_tensor_reduce_all(int op, const llfc_tensor *t, double *value, int64_t *index);
+/* Over dimension dim (removed from the result).  For max/min, *indices (may be
+ * NULL) gets a tensor of 0-based positions along dim, stored as floats. */
+llfc_tensor *llfc_tensor_reduce_dim(int op, const llfc_tensor *t, int dim, llfc_tensor **indices);
+/* Sum of a[k]*b[k] over the row-major elements (same numel). */
+int llfc_tensor_dot(const llfc_tensor *a, const llfc_tensor *b, double *value);
+
+/* ---- products (through llfc_gemm) ------------------------------------------------ */
+/* a @ b for 2-d @ 2-d (MxK @ KxN), 2-d @ 1-d (matrix-vector) and 1-d @ 2-d.
+ * Transposed views go to the BLAS as transpose flags, other strides are copied. */
+llfc_tensor *llfc_tensor_mm(const llfc_tensor *a, const llfc_tensor *b);
+
+/* Format every value "%.4g"-style with row/slice layout, abbreviated (first and
+ * last 3 along a dimension larger than 8).  Returns a malloc'd string. */
+char *llfc_tensor_format(const llfc_tensor *t);
+/* One-line summary "Tensor 3x4 float32 [0.1, 0.2, ...]" into buf. */
+char *llfc_tensor_summary(const llfc_tensor *t, char *buf, size_t n);
+
 #endif

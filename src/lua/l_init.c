@@ -6,6 +6,7 @@
 
 struct llfc_embedded { const char *name; const char *text; };
 extern const struct llfc_embedded llfc_embedded_lua[];
+void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 
 static int load_embedded(lua_State *L)
 {
@@ -45,5 +46,6 @@ int llfc_open_all(lua_State *L)
     }
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
+    llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

@@ -1,8 +1,369 @@
-/* l_nn.c - Lua binding of the nn module. */
+/* l_nn.c - Lua binding of the nn module: building networks, running them,
+ * copies, interpolation, evaluation.  Training, spawning and model files are
+ * in l_train.c (they register into the same module and Net type). */
 #include "lbind.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- nn.mlp{784, 512, 10, seed = 1, act = "relu", init = "torch"} ------------ */
+static int nn_mlp(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer nw = luaL_len(L, 1);
+    if (nw < 2) return luaL_error(L, "nn.mlp: give at least 2 widths (input and classes), got %d", (int)nw);
+    if (nw > 1024) return luaL_error(L, "nn.mlp: %d widths is too many", (int)nw);
+    int64_t widths[1025];
+    for (lua_Integer i = 1; i <= nw; i++) {
+        lua_geti(L, 1, i);
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok) return luaL_error(L, "nn.mlp: width %d must be an integer, got %s", (int)i, luaL_typename(L, -1));
+        widths[i - 1] = v;
+        lua_pop(L, 1);
+    }
+    lua_Integer seed = lb_optinteger(L, 1, "seed", 1, "nn.mlp");
+    const char *act = lb_optstring(L, 1, "act", "relu", "nn.mlp");
+    const char *init = lb_optstring(L, 1, "init", "torch", "nn.mlp");
+    int a = llfc_act_from_name(act);
+    if (a < 0) return luaL_error(L, "nn.mlp: unknown act '%s' (relu, tanh or identity)", act);
+    int in;
+    if (!strcmp(init, "torch")) in = LLFC_INIT_TORCH;
+    else if (!strcmp(init, "kaiming") || !strcmp(init, "he")) in = LLFC_INIT_KAIMING;
+    else return luaL_error(L, "nn.mlp: unknown init '%s' (torch or kaiming)", init);
+    llfc_net *net = llfc_mlp_new((int)nw, widths, a, in, (uint64_t)seed);
+    if (!net) return lb_error(L, "nn.mlp");
+    lb_pushnet(L, net);
+    return 1;
+}
+
+/* A contiguous [n, in] view of the tensor at idx (1-d [in] counts as one row).
+ * *owned is set when a copy had to be made (free it after use). */
+static const float *check_input(lua_State *L, int idx, const llfc_net *net, const char *fname, int64_t *n,
+                                llfc_tensor **owned)
+{
+    llfc_tensor *x = lb_checktensor(L, idx);
+    int64_t in = llfc_net_input_dim(net);
+    *owned = NULL;
+    char sh[64];
+    if (x->ndim == 1 && x->size[0] == in) *n = 1;
+    else if (x->ndim == 2 && x->size[1] == in) *n = x->size[0];
+    else
+        luaL_error(L, "%s: input must be [n, %d] (or [%d]), got %s", fname, (int)in, (int)in,
+                   llfc_tensor_shape_str(x, sh, sizeof sh));
+    if (*n < 1) luaL_error(L, "%s: empty input", fname);
+    if (llfc_tensor_is_contiguous(x)) return llfc_tensor_data(x);
+    if (!(*owned = llfc_tensor_clone(x))) lb_error(L, fname);
+    return llfc_tensor_data(*owned);
+}
+
+static int net_forward(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    int64_t n;
+    llfc_tensor *own;
+    const float *x = check_input(L, 2, net, "forward", &n, &own);
+    int oned = lb_checktensor(L, 2)->ndim == 1;
+    int64_t k = llfc_net_num_classes(net);
+    llfc_tensor *out = oned ? llfc_tensor_new1(k) : llfc_tensor_new2(n, k);
+    if (!out) { llfc_tensor_free(own); return lb_error(L, "forward"); }
+    int rc = llfc_net_forward(net, x, n, llfc_tensor_data(out));
+    llfc_tensor_free(own);
+    if (rc) { llfc_tensor_free(out); return lb_error(L, "forward"); }
+    lb_pushtensor(L, out);
+    return 1;
+}
+
+/* net:features(x) -> { {name = "h1", pre = T, post = T}, ..., {name = "logits", ...} } */
+static int net_features(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    int64_t n;
+    llfc_tensor *own;
+    const float *x = check_input(L, 2, net, "features", &n, &own);
+    int nf = llfc_net_nfeat(net);
+    lua_createtable(L, nf, 0);
+    int tidx = lua_gettop(L);
+    float **pre = llfc_calloc((size_t)nf, sizeof *pre), **post = llfc_calloc((size_t)nf, sizeof *post);
+    if (!pre || !post) { free(pre); free(post); llfc_tensor_free(own); return lb_error(L, "features"); }
+    for (int l = 0; l < nf; l++) {
+        char name[32];
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, llfc_net_featname(net, l, name, sizeof name));
+        lua_setfield(L, -2, "name");
+        llfc_tensor *tp = llfc_tensor_new2(n, llfc_net_featdim(net, l));
+        if (!tp) goto oom;
+        lb_pushtensor(L, tp); /* owned by Lua from here, anchored in the table */
+        lua_setfield(L, -2, "pre");
+        pre[l] = llfc_tensor_data(tp);
+        if (l == nf - 1) {
+            lua_getfield(L, -1, "pre");
+        } else {
+            llfc_tensor *tq = llfc_tensor_new2(n, llfc_net_featdim(net, l));
+            if (!tq) goto oom;
+            lb_pushtensor(L, tq);
+            post[l] = llfc_tensor_data(tq);
+        }
+        lua_setfield(L, -2, "post");
+        lua_rawseti(L, tidx, l + 1);
+    }
+    {
+        int rc = llfc_net_forward_features(net, x, n, pre, post);
+        free(pre);
+        free(post);
+        llfc_tensor_free(own);
+        if (rc) return lb_error(L, "features");
+    }
+    lua_settop(L, tidx);
+    return 1;
+oom:
+    free(pre);
+    free(post);
+    llfc_tensor_free(own);
+    return lb_error(L, "features");
+}
+
+static int net_clone(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    llfc_net *c = llfc_net_clone(net);
+    if (!c) return lb_error(L, "clone");
+    lb_pushnet(L, c);
+    return 1;
+}
+
+/* net:params() -> { {name = "0.weight", tensor = T}, ..., ["0.weight"] = T, ... }
+ * The tensors share memory with the network. */
+static int net_params(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    lua_createtable(L, net->nparams, net->nparams);
+    for (int p = 0; p < net->nparams; p++) {
+        llfc_tensor *t = llfc_tensor_share(net->param[p]);
+        if (!t) return lb_error(L, "params");
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, net->pname[p]);
+        lua_setfield(L, -2, "name");
+        lb_pushtensor(L, t);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -4, net->pname[p]);
+        lua_setfield(L, -2, "tensor");
+        lua_rawseti(L, -2, p + 1);
+    }
+    return 1;
+}
+
+static int net_nparams(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)llfc_net_nparams_total(lb_checknet(L, 1)));
+    return 1;
+}
+
+/* net:widths() -> {784, 512, ..., 10} */
+static int net_widths(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    lua_createtable(L, net->nlayers + 1, 0);
+    for (int l = 0; l <= net->nlayers; l++) {
+        lua_pushinteger(L, (lua_Integer)net->widths[l]);
+        lua_rawseti(L, -2, l + 1);
+    }
+    return 1;
+}
+
+/* net:info() -> {arch = "mlp", widths = {...}, act = "relu", nparams = N, layers = N} */
+static int net_info(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, "mlp");
+    lua_setfield(L, -2, "arch");
+    net_widths(L);
+    lua_setfield(L, -2, "widths");
+    lua_pushstring(L, llfc_act_name(net->act));
+    lua_setfield(L, -2, "act");
+    lua_pushinteger(L, (lua_Integer)llfc_net_nparams_total(net));
+    lua_setfield(L, -2, "nparams");
+    lua_pushinteger(L, net->nlayers);
+    lua_setfield(L, -2, "layers");
+    return 1;
+}
+
+static void widths_str(const llfc_net *net, luaL_Buffer *b)
+{
+    for (int l = 0; l <= net->nlayers; l++) {
+        char w[32];
+        snprintf(w, sizeof w, l ? "-%lld" : "%lld", (long long)net->widths[l]);
+        luaL_addstring(b, w);
+    }
+}
+
+static int net_tostring(lua_State *L)
+{
+    void **box = luaL_checkudata(L, 1, LLFC_NET_MT);
+    llfc_net *net = *box;
+    if (!net) { lua_pushstring(L, "llfc.Net (freed)"); return 1; }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "llfc.Net mlp ");
+    widths_str(net, &b);
+    char line[256];
+    snprintf(line, sizeof line, " (%s), %lld parameters\n", llfc_act_name(net->act),
+             (long long)llfc_net_nparams_total(net));
+    luaL_addstring(&b, line);
+    snprintf(line, sizeof line, "  %-5s %-16s %-32s %8s  %s\n", "layer", "linear", "parameters", "count",
+             "activation");
+    luaL_addstring(&b, line);
+    for (int l = 0; l < net->nlayers; l++) {
+        char lin[64], par[128];
+        snprintf(lin, sizeof lin, "%lld -> %lld", (long long)net->widths[l], (long long)net->widths[l + 1]);
+        snprintf(par, sizeof par, "%s %lldx%lld, %s %lld", net->pname[2 * l], (long long)net->widths[l + 1],
+                 (long long)net->widths[l], net->pname[2 * l + 1], (long long)net->widths[l + 1]);
+        snprintf(line, sizeof line, "  %-5d %-16s %-32s %8lld  %s\n", l + 1, lin, par,
+                 (long long)(net->widths[l + 1] * (net->widths[l] + 1)),
+                 l < net->nlayers - 1 ? llfc_act_name(net->act) : "(logits)");
+        luaL_addstring(&b, line);
+    }
+    luaL_pushresult(&b);
+    /* drop the final newline */
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (len && s[len - 1] == '\n') {
+        lua_pushlstring(L, s, len - 1);
+        lua_remove(L, -2);
+    }
+    return 1;
+}
+
+static int net_eq(lua_State *L)
+{
+    lua_pushboolean(L, lb_tonet(L, 1) == lb_tonet(L, 2));
+    return 1;
+}
+
+/* nn.lerp(a, b, alpha) = alpha*a + (1-alpha)*b (alpha = 1 is a). */
+static int nn_lerp(lua_State *L)
+{
+    llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
+    lua_Number alpha = luaL_checknumber(L, 3);
+    llfc_net *out = llfc_net_lerp(a, b, alpha);
+    if (!out) return lb_error(L, "nn.lerp");
+    lb_pushnet(L, out);
+    return 1;
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+static int eval_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "err");
+    lua_getfield(L, 1, "loss");
+    lua_getfield(L, 1, "n");
+    lua_pushfstring(L, "eval: error %f%% (%f), loss %f, n = %d", 100.0 * lua_tonumber(L, -3),
+                    lua_tonumber(L, -3), lua_tonumber(L, -2), (int)lua_tointeger(L, -1));
+    return 1;
+}
+
+void lnn_push_eval(lua_State *L, const llfc_eval_result *r)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, "eval");
+    lua_setfield(L, -2, "kind");
+    lua_pushnumber(L, r->err);
+    lua_setfield(L, -2, "err");
+    lua_pushnumber(L, 1.0 - r->err);
+    lua_setfield(L, -2, "acc");
+    lua_pushnumber(L, r->loss);
+    lua_setfield(L, -2, "loss");
+    lua_pushinteger(L, (lua_Integer)r->n);
+    lua_setfield(L, -2, "n");
+    if (luaL_newmetatable(L, "llfc.EvalResult")) {
+        lua_pushcfunction(L, eval_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+
+/* net:eval(ds [, {batch = 1000, n = N}]) -> {err =, loss =, n =, acc =} */
+static int net_eval(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    llfc_dataset *ds = lb_checkdataset(L, 2);
+    lua_Integer batch = lb_optinteger(L, 3, "batch", 1000, "eval");
+    lua_Integer n = lb_optinteger(L, 3, "n", ds->n, "eval");
+    if (n > ds->n) n = ds->n;
+    if (ds->dim != llfc_net_input_dim(net))
+        return luaL_error(L, "eval: the dataset has %d features per sample, the network takes %d", (int)ds->dim,
+                          (int)llfc_net_input_dim(net));
+    if (ds->nclasses > llfc_net_num_classes(net))
+        return luaL_error(L, "eval: the dataset has %d classes, the network outputs %d", ds->nclasses,
+                          (int)llfc_net_num_classes(net));
+    llfc_eval_result r;
+    double t0 = llfc_now();
+    if (llfc_net_eval(net, ds->x, ds->y, n, batch, &r, lb_progress_fn, NULL)) {
+        if (llfc_interrupted()) llfc_interrupt_clear();
+        return lb_error(L, "eval");
+    }
+    lnn_push_eval(L, &r);
+    lua_pushnumber(L, llfc_now() - t0);
+    lua_setfield(L, -2, "seconds");
+    return 1;
+}
+
+/* nn.gemm_rate([n = 1024 [, reps = 3]]) -> GFLOP/s of an n x n x n product
+ * through llfc_gemm (the machine's sgemm rate with the current threads). */
+static int nn_gemm_rate(lua_State *L)
+{
+    lua_Integer n = luaL_optinteger(L, 1, 1024), reps = luaL_optinteger(L, 2, 3);
+    luaL_argcheck(L, n >= 16 && n <= 8192, 1, "n must be in [16, 8192]");
+    luaL_argcheck(L, reps >= 1 && reps <= 1000, 2, "reps must be in [1, 1000]");
+    float *a = llfc_mallocarray((size_t)(3 * n * n), sizeof(float));
+    if (!a) return lb_error(L, "nn.gemm_rate");
+    for (lua_Integer i = 0; i < 3 * n * n; i++) a[i] = (float)(i % 7) * 0.25f;
+    float *b = a + n * n, *c = b + n * n;
+    llfc_gemm(0, 0, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n); /* warm up */
+    double t0 = llfc_now();
+    for (lua_Integer r = 0; r < reps; r++)
+        llfc_gemm(0, 0, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n);
+    double dt = llfc_now() - t0;
+    free(a);
+    lua_pushnumber(L, 2.0 * (double)n * (double)n * (double)n * (double)reps / dt / 1e9);
+    return 1;
+}
+
+/* ---- module ---------------------------------------------------------------------- */
+static const luaL_Reg net_methods[] = {
+    {"forward", net_forward}, {"features", net_features}, {"clone", net_clone},
+    {"params", net_params},   {"nparams", net_nparams},   {"widths", net_widths},
+    {"info", net_info},       {"eval", net_eval},         {NULL, NULL},
+};
+
+static const luaL_Reg net_meta[] = {
+    {"__tostring", net_tostring},
+    {"__eq", net_eq},
+    {NULL, NULL},
+};
+
+static const luaL_Reg nn_funcs[] = {
+    {"mlp", nn_mlp},
+    {"lerp", nn_lerp},
+    {"gemm_rate", nn_gemm_rate},
+    {NULL, NULL},
+};
+
+extern const luaL_Reg lnn_train_methods[];
+extern const luaL_Reg lnn_train_funcs[];
 
 int llfc_open_nn(lua_State *L)
 {
+    lb_newtype(L, LLFC_NET_MT, net_methods, net_meta);
+    luaL_getmetatable(L, LLFC_NET_MT);
+    lua_getfield(L, -1, "__index");
+    luaL_setfuncs(L, lnn_train_methods, 0);
+    lua_pop(L, 2);
     lua_newtable(L);
+    luaL_setfuncs(L, nn_funcs, 0);
+    luaL_setfuncs(L, lnn_train_funcs, 0);
     return 1;
 }

@@ -1,0 +1,284 @@
+/* train.c - SGD training of MLPs (see train.h for the exact rules). */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void llfc_train_opts_default(llfc_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lr = 0.01;
+    o->momentum = 0.9;
+    o->batch = 128;
+    o->sched = LLFC_SCHED_CONSTANT;
+    o->gamma = 0.1;
+}
+
+int llfc_sched_from_name(const char *name)
+{
+    if (!strcmp(name, "constant")) return LLFC_SCHED_CONSTANT;
+    if (!strcmp(name, "step")) return LLFC_SCHED_STEP;
+    if (!strcmp(name, "cosine")) return LLFC_SCHED_COSINE;
+    if (!strcmp(name, "linear")) return LLFC_SCHED_LINEAR;
+    return -1;
+}
+
+const char *llfc_sched_name(int sched)
+{
+    static const char *names[] = {"constant", "step", "cosine", "linear"};
+    return sched >= 0 && sched < 4 ? names[sched] : "?";
+}
+
+double llfc_train_lr(const llfc_train_opts *o, int64_t t)
+{
+    if (o->warmup > 0 && t < o->warmup) return o->lr * (double)(t + 1) / (double)o->warmup;
+    double u = (double)(t - o->warmup), U = (double)(o->total_steps - o->warmup);
+    double frac = U > 0 ? u / U : 0.0;
+    if (frac > 1) frac = 1;
+    switch (o->sched) {
+    case LLFC_SCHED_STEP:
+        return o->step_size > 0 ? o->lr * pow(o->gamma, floor(u / (double)o->step_size)) : o->lr;
+    case LLFC_SCHED_COSINE:
+        return o->lr_min + (o->lr - o->lr_min) * 0.5 * (1.0 + cos(M_PI * frac));
+    case LLFC_SCHED_LINEAR:
+        return o->lr + (o->lr_min - o->lr) * frac;
+    default:
+        return o->lr;
+    }
+}
+
+/* ---- trainer ------------------------------------------------------------------ */
+static void shuffle_epoch(llfc_trainer *t, int64_t from)
+{
+    llfc_rng r;
+    /* one stream per (seed, epoch): mix the epoch into the seed */
+    llfc_rng_seed(&r, t->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(t->epoch + 1)));
+    llfc_rng_shuffle(&r, t->order + from, t->ds->n - from);
+}
+
+static void start_epoch(llfc_trainer *t)
+{
+    for (int64_t i = 0; i < t->ds->n; i++) t->order[i] = i;
+    shuffle_epoch(t, 0);
+    t->pos = 0;
+}
+
+void llfc_trainer_free(llfc_trainer *t)
+{
+    if (!t) return;
+    if (t->opt.buf) for (int p = 0; p < t->opt.nparams; p++) free(t->opt.buf[p]);
+    free(t->opt.buf);
+    free(t->order);
+    llfc_nn_work_free(t->work);
+    free(t->gw);
+    free(t->gb);
+    free(t->xb);
+    free(t->yb);
+    llfc_dataset_release(t->ds);
+    free(t);
+}
+
+static int check_opts(const llfc_train_opts *o)
+{
+    if (!(o->lr >= 0) || !isfinite(o->lr)) return llfc_seterr("lr must be a finite number >= 0, got %g", o->lr);
+    if (!(o->momentum >= 0 && o->momentum < 1)) return llfc_seterr("momentum must be in [0, 1), got %g", o->momentum);
+    if (!(o->weight_decay >= 0)) return llfc_seterr("weight_decay must be >= 0, got %g", o->weight_decay);
+    if (o->nesterov && o->momentum <= 0) return llfc_seterr("nesterov needs a momentum > 0");
+    if (o->batch < 1) return llfc_seterr("batch must be positive, got %lld", (long long)o->batch);
+    if (o->sched < 0 || o->sched > LLFC_SCHED_LINEAR) return llfc_seterr("unknown schedule %d", o->sched);
+    if (o->warmup < 0) return llfc_seterr("warmup must be >= 0 steps, got %lld", (long long)o->warmup);
+    if (o->sched == LLFC_SCHED_STEP && o->step_size < 1)
+        return llfc_seterr("the step schedule needs step_size >= 1, got %lld", (long long)o->step_size);
+    return 0;
+}
+
+static int alloc_work(llfc_trainer *t)
+{
+    int64_t maxp = 0;
+    for (int p = 0; p < t->net->nparams; p++) {
+        int64_t m = llfc_tensor_numel(t->net->param[p]);
+        if (m > maxp) maxp = m;
+    }
+    int64_t b = t->opt.o.batch < t->ds->n ? t->opt.o.batch : t->ds->n;
+    if (!(t->work = llfc_nn_work_new(t->net, b))) return -1;
+    if (!(t->gw = llfc_mallocarray((size_t)maxp, sizeof(float)))) return -1;
+    if (!(t->gb = llfc_mallocarray((size_t)maxp, sizeof(float)))) return -1;
+    if (!(t->xb = llfc_mallocarray((size_t)(b * t->ds->dim), sizeof(float)))) return -1;
+    if (!(t->yb = llfc_mallocarray((size_t)b, sizeof(int32_t)))) return -1;
+    return 0;
+}
+
+llfc_trainer *llfc_trainer_new(llfc_net *net, llfc_dataset *ds, const llfc_train_opts *o, uint64_t seed)
+{
+    if (check_opts(o)) return NULL;
+    if (net->arch != LLFC_ARCH_MLP) { llfc_seterr("unsupported architecture"); return NULL; }
+    if (ds->n < 1) { llfc_seterr("the dataset is empty"); return NULL; }
+    if (ds->dim != llfc_net_input_dim(net)) {
+        llfc_seterr("the dataset has %lld features per sample, the network takes %lld", (long long)ds->dim,
+                    (long long)llfc_net_input_dim(net));
+        return NULL;
+    }
+    if (ds->nclasses > llfc_net_num_classes(net)) {
+        llfc_seterr("the dataset has %d classes, the network outputs %lld", ds->nclasses,
+                    (long long)llfc_net_num_classes(net));
+        return NULL;
+    }
+    llfc_trainer *t = llfc_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->net = net;
+    t->ds = ds;
+    llfc_dataset_retain(ds);
+    t->opt.o = *o;
+    t->opt.nparams = net->nparams;
+    t->seed = seed;
+    if (!(t->opt.buf = llfc_calloc((size_t)net->nparams, sizeof *t->opt.buf))) goto fail;
+    for (int p = 0; p < net->nparams; p++)
+        if (!(t->opt.buf[p] = llfc_calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float)))) goto fail;
+    if (!(t->order = llfc_mallocarray((size_t)ds->n, sizeof *t->order))) goto fail;
+    if (alloc_work(t)) goto fail;
+    start_epoch(t);
+    return t;
+fail:
+    llfc_trainer_free(t);
+    return NULL;
+}
+
+llfc_trainer *llfc_trainer_clone(const llfc_trainer *s, llfc_net *net)
+{
+    if (llfc_net_same_arch(s->net, net)) return NULL;
+    llfc_trainer *t = llfc_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->net = net;
+    t->ds = s->ds;
+    llfc_dataset_retain(s->ds);
+    t->opt = s->opt;
+    t->opt.buf = NULL;
+    t->seed = s->seed;
+    t->epoch = s->epoch;
+    t->pos = s->pos;
+    if (!(t->opt.buf = llfc_calloc((size_t)s->opt.nparams, sizeof *t->opt.buf))) goto fail;
+    for (int p = 0; p < s->opt.nparams; p++) {
+        size_t m = (size_t)llfc_tensor_numel(net->param[p]);
+        if (!(t->opt.buf[p] = llfc_mallocarray(m, sizeof(float)))) goto fail;
+        memcpy(t->opt.buf[p], s->opt.buf[p], m * sizeof(float));
+    }
+    if (!(t->order = llfc_mallocarray((size_t)s->ds->n, sizeof *t->order))) goto fail;
+    memcpy(t->order, s->order, (size_t)s->ds->n * sizeof *t->order);
+    if (alloc_work(t)) goto fail;
+    return t;
+fail:
+    llfc_trainer_free(t);
+    return NULL;
+}
+
+void llfc_trainer_reseed(llfc_trainer *t, uint64_t seed)
+{
+    if (seed == t->seed) return;
+    t->seed = seed;
+    if (t->pos < t->ds->n) shuffle_epoch(t, t->pos);
+}
+
+int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t)
+{
+    return (t->ds->n + t->opt.o.batch - 1) / t->opt.o.batch;
+}
+
+/* The SGD update of one tensor w [m] with gradient g, momentum buffer buf. */
+static void sgd_update(const llfc_train_opts *o, int first, float lr, float *w, const float *g, float *buf, int64_t m)
+{
+    float mu = (float)o->momentum, wd = (float)o->weight_decay;
+    if (mu == 0.0f) {
+        for (int64_t i = 0; i < m; i++) w[i] -= lr * (g[i] + wd * w[i]);
+        return;
+    }
+    if (first) { /* PyTorch: buf = g on the first step */
+        if (o->nesterov)
+            for (int64_t i = 0; i < m; i++) { float gi = g[i] + wd * w[i]; buf[i] = gi; w[i] -= lr * (gi + mu * gi); }
+        else
+            for (int64_t i = 0; i < m; i++) { float gi = g[i] + wd * w[i]; buf[i] = gi; w[i] -= lr * gi; }
+        return;
+    }
+    if (o->nesterov) {
+        for (int64_t i = 0; i < m; i++) {
+            float gi = g[i] + wd * w[i];
+            float b = mu * buf[i] + gi;
+            buf[i] = b;
+            w[i] -= lr * (gi + mu * b);
+        }
+    } else {
+        for (int64_t i = 0; i < m; i++) {
+            float b = mu * buf[i] + (g[i] + wd * w[i]);
+            buf[i] = b;
+            w[i] -= lr * b;
+        }
+    }
+}
+
+int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
+{
+    llfc_net *net = t->net;
+    llfc_dataset *ds = t->ds;
+    if (t->pos >= ds->n) { t->epoch++; start_epoch(t); }
+    int64_t b = t->opt.o.batch, m = ds->n - t->pos < b ? ds->n - t->pos : b;
+    llfc_dataset_gather(ds, t->order + t->pos, m, t->xb, t->yb);
+    int64_t stepno = t->opt.step + 1;
+    double loss = 0.0;
+    int64_t nerr = 0;
+    if (llfc_net_forward_train(net, t->work, t->xb, m) ||
+        llfc_net_loss_start(net, t->work, t->yb, m, &loss, &nerr))
+        return llfc_adderr("step %lld", (long long)stepno);
+    loss /= (double)m;
+    if (!isfinite(loss))
+        return llfc_seterr("the loss is %s at step %lld (epoch %lld): training diverged; the network keeps the "
+                           "weights of step %lld (try a smaller lr)",
+                           isnan(loss) ? "NaN" : "infinite", (long long)stepno, (long long)t->epoch + 1,
+                           (long long)t->opt.step);
+    float lr = (float)llfc_train_lr(&t->opt.o, t->opt.step);
+    int first = t->opt.step == 0;
+    /* backward layer by layer, updating each layer as soon as its gradient is
+     * known (backward_layer has already used its weights) */
+    for (int l = net->nlayers - 1; l >= 0; l--) {
+        llfc_tensor *W = net->param[2 * l], *B = net->param[2 * l + 1];
+        int64_t nw = llfc_tensor_numel(W), nb = llfc_tensor_numel(B);
+        if (llfc_net_backward_layer(net, t->work, t->xb, l, m, t->gw, t->gb))
+            return llfc_adderr("step %lld", (long long)stepno);
+        sgd_update(&t->opt.o, first, lr, llfc_tensor_data(W), t->gw, t->opt.buf[2 * l], nw);
+        sgd_update(&t->opt.o, first, lr, llfc_tensor_data(B), t->gb, t->opt.buf[2 * l + 1], nb);
+    }
+    t->opt.step = stepno;
+    t->pos += m;
+    if (info) {
+        info->step = stepno;
+        info->epoch = t->epoch + 1;
+        info->epoch_end = t->pos >= ds->n;
+        info->n = m;
+        info->loss = loss;
+        info->acc = 1.0 - (double)nerr / (double)m;
+        info->lr = llfc_train_lr(&t->opt.o, stepno - 1);
+    }
+    return 0;
+}
+
+int llfc_trainer_run(llfc_trainer *t, int64_t nsteps, llfc_step_fn fn, void *ud, int64_t *done, int *interrupted)
+{
+    *done = 0;
+    *interrupted = 0;
+    for (int64_t s = 0; s < nsteps; s++) {
+        llfc_step_info info;
+        if (llfc_trainer_step(t, &info)) return -1;
+        (*done)++;
+        if (fn && fn(ud, &info)) break;
+        if (llfc_interrupted()) { *interrupted = 1; break; }
+    }
+    return 0;
+}
+
+int llfc_net_eval_ds(const llfc_net *net, const llfc_dataset *ds, int64_t batch, llfc_eval_result *res,
+                     llfc_progress_fn progress, void *ud)
+{
+    if (ds->dim != llfc_net_input_dim(net))
+        return llfc_seterr("the dataset has %lld features per sample, the network takes %lld", (long long)ds->dim,
+                           (long long)llfc_net_input_dim(net));
+    return llfc_net_eval(net, ds->x, ds->y, ds->n, batch, res, progress, ud);
+}

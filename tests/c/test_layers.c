@@ -1,0 +1,488 @@
+/* test_layers.c - conv2d, pooling and normalisation kernels (src/layers.h).
+ *
+ * Forward passes against naive loops and hand-computed values; every backward
+ * pass against central finite differences of L = sum(out * G) for a random G,
+ * the loss accumulated in double. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core.h"
+#include "layers.h"
+
+static llfc_rng rng;
+
+static float *randbuf(size_t n, double scale)
+{
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = (float)(scale * llfc_rng_normal(&rng));
+    return p;
+}
+
+static double maxabs(const float *a, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) if (fabs(a[i]) > m) m = fabs(a[i]);
+    return m;
+}
+
+/* ---- finite differences ------------------------------------------------------
+ * A layer under test is a forward function writing `out` from the current
+ * contents of its buffers; dot() with G gives the loss. */
+typedef struct fdctx fdctx;
+struct fdctx {
+    void (*forward)(fdctx *);
+    float *out, *G;
+    size_t nout;
+    /* layer buffers and shape */
+    float *in, *w, *b, *m, *r;
+    int N, C, H, W, K, R, S, stride, pad;
+    float eps;
+};
+
+static double loss(fdctx *t)
+{
+    t->forward(t);
+    double acc = 0;
+    for (size_t i = 0; i < t->nout; i++) acc += (double)t->out[i] * t->G[i];
+    return acc;
+}
+
+/* Max |grad - fd| over x[0..n) relative to max |fd| (returned), central differences. */
+static double fd_error(fdctx *t, float *x, size_t n, const float *grad, double h, double *scale)
+{
+    double err = 0, big = 0;
+    float *fd = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = (float)(keep + h);
+        double hp = (double)x[i] - keep;
+        double lp = loss(t);
+        x[i] = (float)(keep - h);
+        double hm = keep - (double)x[i];
+        double lm = loss(t);
+        x[i] = keep;
+        fd[i] = (float)((lp - lm) / (hp + hm));
+    }
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)grad[i] - fd[i]);
+        if (e > err) err = e;
+        if (fabs(fd[i]) > big) big = fabs(fd[i]);
+    }
+    free(fd);
+    if (scale) *scale = big;
+    return big > 0 ? err / big : err;
+}
+
+/* ---- conv2d --------------------------------------------------------------------- */
+
+static void conv_naive(double *out, const float *in, const float *w, const float *b,
+                       int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                       int P, int Q)
+{
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    double acc = b ? b[k] : 0.0;
+                    for (int c = 0; c < C; c++)
+                        for (int r = 0; r < R; r++)
+                            for (int s = 0; s < S; s++) {
+                                int h = p * stride - pad + r, x = q * stride - pad + s;
+                                if (h < 0 || h >= H || x < 0 || x >= W) continue;
+                                acc += (double)w[((k * C + c) * R + r) * S + s]
+                                       * in[((n * C + c) * H + h) * W + x];
+                            }
+                    out[((n * K + k) * P + p) * Q + q] = acc;
+                }
+}
+
+static void conv_fwd(fdctx *t)
+{
+    llfc_conv2d_forward(t->out, t->in, t->w, t->b, t->N, t->C, t->H, t->W, t->K, t->R, t->S,
+                        t->stride, t->pad, NULL);
+}
+
+static const int conv_shapes[][9] = {
+    /* N  C  H  W  K  R  S  stride pad */
+    {1, 1, 5, 5, 1, 3, 3, 1, 0},
+    {3, 2, 7, 5, 4, 3, 3, 2, 1},
+    {3, 3, 6, 7, 5, 1, 1, 1, 0},   /* pointwise */
+    {2, 3, 5, 5, 2, 1, 1, 2, 0},   /* 1x1 stride 2 */
+    {1, 2, 4, 4, 3, 4, 4, 1, 1},   /* kernel as big as the input */
+    {3, 2, 9, 8, 3, 3, 2, 3, 2},   /* non-square kernel, stride 3, pad 2 */
+    {2, 1, 3, 3, 2, 5, 5, 1, 1},   /* kernel larger than input, fits with padding */
+    {3, 3, 7, 5, 2, 3, 3, 1, 1},   /* 3x3 pad 1: output rows as long as input rows */
+    {1, 2, 6, 5, 3, 5, 5, 1, 2},   /* 5x5 pad 2, same */
+    {2, 2, 6, 5, 3, 5, 3, 1, 1},   /* 5x3 pad 1: same width, shorter height */
+    {1, 2, 2, 3, 2, 4, 3, 1, 1},   /* 4x3 pad 1 on a 2x3 input: one output row */
+};
+
+static void test_conv_shape(const int *sh, int bias, size_t chunk)
+{
+    int N = sh[0], C = sh[1], H = sh[2], W = sh[3], K = sh[4], R = sh[5], S = sh[6];
+    int stride = sh[7], pad = sh[8];
+    int P = llfc_conv2d_outsize(H, R, stride, pad), Q = llfc_conv2d_outsize(W, S, stride, pad);
+    llfc_conv2d_set_chunk(chunk);
+    char name[128];
+    snprintf(name, sizeof name, "conv %dx%dx%dx%d -> %d, %dx%d s%d p%d%s%s", N, C, H, W, K, R,
+             S, stride, pad, bias ? " bias" : "", chunk ? " (batched)" : "");
+    size_t nin = (size_t)N * C * H * W, nw = (size_t)K * C * R * S, nout = (size_t)N * K * P * Q;
+    fdctx t = {conv_fwd, NULL, NULL, nout, NULL, NULL, NULL, NULL, NULL,
+               N, C, H, W, K, R, S, stride, pad, 0};
+    t.in = randbuf(nin, 1), t.w = randbuf(nw, 1), t.b = bias ? randbuf(K, 1) : NULL;
+    t.out = randbuf(nout, 1), t.G = randbuf(nout, 1);
+
+    /* forward: naive loop; with a caller's workspace and without */
+    double *ref = malloc(sizeof(double) * nout);
+    conv_naive(ref, t.in, t.w, t.b, N, C, H, W, K, R, S, stride, pad, P, Q);
+    size_t nwork = llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad);
+    float *work = randbuf(nwork, 1);
+    int rc = llfc_conv2d_forward(t.out, t.in, t.w, t.b, N, C, H, W, K, R, S, stride, pad, work);
+    double err = 0;
+    for (size_t i = 0; i < nout; i++) if (fabs(t.out[i] - ref[i]) > err) err = fabs(t.out[i] - ref[i]);
+    CHECK(rc == 0 && err < 1e-5 * (1 + C * R * S), "%s: forward matches the naive loop (err %.2g)", name, err);
+    float *out2 = malloc(sizeof(float) * nout);
+    llfc_conv2d_forward(out2, t.in, t.w, t.b, N, C, H, W, K, R, S, stride, pad, NULL);
+    CHECK(memcmp(out2, t.out, sizeof(float) * nout) == 0, "%s: own workspace gives the same output", name);
+
+    /* backward: dL/din, dL/dw, dL/db against finite differences */
+    float *din = randbuf(nin, 1), *dw = calloc(nw, sizeof(float)), *db = calloc(K, sizeof(float));
+    rc = llfc_conv2d_backward(din, dw, bias ? db : NULL, t.G, t.in, t.w, N, C, H, W, K, R, S,
+                              stride, pad, work);
+    CHECK(rc == 0, "%s: backward runs", name);
+    double sc;
+    double e1 = fd_error(&t, t.in, nin, din, 1e-2, &sc);
+    CHECK(e1 < 1e-3 && sc > 0, "%s: dinput against finite differences (rel err %.2g)", name, e1);
+    double e2 = fd_error(&t, t.w, nw, dw, 1e-2, &sc);
+    CHECK(e2 < 1e-3 && sc > 0, "%s: dweight against finite differences (rel err %.2g)", name, e2);
+    if (bias) {
+        double e3 = fd_error(&t, t.b, K, db, 1e-2, &sc);
+        CHECK(e3 < 1e-3 && sc > 0, "%s: dbias against finite differences (rel err %.2g)", name, e3);
+    }
+    /* parameter gradients accumulate; dinput is overwritten */
+    float *dw2 = malloc(sizeof(float) * nw), *din2 = randbuf(nin, 5);
+    memcpy(dw2, dw, sizeof(float) * nw);
+    llfc_conv2d_backward(din2, dw2, NULL, t.G, t.in, t.w, N, C, H, W, K, R, S, stride, pad, NULL);
+    double acc_err = 0, ow_err = 0;
+    for (size_t i = 0; i < nw; i++) acc_err = fmax(acc_err, fabs(dw2[i] - 2 * dw[i]));
+    for (size_t i = 0; i < nin; i++) ow_err = fmax(ow_err, fabs(din2[i] - din[i]));
+    CHECK(acc_err <= 1e-5 * (1 + maxabs(dw, nw)) && ow_err <= 1e-5 * (1 + maxabs(din, nin)),
+          "%s: dweight accumulates, dinput is overwritten", name);
+
+    free(ref); free(work); free(out2); free(din); free(dw); free(db); free(dw2); free(din2);
+    free(t.in); free(t.w); free(t.b); free(t.out); free(t.G);
+    llfc_conv2d_set_chunk(0);
+}
+
+static void test_conv(void)
+{
+    for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
+        test_conv_shape(conv_shapes[s], s % 2 == 1, (size_t)1 << 20);
+        test_conv_shape(conv_shapes[s], s % 2 == 0, 0);
+    }
+    /* a chunk that splits the batch unevenly (3 samples, 2 per chunk) */
+    const int sh[9] = {3, 2, 6, 6, 3, 3, 3, 1, 1};
+    test_conv_shape(sh, 1, 2 * (size_t)(2 * 9 + 3) * 36);
+
+    /* hand-computed: 3x3 input, 2x2 kernel of ones, stride 1, no padding */
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1}, b = 0.5f, o[4];
+    llfc_conv2d_forward(o, x, w, &b, 1, 1, 3, 3, 1, 2, 2, 1, 0, NULL);
+    CHECK(o[0] == 12.5f && o[1] == 16.5f && o[2] == 24.5f && o[3] == 28.5f,
+          "conv 3x3 * ones(2x2) + 0.5 = [12.5 16.5; 24.5 28.5]");
+}
+
+static void test_conv_errors(void)
+{
+    float x[16] = {0}, w[25] = {0}, o[16], sentinel = 123.0f;
+    for (int i = 0; i < 16; i++) o[i] = sentinel;
+    int rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 5, 5, 1, 0, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "conv2d_forward") && strstr(llfc_errmsg(), "5")
+          && o[0] == sentinel, "conv kernel 5 on 3x3 unpadded input fails: %s", llfc_errmsg());
+    rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 3, 3, 0, 0, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "stride"), "conv stride 0 fails: %s", llfc_errmsg());
+    rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 3, 3, 1, -1, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "padding"), "conv negative padding fails: %s", llfc_errmsg());
+    rc = llfc_conv2d_forward(o, x, w, NULL, 0, 1, 3, 3, 1, 3, 3, 1, 0, NULL);
+    CHECK(rc == -1, "conv batch 0 fails: %s", llfc_errmsg());
+    rc = llfc_conv2d_backward(o, w, NULL, x, x, w, 1, 1, 3, 3, 1, 5, 5, 1, 0, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "conv2d_backward"), "conv backward checks shapes: %s",
+          llfc_errmsg());
+    CHECK(llfc_conv2d_worksize(1, 1, 3, 3, 1, 5, 5, 1, 0) == 0, "worksize of an impossible shape is 0");
+    CHECK(llfc_conv2d_outsize(32, 3, 1, 1) == 32 && llfc_conv2d_outsize(32, 3, 2, 1) == 16
+          && llfc_conv2d_outsize(28, 5, 1, 0) == 24, "conv output sizes as PyTorch");
+}
+
+/* ---- pooling ---------------------------------------------------------------------- */
+
+static void maxpool_fwd(fdctx *t)
+{
+    llfc_maxpool2d_forward(t->out, NULL, t->in, t->N, t->C, t->H, t->W, t->K, t->stride);
+}
+static void avgpool_fwd(fdctx *t)
+{
+    llfc_avgpool2d_forward(t->out, t->in, t->N, t->C, t->H, t->W, t->K, t->stride);
+}
+static void gavg_fwd(fdctx *t) { llfc_gavgpool_forward(t->out, t->in, t->N, t->C, t->H, t->W); }
+
+static void test_pool(void)
+{
+    /* hand values: 4x4 ramp, 2x2 windows stride 2 */
+    float x[16], o[4];
+    int32_t ix[4];
+    for (int i = 0; i < 16; i++) x[i] = (float)((i * 7) % 16);   /* 0 7 14 5 / 12 3 10 1 / 8 15 6 13 / 4 11 2 9 */
+    CHECK(llfc_maxpool2d_forward(o, ix, x, 1, 1, 4, 4, 2, 2) == 0, "maxpool 2x2/2 runs");
+    CHECK(o[0] == 12 && o[1] == 14 && o[2] == 15 && o[3] == 13, "maxpool values [12 14; 15 13]");
+    CHECK(ix[0] == 4 && ix[1] == 2 && ix[2] == 9 && ix[3] == 11, "maxpool argmax indices [4 2; 9 11]");
+    llfc_avgpool2d_forward(o, x, 1, 1, 4, 4, 2, 2);
+    CHECK(o[0] == 5.5f && o[1] == 7.5f && o[2] == 9.5f && o[3] == 7.5f, "avgpool values [5.5 7.5; 9.5 7.5]");
+    /* overlapping windows: 3x3 stride 1 on the same 4x4 */
+    llfc_maxpool2d_forward(o, ix, x, 1, 1, 4, 4, 3, 1);
+    CHECK(o[0] == 15 && o[1] == 15 && o[2] == 15 && o[3] == 15 && ix[0] == 9 && ix[3] == 9,
+          "maxpool 3x3/1 picks 15 everywhere");
+    float g[4] = {1, 2, 3, 4}, dx[16];
+    llfc_maxpool2d_backward(dx, g, ix, 1, 1, 4, 4, 3, 1);
+    CHECK(dx[9] == 10 && maxabs(dx, 9) == 0 && maxabs(dx + 10, 6) == 0, "maxpool backward adds overlapping windows at the argmax");
+    /* odd input: floor mode drops the last row/column */
+    CHECK(llfc_pool2d_outsize(7, 2, 2) == 3 && llfc_pool2d_outsize(7, 3, 2) == 3,
+          "pool output sizes in floor mode");
+    float gx[6] = {1, 2, 3, 4, 5, 6}, go[2];
+    llfc_gavgpool_forward(go, gx, 1, 2, 1, 3);
+    CHECK(go[0] == 2 && go[1] == 5, "global average pool [1 2 3 | 4 5 6] = [2, 5]");
+    float nanx[4] = {1, NAN, 3, 2}, no;
+    llfc_maxpool2d_forward(&no, NULL, nanx, 1, 1, 2, 2, 2, 2);
+    CHECK(isnan(no), "maxpool propagates NaN");
+
+    /* backward against finite differences; distinct values keep the argmax stable */
+    const int shapes[][6] = {{1, 1, 4, 4, 2, 2}, {3, 2, 7, 5, 3, 2}, {2, 3, 5, 6, 2, 1}};
+    for (int s = 0; s < 3; s++) {
+        int N = shapes[s][0], C = shapes[s][1], H = shapes[s][2], W = shapes[s][3];
+        int k = shapes[s][4], st = shapes[s][5];
+        int P = llfc_pool2d_outsize(H, k, st), Q = llfc_pool2d_outsize(W, k, st);
+        size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * P * Q;
+        fdctx t = {maxpool_fwd, NULL, NULL, nout, NULL, NULL, NULL, NULL, NULL,
+                   N, C, H, W, k, 0, 0, st, 0, 0};
+        t.in = malloc(sizeof(float) * nin);
+        int64_t *perm = malloc(sizeof(int64_t) * nin);
+        for (size_t i = 0; i < nin; i++) perm[i] = (int64_t)i;
+        llfc_rng_shuffle(&rng, perm, (int64_t)nin);
+        for (size_t i = 0; i < nin; i++) t.in[i] = 0.1f * (float)(perm[i] - (int64_t)nin / 2);
+        t.out = malloc(sizeof(float) * nout), t.G = randbuf(nout, 1);
+        int32_t *idx = malloc(sizeof(int32_t) * nout);
+        float *din = malloc(sizeof(float) * nin);
+        llfc_maxpool2d_forward(t.out, idx, t.in, N, C, H, W, k, st);
+        llfc_maxpool2d_backward(din, t.G, idx, N, C, H, W, k, st);
+        double sc, e = fd_error(&t, t.in, nin, din, 1e-2, &sc);
+        CHECK(e < 1e-3 && sc > 0, "maxpool %dx%dx%dx%d k%d s%d backward against finite differences (%.2g)",
+              N, C, H, W, k, st, e);
+        t.forward = avgpool_fwd;
+        llfc_avgpool2d_backward(din, t.G, N, C, H, W, k, st);
+        e = fd_error(&t, t.in, nin, din, 1e-1, &sc);
+        CHECK(e < 1e-3 && sc > 0, "avgpool %dx%dx%dx%d k%d s%d backward against finite differences (%.2g)",
+              N, C, H, W, k, st, e);
+        t.forward = gavg_fwd, t.nout = (size_t)N * C;
+        llfc_gavgpool_backward(din, t.G, N, C, H, W);
+        e = fd_error(&t, t.in, nin, din, 1e-1, &sc);
+        CHECK(e < 1e-3 && sc > 0, "global avgpool %dx%dx%dx%d backward against finite differences (%.2g)",
+              N, C, H, W, e);
+        free(t.in); free(perm); free(t.out); free(t.G); free(idx); free(din);
+    }
+
+    /* errors */
+    float sentinel = 77.0f;
+    o[0] = sentinel;
+    int rc = llfc_maxpool2d_forward(o, ix, x, 1, 1, 4, 4, 5, 1);
+    CHECK(rc == -1 && o[0] == sentinel && strstr(llfc_errmsg(), "maxpool2d_forward"),
+          "maxpool window 5 on 4x4 fails: %s", llfc_errmsg());
+    rc = llfc_avgpool2d_forward(o, x, 1, 1, 4, 4, 2, 0);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "stride"), "avgpool stride 0 fails: %s", llfc_errmsg());
+    rc = llfc_gavgpool_forward(o, x, 1, 0, 4, 4);
+    CHECK(rc == -1, "global avgpool with 0 channels fails: %s", llfc_errmsg());
+    int32_t badix[4] = {0, 1, 99, 2};
+    rc = llfc_maxpool2d_backward(dx, g, badix, 1, 1, 4, 4, 2, 2);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "99"), "maxpool backward rejects a bad index: %s", llfc_errmsg());
+}
+
+/* ---- normalisation ---------------------------------------------------------------- */
+
+static void bn_train_fwd(fdctx *t)
+{
+    llfc_batchnorm2d_forward_train(t->out, t->m, t->r, NULL, NULL, t->in, t->w, t->b,
+                                   t->N, t->C, t->H, t->W, 0.1f, t->eps);
+}
+static void bn_eval_fwd(fdctx *t)
+{
+    /* running statistics live in m (mean) and r (var) here */
+    llfc_batchnorm2d_forward_eval(t->out, t->in, t->w, t->b, t->m, t->r,
+                                  t->N, t->C, t->H, t->W, t->eps);
+}
+static void lnc_fwd(fdctx *t)
+{
+    llfc_layernorm_c_forward(t->out, t->m, t->r, t->in, t->w, t->b, t->N, t->C, t->H, t->W, t->eps);
+}
+static void lnchw_fwd(fdctx *t)
+{
+    llfc_layernorm_chw_forward(t->out, t->m, t->r, t->in, t->w, t->b, t->N, t->C, t->H, t->W, t->eps);
+}
+
+static void test_bn_hand(void)
+{
+    /* N=2, C=2, H=1, W=2: channel 0 = {1, 2, 3, 4}, channel 1 = {0, 0, 2, 2} */
+    float x[8] = {1, 2, 0, 0, 3, 4, 2, 2}, o[8], m[2], r[2];
+    float w[2] = {2, 1}, b[2] = {0.5f, -1};
+    float rm[2] = {0, 1}, rv[2] = {1, 2};
+    float eps = 1e-5f;
+    int rc = llfc_batchnorm2d_forward_train(o, m, r, rm, rv, x, w, b, 2, 2, 1, 2, 0.1f, eps);
+    CHECK(rc == 0, "batchnorm train runs");
+    /* channel 0: mean 2.5, biased var 1.25, unbiased 5/3; channel 1: mean 1, var 1, unbiased 4/3 */
+    double r0 = 1 / sqrt(1.25 + eps), r1 = 1 / sqrt(1.0 + eps);
+    CHECK_NEAR(o[0], 2 * (1 - 2.5) * r0 + 0.5, 1e-6, "bn out[0,0,0,0] = 2*(1-2.5)/sqrt(1.25+eps)+0.5");
+    CHECK_NEAR(o[5], 2 * (4 - 2.5) * r0 + 0.5, 1e-6, "bn out[1,0,0,1]");
+    CHECK_NEAR(o[2], (0 - 1) * r1 - 1, 1e-6, "bn out[0,1,0,0] = (0-1)/sqrt(1+eps)-1");
+    CHECK_NEAR(m[0], 2.5, 1e-7, "bn saved mean");
+    CHECK_NEAR(r[1], r1, 1e-6, "bn saved rstd");
+    CHECK_NEAR(rm[0], 0.25, 1e-7, "running mean 0.9*0 + 0.1*2.5");
+    CHECK_NEAR(rm[1], 0.9 * 1 + 0.1 * 1, 1e-7, "running mean 0.9*1 + 0.1*1");
+    CHECK_NEAR(rv[0], 0.9 * 1 + 0.1 * 5.0 / 3.0, 1e-6, "running var uses the unbiased variance 5/3");
+    CHECK_NEAR(rv[1], 0.9 * 2 + 0.1 * 4.0 / 3.0, 1e-6, "running var 0.9*2 + 0.1*4/3");
+
+    /* eval mode uses the running statistics (hand values) */
+    float rme[2] = {1, -1}, rve[2] = {4, 0.25f};
+    llfc_batchnorm2d_forward_eval(o, x, w, b, rme, rve, 2, 2, 1, 2, 0);
+    CHECK(o[0] == 0.5f && o[1] == 1.5f && o[2] == 1.0f && o[7] == 5.0f,
+          "bn eval: 2*(x-1)/2+0.5 and (x+1)/0.5-1");
+    /* eval with running stats = batch stats (biased var) equals train mode */
+    float ot[8], oe[8], bv[2] = {1.25f, 1.0f};
+    llfc_batchnorm2d_forward_train(ot, m, r, NULL, NULL, x, w, b, 2, 2, 1, 2, 0.1f, eps);
+    llfc_batchnorm2d_forward_eval(oe, x, w, b, m, bv, 2, 2, 1, 2, eps);
+    double d = 0;
+    for (int i = 0; i < 8; i++) d = fmax(d, fabs(ot[i] - oe[i]));
+    CHECK(d < 1e-6, "bn eval with the batch statistics equals train mode (%.2g)", d);
+    llfc_batchnorm2d_forward_eval(oe, x, w, b, rm, rv, 2, 2, 1, 2, eps);
+    d = 0;
+    for (int i = 0; i < 8; i++) d = fmax(d, fabs(ot[i] - oe[i]));
+    CHECK(d > 0.1, "bn eval with other running statistics differs from train mode");
+    /* affine-free, momentum 1/(t+1) averages the batch means */
+    float cm[2] = {7, 7}, cv[2] = {7, 7};
+    float x2[8] = {3, 3, 1, 1, 5, 5, 1, 1};   /* channel means 4 and 1 */
+    llfc_batchnorm2d_forward_train(o, NULL, NULL, cm, cv, x, NULL, NULL, 2, 2, 1, 2, 1.0f, eps);
+    llfc_batchnorm2d_forward_train(o, NULL, NULL, cm, cv, x2, NULL, NULL, 2, 2, 1, 2, 0.5f, eps);
+    CHECK_NEAR(cm[0], (2.5 + 4) / 2, 1e-6, "momentum 1, then 1/2: the average of the batch means");
+    CHECK_NEAR(cv[0], (5.0 / 3 + 4.0 / 3) / 2, 1e-6, "... and of the unbiased batch variances");
+    CHECK_NEAR(o[0], -1 / sqrt(1 + eps), 1e-6, "bn without affine: (3-4)/sqrt(1+eps)");
+
+    /* errors */
+    o[0] = 99;
+    rc = llfc_batchnorm2d_forward_train(o, m, r, rm, rv, x, w, b, 1, 2, 1, 1, 0.1f, eps);
+    CHECK(rc == -1 && o[0] == 99 && strstr(llfc_errmsg(), "more than 1 value"),
+          "bn train with one value per channel fails: %s", llfc_errmsg());
+    rc = llfc_batchnorm2d_forward_train(o, m, r, rm, rv, x, w, b, 2, 2, 1, 2, 1.5f, eps);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "momentum"), "bn momentum 1.5 fails: %s", llfc_errmsg());
+    rc = llfc_batchnorm2d_forward_eval(o, x, w, b, rm, rv, 2, 2, 0, 2, eps);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "batchnorm2d_forward_eval"), "bn eval with H=0 fails: %s",
+          llfc_errmsg());
+}
+
+static void test_ln_hand(void)
+{
+    /* N=1, C=2, H=1, W=2: channel 0 = {1, 3}, channel 1 = {3, 7} */
+    float x[4] = {1, 3, 3, 7}, o[4], m[2], r[2], w[2] = {2, 3}, b[2] = {0.5f, -1};
+    float eps = 1e-6f;
+    CHECK(llfc_layernorm_c_forward(o, m, r, x, w, b, 1, 2, 1, 2, eps) == 0, "layernorm_c runs");
+    /* pixel 0: {1, 3} mean 2 var 1; pixel 1: {3, 7} mean 5 var 4 */
+    CHECK(m[0] == 2 && m[1] == 5, "layernorm_c per-pixel means 2, 5");
+    CHECK_NEAR(r[1], 1 / sqrt(4 + eps), 1e-6, "layernorm_c rstd of pixel 1");
+    CHECK_NEAR(o[0], 2 * -1 / sqrt(1 + eps) + 0.5, 1e-6, "layernorm_c out[0,0,0,0]");
+    CHECK_NEAR(o[1], 2 * -2 / sqrt(4 + eps) + 0.5, 1e-6, "layernorm_c out[0,0,0,1]");
+    CHECK_NEAR(o[3], 3 * 2 / sqrt(4 + eps) - 1, 1e-6, "layernorm_c out[0,1,0,1]");
+    CHECK(llfc_layernorm_chw_forward(o, m, r, x, w, b, 1, 2, 1, 2, eps) == 0, "layernorm_chw runs");
+    /* all four: mean 3.5, var (6.25 + 0.25 + 0.25 + 12.25) / 4 = 4.75 */
+    double rs = 1 / sqrt(4.75 + eps);
+    CHECK_NEAR(m[0], 3.5, 1e-7, "layernorm_chw mean 3.5");
+    CHECK_NEAR(o[0], 2 * -2.5 * rs + 0.5, 1e-6, "layernorm_chw out[0,0,0,0]");
+    CHECK_NEAR(o[3], 3 * 3.5 * rs - 1, 1e-6, "layernorm_chw out[0,1,0,1]");
+    /* no affine: each pixel's channel vector has mean 0, variance ~1 */
+    llfc_rng_seed(&rng, 5);
+    float *xs = randbuf(2 * 5 * 3 * 4, 3), *os = malloc(sizeof(float) * 120), ms[24], rr[24];
+    llfc_layernorm_c_forward(os, ms, rr, xs, NULL, NULL, 2, 5, 3, 4, 0);
+    double worst = 0;
+    for (int n = 0; n < 2; n++)
+        for (int i = 0; i < 12; i++) {
+            double s = 0, ss = 0;
+            for (int c = 0; c < 5; c++) { double v = os[(n * 5 + c) * 12 + i]; s += v; ss += v * v; }
+            worst = fmax(worst, fmax(fabs(s / 5), fabs(ss / 5 - 1)));
+        }
+    CHECK(worst < 1e-5, "layernorm_c without affine: every pixel has mean 0, var 1 over channels");
+    free(xs); free(os);
+    CHECK(llfc_layernorm_c_forward(o, m, r, x, w, b, 1, 0, 1, 2, eps) == -1
+          && strstr(llfc_errmsg(), "layernorm_c_forward"), "layernorm_c with C=0 fails: %s", llfc_errmsg());
+    CHECK(llfc_layernorm_chw_forward(o, m, r, x, w, b, 1, 2, 1, 2, -1) == -1
+          && strstr(llfc_errmsg(), "eps"), "layernorm_chw with eps<0 fails: %s", llfc_errmsg());
+}
+
+enum { BN_TRAIN, BN_EVAL, LN_C, LN_CHW };
+
+static void test_norm_grad(int kind, int N, int C, int H, int W, int affine)
+{
+    static const char *names[] = {"batchnorm train", "batchnorm eval", "layernorm_c", "layernorm_chw"};
+    static void (*fwd[])(fdctx *) = {bn_train_fwd, bn_eval_fwd, lnc_fwd, lnchw_fwd};
+    size_t n = (size_t)N * C * H * W;
+    size_t nstat = kind == LN_C ? (size_t)N * H * W : kind == LN_CHW ? (size_t)N : (size_t)C;
+    fdctx t = {fwd[kind], NULL, NULL, n, NULL, NULL, NULL, NULL, NULL, N, C, H, W, 0, 0, 0, 0, 0, 1e-5f};
+    t.in = randbuf(n, 1.5);
+    for (size_t i = 0; i < n; i++) t.in[i] += 0.7f;
+    t.w = affine ? randbuf(C, 1) : NULL, t.b = affine ? randbuf(C, 1) : NULL;
+    t.m = randbuf(nstat, 0.3), t.r = randbuf(nstat, 0.3);
+    if (kind == BN_EVAL) for (int c = 0; c < C; c++) t.r[c] = 0.5f + t.r[c] * t.r[c];
+    t.out = malloc(sizeof(float) * n), t.G = randbuf(n, 1);
+    float *din = randbuf(n, 1), *dw = calloc(C, sizeof(float)), *db = calloc(C, sizeof(float));
+    t.forward(&t);   /* fills the saved statistics */
+    int rc;
+    switch (kind) {
+    case BN_TRAIN:
+        rc = llfc_batchnorm2d_backward_train(din, affine ? dw : NULL, affine ? db : NULL, t.G, t.in,
+                                             t.w, t.m, t.r, N, C, H, W);
+        break;
+    case BN_EVAL:
+        rc = llfc_batchnorm2d_backward_eval(din, affine ? dw : NULL, affine ? db : NULL, t.G, t.in,
+                                            t.w, t.m, t.r, N, C, H, W, t.eps);
+        break;
+    case LN_C:
+        rc = llfc_layernorm_c_backward(din, affine ? dw : NULL, affine ? db : NULL, t.G, t.in, t.w,
+                                       t.m, t.r, N, C, H, W);
+        break;
+    default:
+        rc = llfc_layernorm_chw_backward(din, affine ? dw : NULL, affine ? db : NULL, t.G, t.in,
+                                         t.w, t.m, t.r, N, C, H, W);
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s %dx%dx%dx%d%s", names[kind], N, C, H, W, affine ? " affine" : "");
+    CHECK(rc == 0, "%s: backward runs", name);
+    double sc, e = fd_error(&t, t.in, n, din, 3e-3, &sc);
+    CHECK(e < 2e-3 && sc > 0, "%s: dinput against finite differences (rel err %.2g)", name, e);
+    if (affine) {
+        e = fd_error(&t, t.w, C, dw, 1e-2, &sc);
+        CHECK(e < 2e-3 && sc > 0, "%s: dweight against finite differences (rel err %.2g)", name, e);
+        e = fd_error(&t, t.b, C, db, 1e-2, &sc);
+        CHECK(e < 2e-3 && sc > 0, "%s: dbias against finite differences (rel err %.2g)", name, e);
+    }
+    free(t.in); free(t.w); free(t.b); free(t.m); free(t.r); free(t.out); free(t.G);
+    free(din); free(dw); free(db);
+}
+
+int main(void)
+{
+    llfc_rng_seed(&rng, 2026);
+    llfc_blas_set_threads(1);
+    test_conv();
+    test_conv_errors();
+    test_pool();
+    test_bn_hand();
+    test_ln_hand();
+    for (int kind = BN_TRAIN; kind <= LN_CHW; kind++) {
+        test_norm_grad(kind, 3, 4, 5, 3, 1);
+        test_norm_grad(kind, 1, 3, 3, 3, 0);
+        test_norm_grad(kind, 3, 5, 1, 1, 1);
+    }
+    return check_summary();
+}

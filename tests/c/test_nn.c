@@ -1,0 +1,199 @@
+/* test_nn.c - MLP forward, softmax cross-entropy, gradients (against central
+ * finite differences of a double-precision reference written here), eval. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core.h"
+#include "nn.h"
+
+/* Reference forward in double: loss (mean xent) of the MLP with parameters
+ * given as double arrays P[p] (same layout as net->param[p]). */
+static double ref_loss(const llfc_net *net, double **P, const float *x, const int32_t *y, int n, double *logits_out,
+                       int *nerr)
+{
+    int L = net->nlayers;
+    double loss = 0;
+    int errs = 0;
+    for (int r = 0; r < n; r++) {
+        double a[64], z[64];
+        int in = (int)net->widths[0];
+        for (int i = 0; i < in; i++) a[i] = x[r * in + i];
+        for (int l = 0; l < L; l++) {
+            int o = (int)net->widths[l + 1], i0 = (int)net->widths[l];
+            for (int j = 0; j < o; j++) {
+                double s = P[2 * l + 1][j];
+                for (int i = 0; i < i0; i++) s += P[2 * l][j * i0 + i] * a[i];
+                z[j] = s;
+            }
+            for (int j = 0; j < o; j++) {
+                if (l == L - 1) a[j] = z[j];
+                else if (net->act == LLFC_ACT_RELU) a[j] = z[j] > 0 ? z[j] : 0;
+                else if (net->act == LLFC_ACT_TANH) a[j] = tanh(z[j]);
+                else a[j] = z[j];
+            }
+        }
+        int k = (int)net->widths[L];
+        double m = a[0];
+        int am = 0;
+        for (int j = 1; j < k; j++) if (a[j] > m) { m = a[j]; am = j; }
+        double s = 0;
+        for (int j = 0; j < k; j++) s += exp(a[j] - m);
+        loss += m + log(s) - a[y[r]];
+        errs += am != y[r];
+        if (logits_out) for (int j = 0; j < k; j++) logits_out[r * k + j] = a[j];
+    }
+    if (nerr) *nerr = errs;
+    return loss / n;
+}
+
+static void test_gradcheck(int act, const char *actname)
+{
+    int64_t widths[] = {5, 7, 6, 3};
+    llfc_net *net = llfc_mlp_new(4, widths, act, LLFC_INIT_TORCH, 11);
+    CHECK(net != NULL, "%s: mlp_new", actname);
+    if (!net) return;
+    enum { N = 6 };
+    float x[N * 5];
+    int32_t y[N];
+    llfc_rng rng;
+    llfc_rng_seed(&rng, 5);
+    for (int i = 0; i < N * 5; i++) x[i] = (float)llfc_rng_normal(&rng);
+    for (int i = 0; i < N; i++) y[i] = (int32_t)llfc_rng_below(&rng, 3);
+    /* make the logits layer larger so the loss is not flat */
+    float *grad[8];
+    double *P[8];
+    for (int p = 0; p < net->nparams; p++) {
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        float *w = llfc_tensor_data(net->param[p]);
+        for (int64_t i = 0; i < m; i++) w[i] *= 2.0f;
+        grad[p] = calloc((size_t)m, sizeof(float));
+        P[p] = calloc((size_t)m, sizeof(double));
+        for (int64_t i = 0; i < m; i++) P[p][i] = w[i];
+    }
+    double loss = 0;
+    int64_t nerr = 0;
+    CHECK(llfc_net_loss_grad(net, x, y, N, grad, &loss, &nerr) == 0, "%s: loss_grad runs", actname);
+    int rerr;
+    double rl = ref_loss(net, P, x, y, N, NULL, &rerr);
+    CHECK_NEAR(loss, rl, 1e-5, "%s: loss matches the double reference (%g)", actname, rl);
+    CHECK(nerr == rerr, "%s: error count matches the reference (%lld vs %d)", actname, (long long)nerr, rerr);
+    double maxdiff = 0, maxg = 0;
+    for (int p = 0; p < net->nparams; p++) {
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        for (int64_t i = 0; i < m; i++) {
+            double h = 1e-6, w0 = P[p][i];
+            P[p][i] = w0 + h;
+            double lp = ref_loss(net, P, x, y, N, NULL, NULL);
+            P[p][i] = w0 - h;
+            double lm = ref_loss(net, P, x, y, N, NULL, NULL);
+            P[p][i] = w0;
+            double fd = (lp - lm) / (2 * h);
+            double d = fabs(fd - grad[p][i]);
+            if (d > maxdiff) maxdiff = d;
+            if (fabs(fd) > maxg) maxg = fabs(fd);
+        }
+    }
+    CHECK(maxg > 1e-2, "%s: gradients are not trivially zero (max %g)", actname, maxg);
+    CHECK(maxdiff < 1e-4 * (maxg > 1 ? maxg : 1), "%s: backward matches finite differences (max diff %g)", actname,
+          maxdiff);
+    for (int p = 0; p < net->nparams; p++) { free(grad[p]); free(P[p]); }
+    llfc_net_free(net);
+}
+
+static void test_xent(void)
+{
+    float z[6] = {1, 2, 3, 0, 0, 0};
+    int32_t y[2] = {2, 1};
+    double loss = 0;
+    int64_t nerr = 0;
+    float d[6];
+    CHECK(llfc_xent(z, y, 2, 3, 0.5f, &loss, &nerr, d) == 0, "xent runs");
+    double l0 = log(exp(1) + exp(2) + exp(3)) - 3, l1 = log(3.0);
+    CHECK_NEAR(loss, l0 + l1, 1e-6, "xent: summed loss by hand");
+    /* row 2 is a three-way tie: argmax is class 0, label 1 -> an error */
+    CHECK(nerr == 1, "xent: error count (tie counts against)");
+    CHECK_NEAR(d[2], 0.5 * (exp(3) / (exp(1) + exp(2) + exp(3)) - 1), 1e-6, "xent: gradient at the label");
+    CHECK_NEAR(d[3], 0.5 / 3, 1e-6, "xent: gradient off the label");
+    int32_t bad[2] = {0, 3};
+    CHECK(llfc_xent(z, bad, 2, 3, 1, NULL, NULL, NULL) == -1 && strstr(llfc_errmsg(), "label 3"),
+          "xent: label out of range is an error (%s)", llfc_errmsg());
+    float big[2] = {1e4f, -1e4f};
+    int32_t y1[1] = {1};
+    loss = 0;
+    llfc_xent(big, y1, 1, 2, 1, &loss, NULL, NULL);
+    CHECK_NEAR(loss, 2e4, 1e-6, "xent: stable for large logits");
+}
+
+static void test_eval(void)
+{
+    int64_t widths[] = {4, 8, 3};
+    llfc_net *net = llfc_mlp_new(3, widths, LLFC_ACT_RELU, LLFC_INIT_KAIMING, 3);
+    enum { N = 37 };
+    float x[N * 4];
+    int32_t y[N];
+    llfc_rng rng;
+    llfc_rng_seed(&rng, 9);
+    for (int i = 0; i < N * 4; i++) x[i] = (float)llfc_rng_normal(&rng);
+    for (int i = 0; i < N; i++) y[i] = (int32_t)llfc_rng_below(&rng, 3);
+    double *P[4];
+    for (int p = 0; p < 4; p++) {
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        P[p] = malloc((size_t)m * sizeof(double));
+        for (int64_t i = 0; i < m; i++) P[p][i] = llfc_tensor_data(net->param[p])[i];
+    }
+    int rerr;
+    double rl = ref_loss(net, P, x, y, N, NULL, &rerr);
+    llfc_eval_result r;
+    CHECK(llfc_net_eval(net, x, y, N, 5, &r, NULL, NULL) == 0, "eval runs with a batch that does not divide n");
+    CHECK(r.n == N, "eval: n");
+    CHECK_NEAR(r.loss, rl, 1e-5, "eval: mean loss matches the reference");
+    CHECK_NEAR(r.err, (double)rerr / N, 1e-12, "eval: error rate matches the reference");
+    CHECK(llfc_net_eval(net, x, y, N, 0, &r, NULL, NULL) == -1, "eval: batch 0 is an error");
+    for (int p = 0; p < 4; p++) free(P[p]);
+    llfc_net_free(net);
+}
+
+static void test_backward_layer_update(void)
+{
+    /* the fused path (backward_layer, then update layer l) sees the old weights */
+    int64_t widths[] = {3, 5, 4, 2};
+    llfc_net *net = llfc_mlp_new(4, widths, LLFC_ACT_TANH, LLFC_INIT_TORCH, 2);
+    llfc_net *ref = llfc_net_clone(net);
+    float x[3 * 3] = {1, -2, .5f, .3f, .1f, -1, 2, 2, -.7f};
+    int32_t y[3] = {0, 1, 1};
+    float *grad[6];
+    for (int p = 0; p < 6; p++) grad[p] = calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float));
+    llfc_net_loss_grad(ref, x, y, 3, grad, NULL, NULL);
+    llfc_nn_work *w = llfc_nn_work_new(net, 4);
+    llfc_net_forward_train(net, w, x, 3);
+    double ls = 0;
+    llfc_net_loss_start(net, w, y, 3, &ls, NULL);
+    float dW[64], db[8];
+    double maxd = 0;
+    for (int l = 2; l >= 0; l--) {
+        llfc_net_backward_layer(net, w, x, l, 3, dW, db);
+        int64_t m = llfc_tensor_numel(net->param[2 * l]);
+        for (int64_t i = 0; i < m; i++) {
+            maxd = fmax(maxd, fabs(dW[i] - grad[2 * l][i]));
+            llfc_tensor_data(net->param[2 * l])[i] -= 0.5f * dW[i];
+        }
+    }
+    CHECK(maxd < 1e-6, "updating a layer right after its backward step leaves the other gradients intact (%g)", maxd);
+    CHECK(llfc_net_forward_train(net, w, x, 9) == -1, "workspace: batch larger than allocated is an error");
+    llfc_nn_work_free(w);
+    for (int p = 0; p < 6; p++) free(grad[p]);
+    llfc_net_free(net);
+    llfc_net_free(ref);
+}
+
+int main(void)
+{
+    test_xent();
+    test_gradcheck(LLFC_ACT_RELU, "relu");
+    test_gradcheck(LLFC_ACT_TANH, "tanh");
+    test_gradcheck(LLFC_ACT_IDENTITY, "identity");
+    test_eval();
+    test_backward_layer_update();
+    return check_summary();
+}

@@ -1,0 +1,407 @@
+/* test_plot.c - the pure canvas and charts, compared as text. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "plot.h"
+
+/* Render a chart into a fresh w x h canvas and return its text (malloc'd). */
+static char *render(const llfc_chart *ch, int w, int h, int ascii)
+{
+    llfc_canvas *c = llfc_canvas_new(w, h, ascii);
+    llfc_chart_draw(ch, c, 0, 0, w, h);
+    char *t = llfc_canvas_to_text(c);
+    llfc_canvas_free(c);
+    return t;
+}
+
+static int same_text(const char *got, const char *want, const char *name)
+{
+    if (!strcmp(got, want)) return 1;
+    printf("# %s: got\n%s# expected\n%s", name, got, want);
+    return 0;
+}
+
+static int count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* the text of row r (0-based) of a rendering, into buf */
+static void row_of(const char *t, int r, char *buf, size_t n)
+{
+    for (int i = 0; i < r && t; i++) { t = strchr(t, '\n'); if (t) t++; }
+    buf[0] = 0;
+    if (!t) return;
+    const char *e = strchr(t, '\n');
+    size_t k = e ? (size_t)(e - t) : strlen(t);
+    if (k >= n) k = n - 1;
+    memcpy(buf, t, k);
+    buf[k] = 0;
+}
+
+static int only_ascii(const char *s)
+{
+    for (; *s; s++) if ((unsigned char)*s >= 0x80) return 0;
+    return 1;
+}
+
+static void test_canvas(void)
+{
+    llfc_canvas *c = llfc_canvas_new(4, 2, 0);
+    llfc_canvas_dot(c, 0, 0, 1);
+    CHECK(llfc_canvas_glyph(c, 0, 0) == 0x2801, "braille: top-left dot is U+2801");
+    llfc_canvas_dot(c, 1, 3, 1);
+    CHECK(llfc_canvas_glyph(c, 0, 0) == 0x2881, "braille: bottom-right dot adds 0x80");
+    for (int y = 0; y < 4; y++) for (int x = 2; x < 4; x++) llfc_canvas_dot(c, x, y, 1);
+    CHECK(llfc_canvas_glyph(c, 1, 0) == 0x28FF, "braille: eight dots are U+28FF");
+    llfc_canvas_dot(c, 99, 0, 1); llfc_canvas_dot(c, -1, 0, 1);
+    CHECK(llfc_canvas_glyph(c, 3, 0) == ' ', "dots outside the canvas are clipped");
+    llfc_canvas_clear(c);
+    llfc_canvas_line(c, 0, 0, 7, 7, 1, 0);
+    char *t = llfc_canvas_to_text(c);
+    /* (0,0),(1,1) -> 0x11; (2,2),(3,3) -> 0x04|0x80 = 0x84; repeated one row down */
+    CHECK(same_text(t, "\u2811\u2884\n  \u2811\u2884\n", "diagonal"), "braille diagonal line, 8x8 dots");
+    llfc_free(t);
+    llfc_canvas_free(c);
+
+    c = llfc_canvas_new(6, 3, 1);
+    llfc_canvas_line(c, 0, 1, 5, 1, 2, 0);
+    llfc_canvas_text(c, 1, 0, "α=1", 0, -1);
+    t = llfc_canvas_to_text(c);
+    CHECK(same_text(t, " a=1\n++++++\n\n", "ascii"), "ASCII canvas: series glyph, alpha as 'a', trailing blanks trimmed");
+    llfc_free(t);
+    CHECK(llfc_canvas_text(c, 4, 2, "abcdef", 0, -1) == 2, "text is clipped at the right edge");
+    llfc_canvas_free(c);
+    CHECK(llfc_canvas_new(0, 5, 0) == NULL && strstr(llfc_errmsg(), "0x5"), "a 0x5 canvas is refused with its size");
+    CHECK(llfc_text_width("α=0.5") == 5, "text width counts codepoints");
+}
+
+static void test_ticks(void)
+{
+    double t[64], step;
+    char b[64];
+    int n = llfc_ticks(0, 1, 6, 0, t, &step);
+    CHECK(n == 6 && fabs(step - 0.2) < 1e-12 && t[0] == 0 && fabs(t[5] - 1) < 1e-12, "ticks of [0, 1]: 0, 0.2, ..., 1");
+    n = llfc_ticks(0.013, 0.087, 5, 0, t, &step);
+    CHECK(n == 4 && fabs(step - 0.02) < 1e-12 && fabs(t[0] - 0.02) < 1e-12, "ticks inside [0.013, 0.087] by 0.02");
+    llfc_tick_label(0.25, 0.05, 0, b, sizeof b);
+    CHECK(!strcmp(b, "0.25"), "label 0.25 (got %s)", b);
+    llfc_tick_label(-0.0, 0.5, 0, b, sizeof b);
+    CHECK(!strcmp(b, "0"), "label of zero is 0 (got %s)", b);
+    n = llfc_ticks(0, 3e12, 5, 0, t, &step);
+    llfc_tick_label(t[1], step, 0, b, sizeof b);
+    CHECK(step == 1e12 && !strcmp(b, "1e12"), "huge range: step 1e12, label %s", b);
+    n = llfc_ticks(1e-12, 5e-12, 5, 0, t, &step);
+    llfc_tick_label(t[1], step, 0, b, sizeof b);
+    CHECK(n == 5 && !strcmp(b, "2e-12"), "tiny range: %d ticks, label %s", n, b);
+    n = llfc_ticks(1, 1 + 1e-9, 6, 0, t, &step);
+    llfc_tick_label(t[1], step, 0, b, sizeof b);
+    CHECK(n == 6 && !strcmp(b, "1.0000000002"), "tiny range around 1: label %s", b);
+    n = llfc_ticks(1e-3, 10, 8, 1, t, &step);
+    CHECK(n == 5 && fabs(t[0] - 1e-3) < 1e-15 && t[4] == 10, "log ticks: powers of ten 1e-3 .. 10");
+    llfc_tick_label(1e-5, 1, 1, b, sizeof b);
+    CHECK(!strcmp(b, "1e-5"), "log label 1e-5 (got %s)", b);
+    n = llfc_ticks(1e-9, 1e9, 5, 1, t, &step);
+    CHECK(n <= 5 && n >= 3, "log ticks thinned to at most 5 (%d)", n);
+    llfc_num_label(0.123456, b, sizeof b);
+    CHECK(!strcmp(b, "0.123"), "number label 0.123");
+}
+
+static void test_line_chart(void)
+{
+    /* y = x on [0, 1]: a straight diagonal */
+    double x[2] = {0, 1}, y[2] = {0, 1};
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_LINES, "line");
+    llfc_chart_series(ch, "", 2, x, y);
+    char *t = render(ch, 24, 9, 1);
+    const char *want =
+        "          line\n"
+        "\n"
+        "1.0+                ***\n"
+        "   |            ****\n"
+        "0.5+       *****\n"
+        "   |   ****\n"
+        "  0+***\n"
+        "   ++--------+--------+\n"
+        "    0       0.5      1.0\n";
+    CHECK(same_text(t, want, "straight line"), "straight line y = x (ASCII)");
+    llfc_free(t);
+    t = render(ch, 24, 9, 0);
+    CHECK(count_str(t, "\u2524") >= 3 && !only_ascii(t) && !strchr(t, '*'), "same line in braille uses box drawing and braille");
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* a step: flat at 0, jump at 0.5, flat at 1 */
+    double sx[4] = {0, 0.5, 0.5, 1}, sy[4] = {0, 0, 1, 1};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "step");
+    llfc_chart_series(ch, "", 4, sx, sy);
+    t = render(ch, 24, 9, 1);
+    want =
+        "          step\n"
+        "\n"
+        "1.0+         **********\n"
+        "   |         *\n"
+        "0.5+         *\n"
+        "   |         *\n"
+        "  0+**********\n"
+        "   ++--------+--------+\n"
+        "    0       0.5      1.0\n";
+    CHECK(same_text(t, want, "step"), "step function (ASCII)");
+    llfc_free(t);
+    llfc_chart_free(ch);
+}
+
+static void test_gaps_and_degenerate(void)
+{
+    /* NaN splits the line: no dots in the middle columns */
+    double x[5] = {0, 1, 2, 3, 4}, y[5] = {1, 1, NAN, 1, 1};
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_LINES, "");
+    llfc_chart_series(ch, "", 5, x, y);
+    llfc_chart_yrange(ch, 0, 2);
+    char *t = render(ch, 30, 9, 1);
+    char row[256];
+    int found = -1;
+    for (int r = 0; r < 9 && found < 0; r++) {
+        row_of(t, r, row, sizeof row);
+        if (strchr(row, '*')) found = r;
+    }
+    row_of(t, found, row, sizeof row);
+    /* plot columns 2..28 (27 cells) map x 0..4: x = 1 is column 9, x = 3 column 22 */
+    int gap = 1;
+    for (int k = 10; k <= 21; k++) if (row[k] == '*') gap = 0;
+    CHECK(found >= 0 && row[2] == '*' && row[9] == '*' && row[22] == '*' && row[28] == '*' && gap,
+          "NaN leaves a gap between x = 1 and x = 3 ('%s')", row);
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* constant series: one flat row in the middle of a widened axis */
+    double cy[3] = {3, 3, 3}, cx[3] = {0, 1, 2};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "");
+    llfc_chart_series(ch, "", 3, cx, cy);
+    llfc_frame f;
+    llfc_chart_frame(ch, 5, &f);
+    CHECK(f.ylo < 3 && f.yhi > 3 && f.yhi - f.ylo < 2, "constant 3: y axis widened around it [%g, %g]", f.ylo, f.yhi);
+    t = render(ch, 30, 12, 1);
+    int rows_with = 0;
+    for (int r = 0; r < 12; r++) { row_of(t, r, row, sizeof row); if (strchr(row, '*')) rows_with++; }
+    CHECK(rows_with == 1 && strstr(t, "3.0"), "constant series is one flat row, axis labelled 3.0");
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* one point */
+    double px[1] = {0.5}, py[1] = {2};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "");
+    llfc_chart_series(ch, "", 1, px, py);
+    llfc_chart_frame(ch, 5, &f);
+    CHECK(f.xlo < 0.5 && f.xhi > 0.5 && f.ylo < 2 && f.yhi > 2, "one point: both axes widened around it");
+    t = render(ch, 30, 12, 1);
+    CHECK(count_str(t, "*") == 1, "one point draws one dot");
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* empty and all-NaN series draw axes and nothing else */
+    double nx[2] = {NAN, NAN};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "empty");
+    llfc_chart_series(ch, "", 2, nx, nx);
+    t = render(ch, 30, 10, 1);
+    CHECK(count_str(t, "*") == 0 && strstr(t, "empty") && strchr(t, '|'), "all-NaN series: axes only");
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* huge and tiny ranges get readable tick labels */
+    double hx[2] = {0, 1}, hy[2] = {0, 3e12}, ty[2] = {1e-12, 5e-12};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "");
+    llfc_chart_series(ch, "", 2, hx, hy);
+    t = render(ch, 40, 12, 1);
+    CHECK(strstr(t, "3e12") && strstr(t, "1e12"), "huge range: labels 1e12 .. 3e12");
+    llfc_free(t);
+    llfc_chart_free(ch);
+    ch = llfc_chart_new(LLFC_CHART_LINES, "");
+    llfc_chart_series(ch, "", 2, hx, ty);
+    t = render(ch, 40, 12, 1);
+    CHECK(strstr(t, "1e-12") && strstr(t, "5e-12") && count_str(t, "*") > 10, "tiny range: labels 1e-12 .. 5e-12, line drawn");
+    llfc_free(t);
+    llfc_chart_free(ch);
+}
+
+/* height in cells of the bar in column col (ASCII: cells equal to g) */
+static int bar_height(const char *t, int col, char g)
+{
+    char row[256];
+    int n = 0;
+    for (int r = 0; r < 40; r++) {
+        row_of(t, r, row, sizeof row);
+        if ((int)strlen(row) > col && row[col] == g) n++;
+    }
+    return n;
+}
+
+static void test_bars(void)
+{
+    const char *groups[3] = {"h1", "h2", "out"};
+    double v[3] = {1, 2, 4};
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_BARS, "bars");
+    llfc_chart_groups(ch, 3, groups);
+    llfc_chart_series(ch, "", 3, NULL, v);
+    char *t = render(ch, 34, 12, 1);
+    const char *want =
+        "               bars\n"
+        "\n"
+        "4+                      ######\n"
+        " |                      ######\n"
+        "3+                      ######\n"
+        " |                      ######\n"
+        "2+            ######    ######\n"
+        "1+  ######    ######    ######\n"
+        " |  ######    ######    ######\n"
+        "0+  ######    ######    ######\n"
+        " +-------------------------------\n"
+        "      h1        h2       out\n";
+    CHECK(same_text(t, want, "bars"), "grouped bars 1, 2, 4 (ASCII): tops on the rows labelled 1, 2, 4");
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* two series side by side, heights proportional */
+    double a[2] = {0.5, 1.0}, b[2] = {1.0, 0.25};
+    ch = llfc_chart_new(LLFC_CHART_BARS, "");
+    llfc_chart_groups(ch, 2, groups);
+    llfc_chart_series(ch, "a", 2, NULL, a);
+    llfc_chart_series(ch, "b", 2, NULL, b);
+    t = render(ch, 44, 20, 1);
+    CHECK(strstr(t, "## a") && strstr(t, "== b"), "legend names both series with their fill");
+    int ha = bar_height(t, 10, '#'), hb = 0, hb2 = 0;
+    for (int col = 0; col < 44; col++) { int k = bar_height(t, col, '='); if (k > hb) hb = k; }
+    for (int col = 22; col < 44; col++) { int k = bar_height(t, col, '#'); if (k > hb2) hb2 = k; }
+    CHECK(hb > 0 && abs(2 * ha - hb) <= 1 && hb2 == hb, "bar heights follow values: a1 %d, b1 %d, a2 %d", ha, hb, hb2);
+    llfc_free(t);
+
+    /* log scale: 0.01, 1, 100 are equally spaced in height */
+    llfc_chart_free(ch);
+    double lv[3] = {0.01, 1, 100};
+    ch = llfc_chart_new(LLFC_CHART_BARS, "");
+    llfc_chart_groups(ch, 3, groups);
+    llfc_chart_series(ch, "", 3, NULL, lv);
+    llfc_chart_set_log(ch, 1);
+    llfc_frame f;
+    llfc_chart_frame(ch, 5, &f);
+    CHECK(fabs(f.ylo - 0.01) < 1e-12 && fabs(f.yhi - 100) < 1e-9, "log axis spans 0.01 .. 100");
+    t = render(ch, 40, 14, 1);
+    int h1 = 0, h2 = 0, h3 = 0;
+    for (int col = 0; col < 40; col++) {
+        int k = bar_height(t, col, '#');
+        if (col < 18 && k > h1) h1 = k;
+        if (col >= 18 && col < 28 && k > h2) h2 = k;
+        if (col >= 28 && k > h3) h3 = k;
+    }
+    CHECK(h3 > h2 && h2 > h1 && abs((h3 - h2) - (h2 - h1)) <= 1, "log bars: equal steps per decade (%d %d %d)", h1, h2, h3);
+    CHECK(strstr(t, "100") && strstr(t, "0.01"), "log axis labels 0.01 and 100");
+    llfc_free(t);
+    /* a non-positive value on a log axis is left out, not drawn at -inf */
+    double zv[3] = {0, 1, 100};
+    llfc_chart_free(ch);
+    ch = llfc_chart_new(LLFC_CHART_BARS, "");
+    llfc_chart_groups(ch, 3, groups);
+    llfc_chart_series(ch, "", 3, NULL, zv);
+    llfc_chart_set_log(ch, 1);
+    t = render(ch, 40, 14, 1);
+    int h0 = 0;
+    for (int col = 0; col < 14; col++) { int k = bar_height(t, col, '#'); if (k > h0) h0 = k; }
+    CHECK(h0 == 0, "log bars: zero is not drawn");
+    llfc_free(t);
+    t = render(ch, 40, 14, 0);
+    CHECK(strstr(t, "\u2588") != NULL, "braille canvas draws bars with block characters");
+    llfc_free(t);
+    llfc_chart_free(ch);
+}
+
+static void test_hist_and_notes(void)
+{
+    double edges[5] = {0, 1, 2, 3, 4}, counts[4] = {1, 4, 2, 0};
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_HIST, "hist");
+    CHECK(llfc_chart_series(ch, "", 4, edges, counts) == 0, "histogram series added");
+    char *t = render(ch, 28, 12, 1);
+    /* plot columns 3..26 (24 cells) cover 0..4: 6 cells a bin */
+    int h[4];
+    for (int b = 0; b < 4; b++) h[b] = bar_height(t, 3 + 6 * b + 3, '#');
+    /* 8 plot rows, row centres 0, 4/7, ...: a bar's top is on the row of its value */
+    CHECK(h[1] == 8 && h[0] == 3 && h[2] == 4 && h[3] == 0, "histogram heights 1:4:2:0 -> %d %d %d %d", h[0], h[1], h[2], h[3]);
+    llfc_free(t);
+    llfc_chart_free(ch);
+
+    /* markers and a barrier annotation */
+    double x[3] = {0, 0.5, 1}, y[3] = {0.1, 0.5, 0.1};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "interp");
+    llfc_chart_series(ch, "err", 3, x, y);
+    llfc_chart_marker(ch, 0, 0.1, "B");
+    llfc_chart_marker(ch, 1, 0.1, "A");
+    llfc_chart_note(ch, 0.5, 0.1, 0.5, "barrier 0.4");
+    t = render(ch, 40, 14, 1);
+    CHECK(count_str(t, "@") == 2 && strstr(t, "@B") && strstr(t, "A@"), "endpoint markers labelled B (left) and A (right)");
+    CHECK(strstr(t, "barrier 0.4") && count_str(t, ":") >= 3, "barrier annotation: dotted segment and label");
+    llfc_free(t);
+    t = render(ch, 40, 14, 0);
+    CHECK(strstr(t, "\u25CF") && strstr(t, "\u2506"), "braille: marker dot and dashed vertical");
+    llfc_free(t);
+    /* too small a rectangle: only the title, no crash */
+    t = render(ch, 8, 2, 1);
+    CHECK(!strcmp(t, " interp\n\n"), "too small: title only");
+    llfc_free(t);
+    llfc_chart_free(ch);
+}
+
+static void test_svg(void)
+{
+    double x[3] = {0, 0.5, 1}, y[3] = {1, NAN, 3};
+    const char *g[2] = {"a<b", "c&d"};
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_LINES, "title <with> \"markup\" & \xff bad byte");
+    llfc_chart_series(ch, "s'1", 3, x, y);
+    llfc_chart *bars = llfc_chart_new(LLFC_CHART_BARS, "bars");
+    llfc_chart_groups(bars, 2, g);
+    llfc_chart_series(bars, "v", 2, NULL, x);
+    llfc_chart *both[2] = {ch, bars};
+    char *s = llfc_svg_charts(both, 2, 2, 400, 300);
+    CHECK(s && !strncmp(s, "<?xml", 5) && strstr(s, "</svg>\n"), "svg document");
+    CHECK(s && strstr(s, "title &lt;with&gt; &quot;markup&quot; &amp; ? bad byte") && strstr(s, "s&apos;1"), "svg text escaped, bad UTF-8 replaced");
+    CHECK(s && strstr(s, "a&lt;b") && strstr(s, "c&amp;d") && strstr(s, "width=\"800\""), "svg bar labels escaped, two panels wide");
+    CHECK(s && count_str(s, "<circle") == 2, "a NaN gap leaves two lone points, drawn as dots");
+    char path[] = "/tmp/llfc_test_plotXXXXXX";
+    char *dir = mkdtemp(path);
+    char file[256];
+    snprintf(file, sizeof file, "%s/fig.svg", dir);
+    CHECK(llfc_write_file_atomic(file, s, strlen(s)) == 0, "atomic write succeeds");
+    FILE *f = fopen(file, "rb");
+    char buf[64] = {0};
+    size_t k = f ? fread(buf, 1, 5, f) : 0;
+    if (f) fclose(f);
+    CHECK(k == 5 && !strncmp(buf, "<?xml", 5), "file holds the document");
+    struct stat sb;
+    snprintf(buf, sizeof buf, "%s/fig.svg.tmp", dir);
+    CHECK(stat(file, &sb) == 0 && (size_t)sb.st_size == strlen(s), "file size matches");
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);
+    CHECK(llfc_write_file_atomic(bad, "x", 1) == -1 && strstr(llfc_errmsg(), "cannot write"), "missing directory: clear error (%s)", llfc_errmsg());
+    unlink(file);
+    rmdir(dir);
+    free(s);
+    llfc_chart_free(ch);
+    llfc_chart_free(bars);
+}
+
+int main(void)
+{
+    test_canvas();
+    test_ticks();
+    test_line_chart();
+    test_gaps_and_degenerate();
+    test_bars();
+    test_hist_and_notes();
+    test_svg();
+    return check_summary();
+}

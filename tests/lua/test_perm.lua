@@ -1,0 +1,154 @@
+-- test_perm.lua - the perm module from Lua: specs, Perm objects, the
+-- assignment solver, planted-permutation recovery by both matching methods.
+local T = require "check"
+local perm, nn, tensor, data = llfc.perm, llfc.nn, llfc.tensor, llfc.data
+
+-- brute force over permutations of 1..n (n small)
+local function brute(C, maximize)
+  local n, best = #C, nil
+  local used, cur = {}, 0
+  local function rec(i)
+    if i > n then
+      if best == nil or (maximize and cur > best) or (not maximize and cur < best) then best = cur end
+      return
+    end
+    for j = 1, n do
+      if not used[j] then
+        used[j] = true; cur = cur + C[i][j]
+        rec(i + 1)
+        used[j] = false; cur = cur - C[i][j]
+      end
+    end
+  end
+  rec(1)
+  return best
+end
+
+T.section("lap", function()
+  local a, t = perm.lap({{4, 1, 3}, {2, 0, 5}, {3, 2, 2}})
+  T.eq(table.concat(a, " "), "2 1 3", "lap hand example assignment (1-based)")
+  T.eq(t, 5, "lap hand example total")
+  local _, tmax = perm.lap({{4, 1, 3}, {2, 0, 5}, {3, 2, 2}}, {maximize = true})
+  T.eq(tmax, 11, "lap maximize total")
+  local rng, bad = 7, 0
+  local function rnd() rng = (rng * 1103515245 + 12345) % 2147483648; return rng % 17 - 8 end
+  for n = 1, 6 do
+    for _ = 1, 8 do
+      local C = {}
+      for i = 1, n do C[i] = {}; for j = 1, n do C[i][j] = rnd() end end
+      local _, tot = perm.lap(C)
+      local _, totm = perm.lap(C, {maximize = true})
+      if tot ~= brute(C, false) or totm ~= brute(C, true) then bad = bad + 1 end
+    end
+  end
+  T.eq(bad, 0, "lap equals brute force on 48 integer matrices up to 6x6 (min and max)")
+  local r = perm.lap({{1, 2}, {0, 5}, {3, 0}})
+  T.ok(r[1] == false and r[2] == 1 and r[3] == 2, "lap 3x2 leaves row 1 unassigned (false)")
+  local c = tensor.new({{0.5, 2}, {1, 0.25}})
+  local ta, tt = perm.lap(c)
+  T.ok(ta[1] == 1 and ta[2] == 2 and tt == 0.75, "lap on a llfc.Tensor")
+  T.raises(function() perm.lap({{1, 0 / 0}, {2, 3}}) end, "perm.lap: cost[1][2] is nan", "lap rejects nan")
+  T.raises(function() perm.lap({{1, -math.huge}, {2, 3}}) end, "-inf", "lap rejects -inf")
+  T.raises(function() perm.lap({{1, 2}, {3}}) end, "row 2 has 1 entries, row 1 has 2", "lap rejects ragged rows")
+  T.raises(function() perm.lap({{1, 2}, {3, 4}}, {maximize = 1}) end, "option 'maximize' must be a boolean",
+           "lap checks its options")
+end)
+
+T.section("spec and perms", function()
+  local net = nn.mlp{6, 10, 8, 3, seed = 1}
+  local s = net:permspec()
+  T.eq(#s.groups, 2, "mlp 6-10-8-3 has 2 groups")
+  T.ok(s.groups[1].name == "P1" and s.groups[1].size == 10 and s.groups[1].feature == "h1", "P1: 10 units, feature h1")
+  T.eq(#s.groups[1].axes, 3, "P1 moves 3 axes (W1 rows, b1, W2 columns)")
+  T.ok(s.params[3].name == "2.weight" and s.params[3].axes[1] == "P2" and s.params[3].axes[2] == "P1",
+       "2.weight axes are P2, P1")
+  T.ok(s.params[5].axes[1] == "-", "output layer rows are fixed")
+  local txt = tostring(s)
+  T.ok(txt:find("P1", 1, true) and txt:find("2.weight axis 2", 1, true) and txt:find("10x6", 1, true),
+       "the spec prints readably", txt)
+
+  local id = perm.identity(net)
+  T.ok(id:is_identity() and #id.P1 == 10 and id.P1[10] == 10, "perm.identity")
+  local p = perm.random(net, 3)
+  T.ok(not p:is_identity() and p == perm.random(net, 3) and p ~= perm.random(net, 4), "perm.random is seeded")
+  T.eq(table.concat(p:get("P2"), ","), table.concat(p.P2, ","), "p:get(name) equals p[name]")
+  T.ok(tostring(p):find("P2", 1, true), "tostring(p) names the groups")
+  T.ok(p:compose(p:inverse()):is_identity(), "p:compose(p:inverse()) is the identity")
+  local q = perm.random(net, 5)
+  local x = tensor.randn(20, 6, {seed = 2})
+  local y1 = p:apply(q:apply(net)):forward(x)
+  local y2 = p:compose(q):apply(net):forward(x)
+  T.eq((y1 - y2):abs():max(), 0, "p:compose(q):apply(net) == p:apply(q:apply(net))")
+  local r = perm.from_table(net, p:totable())
+  T.ok(r == p, "from_table(p:totable()) == p")
+  local half = perm.from_table(net, {P2 = p.P2})
+  T.ok(half.P1[3] == 3 and half.P2[1] == p.P2[1], "from_table: a missing group is the identity")
+  T.raises(function() perm.from_table(net, {P3 = {}}) end, "unknown group 'P3' (the network's groups: P1, P2)",
+           "from_table rejects an unknown group")
+  T.raises(function() perm.from_table(net, {P1 = {1, 2, 3}}) end, "P1 has 3 entries but the group has 10 units",
+           "from_table rejects a wrong size")
+  T.raises(function() perm.from_table(net, {P2 = {1, 2, 3, 4, 5, 6, 7, 7}}) end, "7 appears twice",
+           "from_table rejects a repeat")
+  T.raises(function() perm.from_table(net, {P2 = {1, 2, 3, 4, 5, 6, 7, 9}}) end, "outside 1..8",
+           "from_table rejects out of range")
+  T.raises(function() p:apply(nn.mlp{6, 11, 8, 3}) end, "group P1 has 10 units in the permutation and 11",
+           "apply to another width fails clearly")
+  local worst = 0
+  for seed = 1, 5 do
+    worst = math.max(worst, perm.check(net, perm.random(net, seed), x))
+  end
+  T.ok(worst < 1e-5, "perm.check: random perms keep the function (max diff " .. worst .. ")")
+  local ds = data.blobs{n = 50, dim = 6, classes = 3, seed = 1}
+  T.ok(perm.check(net, p, ds) < 1e-5, "perm.check accepts a dataset")
+end)
+
+local function same_up_to_dead(p, q, a, x)
+  -- entries that differ must be units of a that are zero on every sample
+  local post = {}
+  for _, f in ipairs(a:features(x)) do post[f.name] = f.post end
+  for _, g in ipairs(a:permspec().groups) do
+    local h = post[g.feature]
+    local pg, qg = p[g.name], q[g.name]
+    for i = 1, g.size do
+      if pg[i] ~= qg[i] then
+        if not h then return false end
+        if h:narrow(2, i, 1):abs():max() ~= 0 then return false end
+      end
+    end
+  end
+  return true
+end
+
+T.section("planted recovery", function()
+  for _, w in ipairs({{8, 16, 12, 3}, {20, 48, 64, 32, 5}, {50, 128, 128, 10}}) do
+    w.seed = #w
+    local a = nn.mlp(w)
+    local p = perm.random(a, 11)
+    local b = p:inverse():apply(a) -- so that p:apply(b) == a
+    local name = table.concat(w, "-")
+    local q, st = perm.weight_match(a, b, {seed = 2})
+    T.ok(q == p, "weight_match recovers a planted permutation (" .. name .. ", " .. st.iterations .. " sweeps)")
+    T.ok(#st.objective == st.iterations and st.seconds >= 0 and st.kind == "weight_match", "weight_match stats")
+    local x = tensor.randn(600, w[1], {seed = 3})
+    for _, m in ipairs({"inner", "corr"}) do
+      local r, s2 = perm.activation_match(a, b, x, {method = m, batch = 128})
+      T.ok(same_up_to_dead(r, p, a, x) and s2.n == 600,
+           "activation_match (" .. m .. ") recovers a planted permutation (" .. name .. ")")
+    end
+  end
+  local a, b = nn.mlp{6, 10, 3, seed = 1}, nn.mlp{6, 10, 3, seed = 2}
+  T.raises(function() perm.weight_match(a, b, {max_iter = 0}) end, "max_iter' must be at least 1", "weight_match checks max_iter")
+  T.raises(function() perm.weight_match(a, b, {init = 3}) end, "option 'init' must be a llfc.Perm", "weight_match checks init")
+  T.raises(function() perm.activation_match(a, b, tensor.randn(5, 6), {method = "cos"}) end,
+           "method' must be \"inner\" or \"corr\"", "activation_match checks method")
+  T.raises(function() perm.activation_match(a, b, tensor.randn(5, 7)) end, "inputs must be a tensor [n, 6], got 5x7",
+           "activation_match checks the input width")
+  T.raises(function() perm.weight_match(a, nn.mlp{6, 11, 3}) end, "parameter '0.weight' is 10x6 in the first network and 11x6",
+           "weight_match names the mismatch")
+  local q, st = perm.weight_match(a, b, {seed = 1})
+  local q2, st2 = perm.weight_match(a, b, {seed = 1, init = q})
+  T.ok(q2 == q and st2.iterations == 1, "weight_match from its own answer stops after one sweep")
+  T.ok(tostring(st):find("objective per sweep", 1, true), "stats print")
+end)
+
+T.done()
