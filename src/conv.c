@@ -11,6 +11,7 @@
  * layers.h) the output plane of one sample is already [K, PQ] and no
  * transposition is needed.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,11 @@ static int conv_check(const char *fname, int N, int C, int H, int W, int K, int 
     if (p < 0) return llfc_adderr("%s: height", fname);
     int q = llfc_conv2d_outsize(W, S, stride, pad);
     if (q < 0) return llfc_adderr("%s: width", fname);
+    /* gemm dimensions are ints */
+    if ((size_t)p * q > INT_MAX || (size_t)H * W > INT_MAX || (size_t)C * R * S > INT_MAX
+        || (size_t)K * R * S > INT_MAX)
+        return llfc_seterr("%s: layer too large (%dx%dx%d input, %dx%dx%dx%d kernel)", fname, C, H, W,
+                           K, C, R, S);
     *P = p, *Q = q;
     return 0;
 }
@@ -88,6 +94,7 @@ static int conv_chunk(int N, int C, int K, int R, int S, int P, int Q)
     size_t b = per ? chunk_floats / per : 1;
     if (b < 1) b = 1;
     if (b > (size_t)N) b = (size_t)N;
+    if (b > INT_MAX / ((size_t)P * Q)) b = INT_MAX / ((size_t)P * Q);   /* B*PQ is a gemm dimension */
     return (int)b;
 }
 

@@ -22,6 +22,8 @@ static int pool_check(const char *fname, int N, int C, int H, int W, int k, int 
     if (p < 0) return llfc_adderr("%s: height", fname);
     int q = llfc_pool2d_outsize(W, k, stride);
     if (q < 0) return llfc_adderr("%s: width", fname);
+    if ((size_t)H * W > INT32_MAX)
+        return llfc_seterr("%s: plane %dx%d too large for int32 indices", fname, H, W);
     *P = p, *Q = q;
     return 0;
 }

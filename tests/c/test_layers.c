@@ -170,6 +170,17 @@ static void test_conv_shape(const int *sh, int bias, size_t chunk)
     CHECK(acc_err <= 1e-5 * (1 + maxabs(dw, nw)) && ow_err <= 1e-5 * (1 + maxabs(din, nin)),
           "%s: dweight accumulates, dinput is overwritten", name);
 
+    /* partial gradients: din only (no input needed), dweight only (no weight needed) */
+    float *din3 = randbuf(nin, 1), *dw3 = calloc(nw, sizeof(float));
+    int rc1 = llfc_conv2d_backward(din3, NULL, NULL, t.G, NULL, t.w, N, C, H, W, K, R, S, stride, pad, work);
+    int rc2 = llfc_conv2d_backward(NULL, dw3, NULL, t.G, t.in, NULL, N, C, H, W, K, R, S, stride, pad, work);
+    double e4 = 0, e5 = 0;
+    for (size_t i = 0; i < nin; i++) e4 = fmax(e4, fabs(din3[i] - din[i]));
+    for (size_t i = 0; i < nw; i++) e5 = fmax(e5, fabs(dw3[i] - dw[i]));
+    CHECK(rc1 == 0 && rc2 == 0 && e4 <= 1e-5 * (1 + maxabs(din, nin)) && e5 <= 1e-5 * (1 + maxabs(dw, nw)),
+          "%s: din alone and dweight alone match the full backward", name);
+    free(din3); free(dw3);
+
     free(ref); free(work); free(out2); free(din); free(dw); free(db); free(dw2); free(din2);
     free(t.in); free(t.w); free(t.b); free(t.out); free(t.G);
     llfc_conv2d_set_chunk(0);
@@ -209,6 +220,12 @@ static void test_conv_errors(void)
     CHECK(rc == -1 && strstr(llfc_errmsg(), "conv2d_backward"), "conv backward checks shapes: %s",
           llfc_errmsg());
     CHECK(llfc_conv2d_worksize(1, 1, 3, 3, 1, 5, 5, 1, 0) == 0, "worksize of an impossible shape is 0");
+    rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 1 << 16, 1 << 16, 1, 3, 3, 1, 1, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "too large"), "conv on a 2^16 x 2^16 plane fails cleanly: %s",
+          llfc_errmsg());
+    rc = llfc_conv2d_backward(o, NULL, NULL, x, NULL, NULL, 1, 1, 3, 3, 1, 3, 3, 1, 1, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "NULL"), "conv backward to the input without weights fails: %s",
+          llfc_errmsg());
     CHECK(llfc_conv2d_outsize(32, 3, 1, 1) == 32 && llfc_conv2d_outsize(32, 3, 2, 1) == 16
           && llfc_conv2d_outsize(28, 5, 1, 0) == 24, "conv output sizes as PyTorch");
 }
