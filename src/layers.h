@@ -13,6 +13,9 @@
  * pointer may be NULL to skip that gradient.  Optional parameters (a bias, an
  * affine weight) are NULL when absent.
  *
+ * Output and gradient buffers must not overlap the inputs (no in-place
+ * calls).
+ *
  * Kernels are short (one layer on one batch) and do not check
  * llfc_interrupted(); callers check it between batches.
  *
@@ -140,8 +143,8 @@ int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,
                                    int N, int C, int H, int W, float eps);
 
 /* ---- LayerNorm over channels (src/norm.c) ---------------------------------
- * Git Re-Basin's ResNet-20 and VGG (samuela/git-re-basin, src/resnet20.py)
- * put flax.linen.LayerNorm() after every conv.  Their activations are NHWC
+ * Git Re-Basin's ResNet-20 and VGG (samuela/git-re-basin, src/resnet20.py and
+ * src/cifar10_vgg_run.py) put flax.linen.LayerNorm() after every conv.  Their activations are NHWC
  * and flax normalises over the last axis, so each pixel's channel vector is
  * normalised on its own, with a per-channel scale and bias:
  * for each (n, h, w), over the C values x[n, :, h, w],
