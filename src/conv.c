@@ -47,10 +47,13 @@ int llfc_conv2d_outsize(int H, int R, int stride, int pad)
     if (pad < 0) return llfc_seterr("padding must be >= 0, got %d", pad);
     if (R < 1) return llfc_seterr("kernel size must be >= 1, got %d", R);
     if (H < 1) return llfc_seterr("input size must be >= 1, got %d", H);
-    if (R > H + 2 * pad)
-        return llfc_seterr("kernel size %d larger than padded input %d (input %d, padding %d)",
-                           R, H + 2 * pad, H, pad);
-    return (H + 2 * pad - R) / stride + 1;
+    long long padded = (long long)H + 2LL * pad;
+    if (padded > INT_MAX / 2)
+        return llfc_seterr("padded input %lld too large (input %d, padding %d)", padded, H, pad);
+    if (R > padded)
+        return llfc_seterr("kernel size %d larger than padded input %lld (input %d, padding %d)",
+                           R, padded, H, pad);
+    return (int)((padded - R) / stride + 1);
 }
 
 /* Validate a conv shape; fills P, Q.  Messages are prefixed by fname. */

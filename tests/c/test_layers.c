@@ -214,6 +214,9 @@ static void test_conv_errors(void)
     CHECK(rc == -1 && strstr(llfc_errmsg(), "stride"), "conv stride 0 fails: %s", llfc_errmsg());
     rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 3, 3, 1, -1, NULL);
     CHECK(rc == -1 && strstr(llfc_errmsg(), "padding"), "conv negative padding fails: %s", llfc_errmsg());
+    rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 3, 3, 1 << 30, 1 << 30, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "too large"), "conv padding 2^30 fails cleanly: %s",
+          llfc_errmsg());
     rc = llfc_conv2d_forward(o, x, w, NULL, 0, 1, 3, 3, 1, 3, 3, 1, 0, NULL);
     CHECK(rc == -1, "conv batch 0 fails: %s", llfc_errmsg());
     rc = llfc_conv2d_backward(o, w, NULL, x, x, w, 1, 1, 3, 3, 1, 5, 5, 1, 0, NULL);
