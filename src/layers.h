@@ -118,7 +118,8 @@ int llfc_gavgpool_backward(float *din, const float *dout, int N, int C, int H, i
  *   running_var  = (1 - momentum) running_var  + momentum var * M / (M - 1)
  * (unbiased variance, as PyTorch).  momentum = 1/(t+1) on the t-th batch
  * (t = 0, 1, ...) gives the cumulative average of PyTorch's momentum=None,
- * used to re-estimate statistics.  Needs M >= 2 (PyTorch: "Expected more than
+ * used to re-estimate statistics.  out may be NULL to compute only the
+ * statistics (mean, rstd, running update).  Needs M >= 2 (PyTorch: "Expected more than
  * 1 value per channel when training").
  *
  * Eval mode normalises with running_mean and running_var. */

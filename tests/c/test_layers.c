@@ -390,6 +390,10 @@ static void test_bn_hand(void)
     CHECK_NEAR(cm[0], (2.5 + 4) / 2, 1e-6, "momentum 1, then 1/2: the average of the batch means");
     CHECK_NEAR(cv[0], (5.0 / 3 + 4.0 / 3) / 2, 1e-6, "... and of the unbiased batch variances");
     CHECK_NEAR(o[0], -1 / sqrt(1 + eps), 1e-6, "bn without affine: (3-4)/sqrt(1+eps)");
+    float sm[2], sr[2], sv[2] = {0, 0}, sq[2] = {0, 0};
+    rc = llfc_batchnorm2d_forward_train(NULL, sm, sr, sq, sv, x2, NULL, NULL, 2, 2, 1, 2, 1.0f, eps);
+    CHECK(rc == 0 && sm[0] == 4 && sm[1] == 1 && sq[0] == 4 && fabs(sv[1] - 0.0) < 1e-7
+          && fabs(sv[0] - 4.0 / 3) < 1e-6, "bn statistics only (out NULL): means 4, 1; unbiased vars 4/3, 0");
 
     /* errors */
     o[0] = 99;
