@@ -9,8 +9,9 @@
  *
  * Gradient conventions (as in llm.c): a backward kernel OVERWRITES the input
  * gradient (din) and ACCUMULATES (+=) into parameter gradients (dweight,
- * dbias), so a caller zeroes parameter gradients once per step.  Any gradient
- * pointer may be NULL to skip that gradient.  Optional parameters (a bias, an
+ * dbias), so a caller zeroes parameter gradients once per step.  The gradient
+ * pointers of conv and normalisation kernels may be NULL to skip that gradient
+ * (pooling has only din, which is required).  Optional parameters (a bias, an
  * affine weight) are NULL when absent.
  *
  * Output and gradient buffers must not overlap the inputs (no in-place

@@ -319,8 +319,10 @@ static void test_pool(void)
     rc = llfc_gavgpool_forward(o, x, 1, 0, 4, 4);
     CHECK(rc == -1, "global avgpool with 0 channels fails: %s", llfc_errmsg());
     int32_t badix[4] = {0, 1, 99, 2};
+    dx[0] = sentinel;
     rc = llfc_maxpool2d_backward(dx, g, badix, 1, 1, 4, 4, 2, 2);
-    CHECK(rc == -1 && strstr(llfc_errmsg(), "99"), "maxpool backward rejects a bad index: %s", llfc_errmsg());
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "99") && dx[0] == sentinel,
+          "maxpool backward rejects a bad index, writing nothing: %s", llfc_errmsg());
 }
 
 /* ---- normalisation ---------------------------------------------------------------- */
