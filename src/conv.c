@@ -274,6 +274,12 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
     const size_t pq = (size_t)P * Q, crs = (size_t)C * R * S, chw = (size_t)C * H * W;
     const int pointwise = is_pointwise(R, S, stride, pad);
 
+    float *own = NULL;
+    if (!work && (dweight || din)) {   /* before any write: a failure leaves the outputs alone */
+        own = llfc_mallocarray(llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad), sizeof(float));
+        if (!own) return llfc_adderr("conv2d_backward");
+        work = own;
+    }
     if (dbias)
         for (int n = 0; n < N; n++)
             for (int k = 0; k < K; k++) {
@@ -284,12 +290,6 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
             }
     if (!dweight && !din) return 0;
 
-    float *own = NULL;
-    if (!work) {
-        own = llfc_mallocarray(llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad), sizeof(float));
-        if (!own) return llfc_adderr("conv2d_backward");
-        work = own;
-    }
     const int flip = B == 1 && use_flip(R, S, stride, pad);
     float *wf = NULL;   /* flipped kernel [C, K, R, S] after the column area */
     if (din && flip) {
