@@ -50,6 +50,15 @@ void lb_newtype(lua_State *L, const char *mtname, const luaL_Reg *methods, const
         lua_setfield(L, -3, "__index");
     }
     if (methods && lua_istable(L, -1)) luaL_setfuncs(L, methods, 0);
+    /* mt.methods is the method table even when a module later replaces
+     * __index by a function (help() and completion read it) */
+    if (lua_istable(L, -1) && lua_getfield(L, -2, "methods") == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "methods");
+    } else {
+        lua_pop(L, 1);
+    }
     lua_pop(L, 2);
 }
 

@@ -35,7 +35,9 @@ void lb_pushtensor(lua_State *L, llfc_tensor *t);
  * metatable created by lb_newtype() when its module opens (llfc_open_all opens
  * every module before any object can be pushed).  __gc frees the pointee:
  * tensors with llfc_tensor_free, nets with llfc_net_free, datasets with
- * llfc_dataset_release.  Modules add methods with lb_newtype's tables. */
+ * llfc_dataset_release.  Modules add methods with lb_newtype's tables.
+ * mt.methods always holds the method table (also when __index is replaced
+ * by a function serving fields); help() and completion read it. */
 void lb_newtype(lua_State *L, const char *mtname, const luaL_Reg *methods,
                 const luaL_Reg *metamethods);
 

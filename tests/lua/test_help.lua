@@ -18,7 +18,7 @@ do
     if prev and prev:match("^%.TP") then
       local macro, rest = line:match("^%.([BI][RI]?) (.*)$")
       if macro then
-        local name = strip(rest):match("^%s*([%a_][%w_.:]*)%(")
+        local name = strip(rest):match("^%s*([%a_][%w_.:]*)[%({]")
         if name then
           T.ok(not entries[name], "man entry " .. name .. " appears once")
           entries[name] = true
@@ -45,15 +45,23 @@ for mname, mod in pairs(llfc) do
     add("llfc." .. mname, mod)
   end
 end
+-- a type's methods: __index if it is a table, else mt.methods, else the
+-- first upvalue of a function __index (a type whose __index also serves fields)
+local function methods_of(mt)
+  if type(mt.__index) == "table" then return mt.__index end
+  if type(mt.methods) == "table" then return mt.methods end
+  if type(mt.__index) == "function" then
+    local _, up = debug.getupvalue(mt.__index, 1)
+    if type(up) == "table" then return up end
+  end
+end
 local types = {}
 for key, mt in pairs(debug.getregistry()) do
   local tname = type(key) == "string" and key:match("^llfc%.(%u[%w_]*)$")
   if tname and type(mt) == "table" and mt.__name == key then
     types[tname] = mt
-    if type(mt.__index) == "table" then
-      for k, v in pairs(mt.__index) do
-        if type(k) == "string" and type(v) == "function" then add(tname .. ":" .. k, v) end
-      end
+    for k, v in pairs(methods_of(mt) or {}) do
+      if type(k) == "string" and type(v) == "function" then add(tname .. ":" .. k, v) end
     end
   end
 end
@@ -89,7 +97,9 @@ local function exists(name)
   local tname, meth = name:match("^(%u[%w_]*):([%w_]+)$")
   if tname then
     local mt = types[tname]
-    return mt ~= nil and type(mt.__index) == "table" and type(mt.__index[meth]) == "function"
+    if mt and meth:match("^__") then return mt[meth] ~= nil end -- a metamethod (Tensor:__add)
+    local m = mt and methods_of(mt)
+    return m ~= nil and type(m[meth]) == "function"
   end
   return type(_G[name]) == "function" and _G[name] == llfc[name]
 end
