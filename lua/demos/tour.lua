@@ -38,8 +38,11 @@ end
 
 local function code(s) print("  llfc> " .. s) end
 
+local shown = false   -- a plot was just closed with q: no second wait
 local function pause(what)
   if not interactive then return end
+  if shown and not what then shown = false; return end
+  shown = false
   io.write(what and ("\n[Enter: " .. what .. "] ") or "\n[Enter to go on] ")
   io.flush()
   if io.read("l") == nil then interactive = false end
@@ -50,8 +53,11 @@ local function show(result, opts)
   opts = opts or {}
   opts.ascii = ascii or nil
   if interactive then
-    pause("open the plot; press q in it to come back")
+    pause("open the plot; press q in it to go on")
     view.plot(result, opts)
+    -- finalise the closed view's screen handle now, before the next view opens
+    collectgarbage()
+    shown = true
   else
     print(view.text(result, { ascii = true, height = 12, panel = opts.panel }))
   end

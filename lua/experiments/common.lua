@@ -285,7 +285,10 @@ end
 
 -- metrics.report with the run's alphas and the live view when in a terminal
 function E.report(o, a, b, ds)
-  return metrics.report(a, b, ds.test, { alphas = math.floor(o.alphas), view = o.view or nil })
+  local r = metrics.report(a, b, ds.test, { alphas = math.floor(o.alphas), view = o.view or nil })
+  -- finalise the closed view's screen handle before the next view opens
+  if o.view then collectgarbage() end
+  return r
 end
 
 -- log a step with the elapsed wall time
