@@ -94,6 +94,88 @@ static double wm_objective(const llfc_net *a, const llfc_net *b, const llfc_perm
     return tot;
 }
 
+/* One (parameter, axis) contribution to a group's cost, cached with the
+ * permutations of the parameter's other axes it was computed with.  When
+ * those change in a few positions only (late sweeps), a 2-d term is updated
+ * by a rank-s product instead of recomputed:
+ *   T += W_A[:, S] (W_B[:, new[S]] - W_B[:, old[S]])^T   (group on rows)
+ * and likewise on columns. */
+typedef struct {
+    int k, d;                      /* parameter, axis */
+    float *T;                      /* [n, n], NULL until computed */
+    int64_t *seen[LLFC_MAXDIM];    /* other axes' permutations when computed */
+} wm_term;
+
+static int term_full(const llfc_net *a, const llfc_net *b, const llfc_perm *p, wm_term *t, int64_t n,
+                     llfc_tensor *tmp, float *scratch)
+{
+    const llfc_permspec *s = a->spec;
+    const llfc_tensor *Wb = b->param[t->k];
+    const int64_t *ap[LLFC_MAXDIM] = {0};
+    int other = 0;
+    for (int e = 0; e < Wb->ndim; e++)
+        if (e != t->d && s->axis[t->k][e] >= 0) {
+            int h = s->axis[t->k][e];
+            ap[e] = p->idx[h];
+            other = 1;
+            if (!t->seen[e] && !(t->seen[e] = llfc_mallocarray((size_t)s->gsize[h], sizeof(int64_t)))) return -1;
+            memcpy(t->seen[e], p->idx[h], (size_t)s->gsize[h] * sizeof(int64_t));
+        }
+    if (!t->T && !(t->T = llfc_mallocarray((size_t)(n * n), sizeof(float)))) return -1;
+    const float *B = llfc_tensor_data(Wb);
+    if (other) { llfc_perm_gather(Wb, tmp, ap); B = llfc_tensor_data(tmp); }
+    memset(t->T, 0, (size_t)(n * n) * sizeof(float));
+    axis_gram(Wb, t->d, llfc_tensor_data(a->param[t->k]), B, t->T, scratch);
+    return 0;
+}
+
+/* Bring term t up to date with p; *changed says whether T moved. */
+static int term_refresh(const llfc_net *a, const llfc_net *b, const llfc_perm *p, wm_term *t, int64_t n,
+                        llfc_tensor *tmp, float *scratch, int64_t *pos, int *changed)
+{
+    const llfc_permspec *s = a->spec;
+    const llfc_tensor *Wb = b->param[t->k];
+    *changed = 1;
+    if (!t->T) return term_full(a, b, p, t, n, tmp, scratch);
+    int ndiff_axes = 0, e1 = -1;
+    int64_t ns = 0;
+    for (int e = 0; e < Wb->ndim; e++) {
+        int h = s->axis[t->k][e];
+        if (e == t->d || h < 0) continue;
+        int64_t m = s->gsize[h], c = 0;
+        for (int64_t i = 0; i < m; i++) c += t->seen[e][i] != p->idx[h][i];
+        if (c) { ndiff_axes++; e1 = e; ns = c; }
+    }
+    if (ndiff_axes == 0) { *changed = 0; return 0; }
+    if (ndiff_axes > 1 || Wb->ndim != 2 || 2 * ns >= Wb->size[e1]) return term_full(a, b, p, t, n, tmp, scratch);
+    /* rank-ns update along axis e1 (the other axis of a matrix) */
+    int h = s->axis[t->k][e1];
+    const int64_t *old = t->seen[e1], *cur = p->idx[h];
+    int64_t m = s->gsize[h], k = 0;
+    for (int64_t i = 0; i < m; i++)
+        if (old[i] != cur[i]) pos[k++] = i;
+    const float *Wa = llfc_tensor_data(a->param[t->k]), *B = llfc_tensor_data(Wb);
+    float *As = scratch, *Ds = scratch + n * ns;
+    if (t->d == 0) { /* W [n, m]: columns permuted */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t q = 0; q < ns; q++) {
+                int64_t c = pos[q];
+                As[i * ns + q] = Wa[i * m + c];
+                Ds[i * ns + q] = B[i * m + cur[c]] - B[i * m + old[c]];
+            }
+        llfc_gemm(0, 1, (int)n, (int)n, (int)ns, 1.0f, As, (int)ns, Ds, (int)ns, 1.0f, t->T, (int)n);
+    } else { /* W [m, n]: rows permuted */
+        for (int64_t q = 0; q < ns; q++) {
+            int64_t r = pos[q];
+            memcpy(As + q * n, Wa + r * n, (size_t)n * sizeof(float));
+            for (int64_t j = 0; j < n; j++) Ds[q * n + j] = B[cur[r] * n + j] - B[old[r] * n + j];
+        }
+        llfc_gemm(1, 0, (int)n, (int)n, (int)ns, 1.0f, As, (int)n, Ds, (int)n, 1.0f, t->T, (int)n);
+    }
+    memcpy(t->seen[e1], cur, (size_t)m * sizeof(int64_t));
+    return 0;
+}
+
 llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm_opts *opts, llfc_wm_stats *stats)
 {
     double t0 = llfc_now();
@@ -103,24 +185,33 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
     memset(stats, 0, sizeof *stats);
     if (check_pair(a, b)) return NULL;
     const llfc_permspec *s = a->spec;
-    int G = s->ngroups, P = a->nparams;
+    int G = s->ngroups, P = a->nparams, nterms = 0;
+    for (int k = 0; k < P; k++)
+        for (int d = 0; d < a->param[k]->ndim; d++) nterms += s->axis[k][d] >= 0;
     llfc_perm *p = NULL;
     llfc_tensor **tmp = llfc_calloc((size_t)P + 1, sizeof *tmp);
     int64_t *order = llfc_mallocarray((size_t)G + 1, sizeof *order);
-    int64_t *assign = NULL;
+    wm_term *terms = llfc_calloc((size_t)nterms + 1, sizeof *terms);
+    char *solved = llfc_calloc((size_t)G + 1, 1);
+    int64_t *assign = NULL, *pos = NULL;
     float *C = NULL, *scratch = NULL;
     double *obj = llfc_mallocarray((size_t)o.max_iter, sizeof *obj);
-    int64_t maxg = 1, maxnumel = 1;
-    if (!tmp || !order || !obj) goto fail;
+    int64_t maxg = 1, maxnumel = 1, maxdim = 1;
+    if (!tmp || !order || !obj || !terms || !solved) goto fail;
     for (int g = 0; g < G; g++) if (s->gsize[g] > maxg) maxg = s->gsize[g];
-    for (int k = 0; k < P; k++) {
+    for (int k = 0, t = 0; k < P; k++) {
         if (!(tmp[k] = llfc_tensor_clone(b->param[k]))) goto fail;
         int64_t ne = llfc_tensor_numel(b->param[k]);
         if (ne > maxnumel) maxnumel = ne;
+        for (int d = 0; d < a->param[k]->ndim; d++) {
+            if (a->param[k]->size[d] > maxdim) maxdim = a->param[k]->size[d];
+            if (s->axis[k][d] >= 0) { terms[t].k = k; terms[t].d = d; t++; }
+        }
     }
     if (!(C = llfc_mallocarray((size_t)(maxg * maxg), sizeof *C))) goto fail;
     if (!(scratch = llfc_mallocarray((size_t)(2 * maxnumel), sizeof *scratch))) goto fail;
     if (!(assign = llfc_mallocarray((size_t)maxg, sizeof *assign))) goto fail;
+    if (!(pos = llfc_mallocarray((size_t)maxdim, sizeof *pos))) goto fail;
     if (o.init) {
         if (llfc_perm_fits(o.init, s)) { llfc_adderr("init"); goto fail; }
         p = llfc_perm_clone(o.init);
@@ -138,23 +229,21 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
         llfc_rng_shuffle(&rng, order, G);
         for (int oi = 0; oi < G; oi++) {
             if (llfc_check_interrupt()) goto fail;
-            int g = (int)order[oi];
+            int g = (int)order[oi], first = 1, moved = 0;
             int64_t n = s->gsize[g];
-            memset(C, 0, (size_t)(n * n) * sizeof *C);
-            for (int k = 0; k < P; k++) {
-                const llfc_tensor *Wb = b->param[k];
-                for (int d = 0; d < Wb->ndim; d++) {
-                    if (s->axis[k][d] != g) continue;
-                    /* W_B with every other axis permuted */
-                    const int64_t *ap[LLFC_MAXDIM] = {0};
-                    int other = 0;
-                    for (int e = 0; e < Wb->ndim; e++)
-                        if (e != d && s->axis[k][e] >= 0) { ap[e] = p->idx[s->axis[k][e]]; other = 1; }
-                    const float *B = llfc_tensor_data(Wb);
-                    if (other) { llfc_perm_gather(Wb, tmp[k], ap); B = llfc_tensor_data(tmp[k]); }
-                    axis_gram(Wb, d, llfc_tensor_data(a->param[k]), B, C, scratch);
-                }
+            for (int t = 0; t < nterms; t++) {
+                wm_term *tm = &terms[t];
+                if (s->axis[tm->k][tm->d] != g) continue;
+                int ch;
+                if (term_refresh(a, b, p, tm, n, tmp[tm->k], scratch, pos, &ch)) goto fail;
+                moved |= ch;
+                if (first) memcpy(C, tm->T, (size_t)(n * n) * sizeof *C);
+                else for (int64_t i = 0; i < n * n; i++) C[i] += tm->T[i];
+                first = 0;
             }
+            /* the same cost as at this group's last solve: the same answer */
+            if (!moved && solved[g]) continue;
+            if (first) memset(C, 0, (size_t)(n * n) * sizeof *C);
             double total;
             if (llfc_lap_solve_f32(n, n, C, 1, assign, &total)) goto fail;
             double oldL = 0.0, newL = 0.0;
@@ -164,6 +253,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
             }
             if (newL > oldL + 1e-12) progress = 1;
             memcpy(p->idx[g], assign, (size_t)n * sizeof *assign);
+            solved[g] = 1;
         }
         obj[it] = wm_objective(a, b, p, tmp);
         if (o.progress) {
@@ -188,9 +278,17 @@ fail:
 done:
     if (tmp)
         for (int k = 0; k < P; k++) llfc_tensor_free(tmp[k]);
+    if (terms)
+        for (int t = 0; t < nterms; t++) {
+            free(terms[t].T);
+            for (int e = 0; e < LLFC_MAXDIM; e++) free(terms[t].seen[e]);
+        }
+    free(terms);
+    free(solved);
     free(tmp);
     free(order);
     free(assign);
+    free(pos);
     free(C);
     free(scratch);
     free(obj);

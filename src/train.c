@@ -255,7 +255,7 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
         info->n = m;
         info->loss = loss;
         info->acc = 1.0 - (double)nerr / (double)m;
-        info->lr = lr;
+        info->lr = llfc_train_lr(&t->opt.o, stepno - 1);
     }
     return 0;
 }

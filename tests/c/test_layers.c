@@ -112,6 +112,10 @@ static const int conv_shapes[][9] = {
     {1, 2, 4, 4, 3, 4, 4, 1, 1},   /* kernel as big as the input */
     {3, 2, 9, 8, 3, 3, 2, 3, 2},   /* non-square kernel, stride 3, pad 2 */
     {2, 1, 3, 3, 2, 5, 5, 1, 1},   /* kernel larger than input, fits with padding */
+    {3, 3, 7, 5, 2, 3, 3, 1, 1},   /* 3x3 pad 1: output rows as long as input rows */
+    {1, 2, 6, 5, 3, 5, 5, 1, 2},   /* 5x5 pad 2, same */
+    {2, 2, 6, 5, 3, 5, 3, 1, 1},   /* 5x3 pad 1: same width, shorter height */
+    {1, 2, 2, 3, 2, 4, 3, 1, 1},   /* 4x3 pad 1 on a 2x3 input: one output row */
 };
 
 static void test_conv_shape(const int *sh, int bias, size_t chunk)
