@@ -41,3 +41,22 @@ while [ "$i" -le "$n" ]; do
   fi
   i=$((i + 1))
 done
+# The README's five-minute tour: its ```lua blocks, in order, as one script.
+readme="$s/README.md"
+awk '/^```lua$/ { f = 1; next } /^```$/ { f = 0 } f' "$readme" > "$tmp/readme.lua"
+nb=$(grep -c '^```lua$' "$readme")
+[ "$nb" -ge 5 ] && echo "ok - README has $nb Lua blocks" || echo "not ok - README has $nb Lua blocks (want >= 5)"
+mkdir -p "$tmp/readme"
+if (cd "$tmp/readme" && "$llfc" "$tmp/readme.lua" < /dev/null > "$tmp/readme.out" 2>&1); then
+  echo "ok - the README's Lua blocks run"
+else
+  echo "not ok - the README's Lua blocks fail"; tail -n 10 "$tmp/readme.out" | sed 's/^/    /'
+fi
+# print(c.barrier.err, "->", c2.barrier.err): the barrier fell after matching
+line=$(grep -- '->' "$tmp/readme.out" | grep -v '[a-z]' | head -n 1)
+if printf '%s\n' "$line" | awk -F'\t' '{ exit !($3 + 0 < $1 + 0 && $1 + 0 > 0.05) }' && [ -n "$line" ]; then
+  echo "ok - README tour: the barrier falls with weight matching ($line)"
+else
+  echo "not ok - README tour: barrier line '$line'"
+fi
+[ -s "$tmp/readme/report.svg" ] && echo "ok - README tour writes report.svg" || echo "not ok - README tour wrote no report.svg"
