@@ -130,81 +130,54 @@ static int augmenting_row_reduction(lap_work *w, int nfree)
 
 /* ---- the augmenting phase ------------------------------------------------ */
 
-/* Move every todo column with the least d to the scan segment [lo, hi);
- * returns hi. */
-static int collect_min(int n, int lo, const double *d, int *cols)
-{
-    int hi = lo + 1;
-    double m = d[cols[lo]];
-    for (int k = lo + 1; k < n; k++) {
-        int j = cols[k];
-        if (d[j] <= m) {
-            if (d[j] < m) { hi = lo; m = d[j]; }
-            cols[k] = cols[hi];
-            cols[hi++] = j;
-        }
-    }
-    return hi;
-}
-
-/* Scan the rows of the columns in [lo, hi): relax the todo columns through
- * them.  Returns a free column reached at the current distance, or -1. */
-static int scan(lap_work *w, int *plo, int *phi)
-{
-    int n = w->nc, lo = *plo, hi = *phi;
-    const double *c = w->c, *v = w->v;
-    double *d = w->d;
-    int *cols = w->cols, *pred = w->pred, *y = w->y;
-    while (lo != hi) {
-        int j = cols[lo++];
-        int i = y[j];
-        double m = d[j];
-        const double *ci = c + (size_t)i * n;
-        double h = ci[j] - v[j] - m;
-        for (int k = hi; k < n; k++) {
-            int jj = cols[k];
-            double r = ci[jj] - v[jj] - h;
-            if (r < d[jj]) {
-                d[jj] = r;
-                pred[jj] = i;
-                if (r == m) {
-                    if (y[jj] < 0) { *plo = lo; *phi = hi; return jj; }
-                    cols[k] = cols[hi];
-                    cols[hi++] = jj;
-                }
-            }
-        }
-    }
-    *plo = lo;
-    *phi = hi;
-    return -1;
-}
-
-/* Dijkstra from free row i0; returns the free column ending the shortest
- * augmenting path (pred[] holds the path) after updating the prices. */
+/* Dijkstra from free row i0 over the columns, in reduced costs
+ * C[i,j] - v[j] - u_i (u_i = the reduced cost of row i's own column).
+ * cols[0, done) are the columns whose distance is final; cols[done, n)
+ * the rest.  Each step fixes the nearest remaining column (preferring a
+ * free one among equals), stops if it is free, else relaxes the remaining
+ * columns through its row and finds the next nearest in the same pass.
+ * Returns the free column ending the shortest augmenting path (pred[]
+ * holds the path) after updating the prices of the fixed columns. */
 static int find_path(lap_work *w, int i0)
 {
     int n = w->nc;
-    const double *ci = w->c + (size_t)i0 * n;
+    const double *c = w->c;
     double *d = w->d, *v = w->v;
     int *cols = w->cols, *pred = w->pred, *y = w->y;
+    const double *ci = c + (size_t)i0 * n;
+    double m = INFINITY;
+    int kmin = -1;
     for (int j = 0; j < n; j++) {
         cols[j] = j;
         pred[j] = i0;
-        d[j] = ci[j] - v[j];
+        double dj = ci[j] - v[j];
+        d[j] = dj;
+        if (dj < m || (dj == m && y[j] < 0 && y[cols[kmin]] >= 0)) { m = dj; kmin = j; }
     }
-    int lo = 0, hi = 0, ready = 0, last = -1;
-    while (last < 0) {
-        if (lo == hi) {
-            ready = lo;
-            hi = collect_min(n, lo, d, cols);
-            for (int k = lo; k < hi; k++)
-                if (y[cols[k]] < 0) { last = cols[k]; break; }
+    int done = 0, last;
+    for (;;) {
+        int j = cols[kmin];
+        cols[kmin] = cols[done];
+        cols[done++] = j;
+        if (y[j] < 0) { last = j; break; }
+        int i = y[j];
+        ci = c + (size_t)i * n;
+        double h = ci[j] - v[j] - m;
+        double best = INFINITY;
+        int kb = -1, bfree = 0;
+        for (int k = done; k < n; k++) {
+            int jj = cols[k];
+            double r = ci[jj] - v[jj] - h, dj = d[jj];
+            if (r < dj) { d[jj] = dj = r; pred[jj] = i; }
+            if (dj <= best) {
+                if (dj < best) { best = dj; kb = k; bfree = y[jj] < 0; }
+                else if (!bfree && y[jj] < 0) { kb = k; bfree = 1; }
+            }
         }
-        if (last < 0) last = scan(w, &lo, &hi);
+        m = best;
+        kmin = kb;
     }
-    double m = d[last]; /* the length of the augmenting path */
-    for (int k = 0; k < ready; k++) {
+    for (int k = 0; k < done - 1; k++) {
         int j = cols[k];
         v[j] += d[j] - m;
     }
