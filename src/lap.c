@@ -36,7 +36,7 @@ typedef struct {
     double *v;       /* [nc] column prices */
     double *d;       /* [nc] path lengths of the current search */
     int *pred;       /* [nc] row preceding each column on its path */
-    int *cols;       /* [nc] columns: done | scan | todo */
+    int *cols;       /* [nc] columns: fixed, then remaining */
     int *freerows;   /* [nr] */
 } lap_work;
 
