@@ -206,7 +206,30 @@ static int augment(lap_work *w, int nfree)
 }
 
 /* Solve the nr x nc (nr <= nc) minimisation in c; x[nr] receives columns. */
-static int solve_min(int nr, int nc, const double *c, int *xout)
+/* Warm start (square): x0[] a previous assignment, v0[] its prices.  Rows
+ * whose column is no longer of least reduced cost are freed; the others keep
+ * it, which is all the invariant asks.  Returns the number of free rows. */
+static int warm_start(lap_work *w, const int *x0, const double *v0)
+{
+    int n = w->nc, nfree = 0;
+    memcpy(w->v, v0, (size_t)n * sizeof *w->v);
+    for (int j = 0; j < n; j++) w->y[j] = -1;
+    for (int i = 0; i < n; i++) w->y[x0[i]] = i;
+    for (int i = 0; i < n; i++) {
+        const double *ci = w->c + (size_t)i * n;
+        double m = INFINITY;
+        for (int j = 0; j < n; j++) {
+            double h = ci[j] - w->v[j];
+            if (h < m) m = h;
+        }
+        int j = x0[i];
+        if (ci[j] - w->v[j] <= m) w->x[i] = j;
+        else { w->x[i] = -1; w->y[j] = -1; w->freerows[nfree++] = i; }
+    }
+    return nfree;
+}
+
+static int solve_min(int nr, int nc, const double *c, int *xout, const int *x0, double *v0)
 {
     lap_work w = {.nr = nr, .nc = nc, .c = c};
     size_t ni = (size_t)nc * 4 + (size_t)nr * 2;
@@ -221,8 +244,11 @@ static int solve_min(int nr, int nc, const double *c, int *xout)
     w.v = db;
     w.d = db + nc;
     int nfree;
-    nfree = nr == nc ? column_reduction(&w) : nr;
-    if (nr == nc && 2 * nfree <= nr) {
+    if (x0 && nr == nc) nfree = warm_start(&w, x0, v0);
+    else nfree = nr == nc ? column_reduction(&w) : nr;
+    if (x0 && nr == nc) {
+        /* warm: nothing more to prepare */
+    } else if (nr == nc && 2 * nfree <= nr) {
         for (int round = 0; round < 2 && nfree > 0; round++)
             nfree = augmenting_row_reduction(&w, nfree);
     } else {
@@ -235,6 +261,7 @@ static int solve_min(int nr, int nc, const double *c, int *xout)
     }
     int rc = augment(&w, nfree);
     if (rc == 0) memcpy(xout, w.x, (size_t)nr * sizeof *xout);
+    if (rc == 0 && v0) memcpy(v0, w.v, (size_t)nc * sizeof *v0);
     free(ib);
     free(db);
     return rc;
@@ -254,10 +281,22 @@ static int check_dims(int64_t nr, int64_t nc)
  * copied into the float64 working matrix (transposed when nr > nc, negated
  * when maximising). */
 static int solve_any(int64_t nr, int64_t nc, const void *src, int f32, int maximize,
-                     int64_t *assign, double *total)
+                     int64_t *assign, double *total, double *vwarm)
 {
     if (check_dims(nr, nc)) return -1;
     *total = 0.0;
+    int *x0 = NULL; /* a warm start: assign[] on entry, if it is a permutation */
+    if (vwarm && nr == nc && nr > 0) {
+        char *seen = llfc_calloc((size_t)nr, 1);
+        x0 = llfc_mallocarray((size_t)nr, sizeof *x0);
+        if (!seen || !x0) { free(seen); free(x0); return -1; }
+        for (int64_t i = 0; i < nr && x0; i++) {
+            if (assign[i] < 0 || assign[i] >= nr || seen[assign[i]]) { free(x0); x0 = NULL; break; }
+            seen[assign[i]] = 1;
+            x0[i] = (int)assign[i];
+        }
+        free(seen);
+    }
     for (int64_t i = 0; i < nr; i++) assign[i] = -1;
     if (nr == 0 || nc == 0) return 0;
     const float *sf = src;
@@ -272,14 +311,17 @@ static int solve_any(int64_t nr, int64_t nc, const void *src, int f32, int maxim
         for (int64_t j = 0; j < nc; j++) {
             double e = f32 ? (double)sf[i * nc + j] : sd[i * nc + j];
             if (!isfinite(e))
+            {
+                free(x0);
                 return llfc_seterr("cost[%lld][%lld] is %s: costs must be finite", (long long)i + 1,
                                    (long long)j + 1, isnan(e) ? "nan" : e > 0 ? "inf" : "-inf");
+            }
         }
     if (!f32 && !tr && !maximize) {
         c = sd;
     } else {
         buf = llfc_mallocarray((size_t)n * (size_t)m, sizeof *buf);
-        if (!buf) return -1;
+        if (!buf) { free(x0); return -1; }
         if (!tr) {
             for (int64_t k = 0; k < n * m; k++) buf[k] = sign * (f32 ? (double)sf[k] : sd[k]);
         } else { /* buf[j][i] = src[i][j]: blocked for cache */
@@ -292,8 +334,8 @@ static int solve_any(int64_t nr, int64_t nc, const void *src, int f32, int maxim
         c = buf;
     }
     int *x = llfc_mallocarray((size_t)n, sizeof *x);
-    if (!x) { free(buf); return -1; }
-    int rc = solve_min((int)n, (int)m, c, x);
+    if (!x) { free(buf); free(x0); return -1; }
+    int rc = solve_min((int)n, (int)m, c, x, x0, vwarm); /* vwarm gets the final prices */
     if (rc == 0) {
         double t = 0.0;
         for (int64_t i = 0; i < n; i++) {
@@ -304,16 +346,22 @@ static int solve_any(int64_t nr, int64_t nc, const void *src, int f32, int maxim
         *total = t;
     }
     free(x);
+    free(x0);
     free(buf);
     return rc;
 }
 
 int llfc_lap_solve(int64_t nr, int64_t nc, const double *cost, int maximize, int64_t *assign, double *total)
 {
-    return solve_any(nr, nc, cost, 0, maximize, assign, total);
+    return solve_any(nr, nc, cost, 0, maximize, assign, total, NULL);
 }
 
 int llfc_lap_solve_f32(int64_t nr, int64_t nc, const float *cost, int maximize, int64_t *assign, double *total)
 {
-    return solve_any(nr, nc, cost, 1, maximize, assign, total);
+    return solve_any(nr, nc, cost, 1, maximize, assign, total, NULL);
+}
+
+int llfc_lap_solve_warm_f32(int64_t n, const float *cost, int maximize, int64_t *assign, double *v, double *total)
+{
+    return solve_any(n, n, cost, 1, maximize, assign, total, v);
 }
