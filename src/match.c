@@ -353,6 +353,7 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
             llfc_gemm(1, 0, (int)d, (int)d, (int)m, 1.0f, fa[l], (int)d, fb[l], (int)d, 0.0f, tmp, (int)d);
             double *Sg = S[g], *mg = mom[g];
             for (int64_t k = 0; k < d * d; k++) Sg[k] += tmp[k];
+            if (o.method == LLFC_AM_INNER) continue; /* moments only for corr */
             for (int64_t r = 0; r < m; r++) {
                 const float *ha = fa[l] + r * d, *hb = fb[l] + r * d;
                 for (int64_t k = 0; k < d; k++) {

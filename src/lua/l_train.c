@@ -132,7 +132,7 @@ static int hist_tostring(lua_State *L)
     int intr = lua_toboolean(L, -1);
     lua_pop(L, 3);
     char line[256];
-    snprintf(line, sizeof line, "train: %lld steps, %.1f s, %.0f examples/s%s\n", (long long)nsteps, secs,
+    snprintf(line, sizeof line, "train: %lld steps, %.2f s, %.0f examples/s%s\n", (long long)nsteps, secs,
              secs > 0 ? ex / secs : 0.0, intr ? " (interrupted)" : "");
     sb_add(&b, line);
     lua_getfield(L, 1, "epochs");
@@ -246,6 +246,7 @@ typedef struct {
     int64_t examples;
     const char *label;
     int drawn;
+    int64_t last_epoch;     /* the epoch this run ends in */
 } run_ctx;
 
 static void draw_bar(run_ctx *r, const llfc_step_info *s, int final)
@@ -260,8 +261,8 @@ static void draw_bar(run_ctx *r, const llfc_step_info *s, int final)
     for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
     bar[20] = 0;
     double loss = r->ep_n ? r->ep_loss / r->ep_n : s->loss, acc = r->ep_n ? r->ep_acc / r->ep_n : s->acc;
-    fprintf(stderr, "\r%s%sepoch %lld [%s] %3.0f%% loss %.4f acc %5.2f%% %6.0f ex/s ETA %d:%02d ",
-            r->label ? r->label : "", r->label ? " " : "", (long long)s->epoch, bar, 100 * frac, loss, 100 * acc,
+    fprintf(stderr, "\r%s%sepoch %lld/%lld [%s] %3.0f%% loss %.4f acc %5.2f%% %6.0f ex/s ETA %d:%02d ",
+            r->label ? r->label : "", r->label ? " " : "", (long long)s->epoch, (long long)r->last_epoch, bar, 100 * frac, loss, 100 * acc,
             el > 0 ? r->examples / el : 0.0, (int)(eta / 60), (int)eta % 60);
     if (final) fputc('\n', stderr);
     fflush(stderr);
@@ -373,6 +374,8 @@ static int run_steps(lua_State *L, llfc_trainer *t, const train_cfg *c, int hist
     r.planned = nsteps;
     r.t0 = llfc_now();
     r.label = label;
+    int64_t spe = llfc_trainer_steps_per_epoch(t);
+    r.last_epoch = (t->opt.step + nsteps + spe - 1) / spe;
     lua_getfield(L, hist, "seconds");
     r.seconds0 = lua_tonumber(L, -1);
     lua_getfield(L, hist, "examples");

@@ -199,7 +199,7 @@ static void medium_suite(void)
 static void misc_suite(void)
 {
     double c[9] = {4, 1, 3, 2, 0, 5, 3, 2, 2};
-    int64_t as[3];
+    int64_t as[8];
     double total;
     /* hand-computed: rows -> cols 1, 0, 2: 1 + 2 + 2 = 5 */
     CHECK(llfc_lap_solve(3, 3, c, 0, as, &total) == 0 && total == 5.0 && as[0] == 1 && as[1] == 0 && as[2] == 2,
