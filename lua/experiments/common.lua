@@ -149,8 +149,9 @@ end
 
 -- Training options shared by every network of a run
 function E.train_opts(o, extra)
+  -- a progress bar on stderr when the run is in a terminal
   local t = { lr = o.lr, momentum = 0.9, batch = math.floor(o.batch), epochs = o.epochs,
-              progress = false }
+              progress = o.view == true }
   for k, v in pairs(extra or {}) do t[k] = v end
   return t
 end
