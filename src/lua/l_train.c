@@ -82,8 +82,9 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     if (!c->epochs && !c->steps) c->epochs = 1;
     c->o.total_steps = c->steps ? c->steps : c->epochs * spe;
     c->seed = lb_optinteger(L, idx, "seed", 1, fname);
-    c->progress = lb_optboolean(L, idx, "progress", isatty(2), fname) && isatty(2);
     c->view = lb_optboolean(L, idx, "view", 0, fname);
+    /* the view has its own status line: a bar on stderr would scribble over it */
+    c->progress = lb_optboolean(L, idx, "progress", isatty(2), fname) && isatty(2) && !c->view;
     c->title = lb_optstring(L, idx, "title", NULL, fname);
     c->on_step = opt_function(L, idx, "callback", fname);
     if (!c->on_step) c->on_step = opt_function(L, idx, "on_step", fname);
