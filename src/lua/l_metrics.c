@@ -42,6 +42,7 @@ static void header(lua_State *L, const char *kind, const llfc_report *r)
     lua_newtable(L);
     setstr(L, "kind", kind);
     setint(L, "n", r->n);
+    setint(L, "total", r->ntotal);
     lua_pushboolean(L, r->complete);
     lua_setfield(L, -2, "complete");
     setnum(L, "seconds", r->seconds);
