@@ -159,7 +159,7 @@ local function train_charts(r)
   for i, h in ipairs(hs) do
     local x = h.step or h.epoch or {}
     if not h.step and h.epoch then loss.xlabel, acc.xlabel = "epoch", "epoch" end
-    local name = #hs > 1 and ("run " .. (h.name or names[i] or i)) or ""
+    local name = #hs > 1 and ("run " .. (h.name or h.phase or names[i] or i)) or ""
     if type(h.loss) == "table" then loss.series[#loss.series + 1] = { name = name, x = x, y = h.loss, color = i } end
     if type(h.acc) == "table" then acc.series[#acc.series + 1] = { name = name, x = x, y = h.acc, color = i } end
   end
