@@ -355,10 +355,13 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (llfc_check_interrupt()) goto fail;
         int64_t m = n - i0 < bs ? n - i0 : bs;
         const float *xb = x + i0 * din;
-        if (llfc_net_forward_features(a, xb, m, NULL, fa) || llfc_net_forward_features(b, xb, m, NULL, fb)) goto fail;
+        if (llfc_net_forward_features(a, xb, m, NULL, fa) || llfc_check_interrupt() ||
+            llfc_net_forward_features(b, xb, m, NULL, fb))
+            goto fail;
         for (int g = 0; g < G; g++) {
             int64_t d = s->gsize[g];
             int l = s->gfeat[g];
+            if (llfc_check_interrupt()) goto fail; /* a wide group's product takes a while */
             /* tmp[d, d] = H_A^T H_B for this batch (H: [m, d]) */
             llfc_gemm(1, 0, (int)d, (int)d, (int)m, 1.0f, fa[l], (int)d, fb[l], (int)d, 0.0f, tmp, (int)d);
             double *Sg = S[g], *mg = mom[g];
