@@ -4,13 +4,23 @@
  * libllfc_core).  Usage:
  *   bench_conv N C H W K R S stride pad reps threads chunk_floats
  * chunk_floats < 0 keeps the library default.  Prints one line:
- *   fwd_ms=<median> bwd_ms=<median> (forward; backward = dinput + dweight)
+ *   fwd_ms=<median> bwd_ms=<median> fwd_cpu_ms=<median> bwd_cpu_ms=<median>
+ * (wall and process CPU time; backward = dinput + dweight).  On a loaded
+ * machine the CPU times of 1-thread runs compare kernels more reliably.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core.h"
 #include "layers.h"
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp(const void *a, const void *b)
 {
@@ -40,6 +50,7 @@ int main(int argc, char **argv)
     float *din = malloc(sizeof(float) * nin), *dw = calloc(nw, sizeof(float));
     float *work = malloc(sizeof(float) * (nwork ? nwork : 1));
     double *tf = malloc(sizeof(double) * reps), *tb = malloc(sizeof(double) * reps);
+    double *cf = malloc(sizeof(double) * reps), *cb = malloc(sizeof(double) * reps);
     llfc_rng r;
     llfc_rng_seed(&r, 1);
     for (size_t i = 0; i < nin; i++) in[i] = (float)llfc_rng_normal(&r);
@@ -52,16 +63,21 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < reps; i++) {
-        double t0 = llfc_now();
+        double c0 = cpu_now(), t0 = llfc_now();
         llfc_conv2d_forward(out, in, w, NULL, N, C, H, W, K, R, S, stride, pad, work);
-        double t1 = llfc_now();
+        double c1 = cpu_now(), t1 = llfc_now();
         llfc_conv2d_backward(din, dw, NULL, g, in, w, N, C, H, W, K, R, S, stride, pad, work);
-        double t2 = llfc_now();
+        double c2 = cpu_now(), t2 = llfc_now();
         tf[i] = (t1 - t0) * 1e3, tb[i] = (t2 - t1) * 1e3;
+        cf[i] = (c1 - c0) * 1e3, cb[i] = (c2 - c1) * 1e3;
     }
     qsort(tf, reps, sizeof(double), cmp);
     qsort(tb, reps, sizeof(double), cmp);
-    printf("fwd_ms=%.3f bwd_ms=%.3f\n", tf[reps / 2], tb[reps / 2]);
-    free(in); free(w); free(out); free(g); free(din); free(dw); free(work); free(tf); free(tb);
+    qsort(cf, reps, sizeof(double), cmp);
+    qsort(cb, reps, sizeof(double), cmp);
+    printf("fwd_ms=%.3f bwd_ms=%.3f fwd_cpu_ms=%.3f bwd_cpu_ms=%.3f\n", tf[reps / 2], tb[reps / 2],
+           cf[reps / 2], cb[reps / 2]);
+    free(in); free(w); free(out); free(g); free(din); free(dw); free(work);
+    free(tf); free(tb); free(cf); free(cb);
     return 0;
 }

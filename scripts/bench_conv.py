@@ -6,8 +6,10 @@ default a ResNet-20 layer: batch 128, 16 -> 16 channels, 32x32, 3x3, pad 1.
 llfc runs through scripts/bench_conv.c linked against a build's
 libllfc_core.a; PyTorch (Debian's python3-torch) runs in a child process with
 OMP_WAIT_POLICY=passive and OMP_NUM_THREADS set.  Runs of every configuration
-alternate, each run reports the median of --reps timings, and the table shows
-the median over --rounds runs.
+alternate, each run reports the median of --reps timings (wall clock and
+process CPU time), and the table shows the median over --rounds runs.  On a
+shared, loaded machine wall times mostly measure the other processes; the CPU
+times of 1-thread runs are the steadier comparison.
 
   /usr/bin/python3 scripts/bench_conv.py --build /path/to/build [--threads 1,2]
       [--rounds 5] [--reps 7] [--shape N,C,H,W,K,R,S,stride,pad] [--coretype NAME]
@@ -39,16 +41,17 @@ def torch_child(threads, reps, shape):
     gy = torch.randn(y.shape, generator=g)
 
     def once():
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         y = torch.nn.functional.conv2d(x, w, None, stride, pad)
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         torch.autograd.grad(y, (x, w), gy)
-        t2 = time.perf_counter()
-        return (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        c2, t2 = time.process_time(), time.perf_counter()
+        return (t1 - t0) * 1e3, (t2 - t1) * 1e3, (c1 - c0) * 1e3, (c2 - c1) * 1e3
 
     once()
-    tf, tb = zip(*[once() for _ in range(reps)])
-    print("fwd_ms=%.3f bwd_ms=%.3f" % (statistics.median(tf), statistics.median(tb)))
+    tf, tb, cf, cb = zip(*[once() for _ in range(reps)])
+    print("fwd_ms=%.3f bwd_ms=%.3f fwd_cpu_ms=%.3f bwd_cpu_ms=%.3f" % (
+        statistics.median(tf), statistics.median(tb), statistics.median(cf), statistics.median(cb)))
 
 
 def make_vars(build):
@@ -72,10 +75,10 @@ def build_driver(build):
 
 
 def parse(out):
-    m = re.search(r"fwd_ms=([0-9.]+) bwd_ms=([0-9.]+)", out)
+    m = re.search(r"fwd_ms=([0-9.]+) bwd_ms=([0-9.]+) fwd_cpu_ms=([0-9.]+) bwd_cpu_ms=([0-9.]+)", out)
     if not m:
         raise RuntimeError("unexpected output: " + out)
-    return float(m.group(1)), float(m.group(2))
+    return tuple(float(m.group(i)) for i in range(1, 5))
 
 
 def main():
@@ -116,14 +119,19 @@ def main():
             res[name].append(parse(out))
     print("conv2d %s (N,C,H,W,K,R,S,stride,pad); medians of %d alternating runs x %d reps%s" % (
         a.shape, a.rounds, a.reps, "; OPENBLAS_CORETYPE=" + a.coretype if a.coretype else ""))
-    print("| config | forward ms | backward ms | total ms | total / torch |")
-    print("|---|---|---|---|---|")
+    print("| config | forward ms | backward ms | total ms | total / torch | CPU ms (fwd+bwd) | CPU / torch |")
+    print("|---|---|---|---|---|---|---|")
+
+    def med(name, i):
+        return statistics.median(x[i] for x in res[name])
+
     for name, t, _, _ in configs:
-        f = statistics.median(x[0] for x in res[name])
-        b = statistics.median(x[1] for x in res[name])
-        tt = [x for x in res["torch t=%d" % t]]
-        ref = statistics.median(x[0] for x in tt) + statistics.median(x[1] for x in tt)
-        print("| %s | %.1f | %.1f | %.1f | %.2f |" % (name, f, b, f + b, (f + b) / ref))
+        f, b, cf, cb = (med(name, i) for i in range(4))
+        ref = "torch t=%d" % t
+        wall_ref = med(ref, 0) + med(ref, 1)
+        cpu_ref = med(ref, 2) + med(ref, 3)
+        print("| %s | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f |" % (
+            name, f, b, f + b, (f + b) / wall_ref, cf + cb, (cf + cb) / cpu_ref))
 
 
 if __name__ == "__main__":

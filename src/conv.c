@@ -11,11 +11,30 @@
  * layers.h) the output plane of one sample is already [K, PQ] and no
  * transposition is needed.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
 #include "layers.h"
+
+/* The row loops below are the only non-BLAS work of a convolution; GCC's -O2
+ * does not vectorize loops of unknown length, so ask for it here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define VECTORIZE
+#endif
+
+VECTORIZE static void row_copy(float *restrict d, const float *restrict s, int n)
+{
+    for (int i = 0; i < n; i++) d[i] = s[i];
+}
+
+VECTORIZE static void row_add(float *restrict d, const float *restrict s, int n)
+{
+    for (int i = 0; i < n; i++) d[i] += s[i];
+}
 
 /* Target size of one chunk's scratch, in floats; 0 = one sample per gemm. */
 static size_t chunk_floats = 0;
@@ -28,10 +47,13 @@ int llfc_conv2d_outsize(int H, int R, int stride, int pad)
     if (pad < 0) return llfc_seterr("padding must be >= 0, got %d", pad);
     if (R < 1) return llfc_seterr("kernel size must be >= 1, got %d", R);
     if (H < 1) return llfc_seterr("input size must be >= 1, got %d", H);
-    if (R > H + 2 * pad)
-        return llfc_seterr("kernel size %d larger than padded input %d (input %d, padding %d)",
-                           R, H + 2 * pad, H, pad);
-    return (H + 2 * pad - R) / stride + 1;
+    long long padded = (long long)H + 2LL * pad;
+    if (padded > INT_MAX / 2)
+        return llfc_seterr("padded input %lld too large (input %d, padding %d)", padded, H, pad);
+    if (R > padded)
+        return llfc_seterr("kernel size %d larger than padded input %lld (input %d, padding %d)",
+                           R, padded, H, pad);
+    return (int)((padded - R) / stride + 1);
 }
 
 /* Validate a conv shape; fills P, Q.  Messages are prefixed by fname. */
@@ -44,6 +66,11 @@ static int conv_check(const char *fname, int N, int C, int H, int W, int K, int 
     if (p < 0) return llfc_adderr("%s: height", fname);
     int q = llfc_conv2d_outsize(W, S, stride, pad);
     if (q < 0) return llfc_adderr("%s: width", fname);
+    /* gemm dimensions are ints */
+    if ((size_t)p * q > INT_MAX || (size_t)H * W > INT_MAX || (size_t)C * R * S > INT_MAX
+        || (size_t)K * R * S > INT_MAX)
+        return llfc_seterr("%s: layer too large (%dx%dx%d input, %dx%dx%dx%d kernel)", fname, C, H, W,
+                           K, C, R, S);
     *P = p, *Q = q;
     return 0;
 }
@@ -53,6 +80,16 @@ static int is_pointwise(int R, int S, int stride, int pad)
     return R == 1 && S == 1 && stride == 1 && pad == 0;
 }
 
+/* Backward to the input as a forward convolution of dout with the flipped,
+ * transposed kernel (stride 1, square kernel, pad <= R-1, padding R-1-pad):
+ *   din[n,c,h,w] = sum_{k,r,s} weight[k,c,R-1-r,S-1-s] * dout[n,k,h-(R-1-pad)+r,w-(S-1-pad)+s]
+ * im2col of dout then writes its columns once instead of a gemm writing
+ * [CRS, PQ] columns that col2im then adds up. */
+static int use_flip(int R, int S, int stride, int pad)
+{
+    return stride == 1 && R == S && pad <= R - 1 && !is_pointwise(R, S, stride, pad);
+}
+
 /* Samples per chunk. */
 static int conv_chunk(int N, int C, int K, int R, int S, int P, int Q)
 {
@@ -60,6 +97,7 @@ static int conv_chunk(int N, int C, int K, int R, int S, int P, int Q)
     size_t b = per ? chunk_floats / per : 1;
     if (b < 1) b = 1;
     if (b > (size_t)N) b = (size_t)N;
+    if (b > INT_MAX / ((size_t)P * Q)) b = INT_MAX / ((size_t)P * Q);   /* B*PQ is a gemm dimension */
     return (int)b;
 }
 
@@ -69,58 +107,107 @@ size_t llfc_conv2d_worksize(int N, int C, int H, int W, int K, int R, int S, int
     if (conv_check("conv2d", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return 0;
     int B = conv_chunk(N, C, K, R, S, P, Q);
     size_t pq = (size_t)P * Q, crs = (size_t)C * R * S;
-    if (B == 1) return is_pointwise(R, S, stride, pad) ? 1 : crs * pq;
-    return (crs + (size_t)K) * (size_t)B * pq;
+    if (B > 1) return (crs + (size_t)K) * (size_t)B * pq;
+    if (is_pointwise(R, S, stride, pad)) return 1;
+    size_t need = crs * pq;
+    if (use_flip(R, S, stride, pad)) {
+        size_t krs_hw = (size_t)K * R * S * H * W;
+        need = (need > krs_hw ? need : krs_hw) + (size_t)C * K * R * S;
+    }
+    return need;
 }
 
-/* Unfold one sample x [C, H, W] into columns [off, off + PQ) of col (row length ld). */
+/* Valid output columns of kernel column s: qlo <= q < qhi <=> 0 <= q*stride - pad + s < W;
+ * valid output rows of kernel row r likewise. */
+static void valid_range(int n, int size, int k, int stride, int pad, int *lo, int *hi)
+{
+    int a = 0, b = n;
+    while (a < n && a * stride - pad + k < 0) a++;
+    while (b > a && (b - 1) * stride - pad + k >= size) b--;
+    *lo = a, *hi = b;
+}
+
+/* Unfold one sample x [C, H, W] into columns [off, off + PQ) of col (row length ld).
+ * Row (c, r, s) of col holds x[c, p*stride - pad + r, q*stride - pad + s] (0 outside). */
 static void im2col(float *col, size_t ld, size_t off, const float *x, int C, int H, int W,
                    int R, int S, int stride, int pad, int P, int Q)
 {
+    const size_t hw = (size_t)H * W;
     for (int c = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++) {
+            int plo, phi;
+            valid_range(P, H, r, stride, pad, &plo, &phi);
             for (int s = 0; s < S; s++) {
                 float *dst = col + ((size_t)(c * R + r) * S + s) * ld + off;
-                /* valid q: 0 <= q*stride - pad + s < W */
-                int qlo = 0, qhi = Q;
-                while (qlo < Q && qlo * stride - pad + s < 0) qlo++;
-                while (qhi > qlo && (qhi - 1) * stride - pad + s >= W) qhi--;
-                for (int p = 0; p < P; p++, dst += Q) {
-                    int h = p * stride - pad + r;
-                    if (h < 0 || h >= H) { memset(dst, 0, sizeof(float) * Q); continue; }
-                    const float *src = x + ((size_t)c * H + h) * W - pad + s;
-                    for (int q = 0; q < qlo; q++) dst[q] = 0.0f;
+                int qlo, qhi;
+                valid_range(Q, W, s, stride, pad, &qlo, &qhi);
+                if (phi <= plo || qhi <= qlo) { memset(dst, 0, sizeof(float) * P * Q); continue; }
+                memset(dst, 0, sizeof(float) * (size_t)plo * Q);
+                memset(dst + (size_t)phi * Q, 0, sizeof(float) * (size_t)(P - phi) * Q);
+                if (stride == 1 && Q == W) {
+                    /* output row pitch = input row pitch: one copy of the shifted
+                     * plane, then zero the columns that wrapped around */
+                    size_t a = (size_t)plo * Q + qlo, b = (size_t)(phi - 1) * Q + qhi;
+                    const float *src = x + c * hw + (size_t)(plo - pad + r) * W + (qlo - pad + s);
+                    memcpy(dst + a, src, sizeof(float) * (b - a));
+                    for (int p = plo; p < phi; p++) {
+                        for (int q = 0; q < qlo; q++) dst[(size_t)p * Q + q] = 0.0f;
+                        for (int q = qhi; q < Q; q++) dst[(size_t)p * Q + q] = 0.0f;
+                    }
+                    continue;
+                }
+                for (int p = plo; p < phi; p++) {
+                    float *d = dst + (size_t)p * Q;
+                    const float *src = x + c * hw + (size_t)(p * stride - pad + r) * W
+                                       + (qlo * stride - pad + s);
+                    for (int q = 0; q < qlo; q++) d[q] = 0.0f;
                     if (stride == 1)
-                        memcpy(dst + qlo, src + qlo, sizeof(float) * (size_t)(qhi - qlo));
+                        row_copy(d + qlo, src, qhi - qlo);
                     else
-                        for (int q = qlo; q < qhi; q++) dst[q] = src[(size_t)q * stride];
-                    for (int q = qhi; q < Q; q++) dst[q] = 0.0f;
+                        for (int q = qlo; q < qhi; q++) d[q] = src[(size_t)(q - qlo) * stride];
+                    for (int q = qhi; q < Q; q++) d[q] = 0.0f;
                 }
             }
+        }
 }
 
-/* Fold columns [off, off + PQ) of col back into dx [C, H, W] (dx zeroed here). */
-static void col2im(float *dx, const float *col, size_t ld, size_t off, int C, int H, int W,
+/* Fold columns [off, off + PQ) of col back into dx [C, H, W] (dx zeroed here).
+ * col is scratch: its entries that fall outside the input may be zeroed. */
+static void col2im(float *dx, float *col, size_t ld, size_t off, int C, int H, int W,
                    int R, int S, int stride, int pad, int P, int Q)
 {
-    memset(dx, 0, sizeof(float) * (size_t)C * H * W);
+    const size_t hw = (size_t)H * W;
+    memset(dx, 0, sizeof(float) * C * hw);
     for (int c = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
+        for (int r = 0; r < R; r++) {
+            int plo, phi;
+            valid_range(P, H, r, stride, pad, &plo, &phi);
             for (int s = 0; s < S; s++) {
-                const float *src = col + ((size_t)(c * R + r) * S + s) * ld + off;
-                int qlo = 0, qhi = Q;
-                while (qlo < Q && qlo * stride - pad + s < 0) qlo++;
-                while (qhi > qlo && (qhi - 1) * stride - pad + s >= W) qhi--;
-                for (int p = 0; p < P; p++, src += Q) {
-                    int h = p * stride - pad + r;
-                    if (h < 0 || h >= H) continue;
-                    float *dst = dx + ((size_t)c * H + h) * W - pad + s;
+                float *src = col + ((size_t)(c * R + r) * S + s) * ld + off;
+                int qlo, qhi;
+                valid_range(Q, W, s, stride, pad, &qlo, &qhi);
+                if (phi <= plo || qhi <= qlo) continue;
+                if (stride == 1 && Q == W) {
+                    /* zero the wrapped columns, then one add of the shifted plane */
+                    for (int p = plo; p < phi; p++) {
+                        for (int q = 0; q < qlo; q++) src[(size_t)p * Q + q] = 0.0f;
+                        for (int q = qhi; q < Q; q++) src[(size_t)p * Q + q] = 0.0f;
+                    }
+                    size_t a = (size_t)plo * Q + qlo, b = (size_t)(phi - 1) * Q + qhi;
+                    row_add(dx + c * hw + (size_t)(plo - pad + r) * W + (qlo - pad + s), src + a,
+                            (int)(b - a));
+                    continue;
+                }
+                for (int p = plo; p < phi; p++) {
+                    float *d = dx + c * hw + (size_t)(p * stride - pad + r) * W + (qlo * stride - pad + s);
+                    const float *g = src + (size_t)p * Q;
                     if (stride == 1)
-                        for (int q = qlo; q < qhi; q++) dst[q] += src[q];
+                        row_add(d, g + qlo, qhi - qlo);
                     else
-                        for (int q = qlo; q < qhi; q++) dst[(size_t)q * stride] += src[q];
+                        for (int q = qlo; q < qhi; q++) d[(size_t)(q - qlo) * stride] += g[q];
                 }
             }
+        }
 }
 
 int llfc_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
@@ -187,6 +274,12 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
     const size_t pq = (size_t)P * Q, crs = (size_t)C * R * S, chw = (size_t)C * H * W;
     const int pointwise = is_pointwise(R, S, stride, pad);
 
+    float *own = NULL;
+    if (!work && (dweight || din)) {   /* before any write: a failure leaves the outputs alone */
+        own = llfc_mallocarray(llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad), sizeof(float));
+        if (!own) return llfc_adderr("conv2d_backward");
+        work = own;
+    }
     if (dbias)
         for (int n = 0; n < N; n++)
             for (int k = 0; k < K; k++) {
@@ -197,11 +290,17 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
             }
     if (!dweight && !din) return 0;
 
-    float *own = NULL;
-    if (!work) {
-        own = llfc_mallocarray(llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad), sizeof(float));
-        if (!own) return llfc_adderr("conv2d_backward");
-        work = own;
+    const int flip = B == 1 && use_flip(R, S, stride, pad);
+    float *wf = NULL;   /* flipped kernel [C, K, R, S] after the column area */
+    if (din && flip) {
+        size_t krs_hw = (size_t)K * R * S * H * W, area = crs * pq > krs_hw ? crs * pq : krs_hw;
+        wf = work + area;
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++)
+                for (int r = 0; r < R; r++)
+                    for (int t = 0; t < S; t++)
+                        wf[(((size_t)c * K + k) * R + r) * S + t] =
+                            weight[(((size_t)k * C + c) * R + (R - 1 - r)) * S + (S - 1 - t)];
     }
     for (int n0 = 0; n0 < N; n0 += B) {
         int nb = N - n0 < B ? N - n0 : B;
@@ -229,7 +328,12 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
             llfc_gemm(0, 1, K, (int)crs, (int)ld, 1.0f, g, (int)ld, col, (int)ld, 1.0f,
                       dweight, (int)crs);
         }
-        if (din) {
+        if (din && flip) {
+            size_t hw = (size_t)H * W, krs = (size_t)K * R * S;
+            im2col(work, hw, 0, g, K, P, Q, R, S, 1, R - 1 - pad, H, W);
+            llfc_gemm(0, 0, C, (int)hw, (int)krs, 1.0f, wf, (int)krs, work, (int)hw, 0.0f,
+                      din + (size_t)n0 * chw, (int)hw);
+        } else if (din) {
             if (direct) {
                 llfc_gemm(1, 0, (int)crs, (int)ld, K, 1.0f, weight, (int)crs, g, (int)ld, 0.0f,
                           din + (size_t)n0 * chw, (int)ld);

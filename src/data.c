@@ -1,12 +1,14 @@
 /* data.c - in-memory datasets: refcounting, ordering, subsets, splits,
  * normalisation, and whole-file reading (raw or gzip'd) for the loaders. */
 #include "data.h"
+#include "npy.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 llfc_dataset *llfc_dataset_new(int64_t n, int64_t dim, int nclasses)
@@ -290,4 +292,56 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
     if (n > max) { free(buf); llfc_seterr("%s: decompressed data too large (over %zu bytes)", path, max); return NULL; }
     *len = n;
     return buf;
+}
+
+/* ---- .npy pairs ------------------------------------------------------------------ */
+llfc_dataset *llfc_npy_dataset(const char *x_path, const char *y_path, int nclasses, float scale)
+{
+    missing_flag = 0;
+    const char *miss = access(x_path, R_OK) ? x_path : access(y_path, R_OK) ? y_path : NULL;
+    if (miss) {
+        missing_flag = 1;
+        llfc_seterr("%s: %s", miss, strerror(errno));
+        return NULL;
+    }
+    llfc_tensor *x = llfc_npy_load(x_path), *y = x ? llfc_npy_load(y_path) : NULL;
+    llfc_dataset *ds = NULL;
+    if (!y) goto done;
+    if (x->ndim < 2) { llfc_seterr("%s: expected an array [n, ...], got %d dimension(s)", x_path, x->ndim); goto done; }
+    int64_t n = x->size[0], dim = 1;
+    for (int d = 1; d < x->ndim; d++) dim *= x->size[d];
+    if (dim < 1) { llfc_seterr("%s: samples have no features", x_path); goto done; }
+    int64_t ny = llfc_tensor_numel(y);
+    if (y->ndim > 2 || (y->ndim == 2 && y->size[1] != 1) || y->ndim == 0) {
+        llfc_seterr("%s: labels must be a vector [n] or [n, 1]", y_path);
+        goto done;
+    }
+    if (ny != n) { llfc_seterr("%s has %lld samples but %s has %lld labels", x_path, (long long)n, y_path, (long long)ny); goto done; }
+    const float *yv = llfc_tensor_data(y);
+    int maxl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float v = yv[i];
+        if (!(v >= 0 && v < LLFC_DATA_MAX_CLASSES && v == floorf(v)) || (nclasses > 0 && v >= nclasses)) {
+            if (nclasses > 0) llfc_seterr("%s: label %g of item %lld out of range [0, %d)", y_path, v, (long long)i + 1, nclasses);
+            else llfc_seterr("%s: label %g of item %lld is not a class index (a non-negative integer)", y_path, v, (long long)i + 1);
+            goto done;
+        }
+        if ((int)v > maxl) maxl = (int)v;
+    }
+    ds = llfc_dataset_new(n, dim, nclasses > 0 ? nclasses : maxl + 1);
+    if (!ds) goto done;
+    const float *xv = llfc_tensor_data(x);
+    for (int64_t k = 0; k < n * dim; k++) ds->x[k] = xv[k] * scale;
+    for (int64_t i = 0; i < n; i++) ds->y[i] = (int32_t)yv[i];
+    if (x->ndim == 4 && x->size[1] <= 65535 && x->size[2] <= 65535 && x->size[3] <= 65535) {
+        ds->c = (int)x->size[1];
+        ds->h = (int)x->size[2];
+        ds->w = (int)x->size[3];
+    }
+    const char *base = strrchr(x_path, '/');
+    snprintf(ds->name, sizeof ds->name, "%s", base ? base + 1 : x_path);
+done:
+    llfc_tensor_free(x);
+    llfc_tensor_free(y);
+    return ds;
 }

@@ -108,6 +108,12 @@ llfc_dataset *llfc_cifar_load(const char *const *paths, int npaths);
 /* dir/data_batch_1.bin .. data_batch_5.bin (test = 0) or dir/test_batch.bin. */
 llfc_dataset *llfc_cifar10_load_dir(const char *dir, int test);
 
+/* .npy arrays (read with llfc_npy_load, src/npy.c): x [n, ...] (any dtype
+ * npy.c reads; [n, c, h, w] is kept as an image shape) times `scale`, and
+ * y [n] (or [n, 1]) of integer class indices, 0-based as numpy/PyTorch
+ * store them.  nclasses > 0: labels must be below it; 0: max label + 1. */
+llfc_dataset *llfc_npy_dataset(const char *x_path, const char *y_path, int nclasses, float scale);
+
 /* Concatenate datasets with the same dim (classes = max). */
 llfc_dataset *llfc_dataset_concat(llfc_dataset *const *parts, int nparts);
 

@@ -396,8 +396,9 @@ static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, c
             return -1;
         int nh = 0;
         for (int i = 0; i < nsel; i++) if (sel[i] < L - 1) nh++;
-        if (nh == 0) return llfc_seterr("weak_additivity: no hidden layer selected (the network has %d)", L - 1);
-        if (!(wr->layer = llfc_calloc((size_t)nh, sizeof *wr->layer))) return -1;
+        if (nh == 0 && r->what == LLFC_M_WEAK)
+            return llfc_seterr("weak_additivity: no hidden layer selected (the network has %d)", L - 1);
+        if (!(wr->layer = llfc_calloc((size_t)(nh ? nh : 1), sizeof *wr->layer))) return -1;
         wr->nlayer = nh;
         for (int i = 0, j = 0; i < nsel; i++) {
             if (sel[i] >= L - 1) continue;

@@ -6,8 +6,10 @@
  * values; otherwise run the line as a statement; while the compiler complains
  * about '<eof>' read more lines.  A trailing ';' suppresses printing.
  * Interrupting: SIGINT sets llfc_interrupt_flag (polled by the C kernels) and a
- * count hook that raises "interrupted!" at the next Lua instruction; both are
- * cleared before each command, so the objects survive.
+ * count hook that raises "interrupted!" at the next Lua instruction unless a
+ * kernel consumed the interrupt (stopped cleanly, cleared the flag and
+ * returned a partial result); both are cleared before each command, so the
+ * objects survive.
  * Also here: tab completion through tables and metatables, the history file,
  * colour (only on a terminal, never with NO_COLOR).
  */
@@ -60,12 +62,16 @@ static void lstop(lua_State *L, lua_Debug *ar)
         if (ours) return;
     }
     lua_sethook(L, NULL, 0, 0);
+    /* a C kernel that stopped cleanly on the flag and returned its partial
+     * result has consumed the interrupt (cleared the flag): let Lua go on */
+    if (!llfc_interrupt_flag) return;
     luaL_error(L, "interrupted!");
 }
 
 static void on_sigint(int sig)
 {
     if (!g_running) { g_input_sigint = 1; return; }
+    if (!llfc_interrupt_flag) g_sigints = 0; /* the last one was consumed by a kernel */
     g_sigints++;
     llfc_interrupt_flag = 1;
     if ((g_batch && g_sigints >= 2) || (!g_batch && g_sigints >= 3)) {
@@ -385,16 +391,30 @@ static int is_ident(const char *s, size_t n)
     return 1;
 }
 
-/* Push the __index table of the value at idx's metatable, or nothing (0). */
+/* Push the method table of the value at idx: its metatable's __index when
+ * that is a table, else mt.methods, else the first upvalue of a function
+ * __index (types whose __index also serves fields).  0: nothing pushed. */
 static int push_index_table(lua_State *L, int idx)
 {
+    int top = lua_gettop(L);
     if (!lua_getmetatable(L, idx)) return 0;
-    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
-        lua_remove(L, -2);
-        return 1;
+    int t = lua_getfield(L, -1, "__index");
+    if (t == LUA_TTABLE) goto found;
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "methods") == LUA_TTABLE) goto found;
+    lua_pop(L, 1);
+    if (t == LUA_TFUNCTION) {
+        lua_getfield(L, -1, "__index");
+        if (lua_getupvalue(L, -1, 1) && lua_istable(L, -1)) {
+            lua_remove(L, -2);
+            goto found;
+        }
     }
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return 0;
+found:
+    lua_remove(L, -2);
+    return 1;
 }
 
 /* Raw lookup of t[key] following __index tables (no code runs). */
@@ -482,8 +502,10 @@ static void complete_expr(lua_State *L, const char *text)
         const char *e = p;
         while (e < sep && *e != '.' && *e != ':') e++;
         if (!is_ident(p, e - p) || (*e == ':' && e != sep)) { lua_settop(L, top); return; }
-        if (lua_type(L, -1) != LUA_TTABLE && !lua_getmetatable(L, -1)) { lua_settop(L, top); return; }
-        if (lua_type(L, -2) != LUA_TTABLE) lua_pop(L, 1); /* the metatable test above */
+        if (lua_type(L, -1) != LUA_TTABLE) { /* only values with a metatable have fields */
+            if (!lua_getmetatable(L, -1)) { lua_settop(L, top); return; }
+            lua_pop(L, 1);
+        }
         lookup(L, -1, p, e - p);
         lua_remove(L, -2);
         p = e + 1;
@@ -570,74 +592,134 @@ static void history_close(void)
     history_path = NULL;
 }
 
-/* ---- reading lines ------------------------------------------------------------------ */
+/* ---- feeding lines ------------------------------------------------------------------ */
 
-enum { READ_LINE, READ_EOF, READ_INTERRUPT };
+/* The statement being typed: lines joined by '\n' while it is incomplete. */
+static char *g_pending;
+static int g_failed, g_tty;
 
-static char *g_line;
-static int g_line_ready;
+/* Feed one input line (takes it); returns 1 while the statement is incomplete. */
+static int feed(lua_State *L, char *line)
+{
+    if (g_pending) {
+        size_t a = strlen(g_pending), b = strlen(line);
+        char *nb = realloc(g_pending, a + b + 2);
+        if (!nb) { free(line); return 1; }
+        nb[a] = '\n';
+        memcpy(nb + a + 1, line, b + 1);
+        free(line);
+        g_pending = nb;
+    } else {
+        g_pending = line;
+    }
+    int ev = evaluate(L, g_pending);
+    if (ev == EVAL_MORE) return 1;
+    if (g_tty) history_add(g_pending);
+    free(g_pending);
+    g_pending = NULL;
+    if (ev == EVAL_ERROR) g_failed = 1;
+    return 0;
+}
+
+/* Drop the incomplete statement (kept in the history, to fetch it back). */
+static void discard_pending(void)
+{
+    if (!g_pending) return;
+    if (g_tty) history_add(g_pending);
+    free(g_pending);
+    g_pending = NULL;
+}
+
+/* ---- the terminal: readline's callback interface ----------------------------------
+ * Lines are evaluated inside the line handler, with the handler kept installed,
+ * as readline intends: readline leaves the terminal in its normal mode while
+ * the handler runs, then shows the next prompt itself, and keys typed ahead
+ * while a command ran are kept. */
+
+static const char *g_prompt1 = PROMPT1, *g_prompt2 = PROMPT2;
+static int g_eof;
 
 static void on_line(char *line)
 {
-    g_line = line;
-    g_line_ready = 1;
-    rl_callback_handler_remove();
+    if (!line) { /* Ctrl-D */
+        g_eof = 1;
+        rl_callback_handler_remove();
+        return;
+    }
+    int more = feed(g_L, line);
+    rl_set_prompt(more ? g_prompt2 : g_prompt1);
 }
 
-/* Read a line with readline's callback interface; Ctrl-C clears the line. */
-static int read_tty(const char *prompt, char **out)
+/* Ctrl-C at the prompt: drop the line (and any incomplete statement). */
+static void clear_input(void)
 {
-    g_line = NULL;
-    g_line_ready = 0;
-    g_input_sigint = 0;
-    rl_callback_handler_install(prompt, on_line);
-    while (!g_line_ready) {
+    discard_pending();
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_replace_line("", 0);
+    rl_point = rl_end = rl_mark = 0;
+    using_history();
+    fputs("^C", rl_outstream);
+    rl_crlf();
+    rl_set_prompt(g_prompt1);
+    rl_on_new_line();
+    rl_redisplay();
+}
+
+static void loop_tty(lua_State *L)
+{
+    g_eof = 0;
+    rl_callback_handler_install(g_prompt1, on_line);
+    int fd = rl_instream ? fileno(rl_instream) : 0;
+    while (!g_eof) {
         if (g_winch) {
             g_winch = 0;
             rl_resize_terminal();
         }
         if (g_input_sigint) {
             g_input_sigint = 0;
-            rl_free_line_state();
-            rl_callback_sigcleanup();
-            rl_replace_line("", 0);
-            rl_point = rl_end = rl_mark = 0;
-            using_history();
-            fputs("^C", rl_outstream);
-            rl_crlf();
-            rl_on_new_line();
-            rl_callback_handler_remove();
-            return READ_INTERRUPT;
+            clear_input();
+            continue;
+        }
+        if (rl_pending_input) { /* a key readline pushed back */
+            rl_callback_read_char();
+            continue;
         }
         fd_set fds;
         FD_ZERO(&fds);
-        FD_SET(fileno(rl_instream), &fds);
-        int r = select(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            rl_callback_handler_remove();
-            return READ_EOF;
-        }
+        FD_SET(fd, &fds);
+        int r = select(fd + 1, &fds, NULL, NULL, NULL);
+        if (r < 0 && errno != EINTR) break;
         if (r > 0) rl_callback_read_char();
     }
-    if (!g_line) return READ_EOF;
-    *out = g_line;
-    return READ_LINE;
+    if (!g_eof) rl_callback_handler_remove();
+    (void)L;
 }
 
-static int read_plain(char **out)
+/* Not a terminal: plain lines, no prompt. */
+static int loop_plain(lua_State *L)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, stdin);
-    if (n < 0) {
-        free(line);
-        return g_input_sigint ? READ_INTERRUPT : READ_EOF;
+    for (;;) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            free(line);
+            if (g_input_sigint) return 130;
+            break;
+        }
+        if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+        if (n > 0 && line[n - 1] == '\r') line[--n] = '\0';
+        feed(L, line);
     }
-    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
-    if (n > 0 && line[n - 1] == '\r') line[--n] = '\0';
-    *out = line;
-    return READ_LINE;
+    if (g_pending) { /* input ended inside a statement: say what is wrong */
+        if (luaL_loadbuffer(L, g_pending, strlen(g_pending), "=stdin") != LUA_OK) report(L, LUA_ERRSYNTAX);
+        else lua_pop(L, 1);
+        free(g_pending);
+        g_pending = NULL;
+        g_failed = 1;
+    }
+    return 0;
 }
 
 /* ---- the loop ------------------------------------------------------------------------- */
@@ -652,16 +734,17 @@ static int color_ok(int fd)
 
 int llfc_repl_loop(lua_State *L)
 {
-    int tty = isatty(0), failed = 0, result = 0;
-    const char *p1 = PROMPT1, *p2 = PROMPT2;
+    int result = 0;
+    g_tty = isatty(0);
     g_interactive = 1;
-    llfc_repl_signals(L, !tty);
+    g_failed = 0;
+    llfc_repl_signals(L, !g_tty);
     g_color_out = color_ok(1);
     g_color_err = g_color_out && isatty(2);
-    if (tty) {
+    if (g_tty) {
         if (g_color_out) {
-            p1 = "\001\033[1;32m\002llfc>\001\033[0m\002 ";
-            p2 = "\001\033[32m\002...>\001\033[0m\002 ";
+            g_prompt1 = "\001\033[1;32m\002llfc>\001\033[0m\002 ";
+            g_prompt2 = "\001\033[32m\002...>\001\033[0m\002 ";
         }
         rl_readline_name = "llfc";
         rl_catch_signals = 0;
@@ -672,46 +755,12 @@ int llfc_repl_loop(lua_State *L)
         history_open();
         printf("llfc %s (%s)  help() for help, Ctrl-D to quit\n", LLFC_VERSION_STRING, LUA_RELEASE);
         fflush(stdout);
-    }
-    for (;;) {
-        char *line = NULL;
-        int r = tty ? read_tty(p1, &line) : read_plain(&line);
-        if (r == READ_EOF) break;
-        if (r == READ_INTERRUPT) {
-            if (!tty) { result = 130; break; }
-            continue;
-        }
-        /* accumulate lines while the statement is incomplete */
-        char *buf = line;
-        int ev;
-        while ((ev = evaluate(L, buf)) == EVAL_MORE) {
-            char *more = NULL;
-            r = tty ? read_tty(p2, &more) : read_plain(&more);
-            if (r != READ_LINE) {
-                if (r == READ_EOF && !tty) { /* report what is wrong with the last statement */
-                    if (luaL_loadbuffer(L, buf, strlen(buf), "=stdin") != LUA_OK) report(L, LUA_ERRSYNTAX);
-                    else lua_pop(L, 1);
-                    ev = EVAL_ERROR;
-                }
-                break;
-            }
-            size_t a = strlen(buf), b = strlen(more);
-            char *nb = realloc(buf, a + b + 2);
-            if (!nb) { free(more); r = READ_EOF; break; }
-            buf = nb;
-            buf[a] = '\n';
-            memcpy(buf + a + 1, more, b + 1);
-            free(more);
-        }
-        if (tty) history_add(buf);
-        free(buf);
-        if (ev == EVAL_ERROR) failed = 1;
-        if (r == READ_EOF) break;
-        if (r == READ_INTERRUPT && !tty) { result = 130; break; }
-    }
-    if (tty) {
+        loop_tty(L);
+        discard_pending();
         fputc('\n', stdout);
         history_close();
+    } else {
+        result = loop_plain(L);
     }
     cand_clear();
     free(cand);
@@ -720,5 +769,5 @@ int llfc_repl_loop(lua_State *L)
     fflush(stdout);
     g_interactive = 0;
     if (result) return result;
-    return !tty && failed ? 1 : 0;
+    return !g_tty && g_failed ? 1 : 0;
 }

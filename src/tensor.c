@@ -38,7 +38,8 @@ llfc_tensor *llfc_tensor_new(int ndim, const int64_t *size)
         n *= size[d];
         nz *= size[d] ? size[d] : 1;
     }
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    /* refuse more than the machine's memory (checked for big tensors only) */
+    long pages = n > ((int64_t)1 << 24) ? sysconf(_SC_PHYS_PAGES) : 0, psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0 && (double)n * sizeof(float) > (double)pages * (double)psz) {
         llfc_seterr("tensor too large: %lld elements (%.1f GB) exceed the machine's memory (%.1f GB)",
                     (long long)n, n * 4.0 / 1e9, (double)pages * psz / 1e9);
@@ -90,6 +91,8 @@ int64_t llfc_tensor_numel(const llfc_tensor *t)
 
 int llfc_tensor_is_contiguous(const llfc_tensor *t)
 {
+    for (int d = 0; d < t->ndim; d++)
+        if (t->size[d] == 0) return 1; /* no elements: any layout is contiguous */
     int64_t st = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->size[d] != 1 && t->stride[d] != st) return 0;

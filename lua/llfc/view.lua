@@ -321,7 +321,7 @@ end
 local function render(cv, r, kind, st, title, status)
   local w, h = cv:size()
   cv:clear()
-  local panels = panels_of(r, kind, st)
+  local panels = type(r) == "table" and panels_of(r, kind, st) or {}
   if st.panel > #panels then st.panel = math.max(#panels, 1) end
   local p = panels[st.panel]
   local head = string.format("llfc view: %s", title or kind)
@@ -364,7 +364,7 @@ local function handle_key(key, st, r, kind, title)
   if st.help and key ~= "resize" and key ~= "interrupt" then st.help = false; return "redraw" end
   st.msg = nil
   if key == "q" or key == "Q" or key == "escape" or key == "interrupt" then return "quit" end
-  local panels = panels_of(r, kind, st)
+  local panels = type(r) == "table" and panels_of(r, kind, st) or {}
   local np = math.max(#panels, 1)
   if key == "tab" or key == "down" or key == "pagedown" then st.panel = st.panel % np + 1
   elseif key == "btab" or key == "up" or key == "pageup" then st.panel = (st.panel - 2) % np + 1
@@ -475,7 +475,10 @@ function M.begin(kind, title)
            st = new_state({}, ascii), last_print = -1, last_draw = -1, n = 0 }
   if C.term() then
     live.scr = C.open()
-    if live.scr then live_draw(live) end
+    if live.scr then
+      local ok, err = pcall(live_draw, live)
+      if not ok then live_close(live); live = nil; error(err, 0) end
+    end
   end
 end
 
@@ -497,7 +500,9 @@ function M.update(partial)
         if key == nil then break end
         if handle_key(key, L.st, L.result, L.kind, L.title) == "quit" then L.stopped = true; break end
       end
-      if not L.stopped and C.now() - L.last_draw >= 0.04 then live_draw(L) end
+      -- metrics update per layer or alpha: draw each; training may update
+      -- every step: at most 25 frames a second (the next step redraws)
+      if not L.stopped and (L.kind ~= "train" or C.now() - L.last_draw >= 0.04) then live_draw(L) end
     end)
     if not ok then live_close(L); live = nil; error(err, 0) end
     if L.stopped then live_close(L) end

@@ -163,6 +163,19 @@ static int d_idx(lua_State *L)
     return 1;
 }
 
+/* data.npy(x_file, y_file [, {classes = k, scale = s}]) */
+static int d_npy(lua_State *L)
+{
+    const char *xp = luaL_checkstring(L, 1), *yp = luaL_checkstring(L, 2);
+    lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.npy");
+    lua_Number scale = lb_optnumber(L, 3, "scale", 1, "data.npy");
+    luaL_argcheck(L, k >= 0 && k <= LLFC_DATA_MAX_CLASSES, 3, "classes out of range");
+    llfc_dataset *ds = llfc_npy_dataset(xp, yp, (int)k, (float)scale);
+    if (!ds) return load_fail(L, "data.npy");
+    lb_pushdataset(L, ds);
+    return 1;
+}
+
 static int is_dir(const char *p) { return p && access(p, R_OK | X_OK) == 0; }
 
 /* The directory to load from: the argument, else $LLFC_DATA/sub when it
@@ -599,18 +612,21 @@ static const luaL_Reg ds_meta[] = {
 
 static const luaL_Reg funcs[] = {
     {"from_tensors", d_from_tensors}, {"blobs", d_blobs}, {"moons", d_moons}, {"spirals", d_spirals},
-    {"idx", d_idx}, {"fashion_mnist", d_fashion_mnist}, {"mnist", d_mnist}, {"cifar10", d_cifar10},
+    {"idx", d_idx}, {"fashion_mnist", d_fashion_mnist}, {"mnist", d_mnist}, {"cifar10", d_cifar10}, {"npy", d_npy},
     {"safetensors_read", d_st_read}, {"safetensors_write", d_st_write},
     {NULL, NULL},
 };
 
 int llfc_open_data(lua_State *L)
 {
-    lb_newtype(L, LLFC_DATASET_MT, ds_methods, ds_meta);
-    /* replace the method table __index by a function that also serves the
-     * read-only fields n, dim, classes, name, shape */
+    lb_newtype(L, LLFC_DATASET_MT, NULL, ds_meta);
+    /* __index is a function serving the read-only fields n, dim, classes,
+     * name, shape; methods live in mt.methods (as for llfc.Perm) */
     luaL_getmetatable(L, LLFC_DATASET_MT);
-    lua_getfield(L, -1, "__index");
+    lua_newtable(L);
+    luaL_setfuncs(L, ds_methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
     lua_pushcclosure(L, ds_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

@@ -297,16 +297,6 @@ typedef struct {
 static entry entries[MAX_ENTRIES];
 static int nentries = -1;
 
-/* Push the method table of the metatable at idx: __index when it is a table,
- * else mt.methods (see lb_newtype).  Returns the type pushed (nil if none). */
-static int get_methods(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    if (lua_getfield(L, idx, "__index") == LUA_TTABLE) return LUA_TTABLE;
-    lua_pop(L, 1);
-    return lua_getfield(L, idx, "methods");
-}
-
 static const char *next_line(const char *p) { const char *e = strchr(p, '\n'); return e ? e + 1 : p + strlen(p); }
 
 /* The name of a head line such as ".B tensor.new(t)": 1 if it is an entry. */
@@ -325,7 +315,7 @@ static int head_name(const char *line, const char *end, char *name, size_t cap)
             while (s[i] == '_' || s[i] == '.' || s[i] == ':' || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ||
                    (s[i] >= '0' && s[i] <= '9'))
                 i++;
-            if ((s[i] == '(' || s[i] == '{') && i < cap) {
+            if ((s[i] == '(' || s[i] == '{') && i < cap) { /* f(args) or f{options} */
                 memcpy(name, s, i);
                 name[i] = '\0';
                 ok = 1;
@@ -423,6 +413,30 @@ static int push_type(lua_State *L, const char *type)
     return 0;
 }
 
+/* Push the method table of the metatable at idx: its __index when that is a
+ * table, else mt.methods, else the first upvalue of a function __index
+ * (types whose __index also serves fields).  Returns 0 (nothing pushed) if
+ * there is none. */
+static int push_methods(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    int t = lua_getfield(L, idx, "__index");
+    if (t == LUA_TTABLE) return 1;
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "methods") == LUA_TTABLE) return 1;
+    lua_pop(L, 1);
+    if (t == LUA_TFUNCTION) {
+        lua_getfield(L, idx, "__index");
+        if (lua_getupvalue(L, -1, 1) && lua_istable(L, -1)) {
+            lua_remove(L, -2);
+            return 1;
+        }
+        lua_settop(L, top);
+    }
+    return 0;
+}
+
 /* Find the name of the value at idx among the llfc modules (module.f),
  * the llfc table itself (llfc.f) and the methods of the registered types
  * (Type:m).  Pushes the name or returns 0. */
@@ -458,7 +472,7 @@ static int name_of(lua_State *L, int idx)
     while (lua_next(L, LUA_REGISTRYINDEX)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1)) {
-            if (get_methods(L, -1) == LUA_TTABLE) {
+            if (push_methods(L, -1)) {
                 lua_pushnil(L);
                 while (lua_next(L, -2)) {
                     if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
@@ -469,8 +483,8 @@ static int name_of(lua_State *L, int idx)
                     }
                     lua_pop(L, 1);
                 }
+                lua_pop(L, 1);
             }
-            lua_pop(L, 1);
         }
         lua_pop(L, 1);
     }
@@ -622,12 +636,10 @@ static void doc_type(lua_State *L, sbuf *out, const char *type, int width)
     section_intro(out, ".SS", type, width);
     if (out->n > before) sb_char(out, '\n');
     push_type(L, type);
-    if (lua_istable(L, -1) && get_methods(L, -1) == LUA_TTABLE) {
+    if (lua_istable(L, -1) && push_methods(L, -1)) {
         char prefix[80];
         snprintf(prefix, sizeof prefix, "%s:", type);
         list_functions(L, out, -1, prefix, width);
-        lua_pop(L, 1);
-    } else if (lua_istable(L, -1)) {
         lua_pop(L, 1);
     }
     lua_pop(L, 1);

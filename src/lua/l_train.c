@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -98,10 +99,28 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
 /* ---- history tables ------------------------------------------------------------------ */
 static const char *const step_fields[] = {"step", "epoch", "loss", "acc", "lr", NULL};
 
+/* a growing C string (a luaL_Buffer cannot be used while reading fields) */
+typedef struct { char *s; size_t len, cap; int oom; } strbuf;
+
+static void sb_add(strbuf *b, const char *t)
+{
+    size_t n = strlen(t);
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) { b->oom = 1; return; }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, t, n + 1);
+    b->len += n;
+}
+
 static int hist_tostring(lua_State *L)
 {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
+    strbuf b = {0};
     lua_getfield(L, 1, "loss");
     lua_Integer nsteps = lua_istable(L, -1) ? luaL_len(L, -1) : 0;
     lua_pop(L, 1);
@@ -113,9 +132,9 @@ static int hist_tostring(lua_State *L)
     int intr = lua_toboolean(L, -1);
     lua_pop(L, 3);
     char line[256];
-    snprintf(line, sizeof line, "train: %lld steps, %.1f s, %.0f examples/s%s\n", (long long)nsteps, secs,
+    snprintf(line, sizeof line, "train: %lld steps, %.2f s, %.0f examples/s%s\n", (long long)nsteps, secs,
              secs > 0 ? ex / secs : 0.0, intr ? " (interrupted)" : "");
-    luaL_addstring(&b, line);
+    sb_add(&b, line);
     lua_getfield(L, 1, "epochs");
     int ep = lua_gettop(L);
     int has_test = 0;
@@ -126,7 +145,7 @@ static int hist_tostring(lua_State *L)
         lua_pop(L, 2);
         snprintf(line, sizeof line, "  %5s %7s %9s %8s %9s%s\n", "epoch", "step", "loss", "acc", "lr",
                  has_test ? "  test_err test_loss" : "");
-        luaL_addstring(&b, line);
+        sb_add(&b, line);
         lua_Integer ne = luaL_len(L, ep);
         for (lua_Integer i = 1; i <= ne; i++) {
             lua_geti(L, ep, i);
@@ -138,16 +157,16 @@ static int hist_tostring(lua_State *L)
             snprintf(line, sizeof line, "  %5lld %7lld %9.4f %7.2f%% %9.3g", (long long)lua_tointeger(L, -5),
                      (long long)lua_tointeger(L, -4), lua_tonumber(L, -3), 100 * lua_tonumber(L, -2),
                      lua_tonumber(L, -1));
-            luaL_addstring(&b, line);
+            sb_add(&b, line);
             lua_pop(L, 5);
             if (has_test) {
                 lua_getfield(L, -1, "test_err");
                 lua_getfield(L, -2, "test_loss");
                 snprintf(line, sizeof line, "  %7.2f%% %9.4f", 100 * lua_tonumber(L, -2), lua_tonumber(L, -1));
-                luaL_addstring(&b, line);
+                sb_add(&b, line);
                 lua_pop(L, 2);
             }
-            luaL_addstring(&b, "\n");
+            sb_add(&b, "\n");
             lua_pop(L, 1);
         }
     } else if (nsteps > 0) {
@@ -157,14 +176,13 @@ static int hist_tostring(lua_State *L)
         lua_geti(L, -1, nsteps);
         snprintf(line, sizeof line, "  last step: loss %.4f, batch accuracy %.2f%%\n", lua_tonumber(L, -3),
                  100 * lua_tonumber(L, -1));
-        luaL_addstring(&b, line);
+        sb_add(&b, line);
         lua_pop(L, 4);
     }
     lua_pop(L, 1);
-    luaL_pushresult(&b);
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    if (len && s[len - 1] == '\n') lua_pushlstring(L, s, len - 1);
+    if (b.oom) { free(b.s); return luaL_error(L, "out of memory"); }
+    lua_pushlstring(L, b.s ? b.s : "", b.len && b.s[b.len - 1] == '\n' ? b.len - 1 : b.len);
+    free(b.s);
     return 1;
 }
 
@@ -228,6 +246,7 @@ typedef struct {
     int64_t examples;
     const char *label;
     int drawn;
+    int64_t last_epoch;     /* the epoch this run ends in */
 } run_ctx;
 
 static void draw_bar(run_ctx *r, const llfc_step_info *s, int final)
@@ -242,8 +261,8 @@ static void draw_bar(run_ctx *r, const llfc_step_info *s, int final)
     for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
     bar[20] = 0;
     double loss = r->ep_n ? r->ep_loss / r->ep_n : s->loss, acc = r->ep_n ? r->ep_acc / r->ep_n : s->acc;
-    fprintf(stderr, "\r%s%sepoch %lld [%s] %3.0f%% loss %.4f acc %5.2f%% %6.0f ex/s ETA %d:%02d ",
-            r->label ? r->label : "", r->label ? " " : "", (long long)s->epoch, bar, 100 * frac, loss, 100 * acc,
+    fprintf(stderr, "\r%s%sepoch %lld/%lld [%s] %3.0f%% loss %.4f acc %5.2f%% %6.0f ex/s ETA %d:%02d ",
+            r->label ? r->label : "", r->label ? " " : "", (long long)s->epoch, (long long)r->last_epoch, bar, 100 * frac, loss, 100 * acc,
             el > 0 ? r->examples / el : 0.0, (int)(eta / 60), (int)eta % 60);
     if (final) fputc('\n', stderr);
     fflush(stderr);
@@ -355,6 +374,8 @@ static int run_steps(lua_State *L, llfc_trainer *t, const train_cfg *c, int hist
     r.planned = nsteps;
     r.t0 = llfc_now();
     r.label = label;
+    int64_t spe = llfc_trainer_steps_per_epoch(t);
+    r.last_epoch = (t->opt.step + nsteps + spe - 1) / spe;
     lua_getfield(L, hist, "seconds");
     r.seconds0 = lua_tonumber(L, -1);
     lua_getfield(L, hist, "examples");
@@ -572,13 +593,36 @@ static int nn_pair(lua_State *L)
     return 3;
 }
 
+/* ---- model files ------------------------------------------------------------------------ */
+/* net:save(path) -> true, or nil, message */
+static int net_save(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    if (llfc_net_save(net, path)) return lb_fail(L, "save");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* nn.load(path) -> net, or nil, message */
+static int nn_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    llfc_net *net = llfc_net_load(path);
+    if (!net) return lb_fail(L, "nn.load");
+    lb_pushnet(L, net);
+    return 1;
+}
+
 const luaL_Reg lnn_train_methods[] = {
     {"train", net_train},
+    {"save", net_save},
     {NULL, NULL},
 };
 
 const luaL_Reg lnn_train_funcs[] = {
     {"spawn", nn_spawn},
     {"pair", nn_pair},
+    {"load", nn_load},
     {NULL, NULL},
 };

@@ -29,7 +29,7 @@
 
 #include "plot.h"
 
-#define CANVAS_MT "llfc.Canvas"
+#define CANVAS_MT "llfc.view.Canvas" /* private: not a public llfc.<Type> */
 #define CHART_MT "llfc.ChartBox"
 #define SCREEN_MT "llfc.Screen"
 

@@ -211,6 +211,57 @@ T.section("idx and cifar files from Lua", function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+T.section("npy with numpy", function()
+  if not have_numpy then T.skip("npy with numpy", "/usr/bin/python3 with numpy not available"); return end
+  local xf, yf, zf = T.tmpname(".npy"), T.tmpname(".npy"), T.tmpname(".npy")
+  local ok, out = py([==[
+import sys
+import numpy as np
+np.save(sys.argv[1], (np.arange(30, dtype=np.uint8).reshape(5, 2, 3)))
+np.save(sys.argv[2], np.array([0, 4, 2, 1, 0], dtype=np.int64))
+np.save(sys.argv[3], np.array([0, 1, 2], dtype=np.int64))
+]==], xf, yf, zf)
+  T.ok(ok, "numpy wrote x.npy and y.npy", out)
+  local ds = data.npy(xf, yf)
+  T.ok(ds.n == 5 and ds.dim == 6 and ds.classes == 5, "data.npy: 5 samples of dim 6, classes = max label + 1")
+  local x, l = ds:get(2)
+  T.eq(l, 5, "data.npy: file labels are 0-based, Lua labels 1-based")
+  T.eq(x:get(1), 6, "data.npy: values as stored")
+  local s = data.npy(xf, yf, {scale = 1 / 255, classes = 10})
+  T.near(s:get(5):get(6), 29 / 255, 1e-7, "data.npy: scale option")
+  T.eq(s.classes, 10, "data.npy: classes option")
+  T.raises(function() data.npy(xf, yf, {classes = 4}) end, "label 4 of item 2 out of range [0, 4)", "data.npy: label out of range")
+  T.raises(function() data.npy(xf, zf) end, "has 5 samples but", "data.npy: count mismatch names the files")
+  local none, msg = data.npy(xf, yf .. ".missing")
+  T.ok(none == nil and msg:find(".missing", 1, true), "data.npy: missing file returns nil, message")
+  os.remove(xf); os.remove(yf); os.remove(zf)
+end)
+
+T.section("tensor values", function()
+  local x = tensor.new{{1, 2, 3}, {4, 5, 6}}
+  local ds = data.from_tensors(x, tensor.new{2, 1})
+  local v, l = ds:get(2)
+  T.ok(v:get(1) == 4 and v:get(3) == 6 and l == 1, "from_tensors/get: values and labels")
+  local xx, yy = ds:tensors()
+  T.ok(xx:get(1, 2) == 2 and yy:get(1) == 2 and xx:shape()[2] == 3, "tensors(): x [n, dim], y 1-based")
+  local im = data.from_tensors(tensor.zeros(2, 3, 4, 5), {1, 1})
+  T.ok(im.dim == 60 and im.shape[1] == 3 and im.shape[3] == 5, "from_tensors: [n, c, h, w] keeps the image shape")
+  local xi = im:tensors{images = true}
+  T.eq(#xi:shape(), 4, "tensors{images = true}: [n, c, h, w]")
+  local nd = ds:normalize{mean = {1, 2, 3}, std = 2}
+  T.eq(nd:get(2):get(3), 1.5, "normalize{mean = per-feature, std = scalar}")
+  T.raises(function() ds:normalize{std = 0} end, "must be > 0", "normalize: std 0 raises")
+  local m = data.moons{n = 4, noise = 0}
+  T.near(m:get(1):get(1), 1, 1e-6, "moons: first point (cos 0, sin 0)")
+  T.near(m:get(2):get(2), 0.5, 1e-6, "moons: second class starts at (0, 0.5)")
+  local n, total = 0, 0
+  for xb, yb, k in data.blobs{n = 10, classes = 2}:batches(4, 7) do
+    n = n + 1; total = total + xb:shape()[1]
+    T.eq(xb:shape()[1], yb:shape()[1], "batch " .. k .. ": x and y agree")
+  end
+  T.ok(n == 3 and total == 10, "batches cover every sample once")
+end)
+
 T.section("real Fashion-MNIST", function()
   local f = data.fashion_mnist()
   if not f then T.skip("real Fashion-MNIST", "/usr/share/datasets/fashion-mnist not installed"); return end

@@ -45,16 +45,23 @@ for mname, mod in pairs(llfc) do
     add("llfc." .. mname, mod)
   end
 end
+-- a type's methods: __index if it is a table, else mt.methods, else the
+-- first upvalue of a function __index (a type whose __index also serves fields)
+local function methods_of(mt)
+  if type(mt.__index) == "table" then return mt.__index end
+  if type(mt.methods) == "table" then return mt.methods end
+  if type(mt.__index) == "function" then
+    local _, up = debug.getupvalue(mt.__index, 1)
+    if type(up) == "table" then return up end
+  end
+end
 local types = {}
 for key, mt in pairs(debug.getregistry()) do
   local tname = type(key) == "string" and key:match("^llfc%.(%u[%w_]*)$")
   if tname and type(mt) == "table" and mt.__name == key then
     types[tname] = mt
-    local methods = type(mt.__index) == "table" and mt.__index or mt.methods
-    if type(methods) == "table" then
-      for k, v in pairs(methods) do
-        if type(k) == "string" and type(v) == "function" then add(tname .. ":" .. k, v) end
-      end
+    for k, v in pairs(methods_of(mt) or {}) do
+      if type(k) == "string" and type(v) == "function" then add(tname .. ":" .. k, v) end
     end
   end
 end
@@ -90,10 +97,9 @@ local function exists(name)
   local tname, meth = name:match("^(%u[%w_]*):([%w_]+)$")
   if tname then
     local mt = types[tname]
-    if mt == nil then return false end
-    if meth:match("^__") then return type(mt[meth]) == "function" end -- a documented metamethod
-    local methods = type(mt.__index) == "table" and mt.__index or mt.methods
-    return type(methods) == "table" and type(methods[meth]) == "function"
+    if mt and meth:match("^__") then return mt[meth] ~= nil end -- a metamethod (Tensor:__add)
+    local m = mt and methods_of(mt)
+    return m ~= nil and type(m[meth]) == "function"
   end
   return type(_G[name]) == "function" and _G[name] == llfc[name]
 end
