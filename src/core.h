@@ -63,6 +63,10 @@ void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
 /* Number of BLAS threads (0 = leave as is). */
 void llfc_blas_set_threads(int n);
 int llfc_blas_get_threads(void);
+/* OpenBLAS's kernel family for this CPU ("Haswell", "SkylakeX", ...; "Prescott"
+ * is its slow fallback for CPUs it does not know) and its build string. */
+const char *llfc_blas_corename(void);
+const char *llfc_blas_config(void);
 
 /* ---- a documented, portable PRNG ----------------------------------------------
  * xoshiro256** seeded through splitmix64: the same numbers on every machine. */
@@ -78,6 +82,24 @@ uint64_t llfc_rng_below(llfc_rng *r, uint64_t n);
 double llfc_rng_normal(llfc_rng *r);
 /* Fisher-Yates shuffle of an int64 array. */
 void llfc_rng_shuffle(llfc_rng *r, int64_t *a, int64_t n);
+
+/* ---- atomic file writing ---------------------------------------------------
+ * Every file llfc writes goes to a temporary file in the same directory and is
+ * renamed over the target only when everything was written, so a failure or an
+ * interruption never leaves a truncated file behind:
+ *     llfc_afile a;
+ *     FILE *f = llfc_afile_open(&a, path);      // NULL + error
+ *     ok = fwrite(...) == n && ...;
+ *     return llfc_afile_commit(&a, ok);         // flush, close, rename or remove
+ * The new file gets the usual 0666 & ~umask permissions. */
+#include <stdio.h>
+typedef struct { FILE *f; char *tmp; const char *path; } llfc_afile;
+FILE *llfc_afile_open(llfc_afile *a, const char *path);
+/* ok = 0 discards the temporary file (the error already recorded is kept, or
+ * "PATH: write failed" is recorded).  Returns 0 or -1. */
+int llfc_afile_commit(llfc_afile *a, int ok);
+/* Write len bytes atomically. */
+int llfc_write_file_atomic(const char *path, const char *data, size_t len);
 
 /* Monotonic seconds. */
 double llfc_now(void);

@@ -184,31 +184,46 @@ int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t)
     return (t->ds->n + t->opt.o.batch - 1) / t->opt.o.batch;
 }
 
-/* The SGD update of one tensor w [m] with gradient g, momentum buffer buf. */
-static void sgd_update(const llfc_train_opts *o, int first, float lr, float *w, const float *g, float *buf, int64_t m)
+/* The SGD update of one tensor w [m] with gradient g and momentum buffer buf.
+ * Loops run in blocks of VB so that -O2 vectorizes them. */
+#define VB 16
+
+static void sgd_update(const llfc_train_opts *o, int first, float lr, float *restrict w, const float *restrict g,
+                       float *restrict buf, int64_t m)
 {
-    float mu = (float)o->momentum, wd = (float)o->weight_decay;
+    const float mu = (float)o->momentum, wd = (float)o->weight_decay;
+    int64_t i = 0;
     if (mu == 0.0f) {
-        for (int64_t i = 0; i < m; i++) w[i] -= lr * (g[i] + wd * w[i]);
+        for (; i + VB <= m; i += VB)
+            for (int j = 0; j < VB; j++) w[i + j] -= lr * (g[i + j] + wd * w[i + j]);
+        for (; i < m; i++) w[i] -= lr * (g[i] + wd * w[i]);
         return;
     }
-    if (first) { /* PyTorch: buf = g on the first step */
-        if (o->nesterov)
-            for (int64_t i = 0; i < m; i++) { float gi = g[i] + wd * w[i]; buf[i] = gi; w[i] -= lr * (gi + mu * gi); }
-        else
-            for (int64_t i = 0; i < m; i++) { float gi = g[i] + wd * w[i]; buf[i] = gi; w[i] -= lr * gi; }
-        return;
-    }
+    /* PyTorch: buf = g on the first step, then buf = mu * buf + g */
+    const float keep = first ? 0.0f : mu;
     if (o->nesterov) {
-        for (int64_t i = 0; i < m; i++) {
+        for (; i + VB <= m; i += VB)
+            for (int j = 0; j < VB; j++) {
+                float gi = g[i + j] + wd * w[i + j];
+                float b = keep * buf[i + j] + gi;
+                buf[i + j] = b;
+                w[i + j] -= lr * (gi + mu * b);
+            }
+        for (; i < m; i++) {
             float gi = g[i] + wd * w[i];
-            float b = mu * buf[i] + gi;
+            float b = keep * buf[i] + gi;
             buf[i] = b;
             w[i] -= lr * (gi + mu * b);
         }
     } else {
-        for (int64_t i = 0; i < m; i++) {
-            float b = mu * buf[i] + (g[i] + wd * w[i]);
+        for (; i + VB <= m; i += VB)
+            for (int j = 0; j < VB; j++) {
+                float b = keep * buf[i + j] + (g[i + j] + wd * w[i + j]);
+                buf[i + j] = b;
+                w[i + j] -= lr * b;
+            }
+        for (; i < m; i++) {
+            float b = keep * buf[i] + (g[i] + wd * w[i]);
             buf[i] = b;
             w[i] -= lr * b;
         }

@@ -2,10 +2,12 @@
  * finite differences of a double-precision reference written here), eval. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core.h"
 #include "nn.h"
+#include "safetensors.h"
 
 /* Reference forward in double: loss (mean xent) of the MLP with parameters
  * given as double arrays P[p] (same layout as net->param[p]). */
@@ -67,8 +69,9 @@ static void test_gradcheck(int act, const char *actname)
         int64_t m = llfc_tensor_numel(net->param[p]);
         float *w = llfc_tensor_data(net->param[p]);
         for (int64_t i = 0; i < m; i++) w[i] *= 2.0f;
-        grad[p] = calloc((size_t)m, sizeof(float));
-        P[p] = calloc((size_t)m, sizeof(double));
+        size_t mz = m > 0 ? (size_t)m : 1;
+        grad[p] = calloc(mz, sizeof(float));
+        P[p] = calloc(mz, sizeof(double));
         for (int64_t i = 0; i < m; i++) P[p][i] = w[i];
     }
     double loss = 0;
@@ -187,6 +190,91 @@ static void test_backward_layer_update(void)
     llfc_net_free(ref);
 }
 
+/* write a file holding tensors name_i of the given shapes (and metadata) */
+static int write_st(const char *path, int n, const char **names, const int64_t (*shapes)[2], const int *ndims,
+                    const char *widths_meta)
+{
+    llfc_st_file *f = llfc_st_new();
+    for (int i = 0; i < n; i++) {
+        llfc_tensor *t = llfc_tensor_new(ndims[i], shapes[i]);
+        float *d = llfc_tensor_data(t);
+        for (int64_t k = 0; k < llfc_tensor_numel(t); k++) d[k] = 0.01f * (float)k;
+        llfc_st_add(f, names[i], t);
+        llfc_tensor_free(t);
+    }
+    if (widths_meta) llfc_st_set_meta(f, "widths", widths_meta);
+    int rc = llfc_st_write(path, f);
+    llfc_st_free(f);
+    return rc;
+}
+
+static void test_files(void)
+{
+    char path[] = "/tmp/llfc_test_nn_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    int64_t widths[] = {3, 4, 2};
+    llfc_net *net = llfc_mlp_new(3, widths, LLFC_ACT_TANH, LLFC_INIT_TORCH, 1);
+    CHECK(llfc_net_save(net, path) == 0, "save");
+    llfc_net *back = llfc_net_load(path);
+    CHECK(back && llfc_net_same_arch(net, back) == 0 && back->act == LLFC_ACT_TANH, "load: same architecture");
+    int same = back != NULL;
+    for (int p = 0; same && p < net->nparams; p++)
+        same = !memcmp(llfc_tensor_data(net->param[p]), llfc_tensor_data(back->param[p]),
+                       (size_t)llfc_tensor_numel(net->param[p]) * sizeof(float));
+    CHECK(same, "load: same values");
+    llfc_net_free(back);
+    llfc_st_file *f = llfc_st_read(path);
+    CHECK(f && !strcmp(llfc_st_get_meta(f, "widths"), "3,4,2") && !strcmp(llfc_st_get_meta(f, "arch"), "mlp") &&
+              llfc_st_get(f, "2.weight") && llfc_st_get(f, "2.weight")->size[0] == 2,
+          "metadata and state_dict names");
+    llfc_st_free(f);
+
+    const char *n1[] = {"0.weight", "0.bias", "2.weight"};
+    const int64_t s1[][2] = {{4, 3}, {4, 0}, {2, 4}};
+    const int d1[] = {2, 1, 2};
+    int64_t s1b[3][2];
+    memcpy(s1b, s1, sizeof s1b);
+    s1b[1][0] = 4;
+    write_st(path, 3, n1, (const int64_t(*)[2])s1b, d1, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "'2.weight' without '2.bias'"),
+          "a weight without its bias (%s)", llfc_errmsg());
+    const char *n2[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+    const int64_t s2[][2] = {{4, 3}, {4, 0}, {2, 5}, {2, 0}};
+    const int d2[] = {2, 1, 2, 1};
+    write_st(path, 4, n2, s2, d2, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "takes 5 inputs"),
+          "layers that do not chain (%s)", llfc_errmsg());
+    const int64_t s3[][2] = {{4, 3}, {4, 0}, {2, 4}, {2, 0}};
+    write_st(path, 4, n2, s3, d2, NULL);
+    llfc_net *ok = llfc_net_load(path);
+    CHECK(ok && ok->nlayers == 2 && ok->widths[0] == 3 && ok->act == LLFC_ACT_RELU,
+          "no metadata: widths from the shapes, relu");
+    llfc_net_free(ok);
+    write_st(path, 4, n2, s3, d2, "3,5,2");
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "metadata says widths 3,5,2"),
+          "metadata that disagrees with the shapes (%s)", llfc_errmsg());
+    const char *n4[] = {"0.weight", "0.bias", "2.weight", "2.bias", "extra"};
+    const int64_t s4[][2] = {{4, 3}, {4, 0}, {2, 4}, {2, 0}, {1, 0}};
+    const int d4[] = {2, 1, 2, 1, 1};
+    write_st(path, 5, n4, s4, d4, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "unexpected tensor 'extra'"),
+          "an unexpected tensor (%s)", llfc_errmsg());
+    const int64_t s5[][2] = {{4, 3}, {3, 0}, {2, 4}, {2, 0}};
+    write_st(path, 4, n2, s5, d2, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "'0.bias' must be [4]"),
+          "a bias of the wrong size (%s)", llfc_errmsg());
+    const char *n6[] = {"layer.weight"};
+    const int64_t s6[][2] = {{4, 3}};
+    const int d6[] = {2};
+    write_st(path, 1, n6, s6, d6, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "not an MLP state_dict"),
+          "a file without 0.weight (%s)", llfc_errmsg());
+    unlink(path);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), path), "a missing file names it (%s)", llfc_errmsg());
+    llfc_net_free(net);
+}
+
 int main(void)
 {
     test_xent();
@@ -195,5 +283,6 @@ int main(void)
     test_gradcheck(LLFC_ACT_IDENTITY, "identity");
     test_eval();
     test_backward_layer_update();
+    test_files();
     return check_summary();
 }

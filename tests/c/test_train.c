@@ -233,6 +233,36 @@ static void test_divergence(void)
     llfc_dataset_release(ds);
 }
 
+static int press_ctrl_c(void *ud, const llfc_step_info *info)
+{
+    if (info->step == 3) llfc_interrupt_flag = 1; /* as the SIGINT handler does */
+    return 0;
+}
+
+static int stop_at_5(void *ud, const llfc_step_info *info) { return info->step == 5; }
+
+static void test_interrupt(void)
+{
+    llfc_dataset *ds = blobs(60, 4);
+    int64_t widths[] = {2, 8, 3};
+    llfc_net *a = llfc_mlp_new(3, widths, LLFC_ACT_RELU, LLFC_INIT_TORCH, 5);
+    llfc_train_opts o;
+    llfc_train_opts_default(&o);
+    o.batch = 10;
+    o.total_steps = 50;
+    llfc_trainer *t = llfc_trainer_new(a, ds, &o, 1);
+    int64_t done;
+    int intr;
+    int rc = llfc_trainer_run(t, 50, press_ctrl_c, NULL, &done, &intr);
+    CHECK(rc == 0 && intr && done == 3, "Ctrl-C stops after the current step (%lld steps)", (long long)done);
+    llfc_interrupt_clear();
+    rc = llfc_trainer_run(t, 50, stop_at_5, NULL, &done, &intr);
+    CHECK(rc == 0 && !intr && done == 2 && t->opt.step == 5, "training continues afterwards; a callback can stop it");
+    llfc_trainer_free(t);
+    llfc_net_free(a);
+    llfc_dataset_release(ds);
+}
+
 int main(void)
 {
     llfc_blas_set_threads(1);
@@ -242,5 +272,6 @@ int main(void)
     test_learns_and_determinism();
     test_trainer_clone();
     test_divergence();
+    test_interrupt();
     return check_summary();
 }

@@ -82,6 +82,31 @@ T.section("determinism and options", function()
   T.raises(function() nn.mlp{2, 4, 2}:train(ds, {}) end, "3 classes", "train checks the classes")
 end)
 
+T.section("live view protocol", function()
+  local saved = {view.begin, view.update, view.finish}
+  local log = {}
+  view.begin = function(kind, title) log[#log + 1] = "begin " .. kind .. " " .. title end
+  view.update = function(r) log[#log + 1] = "update " .. #r.loss end
+  view.finish = function(r, status) log[#log + 1] = "finish " .. #r.loss .. " " .. tostring(status) end
+  local ok, err = pcall(function()
+    nn.mlp{2, 4, 3}:train(ds, {epochs = 2, batch = 100, view = true, title = "tiny", progress = false})
+  end)
+  local first = log
+  log = {}
+  local n = 0
+  view.update = function(r) n = n + 1; if n == 2 then return false end end
+  local h = nn.mlp{2, 4, 3}:train(ds, {epochs = 5, batch = 100, view = true, progress = false})
+  view.begin, view.update, view.finish = saved[1], saved[2], saved[3]
+  local second = log
+  log = first
+  T.ok(ok, "train with view = true runs", tostring(err))
+  T.eq(log[1], "begin train tiny", "view.begin(kind, title)")
+  T.eq(log[#log], "finish 6 nil", "view.finish with the whole history")
+  T.ok(#log >= 4 and log[2]:match("^update %d+$"), "view.update with partial histories")
+  T.ok(#h.loss < 15 and #h.loss == tonumber(second[#second]:match("finish (%d+)")),
+       "view.update returning false stops training", #h.loss .. " steps")
+end)
+
 T.section("divergence", function()
   local net = nn.mlp{2, 16, 3, seed = 1}
   local ok, err = pcall(net.train, net, ds, {lr = 1e30, epochs = 5, batch = 10, progress = false})
