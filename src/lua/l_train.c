@@ -539,6 +539,7 @@ static int nn_pair(lua_State *L)
     int nw, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
     llfc_net *tmpl = lb_tonet(L, 1);
     if (tmpl) {
+        if (tmpl->arch != LLFC_ARCH_MLP) return luaL_error(L, "nn.pair: only MLPs are supported");
         nw = tmpl->nlayers + 1;
         memcpy(widths, tmpl->widths, (size_t)nw * sizeof *widths);
         act = tmpl->act;
