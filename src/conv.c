@@ -11,6 +11,7 @@
  * layers.h) the output plane of one sample is already [K, PQ] and no
  * transposition is needed.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,10 +47,13 @@ int llfc_conv2d_outsize(int H, int R, int stride, int pad)
     if (pad < 0) return llfc_seterr("padding must be >= 0, got %d", pad);
     if (R < 1) return llfc_seterr("kernel size must be >= 1, got %d", R);
     if (H < 1) return llfc_seterr("input size must be >= 1, got %d", H);
-    if (R > H + 2 * pad)
-        return llfc_seterr("kernel size %d larger than padded input %d (input %d, padding %d)",
-                           R, H + 2 * pad, H, pad);
-    return (H + 2 * pad - R) / stride + 1;
+    long long padded = (long long)H + 2LL * pad;
+    if (padded > INT_MAX / 2)
+        return llfc_seterr("padded input %lld too large (input %d, padding %d)", padded, H, pad);
+    if (R > padded)
+        return llfc_seterr("kernel size %d larger than padded input %lld (input %d, padding %d)",
+                           R, padded, H, pad);
+    return (int)((padded - R) / stride + 1);
 }
 
 /* Validate a conv shape; fills P, Q.  Messages are prefixed by fname. */
@@ -62,6 +66,11 @@ static int conv_check(const char *fname, int N, int C, int H, int W, int K, int 
     if (p < 0) return llfc_adderr("%s: height", fname);
     int q = llfc_conv2d_outsize(W, S, stride, pad);
     if (q < 0) return llfc_adderr("%s: width", fname);
+    /* gemm dimensions are ints */
+    if ((size_t)p * q > INT_MAX || (size_t)H * W > INT_MAX || (size_t)C * R * S > INT_MAX
+        || (size_t)K * R * S > INT_MAX)
+        return llfc_seterr("%s: layer too large (%dx%dx%d input, %dx%dx%dx%d kernel)", fname, C, H, W,
+                           K, C, R, S);
     *P = p, *Q = q;
     return 0;
 }
@@ -88,6 +97,7 @@ static int conv_chunk(int N, int C, int K, int R, int S, int P, int Q)
     size_t b = per ? chunk_floats / per : 1;
     if (b < 1) b = 1;
     if (b > (size_t)N) b = (size_t)N;
+    if (b > INT_MAX / ((size_t)P * Q)) b = INT_MAX / ((size_t)P * Q);   /* B*PQ is a gemm dimension */
     return (int)b;
 }
 
@@ -264,6 +274,12 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
     const size_t pq = (size_t)P * Q, crs = (size_t)C * R * S, chw = (size_t)C * H * W;
     const int pointwise = is_pointwise(R, S, stride, pad);
 
+    float *own = NULL;
+    if (!work && (dweight || din)) {   /* before any write: a failure leaves the outputs alone */
+        own = llfc_mallocarray(llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad), sizeof(float));
+        if (!own) return llfc_adderr("conv2d_backward");
+        work = own;
+    }
     if (dbias)
         for (int n = 0; n < N; n++)
             for (int k = 0; k < K; k++) {
@@ -274,12 +290,6 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
             }
     if (!dweight && !din) return 0;
 
-    float *own = NULL;
-    if (!work) {
-        own = llfc_mallocarray(llfc_conv2d_worksize(N, C, H, W, K, R, S, stride, pad), sizeof(float));
-        if (!own) return llfc_adderr("conv2d_backward");
-        work = own;
-    }
     const int flip = B == 1 && use_flip(R, S, stride, pad);
     float *wf = NULL;   /* flipped kernel [C, K, R, S] after the column area */
     if (din && flip) {

@@ -79,6 +79,24 @@ double llfc_rng_normal(llfc_rng *r);
 /* Fisher-Yates shuffle of an int64 array. */
 void llfc_rng_shuffle(llfc_rng *r, int64_t *a, int64_t n);
 
+/* ---- atomic file writing ---------------------------------------------------
+ * Every file llfc writes goes to a temporary file in the same directory and is
+ * renamed over the target only when everything was written, so a failure or an
+ * interruption never leaves a truncated file behind:
+ *     llfc_afile a;
+ *     FILE *f = llfc_afile_open(&a, path);      // NULL + error
+ *     ok = fwrite(...) == n && ...;
+ *     return llfc_afile_commit(&a, ok);         // flush, close, rename or remove
+ * The new file gets the usual 0666 & ~umask permissions. */
+#include <stdio.h>
+typedef struct { FILE *f; char *tmp; const char *path; } llfc_afile;
+FILE *llfc_afile_open(llfc_afile *a, const char *path);
+/* ok = 0 discards the temporary file (the error already recorded is kept, or
+ * "PATH: write failed" is recorded).  Returns 0 or -1. */
+int llfc_afile_commit(llfc_afile *a, int ok);
+/* Write len bytes atomically. */
+int llfc_write_file_atomic(const char *path, const char *data, size_t len);
+
 /* Monotonic seconds. */
 double llfc_now(void);
 

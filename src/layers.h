@@ -9,9 +9,13 @@
  *
  * Gradient conventions (as in llm.c): a backward kernel OVERWRITES the input
  * gradient (din) and ACCUMULATES (+=) into parameter gradients (dweight,
- * dbias), so a caller zeroes parameter gradients once per step.  Any gradient
- * pointer may be NULL to skip that gradient.  Optional parameters (a bias, an
+ * dbias), so a caller zeroes parameter gradients once per step.  The gradient
+ * pointers of conv and normalisation kernels may be NULL to skip that gradient
+ * (pooling has only din, which is required).  Optional parameters (a bias, an
  * affine weight) are NULL when absent.
+ *
+ * Output and gradient buffers must not overlap the inputs (no in-place
+ * calls).
  *
  * Kernels are short (one layer on one batch) and do not check
  * llfc_interrupted(); callers check it between batches.
@@ -115,7 +119,8 @@ int llfc_gavgpool_backward(float *din, const float *dout, int N, int C, int H, i
  *   running_var  = (1 - momentum) running_var  + momentum var * M / (M - 1)
  * (unbiased variance, as PyTorch).  momentum = 1/(t+1) on the t-th batch
  * (t = 0, 1, ...) gives the cumulative average of PyTorch's momentum=None,
- * used to re-estimate statistics.  Needs M >= 2 (PyTorch: "Expected more than
+ * used to re-estimate statistics.  out may be NULL to compute only the
+ * statistics (mean, rstd, running update).  Needs M >= 2 (PyTorch: "Expected more than
  * 1 value per channel when training").
  *
  * Eval mode normalises with running_mean and running_var. */
@@ -140,8 +145,8 @@ int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,
                                    int N, int C, int H, int W, float eps);
 
 /* ---- LayerNorm over channels (src/norm.c) ---------------------------------
- * Git Re-Basin's ResNet-20 and VGG (samuela/git-re-basin, src/resnet20.py)
- * put flax.linen.LayerNorm() after every conv.  Their activations are NHWC
+ * Git Re-Basin's ResNet-20 and VGG (samuela/git-re-basin, src/resnet20.py and
+ * src/cifar10_vgg_run.py) put flax.linen.LayerNorm() after every conv.  Their activations are NHWC
  * and flax normalises over the last axis, so each pixel's channel vector is
  * normalised on its own, with a per-channel scale and bias:
  * for each (n, h, w), over the C values x[n, :, h, w],

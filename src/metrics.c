@@ -396,8 +396,9 @@ static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, c
             return -1;
         int nh = 0;
         for (int i = 0; i < nsel; i++) if (sel[i] < L - 1) nh++;
-        if (nh == 0) return llfc_seterr("weak_additivity: no hidden layer selected (the network has %d)", L - 1);
-        if (!(wr->layer = llfc_calloc((size_t)nh, sizeof *wr->layer))) return -1;
+        if (nh == 0 && r->what == LLFC_M_WEAK)
+            return llfc_seterr("weak_additivity: no hidden layer selected (the network has %d)", L - 1);
+        if (!(wr->layer = llfc_calloc((size_t)(nh ? nh : 1), sizeof *wr->layer))) return -1;
         wr->nlayer = nh;
         for (int i = 0, j = 0; i < nsel; i++) {
             if (sel[i] >= L - 1) continue;
@@ -500,6 +501,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
     for (int u = 0; u < w->nu; u++) {
         double al = w->ua[u];
         float **pt, **ht;
+        if (llfc_check_interrupt()) return -1; /* one forward pass per alpha: stop between them */
         if (al == 1.0) pt = w->pa, ht = w->ha;
         else if (al == 0.0) pt = w->pb, ht = w->hb;
         else {

@@ -112,7 +112,7 @@ int llfc_batchnorm2d_forward_train(float *out, float *mean, float *rstd,
 {
     const char *fn = "batchnorm2d_forward_train";
     if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
-    if (!out || !in) return llfc_seterr("%s: NULL buffer", fn);
+    if (!in) return llfc_seterr("%s: NULL buffer", fn);
     const size_t hw = (size_t)H * W, M = (size_t)N * hw;
     if (M < 2)
         return llfc_seterr("%s: expected more than 1 value per channel when training, "
@@ -128,7 +128,7 @@ int llfc_batchnorm2d_forward_train(float *out, float *mean, float *rstd,
         float rs = (float)(1.0 / sqrt(var + (double)eps));
         float w = weight ? weight[c] : 1.0f, b = bias ? bias[c] : 0.0f;
         float a = w * rs, m = (float)mu;
-        for (int n = 0; n < N; n++)
+        for (int n = 0; n < N && out; n++)
             row_affine(out + ((size_t)n * C + c) * hw, in + ((size_t)n * C + c) * hw, hw, m, a, b);
         if (mean) mean[c] = m;
         if (rstd) rstd[c] = rs;

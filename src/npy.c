@@ -312,28 +312,9 @@ int llfc_npy_save(const char *path, const llfc_tensor *t)
     header[padded - 10 - 1] = '\n';
     size_t hlen = padded - 10;
 
-    size_t plen = strlen(path);
-    char *tmp = llfc_malloc(plen + 16);
-    if (!tmp) return -1;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", 11);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        llfc_seterr("%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        llfc_seterr("%s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
+    llfc_afile af;
+    FILE *f = llfc_afile_open(&af, path);
+    if (!f) return -1;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, hlen, f) == hlen;
@@ -351,16 +332,6 @@ int llfc_npy_save(const char *path, const llfc_tensor *t)
         }
     }
     free(buf);
-    if (ok == 1 && fflush(f) != 0) ok = 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok == 1) { ok = 0; err = errno; }
-    if (ok == 1 && rename(tmp, path) != 0) { ok = 0; err = errno; }
-    if (ok != 1) {
-        unlink(tmp);
-        if (ok == 0) llfc_seterr("%s: write failed: %s", path, strerror(err));
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    if (ok == 0) llfc_seterr("%s: write failed: %s", path, strerror(errno));
+    return llfc_afile_commit(&af, ok == 1);
 }

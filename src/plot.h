@@ -138,8 +138,6 @@ void llfc_chart_draw(const llfc_chart *ch, llfc_canvas *c, int x, int y, int w, 
 /* A standalone SVG document with n charts in a grid of `cols` columns, each
  * panel pw x ph pixels.  Malloc'd string (llfc_free), NULL on failure. */
 char *llfc_svg_charts(llfc_chart *const *charts, int n, int cols, int pw, int ph);
-/* Write data to path atomically (temporary file in the same directory, then
- * rename).  0 / -1 with the message set. */
-int llfc_write_file_atomic(const char *path, const char *data, size_t len);
+/* Files are written with llfc_write_file_atomic (core.h). */
 
 #endif

@@ -22,6 +22,8 @@ static int pool_check(const char *fname, int N, int C, int H, int W, int k, int 
     if (p < 0) return llfc_adderr("%s: height", fname);
     int q = llfc_pool2d_outsize(W, k, stride);
     if (q < 0) return llfc_adderr("%s: width", fname);
+    if ((size_t)H * W > INT32_MAX)
+        return llfc_seterr("%s: plane %dx%d too large for int32 indices", fname, H, W);
     *P = p, *Q = q;
     return 0;
 }
@@ -60,17 +62,17 @@ int llfc_maxpool2d_backward(float *din, const float *dout, const int32_t *idx,
     int P = 0, Q = 0;
     if (pool_check("maxpool2d_backward", N, C, H, W, k, stride, &P, &Q) < 0) return -1;
     if (!din || !dout || !idx) return llfc_seterr("maxpool2d_backward: NULL buffer");
+    const size_t nidx = (size_t)N * C * P * Q;
+    for (size_t i = 0; i < nidx; i++)
+        if (idx[i] < 0 || idx[i] >= H * W)
+            return llfc_seterr("maxpool2d_backward: index %d out of range [0, %d)",
+                               (int)idx[i], H * W);
     memset(din, 0, sizeof(float) * (size_t)N * C * H * W);
     for (size_t nc = 0; nc < (size_t)N * C; nc++) {
         float *d = din + nc * H * W;
         const float *g = dout + nc * P * Q;
         const int32_t *ix = idx + nc * P * Q;
-        for (int i = 0; i < P * Q; i++) {
-            if (ix[i] < 0 || ix[i] >= H * W)
-                return llfc_seterr("maxpool2d_backward: index %d out of range [0, %d)",
-                                   (int)ix[i], H * W);
-            d[ix[i]] += g[i];
-        }
+        for (int i = 0; i < P * Q; i++) d[ix[i]] += g[i];
     }
     return 0;
 }

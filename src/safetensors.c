@@ -424,23 +424,9 @@ int llfc_st_write(const char *path, const llfc_st_file *f)
     if (h.oom) { free(h.s); return llfc_seterr("out of memory building the header"); }
 
     /* temp file in the same directory, then rename */
-    size_t pl = strlen(path);
-    char *tmp = llfc_malloc(pl + 16);
-    if (!tmp) { free(h.s); return -1; }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        llfc_seterr("%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        free(h.s);
-        return -1;
-    }
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um); /* as a plain fopen would create it */
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) { close(fd); unlink(tmp); free(tmp); free(h.s); return llfc_seterr("%s: %s", path, strerror(errno)); }
+    llfc_afile af;
+    FILE *fp = llfc_afile_open(&af, path);
+    if (!fp) { free(h.s); return -1; }
     unsigned char len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.n >> (8 * k));
     int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(h.s, 1, h.n, fp) == h.n;
@@ -469,20 +455,6 @@ int llfc_st_write(const char *path, const llfc_st_file *f)
         }
         llfc_tensor_free(c);
     }
-    if (fflush(fp) != 0) ok = 0;
-    int saved = errno;
-    if (fclose(fp) != 0) ok = 0;
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return llfc_seterr("%s: write failed: %s", path, strerror(saved ? saved : EIO));
-    }
-    if (rename(tmp, path) != 0) {
-        saved = errno;
-        unlink(tmp);
-        free(tmp);
-        return llfc_seterr("%s: cannot rename the temporary file: %s", path, strerror(saved));
-    }
-    free(tmp);
-    return 0;
+    if (!ok) llfc_seterr("%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    return llfc_afile_commit(&af, ok);
 }

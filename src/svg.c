@@ -236,37 +236,3 @@ char *llfc_svg_charts(llfc_chart *const *charts, int n, int cols, int pw, int ph
     return buf;
 }
 
-int llfc_write_file_atomic(const char *path, const char *data, size_t len)
-{
-    size_t n = strlen(path);
-    char *tmp = llfc_malloc(n + 16);
-    if (!tmp) return -1;
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        llfc_free(tmp);
-        return llfc_seterr("cannot write '%s': %s", path, strerror(e));
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t k = write(fd, data + off, len - off);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd), unlink(tmp), llfc_free(tmp);
-            return llfc_seterr("cannot write '%s': %s", path, strerror(e));
-        }
-        off += (size_t)k;
-    }
-    mode_t mask = umask(0); /* mkstemp makes 0600; give the usual 0666 & ~umask */
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */ }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp), llfc_free(tmp);
-        return llfc_seterr("cannot write '%s': %s", path, strerror(e));
-    }
-    llfc_free(tmp);
-    return 0;
-}

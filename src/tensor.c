@@ -91,6 +91,8 @@ int64_t llfc_tensor_numel(const llfc_tensor *t)
 
 int llfc_tensor_is_contiguous(const llfc_tensor *t)
 {
+    for (int d = 0; d < t->ndim; d++)
+        if (t->size[d] == 0) return 1; /* no elements: any layout is contiguous */
     int64_t st = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->size[d] != 1 && t->stride[d] != st) return 0;

@@ -42,7 +42,8 @@ function show.llfc(t)
   local out = {}
   out[#out + 1] = "llfc: 1 - cos(f(theta_alpha), alpha f(A) + (1-alpha) f(B)); c = <f_alpha, mix>/|f_alpha|^2; "
     .. CONV .. "; features " .. (t.features or "post") .. ", " .. count(t)
-  out[#out + 1] = "  layer       dim  1-cos(A,B)            alpha  1-cos_alpha           c                     skipped"
+  out[#out + 1] = "  " .. pad("layer", 8) .. lpad("dim", 5) .. "  " .. pad("1-cos(A,B)", 20) .. "  alpha  "
+    .. pad("1-cos_alpha", 20) .. "  " .. pad("c", 20) .. "  skipped"
   for _, ly in ipairs(t.layers) do
     for k, at in ipairs(ly.at) do
       local first = k == 1
@@ -62,7 +63,7 @@ function show.weak_additivity(t)
   local out = {}
   out[#out + 1] = "weak additivity: 1 - cos(relu(alpha Ht_A + (1-alpha) Ht_B), alpha relu(Ht_A) + (1-alpha) relu(Ht_B)); "
     .. CONV .. ", " .. count(t)
-  local h = "  layer       dim"
+  local h = "  " .. pad("layer", 8) .. lpad("dim", 5)
   for _, a in ipairs(t.alphas) do h = h .. "  " .. pad("alpha=" .. string.format("%.3f", a), 20) end
   out[#out + 1] = h
   for _, ly in ipairs(t.layers) do

@@ -92,6 +92,10 @@ static void test_tensor(void)
     CHECK(strcmp(llfc_tensor_shape_str(c, buf, sizeof buf), "2x4x3") == 0, "shape string");
     llfc_tensor_free(v);
     CHECK(t->storage->refcount == 1, "free drops the reference");
+    int64_t empty[2] = {2, 0};
+    llfc_tensor *e = llfc_tensor_new(2, empty);
+    CHECK(e && llfc_tensor_numel(e) == 0 && llfc_tensor_is_contiguous(e), "a new 2x0 tensor is contiguous");
+    llfc_tensor_free(e);
     int64_t bad[2] = {3, -1};
     CHECK(llfc_tensor_new(2, bad) == NULL && strstr(llfc_errmsg(), "negative"), "negative size is an error");
     llfc_tensor_free(c);

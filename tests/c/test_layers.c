@@ -170,6 +170,17 @@ static void test_conv_shape(const int *sh, int bias, size_t chunk)
     CHECK(acc_err <= 1e-5 * (1 + maxabs(dw, nw)) && ow_err <= 1e-5 * (1 + maxabs(din, nin)),
           "%s: dweight accumulates, dinput is overwritten", name);
 
+    /* partial gradients: din only (no input needed), dweight only (no weight needed) */
+    float *din3 = randbuf(nin, 1), *dw3 = calloc(nw, sizeof(float));
+    int rc1 = llfc_conv2d_backward(din3, NULL, NULL, t.G, NULL, t.w, N, C, H, W, K, R, S, stride, pad, work);
+    int rc2 = llfc_conv2d_backward(NULL, dw3, NULL, t.G, t.in, NULL, N, C, H, W, K, R, S, stride, pad, work);
+    double e4 = 0, e5 = 0;
+    for (size_t i = 0; i < nin; i++) e4 = fmax(e4, fabs(din3[i] - din[i]));
+    for (size_t i = 0; i < nw; i++) e5 = fmax(e5, fabs(dw3[i] - dw[i]));
+    CHECK(rc1 == 0 && rc2 == 0 && e4 <= 1e-5 * (1 + maxabs(din, nin)) && e5 <= 1e-5 * (1 + maxabs(dw, nw)),
+          "%s: din alone and dweight alone match the full backward", name);
+    free(din3); free(dw3);
+
     free(ref); free(work); free(out2); free(din); free(dw); free(db); free(dw2); free(din2);
     free(t.in); free(t.w); free(t.b); free(t.out); free(t.G);
     llfc_conv2d_set_chunk(0);
@@ -203,12 +214,21 @@ static void test_conv_errors(void)
     CHECK(rc == -1 && strstr(llfc_errmsg(), "stride"), "conv stride 0 fails: %s", llfc_errmsg());
     rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 3, 3, 1, -1, NULL);
     CHECK(rc == -1 && strstr(llfc_errmsg(), "padding"), "conv negative padding fails: %s", llfc_errmsg());
+    rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 3, 3, 1, 3, 3, 1 << 30, 1 << 30, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "too large"), "conv padding 2^30 fails cleanly: %s",
+          llfc_errmsg());
     rc = llfc_conv2d_forward(o, x, w, NULL, 0, 1, 3, 3, 1, 3, 3, 1, 0, NULL);
     CHECK(rc == -1, "conv batch 0 fails: %s", llfc_errmsg());
     rc = llfc_conv2d_backward(o, w, NULL, x, x, w, 1, 1, 3, 3, 1, 5, 5, 1, 0, NULL);
     CHECK(rc == -1 && strstr(llfc_errmsg(), "conv2d_backward"), "conv backward checks shapes: %s",
           llfc_errmsg());
     CHECK(llfc_conv2d_worksize(1, 1, 3, 3, 1, 5, 5, 1, 0) == 0, "worksize of an impossible shape is 0");
+    rc = llfc_conv2d_forward(o, x, w, NULL, 1, 1, 1 << 16, 1 << 16, 1, 3, 3, 1, 1, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "too large"), "conv on a 2^16 x 2^16 plane fails cleanly: %s",
+          llfc_errmsg());
+    rc = llfc_conv2d_backward(o, NULL, NULL, x, NULL, NULL, 1, 1, 3, 3, 1, 3, 3, 1, 1, NULL);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "NULL"), "conv backward to the input without weights fails: %s",
+          llfc_errmsg());
     CHECK(llfc_conv2d_outsize(32, 3, 1, 1) == 32 && llfc_conv2d_outsize(32, 3, 2, 1) == 16
           && llfc_conv2d_outsize(28, 5, 1, 0) == 24, "conv output sizes as PyTorch");
 }
@@ -299,8 +319,10 @@ static void test_pool(void)
     rc = llfc_gavgpool_forward(o, x, 1, 0, 4, 4);
     CHECK(rc == -1, "global avgpool with 0 channels fails: %s", llfc_errmsg());
     int32_t badix[4] = {0, 1, 99, 2};
+    dx[0] = sentinel;
     rc = llfc_maxpool2d_backward(dx, g, badix, 1, 1, 4, 4, 2, 2);
-    CHECK(rc == -1 && strstr(llfc_errmsg(), "99"), "maxpool backward rejects a bad index: %s", llfc_errmsg());
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "99") && dx[0] == sentinel,
+          "maxpool backward rejects a bad index, writing nothing: %s", llfc_errmsg());
 }
 
 /* ---- normalisation ---------------------------------------------------------------- */
@@ -370,6 +392,10 @@ static void test_bn_hand(void)
     CHECK_NEAR(cm[0], (2.5 + 4) / 2, 1e-6, "momentum 1, then 1/2: the average of the batch means");
     CHECK_NEAR(cv[0], (5.0 / 3 + 4.0 / 3) / 2, 1e-6, "... and of the unbiased batch variances");
     CHECK_NEAR(o[0], -1 / sqrt(1 + eps), 1e-6, "bn without affine: (3-4)/sqrt(1+eps)");
+    float sm[2], sr[2], sv[2] = {0, 0}, sq[2] = {0, 0};
+    rc = llfc_batchnorm2d_forward_train(NULL, sm, sr, sq, sv, x2, NULL, NULL, 2, 2, 1, 2, 1.0f, eps);
+    CHECK(rc == 0 && sm[0] == 4 && sm[1] == 1 && sq[0] == 4 && fabs(sv[1] - 0.0) < 1e-7
+          && fabs(sv[0] - 4.0 / 3) < 1e-6, "bn statistics only (out NULL): means 4, 1; unbiased vars 4/3, 0");
 
     /* errors */
     o[0] = 99;

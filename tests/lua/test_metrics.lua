@@ -243,6 +243,21 @@ T.section("identical and permuted", function()
   mx = 0
   for _, ly in ipairs(rp.layers) do for _, at in ipairs(ly.at) do mx = math.max(mx, math.abs(at.mean)) end end
   T.ok(mx < 1e-6, "inverse permutation applied: 1 - cos_alpha = 0", "max " .. mx)
+  if perm and perm.weight_match then
+    permute_hidden(c, 1, p1)
+    permute_hidden(c, 2, p2)
+    local p = perm.weight_match(a, c)
+    local rm = metrics.report(a, p:apply(c), ds)
+    mx = 0
+    for _, ly in ipairs(rm.llfc.layers) do
+      mx = math.max(mx, math.abs(ly.ab.mean))
+      for _, at in ipairs(ly.at) do mx = math.max(mx, math.abs(at.mean)) end
+    end
+    T.ok(mx < 1e-6 and rm.interpolate.barrier.err == 0, "after weight matching: 1 - cos_AB = 1 - cos_alpha = 0, barrier 0",
+      "max " .. mx)
+  else
+    T.skip("weight matching", "perm.weight_match not available")
+  end
 end)
 
 -- ---- report, options, errors, progress, view ----------------------------------------
@@ -280,6 +295,10 @@ T.section("errors", function()
   T.raises(function() metrics.interpolate(a, b, ds, { batch = -1 }) end, "batch", "bad batch")
   T.raises(function() metrics.interpolate(a, ds, ds) end, "llfc.Net expected", "not a network")
   T.eq(#metrics.interpolate(a, b, ds, { alphas = { .5, .5, .2 } }).alphas, 2, "duplicate alphas dropped")
+  T.raises(function() metrics.weak_additivity(a, b, ds, { layers = { "logits" } }) end, "no hidden layer",
+    "weak additivity needs a hidden layer")
+  local r = metrics.report(a, b, ds, { layers = { "logits" } })
+  T.ok(#r.llfc.layers == 1 and #r.weak_additivity.layers == 0, "report on the logits only: no weak additivity rows")
 end)
 
 T.section("progress and view", function()

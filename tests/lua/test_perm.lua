@@ -98,6 +98,11 @@ T.section("spec and perms", function()
     worst = math.max(worst, perm.check(net, perm.random(net, seed), x))
   end
   T.ok(worst < 1e-5, "perm.check: random perms keep the function (max diff " .. worst .. ")")
+  for _, act in ipairs({"tanh", "identity"}) do
+    local n2 = nn.mlp{6, 9, 7, 5, 2, act = act, seed = 4}
+    local d = perm.check(n2, perm.random(n2, 8), x)
+    T.ok(d < 1e-5, "perm.check: a " .. act .. " MLP keeps its function (max diff " .. d .. ")")
+  end
   local ds = data.blobs{n = 50, dim = 6, classes = 3, seed = 1}
   T.ok(perm.check(net, p, ds) < 1e-5, "perm.check accepts a dataset")
 end)

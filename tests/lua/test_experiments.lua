@@ -1,0 +1,156 @@
+-- test_experiments.lua - each experiment script runs end to end in --quick
+-- mode (synthetic spirals, seconds) through the real binary into a temporary
+-- directory; its outputs exist and its numbers are sane.
+local T = require "check"
+local llfc_bin = os.getenv("LLFC") or (T.builddir .. "/llfc")
+local exp = T.srcdir .. "/lua/experiments/"
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- run a script; returns ok, exit code, stdout (stderr goes to a file we drop)
+local function run(script, args)
+  local cmd = sh_quote(llfc_bin) .. " " .. sh_quote(exp .. script) .. " " .. args .. " < /dev/null 2>/dev/null"
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return ok, code, out
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- a CSV as a list of rows keyed by header
+local function csv(path)
+  local s = slurp(path)
+  if not s then return nil end
+  local rows, head = {}, nil
+  for line in s:gmatch("[^\n]+") do
+    local f = {}
+    for v in (line .. ","):gmatch("([^,]*),") do f[#f + 1] = v end
+    if not head then head = f
+    else
+      local r = {}
+      for i, h in ipairs(head) do r[h] = tonumber(f[i]) or f[i] end
+      rows[#rows + 1] = r
+    end
+  end
+  return rows
+end
+
+local function is_svg(path)
+  local s = slurp(path)
+  return s ~= nil and s:find("<svg", 1, true) ~= nil and s:find("</svg>", 1, true) ~= nil
+end
+
+local function find_row(rows, key, val)
+  for _, r in ipairs(rows or {}) do if r[key] == val then return r end end
+end
+
+local tmp = T.tmpname("-exp")
+os.execute("mkdir -p " .. sh_quote(tmp))
+
+local function elapsed(t0) return os.time() - t0 end
+
+T.section("spawn_llfc", function()
+  local out = tmp .. "/spawn"
+  local t0 = os.time()
+  local ok, code, text = run("spawn_llfc.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "spawn_llfc --quick exits 0", "exit " .. tostring(code))
+  T.ok(elapsed(t0) < 30, "spawn_llfc --quick is fast", elapsed(t0) .. " s")
+  T.ok(text:find("LLFC (Fig. 3)", 1, true) and text:find("spawned", 1, true), "spawn_llfc prints its tables")
+  for _, f in ipairs({ "summary.json", "lmc.csv", "llfc.csv", "spawned.csv", "independent.csv" }) do
+    T.ok(slurp(out .. "/" .. f), "spawn_llfc writes " .. f)
+  end
+  T.ok(is_svg(out .. "/spawned_llfc.svg") and is_svg(out .. "/independent_interpolate.svg"),
+       "spawn_llfc writes SVG plots")
+  local lmc = csv(out .. "/lmc.csv")
+  local s, i = find_row(lmc, "pair", "spawned"), find_row(lmc, "pair", "independent")
+  T.ok(s and i and s.barrier_err >= 0 and s.barrier_err <= 1 and s.err_A <= 1, "lmc.csv holds fractions")
+  T.ok(s and i and s.barrier_err < i.barrier_err, "spawned barrier below the independent barrier",
+       s and i and (s.barrier_err .. " vs " .. i.barrier_err))
+  local ll = csv(out .. "/llfc.csv")
+  local sh1 = find_row(ll, "pair", "spawned")
+  T.ok(sh1 and sh1["1-cos_a=0.50"] < sh1["1-cos_AB"], "spawned: 1 - cos_alpha below 1 - cos_AB at h1")
+  T.ok(ll and #ll == 6, "llfc.csv has one row per pair and layer (2 x 3)", ll and #ll)
+  local js = slurp(out .. "/summary.json") or ""
+  T.ok(js:find('"spawned"', 1, true) and js:find('"options"', 1, true), "summary.json has the numbers and options")
+end)
+
+T.section("permutation", function()
+  local out = tmp .. "/perm"
+  local ok, code, text = run("permutation.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "permutation --quick exits 0", "exit " .. tostring(code))
+  T.ok(text:find("commutativity", 1, true) and text:find("weak additivity", 1, true),
+       "permutation prints the commutativity and weak additivity tables")
+  local lmc = csv(out .. "/lmc.csv")
+  local n, w, a = find_row(lmc, "pair", "none"), find_row(lmc, "pair", "weight"), find_row(lmc, "pair", "activation")
+  T.ok(n and w and a, "lmc.csv has rows none, weight, activation")
+  T.ok(n and w and a and w.barrier_err < n.barrier_err and a.barrier_err < n.barrier_err,
+       "both matchings lower the barrier")
+  T.ok(n and w and n.err_A == w.err_A and n.err_B == w.err_B, "permuting B leaves its error unchanged")
+  local com = csv(out .. "/commutativity.csv")
+  local c1 = find_row(com, "perm", "none")
+  T.ok(c1 and c1.input == "x" and c1.Dist_H == 0, "layer 1: Dist_H = 0 (the same input x)")
+  local sum = csv(out .. "/summary.csv")
+  local sn, sw, sa = find_row(sum, "perm", "none"), find_row(sum, "perm", "weight"), find_row(sum, "perm", "activation")
+  T.ok(sn and sw and sw.mean_Dist_W < sn.mean_Dist_W, "weight matching shrinks Dist_W")
+  T.ok(sn and sa and sa["mean_Dist_H(l>1)"] < sn["mean_Dist_H(l>1)"], "activation matching shrinks Dist_H")
+  T.ok(sn and sw and sa and sw.mean_Dist_com < sn.mean_Dist_com and sa.mean_Dist_com < sn.mean_Dist_com,
+       "both shrink Dist_com")
+  T.ok(csv(out .. "/weak_additivity.csv") and is_svg(out .. "/commutativity_weight.svg")
+       and is_svg(out .. "/report_none.svg"), "permutation writes CSV and SVG")
+end)
+
+T.section("instability", function()
+  local out = tmp .. "/inst"
+  local ok, code = run("instability.lua", "--quick --no-view --ks 0,0.5,2 --out " .. sh_quote(out))
+  T.ok(ok, "instability --quick exits 0", "exit " .. tostring(code))
+  local rows = csv(out .. "/instability.csv")
+  T.ok(rows and #rows == 3, "one row per spawn time", rows and #rows)
+  T.ok(rows and rows[1].k_steps == 0 and rows[3].k_epochs == 2 and rows[3].k_steps > rows[2].k_steps,
+       "spawn steps follow --ks")
+  local fine = rows ~= nil
+  for _, r in ipairs(rows or {}) do
+    fine = fine and r.barrier_err >= 0 and r.barrier_err <= 1 and r["mean_1-cos_a"] >= 0
+  end
+  T.ok(fine, "barriers are fractions and LLFC means non-negative")
+  T.ok(is_svg(out .. "/barrier_vs_k.svg") and is_svg(out .. "/llfc_vs_k.svg"), "instability draws its SVG charts")
+  local ok2, code2 = run("instability.lua", "--quick --no-view --ks 9 --out " .. sh_quote(out))
+  T.ok(not ok2, "a spawn time past the end of training is an error", "exit " .. tostring(code2))
+end)
+
+T.section("lemma", function()
+  local out = tmp .. "/lemma"
+  local ok, code = run("lemma.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "lemma --quick exits 0", "exit " .. tostring(code))
+  local rows = csv(out .. "/lemma.csv")
+  T.ok(rows and #rows == 4, "four pairs: independent, two matched, spawned", rows and #rows)
+  local good = rows ~= nil
+  for _, r in ipairs(rows or {}) do
+    -- independent check of the table's arithmetic
+    good = good and math.abs(r.eps - math.max(r.err_A, r.err_B)) < 1e-9
+      and math.abs(r["2eps"] - 2 * r.eps) < 1e-9 and r.max_err >= r.eps - 1e-9
+      and ((r.max_err <= r["2eps"] + 1e-12) == (r.bound == "holds"))
+  end
+  T.ok(good, "eps = max(err_A, err_B), 2eps, max_err >= eps and the verdict agree")
+  local sp = find_row(rows, "pair", "spawned")
+  T.ok(sp and sp.bound == "holds", "the bound holds for the spawned pair")
+  T.ok(is_svg(out .. "/lemma.svg"), "lemma draws the error curves")
+end)
+
+T.section("options", function()
+  local ok, code, text = run("lemma.lua", "--help")
+  T.ok(ok and text:find("--quick", 1, true) and text:find("--pairs", 1, true), "--help lists the options")
+  local ok2, code2 = run("spawn_llfc.lua", "--no-such-option")
+  T.ok(not ok2 and code2 == 2, "an unknown option exits with status 2", "exit " .. tostring(code2))
+  local ok3 = run("spawn_llfc.lua", "--quick --no-view --epochs many --out " .. sh_quote(tmp .. "/bad"))
+  T.ok(not ok3, "a non-numeric value is an error")
+end)
+
+os.execute("rm -rf " .. sh_quote(tmp))
+T.done()
