@@ -134,9 +134,19 @@ line 'print("R4", rep, p, b:eval(ds, {n = 1000}).n, #wa:widths(), r.n > 0, sane(
 check "after the interrupts: no results, every object intact and usable" \
   '^R4[[:space:]]+nil[[:space:]]+nil[[:space:]]+1000[[:space:]]+4[[:space:]]+true[[:space:]]+true'
 
+# 5. a spawned pair plots live: the parent's run and both children overlaid
+line 'sa, sb, info = nn.spawn(nn.mlp{8, 32, 4, seed = 5}, ds:subset(2000), {k = 1, epochs = 3, batch = 64, seeds = {2, 3}, view = true})'
+if poll 'done in' 100 && screen | grep -q 'run spawn' && screen | grep -q 'run a' && screen | grep -q 'run b'; then
+  ok "nn.spawn view: spawn, child a and child b overlaid"
+else notok "nn.spawn view: spawn, child a and child b overlaid" "missing runs"; show 4; fi
+keys q
+prompt 50
+line 'print("R5", #info.a.loss, #info.b.loss, sa:eval(ds, {n = 500}).n)'
+check "nn.spawn view: both children trained, networks usable" '^R5[[:space:]]+64[[:space:]]+64[[:space:]]+500'
+
 # the prompt still works: history and completion
 keys Up
-if poll '^llfc> print\("R4"' 20; then ok "history recalls the last line"
+if poll '^llfc> print\("R5"' 20; then ok "history recalls the last line"
 else notok "history recalls the last line" "no recall"; show 2; fi
 keys C-u
 T send-keys -t live -l 'metrics.interp'
