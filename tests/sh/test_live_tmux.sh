@@ -89,6 +89,17 @@ else notok "live llfc view: the status line shows samples n/total" "no status"; 
 if screen | grep -q 'llfc view:' && screen | grep -q 'h1' && screen | grep -q '██'; then
   ok "live llfc view: bars per layer on screen"
 else notok "live llfc view: bars per layer on screen" "no bars"; show 12; fi
+# a resize while it computes: the next frame is laid out for 70 columns (all
+# four layer groups, the last one 'logits', fit; a stale 100-column frame
+# would be cut off before it), with the header on the first line
+T resize-window -t live -x 70 -y 20 > /dev/null 2>&1 || T resize-pane -t live -x 70 -y 20 > /dev/null 2>&1
+fits() { screen | head -n 1 | grep -q '^ llfc view:' && screen | grep -q 'h1.*h2.*h3.*logits' \
+         && screen | grep -q 'samples ('; }
+i=0
+while [ "$i" -lt 40 ] && ! fits; do sleep 0.1; i=$((i + 1)); done
+if fits; then ok "live view redraws at the new size after a resize in the REPL"
+else notok "live view redraws at the new size after a resize in the REPL" "not laid out for 70 columns"; show 4; fi
+T resize-window -t live -x 100 -y 30 > /dev/null 2>&1 || T resize-pane -t live -x 100 -y 30 > /dev/null 2>&1
 keys q
 if prompt 50; then ok "q returns to the prompt"; else notok "q returns to the prompt" "no prompt"; show; fi
 line 'print("R1", r.complete, r.n > 0 and r.n < r.total, #r.layers, r.interrupted, sane())'
