@@ -284,11 +284,11 @@ static void on_sigint(int sig)
 /* Resizes: ncurses installs its own SIGWINCH handler only once per process
  * and only if none is set -- and the REPL has one for Readline -- so the view
  * catches the signal itself and resizes the screen when it next reads a key. */
-static volatile sig_atomic_t winched;
+static volatile sig_atomic_t winched, resized;
 static void on_sigwinch(int sig)
 {
     (void)sig;
-    winched = 1;
+    winched = resized = 1;
 }
 
 static int take_resize(void)
@@ -311,6 +311,8 @@ static void screen_close(void)
     sigaction(SIGINT, &old_sigint, NULL);
     sigaction(SIGWINCH, &old_sigwinch, NULL);
     fflush(stdout);
+    /* pass on a resize the REPL's handler missed (Readline's line width) */
+    if (resized) resized = 0, raise(SIGWINCH);
 }
 
 static int l_term(lua_State *L)
@@ -354,7 +356,7 @@ static int l_open(lua_State *L)
         sigaction(SIGINT, &sa, &old_sigint);
         /* ours while the screen is open; the REPL's comes back in screen_close */
         sa.sa_handler = on_sigwinch;
-        winched = 0;
+        winched = resized = 0;
         sigaction(SIGWINCH, &sa, &old_sigwinch);
         fflush(stdout);
         screen = newterm(NULL, stdout, stdin);
