@@ -385,9 +385,10 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
              * (a consistent snapshot after a whole batch) is returned */
             int partial = llfc_interrupted() && !ctx.failed && !lua_isnil(L, ctx.last);
             if (lua_isnil(L, ctx.last)) { lua_newtable(L); lua_replace(L, ctx.last); }
-            lb_view_finish(L, ctx.last, llfc_errmsg());
+            /* consumed: the REPL's hook must not fire inside view.finish */
+            if (partial) llfc_interrupt_clear();
+            lb_view_finish(L, ctx.last, partial ? "interrupted" : llfc_errmsg());
             if (partial) {
-                llfc_interrupt_clear();
                 lua_pushboolean(L, 1);
                 lua_setfield(L, ctx.last, "interrupted");
                 lua_pushvalue(L, ctx.last);
