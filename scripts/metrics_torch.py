@@ -333,6 +333,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--n", type=int, default=0, help="use the first N test samples")
     ap.add_argument("--train")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--child-steps", type=int, default=235)
@@ -347,6 +348,8 @@ def main():
     A = mlp_layers(read_safetensors(args.a)[0])
     B = mlp_layers(read_safetensors(args.b)[0])
     x, y = fashion("test")
+    if args.n:
+        x, y = x[:args.n], y[:args.n]
     grid = [i / 20 for i in range(21)]
     lal = [0.25, 0.5, 0.75]
     best = math.inf
