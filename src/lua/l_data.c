@@ -359,7 +359,9 @@ static int ds_len(lua_State *L)
 
 static int ds_tostring(lua_State *L)
 {
-    llfc_dataset *ds = lb_checkdataset(L, 1);
+    llfc_dataset **box = luaL_checkudata(L, 1, LLFC_DATASET_MT);
+    if (!*box) { lua_pushliteral(L, "llfc.Dataset (freed)"); return 1; }
+    llfc_dataset *ds = *box;
     if (ds->c > 0)
         lua_pushfstring(L, "llfc.Dataset(%s: %I samples, %dx%dx%d images, %d classes)",
                         ds->name[0] ? ds->name : "data", (lua_Integer)ds->n, ds->c, ds->h, ds->w, ds->nclasses);
