@@ -376,7 +376,7 @@ static void kernel_unary(int op, float *p, int64_t n)
     case LLFC_OP_NEG:  for (int64_t i = 0; i < n; i++) p[i] = -p[i]; break;
     case LLFC_OP_EXP:  for (int64_t i = 0; i < n; i++) p[i] = expf(p[i]); break;
     case LLFC_OP_LOG:  for (int64_t i = 0; i < n; i++) p[i] = logf(p[i]); break;
-    case LLFC_OP_RELU: for (int64_t i = 0; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    case LLFC_OP_RELU: for (int64_t i = 0; i < n; i++) p[i] = p[i] < 0.0f ? 0.0f : p[i]; /* NaN propagates */ break;
     case LLFC_OP_ABS:  for (int64_t i = 0; i < n; i++) p[i] = fabsf(p[i]); break;
     default:           for (int64_t i = 0; i < n; i++) p[i] = sqrtf(p[i]); break;
     }
