@@ -34,7 +34,8 @@ function show.interpolate(t)
     fmt(b.err), fmt(b.err_alpha), fmt(b.loss), fmt(b.loss_alpha))
   local l = t.lemma
   out[#out + 1] = string.format("  lemma max err <= 2 eps: eps = %s, max err = %s, %s",
-    fmt(l.eps), fmt(l.max_err), l.holds and "holds" or "fails")
+    fmt(l.eps), fmt(l.max_err), l.holds and "holds"
+      or (b.loss ~= b.loss and "not established (NaN loss: a network outputs NaN or inf)") or "fails")
   return table.concat(out, "\n")
 end
 
