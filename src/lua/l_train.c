@@ -53,6 +53,8 @@ static int opt_function(lua_State *L, int idx, const char *field, const char *fn
     return lua_gettop(L); /* left on the stack */
 }
 
+#define LLFC_MAX_STEPS ((int64_t)1 << 40)
+
 static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c, const char *fname)
 {
     if (!lua_isnoneornil(L, idx)) luaL_checktype(L, idx, LUA_TTABLE);
@@ -80,6 +82,9 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     if (c->epochs < 0 || c->steps < 0) luaL_error(L, "%s: epochs and steps must be >= 0", fname);
     if (c->epochs && c->steps) luaL_error(L, "%s: give epochs or steps, not both", fname);
     if (!c->epochs && !c->steps) c->epochs = 1;
+    if (c->steps > LLFC_MAX_STEPS || c->epochs > LLFC_MAX_STEPS / spe) /* also keeps epochs * spe from overflowing */
+        luaL_error(L, "%s: a run of %I epochs / %I steps is too long (at most %I steps of batch %I)", fname,
+                   (lua_Integer)c->epochs, (lua_Integer)c->steps, (lua_Integer)LLFC_MAX_STEPS, (lua_Integer)c->o.batch);
     c->o.total_steps = c->steps ? c->steps : c->epochs * spe;
     c->seed = lb_optinteger(L, idx, "seed", 1, fname);
     c->progress = lb_optboolean(L, idx, "progress", isatty(2), fname) && isatty(2);
@@ -451,12 +456,12 @@ static int nn_spawn(lua_State *L)
     const char *unit = lb_optstring(L, 3, "unit", "epoch", "nn.spawn");
     int64_t spe = (ds->n + c.o.batch - 1) / c.o.batch;
     int64_t ksteps;
-    if (!strcmp(unit, "epoch")) ksteps = (int64_t)k * spe;
+    if (!strcmp(unit, "epoch")) ksteps = k > LLFC_MAX_STEPS / spe ? INT64_MAX : (int64_t)k * spe;
     else if (!strcmp(unit, "step")) ksteps = (int64_t)k;
     else return luaL_error(L, "nn.spawn: unit must be \"epoch\" or \"step\", got \"%s\"", unit);
     if (k < 0 || ksteps > c.o.total_steps)
-        return luaL_error(L, "nn.spawn: k = %d %s(s) is outside the run of %d steps", (int)k, unit,
-                          (int)c.o.total_steps);
+        return luaL_error(L, "nn.spawn: k = %I %s(s) is outside the run of %I steps", (lua_Integer)k, unit,
+                          (lua_Integer)c.o.total_steps);
     lua_Integer seeds[2];
     read_seeds(L, 3, "seeds", 2, 3, seeds, "nn.spawn");
     lua_Integer seed0 = lb_optinteger(L, 3, "seed0", c.seed, "nn.spawn");
