@@ -97,7 +97,11 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     if (lua_istable(L, idx)) {
         lua_getfield(L, idx, "test");
         if (lua_isnil(L, -1)) lua_pop(L, 1);
-        else { lb_checkdataset(L, -1); c->test = lua_gettop(L); }
+        else {
+            if (!lb_todataset(L, -1))
+                luaL_error(L, "%s: option 'test' must be a dataset, got %s", fname, luaL_typename(L, -1));
+            c->test = lua_gettop(L);
+        }
     }
 }
 
