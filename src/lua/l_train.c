@@ -55,9 +55,16 @@ static int opt_function(lua_State *L, int idx, const char *field, const char *fn
 
 #define LLFC_MAX_STEPS ((int64_t)1 << 40)
 
+/* every option train, nn.spawn and nn.pair read, for catching typos */
+static const char *const train_opt_names[] = {
+    "lr", "momentum", "nesterov", "weight_decay", "wd", "batch", "schedule", "warmup", "warmup_epochs", "step_size",
+    "step_epochs", "gamma", "lr_min", "epochs", "steps", "seed", "progress", "view", "title", "callback", "on_step",
+    "on_epoch", "test", "k", "unit", "seeds", "seed0", "init_seeds", "init", "act", NULL};
+
 static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c, const char *fname)
 {
     if (!lua_isnoneornil(L, idx)) luaL_checktype(L, idx, LUA_TTABLE);
+    lb_checktypos(L, idx, train_opt_names, fname);
     llfc_train_opts_default(&c->o);
     c->o.lr = lb_optnumber(L, idx, "lr", c->o.lr, fname);
     c->o.momentum = lb_optnumber(L, idx, "momentum", c->o.momentum, fname);

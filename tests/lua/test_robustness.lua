@@ -275,6 +275,16 @@ T.section("training", function()
   end
 end)
 
+-- options that look like typos are errors; unrelated keys pass (tables may be shared)
+T.section("option typos", function()
+  T.raises(function() nn.mlp{2, 3, 2}:train(ds, {epoch = 3}) end, "did you mean 'epochs'", "train: 'epoch' is a typo of 'epochs'")
+  T.raises(function() nn.mlp{2, 3, 2}:train(ds, {bacth = 3}) end, "did you mean 'batch'", "train: 'bacth' is a typo of 'batch'")
+  T.raises(function() nn.spawn(netA, ds, {k = 1, epochs = 1, seed_0 = 2}) end, "nn.spawn: unknown option 'seed_0'", "spawn: typo caught")
+  T.raises(function() metrics.interpolate(netA, netB, ds, {alpha = 5}) end, "did you mean 'alphas'", "interpolate: 'alpha' is a typo")
+  T.raises(function() metrics.llfc(netA, netB, ds, {layer = {1}}) end, "did you mean 'layers'", "llfc: 'layer' is a typo")
+  T.ok(pcall(nn.mlp{2, 3, 2}.train, nn.mlp{2, 3, 2}, ds, {epochs = 1, my_note = "x"}), "train: an unrelated key passes")
+end)
+
 -- files: directories, /dev/null, empty, missing, truncated copies
 T.section("bad files", function()
   local function slurp(p) local f = assert(io.open(p, "rb")); local s = f:read("a"); f:close(); return s end
