@@ -96,7 +96,12 @@ end
 
 M.meta = {}
 for kind, f in pairs(show) do
-  M.meta[kind] = { __name = "llfc.result", __tostring = f }
+  -- a result edited into the wrong shape still prints (print must not raise)
+  local function safe(t)
+    local ok, s = pcall(f, t)
+    return ok and s or string.format("%s result (malformed: %s)", kind, tostring(s):gsub("^%[llfc%] ", ""))
+  end
+  M.meta[kind] = { __name = "llfc.result", __tostring = safe }
 end
 
 -- Give t (and the sub-results of a report) the metatable of its kind.
