@@ -155,16 +155,19 @@ static int hist_tostring(lua_State *L)
     int ep = lua_gettop(L);
     int has_test = 0;
     if (lua_istable(L, ep) && luaL_len(L, ep) > 0) {
-        lua_geti(L, ep, 1);
-        lua_getfield(L, -1, "test_err");
-        has_test = !lua_isnil(L, -1);
-        lua_pop(L, 2);
+        /* entries that are not tables (an edited history) are skipped: printing never raises */
+        if (lua_geti(L, ep, 1) == LUA_TTABLE) {
+            lua_getfield(L, -1, "test_err");
+            has_test = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
         snprintf(line, sizeof line, "  %5s %7s %9s %8s %9s%s\n", "epoch", "step", "loss", "acc", "lr",
                  has_test ? "  test_err test_loss" : "");
         sb_add(&b, line);
         lua_Integer ne = luaL_len(L, ep);
         for (lua_Integer i = 1; i <= ne; i++) {
-            lua_geti(L, ep, i);
+            if (lua_geti(L, ep, i) != LUA_TTABLE) { lua_pop(L, 1); continue; }
             lua_getfield(L, -1, "epoch");
             lua_getfield(L, -2, "step");
             lua_getfield(L, -3, "loss");
@@ -188,8 +191,8 @@ static int hist_tostring(lua_State *L)
     } else if (nsteps > 0) {
         lua_getfield(L, 1, "loss");
         lua_geti(L, -1, nsteps);
-        lua_getfield(L, 1, "acc");
-        lua_geti(L, -1, nsteps);
+        if (lua_getfield(L, 1, "acc") == LUA_TTABLE) lua_geti(L, -1, nsteps);
+        else lua_pushnil(L);
         snprintf(line, sizeof line, "  last step: loss %.4f, batch accuracy %.2f%%\n", lua_tonumber(L, -3),
                  100 * lua_tonumber(L, -1));
         sb_add(&b, line);
