@@ -338,6 +338,52 @@ T.section("bad files", function()
   end
 end)
 
+-- corrupted copies: every byte set to 0x00 and to 0xff in turn
+T.section("corrupt files", function()
+  local function slurp(p) local f = assert(io.open(p, "rb")); local s = f:read("a"); f:close(); return s end
+  for _, case in ipairs{{"nn.load", tmp("net.llfc"), nn.load}, {"tensor.load", tmp("t.npy"), tensor.load},
+                        {"data.safetensors_read", tmp("w.safetensors"), data.safetensors_read},
+                        {"data.idx", tmp("img.idx"), function(p) return data.idx(p, tmp("lbl.idx")) end}} do
+    local full, bad = slurp(case[2]), {}
+    for i = 1, #full do
+      for _, byte in ipairs{"\0", "\255"} do
+        local f = assert(io.open(tmp("corrupt"), "wb")); f:write(full:sub(1, i - 1), byte, full:sub(i + 1)); f:close()
+        local ok, r = pcall(case[3], tmp("corrupt"))
+        if not ok and type(r) ~= "string" then bad[#bad + 1] = i .. ": non-string error" end
+      end
+    end
+    T.ok(#bad == 0, case[1] .. " survives every corrupted byte of a " .. #full .. "-byte file", table.concat(bad, ", "))
+  end
+end)
+
+-- result tables edited into the wrong shape: views raise naming themselves, print never raises
+T.section("malformed results", function()
+  local results = {curve, metrics.llfc(netA, netB, ds, {alphas = {.5}}), metrics.commutativity(netA, netB, ds),
+                   metrics.report(netA, netB, ds, {alphas = 3, llfc_alphas = {.5}}), nn.mlp{2, 3, 2}:train(ds, {epochs = 2})}
+  local bads = {0 / 0, "x", {}, {0 / 0}, -1, false, {{}}}
+  local bad, n = {}, 0
+  for _, r in ipairs(results) do
+    for k in pairs(r) do
+      for _, v in ipairs(bads) do
+        local c = {}
+        for k2, v2 in pairs(r) do c[k2] = v2 end
+        c[k] = v
+        setmetatable(c, getmetatable(r))
+        for _, f in ipairs{"text", "csv", "svg", "kindof"} do
+          n = n + 1
+          local ok, err = pcall(view[f], c)
+          if not ok and (type(err) ~= "string" or not err:find("view." .. f, 1, true)) then
+            bad[#bad + 1] = tostring(r.kind) .. "." .. tostring(k) .. " -> view." .. f .. ": " .. tostring(err)
+          end
+        end
+        local ok, err = pcall(tostring, c)
+        if not ok then bad[#bad + 1] = tostring(r.kind) .. "." .. tostring(k) .. " -> tostring: " .. tostring(err) end
+      end
+    end
+  end
+  T.ok(#bad == 0, n .. " views of malformed results fail clearly", table.concat(bad, "; ", 1, math.min(#bad, 5)))
+end)
+
 -- writes are atomic: failure leaves nothing behind and the old file intact
 T.section("atomic writes", function()
   local function ls(d) local p = io.popen("ls -A " .. d); local s = p:read("a"); p:close(); return s end
