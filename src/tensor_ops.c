@@ -214,6 +214,7 @@ llfc_tensor *llfc_tensor_arange(double start, double stop, double step)
 llfc_tensor *llfc_tensor_linspace(double a, double b, int64_t n)
 {
     if (n < 0) { llfc_seterr("negative number of points %lld", (long long)n); return NULL; }
+    if (!isfinite(a) || !isfinite(b)) { llfc_seterr("the ends must be finite, got %g and %g", a, b); return NULL; }
     llfc_tensor *t = llfc_tensor_new1(n);
     if (!t) return NULL;
     float *p = llfc_tensor_data(t);

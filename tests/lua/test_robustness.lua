@@ -251,6 +251,8 @@ T.section("NaN network", function()
   T.raises(function() nn.lerp(netA, netB, 1 / 0) end, "alpha", "nn.lerp rejects an infinite alpha")
 end)
 
+T.raises(function() tensor.linspace(0 / 0, 1, 3) end, "linspace: the ends must be finite", "linspace refuses a NaN end")
+
 -- training: divergence, absurd options
 T.section("training", function()
   local n = nn.mlp{2, 4, 2, seed = 1}
