@@ -2,7 +2,7 @@
 """metrics_torch.py - the llfc metrics report computed with PyTorch (a reference).
 
   metrics_torch.py A.safetensors B.safetensors [--flat FILE] [--threads N] [--repeat K]
-  metrics_torch.py --train DIR [--epochs E]     train a spawned and an independent pair
+  metrics_torch.py --train DIR [--epochs E] [--child-steps K]   train an independent and a spawned pair
 
 Computes metrics.report(a, b, ds) of llfc on the Fashion-MNIST test set
 (/usr/share/datasets/fashion-mnist, pixel/255) with the same definitions and
@@ -272,8 +272,11 @@ def flatten(v, path, out):
 
 
 # ---- training (for the benchmark pair) -----------------------------------------
-def train(dirname, epochs):
-    torch.manual_seed(0)
+def train(dirname, epochs, child_steps):
+    """ind_a, ind_b: independent inits and data orders, `epochs` epochs each
+    (a file already present is kept); spawn_a, spawn_b: copies of ind_a
+    (weights; fresh momentum) trained `child_steps` more steps with two data
+    orders."""
     x, y = fashion("train")
     widths = [784, 512, 512, 512, 10]
 
@@ -286,33 +289,40 @@ def train(dirname, epochs):
                 mods.append(torch.nn.ReLU())
         return torch.nn.Sequential(*mods)
 
-    def run(net, opt, seed, nep):
+    def run(net, seed, nsteps):
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         g = torch.Generator().manual_seed(seed)
-        for _ in range(nep):
+        step = 0
+        while step < nsteps:
             perm = torch.randperm(len(x), generator=g)
             for i in range(0, len(x), 128):
+                if step >= nsteps:
+                    break
                 idx = perm[i:i + 128]
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
                 opt.step()
+                step += 1
+
+    def load(path):
+        net = new(0)
+        net.load_state_dict(read_safetensors(path)[0])
+        return net
 
     meta = {"arch": "mlp", "widths": ",".join(map(str, widths)), "act": "relu"}
     os.makedirs(dirname, exist_ok=True)
+    steps_per_epoch = (len(x) + 127) // 128
     for name, seed in (("ind_a", 1), ("ind_b", 2)):
+        path = os.path.join(dirname, name + ".safetensors")
+        if os.path.exists(path):
+            continue
         net = new(seed)
-        run(net, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9), 100 + seed, epochs)
-        write_safetensors(os.path.join(dirname, name + ".safetensors"), net.state_dict(), meta)
-    # spawning: one epoch together, then two data orders (optimiser state copied)
-    import copy
-    net = new(3)
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    run(net, opt, 300, 1)
+        run(net, 100 + seed, epochs * steps_per_epoch)
+        write_safetensors(path, net.state_dict(), meta)
     for name, seed in (("spawn_a", 301), ("spawn_b", 302)):
-        n2 = copy.deepcopy(net)
-        o2 = torch.optim.SGD(n2.parameters(), lr=0.05, momentum=0.9)
-        o2.load_state_dict(copy.deepcopy(opt.state_dict()))
-        run(n2, o2, seed, epochs - 1)
-        write_safetensors(os.path.join(dirname, name + ".safetensors"), n2.state_dict(), meta)
+        net = load(os.path.join(dirname, "ind_a.safetensors"))
+        run(net, seed, child_steps)
+        write_safetensors(os.path.join(dirname, name + ".safetensors"), net.state_dict(), meta)
 
 
 def main():
@@ -324,12 +334,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--train")
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--child-steps", type=int, default=235)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.train:
-        train(args.train, args.epochs)
+        train(args.train, args.epochs, args.child_steps)
         return
     if not args.b:
         ap.error("two safetensors files expected")

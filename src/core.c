@@ -98,6 +98,10 @@ extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 void llfc_blas_set_threads(int n) { if (n > 0) openblas_set_num_threads(n); }
 int llfc_blas_get_threads(void) { return openblas_get_num_threads(); }
+extern char *openblas_get_corename(void);
+extern char *openblas_get_config(void);
+const char *llfc_blas_corename(void) { return openblas_get_corename(); }
+const char *llfc_blas_config(void) { return openblas_get_config(); }
 
 /* ---- PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------- */
 static uint64_t splitmix64(uint64_t *x)

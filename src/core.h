@@ -63,6 +63,10 @@ void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
 /* Number of BLAS threads (0 = leave as is). */
 void llfc_blas_set_threads(int n);
 int llfc_blas_get_threads(void);
+/* OpenBLAS's kernel family for this CPU ("Haswell", "SkylakeX", ...; "Prescott"
+ * is its slow fallback for CPUs it does not know) and its build string. */
+const char *llfc_blas_corename(void);
+const char *llfc_blas_config(void);
 
 /* ---- a documented, portable PRNG ----------------------------------------------
  * xoshiro256** seeded through splitmix64: the same numbers on every machine. */

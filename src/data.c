@@ -274,7 +274,8 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
             cap = nc;
         }
         size_t want = cap - n;
-        if (want > (1u << 30)) want = 1u << 30;
+        if (want > (1u << 22)) want = 1u << 22; /* 4 MB at a time: Ctrl-C is seen between chunks */
+        if (llfc_check_interrupt()) { free(buf); gzclose(g); return NULL; }
         int r = gzread(g, buf + n, (unsigned)want);
         if (r < 0) {
             int errnum;

@@ -20,4 +20,13 @@ int llfc_lap_solve(int64_t nr, int64_t nc, const double *cost, int maximize,
 int llfc_lap_solve_f32(int64_t nr, int64_t nc, const float *cost, int maximize,
                        int64_t *assign, double *total);
 
+/* Warm start for a square matrix close to one solved before (the cost of a
+ * group between weight matching sweeps): on entry assign[] holds the previous
+ * assignment and v[n] the prices this function returned with it; if assign
+ * is not a permutation the solve starts cold.  Both are updated.  The result
+ * is exact whatever they hold: rows whose column is no longer of least
+ * reduced cost are freed and re-augmented, so they only save work. */
+int llfc_lap_solve_warm_f32(int64_t n, const float *cost, int maximize, int64_t *assign, double *v,
+                            double *total);
+
 #endif

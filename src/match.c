@@ -193,12 +193,16 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
     int64_t *order = llfc_mallocarray((size_t)G + 1, sizeof *order);
     wm_term *terms = llfc_calloc((size_t)nterms + 1, sizeof *terms);
     char *solved = llfc_calloc((size_t)G + 1, 1);
+    double **prices = llfc_calloc((size_t)G + 1, sizeof *prices); /* per group, for warm starts */
     int64_t *assign = NULL, *pos = NULL;
     float *C = NULL, *scratch = NULL;
     double *obj = llfc_mallocarray((size_t)o.max_iter, sizeof *obj);
     int64_t maxg = 1, maxnumel = 1, maxdim = 1;
-    if (!tmp || !order || !obj || !terms || !solved) goto fail;
-    for (int g = 0; g < G; g++) if (s->gsize[g] > maxg) maxg = s->gsize[g];
+    if (!tmp || !order || !obj || !terms || !solved || !prices) goto fail;
+    for (int g = 0; g < G; g++) {
+        if (s->gsize[g] > maxg) maxg = s->gsize[g];
+        if (!(prices[g] = llfc_calloc((size_t)s->gsize[g] + 1, sizeof **prices))) goto fail;
+    }
     for (int k = 0, t = 0; k < P; k++) {
         if (!(tmp[k] = llfc_tensor_clone(b->param[k]))) goto fail;
         int64_t ne = llfc_tensor_numel(b->param[k]);
@@ -244,8 +248,11 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
             /* the same cost as at this group's last solve: the same answer */
             if (!moved && solved[g]) continue;
             if (first) memset(C, 0, (size_t)(n * n) * sizeof *C);
+            /* from the group's last answer and prices (cold the first time) */
             double total;
-            if (llfc_lap_solve_f32(n, n, C, 1, assign, &total)) goto fail;
+            if (solved[g]) memcpy(assign, p->idx[g], (size_t)n * sizeof *assign);
+            else for (int64_t i = 0; i < n; i++) assign[i] = -1;
+            if (llfc_lap_solve_warm_f32(n, C, 1, assign, prices[g], &total)) goto fail;
             double oldL = 0.0, newL = 0.0;
             for (int64_t i = 0; i < n; i++) {
                 oldL += C[i * n + p->idx[g][i]];
@@ -285,6 +292,9 @@ done:
         }
     free(terms);
     free(solved);
+    if (prices)
+        for (int g = 0; g < G; g++) free(prices[g]);
+    free(prices);
     free(tmp);
     free(order);
     free(assign);
@@ -345,10 +355,13 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (llfc_check_interrupt()) goto fail;
         int64_t m = n - i0 < bs ? n - i0 : bs;
         const float *xb = x + i0 * din;
-        if (llfc_net_forward_features(a, xb, m, NULL, fa) || llfc_net_forward_features(b, xb, m, NULL, fb)) goto fail;
+        if (llfc_net_forward_features(a, xb, m, NULL, fa) || llfc_check_interrupt() ||
+            llfc_net_forward_features(b, xb, m, NULL, fb))
+            goto fail;
         for (int g = 0; g < G; g++) {
             int64_t d = s->gsize[g];
             int l = s->gfeat[g];
+            if (llfc_check_interrupt()) goto fail; /* a wide group's product takes a while */
             /* tmp[d, d] = H_A^T H_B for this batch (H: [m, d]) */
             llfc_gemm(1, 0, (int)d, (int)d, (int)m, 1.0f, fa[l], (int)d, fb[l], (int)d, 0.0f, tmp, (int)d);
             double *Sg = S[g], *mg = mom[g];

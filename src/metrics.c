@@ -505,6 +505,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
     for (int u = 0; u < w->nu; u++) {
         double al = w->ua[u];
         float **pt, **ht;
+        if (llfc_check_interrupt()) return -1; /* one forward pass per alpha: stop between them */
         if (al == 1.0) pt = w->pa, ht = w->ha;
         else if (al == 0.0) pt = w->pb, ht = w->hb;
         else {

@@ -149,8 +149,9 @@ end
 
 -- Training options shared by every network of a run
 function E.train_opts(o, extra)
+  -- a progress bar on stderr when the run is in a terminal
   local t = { lr = o.lr, momentum = 0.9, batch = math.floor(o.batch), epochs = o.epochs,
-              progress = false }
+              progress = o.view == true }
   for k, v in pairs(extra or {}) do t[k] = v end
   return t
 end
@@ -346,10 +347,11 @@ function E.llfc_mean(r)
 end
 
 -- ---- a small SVG line chart (for quantities against a sweep variable) -----------
--- E.svg_chart{title =, xlabel =, ylabel =, series = {{name =, x = {}, y = {}, dash = bool}, ...}}
+-- E.svg_chart{title =, xlabel =, ylabel =, series = {{name =, x = {}, y = {}, dash = bool}, ...},
+--             colors = {color index of each series} (optional)}
 local COLORS = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b" }
 function E.svg_chart(c)
-  local W, H, l, r, t, b = 560, 360, 64, 150, 36, 48
+  local W, H, l, r, t, b = 620, 360, 64, 190, 36, 48
   local x0, x1, y0, y1 = math.huge, -math.huge, 0, -math.huge
   for _, s in ipairs(c.series) do
     for i = 1, #s.x do
@@ -378,7 +380,7 @@ function E.svg_chart(c)
     out[#out + 1] = string.format('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>', l, Y(yv), W - r, Y(yv))
   end
   for k, s in ipairs(c.series) do
-    local col = COLORS[(k - 1) % #COLORS + 1]
+    local col = COLORS[c.colors and c.colors[k] or ((k - 1) % #COLORS + 1)]
     local pts = {}
     for i = 1, #s.x do
       if s.y[i] == s.y[i] then pts[#pts + 1] = string.format("%.1f,%.1f", X(s.x[i]), Y(s.y[i])) end

@@ -87,4 +87,14 @@ for i, p in ipairs(pairs_) do
                     llfc_mean = lm, dist_w = m.dist_w, dist_h = m.dist_h, dist_com = m.dist_com }
 end
 E.table(o, "summary", "summary: which factor each method shrinks", t)
+-- Dist_W (solid) and Dist_H (dashed) per weight layer for each method
+local series = {}
+for i, p in ipairs(pairs_) do
+  local x, w, h = {}, {}, {}
+  for j, l in ipairs(R[i].commutativity.layers) do x[j], w[j], h[j] = l.layer, l.dist_w, l.dist_h end
+  series[#series + 1] = { name = "Dist_W " .. p[1], x = x, y = w }
+  series[#series + 1] = { name = "Dist_H " .. p[1], x = x, y = h, dash = true }
+end
+E.write(o.out .. "/factors.svg", E.svg_chart{ title = "the two factors per weight layer",
+  xlabel = "weight layer", ylabel = "Dist", series = series, colors = { 1, 1, 2, 2, 3, 3 } })
 E.finish(o, summary)

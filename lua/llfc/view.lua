@@ -159,7 +159,7 @@ local function train_charts(r)
   for i, h in ipairs(hs) do
     local x = h.step or h.epoch or {}
     if not h.step and h.epoch then loss.xlabel, acc.xlabel = "epoch", "epoch" end
-    local name = #hs > 1 and ("run " .. (h.name or names[i] or i)) or ""
+    local name = #hs > 1 and ("run " .. (h.name or h.phase or names[i] or i)) or ""
     if type(h.loss) == "table" then loss.series[#loss.series + 1] = { name = name, x = x, y = h.loss, color = i } end
     if type(h.acc) == "table" then acc.series[#acc.series + 1] = { name = name, x = x, y = h.acc, color = i } end
   end
@@ -292,6 +292,11 @@ end
 -- progress summary of a (partial) result
 local function progress(r, kind)
   if type(r) ~= "table" then return "waiting" end
+  -- metrics: samples seen so far out of the dataset, then what is there
+  if kind ~= "train" and type(r.n) == "number" and type(r.total) == "number" and r.total > 0
+     and r.complete ~= true then
+    return string.format("%d/%d samples (%d%%)", r.n, r.total, math.floor(100 * r.n / r.total))
+  end
   if kind == "interpolate" then
     local n = #(r.alphas or {})
     return string.format("%d alpha%s, last %s", n, n == 1 and "" or "s", fmt3((r.alphas or {})[n]))
@@ -454,8 +459,13 @@ local function live_draw(L, status)
   local w, h = C.size()
   local cv <close> = C.canvas(math.max(w, 1), math.max(h, 1), L.st.ascii)
   local elapsed = C.now() - L.t0
-  local line = status or string.format("%s: %s  %.1f s   (q stop, ? help)", L.title,
-                                       progress(L.result, L.kind), elapsed)
+  local r, eta = L.result, ""
+  if type(r) == "table" and L.kind ~= "train" and type(r.n) == "number" and type(r.total) == "number"
+     and r.n > 0 and r.n < r.total then
+    eta = string.format(", ETA %.0f s", elapsed * (r.total - r.n) / r.n)
+  end
+  local line = status or string.format("%s: %s  %.1f s%s   (q stop, ? help)", L.title,
+                                       progress(L.result, L.kind), elapsed, eta)
   render(cv, L.result, L.kind, L.st, L.title, line)
   C.blit(cv)
   L.last_draw = C.now()

@@ -19,6 +19,24 @@ static int load_embedded(lua_State *L)
     return 1;
 }
 
+/* llfc.blas([threads]) -> {threads =, core =, config =} */
+static int l_blas(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer n = luaL_checkinteger(L, 1);
+        luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be between 1 and 1024");
+        llfc_blas_set_threads((int)n);
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, llfc_blas_get_threads());
+    lua_setfield(L, -2, "threads");
+    lua_pushstring(L, llfc_blas_corename());
+    lua_setfield(L, -2, "core");
+    lua_pushstring(L, llfc_blas_config());
+    lua_setfield(L, -2, "config");
+    return 1;
+}
+
 int llfc_open_all(lua_State *L)
 {
     /* package.preload entries for the embedded Lua modules */
@@ -46,6 +64,8 @@ int llfc_open_all(lua_State *L)
     }
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, l_blas);
+    lua_setfield(L, -2, "blas");
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

@@ -42,6 +42,7 @@ static void header(lua_State *L, const char *kind, const llfc_report *r)
     lua_newtable(L);
     setstr(L, "kind", kind);
     setint(L, "n", r->n);
+    setint(L, "total", r->ntotal);
     lua_pushboolean(L, r->complete);
     lua_setfield(L, -2, "complete");
     setnum(L, "seconds", r->seconds);
@@ -382,8 +383,18 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
     *box = llfc_metrics_run(a, b, ds, &o);
     if (!*box) {
         if (view) {
+            /* Ctrl-C in the live view stops like q: the last partial result
+             * (a consistent snapshot after a whole batch) is returned */
+            int partial = llfc_interrupted() && !ctx.failed && !lua_isnil(L, ctx.last);
             if (lua_isnil(L, ctx.last)) { lua_newtable(L); lua_replace(L, ctx.last); }
             lb_view_finish(L, ctx.last, llfc_errmsg());
+            if (partial) {
+                llfc_interrupt_clear();
+                lua_pushboolean(L, 1);
+                lua_setfield(L, ctx.last, "interrupted");
+                lua_pushvalue(L, ctx.last);
+                return 1;
+            }
         }
         return lb_error(L, fname);
     }

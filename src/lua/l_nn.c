@@ -262,8 +262,10 @@ static int eval_tostring(lua_State *L)
     lua_getfield(L, 1, "err");
     lua_getfield(L, 1, "loss");
     lua_getfield(L, 1, "n");
-    lua_pushfstring(L, "eval: error %f%% (%f), loss %f, n = %d", 100.0 * lua_tonumber(L, -3),
-                    lua_tonumber(L, -3), lua_tonumber(L, -2), (int)lua_tointeger(L, -1));
+    char buf[160];
+    snprintf(buf, sizeof buf, "eval: error %.2f%% (err = %.4f), loss %.4f, n = %lld", 100.0 * lua_tonumber(L, -3),
+             lua_tonumber(L, -3), lua_tonumber(L, -2), (long long)lua_tointeger(L, -1));
+    lua_pushstring(L, buf);
     return 1;
 }
 

@@ -41,6 +41,7 @@ typedef struct {
     lua_Integer seed;
     int progress, view;
     int on_step, on_epoch, test; /* stack indices, 0 = none */
+    int viewset;                 /* stack index of a list of histories the view overlays, 0 = none */
     const char *title;
 } train_cfg;
 
@@ -94,13 +95,15 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
                    (lua_Integer)c->epochs, (lua_Integer)c->steps, (lua_Integer)LLFC_MAX_STEPS, (lua_Integer)c->o.batch);
     c->o.total_steps = c->steps ? c->steps : c->epochs * spe;
     c->seed = lb_optinteger(L, idx, "seed", 1, fname);
-    c->progress = lb_optboolean(L, idx, "progress", isatty(2), fname) && isatty(2);
     c->view = lb_optboolean(L, idx, "view", 0, fname);
+    /* the view has its own status line: a bar on stderr would scribble over it */
+    c->progress = lb_optboolean(L, idx, "progress", isatty(2), fname) && isatty(2) && !c->view;
     c->title = lb_optstring(L, idx, "title", NULL, fname);
     c->on_step = opt_function(L, idx, "callback", fname);
     if (!c->on_step) c->on_step = opt_function(L, idx, "on_step", fname);
     c->on_epoch = opt_function(L, idx, "on_epoch", fname);
     c->test = 0;
+    c->viewset = 0;
     if (lua_istable(L, idx)) {
         lua_getfield(L, idx, "test");
         if (lua_isnil(L, -1)) lua_pop(L, 1);
@@ -374,7 +377,7 @@ static int on_step(void *ud, const llfc_step_info *s)
         if (s->epoch_end || now - r->tlast_view > 0.25 || r->done == r->planned) {
             r->tlast_view = now;
             set_totals(r);
-            if (lb_view_update(L, r->hist)) stop = 1;
+            if (lb_view_update(L, c->viewset ? c->viewset : r->hist)) stop = 1;
         }
     }
     return stop;
@@ -489,11 +492,17 @@ static int nn_spawn(lua_State *L)
     if (!(*box0 = llfc_trainer_new(pa, ds, &c.o, (uint64_t)seed0))) return lb_error(L, "nn.spawn");
     lua_createtable(L, 0, 6); /* info */
     int info = lua_gettop(L);
+    /* the view overlays the histories: spawn, then child a and child b */
+    lua_createtable(L, 3, 0);
+    int vs = lua_gettop(L);
+    c.viewset = c.view ? vs : 0;
     push_history(L, &c, "spawn");
     int h0 = lua_gettop(L);
+    lua_pushvalue(L, h0);
+    lua_rawseti(L, vs, 1);
     if (c.view) lb_view_begin(L, "train", c.title ? c.title : "spawn");
     if (run_steps(L, *box0, &c, h0, ksteps, "spawn", "nn.spawn")) {
-        if (c.view) lb_view_finish(L, h0, "interrupted");
+        if (c.view) lb_view_finish(L, vs, "interrupted");
         lua_pushvalue(L, h0);
         lua_setfield(L, info, "spawn");
         lua_pushboolean(L, 1);
@@ -525,6 +534,8 @@ static int nn_spawn(lua_State *L)
         int hi = lua_gettop(L);
         lua_pushinteger(L, (lua_Integer)ksteps);
         lua_setfield(L, hi, "spawn_step");
+        lua_pushvalue(L, hi);
+        lua_rawseti(L, vs, i + 2);
         interrupted = run_steps(L, tr[i], &ci, hi, c.o.total_steps - ksteps, i ? "child b" : "child a", "nn.spawn");
         lua_setfield(L, info, i ? "b" : "a");
     }
@@ -532,11 +543,7 @@ static int nn_spawn(lua_State *L)
     lua_setfield(L, info, "spawn_step");
     lua_pushboolean(L, interrupted);
     lua_setfield(L, info, "interrupted");
-    if (c.view) {
-        lua_getfield(L, info, interrupted ? "a" : "b");
-        lb_view_finish(L, -1, interrupted ? "interrupted" : NULL);
-        lua_pop(L, 1);
-    }
+    if (c.view) lb_view_finish(L, vs, interrupted ? "interrupted" : NULL);
     lua_pushvalue(L, ia);
     lua_pushvalue(L, ib);
     lua_pushvalue(L, info);
@@ -558,6 +565,7 @@ static int nn_pair(lua_State *L)
     int nw, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
     llfc_net *tmpl = lb_tonet(L, 1);
     if (tmpl) {
+        if (tmpl->arch != LLFC_ARCH_MLP) return luaL_error(L, "nn.pair: only MLPs are supported");
         nw = tmpl->nlayers + 1;
         memcpy(widths, tmpl->widths, (size_t)nw * sizeof *widths);
         act = tmpl->act;
@@ -581,6 +589,9 @@ static int nn_pair(lua_State *L)
     int info = lua_gettop(L);
     int inet[2];
     int interrupted = 0;
+    lua_createtable(L, 2, 0); /* the view overlays both histories */
+    int vs = lua_gettop(L);
+    c.viewset = c.view ? vs : 0;
     if (c.view) lb_view_begin(L, "train", c.title ? c.title : "pair");
     for (int i = 0; i < 2; i++) {
         llfc_net *n = llfc_mlp_new(nw, widths, act, init, (uint64_t)is[i]);
@@ -595,17 +606,15 @@ static int nn_pair(lua_State *L)
         push_history(L, &ci, i ? "b" : "a");
         lua_pushinteger(L, is[i]);
         lua_setfield(L, -2, "init_seed");
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, vs, i + 1);
         interrupted = run_steps(L, *box, &ci, lua_gettop(L), c.o.total_steps, i ? "net b" : "net a", "nn.pair");
         lua_setfield(L, info, i ? "b" : "a");
         lua_pop(L, 1); /* trainer box */
     }
     lua_pushboolean(L, interrupted);
     lua_setfield(L, info, "interrupted");
-    if (c.view) {
-        lua_getfield(L, info, interrupted ? "a" : "b");
-        lb_view_finish(L, -1, interrupted ? "interrupted" : NULL);
-        lua_pop(L, 1);
-    }
+    if (c.view) lb_view_finish(L, vs, interrupted ? "interrupted" : NULL);
     lua_pushvalue(L, inet[0]);
     lua_pushvalue(L, inet[1]);
     lua_pushvalue(L, info);

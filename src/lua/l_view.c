@@ -271,6 +271,7 @@ static int l_write(lua_State *L)
 
 /* ---- the terminal ------------------------------------------------------------------- */
 static SCREEN *screen;
+static unsigned screen_gen; /* bumped on every close: a box only closes its own screen */
 static struct sigaction old_sigint;
 static int atexit_done, colors_on;
 
@@ -286,6 +287,7 @@ static void screen_close(void)
     endwin();
     delscreen(screen);
     screen = NULL;
+    screen_gen++;
     sigaction(SIGINT, &old_sigint, NULL);
     fflush(stdout);
 }
@@ -311,7 +313,14 @@ static int l_utf8(lua_State *L)
     return 1;
 }
 
-static int screen_gc(lua_State *L) { screen_close(); return 0; }
+/* The handle's __gc/__close closes the screen only if it is still the one the
+ * handle opened: an old handle collected later must not close a newer view. */
+static int screen_gc(lua_State *L)
+{
+    unsigned *gen = luaL_checkudata(L, 1, SCREEN_MT);
+    if (*gen == screen_gen) screen_close();
+    return 0;
+}
 
 static int l_open(lua_State *L)
 {
@@ -347,8 +356,8 @@ static int l_open(lua_State *L)
             colors_on = 1;
         }
     }
-    void **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = screen;
+    unsigned *box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = screen_gen;
     if (luaL_newmetatable(L, SCREEN_MT)) {
         lua_pushcfunction(L, screen_gc);
         lua_setfield(L, -2, "__gc");

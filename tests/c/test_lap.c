@@ -196,6 +196,42 @@ static void medium_suite(void)
     }
 }
 
+/* warm starts: exact whatever the starting assignment and prices */
+static void warm_suite(void)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, 21);
+    int bad = 0, trials = 0;
+    for (int n = 5; n <= 150 && !bad; n += 29)
+        for (int kind = 0; kind < K_NKINDS && !bad; kind++, trials++) {
+            double *c = malloc(sizeof *c * n * n), *v = calloc(n, sizeof *v);
+            float *cf = malloc(sizeof *cf * n * n);
+            int64_t *as = malloc(sizeof *as * n);
+            int *hc = malloc(sizeof *hc * n);
+            fill(&r, kind, c, n * n);
+            for (int k = 0; k < n * n; k++) cf[k] = (float)c[k];
+            for (int i = 0; i < n; i++) as[i] = -1; /* not a permutation: cold */
+            double total, ref;
+            for (int step = 0; step < 4 && !bad; step++) {
+                int mx = step & 1;
+                if (llfc_lap_solve_warm_f32(n, cf, mx, as, v, &total)) { bad = 1; break; }
+                for (int k = 0; k < n * n; k++) c[k] = mx ? -(double)cf[k] : (double)cf[k];
+                ref = hungarian(n, n, c, hc);
+                if (mx) ref = -ref;
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += cf[i * n + as[i]];
+                double tol = kind == K_HUGE ? 1e-12 * fabs(ref) + 1e-2 : 1e-6 * (1 + fabs(ref));
+                if (fabs(total - ref) > tol || fabs(sum - total) > tol) bad = 2 + step;
+                /* perturb a few entries, as between weight matching sweeps */
+                for (int k = 0; k < n; k++) cf[llfc_rng_below(&r, n * n)] += (float)(llfc_rng_double(&r) - 0.5);
+                if (step == 2) llfc_rng_shuffle(&r, as, n); /* a stale permutation */
+            }
+            free(c); free(v); free(cf); free(as); free(hc);
+        }
+    CHECK(!bad, "lap warm starts (stale assignments and prices, min and max) equal the Hungarian optimum on %d matrices (code %d)",
+          trials, bad);
+}
+
 static void misc_suite(void)
 {
     double c[9] = {4, 1, 3, 2, 0, 5, 3, 2, 2};
@@ -247,6 +283,7 @@ int main(void)
     brute_suite();
     hungarian_suite();
     medium_suite();
+    warm_suite();
     misc_suite();
     return check_summary();
 }

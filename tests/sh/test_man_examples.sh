@@ -60,3 +60,21 @@ else
   echo "not ok - README tour: barrier line '$line'"
 fi
 [ -s "$tmp/readme/report.svg" ] && echo "ok - README tour writes report.svg" || echo "not ok - README tour wrote no report.svg"
+# docs/TUTORIAL.md: its ```lua blocks, in order, as one script.
+tut="$s/docs/TUTORIAL.md"
+if [ -f "$tut" ]; then
+  awk '/^```lua$/ { f = 1; next } /^```$/ { f = 0 } f' "$tut" > "$tmp/tutorial.lua"
+  mkdir -p "$tmp/tutorial"
+  if (cd "$tmp/tutorial" && "$llfc" "$tmp/tutorial.lua" < /dev/null > "$tmp/tutorial.out" 2>&1); then
+    echo "ok - the tutorial's Lua blocks run"
+  else
+    echo "not ok - the tutorial's Lua blocks fail"; tail -n 10 "$tmp/tutorial.out" | sed 's/^/    /'
+  fi
+  # the hand-computed mean 1 - cos_alpha (tensor ops) against metrics.llfc
+  line=$(grep "	=	" "$tmp/tutorial.out" | head -n 1)
+  if [ -n "$line" ] && printf '%s\n' "$line" | awk -F'\t' '{ d = $1 - $3; if (d < 0) d = -d; exit !(d < 1e-5 && $3 > 0) }'; then
+    echo "ok - tutorial: 1 - cos_alpha by hand equals metrics.llfc ($line)"
+  else
+    echo "not ok - tutorial: by-hand line '$line'"
+  fi
+fi
