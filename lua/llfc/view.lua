@@ -710,4 +710,20 @@ function M.save(r, path, opts)
   return path
 end
 
+-- A result table edited into the wrong shape (a number where a list belongs)
+-- fails deep inside the drawing code; say which function and what it got.
+for _, name in ipairs { "text", "csv", "svg", "save" } do
+  local f = M[name]
+  M[name] = function(...)
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local err = r[2]
+    if type(err) == "string" and not err:find("view%.") and not err:find("interrupted", 1, true) then
+      err = string.format("view.%s: malformed %s result (%s)", name, tostring(kindof((...)) or "?"),
+                          err:gsub("^%[llfc%] ", ""))
+    end
+    error(err, 0)
+  end
+end
+
 return M

@@ -4,6 +4,7 @@
 #include "lbind.h"
 #include "train.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,7 @@ static int nn_lerp(lua_State *L)
 {
     llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
     lua_Number alpha = luaL_checknumber(L, 3);
+    luaL_argcheck(L, isfinite(alpha), 3, "alpha must be a finite number");
     llfc_net *out = llfc_net_lerp(a, b, alpha);
     if (!out) return lb_error(L, "nn.lerp");
     lb_pushnet(L, out);

@@ -130,7 +130,8 @@ static llfc_chart *tochart(lua_State *L, int idx, const char *fname)
             luaL_error(L, "%s: series %d has %d x values and %d y values", fname, i + 1, nx, ny);
         if (kind == LLFC_CHART_HIST && nx != ny + 1)
             luaL_error(L, "%s: histogram %d needs %d edges for %d counts, got %d", fname, i + 1, ny + 1, ny, nx);
-        if (kind == LLFC_CHART_LINES && !hasx) { /* x = 1..n */
+        if (kind == LLFC_CHART_LINES && !hasx) { /* x = 1..n (x held room for one value only) */
+            x = lua_newuserdatauv(L, (size_t)(ny > 0 ? ny : 1) * sizeof *x, 0);
             for (int k = 0; k < ny; k++) x[k] = k + 1;
             hasx = 1;
         }
