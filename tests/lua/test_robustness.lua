@@ -251,6 +251,12 @@ T.section("NaN network", function()
   T.raises(function() nn.lerp(netA, netB, 1 / 0) end, "alpha", "nn.lerp rejects an infinite alpha")
 end)
 
+-- called without a name (pcall(f, ...), a callback), a function is still named
+T.raises(function() assert(pcall(tensor.arange, "x")) end, "llfc.tensor.arange", "pcall(tensor.arange, 'x') names the function")
+do
+  local _, err = pcall(nn.lerp)
+  T.ok(tostring(err):find("llfc.nn.lerp", 1, true), "pcall(nn.lerp) names the function", tostring(err))
+end
 T.raises(function() tensor.linspace(0 / 0, 1, 3) end, "linspace: the ends must be finite", "linspace refuses a NaN end")
 
 -- training: divergence, absurd options
