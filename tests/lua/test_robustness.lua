@@ -46,7 +46,8 @@ local pool = {
   {"junk opts", {bogus = 1, n = "x", alphas = 0 / 0, batch = -1, seed = {}, epochs = 0 / 0, lr = "fast"}},
   -- (huge epochs / max_iter would be a legitimately long run: checked separately)
   {"huge opts", {n = 2 ^ 40, alphas = 2 ^ 40, batch = 2 ^ 40, k = 2 ^ 40, bins = 2 ^ 40, classes = 2 ^ 40, width = 2 ^ 40}},
-  {"tensor 6x2", X}, {"empty 0x2", empty}, {"nan tensor", nanT}, {"dataset", ds}, {"dataset dim 3", ds3},
+  {"tensor 6x2", X}, {"tensor 6x3", tensor.ones{6, 3}}, {"tensor 2x3x2", tensor.ones{2, 3, 2}},
+  {"transposed 2x6", X:t()}, {"empty 0x2", empty}, {"nan tensor", nanT}, {"dataset", ds}, {"dataset dim 3", ds3},
   {"net", netA}, {"net width 5", netW}, {"net depth 3", netD}, {"perm", P},
   {"freed tensor", freedT}, {"freed net", freedN}, {"freed dataset", freedD}, {"freed perm", freedP},
 }
