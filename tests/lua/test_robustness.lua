@@ -440,6 +440,14 @@ T.section("interrupt", function()
     local t0 = os.clock()
     while os.clock() - t0 < 5 do end
   end
+  -- caught by the C training loop: a partial history, the flag consumed
+  local c = nn.mlp{2, 4, 2, seed = 1}
+  os.execute("(sleep 0.1; kill -INT $PPID) &")
+  local h = c:train(ds, {steps = 3000000, batch = 1})
+  T.ok(h.interrupted == true and #h.loss < 3000000, "Ctrl-C in the C training loop stops it with a partial history",
+    tostring(h.interrupted) .. ", " .. #h.loss .. " steps")
+  local h2 = c:train(ds, {epochs = 1})
+  T.ok(not h2.interrupted and #h2.loss > 0, "the next training run is not interrupted")
   local n = nn.mlp{2, 4, 2, seed = 1}
   local before = n:params()["0.weight"]:clone()
   local steps = 0
