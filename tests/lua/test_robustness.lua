@@ -464,4 +464,5 @@ T.section("interrupt", function()
   T.ok(n:clone():nparams() == n:nparams(), "the network can be cloned after the interrupt")
 end)
 
+os.execute("chmod -R u+rwx '" .. tmpdir .. "' && rm -rf '" .. tmpdir .. "'")
 T.done()
