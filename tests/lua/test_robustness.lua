@@ -46,7 +46,8 @@ local pool = {
   {"junk opts", {bogus = 1, n = "x", alphas = 0 / 0, batch = -1, seed = {}, epochs = 0 / 0, lr = "fast"}},
   -- (huge epochs / max_iter would be a legitimately long run: checked separately)
   {"huge opts", {n = 2 ^ 40, alphas = 2 ^ 40, batch = 2 ^ 40, k = 2 ^ 40, bins = 2 ^ 40, classes = 2 ^ 40, width = 2 ^ 40}},
-  {"tensor 6x2", X}, {"empty 0x2", empty}, {"nan tensor", nanT}, {"dataset", ds}, {"dataset dim 3", ds3},
+  {"tensor 6x2", X}, {"tensor 6x3", tensor.ones{6, 3}}, {"tensor 2x3x2", tensor.ones{2, 3, 2}},
+  {"transposed 2x6", X:t()}, {"empty 0x2", empty}, {"nan tensor", nanT}, {"dataset", ds}, {"dataset dim 3", ds3},
   {"net", netA}, {"net width 5", netW}, {"net depth 3", netD}, {"perm", P},
   {"freed tensor", freedT}, {"freed net", freedN}, {"freed dataset", freedD}, {"freed perm", freedP},
 }
@@ -251,6 +252,12 @@ T.section("NaN network", function()
   T.raises(function() nn.lerp(netA, netB, 1 / 0) end, "alpha", "nn.lerp rejects an infinite alpha")
 end)
 
+-- called without a name (pcall(f, ...), a callback), a function is still named
+T.raises(function() assert(pcall(tensor.arange, "x")) end, "llfc.tensor.arange", "pcall(tensor.arange, 'x') names the function")
+do
+  local _, err = pcall(nn.lerp)
+  T.ok(tostring(err):find("llfc.nn.lerp", 1, true), "pcall(nn.lerp) names the function", tostring(err))
+end
 T.raises(function() tensor.linspace(0 / 0, 1, 3) end, "linspace: the ends must be finite", "linspace refuses a NaN end")
 
 -- training: divergence, absurd options
@@ -433,6 +440,14 @@ T.section("interrupt", function()
     local t0 = os.clock()
     while os.clock() - t0 < 5 do end
   end
+  -- caught by the C training loop: a partial history, the flag consumed
+  local c = nn.mlp{2, 4, 2, seed = 1}
+  os.execute("(sleep 0.1; kill -INT $PPID) &")
+  local h = c:train(ds, {steps = 3000000, batch = 1})
+  T.ok(h.interrupted == true and #h.loss < 3000000, "Ctrl-C in the C training loop stops it with a partial history",
+    tostring(h.interrupted) .. ", " .. #h.loss .. " steps")
+  local h2 = c:train(ds, {epochs = 1})
+  T.ok(not h2.interrupted and #h2.loss > 0, "the next training run is not interrupted")
   local n = nn.mlp{2, 4, 2, seed = 1}
   local before = n:params()["0.weight"]:clone()
   local steps = 0
@@ -449,4 +464,5 @@ T.section("interrupt", function()
   T.ok(n:clone():nparams() == n:nparams(), "the network can be cloned after the interrupt")
 end)
 
+os.execute("chmod -R u+rwx '" .. tmpdir .. "' && rm -rf '" .. tmpdir .. "'")
 T.done()
