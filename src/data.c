@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -224,6 +225,12 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
     if (!f) {
         missing_flag = 1;
         llfc_seterr("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        llfc_seterr("%s: is a directory, not a file", path);
         return NULL;
     }
     unsigned char magic[2];

@@ -114,6 +114,8 @@ void llfc_report_finalize(llfc_report *r)
         ip->barrier_err_alpha = ip->barrier_loss_alpha = NAN;
         ip->eps = ip->err_a > ip->err_b ? ip->err_a : ip->err_b;
         ip->max_err = ip->eps;
+        /* a NaN loss means some network output NaN (or inf): no barrier or lemma can be claimed */
+        int nan_loss = isnan(ip->loss_a) || isnan(ip->loss_b);
         for (int k = 0; k < ip->nalpha; k++) {
             double al = ip->alpha[k];
             ip->err[k] = r->n ? ip->nerr[k] / n : NAN;
@@ -124,9 +126,11 @@ void llfc_report_finalize(llfc_report *r)
             if (be > ip->barrier_err) { ip->barrier_err = be; ip->barrier_err_alpha = al; }
             if (bl > ip->barrier_loss) { ip->barrier_loss = bl; ip->barrier_loss_alpha = al; }
             if (ip->err[k] > ip->max_err) ip->max_err = ip->err[k];
+            if (isnan(bl)) nan_loss = 1;
         }
         if (!r->n) ip->barrier_err = ip->barrier_loss = NAN;
-        ip->holds = ip->max_err <= 2 * ip->eps;
+        if (nan_loss) ip->barrier_loss = ip->barrier_loss_alpha = NAN;
+        ip->holds = !nan_loss && ip->max_err <= 2 * ip->eps;
     }
     if (r->what & LLFC_M_LLFC)
         for (int i = 0; i < r->llfc.nlayer; i++) {
@@ -158,7 +162,7 @@ void llfc_report_finalize(llfc_report *r)
 static double act1(int act, double v)
 {
     switch (act) {
-    case LLFC_ACT_RELU: return v > 0 ? v : 0;
+    case LLFC_ACT_RELU: return v < 0 ? 0 : v; /* NaN propagates */
     case LLFC_ACT_TANH: return tanh(v);
     default: return v;
     }
@@ -278,7 +282,7 @@ static void work_free(pass_work *w)
 static void act_rows(int act, const float *in, float *out, int64_t n)
 {
     switch (act) {
-    case LLFC_ACT_RELU: for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0.0f; break;
+    case LLFC_ACT_RELU: for (int64_t i = 0; i < n; i++) out[i] = in[i] < 0 ? 0.0f : in[i]; break;
     case LLFC_ACT_TANH: for (int64_t i = 0; i < n; i++) out[i] = tanhf(in[i]); break;
     default: memcpy(out, in, (size_t)n * sizeof *out);
     }

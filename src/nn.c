@@ -199,15 +199,16 @@ int llfc_net_feat_has_act(const llfc_net *net, int l) { return l < net->nlayers 
  * vectorizes them (the tails run scalar). */
 #define VB 16
 
+/* out = relu(in); NaN stays NaN (as in torch), so a broken network shows as NaN, not as plausible numbers */
 static void relu_into(const float *in, float *out, int64_t n)
 {
     int64_t i = 0;
     if (in == out) {
         float *restrict x = out;
         for (; i + VB <= n; i += VB)
-            for (int j = 0; j < VB; j++) x[i + j] = x[i + j] > 0.0f ? x[i + j] : 0.0f;
+            for (int j = 0; j < VB; j++) x[i + j] = x[i + j] < 0.0f ? 0.0f : x[i + j];
     }
-    for (; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+    for (; i < n; i++) out[i] = in[i] < 0.0f ? 0.0f : in[i];
 }
 
 /* d[k] = h[k] > 0 ? d[k] : 0 (the ReLU's derivative, h its output) */

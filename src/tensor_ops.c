@@ -214,6 +214,7 @@ llfc_tensor *llfc_tensor_arange(double start, double stop, double step)
 llfc_tensor *llfc_tensor_linspace(double a, double b, int64_t n)
 {
     if (n < 0) { llfc_seterr("negative number of points %lld", (long long)n); return NULL; }
+    if (!isfinite(a) || !isfinite(b)) { llfc_seterr("the ends must be finite, got %g and %g", a, b); return NULL; }
     llfc_tensor *t = llfc_tensor_new1(n);
     if (!t) return NULL;
     float *p = llfc_tensor_data(t);
@@ -376,7 +377,7 @@ static void kernel_unary(int op, float *p, int64_t n)
     case LLFC_OP_NEG:  for (int64_t i = 0; i < n; i++) p[i] = -p[i]; break;
     case LLFC_OP_EXP:  for (int64_t i = 0; i < n; i++) p[i] = expf(p[i]); break;
     case LLFC_OP_LOG:  for (int64_t i = 0; i < n; i++) p[i] = logf(p[i]); break;
-    case LLFC_OP_RELU: for (int64_t i = 0; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    case LLFC_OP_RELU: for (int64_t i = 0; i < n; i++) p[i] = p[i] < 0.0f ? 0.0f : p[i]; /* NaN propagates */ break;
     case LLFC_OP_ABS:  for (int64_t i = 0; i < n; i++) p[i] = fabsf(p[i]); break;
     default:           for (int64_t i = 0; i < n; i++) p[i] = sqrtf(p[i]); break;
     }

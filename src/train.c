@@ -83,7 +83,10 @@ static int check_opts(const llfc_train_opts *o)
 {
     if (!(o->lr >= 0) || !isfinite(o->lr)) return llfc_seterr("lr must be a finite number >= 0, got %g", o->lr);
     if (!(o->momentum >= 0 && o->momentum < 1)) return llfc_seterr("momentum must be in [0, 1), got %g", o->momentum);
-    if (!(o->weight_decay >= 0)) return llfc_seterr("weight_decay must be >= 0, got %g", o->weight_decay);
+    if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay)) return llfc_seterr("weight_decay must be a finite number >= 0, got %g", o->weight_decay);
+    if (!(o->gamma >= 0) || !isfinite(o->gamma)) return llfc_seterr("gamma must be a finite number >= 0, got %g", o->gamma);
+    if (!(o->lr_min >= 0) || !isfinite(o->lr_min))
+        return llfc_seterr("lr_min must be a finite number >= 0, got %g", o->lr_min);
     if (o->nesterov && o->momentum <= 0) return llfc_seterr("nesterov needs a momentum > 0");
     if (o->batch < 1) return llfc_seterr("batch must be positive, got %lld", (long long)o->batch);
     if (o->sched < 0 || o->sched > LLFC_SCHED_LINEAR) return llfc_seterr("unknown schedule %d", o->sched);
@@ -286,6 +289,16 @@ int llfc_trainer_run(llfc_trainer *t, int64_t nsteps, llfc_step_fn fn, void *ud,
         if (fn && fn(ud, &info)) break;
         if (llfc_interrupted()) { *interrupted = 1; break; }
     }
+    /* the last update is not followed by a forward pass that would see a NaN loss */
+    if (*done > 0)
+        for (int p = 0; p < t->net->nparams; p++) {
+            const float *w = llfc_tensor_data(t->net->param[p]);
+            int64_t n = llfc_tensor_numel(t->net->param[p]);
+            for (int64_t i = 0; i < n; i++)
+                if (!isfinite(w[i]))
+                    return llfc_seterr("parameter '%s' is %s after step %lld: training diverged (try a smaller lr)",
+                                       t->net->pname[p], isnan(w[i]) ? "NaN" : "infinite", (long long)t->opt.step);
+        }
     return 0;
 }
 

@@ -34,7 +34,8 @@ function show.interpolate(t)
     fmt(b.err), fmt(b.err_alpha), fmt(b.loss), fmt(b.loss_alpha))
   local l = t.lemma
   out[#out + 1] = string.format("  lemma max err <= 2 eps: eps = %s, max err = %s, %s",
-    fmt(l.eps), fmt(l.max_err), l.holds and "holds" or "fails")
+    fmt(l.eps), fmt(l.max_err), l.holds and "holds"
+      or (b.loss ~= b.loss and "not established (NaN loss: a network outputs NaN or inf)") or "fails")
   return table.concat(out, "\n")
 end
 
@@ -95,7 +96,12 @@ end
 
 M.meta = {}
 for kind, f in pairs(show) do
-  M.meta[kind] = { __name = "llfc.result", __tostring = f }
+  -- a result edited into the wrong shape still prints (print must not raise)
+  local function safe(t)
+    local ok, s = pcall(f, t)
+    return ok and s or string.format("%s result (malformed: %s)", kind, tostring(s):gsub("^%[llfc%] ", ""))
+  end
+  M.meta[kind] = { __name = "llfc.result", __tostring = safe }
 end
 
 -- Give t (and the sub-results of a report) the metatable of its kind.

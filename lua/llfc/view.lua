@@ -305,7 +305,9 @@ local function progress(r, kind)
     local parts = {}
     for i, t in ipairs(h) do
       local n = #(t.step or t.loss or {})
-      parts[i] = string.format("step %s loss %s", tostring((t.step or {})[n] or n), fmt3((t.loss or {})[n]))
+      local step = (t.step or {})[n] or n
+      local of = type(t.total_steps) == "number" and ("/" .. t.total_steps) or ""
+      parts[i] = string.format("step %s%s loss %s", tostring(step), of, fmt3((t.loss or {})[n]))
     end
     return table.concat(parts, " | ")
   elseif kind == "report" then
@@ -463,6 +465,16 @@ local function live_draw(L, status)
   if type(r) == "table" and L.kind ~= "train" and type(r.n) == "number" and type(r.total) == "number"
      and r.n > 0 and r.n < r.total then
     eta = string.format(", ETA %.0f s", elapsed * (r.total - r.n) / r.n)
+  elseif type(r) == "table" and L.kind == "train" then
+    -- one run: steps done so far of total_steps (a spawned pair trains its children one after the other)
+    local hs = histories(r)
+    local first, h = hs[1], hs[#hs]
+    local n = type(h) == "table" and type(h.step) == "table" and #h.step or 0
+    local s0 = type(first) == "table" and type(first.step) == "table" and first.step[1] or 1
+    local s, tot = n > 0 and h.step[n], h and h.total_steps
+    if #hs == 1 and s and type(tot) == "number" and s > s0 and s < tot then
+      eta = string.format(", ETA %.0f s", elapsed * (tot - s) / (s - s0 + 1))
+    end
   end
   local line = status or string.format("%s: %s  %.1f s%s   (q stop, ? help)", L.title,
                                        progress(L.result, L.kind), elapsed, eta)
@@ -696,6 +708,22 @@ function M.save(r, path, opts)
   local ok, err = C.write(path, data)
   if not ok then return nil, err end
   return path
+end
+
+-- A result table edited into the wrong shape (a number where a list belongs)
+-- fails deep inside the drawing code; say which function and what it got.
+for _, name in ipairs { "text", "csv", "svg", "save" } do
+  local f = M[name]
+  M[name] = function(...)
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local err = r[2]
+    if type(err) == "string" and not err:find("view%.") and not err:find("interrupted", 1, true) then
+      err = string.format("view.%s: malformed %s result (%s)", name, tostring(kindof((...)) or "?"),
+                          err:gsub("^%[llfc%] ", ""))
+    end
+    error(err, 0)
+  end
 end
 
 return M

@@ -113,7 +113,8 @@ static int d_blobs(lua_State *L)
     lua_Integer dim = lb_optinteger(L, 1, "dim", 2, fn);
     lua_Number noise = lb_optnumber(L, 1, "noise", 1.0, fn);
     lua_Integer seed = lb_optinteger(L, 1, "seed", 1, fn);
-    if (k > LLFC_DATA_MAX_CLASSES) k = -1;
+    if (k < 1 || k > LLFC_DATA_MAX_CLASSES)
+        return luaL_error(L, "%s: classes must be in [1, %d], got %I", fn, LLFC_DATA_MAX_CLASSES, k);
     push_or_error(L, llfc_data_blobs(n, (int)k, dim, noise, (uint64_t)seed), fn);
     return maybe_split(L, 1, fn);
 }
@@ -137,7 +138,8 @@ static int d_spirals(lua_State *L)
     lua_Integer k = lb_optinteger(L, 1, "classes", 3, fn);
     lua_Number noise = lb_optnumber(L, 1, "noise", 0.2, fn);
     lua_Integer seed = lb_optinteger(L, 1, "seed", 1, fn);
-    if (k > LLFC_DATA_MAX_CLASSES) k = -1;
+    if (k < 1 || k > LLFC_DATA_MAX_CLASSES)
+        return luaL_error(L, "%s: classes must be in [1, %d], got %I", fn, LLFC_DATA_MAX_CLASSES, k);
     push_or_error(L, llfc_data_spirals(n, (int)k, noise, (uint64_t)seed), fn);
     return maybe_split(L, 1, fn);
 }
@@ -359,7 +361,9 @@ static int ds_len(lua_State *L)
 
 static int ds_tostring(lua_State *L)
 {
-    llfc_dataset *ds = lb_checkdataset(L, 1);
+    llfc_dataset **box = luaL_checkudata(L, 1, LLFC_DATASET_MT);
+    if (!*box) { lua_pushliteral(L, "llfc.Dataset (freed)"); return 1; }
+    llfc_dataset *ds = *box;
     if (ds->c > 0)
         lua_pushfstring(L, "llfc.Dataset(%s: %I samples, %dx%dx%d images, %d classes)",
                         ds->name[0] ? ds->name : "data", (lua_Integer)ds->n, ds->c, ds->h, ds->w, ds->nclasses);

@@ -60,6 +60,12 @@ int llfc_open_all(lua_State *L)
         snprintf(key, sizeof key, "llfc.%s", mods[i].name);
         lua_pushvalue(L, -1); /* registry["llfc.<name>"] = module, for C-side lookups */
         lua_setfield(L, LUA_REGISTRYINDEX, key);
+        /* package.loaded["llfc.<name>"] too: require finds it, and an error in a function called
+         * without a name (pcall(tensor.zeros, "x"), a callback) says 'llfc.tensor.zeros', not '?' */
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+        lua_getfield(L, -1, key);
+        if (lua_isnil(L, -1)) { lua_pushvalue(L, -3); lua_setfield(L, -3, key); }
+        lua_pop(L, 2);
         lua_setfield(L, -2, mods[i].name);
     }
     lua_pushstring(L, LLFC_VERSION_STRING);

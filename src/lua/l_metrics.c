@@ -314,7 +314,9 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
     llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
     llfc_dataset *ds = lb_checkdataset(L, 3);
     int oidx = 4;
-    if (!lua_isnoneornil(L, oidx)) luaL_checktype(L, oidx, LUA_TTABLE);
+    static const char *const names[] = {"alphas", "llfc_alphas", "weak_alphas", "layers", "features", "bins",
+                                        "range", "batch", "progress", "view", "n", "title", NULL};
+    if (!lua_isnoneornil(L, oidx)) { luaL_checktype(L, oidx, LUA_TTABLE); lb_checktypos(L, oidx, names, fname); }
     else { lua_settop(L, 3); lua_newtable(L); }
     lua_settop(L, 4);
 
@@ -385,9 +387,10 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
              * (a consistent snapshot after a whole batch) is returned */
             int partial = llfc_interrupted() && !ctx.failed && !lua_isnil(L, ctx.last);
             if (lua_isnil(L, ctx.last)) { lua_newtable(L); lua_replace(L, ctx.last); }
-            lb_view_finish(L, ctx.last, llfc_errmsg());
+            /* consumed: the REPL's hook must not fire inside view.finish */
+            if (partial) llfc_interrupt_clear();
+            lb_view_finish(L, ctx.last, partial ? "interrupted" : llfc_errmsg());
             if (partial) {
-                llfc_interrupt_clear();
                 lua_pushboolean(L, 1);
                 lua_setfield(L, ctx.last, "interrupted");
                 lua_pushvalue(L, ctx.last);

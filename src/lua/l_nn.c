@@ -4,6 +4,7 @@
 #include "lbind.h"
 #include "train.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,7 @@ static int nn_lerp(lua_State *L)
 {
     llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
     lua_Number alpha = luaL_checknumber(L, 3);
+    luaL_argcheck(L, isfinite(alpha), 3, "alpha must be a finite number");
     llfc_net *out = llfc_net_lerp(a, b, alpha);
     if (!out) return lb_error(L, "nn.lerp");
     lb_pushnet(L, out);
@@ -260,8 +262,10 @@ static int eval_tostring(lua_State *L)
     lua_getfield(L, 1, "err");
     lua_getfield(L, 1, "loss");
     lua_getfield(L, 1, "n");
-    lua_pushfstring(L, "eval: error %f%% (%f), loss %f, n = %d", 100.0 * lua_tonumber(L, -3),
-                    lua_tonumber(L, -3), lua_tonumber(L, -2), (int)lua_tointeger(L, -1));
+    char buf[160];
+    snprintf(buf, sizeof buf, "eval: error %.2f%% (err = %.4f), loss %.4f, n = %lld", 100.0 * lua_tonumber(L, -3),
+             lua_tonumber(L, -3), lua_tonumber(L, -2), (long long)lua_tointeger(L, -1));
+    lua_pushstring(L, buf);
     return 1;
 }
 

@@ -54,9 +54,18 @@ static int opt_function(lua_State *L, int idx, const char *field, const char *fn
     return lua_gettop(L); /* left on the stack */
 }
 
+#define LLFC_MAX_STEPS ((int64_t)1 << 40)
+
+/* every option train, nn.spawn and nn.pair read, for catching typos */
+static const char *const train_opt_names[] = {
+    "lr", "momentum", "nesterov", "weight_decay", "wd", "batch", "schedule", "warmup", "warmup_epochs", "step_size",
+    "step_epochs", "gamma", "lr_min", "epochs", "steps", "seed", "progress", "view", "title", "callback", "on_step",
+    "on_epoch", "test", "k", "unit", "seeds", "seed0", "init_seeds", "init", "act", NULL};
+
 static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c, const char *fname)
 {
     if (!lua_isnoneornil(L, idx)) luaL_checktype(L, idx, LUA_TTABLE);
+    lb_checktypos(L, idx, train_opt_names, fname);
     llfc_train_opts_default(&c->o);
     c->o.lr = lb_optnumber(L, idx, "lr", c->o.lr, fname);
     c->o.momentum = lb_optnumber(L, idx, "momentum", c->o.momentum, fname);
@@ -81,6 +90,9 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     if (c->epochs < 0 || c->steps < 0) luaL_error(L, "%s: epochs and steps must be >= 0", fname);
     if (c->epochs && c->steps) luaL_error(L, "%s: give epochs or steps, not both", fname);
     if (!c->epochs && !c->steps) c->epochs = 1;
+    if (c->steps > LLFC_MAX_STEPS || c->epochs > LLFC_MAX_STEPS / spe) /* also keeps epochs * spe from overflowing */
+        luaL_error(L, "%s: a run of %I epochs / %I steps is too long (at most %I steps of batch %I)", fname,
+                   (lua_Integer)c->epochs, (lua_Integer)c->steps, (lua_Integer)LLFC_MAX_STEPS, (lua_Integer)c->o.batch);
     c->o.total_steps = c->steps ? c->steps : c->epochs * spe;
     c->seed = lb_optinteger(L, idx, "seed", 1, fname);
     c->view = lb_optboolean(L, idx, "view", 0, fname);
@@ -95,7 +107,11 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     if (lua_istable(L, idx)) {
         lua_getfield(L, idx, "test");
         if (lua_isnil(L, -1)) lua_pop(L, 1);
-        else { lb_checkdataset(L, -1); c->test = lua_gettop(L); }
+        else {
+            if (!lb_todataset(L, -1))
+                luaL_error(L, "%s: option 'test' must be a dataset, got %s", fname, luaL_typename(L, -1));
+            c->test = lua_gettop(L);
+        }
     }
 }
 
@@ -142,16 +158,19 @@ static int hist_tostring(lua_State *L)
     int ep = lua_gettop(L);
     int has_test = 0;
     if (lua_istable(L, ep) && luaL_len(L, ep) > 0) {
-        lua_geti(L, ep, 1);
-        lua_getfield(L, -1, "test_err");
-        has_test = !lua_isnil(L, -1);
-        lua_pop(L, 2);
+        /* entries that are not tables (an edited history) are skipped: printing never raises */
+        if (lua_geti(L, ep, 1) == LUA_TTABLE) {
+            lua_getfield(L, -1, "test_err");
+            has_test = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
         snprintf(line, sizeof line, "  %5s %7s %9s %8s %9s%s\n", "epoch", "step", "loss", "acc", "lr",
                  has_test ? "  test_err test_loss" : "");
         sb_add(&b, line);
         lua_Integer ne = luaL_len(L, ep);
         for (lua_Integer i = 1; i <= ne; i++) {
-            lua_geti(L, ep, i);
+            if (lua_geti(L, ep, i) != LUA_TTABLE) { lua_pop(L, 1); continue; }
             lua_getfield(L, -1, "epoch");
             lua_getfield(L, -2, "step");
             lua_getfield(L, -3, "loss");
@@ -175,8 +194,8 @@ static int hist_tostring(lua_State *L)
     } else if (nsteps > 0) {
         lua_getfield(L, 1, "loss");
         lua_geti(L, -1, nsteps);
-        lua_getfield(L, 1, "acc");
-        lua_geti(L, -1, nsteps);
+        if (lua_getfield(L, 1, "acc") == LUA_TTABLE) lua_geti(L, -1, nsteps);
+        else lua_pushnil(L);
         snprintf(line, sizeof line, "  last step: loss %.4f, batch accuracy %.2f%%\n", lua_tonumber(L, -3),
                  100 * lua_tonumber(L, -1));
         sb_add(&b, line);
@@ -454,12 +473,12 @@ static int nn_spawn(lua_State *L)
     const char *unit = lb_optstring(L, 3, "unit", "epoch", "nn.spawn");
     int64_t spe = (ds->n + c.o.batch - 1) / c.o.batch;
     int64_t ksteps;
-    if (!strcmp(unit, "epoch")) ksteps = (int64_t)k * spe;
+    if (!strcmp(unit, "epoch")) ksteps = k > LLFC_MAX_STEPS / spe ? INT64_MAX : (int64_t)k * spe;
     else if (!strcmp(unit, "step")) ksteps = (int64_t)k;
     else return luaL_error(L, "nn.spawn: unit must be \"epoch\" or \"step\", got \"%s\"", unit);
     if (k < 0 || ksteps > c.o.total_steps)
-        return luaL_error(L, "nn.spawn: k = %d %s(s) is outside the run of %d steps", (int)k, unit,
-                          (int)c.o.total_steps);
+        return luaL_error(L, "nn.spawn: k = %I %s(s) is outside the run of %I steps", (lua_Integer)k, unit,
+                          (lua_Integer)c.o.total_steps);
     lua_Integer seeds[2];
     read_seeds(L, 3, "seeds", 2, 3, seeds, "nn.spawn");
     lua_Integer seed0 = lb_optinteger(L, 3, "seed0", c.seed, "nn.spawn");
@@ -546,6 +565,7 @@ static int nn_pair(lua_State *L)
     int nw, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
     llfc_net *tmpl = lb_tonet(L, 1);
     if (tmpl) {
+        if (tmpl->arch != LLFC_ARCH_MLP) return luaL_error(L, "nn.pair: only MLPs are supported");
         nw = tmpl->nlayers + 1;
         memcpy(widths, tmpl->widths, (size_t)nw * sizeof *widths);
         act = tmpl->act;

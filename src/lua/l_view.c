@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "plot.h"
@@ -129,7 +130,8 @@ static llfc_chart *tochart(lua_State *L, int idx, const char *fname)
             luaL_error(L, "%s: series %d has %d x values and %d y values", fname, i + 1, nx, ny);
         if (kind == LLFC_CHART_HIST && nx != ny + 1)
             luaL_error(L, "%s: histogram %d needs %d edges for %d counts, got %d", fname, i + 1, ny + 1, ny, nx);
-        if (kind == LLFC_CHART_LINES && !hasx) { /* x = 1..n */
+        if (kind == LLFC_CHART_LINES && !hasx) { /* x = 1..n (x held room for one value only) */
+            x = lua_newuserdatauv(L, (size_t)(ny > 0 ? ny : 1) * sizeof *x, 0);
             for (int k = 0; k < ny; k++) x[k] = k + 1;
             hasx = 1;
         }
@@ -271,13 +273,33 @@ static int l_write(lua_State *L)
 /* ---- the terminal ------------------------------------------------------------------- */
 static SCREEN *screen;
 static unsigned screen_gen; /* bumped on every close: a box only closes its own screen */
-static struct sigaction old_sigint;
+static struct sigaction old_sigint, old_sigwinch;
 static int atexit_done, colors_on;
 
 static void on_sigint(int sig)
 {
     (void)sig;
     llfc_interrupt_flag = 1;
+}
+
+/* Resizes: ncurses installs its own SIGWINCH handler only once per process
+ * and only if none is set -- and the REPL has one for Readline -- so the view
+ * catches the signal itself and resizes the screen when it next reads a key. */
+static volatile sig_atomic_t winched, resized;
+static void on_sigwinch(int sig)
+{
+    (void)sig;
+    winched = resized = 1;
+}
+
+static int take_resize(void)
+{
+    struct winsize ws;
+    if (!winched) return 0;
+    winched = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resizeterm(ws.ws_row, ws.ws_col);
+    return 1;
 }
 
 static void screen_close(void)
@@ -288,7 +310,10 @@ static void screen_close(void)
     screen = NULL;
     screen_gen++;
     sigaction(SIGINT, &old_sigint, NULL);
+    sigaction(SIGWINCH, &old_sigwinch, NULL);
     fflush(stdout);
+    /* pass on a resize the REPL's handler missed (Readline's line width) */
+    if (resized) resized = 0, raise(SIGWINCH);
 }
 
 static int l_term(lua_State *L)
@@ -330,10 +355,15 @@ static int l_open(lua_State *L)
         sa.sa_handler = on_sigint; /* no SA_RESTART: getch returns on Ctrl-C */
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, &old_sigint);
+        /* ours while the screen is open; the REPL's comes back in screen_close */
+        sa.sa_handler = on_sigwinch;
+        winched = resized = 0;
+        sigaction(SIGWINCH, &sa, &old_sigwinch);
         fflush(stdout);
         screen = newterm(NULL, stdout, stdin);
         if (!screen) {
             sigaction(SIGINT, &old_sigint, NULL);
+            sigaction(SIGWINCH, &old_sigwinch, NULL);
             lua_pushnil(L);
             lua_pushstring(L, "view: cannot open the terminal");
             return 2;
@@ -408,8 +438,10 @@ static int l_getkey(lua_State *L)
     int ms = (int)luaL_optinteger(L, 1, 0);
     if (llfc_interrupted()) { lua_pushliteral(L, "interrupt"); return 1; }
     if (!screen) { lua_pushnil(L); return 1; }
+    if (take_resize()) { lua_pushliteral(L, "resize"); return 1; }
     timeout(ms < 0 ? -1 : ms);
     int ch = getch();
+    if (ch == ERR && take_resize()) ch = KEY_RESIZE; /* the signal ended the wait */
     const char *name = NULL;
     char buf[8];
     switch (ch) {

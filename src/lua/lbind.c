@@ -207,3 +207,47 @@ int lb_progress_fn(void *ud, double done, double total, const char *what)
     lua_pop(L, 1);
     return stop;
 }
+
+/* edit distance (with swaps) between a and b, ignoring case, capped at 3 (enough to tell a typo) */
+static int near_dist(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32) return 3;
+    if ((la > lb ? la - lb : lb - la) > 2) return 3;
+    int d[33][33];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = a[i - 1], cb = b[j - 1];
+            if (ca >= 'A' && ca <= 'Z') ca += 'a' - 'A';
+            if (cb >= 'A' && cb <= 'Z') cb += 'a' - 'A';
+            int v = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1; /* a swapped pair */
+            d[i][j] = v;
+        }
+    return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+void lb_checktypos(lua_State *L, int idx, const char *const *known, const char *fname)
+{
+    if (!lua_istable(L, idx)) return;
+    idx = lua_absindex(L, idx);
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING) continue;
+        const char *k = lua_tostring(L, -2), *best = NULL;
+        int bestd = 3, exact = 0;
+        for (const char *const *p = known; *p && !exact; p++) {
+            if (!strcmp(k, *p)) exact = 1;
+            else {
+                int dd = near_dist(k, *p);
+                /* short names (k, n, lr) are too close to everything for distance 2 */
+                if (dd < bestd && (dd == 0 || dd < (int)strlen(*p) / 2)) { bestd = dd; best = *p; }
+            }
+        }
+        if (!exact && best) luaL_error(L, "%s: unknown option '%s' (did you mean '%s'?)", fname, k, best);
+    }
+}

@@ -68,6 +68,10 @@ lua_Number lb_optnumber(lua_State *L, int idx, const char *field, lua_Number def
 lua_Integer lb_optinteger(lua_State *L, int idx, const char *field, lua_Integer def, const char *fname);
 int lb_optboolean(lua_State *L, int idx, const char *field, int def, const char *fname);
 const char *lb_optstring(lua_State *L, int idx, const char *field, const char *def, const char *fname);
+/* Raise "fname: unknown option 'epoch' (did you mean 'epochs'?)" when the options table at idx has a
+ * string key that is not in known (NULL-terminated) but is a near miss of one (a typo: edit distance
+ * <= 2, or equal ignoring case).  Keys far from every known name pass: tables may be shared. */
+void lb_checktypos(lua_State *L, int idx, const char *const *known, const char *fname);
 
 /* Register functions into the table on top of the stack. */
 void lb_setfuncs(lua_State *L, const luaL_Reg *l);

@@ -11,6 +11,10 @@ if ! command -v tmux > /dev/null 2>&1; then
   exit 0
 fi
 tmp=$(mktemp -d)
+# sockets in a directory of our own (a shared /tmp/tmux-UID whose permissions
+# another program changed makes tmux refuse to start)
+TMUX_TMPDIR=$tmp; export TMUX_TMPDIR
+unset TMUX
 sock=llfc-test-$$
 T() { timeout 10 tmux -L "$sock" "$@"; }
 cleanup() { T kill-server > /dev/null 2>&1; rm -rf "$tmp"; }

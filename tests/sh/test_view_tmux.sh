@@ -13,6 +13,10 @@ if ! command -v tmux >/dev/null 2>&1; then echo "skip - tmux not installed"; exi
 S=llfc-view-$$-0
 n=0
 dir=$(mktemp -d)
+# sockets in a directory of our own (a shared /tmp/tmux-UID whose permissions
+# another program changed makes tmux refuse to start)
+TMUX_TMPDIR=$dir; export TMUX_TMPDIR
+unset TMUX
 cleanup() {
   k=0
   while [ "$k" -le "$n" ]; do tmux -L "llfc-view-$$-$k" kill-server >/dev/null 2>&1; k=$((k + 1)); done
