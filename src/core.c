@@ -226,3 +226,22 @@ int llfc_write_file_atomic(const char *path, const char *data, size_t len)
     llfc_seterr("%s: write failed", path);
     return llfc_afile_commit(&a, fwrite(data, 1, len, f) == len);
 }
+
+FILE *llfc_fopen_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        llfc_seterr("%s: cannot open: %s", path, strerror(e));
+        errno = e;
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        llfc_seterr("%s: is a directory, not a file", path);
+        errno = EISDIR;
+        return NULL;
+    }
+    return f;
+}

@@ -101,6 +101,11 @@ int llfc_afile_commit(llfc_afile *a, int ok);
 /* Write len bytes atomically. */
 int llfc_write_file_atomic(const char *path, const char *data, size_t len);
 
+/* Open a file for reading ("rb").  NULL + "PATH: cannot open: REASON", or
+ * "PATH: is a directory, not a file", so that no reader mistakes a directory
+ * for an empty or endless file.  errno tells which (EISDIR for a directory). */
+FILE *llfc_fopen_read(const char *path);
+
 /* Monotonic seconds. */
 double llfc_now(void);
 

@@ -221,16 +221,9 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
 {
     missing_flag = 0;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f = llfc_fopen_read(path);
     if (!f) {
-        missing_flag = 1;
-        llfc_seterr("%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        llfc_seterr("%s: is a directory, not a file", path);
+        missing_flag = errno != EISDIR; /* could not open: a missing file */
         return NULL;
     }
     unsigned char magic[2];

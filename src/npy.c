@@ -286,17 +286,8 @@ llfc_tensor *llfc_npy_read(FILE *f, const char *name)
 
 llfc_tensor *llfc_npy_load(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        llfc_seterr("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        llfc_seterr("%s: is a directory, not a file", path);
-        return NULL;
-    }
+    FILE *f = llfc_fopen_read(path);
+    if (!f) return NULL;
     llfc_tensor *t = llfc_npy_read(f, path);
     fclose(f);
     return t;

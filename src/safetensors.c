@@ -338,14 +338,8 @@ llfc_st_file *llfc_st_parse(const unsigned char *buf, size_t len, const char *na
 
 llfc_st_file *llfc_st_read(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { llfc_seterr("%s: %s", path, strerror(errno)); return NULL; }
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        llfc_seterr("%s: is a directory, not a file", path);
-        return NULL;
-    }
+    FILE *fp = llfc_fopen_read(path);
+    if (!fp) return NULL;
     if (fseek(fp, 0, SEEK_END) != 0) { fclose(fp); llfc_seterr("%s: cannot seek", path); return NULL; }
     long sz = ftell(fp);
     if (sz < 0) { fclose(fp); llfc_seterr("%s: cannot tell the size", path); return NULL; }
