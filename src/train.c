@@ -115,7 +115,7 @@ static int alloc_work(llfc_trainer *t)
 llfc_trainer *llfc_trainer_new(llfc_net *net, llfc_dataset *ds, const llfc_train_opts *o, uint64_t seed)
 {
     if (check_opts(o)) return NULL;
-    if (net->arch != LLFC_ARCH_MLP) { llfc_seterr("unsupported architecture"); return NULL; }
+    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG) { llfc_seterr("unsupported architecture"); return NULL; }
     if (ds->n < 1) { llfc_seterr("the dataset is empty"); return NULL; }
     if (ds->dim != llfc_net_input_dim(net)) {
         llfc_seterr("the dataset has %lld features per sample, the network takes %lld", (long long)ds->dim,
