@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+int lnn_vgg_tostring(lua_State *L, const llfc_net *net); /* l_vgg.c */
+
 /* ---- nn.mlp{784, 512, 10, seed = 1, act = "relu", init = "torch"} ------------ */
 static int nn_mlp(lua_State *L)
 {
@@ -179,7 +181,7 @@ static int net_info(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     lua_createtable(L, 0, 5);
-    lua_pushstring(L, "mlp");
+    lua_pushstring(L, net->arch == LLFC_ARCH_VGG ? "vgg" : "mlp");
     lua_setfield(L, -2, "arch");
     net_widths(L);
     lua_setfield(L, -2, "widths");
@@ -206,6 +208,7 @@ static int net_tostring(lua_State *L)
     void **box = luaL_checkudata(L, 1, LLFC_NET_MT);
     llfc_net *net = *box;
     if (!net) { lua_pushstring(L, "llfc.Net (freed)"); return 1; }
+    if (net->arch == LLFC_ARCH_VGG) return lnn_vgg_tostring(L, net);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "llfc.Net mlp ");
@@ -358,6 +361,7 @@ static const luaL_Reg nn_funcs[] = {
 
 extern const luaL_Reg lnn_train_methods[];
 extern const luaL_Reg lnn_train_funcs[];
+extern const luaL_Reg lnn_vgg_funcs[];
 
 int llfc_open_nn(lua_State *L)
 {
@@ -369,5 +373,6 @@ int llfc_open_nn(lua_State *L)
     lua_newtable(L);
     luaL_setfuncs(L, nn_funcs, 0);
     luaL_setfuncs(L, lnn_train_funcs, 0);
+    luaL_setfuncs(L, lnn_vgg_funcs, 0);
     return 1;
 }
