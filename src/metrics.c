@@ -461,7 +461,13 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
 {
     if (!a || !b || !ds) return llfc_seterr("metrics: missing network or dataset");
     if (llfc_net_same_arch(a, b)) return llfc_adderr("the networks do not match");
-    if (a->arch != LLFC_ARCH_MLP) return llfc_seterr("unsupported architecture");
+    if (a->arch == LLFC_ARCH_VGG) {
+        /* interpolation and LLFC only need forward passes; weak additivity and
+         * commutativity read weights as [out, in] matrices */
+        if (o->what & (LLFC_M_WEAK | LLFC_M_COMM))
+            return llfc_seterr("weak additivity and commutativity are defined for MLPs only (conv nets: "
+                               "interpolate and llfc)");
+    } else if (a->arch != LLFC_ARCH_MLP) return llfc_seterr("unsupported architecture");
     if (ds->n < 1) return llfc_seterr("the dataset is empty");
     if (ds->dim != llfc_net_input_dim(a))
         return llfc_seterr("the networks take %lld inputs but the dataset has %lld features",
@@ -508,7 +514,11 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
         if (llfc_check_interrupt()) return -1; /* one forward pass per alpha: stop between them */
         if (al == 1.0) pt = w->pa, ht = w->ha;
         else if (al == 0.0) pt = w->pb, ht = w->hb;
-        else {
+        else if (a->arch == LLFC_ARCH_VGG) {
+            if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_net_forward_features(w->tnet, x, m, w->pt, w->ht))
+                return -1;
+            pt = w->pt, ht = w->ht;
+        } else {
             lerp_upper(w, a, b, al);
             forward_alpha(w, a, m, al);
             pt = w->pt, ht = w->ht;

@@ -85,6 +85,38 @@ T.section("training", function()
        string.format("err %.3f -> %.3f", before, after.err))
 end)
 
+T.section("metrics", function()
+  local a = nn.vgg{layers = {4, "M", 6}, input = {2, 6, 6}, classes = 5, seed = 3}
+  local b = nn.vgg{layers = {4, "M", 6}, input = {2, 6, 6}, classes = 5, seed = 4}
+  local x = tensor.randn({40, 72}, 4)
+  local y = {}
+  for i = 1, 40 do y[i] = (i % 5) + 1 end
+  local ds = data.from_tensors(x, y)
+  local r = metrics.interpolate(a, b, ds, {alphas = 5})
+  local worst = 0
+  for k, al in ipairs(r.alphas) do
+    local e = nn.lerp(a, b, al):eval(ds)
+    worst = math.max(worst, math.abs(e.err - r.err[k]), math.abs(e.loss - r.loss[k]))
+  end
+  T.ok(worst < 1e-5, "interpolate on conv nets matches nn.lerp + eval", string.format("max diff %g", worst))
+  -- llfc at alpha 0.5 on h1: mean over samples of 1 - cos(f(theta), (f(A) + f(B)) / 2)
+  local l = metrics.llfc(a, b, ds, {alphas = {0.5}})
+  local ft = nn.lerp(a, b, 0.5):features(x)[1].post
+  local fa, fb = a:features(x)[1].post, b:features(x)[1].post
+  local s = 0
+  for i = 1, 40 do
+    local d, nt, nm = 0, 0, 0
+    for j = 1, 144 do
+      local t, mix = ft:get(i, j), 0.5 * fa:get(i, j) + 0.5 * fb:get(i, j)
+      d, nt, nm = d + t * mix, nt + t * t, nm + mix * mix
+    end
+    s = s + 1 - d / math.sqrt(nt * nm)
+  end
+  T.near(l.layers[1].at[1].mean, s / 40, 1e-4, "llfc on a conv feature matches a naive cosine")
+  T.raises(function() metrics.commutativity(a, b, ds) end, "MLPs only", "commutativity refuses conv nets")
+  T.raises(function() metrics.weak_additivity(a, b, ds) end, "MLPs only", "weak additivity refuses conv nets")
+end)
+
 T.section("refusals", function()
   local net = nn.vgg{layers = {4, "M", 6}, input = {2, 6, 6}, classes = 5, seed = 3}
   local x = tensor.randn({7, 72}, 4)
