@@ -5,9 +5,11 @@
 #include "core.h"
 #include "nn.h"
 #include "perm.h"
+#include "safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static float frand(llfc_rng *r) { return (float)(2.0 * llfc_rng_double(r) - 1.0); }
 
@@ -190,6 +192,36 @@ int main(void)
         CHECK(m2 && llfc_net_forward(m2, x, N, lg2) == 0 && fabs(lg2[0] - lg[0]) < 1e-5, "%s: lerp of equal nets", hn);
         llfc_net_free(m2);
         llfc_net_free(c);
+        llfc_net_free(net);
+    }
+
+    /* model files: round trip, and a layout that disagrees with the tensors */
+    {
+        llfc_net *net = llfc_vgg_new(2, 6, 6, 2, chan, pool, LLFC_VGG_FLATTEN, 5, 3);
+        char path[] = "/tmp/llfc_test_vgg_XXXXXX";
+        int fd = mkstemp(path);
+        if (fd >= 0) close(fd);
+        CHECK(net && llfc_net_save(net, path) == 0, "save a conv net");
+        llfc_net *back = llfc_net_load(path);
+        float l1[N * 5], l2[N * 5];
+        CHECK(back && back->arch == LLFC_ARCH_VGG && llfc_net_same_arch(back, net) == 0 &&
+                  llfc_net_forward(net, x, N, l1) == 0 && llfc_net_forward(back, x, N, l2) == 0 &&
+                  memcmp(l1, l2, sizeof l1) == 0,
+              "load gives the same conv net");
+        llfc_net_free(back);
+        llfc_st_file *f = llfc_st_new();
+        for (int p = 0; p < net->nparams; p++) llfc_st_add(f, net->pname[p], net->param[p]);
+        llfc_st_set_meta(f, "arch", "vgg");
+        llfc_st_set_meta(f, "input", "2,6,6");
+        llfc_st_set_meta(f, "layers", "3,M,5");
+        llfc_st_set_meta(f, "classes", "5");
+        llfc_st_set_meta(f, "head", "flatten");
+        llfc_st_write(path, f);
+        llfc_st_free(f);
+        back = llfc_net_load(path);
+        CHECK(!back && strstr(llfc_errmsg(), "'3.weight' is 4x3x3x3"), "layout mismatch named: %s", llfc_errmsg());
+        llfc_net_free(back);
+        remove(path);
         llfc_net_free(net);
     }
 
