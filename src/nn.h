@@ -50,6 +50,8 @@ typedef struct llfc_vgg {
  * for the classifier. */
 llfc_net *llfc_vgg_new(int c, int h, int w, int nconv, const int *chan, const int *pool, int head,
                        int64_t classes, uint64_t seed);
+/* A new conv net with the layout of tmpl (a conv net) and fresh weights from seed. */
+llfc_net *llfc_vgg_like(const llfc_net *tmpl, uint64_t seed);
 
 /* MLP with the given L+1 widths.  init: LLFC_INIT_* below; seed for the PRNG. */
 enum { LLFC_INIT_KAIMING = 0, LLFC_INIT_TORCH = 1 };

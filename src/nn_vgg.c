@@ -120,6 +120,15 @@ fail:
     return NULL;
 }
 
+llfc_net *llfc_vgg_like(const llfc_net *tmpl, uint64_t seed)
+{
+    const llfc_vgg *v = tmpl->vgg;
+    if (tmpl->arch != LLFC_ARCH_VGG || !v) return llfc_seterr("vgg_like: not a conv net"), NULL;
+    int chan[LLFC_VGG_MAXCONV], pool[LLFC_VGG_MAXCONV];
+    for (int i = 0; i < v->nconv; i++) chan[i] = v->conv[i].K, pool[i] = v->conv[i].pool;
+    return llfc_vgg_new(v->c, v->h, v->w, v->nconv, chan, pool, v->head, tmpl->widths[tmpl->nlayers], seed);
+}
+
 /* ---- forward ------------------------------------------------------------- */
 
 /* Buffers of one pass over n samples: per conv layer its post-ReLU output

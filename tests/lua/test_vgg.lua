@@ -61,8 +61,8 @@ T.section("weight matching", function()
   T.eq(m, 0, "matched conv net equals the original exactly")
 end)
 
-T.section("training", function()
-  -- 4 classes of 1x8x8 images: a bright bar in one quadrant plus noise
+-- 4 classes of 1x8x8 images: a bright square in one quadrant plus noise
+local function quadrants()
   local n = 256
   local x = tensor.randn({n, 64}, 5) * 0.3
   local y = {}
@@ -76,13 +76,29 @@ T.section("training", function()
       end
     end
   end
-  local ds = data.from_tensors(x, y)
+  return data.from_tensors(x, y)
+end
+
+T.section("training", function()
+  local ds = quadrants()
   local net = nn.vgg{layers = {8, "M", 16}, input = {1, 8, 8}, classes = 4, seed = 1}
   local before = net:eval(ds).err
   net:train(ds, {lr = 0.05, epochs = 8, batch = 32, progress = false})
   local after = net:eval(ds)
   T.ok(after.err < 0.05 and after.err < before, "a tiny conv net learns quadrant bars",
        string.format("err %.3f -> %.3f", before, after.err))
+end)
+
+T.section("pair and spawn", function()
+  local ds = quadrants()
+  local tmpl = nn.vgg{layers = {4, "M", 8}, input = {1, 8, 8}, classes = 4, seed = 1}
+  local a, b = nn.pair(tmpl, ds, {init_seeds = {1, 2}, epochs = 8, lr = 0.05, batch = 32, progress = false})
+  T.eq(tostring(a), tostring(tmpl), "nn.pair of a conv net keeps its layout")
+  T.ok(((a:params()[1].tensor - b:params()[1].tensor):abs():max()) > 0, "the two conv nets differ")
+  T.ok(a:eval(ds).err < 0.5 and b:eval(ds).err < 0.5, "both conv nets trained",
+       string.format("%.3f %.3f", a:eval(ds).err, b:eval(ds).err))
+  local c = nn.spawn(a, ds, {k = 0, epochs = 1, seeds = {2, 3}, lr = 0.05, batch = 32, progress = false})
+  T.eq(tostring(c), tostring(a), "nn.spawn of a conv net")
 end)
 
 T.section("metrics", function()
