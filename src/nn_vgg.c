@@ -162,7 +162,8 @@ void llfc_vgg_work_free(llfc_vgg_work *w)
     free(w);
 }
 
-llfc_vgg_work *llfc_vgg_work_new(const llfc_net *net, int64_t maxbatch)
+/* train: also the gradient buffers */
+static llfc_vgg_work *work_new(const llfc_net *net, int64_t maxbatch, int train)
 {
     const llfc_vgg *v = net->vgg;
     if (maxbatch < 1) { llfc_seterr("batch size must be positive, got %lld", (long long)maxbatch); return NULL; }
@@ -184,21 +185,23 @@ llfc_vgg_work *llfc_vgg_work_new(const llfc_net *net, int64_t maxbatch)
             if (!(w->pl[l] = llfc_mallocarray((size_t)(maxbatch * p), sizeof(float)))) goto fail;
             if (!(w->idx[l] = llfc_mallocarray((size_t)(maxbatch * p), sizeof(int32_t)))) goto fail;
         }
-        size_t s = llfc_conv2d_worksize(1, v->conv[l].C, v->conv[l].H, v->conv[l].W, v->conv[l].K, 3, 3, 1, 1);
+        size_t s = llfc_conv2d_worksize((int)maxbatch, v->conv[l].C, v->conv[l].H, v->conv[l].W, v->conv[l].K, 3, 3, 1, 1);
         if (s > cw) cw = s;
     }
     if (v->headdim > maxa) maxa = v->headdim;
     if (classes > maxa) maxa = classes;
     if (!(w->head = llfc_mallocarray((size_t)(maxbatch * v->headdim), sizeof(float)))) goto fail;
     if (!(w->logits = llfc_mallocarray((size_t)(maxbatch * classes), sizeof(float)))) goto fail;
-    if (!(w->g = llfc_mallocarray((size_t)(maxbatch * maxa), sizeof(float)))) goto fail;
-    if (!(w->g2 = llfc_mallocarray((size_t)(maxbatch * maxa), sizeof(float)))) goto fail;
+    if (train && !(w->g = llfc_mallocarray((size_t)(maxbatch * maxa), sizeof(float)))) goto fail;
+    if (train && !(w->g2 = llfc_mallocarray((size_t)(maxbatch * maxa), sizeof(float)))) goto fail;
     if (!(w->cwork = llfc_mallocarray(cw + 1, sizeof(float)))) goto fail;
     return w;
 fail:
     llfc_vgg_work_free(w);
     return NULL;
 }
+
+llfc_vgg_work *llfc_vgg_work_new(const llfc_net *net, int64_t maxbatch) { return work_new(net, maxbatch, 1); }
 
 float *llfc_vgg_logits(llfc_vgg_work *w) { return w->logits; }
 float *llfc_vgg_dlogits(llfc_vgg_work *w) { return w->g; }
@@ -247,7 +250,7 @@ static int vgg_run(const llfc_net *net, llfc_vgg_work *w, const float *x, int64_
 
 int llfc_vgg_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
 {
-    llfc_vgg_work *w = llfc_vgg_work_new(net, n);
+    llfc_vgg_work *w = work_new(net, n, 0);
     if (!w) return -1;
     int rc = vgg_run(net, w, x, n, pre, post);
     llfc_vgg_work_free(w);
