@@ -320,6 +320,8 @@ static int l_check(lua_State *L)
 
 static int l_lap(lua_State *L)
 {
+    static const char *const names[] = {"maximize", NULL};
+    lb_checktypos(L, 2, names, "perm.lap");
     int maximize = lb_optboolean(L, 2, "maximize", 0, "perm.lap");
     int64_t nr, nc;
     int64_t *assign;
