@@ -254,6 +254,8 @@ lua_State *llfc_repl_newstate(void)
     }
     lua_getfield(L, -1, "help");
     lua_setglobal(L, "help");
+    lua_getfield(L, -1, "demo");
+    lua_setglobal(L, "demo");
     lua_pop(L, 1);
     return L;
 }
