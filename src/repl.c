@@ -335,6 +335,9 @@ run:
         lua_settop(L, top);
         return EVAL_ERROR;
     }
+    /* a kernel consumed the Ctrl-C and returned a partial result: end the
+     * line of the echoed ^C, so the next prompt starts a line */
+    if (g_sigints > 0 && isatty(2)) fputc('\n', stderr);
     if (!quiet && lua_gettop(L) > top) {
         int n = lua_gettop(L) - top;
         lua_pushcfunction(L, print_values);
