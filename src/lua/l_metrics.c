@@ -270,6 +270,7 @@ typedef struct {
     int last;        /* stack slot holding the last partial table */
     int view;
     int failed;      /* the view or table building raised */
+    double tlast;    /* when the last snapshot was taken */
 } batch_ctx;
 
 static int partial_step(lua_State *L)
@@ -286,6 +287,11 @@ static int on_batch(void *ud, const llfc_report *r)
 {
     batch_ctx *c = ud;
     lua_State *L = c->L;
+    /* without the view a snapshot (for Ctrl-C) every 50 ms is enough: building
+     * the table after every small batch would cost more than the batch */
+    int intr = llfc_interrupted();
+    if (!c->view && !intr && !lua_isnil(L, c->last) && llfc_now() - c->tlast < 0.05) return 0;
+    c->tlast = llfc_now();
     lua_pushcfunction(L, partial_step);
     lua_pushlightuserdata(L, c);
     lua_pushlightuserdata(L, (void *)r);
@@ -368,7 +374,7 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
     o.progress_ud = &prog;
 
     lua_pushnil(L); /* the last partial table */
-    batch_ctx ctx = {L, kind, lua_gettop(L), view, 0};
+    batch_ctx ctx = {L, kind, lua_gettop(L), view, 0, 0.0};
     if (view) lb_view_begin(L, kind, "theta_alpha = alpha*A + (1-alpha)*B");
     /* every batch leaves a snapshot: Ctrl-C returns the last one */
     o.on_batch = on_batch;
