@@ -171,6 +171,10 @@ T.section("progress and Ctrl-C", function()
   local _, sa = perm.activation_match(a, b, x, {batch = 100, progress = function(d, t) calls = calls + 1; last = {d, t} end})
   T.ok(calls == 3 and last[1] == 300 and last[2] == 300 and sa.interrupted == false, "activation_match calls progress per batch")
   T.raises(function() perm.weight_match(a, b, {progress = 1}) end, "option 'progress' must be a function", "progress type checked")
+  T.raises(function() perm.weight_match(a, b, {progress = function() return false end}) end, "interrupted",
+           "weight_match: progress returning false stops with 'interrupted'")
+  T.raises(function() perm.activation_match(a, b, x, {batch = 100, progress = function() error("boom") end}) end, "boom",
+           "activation_match: an error in the progress callback is reported")
   local function ctrl_c()
     os.execute("(sleep 0.05; kill -INT $PPID) &")
     local t0 = os.clock()
