@@ -232,7 +232,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
         for (int g = 0; g < G; g++) order[g] = g;
         llfc_rng_shuffle(&rng, order, G);
         for (int oi = 0; oi < G; oi++) {
-            if (llfc_check_interrupt()) goto fail;
+            if (llfc_interrupted()) { stats->interrupted = 1; break; } /* p holds whole groups: valid */
             int g = (int)order[oi], first = 1, moved = 0;
             int64_t n = s->gsize[g];
             for (int t = 0; t < nterms; t++) {
@@ -252,7 +252,11 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
             double total;
             if (solved[g]) memcpy(assign, p->idx[g], (size_t)n * sizeof *assign);
             else for (int64_t i = 0; i < n; i++) assign[i] = -1;
-            if (llfc_lap_solve_warm_f32(n, C, 1, assign, prices[g], &total)) goto fail;
+            if (llfc_lap_solve_warm_f32(n, C, 1, assign, prices[g], &total)) {
+                /* interrupted inside the solve: p still holds whole groups */
+                if (llfc_interrupted()) { stats->interrupted = 1; break; }
+                goto fail;
+            }
             double oldL = 0.0, newL = 0.0;
             for (int64_t i = 0; i < n; i++) {
                 oldL += C[i * n + p->idx[g][i]];
@@ -262,12 +266,14 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
             memcpy(p->idx[g], assign, (size_t)n * sizeof *assign);
             solved[g] = 1;
         }
+        if (stats->interrupted) break; /* a partial sweep: not counted */
         obj[it] = wm_objective(a, b, p, tmp);
         if (o.progress) {
             char msg[128];
             snprintf(msg, sizeof msg, "weight_match sweep %d: objective %.9g%s", it + 1, obj[it],
                      progress ? "" : " (no improvement, done)");
             if (o.progress(o.progress_ud, it + 1, o.max_iter, msg)) {
+                if (llfc_interrupted()) { stats->interrupted = 1; it++; break; }
                 stopped();
                 goto fail;
             }
@@ -308,7 +314,7 @@ done:
 /* ---- activation matching ------------------------------------------------- */
 
 llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const float *x, int64_t n,
-                                 const llfc_am_opts *opts, double *seconds)
+                                 const llfc_am_opts *opts, llfc_am_stats *stats)
 {
     double t0 = llfc_now();
     llfc_am_opts o = {.method = LLFC_AM_INNER, .batch = 500};
@@ -351,17 +357,23 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (!(mom[g] = llfc_calloc((size_t)(4 * d), sizeof(double)))) goto fail;
     }
     if (!(tmp = llfc_mallocarray((size_t)(maxd * maxd), sizeof *tmp))) goto fail;
+    /* Ctrl-C after a whole batch: match on the samples done (ndone) */
+    int64_t ndone = 0;
+    int intr = 0;
     for (int64_t i0 = 0; i0 < n; i0 += bs) {
+        if (ndone > 0 && llfc_interrupted()) { intr = 1; break; }
         if (llfc_check_interrupt()) goto fail;
         int64_t m = n - i0 < bs ? n - i0 : bs;
         const float *xb = x + i0 * din;
-        if (llfc_net_forward_features(a, xb, m, NULL, fa) || llfc_check_interrupt() ||
-            llfc_net_forward_features(b, xb, m, NULL, fb))
-            goto fail;
+        if (llfc_net_forward_features(a, xb, m, NULL, fa)) goto fail;
+        if (ndone > 0 && llfc_interrupted()) { intr = 1; break; }
+        if (llfc_check_interrupt() || llfc_net_forward_features(b, xb, m, NULL, fb)) goto fail;
         for (int g = 0; g < G; g++) {
             int64_t d = s->gsize[g];
             int l = s->gfeat[g];
-            if (llfc_check_interrupt()) goto fail; /* a wide group's product takes a while */
+            /* a wide group's product takes a while; once sums hold whole
+             * batches, finish this one (S must not mix in half a batch) */
+            if (ndone == 0 && llfc_check_interrupt()) goto fail;
             /* tmp[d, d] = H_A^T H_B for this batch (H: [m, d]) */
             llfc_gemm(1, 0, (int)d, (int)d, (int)m, 1.0f, fa[l], (int)d, fb[l], (int)d, 0.0f, tmp, (int)d);
             double *Sg = S[g], *mg = mom[g];
@@ -377,11 +389,17 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
                 }
             }
         }
+        ndone = i0 + m;
         if (o.progress && o.progress(o.progress_ud, (double)(i0 + m), (double)n, "activation_match")) {
+            if (llfc_interrupted()) { intr = 1; break; }
             stopped();
             goto fail;
         }
     }
+    n = ndone;
+    /* interrupted: the assignments still run (one more Ctrl-C stops them);
+     * the flag is set again for the caller */
+    if (intr) llfc_interrupt_clear();
     if (!(cost = llfc_mallocarray((size_t)(maxd * maxd), sizeof *cost))) goto fail;
     if (!(assign = llfc_mallocarray((size_t)maxd, sizeof *assign))) goto fail;
     for (int g = 0; g < G; g++) {
@@ -411,7 +429,12 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (llfc_lap_solve_f32(d, d, cost, 1, assign, &total)) goto fail;
         memcpy(p->idx[g], assign, (size_t)d * sizeof *assign);
     }
-    if (seconds) *seconds = llfc_now() - t0;
+    if (intr) llfc_interrupt_flag = 1;
+    if (stats) {
+        stats->seconds = llfc_now() - t0;
+        stats->n = n;
+        stats->interrupted = intr;
+    }
     goto done;
 fail:
     llfc_perm_free(p);

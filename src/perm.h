@@ -58,13 +58,17 @@ typedef struct {
 } llfc_wm_opts;
 
 typedef struct {
-    int iterations;
+    int iterations;        /* completed sweeps */
     double *objective;     /* [iterations]: sum_p <W_A, p(W_B)> after each sweep (malloc'd) */
     double seconds;
+    int interrupted;       /* Ctrl-C: stopped after a whole group; p is the one so far */
 } llfc_wm_stats;
 
 /* The permutation p maximising sum over parameters of <W_A, p(W_B)>, by
- * coordinate descent over groups (Ainsworth et al., Git Re-Basin). */
+ * coordinate descent over groups (Ainsworth et al., Git Re-Basin).  On an
+ * interrupt (llfc_interrupted(), left set for the caller to clear) it stops
+ * after the current group and returns the permutation so far with
+ * stats->interrupted = 1; a progress callback asking to stop fails. */
 llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm_opts *opts,
                              llfc_wm_stats *stats);
 
@@ -76,9 +80,17 @@ typedef struct {
     void *progress_ud;
 } llfc_am_opts;
 
+typedef struct {
+    double seconds;
+    int64_t n;             /* samples used (fewer than asked when interrupted) */
+    int interrupted;
+} llfc_am_stats;
+
 /* One assignment per group on the cross inner product / Pearson correlation
- * of the post-activation features of a and b over x [n, in]. */
+ * of the post-activation features of a and b over x [n, in].  On an interrupt
+ * (flag left set for the caller) after at least one whole batch it matches on
+ * the batches done and sets stats->interrupted = 1; stats may be NULL. */
 llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const float *x, int64_t n,
-                                 const llfc_am_opts *opts, double *seconds);
+                                 const llfc_am_opts *opts, llfc_am_stats *stats);
 
 #endif

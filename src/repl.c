@@ -254,6 +254,8 @@ lua_State *llfc_repl_newstate(void)
     }
     lua_getfield(L, -1, "help");
     lua_setglobal(L, "help");
+    lua_getfield(L, -1, "demo");
+    lua_setglobal(L, "demo");
     lua_pop(L, 1);
     return L;
 }
@@ -333,6 +335,9 @@ run:
         lua_settop(L, top);
         return EVAL_ERROR;
     }
+    /* a kernel consumed the Ctrl-C and returned a partial result: end the
+     * line of the echoed ^C, so the next prompt starts a line */
+    if (g_sigints > 0 && isatty(2)) fputc('\n', stderr);
     if (!quiet && lua_gettop(L) > top) {
         int n = lua_gettop(L) - top;
         lua_pushcfunction(L, print_values);

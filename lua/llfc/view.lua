@@ -211,10 +211,16 @@ local function check_result(fname, r)
   return kind
 end
 
+local OPT_NAMES = { "log", "ascii", "layer", "panel", "width", "height" }
+
 local function check_opts(fname, opts, argn)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(string.format("%s: bad argument #%d (options table expected, got %s)", fname, argn, type(opts)), 3)
+  end
+  if C.checktypos then
+    local ok, err = pcall(C.checktypos, opts, OPT_NAMES, fname)
+    if not ok then error(err, 3) end
   end
   for _, k in ipairs { "log", "ascii" } do
     if opts[k] ~= nil and type(opts[k]) ~= "boolean" then

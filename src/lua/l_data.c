@@ -36,6 +36,8 @@ static int d_from_tensors(lua_State *L)
     int64_t n = x->size[0], dim = 1;
     for (int d = 1; d < x->ndim; d++) dim *= x->size[d];
     luaL_argcheck(L, dim >= 1, 1, "x has no features");
+    static const char *const names[] = {"classes", NULL};
+    lb_checktypos(L, 3, names, "data.from_tensors");
     int classes = (int)lb_optinteger(L, 3, "classes", 0, "data.from_tensors");
     luaL_argcheck(L, classes >= 0 && classes <= LLFC_DATA_MAX_CLASSES, 3, "classes out of range");
 
@@ -107,7 +109,9 @@ static int maybe_split(lua_State *L, int opts, const char *fname)
 static int d_blobs(lua_State *L)
 {
     const char *fn = "data.blobs";
+    static const char *const names[] = {"n", "classes", "dim", "noise", "seed", "split", NULL};
     if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+    lb_checktypos(L, 1, names, fn);
     lua_Integer n = lb_optinteger(L, 1, "n", 1000, fn);
     lua_Integer k = lb_optinteger(L, 1, "classes", 4, fn);
     lua_Integer dim = lb_optinteger(L, 1, "dim", 2, fn);
@@ -122,7 +126,9 @@ static int d_blobs(lua_State *L)
 static int d_moons(lua_State *L)
 {
     const char *fn = "data.moons";
+    static const char *const names[] = {"n", "noise", "seed", "split", NULL};
     if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+    lb_checktypos(L, 1, names, fn);
     lua_Integer n = lb_optinteger(L, 1, "n", 1000, fn);
     lua_Number noise = lb_optnumber(L, 1, "noise", 0.1, fn);
     lua_Integer seed = lb_optinteger(L, 1, "seed", 1, fn);
@@ -133,7 +139,9 @@ static int d_moons(lua_State *L)
 static int d_spirals(lua_State *L)
 {
     const char *fn = "data.spirals";
+    static const char *const names[] = {"n", "classes", "noise", "seed", "split", NULL};
     if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+    lb_checktypos(L, 1, names, fn);
     lua_Integer n = lb_optinteger(L, 1, "n", 900, fn);
     lua_Integer k = lb_optinteger(L, 1, "classes", 3, fn);
     lua_Number noise = lb_optnumber(L, 1, "noise", 0.2, fn);
@@ -157,6 +165,8 @@ static int load_fail(lua_State *L, const char *fname)
 static int d_idx(lua_State *L)
 {
     const char *img = luaL_checkstring(L, 1), *lab = luaL_checkstring(L, 2);
+    static const char *const names[] = {"classes", NULL};
+    lb_checktypos(L, 3, names, "data.idx");
     lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.idx");
     luaL_argcheck(L, k >= 0 && k <= 256, 3, "classes must be in [1, 256]");
     llfc_dataset *ds = llfc_idx_load(img, lab, (int)k);
@@ -169,6 +179,8 @@ static int d_idx(lua_State *L)
 static int d_npy(lua_State *L)
 {
     const char *xp = luaL_checkstring(L, 1), *yp = luaL_checkstring(L, 2);
+    static const char *const names[] = {"classes", "scale", NULL};
+    lb_checktypos(L, 3, names, "data.npy");
     lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.npy");
     lua_Number scale = lb_optnumber(L, 3, "scale", 1, "data.npy");
     luaL_argcheck(L, k >= 0 && k <= LLFC_DATA_MAX_CLASSES, 3, "classes out of range");
@@ -468,7 +480,9 @@ static int ds_normalize(lua_State *L)
     int nm = 0, ns = 0;
     float *mean = NULL, *std = NULL;
     if (!lua_isnoneornil(L, 2)) {
+        static const char *const names[] = {"mean", "std", NULL};
         luaL_checktype(L, 2, LUA_TTABLE);
+        lb_checktypos(L, 2, names, "Dataset:normalize");
         mean = opt_floats(L, 2, "mean", &nm);
         std = opt_floats(L, 2, "std", &ns);
     }
@@ -493,6 +507,8 @@ static int ds_normalize(lua_State *L)
 static int ds_tensors(lua_State *L)
 {
     llfc_dataset *ds = lb_checkdataset(L, 1);
+    static const char *const names[] = {"images", NULL};
+    lb_checktypos(L, 2, names, "Dataset:tensors");
     int images = lb_optboolean(L, 2, "images", 0, "Dataset:tensors");
     llfc_tensor *x;
     if (images && ds->c > 0) {

@@ -37,6 +37,20 @@ static int l_blas(lua_State *L)
     return 1;
 }
 
+/* llfc.demo([{wait =, ascii =}]): the guided tour, require("llfc.demo").run(opts) */
+static int l_demo(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_getglobal(L, "require");
+    if (!lua_isfunction(L, -1)) return luaL_error(L, "llfc.demo: needs require (the package library)");
+    lua_pushliteral(L, "llfc.demo");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "run");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
 int llfc_open_all(lua_State *L)
 {
     /* package.preload entries for the embedded Lua modules */
@@ -72,6 +86,8 @@ int llfc_open_all(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_blas);
     lua_setfield(L, -2, "blas");
+    lua_pushcfunction(L, l_demo);
+    lua_setfield(L, -2, "demo");
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

@@ -270,6 +270,7 @@ typedef struct {
     int last;        /* stack slot holding the last partial table */
     int view;
     int failed;      /* the view or table building raised */
+    double tlast;    /* when the last snapshot was taken */
 } batch_ctx;
 
 static int partial_step(lua_State *L)
@@ -286,6 +287,11 @@ static int on_batch(void *ud, const llfc_report *r)
 {
     batch_ctx *c = ud;
     lua_State *L = c->L;
+    /* without the view a snapshot (for Ctrl-C) every 50 ms is enough: building
+     * the table after every small batch would cost more than the batch */
+    int intr = llfc_interrupted();
+    if (!c->view && !intr && !lua_isnil(L, c->last) && llfc_now() - c->tlast < 0.05) return 0;
+    c->tlast = llfc_now();
     lua_pushcfunction(L, partial_step);
     lua_pushlightuserdata(L, c);
     lua_pushlightuserdata(L, (void *)r);
@@ -298,7 +304,8 @@ static int on_batch(void *ud, const llfc_report *r)
     int stop = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_replace(L, c->last);
-    return stop;
+    /* Ctrl-C: stop after this batch with the partial report */
+    return stop || llfc_interrupted();
 }
 
 static int box_gc(lua_State *L)
@@ -367,12 +374,11 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
     o.progress_ud = &prog;
 
     lua_pushnil(L); /* the last partial table */
-    batch_ctx ctx = {L, kind, lua_gettop(L), view, 0};
-    if (view) {
-        lb_view_begin(L, kind, "theta_alpha = alpha*A + (1-alpha)*B");
-        o.on_batch = on_batch;
-        o.batch_ud = &ctx;
-    }
+    batch_ctx ctx = {L, kind, lua_gettop(L), view, 0, 0.0};
+    if (view) lb_view_begin(L, kind, "theta_alpha = alpha*A + (1-alpha)*B");
+    /* every batch leaves a snapshot: Ctrl-C returns the last one */
+    o.on_batch = on_batch;
+    o.batch_ud = &ctx;
     llfc_report **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = NULL;
     if (luaL_newmetatable(L, REPORT_BOX_MT)) {
@@ -382,25 +388,31 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
     lua_setmetatable(L, -2);
     *box = llfc_metrics_run(a, b, ds, &o);
     if (!*box) {
+        /* Ctrl-C stops like q: the last partial result (a consistent snapshot
+         * after a whole batch) is returned; nothing done yet: "interrupted" */
+        int partial = llfc_interrupted() && !ctx.failed && !lua_isnil(L, ctx.last);
+        /* consumed: the REPL's hook must not fire inside view.finish or later */
+        if (partial) llfc_interrupt_clear();
         if (view) {
-            /* Ctrl-C in the live view stops like q: the last partial result
-             * (a consistent snapshot after a whole batch) is returned */
-            int partial = llfc_interrupted() && !ctx.failed && !lua_isnil(L, ctx.last);
             if (lua_isnil(L, ctx.last)) { lua_newtable(L); lua_replace(L, ctx.last); }
-            /* consumed: the REPL's hook must not fire inside view.finish */
-            if (partial) llfc_interrupt_clear();
             lb_view_finish(L, ctx.last, partial ? "interrupted" : llfc_errmsg());
-            if (partial) {
-                lua_pushboolean(L, 1);
-                lua_setfield(L, ctx.last, "interrupted");
-                lua_pushvalue(L, ctx.last);
-                return 1;
-            }
+        }
+        if (partial) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, ctx.last, "interrupted");
+            lua_pushvalue(L, ctx.last);
+            return 1;
         }
         return lb_error(L, fname);
     }
+    int intr = !(*box)->complete && llfc_interrupted();
+    if (intr) llfc_interrupt_clear();
     push_result(L, *box, kind);
-    if (view) lb_view_finish(L, -1, (*box)->complete ? NULL : "stopped");
+    if (intr) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "interrupted");
+    }
+    if (view) lb_view_finish(L, -1, (*box)->complete ? NULL : intr ? "interrupted" : "stopped");
     llfc_report_free(*box);
     *box = NULL;
     return 1;

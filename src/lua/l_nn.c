@@ -27,6 +27,8 @@ static int nn_mlp(lua_State *L)
         widths[i - 1] = v;
         lua_pop(L, 1);
     }
+    static const char *const names[] = {"seed", "act", "init", NULL};
+    lb_checktypos(L, 1, names, "nn.mlp");
     lua_Integer seed = lb_optinteger(L, 1, "seed", 1, "nn.mlp");
     const char *act = lb_optstring(L, 1, "act", "relu", "nn.mlp");
     const char *init = lb_optstring(L, 1, "init", "torch", "nn.mlp");
@@ -297,6 +299,8 @@ static int net_eval(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     llfc_dataset *ds = lb_checkdataset(L, 2);
+    static const char *const names[] = {"batch", "n", NULL};
+    lb_checktypos(L, 3, names, "eval");
     lua_Integer batch = lb_optinteger(L, 3, "batch", 1000, "eval");
     lua_Integer n = lb_optinteger(L, 3, "n", ds->n, "eval");
     if (n > ds->n) n = ds->n;

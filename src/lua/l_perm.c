@@ -320,6 +320,8 @@ static int l_check(lua_State *L)
 
 static int l_lap(lua_State *L)
 {
+    static const char *const names[] = {"maximize", NULL};
+    lb_checktypos(L, 2, names, "perm.lap");
     int maximize = lb_optboolean(L, 2, "maximize", 0, "perm.lap");
     int64_t nr, nc;
     int64_t *assign;
@@ -384,13 +386,26 @@ static int l_lap(lua_State *L)
 
 /* ---- matching ---------------------------------------------------------------- */
 
-typedef struct { int verbose; } matchprog;
+/* verbose printing, then the Lua progress function (if any) as fn(done, total, what) */
+typedef struct { int verbose; lb_progress lp; } matchprog;
 
 static int match_progress(void *ud, double done, double total, const char *what)
 {
     matchprog *mp = ud;
     if (mp->verbose && what) { printf("%s\n", what); fflush(stdout); }
-    return llfc_interrupted();
+    return lb_progress_fn(&mp->lp, done, total, what);
+}
+
+/* opts.progress at idx (a function or nil) -> mp->lp */
+static void opt_progress(lua_State *L, int oidx, matchprog *mp, const char *fn)
+{
+    mp->lp.L = L;
+    mp->lp.fidx = 0;
+    if (!lua_istable(L, oidx)) return;
+    lua_getfield(L, oidx, "progress");
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
+    if (!lua_isfunction(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fn, luaL_typename(L, -1));
+    mp->lp.fidx = lua_gettop(L); /* stays on the stack for the call */
 }
 
 /* stats tables print as "key = value" lines */
@@ -431,8 +446,10 @@ static int l_weight_match(lua_State *L)
 {
     const char *fn = "perm.weight_match";
     llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-    matchprog mp = {lb_optboolean(L, 3, "verbose", 0, fn)};
+    static const char *const names[] = {"max_iter", "seed", "init", "verbose", "progress", NULL};
+    if (!lua_isnoneornil(L, 3)) { luaL_checktype(L, 3, LUA_TTABLE); lb_checktypos(L, 3, names, fn); }
+    lua_settop(L, 3);
+    matchprog mp = {lb_optboolean(L, 3, "verbose", 0, fn), {L, 0}};
     llfc_wm_opts o = {.max_iter = (int)lb_optinteger(L, 3, "max_iter", 100, fn),
                       .seed = (uint64_t)lb_optinteger(L, 3, "seed", 0, fn),
                       .progress = match_progress,
@@ -447,9 +464,12 @@ static int l_weight_match(lua_State *L)
         }
         lua_pop(L, 1);
     }
+    opt_progress(L, 3, &mp, fn);
     llfc_wm_stats st;
     llfc_perm *p = llfc_weight_match(a, b, &o, &st);
     if (!p) return lb_error(L, fn);
+    /* Ctrl-C: the perm so far is the answer; the interrupt is consumed */
+    if (st.interrupted) llfc_interrupt_clear();
     pushperm(L, p);
     lua_createtable(L, 0, 4);
     lua_pushstring(L, "weight_match");
@@ -464,6 +484,8 @@ static int l_weight_match(lua_State *L)
     lua_setfield(L, -2, "objective");
     lua_pushnumber(L, st.seconds);
     lua_setfield(L, -2, "seconds");
+    lua_pushboolean(L, st.interrupted);
+    lua_setfield(L, -2, "interrupted");
     free(st.objective);
     set_stats_mt(L);
     return 2;
@@ -474,34 +496,40 @@ static int l_activation_match(lua_State *L)
     const char *fn = "perm.activation_match";
     llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
     inputs in;
-    if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+    static const char *const names[] = {"method", "batch", "n", "verbose", "progress", NULL};
+    if (!lua_isnoneornil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fn); }
+    lua_settop(L, 4);
     const char *method = lb_optstring(L, 4, "method", "inner", fn);
     llfc_am_opts o = {.batch = lb_optinteger(L, 4, "batch", 500, fn)};
     if (!strcmp(method, "inner")) o.method = LLFC_AM_INNER;
     else if (!strcmp(method, "corr")) o.method = LLFC_AM_CORR;
     else return luaL_error(L, "%s: option 'method' must be \"inner\" or \"corr\", got \"%s\"", fn, method);
     if (o.batch < 1) return luaL_error(L, "%s: option 'batch' must be at least 1, got %d", fn, (int)o.batch);
-    matchprog mp = {lb_optboolean(L, 4, "verbose", 0, fn)};
+    matchprog mp = {lb_optboolean(L, 4, "verbose", 0, fn), {L, 0}};
+    opt_progress(L, 4, &mp, fn);
     o.progress = match_progress;
     o.progress_ud = &mp;
     lua_Integer nopt = lb_optinteger(L, 4, "n", 10000, fn);
     if (nopt < 1) return luaL_error(L, "%s: option 'n' must be at least 1, got %d", fn, (int)nopt);
     checkinputs(L, 3, llfc_net_input_dim(a), fn, &in);
     int64_t n = in.n < nopt ? in.n : nopt;
-    double sec = 0;
-    llfc_perm *p = llfc_activation_match(a, b, in.x, n, &o, &sec);
+    llfc_am_stats st = {0};
+    llfc_perm *p = llfc_activation_match(a, b, in.x, n, &o, &st);
     llfc_tensor_free(in.copy);
     if (!p) return lb_error(L, fn);
+    if (st.interrupted) llfc_interrupt_clear(); /* consumed: the match on the samples done is the answer */
     pushperm(L, p);
     lua_createtable(L, 0, 4);
     lua_pushstring(L, "activation_match");
     lua_setfield(L, -2, "kind");
     lua_pushstring(L, method);
     lua_setfield(L, -2, "method");
-    lua_pushinteger(L, n);
+    lua_pushinteger(L, st.n);
     lua_setfield(L, -2, "n");
-    lua_pushnumber(L, sec);
+    lua_pushnumber(L, st.seconds);
     lua_setfield(L, -2, "seconds");
+    lua_pushboolean(L, st.interrupted);
+    lua_setfield(L, -2, "interrupted");
     set_stats_mt(L);
     return 2;
 }

@@ -483,6 +483,24 @@ static int l_interrupted(lua_State *L) { lua_pushboolean(L, llfc_interrupted());
 static int l_clear_interrupt(lua_State *L) { llfc_interrupt_clear(); return 0; }
 static int l_now(lua_State *L) { lua_pushnumber(L, llfc_now()); return 1; }
 
+/* checktypos(opts, {known names}, fname): lb_checktypos for the Lua side */
+static int l_checktypos(lua_State *L)
+{
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *fname = luaL_checkstring(L, 3);
+    lua_Integer n = luaL_len(L, 2);
+    luaL_argcheck(L, n >= 0 && n < 64, 2, "at most 63 names");
+    const char *known[64];
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        known[i - 1] = luaL_checkstring(L, -1); /* stays referenced by the table */
+        lua_pop(L, 1);
+    }
+    known[n] = NULL;
+    lb_checktypos(L, 1, known, fname);
+    return 0;
+}
+
 int llfc_open_view(lua_State *L)
 {
     static const luaL_Reg canvas_meth[] = {
@@ -495,6 +513,7 @@ int llfc_open_view(lua_State *L)
         {"utf8", l_utf8}, {"open", l_open}, {"close", l_close}, {"isopen", l_isopen},
         {"blit", l_blit}, {"getkey", l_getkey}, {"size", l_size},
         {"interrupted", l_interrupted}, {"clear_interrupt", l_clear_interrupt}, {"now", l_now},
+        {"checktypos", l_checktypos},
         {NULL, NULL},
     };
     lb_newtype(L, CANVAS_MT, canvas_meth, canvas_mm);

@@ -191,8 +191,7 @@ static void test_planted(void)
         float *x = gaussian(700, din, 8 + t);
         for (int meth = 0; meth < 2; meth++) {
             llfc_am_opts ao = {.method = meth, .batch = 256};
-            double sec;
-            llfc_perm *r = llfc_activation_match(a, b, x, 700, &ao, &sec);
+            llfc_perm *r = llfc_activation_match(a, b, x, 700, &ao, NULL);
             int nties = 0;
             CHECK(equal_up_to_dead(r, p, a, x, 700, &nties),
                   "activation matching (%s) recovers a planted permutation (in %lld; %d dead units tie)",
@@ -235,13 +234,70 @@ static void test_wm_init_and_dead(void)
     }
     float *x = gaussian(300, 8, 4);
     llfc_am_opts ao = {.method = LLFC_AM_CORR, .batch = 64};
-    double sec;
-    llfc_perm *r = llfc_activation_match(a, b, x, 300, &ao, &sec);
+    llfc_am_stats ast;
+    llfc_perm *r = llfc_activation_match(a, b, x, 300, &ao, &ast);
     llfc_perm *id = llfc_perm_identity(a->spec);
     CHECK(r && llfc_perm_set(id, 0, r->idx[0]) == 0, "activation matching (corr) with dead units gives a permutation");
     free(x);
     llfc_perm_free(r); llfc_perm_free(id);
     llfc_perm_free(q); llfc_perm_free(q2);
+    llfc_net_free(a); llfc_net_free(b);
+}
+
+/* Ctrl-C (the flag set as the SIGINT handler does, from a progress callback):
+ * the permutation so far, flagged, the flag left for the caller to clear */
+static int intr_at_sweep1(void *ud, double done, double total, const char *what)
+{
+    (void)ud; (void)total; (void)what;
+    if (done >= 1) llfc_interrupt_flag = 1;
+    return 0;
+}
+
+static int intr_after_2_batches(void *ud, double done, double total, const char *what)
+{
+    (void)total; (void)what;
+    if (done >= *(double *)ud) llfc_interrupt_flag = 1;
+    return 0;
+}
+
+static void test_interrupt(void)
+{
+    int64_t w[] = {8, 24, 24, 3};
+    llfc_net *a = mlp(4, w, 5), *b = mlp(4, w, 6);
+    llfc_wm_stats st, st1;
+    llfc_wm_opts o = {.max_iter = 100, .seed = 2, .progress = intr_at_sweep1};
+    llfc_perm *q = llfc_weight_match(a, b, &o, &st);
+    int flag = llfc_interrupted();
+    llfc_interrupt_clear();
+    llfc_wm_opts o1 = {.max_iter = 1, .seed = 2};
+    llfc_perm *q1 = llfc_weight_match(a, b, &o1, &st1);
+    CHECK(q && st.interrupted && st.iterations == 1 && flag, "weight matching interrupted after sweep 1 returns a perm "
+          "(interrupted %d, %d sweeps, flag %d)", q ? st.interrupted : -1, q ? st.iterations : -1, flag);
+    CHECK(q && q1 && llfc_perm_equal(q, q1) && !st1.interrupted, "the interrupted perm equals a 1-sweep run");
+    if (q) free(st.objective);
+    if (q1) free(st1.objective);
+    llfc_perm_free(q); llfc_perm_free(q1);
+
+    float *x = gaussian(300, 8, 9);
+    double stop_at = 128;
+    llfc_am_opts ao = {.method = LLFC_AM_CORR, .batch = 64, .progress = intr_after_2_batches, .progress_ud = &stop_at};
+    llfc_am_stats as, as2;
+    llfc_perm *r = llfc_activation_match(a, b, x, 300, &ao, &as);
+    flag = llfc_interrupted();
+    llfc_interrupt_clear();
+    llfc_am_opts ao2 = {.method = LLFC_AM_CORR, .batch = 64};
+    llfc_perm *r2 = llfc_activation_match(a, b, x, 128, &ao2, &as2);
+    CHECK(r && as.interrupted && as.n == 128 && flag, "activation matching interrupted after 2 batches uses 128 samples (%lld%s%s)",
+          r ? (long long)as.n : -1LL, r ? "" : ": ", r ? "" : llfc_errmsg());
+    CHECK(r && r2 && llfc_perm_equal(r, r2) && !as2.interrupted && as2.n == 128,
+          "the interrupted match equals a match on the first 128 samples");
+    llfc_perm_free(r); llfc_perm_free(r2);
+    llfc_interrupt_flag = 1; /* before the first batch: nothing to match on */
+    r = llfc_activation_match(a, b, x, 300, &ao2, &as);
+    llfc_interrupt_clear();
+    CHECK(!r && strstr(llfc_errmsg(), "interrupted"), "interrupted before any batch fails: %s", llfc_errmsg());
+    llfc_perm_free(r);
+    free(x);
     llfc_net_free(a); llfc_net_free(b);
 }
 
@@ -253,5 +309,6 @@ int main(void)
     test_function_preserved();
     test_planted();
     test_wm_init_and_dead();
+    test_interrupt();
     return check_summary();
 }

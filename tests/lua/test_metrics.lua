@@ -310,6 +310,28 @@ T.section("progress and view", function()
     "interrupted", "progress returning false stops with 'interrupted'")
   T.raises(function() metrics.interpolate(a, b, ds, { batch = 10, progress = function() error("boom") end }) end,
     "boom", "an error in the progress callback is reported")
+  -- Ctrl-C without the view: the partial result of the batches done so far, the
+  -- interrupt consumed (the next statement runs).  The signal comes from a
+  -- background shell while the progress callback waits.
+  local sent = false
+  local ri = metrics.interpolate(a, b, ds, { batch = 10, alphas = 5, progress = function(d)
+    if d == 2 and not sent then
+      sent = true
+      os.execute("(sleep 0.05; kill -INT $PPID) &")
+      local t0 = os.clock()
+      while os.clock() - t0 < 5 do end
+    end
+  end })
+  T.ok(ri.interrupted == true and ri.complete == false, "Ctrl-C returns a partial result (interrupted, not complete)",
+    tostring(ri.interrupted) .. ", " .. tostring(ri.complete))
+  T.ok(ri.n >= 10 and ri.n < N and ri.n % 10 == 0, "the partial result covers whole batches", tostring(ri.n))
+  local head = ds:subset(ri.n)
+  local rh = metrics.interpolate(a, b, head, { alphas = 5 })
+  local same = #rh.err == #ri.err
+  for i = 1, #rh.err do same = same and math.abs(rh.err[i] - ri.err[i]) < 1e-12 end
+  T.ok(same, "the partial errors equal a full run on the samples done")
+  local after = metrics.interpolate(a, b, ds, { alphas = 5 })
+  T.ok(after.complete and not after.interrupted, "the interrupt was consumed: the next run completes")
   -- the live view protocol, with recording hooks in place of the view module
   local V = require("llfc.util") and view
   if type(V) ~= "table" then T.skip("view protocol", "no view module table"); return end

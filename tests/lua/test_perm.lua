@@ -156,4 +156,43 @@ T.section("planted recovery", function()
   T.ok(tostring(st):find("objective per sweep", 1, true), "stats print")
 end)
 
+-- progress = fn and Ctrl-C: the permutation so far, stats.interrupted, the
+-- interrupt consumed.  The signal comes from a background shell while the
+-- progress callback waits (the REPL's hook raises inside the callback).
+T.section("progress and Ctrl-C", function()
+  local a, b = nn.mlp{6, 24, 24, 3, seed = 11}, nn.mlp{6, 24, 24, 3, seed = 12}
+  local x = tensor.randn(300, 6)
+  local calls, last = 0, nil
+  local _, st = perm.weight_match(a, b, {seed = 3, progress = function(d, t, w) calls = calls + 1; last = {d, t, w} end})
+  T.ok(calls == st.iterations and last[1] == st.iterations and last[2] == 100 and last[3]:find("weight_match sweep", 1, true),
+       "weight_match calls progress(done, total, what) once per sweep", calls .. " calls, " .. st.iterations .. " sweeps")
+  T.ok(st.interrupted == false, "an uninterrupted weight_match has interrupted = false")
+  calls = 0
+  local _, sa = perm.activation_match(a, b, x, {batch = 100, progress = function(d, t) calls = calls + 1; last = {d, t} end})
+  T.ok(calls == 3 and last[1] == 300 and last[2] == 300 and sa.interrupted == false, "activation_match calls progress per batch")
+  T.raises(function() perm.weight_match(a, b, {progress = 1}) end, "option 'progress' must be a function", "progress type checked")
+  T.raises(function() perm.weight_match(a, b, {progress = function() return false end}) end, "interrupted",
+           "weight_match: progress returning false stops with 'interrupted'")
+  T.raises(function() perm.activation_match(a, b, x, {batch = 100, progress = function() error("boom") end}) end, "boom",
+           "activation_match: an error in the progress callback is reported")
+  local function ctrl_c()
+    os.execute("(sleep 0.05; kill -INT $PPID) &")
+    local t0 = os.clock()
+    while os.clock() - t0 < 5 do end
+  end
+  local sent = false
+  local q, sq = perm.weight_match(a, b, {seed = 3, progress = function() if not sent then sent = true; ctrl_c() end end})
+  T.ok(sq.interrupted == true and sq.iterations == 1, "Ctrl-C in weight_match returns the perm so far (interrupted, 1 sweep)",
+       tostring(sq.interrupted) .. ", " .. sq.iterations)
+  local q1 = perm.weight_match(a, b, {seed = 3, max_iter = 1})
+  T.ok(q == q1, "the interrupted weight_match perm equals a 1-sweep run")
+  sent = false
+  local r, sr = perm.activation_match(a, b, x, {batch = 100, progress = function() if not sent then sent = true; ctrl_c() end end})
+  T.ok(sr.interrupted == true and sr.n == 100, "Ctrl-C in activation_match matches on the batches done", tostring(sr.n))
+  local r1 = perm.activation_match(a, b, x, {batch = 100, n = 100})
+  T.ok(r == r1, "the interrupted activation_match equals a match on the first 100 samples")
+  local _, s3 = perm.weight_match(a, b, {seed = 3})
+  T.ok(s3.interrupted == false and s3.iterations >= 1, "the interrupt was consumed: the next call runs to the end")
+end)
+
 T.done()

@@ -292,6 +292,27 @@ T.section("option typos", function()
   T.raises(function() metrics.interpolate(netA, netB, ds, {alpha = 5}) end, "did you mean 'alphas'", "interpolate: 'alpha' is a typo")
   T.raises(function() metrics.llfc(netA, netB, ds, {layer = {1}}) end, "did you mean 'layers'", "llfc: 'layer' is a typo")
   T.ok(pcall(nn.mlp{2, 3, 2}.train, nn.mlp{2, 3, 2}, ds, {epochs = 1, my_note = "x"}), "train: an unrelated key passes")
+  T.raises(function() nn.mlp{2, 3, 2, sed = 1} end, "nn.mlp: unknown option 'sed' (did you mean 'seed'?)", "nn.mlp: 'sed' is a typo")
+  T.raises(function() netA:eval(ds, {btach = 8}) end, "did you mean 'batch'", "eval: 'btach' is a typo")
+  T.raises(function() data.blobs{n = 10, clases = 2} end, "data.blobs: unknown option 'clases' (did you mean 'classes'?)",
+    "data.blobs: 'clases' is a typo")
+  T.raises(function() data.moons{n = 10, noize = 0.1} end, "did you mean 'noise'", "data.moons: 'noize' is a typo")
+  T.raises(function() data.spirals{n = 10, splt = 0.5} end, "did you mean 'split'", "data.spirals: 'splt' is a typo")
+  T.raises(function() data.from_tensors(X, {1, 2, 1, 2, 1, 2}, {class = 2}) end, "did you mean 'classes'",
+    "data.from_tensors: 'class' is a typo")
+  T.raises(function() ds:normalize{means = {0, 0}} end, "Dataset:normalize: unknown option 'means' (did you mean 'mean'?)",
+    "ds:normalize: 'means' is a typo")
+  T.raises(function() ds:tensors{image = true} end, "did you mean 'images'", "ds:tensors: 'image' is a typo")
+  T.raises(function() perm.weight_match(netA, netB, {maxiter = 3}) end, "did you mean 'max_iter'", "weight_match: 'maxiter' is a typo")
+  T.raises(function() perm.activation_match(netA, netB, X, {metod = "corr"}) end, "did you mean 'method'",
+    "activation_match: 'metod' is a typo")
+  T.raises(function() perm.lap({{1, 2}, {3, 4}}, {maximise = true}) end, "perm.lap: unknown option 'maximise' (did you mean 'maximize'?)",
+    "perm.lap: 'maximise' is a typo")
+  T.raises(function() view.save(curve, tmp("typo.csv"), {heigth = 3}) end, "view.save: unknown option 'heigth' (did you mean 'height'?)",
+    "view.save: 'heigth' is a typo")
+  T.raises(function() view.plot(curve, {panl = 1}) end, "did you mean 'panel'", "view.plot: 'panl' is a typo")
+  T.ok(pcall(data.blobs, {n = 10, my_note = "x"}) and pcall(nn.mlp, {2, 3, 2, comment = "x"}),
+    "data.blobs, nn.mlp: an unrelated key passes")
 end)
 
 -- files: directories, /dev/null, empty, missing, truncated copies
