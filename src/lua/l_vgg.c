@@ -18,6 +18,8 @@ static int nn_vgg(lua_State *L)
 {
     const char *fn = "nn.vgg";
     luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const known[] = {"depth", "layers", "width", "classes", "input", "head", "seed", NULL};
+    lb_checktypos(L, 1, known, fn);
     int spec[2 * LLFC_VGG_MAXCONV], ns = 0;
     lua_getfield(L, 1, "layers");
     int has_layers = !lua_isnil(L, -1);

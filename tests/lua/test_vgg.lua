@@ -27,6 +27,7 @@ T.section("construction", function()
   T.raises(function() nn.vgg{layers = {4, "M", 4, "M"}, input = {1, 2, 2}} end, "max pool after conv layer 2",
            "pooling a 1x1 map is an error")
   T.raises(function() nn.vgg{layers = {4}, head = "avg"} end, "unknown head", "unknown head")
+  T.raises(function() nn.vgg{layers = {4}, widht = 2} end, "did you mean 'width'", "a typo of an option is an error")
 end)
 
 T.section("features and perm", function()
