@@ -232,14 +232,7 @@ static int net_tostring(lua_State *L)
                  l < net->nlayers - 1 ? llfc_act_name(net->act) : "(logits)");
         luaL_addstring(&b, line);
     }
-    luaL_pushresult(&b);
-    /* drop the final newline */
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    if (len && s[len - 1] == '\n') {
-        lua_pushlstring(L, s, len - 1);
-        lua_remove(L, -2);
-    }
+    lb_pushresult_chomp(&b);
     return 1;
 }
 

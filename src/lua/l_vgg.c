@@ -133,13 +133,7 @@ int lnn_vgg_tostring(lua_State *L, const llfc_net *net)
             luaL_addstring(&b, line);
         }
     }
-    luaL_pushresult(&b);
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    if (len && s[len - 1] == '\n') {
-        lua_pushlstring(L, s, len - 1);
-        lua_remove(L, -2);
-    }
+    lb_pushresult_chomp(&b);
     return 1;
 }
 

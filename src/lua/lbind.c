@@ -184,6 +184,18 @@ const char *lb_optstring(lua_State *L, int idx, const char *field, const char *d
     return s;
 }
 
+void lb_pushresult_chomp(luaL_Buffer *b)
+{
+    lua_State *L = b->L;
+    luaL_pushresult(b);
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (len && s[len - 1] == '\n') {
+        lua_pushlstring(L, s, len - 1);
+        lua_remove(L, -2);
+    }
+}
+
 void lb_setfuncs(lua_State *L, const luaL_Reg *l) { luaL_setfuncs(L, l, 0); }
 
 int lb_progress_fn(void *ud, double done, double total, const char *what)

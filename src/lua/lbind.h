@@ -73,6 +73,9 @@ const char *lb_optstring(lua_State *L, int idx, const char *field, const char *d
  * <= 2, or equal ignoring case).  Keys far from every known name pass: tables may be shared. */
 void lb_checktypos(lua_State *L, int idx, const char *const *known, const char *fname);
 
+/* luaL_pushresult(b), without the text's final newline (for tostring). */
+void lb_pushresult_chomp(luaL_Buffer *b);
+
 /* Register functions into the table on top of the stack. */
 void lb_setfuncs(lua_State *L, const luaL_Reg *l);
 
