@@ -437,54 +437,70 @@ static int push_methods(lua_State *L, int idx)
     return 0;
 }
 
+/* The string key under which table t holds the value at v (raw equality).
+ * Pushes the key and returns 1, or returns 0 with the stack unchanged. */
+static int key_of(lua_State *L, int t, int v)
+{
+    t = lua_absindex(L, t);
+    v = lua_absindex(L, v);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, v)) {
+            lua_pop(L, 1); /* the key stays */
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Look for the value at v in table t and one level of tables inside it
+ * (skipping those at `skip1`/`skip2`, which may be 0): pushes "prefix" .. key
+ * or "k.key" and returns 1, or returns 0 with the stack unchanged. */
+static int name_in(lua_State *L, int t, int v, const char *prefix, int skip1, int skip2)
+{
+    t = lua_absindex(L, t);
+    v = lua_absindex(L, v);
+    if (key_of(L, t, v)) {
+        lua_pushfstring(L, "%s%s", prefix, lua_tostring(L, -1));
+        lua_remove(L, -2);
+        return 1;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1) &&
+            !(skip1 && lua_rawequal(L, -1, skip1)) && !(skip2 && lua_rawequal(L, -1, skip2)) &&
+            key_of(L, -1, v)) {
+            lua_pushfstring(L, "%s.%s", lua_tostring(L, -3), lua_tostring(L, -1));
+            lua_replace(L, -4); /* over the key of t */
+            lua_pop(L, 2);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* Find the name of the value at idx among the llfc modules (module.f),
  * the llfc table itself (llfc.f) and the methods of the registered types
  * (Type:m).  Pushes the name or returns 0. */
 static int name_of(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    lua_pushnil(L);
-    while (lua_next(L, LLFC_TABLE)) {
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            if (lua_rawequal(L, -1, idx)) {
-                lua_pushfstring(L, "llfc.%s", lua_tostring(L, -2));
-                lua_replace(L, -3);
-                lua_pop(L, 1);
-                return 1;
-            }
-            if (lua_istable(L, -1)) {
-                lua_pushnil(L);
-                while (lua_next(L, -2)) {
-                    if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
-                        lua_pushfstring(L, "%s.%s", lua_tostring(L, -4), lua_tostring(L, -2));
-                        lua_replace(L, -5);
-                        lua_pop(L, 3);
-                        return 1;
-                    }
-                    lua_pop(L, 1);
-                }
-            }
-        }
-        lua_pop(L, 1);
-    }
-    /* methods: registry["llfc.Type"].__index */
+    if (name_in(L, LLFC_TABLE, idx, "llfc.", 0, 0)) return 1;
+    /* methods: registry["llfc.Type"] */
     lua_pushnil(L);
     while (lua_next(L, LUA_REGISTRYINDEX)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1)) {
-            if (push_methods(L, -1)) {
-                lua_pushnil(L);
-                while (lua_next(L, -2)) {
-                    if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
-                        lua_pushfstring(L, "%s:%s", k + 5, lua_tostring(L, -2));
-                        lua_replace(L, -6);
-                        lua_pop(L, 4);
-                        return 1;
-                    }
-                    lua_pop(L, 1);
-                }
-                lua_pop(L, 1);
+        if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1) &&
+            push_methods(L, -1)) {
+            if (key_of(L, -1, idx)) {
+                lua_pushfstring(L, "%s:%s", k + 5, lua_tostring(L, -1));
+                lua_replace(L, -5); /* over the registry key */
+                lua_pop(L, 3);
+                return 1;
             }
+            lua_pop(L, 1);
         }
         lua_pop(L, 1);
     }
@@ -497,32 +513,10 @@ static int std_name(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     lua_pushglobaltable(L);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            if (lua_rawequal(L, -1, idx)) {
-                lua_pushvalue(L, -2);
-                lua_replace(L, -4);
-                lua_pop(L, 2);
-                return 1;
-            }
-            if (lua_istable(L, -1) && !lua_rawequal(L, -1, LLFC_TABLE) && !lua_rawequal(L, -1, -3)) {
-                lua_pushnil(L);
-                while (lua_next(L, -2)) {
-                    if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
-                        lua_pushfstring(L, "%s.%s", lua_tostring(L, -4), lua_tostring(L, -2));
-                        lua_replace(L, -6);
-                        lua_pop(L, 4);
-                        return 1;
-                    }
-                    lua_pop(L, 1);
-                }
-            }
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    return 0;
+    int found = name_in(L, -1, idx, "", LLFC_TABLE, lua_absindex(L, -1));
+    if (found) lua_remove(L, -2);
+    else lua_pop(L, 1);
+    return found;
 }
 
 /* The entry for a resolved name: "llfc.help" is also documented as "help". */
