@@ -213,9 +213,8 @@ int lb_progress_fn(void *ud, double done, double total, const char *what)
         lua_pop(L, 1);
         return 1;
     }
-    int stop = lua_toboolean(L, -1) && lua_type(L, -1) == LUA_TBOOLEAN ? 0 : 0;
     /* a callback returning false asks to stop */
-    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) stop = 1;
+    int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
     return stop;
 }
