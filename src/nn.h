@@ -16,7 +16,7 @@
 #include "permspec.h"
 #include "tensor.h"
 
-enum { LLFC_ARCH_MLP = 1, LLFC_ARCH_VGG = 2 };
+enum { LLFC_ARCH_MLP = 1, LLFC_ARCH_VGG = 2, LLFC_ARCH_CNN = 3 };
 enum { LLFC_ACT_RELU = 0, LLFC_ACT_IDENTITY = 1, LLFC_ACT_TANH = 2 };
 
 typedef struct llfc_net {
@@ -29,6 +29,8 @@ typedef struct llfc_net {
     llfc_tensor **param;   /* contiguous tensors */
     llfc_permspec *spec;
     struct llfc_vgg *vgg;  /* LLFC_ARCH_VGG: the layer geometry (NULL for MLPs) */
+    struct llfc_cnn *cnn;  /* LLFC_ARCH_CNN: the op list (nn_cnn.h), NULL otherwise */
+    unsigned char *ptrain; /* nparams flags: 1 trainable, 0 buffer; NULL = all trainable */
 } llfc_net;
 
 /* ---- plain convolutional networks (nn_vgg.c) --------------------------------
