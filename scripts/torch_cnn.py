@@ -24,8 +24,9 @@ usage:
       logit differences.
 
 CONFIG is llfc's config text (llfc_cnn.config, the "config" metadata of a
-model file), e.g. "vgg depth=11 norm=bn width=1 classes=10 input=3,32,32 head=gap"
-or "resnet20 width=1 norm=ln classes=10 input=1,28,28".
+model file), e.g. "vgg depth=11 norm=bn width=1 classes=10 input=3,32,32 head=gap",
+"vgg layers=16,M,32,M norm=none head=flatten classes=10 input=1,28,28" (channel
+counts as given, no width) or "resnet20 width=1 norm=ln classes=10 input=1,28,28".
 
 The modules (their state_dict keys are llfc's parameter names):
   VGG: features = Sequential of [Conv2d(C, K, 3, padding=1), (BatchNorm2d(K) |
@@ -175,11 +176,10 @@ def from_config(text):
     inp = tuple(int(v) for v in o.get("input", "3,32,32").split(","))
     if fam.startswith("vgg"):
         width = float(o.get("width", 1))
-        if "layers" in o:
+        if "layers" in o:  # channel counts as they are (already scaled)
             layers = [v if v == "M" else int(v) for v in o["layers"].split(",")]
         else:
-            layers = VGG_CFG[int(o.get("depth", 11))]
-        layers = [v if v == "M" else scaled(v, width) for v in layers]
+            layers = [v if v == "M" else scaled(v, width) for v in VGG_CFG[int(o.get("depth", 11))]]
         return VGG(layers, norm, classes, inp, o.get("head", "gap"))
     if fam.startswith("resnet"):
         return ResNet20(int(o.get("width", 1)), norm, classes, inp)

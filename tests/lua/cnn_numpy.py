@@ -54,10 +54,11 @@ def steps_of(text):
 
     if fam.startswith("vgg"):
         width = float(o.get("width", 1))
-        if "layers" in o:
+        if "layers" in o:  # channel counts as they are (already scaled)
             layers = [v if v == "M" else int(v) for v in o["layers"].split(",")]
         else:
-            layers = VGG_CFG[int(o.get("depth", 11))]
+            layers = [v if v == "M" else max(1, int(np.floor(v * width + 0.5)))
+                      for v in VGG_CFG[int(o.get("depth", 11))]]
         i = 0
         for v in layers:
             if v == "M":
@@ -67,7 +68,7 @@ def steps_of(text):
                 h, w = h // 2, w // 2
                 i += 1
                 continue
-            k = max(1, int(np.floor(v * width + 0.5)))
+            k = v
             st.append(("conv", f"features.{i}", c, k, 3, 1, 1, True))
             i += 1
             if norm != "none":
