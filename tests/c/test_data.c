@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -200,6 +201,30 @@ static void test_cifar(void)
     memcpy(bad, b, R); bad[0] = 10;
     write_file("test_batch.bin", bad, R, 0);
     expect_fail(llfc_cifar10_load_dir(dir, 1), "label 10 of record 1", "cifar label out of range");
+    /* a bad label deep in a batch names the file and the record */
+    static unsigned char three[3 * R];
+    memcpy(three, b, 3 * R);
+    three[2 * R] = 200;
+    write_file("data_batch_5.bin", three, 3 * R, 0);
+    expect_fail(llfc_cifar10_load_dir(dir, 0), "data_batch_5.bin: label 200 of record 3", "cifar: bad label of record 3 in batch 5 named");
+    /* a gzip'd batch cut short inside a record */
+    write_file("data_batch_5.bin", b, R + 7, 1);
+    expect_fail(llfc_cifar10_load_dir(dir, 0), "data_batch_5.bin: size 3080 is not a multiple", "cifar: truncated gzip'd batch");
+    write_file("data_batch_5.bin", b, 4 * R, 0);
+    /* a directory where a batch file should be is malformed, not missing */
+    unlink(path("test_batch.bin"));
+    mkdir(path("test_batch.bin"), 0700);
+    ds = llfc_cifar10_load_dir(dir, 1);
+    CHECK(!ds && !llfc_data_missing() && strstr(llfc_errmsg(), "is a directory"), "cifar: a directory for test_batch.bin (%s)", llfc_errmsg());
+    rmdir(path("test_batch.bin"));
+    ds = llfc_cifar10_load_dir(dir, 1);
+    CHECK(!ds && llfc_data_missing() && strstr(llfc_errmsg(), "test_batch.bin"), "cifar: missing test batch flagged missing");
+    /* the batches concatenate in order 1..5: labels of records 1, 3, 5, 6, 7 */
+    ds = llfc_cifar10_load_dir(dir, 0);
+    good = ds && ds->n == 10 && ds->y[0] == 0 && ds->y[2] == 6 && ds->y[4] == 0 && ds->y[5] == 0 && ds->y[6] == 0 &&
+           ds->y[7] == 3 && ds->y[9] == 9;
+    CHECK(good, "cifar: batches 1..5 concatenated in order");
+    llfc_dataset_release(ds);
     unlink(path("data_batch_3.bin"));
     ds = llfc_cifar10_load_dir(dir, 0);
     CHECK(!ds && llfc_data_missing() && strstr(llfc_errmsg(), "data_batch_3.bin"), "cifar missing batch named, flagged missing");
