@@ -202,6 +202,16 @@ T.section("training with augment", function()
            "typo of augment is named")
 end)
 
+T.section("image batches into networks", function()
+  local ds = coded_images(5, 2, 3, 4)
+  local x2, x4 = ds:tensors(), ds:tensors{images = true}
+  local net = nn.mlp{24, 6, 3, seed = 1}
+  T.eq(net:forward(x4):clone():sub(net:forward(x2)):abs():max(), 0, "forward of [n, c, h, w] equals forward of its rows")
+  local f2, f4 = net:features(x2), net:features(x4)
+  T.eq(f4[1].post:clone():sub(f2[1].post):abs():max(), 0, "features of an image batch equal those of its rows")
+  T.raises(function() net:forward(tensor.zeros(5, 2, 3, 5)) end, "c*h*w = 24", "an image batch of the wrong size raises")
+end)
+
 T.section("conv net with augment", function()
   if not nn.vgg then T.skip("conv net with augment", "no nn.vgg"); return end
   local y = {}
