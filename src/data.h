@@ -109,7 +109,8 @@ llfc_dataset *llfc_cifar_load(const char *const *paths, int npaths);
 llfc_dataset *llfc_cifar10_load_dir(const char *dir, int test);
 
 /* .npy arrays (read with llfc_npy_load, src/npy.c): x [n, ...] (any dtype
- * npy.c reads; [n, c, h, w] is kept as an image shape) times `scale`, and
+ * npy.c reads; [n, c, h, w] is kept as an image shape, [n, h, w] as the
+ * grayscale image shape 1 x h x w) times `scale`, and
  * y [n] (or [n, 1]) of integer class indices, 0-based as numpy/PyTorch
  * store them.  nclasses > 0: labels must be below it; 0: max label + 1. */
 llfc_dataset *llfc_npy_dataset(const char *x_path, const char *y_path, int nclasses, float scale);

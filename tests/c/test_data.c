@@ -3,6 +3,7 @@
  * on small generated files. */
 #include "check.h"
 #include "data.h"
+#include "npy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,39 @@ static void test_cifar(void)
     CHECK(!ds && llfc_data_missing() && strstr(llfc_errmsg(), "data_batch_3.bin"), "cifar missing batch named, flagged missing");
 }
 
+/* .npy pairs keep an image shape: [n, c, h, w] as it is, [n, h, w] as 1 x h x w */
+static void test_npy_shapes(void)
+{
+    int64_t s4[4] = {3, 2, 4, 5}, s3[3] = {3, 6, 7}, s2[2] = {3, 9};
+    llfc_tensor *x4 = llfc_tensor_new(4, s4), *x3 = llfc_tensor_new(3, s3), *x2 = llfc_tensor_new(2, s2);
+    int64_t n3 = 3;
+    llfc_tensor *y = llfc_tensor_new(1, &n3);
+    for (int i = 0; i < 3; i++) llfc_tensor_data(y)[i] = (float)i;
+    for (int64_t k = 0; k < 120; k++) llfc_tensor_data(x4)[k] = (float)k;
+    char px4[512], px3[512], px2[512], py[512];
+    snprintf(px4, sizeof px4, "%s", path("x4.npy"));
+    snprintf(px3, sizeof px3, "%s", path("x3.npy"));
+    snprintf(px2, sizeof px2, "%s", path("x2.npy"));
+    snprintf(py, sizeof py, "%s", path("y.npy"));
+    llfc_npy_save(px4, x4);
+    llfc_npy_save(px3, x3);
+    llfc_npy_save(px2, x2);
+    llfc_npy_save(py, y);
+    llfc_dataset *a = llfc_npy_dataset(px4, py, 0, 1.0f), *b = llfc_npy_dataset(px3, py, 0, 1.0f),
+                 *c = llfc_npy_dataset(px2, py, 0, 1.0f);
+    CHECK(a && a->c == 2 && a->h == 4 && a->w == 5 && a->dim == 40 && a->x[40 + 21] == 61.0f,
+          "npy [n, c, h, w]: image shape 2x4x5, rows in NCHW order");
+    CHECK(b && b->c == 1 && b->h == 6 && b->w == 7 && b->dim == 42, "npy [n, h, w]: grayscale images 1x6x7");
+    CHECK(c && c->c == 0 && c->h == 0 && c->dim == 9, "npy [n, d]: flat samples");
+    llfc_dataset_release(a);
+    llfc_dataset_release(b);
+    llfc_dataset_release(c);
+    llfc_tensor_free(x4);
+    llfc_tensor_free(x3);
+    llfc_tensor_free(x2);
+    llfc_tensor_free(y);
+}
+
 static void test_synth_and_ops(void)
 {
     llfc_dataset *a = llfc_data_blobs(100, 4, 3, 0.5, 7), *b = llfc_data_blobs(100, 4, 3, 0.5, 7);
@@ -330,6 +364,7 @@ int main(void)
     if (!mkdtemp(dir)) { printf("not ok - mkdtemp\n"); return 1; }
     test_idx();
     test_cifar();
+    test_npy_shapes();
     test_synth_and_ops();
     test_fashion();
     char cmd[300];
