@@ -1,5 +1,6 @@
 /* nn.c - networks: construction, copies, interpolation, forward passes. */
 #include "nn.h"
+#include "nn_cnn_exec.h"
 #include "nn_vgg.h"
 
 #include <math.h>
@@ -36,6 +37,9 @@ void llfc_net_free(llfc_net *net)
     free(net->param);
     free(net->widths);
     free(net->vgg);
+    if (net->cnn) free(net->cnn->ops);
+    free(net->cnn);
+    free(net->ptrain);
     llfc_permspec_free(net->spec);
     free(net);
 }
@@ -133,6 +137,17 @@ llfc_net *llfc_net_clone(const llfc_net *src)
         if (!(net->vgg = llfc_malloc(sizeof *net->vgg))) goto fail;
         *net->vgg = *src->vgg;
     }
+    if (src->cnn) {
+        if (!(net->cnn = llfc_malloc(sizeof *net->cnn))) goto fail;
+        *net->cnn = *src->cnn;
+        net->cnn->ops = NULL;
+        if (!(net->cnn->ops = llfc_mallocarray((size_t)src->cnn->nops + 1, sizeof *net->cnn->ops))) goto fail;
+        memcpy(net->cnn->ops, src->cnn->ops, (size_t)src->cnn->nops * sizeof *net->cnn->ops);
+    }
+    if (src->ptrain) {
+        if (!(net->ptrain = llfc_malloc((size_t)src->nparams + 1))) goto fail;
+        memcpy(net->ptrain, src->ptrain, (size_t)src->nparams);
+    }
     return net;
 fail:
     llfc_net_free(net);
@@ -149,12 +164,41 @@ int64_t llfc_net_nparams_total(const llfc_net *net)
 int64_t llfc_net_input_dim(const llfc_net *net) { return net->widths[0]; }
 int64_t llfc_net_num_classes(const llfc_net *net) { return net->widths[net->nlayers]; }
 
+/* Same op lists (names aside) and configuration? */
+static int cnn_same(const llfc_cnn *a, const llfc_cnn *b)
+{
+    if (strcmp(a->config, b->config))
+        return llfc_seterr("the networks have different layouts (%s; %s)", a->config, b->config);
+    if (a->nops != b->nops) return llfc_seterr("the networks have %d and %d ops", a->nops, b->nops);
+    if (a->c != b->c || a->h != b->h || a->w != b->w)
+        return llfc_seterr("the networks take %dx%dx%d and %dx%dx%d inputs", a->c, a->h, a->w, b->c, b->h, b->w);
+    for (int i = 0; i < a->nops; i++) {
+        llfc_op x = a->ops[i], y = b->ops[i];
+        memset(x.name, 0, sizeof x.name);
+        memset(y.name, 0, sizeof y.name);
+        if (memcmp(&x, &y, sizeof x))
+            return llfc_seterr("op %d differs between the networks ('%s' and '%s')", i + 1, a->ops[i].name,
+                               b->ops[i].name);
+    }
+    return 0;
+}
+
+/* Is parameter p a BatchNorm's num_batches_tracked (a count, not interpolated)? */
+static int is_count(const llfc_net *net, int p)
+{
+    if (!net->cnn) return 0;
+    for (int i = 0; i < net->cnn->nops; i++)
+        if (net->cnn->ops[i].kind == LLFC_OP_BN && net->cnn->ops[i].pnbt == p) return 1;
+    return 0;
+}
+
 int llfc_net_same_arch(const llfc_net *a, const llfc_net *b)
 {
     if (a->arch != b->arch) return llfc_seterr("the networks have different architectures");
     if (a->act != b->act) return llfc_seterr("the networks have different activations");
     if (a->vgg && b->vgg && memcmp(a->vgg, b->vgg, sizeof *a->vgg))
         return llfc_seterr("the networks have different layer layouts");
+    if (a->cnn && b->cnn && cnn_same(a->cnn, b->cnn)) return -1;
     if (a->nparams != b->nparams)
         return llfc_seterr("the networks have %d and %d parameter tensors", a->nparams, b->nparams);
     for (int p = 0; p < a->nparams; p++) {
@@ -176,6 +220,10 @@ int llfc_net_lerp_into(llfc_net *out, const llfc_net *a, const llfc_net *b, doub
         const float *pa = llfc_tensor_data(a->param[p]), *pb = llfc_tensor_data(b->param[p]);
         float *po = llfc_tensor_data(out->param[p]);
         int64_t n = llfc_tensor_numel(a->param[p]);
+        if (is_count(a, p)) { /* num_batches_tracked: a's */
+            if (po != pa) memcpy(po, pa, (size_t)n * sizeof *po);
+            continue;
+        }
         for (int64_t i = 0; i < n; i++) po[i] = fa * pa[i] + fb * pb[i];
     }
     return 0;
@@ -196,7 +244,12 @@ int64_t llfc_net_featdim(const llfc_net *net, int l) { return net->widths[l + 1]
 
 const char *llfc_net_featname(const llfc_net *net, int l, char *buf, size_t n)
 {
-    if (l == net->nlayers - 1) snprintf(buf, n, "logits");
+    if (net->cnn && l < net->nlayers - 1) {
+        /* the builders name each feature's ReLU op after the feature */
+        int i = llfc_cnn_feat_op(net, l);
+        if (i >= 0) snprintf(buf, n, "%s", net->cnn->ops[i].name);
+        else snprintf(buf, n, "h%d", l + 1);
+    } else if (l == net->nlayers - 1) snprintf(buf, n, "logits");
     else snprintf(buf, n, "h%d", l + 1);
     return buf;
 }
@@ -263,6 +316,7 @@ static void linear(const float *in, int64_t n, const llfc_tensor *W, const llfc_
 int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
 {
     if (net->arch == LLFC_ARCH_VGG) return llfc_vgg_forward_features(net, x, n, pre, post);
+    if (net->arch == LLFC_ARCH_CNN) return llfc_cnn_forward_features(net, x, n, pre, post);
     if (net->arch != LLFC_ARCH_MLP) return llfc_seterr("forward: unsupported architecture");
     int L = net->nlayers;
     int64_t maxw = 0;
