@@ -13,8 +13,8 @@ usage:
       first N test images / 255), else x[i, j] = sin(i + 0.1 j) (1-based).
   torch_cnn.py export CONFIG OUT.safetensors [--seed S] [--steps K] [--llfc BIN]
       A torch-initialised model (torch.manual_seed(S)), trained K SGD steps
-      on random data in training mode so BatchNorm statistics are not the
-      defaults, saved as llfc saves (header + raw little-endian tensors,
+      on random data in training mode, its norm parameters and BatchNorm
+      statistics then spread away from their defaults, saved as llfc saves (header + raw little-endian tensors,
       __metadata__ {"arch": "cnn", "config": CONFIG}); with --llfc, llfc
       loads it with nn.load and the logits are compared.
   torch_cnn.py all [--llfc BIN]
@@ -357,10 +357,10 @@ def export(cfg, out, seed=1, steps=2, llfc=None, n=16):
     torch.manual_seed(seed)
     model = from_config(cfg)
     chw = model_input(cfg)
+    g = torch.Generator().manual_seed(seed)
     if steps > 0:
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        g = torch.Generator().manual_seed(seed)
         for _ in range(steps):
             xb = torch.randn(8, *chw, generator=g) * 1.5 + 0.3
             yb = torch.randint(0, model_classes(model), (8,), generator=g)
@@ -368,12 +368,16 @@ def export(cfg, out, seed=1, steps=2, llfc=None, n=16):
             opt.zero_grad()
             loss.backward()
             opt.step()
-        # LayerNorm affine params stay near 1 and 0 after two small steps: spread them
-        with torch.no_grad():
-            for name, m in model.named_modules():
-                if isinstance(m, LayerNorm2d):
-                    m.weight.add_(0.3 * torch.randn(m.weight.shape, generator=g))
-                    m.bias.add_(0.3 * torch.randn(m.bias.shape, generator=g))
+    # norm parameters and statistics stay near their defaults after a few
+    # small steps: spread them, as a longer training would
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (LayerNorm2d, nn.BatchNorm2d)):
+                m.weight.mul_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.add_(0.3 * torch.randn(m.bias.shape, generator=g))
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.add_(0.3 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.mul_(torch.rand(m.running_var.shape, generator=g) * 1.5 + 0.5)
     write_safetensors(out, from_state_dict(model), {"arch": "cnn", "config": cfg})
     print(f"{cfg}: wrote {out} ({len(model.state_dict())} tensors)")
     if llfc:
