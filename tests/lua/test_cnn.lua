@@ -284,6 +284,7 @@ end)
 
 T.section("save and load", function()
   for _, net in ipairs({nn.vgg{layers = {4, "M", 6, 5, "M"}, input = {2, 8, 8}, classes = 5, norm = "bn", seed = 3},
+                        nn.vgg{depth = 11, width = 1 / 16, norm = "bn", input = {2, 8, 8}, classes = 5},
                         nn.resnet20{input = {2, 8, 8}, classes = 5, norm = "ln", width = 2}}) do
     randomize(net, 9)
     local x = tensor.randn({7, 128}, 4)
