@@ -2,8 +2,9 @@
  *
  * Built and driven by scripts/bench_conv.py (links against the build's
  * libllfc_core).  Usage:
- *   bench_conv N C H W K R S stride pad reps threads chunk_floats
- * chunk_floats < 0 keeps the library default.  Prints one line:
+ *   bench_conv N C H W K R S stride pad reps threads chunk_floats [backend]
+ * chunk_floats < 0 keeps the library default; backend is 0 (im2col), 1 (oneDNN,
+ * plain layouts) or 2 (oneDNN, blocked layouts), default the library's.  Prints one line:
  *   fwd_ms=<median> bwd_ms=<median> fwd_cpu_ms=<median> bwd_cpu_ms=<median>
  * (wall and process CPU time; backward = dinput + dweight).  On a loaded
  * machine the CPU times of 1-thread runs compare kernels more reliably.
@@ -30,8 +31,8 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 13) {
-        fprintf(stderr, "usage: bench_conv N C H W K R S stride pad reps threads chunk\n");
+    if (argc != 13 && argc != 14) {
+        fprintf(stderr, "usage: bench_conv N C H W K R S stride pad reps threads chunk [backend]\n");
         return 2;
     }
     int a[11];
@@ -41,6 +42,10 @@ int main(int argc, char **argv)
     long chunk = atol(argv[12]);
     if (threads > 0) llfc_blas_set_threads(threads);
     if (chunk >= 0) llfc_conv2d_set_chunk((size_t)chunk);
+    if (argc == 14 && llfc_conv2d_set_backend(atoi(argv[13])) < 0) {
+        fprintf(stderr, "bench_conv: %s\n", llfc_errmsg());
+        return 1;
+    }
     int P = llfc_conv2d_outsize(H, R, stride, pad), Q = llfc_conv2d_outsize(W, S, stride, pad);
     if (P < 0 || Q < 0) { fprintf(stderr, "bench_conv: %s\n", llfc_errmsg()); return 1; }
     size_t nin = (size_t)N * C * H * W, nw = (size_t)K * C * R * S, nout = (size_t)N * K * P * Q;
@@ -75,8 +80,8 @@ int main(int argc, char **argv)
     qsort(tb, reps, sizeof(double), cmp);
     qsort(cf, reps, sizeof(double), cmp);
     qsort(cb, reps, sizeof(double), cmp);
-    printf("fwd_ms=%.3f bwd_ms=%.3f fwd_cpu_ms=%.3f bwd_cpu_ms=%.3f\n", tf[reps / 2], tb[reps / 2],
-           cf[reps / 2], cb[reps / 2]);
+    printf("fwd_ms=%.3f bwd_ms=%.3f fwd_cpu_ms=%.3f bwd_cpu_ms=%.3f fallbacks=%ld\n", tf[reps / 2],
+           tb[reps / 2], cf[reps / 2], cb[reps / 2], llfc_conv2d_fallbacks());
     free(in); free(w); free(out); free(g); free(din); free(dw); free(work);
     free(tf); free(tb); free(cf); free(cb);
     return 0;
