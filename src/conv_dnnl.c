@@ -19,6 +19,8 @@
  *
  * The table is guarded by a mutex; a call holds it while it runs.
  */
+#include <stddef.h>
+
 #include "conv_impl.h"
 
 #ifdef LLFC_HAVE_DNNL
