@@ -51,6 +51,8 @@ int llfc_conv2d_set_backend(int b)
     if (b != LLFC_CONV_IM2COL) {
         if (!llfc_conv_dnnl_info())
             return llfc_seterr("conv2d_set_backend: llfc was built without oneDNN (libdnnl)");
+        if (llfc_conv_dnnl_available() < 0)
+            return llfc_seterr("conv2d_set_backend: %s", llfc_conv_dnnl_info());
         llfc_conv_dnnl_layout(b);
     }
     backend = b;

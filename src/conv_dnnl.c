@@ -25,6 +25,7 @@
 
 #ifdef LLFC_HAVE_DNNL
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,85 @@
 
 #include "core.h"
 #include "layers.h"
+
+/* ---- loading ----------------------------------------------------------------
+ * libdnnl is opened with dlopen() on the first convolution, not linked.  It
+ * runs its threads through OpenMP (libgomp), whose workers by default keep
+ * spinning for a while after each parallel region (GOMP_SPINCOUNT 300000);
+ * on a busy 2-core machine that made a convolution 3x slower than with
+ * OMP_WAIT_POLICY=passive (docs/BENCH.md, "oneDNN convolutions").  libgomp
+ * reads its environment once, when it is loaded, so a program linked against
+ * libdnnl cannot choose for its user; loading it here lets us set
+ * OMP_WAIT_POLICY=passive for the moment of the dlopen (unless the user set
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT, or libgomp is already in the process),
+ * and spares programs that never convolve loading libdnnl at all. */
+#define DNNL_FUNCS(X) X(dnnl_engine_create) X(dnnl_engine_destroy) X(dnnl_stream_create) \
+    X(dnnl_stream_destroy) X(dnnl_stream_wait) X(dnnl_memory_desc_init_by_tag) \
+    X(dnnl_convolution_forward_desc_init) X(dnnl_convolution_backward_data_desc_init) \
+    X(dnnl_convolution_backward_weights_desc_init) X(dnnl_primitive_desc_create) \
+    X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md) X(dnnl_primitive_create) \
+    X(dnnl_primitive_destroy) X(dnnl_primitive_execute) X(dnnl_memory_create) \
+    X(dnnl_memory_destroy) X(dnnl_memory_set_data_handle) X(dnnl_memory_desc_equal) \
+    X(dnnl_memory_desc_get_size) X(dnnl_reorder_primitive_desc_create) X(dnnl_version) \
+    X(dnnl_get_effective_cpu_isa)
+#define DECLARE(f) static __typeof__(f) *p_##f;
+DNNL_FUNCS(DECLARE)
+#undef DECLARE
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LIBDNNL "libdnnl.so." STR(DNNL_VERSION_MAJOR)
+
+static int loaded;                /* 0 untried, 1 loaded, -1 failed */
+static int omp_passive;           /* we chose OMP_WAIT_POLICY=passive */
+static char load_err[256];
+
+static int load(void)
+{
+    if (loaded) return loaded > 0 ? 0 : -1;
+    loaded = -1;
+    int setwait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")
+                  && !dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (setwait) setenv("OMP_WAIT_POLICY", "passive", 1);
+    void *h = dlopen(LIBDNNL, RTLD_NOW | RTLD_LOCAL);
+    if (setwait) unsetenv("OMP_WAIT_POLICY");
+    if (!h) {
+        snprintf(load_err, sizeof load_err, "%s", dlerror());
+        return -1;
+    }
+#define LOAD(f) if (!(*(void **)&p_##f = dlsym(h, #f))) { \
+        snprintf(load_err, sizeof load_err, "%s: no symbol %s", LIBDNNL, #f); return -1; }
+    DNNL_FUNCS(LOAD)
+#undef LOAD
+    omp_passive = setwait;
+    loaded = 1;
+    return 0;
+}
+
+/* Below, dnnl_x means the loaded function. */
+#define dnnl_engine_create p_dnnl_engine_create
+#define dnnl_engine_destroy p_dnnl_engine_destroy
+#define dnnl_stream_create p_dnnl_stream_create
+#define dnnl_stream_destroy p_dnnl_stream_destroy
+#define dnnl_stream_wait p_dnnl_stream_wait
+#define dnnl_memory_desc_init_by_tag p_dnnl_memory_desc_init_by_tag
+#define dnnl_convolution_forward_desc_init p_dnnl_convolution_forward_desc_init
+#define dnnl_convolution_backward_data_desc_init p_dnnl_convolution_backward_data_desc_init
+#define dnnl_convolution_backward_weights_desc_init p_dnnl_convolution_backward_weights_desc_init
+#define dnnl_primitive_desc_create p_dnnl_primitive_desc_create
+#define dnnl_primitive_desc_destroy p_dnnl_primitive_desc_destroy
+#define dnnl_primitive_desc_query_md p_dnnl_primitive_desc_query_md
+#define dnnl_primitive_create p_dnnl_primitive_create
+#define dnnl_primitive_destroy p_dnnl_primitive_destroy
+#define dnnl_primitive_execute p_dnnl_primitive_execute
+#define dnnl_memory_create p_dnnl_memory_create
+#define dnnl_memory_destroy p_dnnl_memory_destroy
+#define dnnl_memory_set_data_handle p_dnnl_memory_set_data_handle
+#define dnnl_memory_desc_equal p_dnnl_memory_desc_equal
+#define dnnl_memory_desc_get_size p_dnnl_memory_desc_get_size
+#define dnnl_reorder_primitive_desc_create p_dnnl_reorder_primitive_desc_create
+#define dnnl_version p_dnnl_version
+#define dnnl_get_effective_cpu_isa p_dnnl_get_effective_cpu_isa
 
 enum { KIND_FWD, KIND_BWD_DATA, KIND_BWD_WEIGHTS };
 enum { MAXARGS = 4, NENTRIES = 48 };
@@ -80,6 +160,7 @@ static int init(void)
 {
     if (state) return state > 0 ? 0 : -1;
     state = -1;
+    if (load() < 0) return -1;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
     if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
         dnnl_engine_destroy(engine);
@@ -313,6 +394,14 @@ int llfc_conv_dnnl_backward_weights(float *dweight, float *dbias, const float *d
     return rc;
 }
 
+int llfc_conv_dnnl_available(void)
+{
+    pthread_mutex_lock(&lock);
+    int rc = init();
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 int llfc_conv_dnnl_layout(int which)
 {
     pthread_mutex_lock(&lock);
@@ -334,7 +423,14 @@ void llfc_conv_dnnl_release(void)
 
 const char *llfc_conv_dnnl_info(void)
 {
-    static char buf[96];
+    static char buf[320];
+    pthread_mutex_lock(&lock);
+    int rc = load();
+    pthread_mutex_unlock(&lock);
+    if (rc < 0) {
+        snprintf(buf, sizeof buf, "oneDNN not loaded: %s", load_err);
+        return buf;
+    }
     const dnnl_version_t *v = dnnl_version();
     const char *isa;
     switch (dnnl_get_effective_cpu_isa()) {
@@ -348,7 +444,8 @@ const char *llfc_conv_dnnl_info(void)
     case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
     default: isa = "?"; break;
     }
-    snprintf(buf, sizeof buf, "oneDNN %d.%d.%d (%s)", v->major, v->minor, v->patch, isa);
+    snprintf(buf, sizeof buf, "oneDNN %d.%d.%d (%s, OpenMP %s)", v->major, v->minor, v->patch, isa,
+             omp_passive ? "wait policy passive" : "wait policy from the environment");
     return buf;
 }
 
@@ -371,6 +468,7 @@ int llfc_conv_dnnl_backward_weights(float *dweight, float *dbias, const float *d
 {
     return -1;
 }
+int llfc_conv_dnnl_available(void) { return -1; }
 int llfc_conv_dnnl_layout(int which) { return -1; }
 void llfc_conv_dnnl_release(void) {}
 const char *llfc_conv_dnnl_info(void) { return NULL; }

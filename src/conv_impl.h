@@ -15,11 +15,14 @@ int llfc_conv_dnnl_backward_data(float *din, const float *dout, const float *wei
 int llfc_conv_dnnl_backward_weights(float *dweight, float *dbias, const float *dout,
                                     const float *in, int N, int C, int H, int W, int K, int R,
                                     int S, int stride, int pad);
+/* 0 if oneDNN is built in and loads (libdnnl.so is opened on first use), else -1. */
+int llfc_conv_dnnl_available(void);
 /* Select the memory layout (LLFC_CONV_DNNL or LLFC_CONV_DNNL_BLOCKED); drops the cache. */
 int llfc_conv_dnnl_layout(int which);
 /* Drop every cached primitive. */
 void llfc_conv_dnnl_release(void);
-/* "oneDNN 2.6.3 (avx512_core_amx)", or NULL without oneDNN. */
+/* "oneDNN 2.6.3 (avx512_core_amx, OpenMP ...)", "oneDNN not loaded: REASON",
+ * or NULL when built without oneDNN. */
 const char *llfc_conv_dnnl_info(void);
 
 #endif

@@ -70,8 +70,11 @@ int llfc_conv2d_get_backend(void);
 /* Calls that wanted oneDNN but fell back to im2col since the start (a
  * primitive that could not be made for a shape, or failed to run). */
 long llfc_conv2d_fallbacks(void);
-/* oneDNN's version and instruction set ("oneDNN 2.6.3 (avx512_core_amx)"), or
- * NULL when llfc was built without it. */
+/* oneDNN's version, instruction set and OpenMP wait policy ("oneDNN 2.6.3
+ * (avx512_core_amx, OpenMP wait policy passive)"), "oneDNN not loaded:
+ * REASON" when libdnnl.so cannot be opened (conv2d then uses im2col), or NULL
+ * when llfc was built without it.  libdnnl is opened on first use (see
+ * src/conv_dnnl.c for why). */
 const char *llfc_conv2d_dnnl_info(void);
 
 /* Tuning knob (benchmarks, tests): the target scratch size of one chunk of
