@@ -29,6 +29,9 @@ the conv part of one training step, forward and forward + backward
 (dinput + dweight, + dbias for VGG's biased convs).
 
   /usr/bin/python3 scripts/bench_conv.py --build BUILD --net resnet20 --rounds 3 --reps 5
+
+--layers N,C,H,W times the other per-batch kernels instead (scripts/bench_layers.c:
+BatchNorm2d training forward/backward, channel LayerNorm, 2x2 max pool, ReLU).
 """
 import argparse
 import os
@@ -70,6 +73,68 @@ def torch_child(threads, reps, shapes):
         print("fwd_ms=%.3f bwd_ms=%.3f fwd_cpu_ms=%.3f bwd_cpu_ms=%.3f" % (
             statistics.median(tf), statistics.median(tb), statistics.median(cf), statistics.median(cb)),
             flush=True)
+
+
+def torch_layers_child(threads, reps, shape):
+    """BatchNorm2d (training), LayerNorm over channels, MaxPool2d(2), ReLU: one line each."""
+    import torch
+    torch.set_num_threads(threads)
+    N, C, H, W = shape[:4]
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(N, C, H, W, generator=g, requires_grad=True)
+    bn = torch.nn.BatchNorm2d(C).train()
+    ln = torch.nn.LayerNorm(C)
+    fns = [("batchnorm2d", bn),
+           ("layernorm_c", lambda t: ln(t.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)),
+           ("maxpool2x2", torch.nn.MaxPool2d(2)),
+           ("relu", torch.relu)]
+    for name, f in fns:
+        y = f(x)
+        gy = torch.randn(y.shape, generator=g)
+        tf, tb = [], []
+        for i in range(reps + 1):
+            t0 = time.perf_counter()
+            y = f(x)
+            t1 = time.perf_counter()
+            torch.autograd.grad(y, [x] + [p for p in getattr(f, "parameters", lambda: [])()], gy)
+            t2 = time.perf_counter()
+            if i:
+                tf.append((t1 - t0) * 1e3), tb.append((t2 - t1) * 1e3)
+        print("%s fwd_ms=%.3f bwd_ms=%.3f" % (name, statistics.median(tf), statistics.median(tb)), flush=True)
+
+
+def bench_layers(a):
+    """Other per-batch kernels: llfc (single-threaded) against torch at each thread count."""
+    v = make_vars(a.build)
+    exe = os.path.join(a.build, "scripts", "bench_layers")
+    os.makedirs(os.path.dirname(exe), exist_ok=True)
+    subprocess.run("%s -O2 -std=c11 -D_DEFAULT_SOURCE -I%s/src -I%s/src -o %s %s/bench_layers.c "
+                   "%s/.libs/libllfc_core.a %s %s %s %s -lm" % (
+                       v["CC"] or "cc", SRC, a.build, exe, HERE, a.build, v["BLAS_LIBS"],
+                       v["ZLIB_LIBS"], v["CJSON_LIBS"], v["LIBS"]), shell=True, check=True)
+    shape = [int(s) for s in a.layers.split(",")]
+    configs = [("llfc", [exe] + [str(s) for s in shape] + [str(a.reps)], dict(os.environ))]
+    for t in [int(t) for t in a.threads.split(",")]:
+        configs.append(("torch t=%d" % t, [sys.executable, os.path.abspath(__file__), "--torch-layers-child",
+                                           str(t), "--reps", str(a.reps), "--layers", a.layers],
+                        dict(os.environ, OMP_WAIT_POLICY="passive", OMP_NUM_THREADS=str(t))))
+    res = {}
+    for r in range(a.rounds):
+        for name, cmd, env in configs:
+            out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+            for line in out.strip().splitlines():
+                m = re.match(r"(\S+) fwd_ms=([0-9.]+) bwd_ms=([0-9.]+)", line)
+                res.setdefault((name, m.group(1)), []).append((float(m.group(2)), float(m.group(3))))
+    print("layers on %s (N,C,H,W); medians of %d alternating runs x %d reps; llfc single-threaded" % (
+        a.layers, a.rounds, a.reps))
+    print("| kernel | " + " | ".join("%s fwd / bwd ms" % n for n, _, _ in configs) + " |")
+    print("|---|" + "---|" * len(configs))
+    for k in ("batchnorm2d", "layernorm_c", "maxpool2x2", "relu"):
+        cells = []
+        for name, _, _ in configs:
+            v = res[(name, k)]
+            cells.append("%.2f / %.2f" % (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)))
+        print("| %s | %s |" % (k, " | ".join(cells)))
 
 
 def net_layers(net, width, batch):
@@ -202,15 +267,21 @@ def main():
     ap.add_argument("--width", type=float, default=1)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--per-layer", action="store_true")
+    ap.add_argument("--layers", help="N,C,H,W: time BatchNorm2d, LayerNorm, max pool, ReLU instead")
     ap.add_argument("--torch-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--torch-layers-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--shapes", help=argparse.SUPPRESS)
     a = ap.parse_args()
     shape = [int(s) for s in a.shape.split(",")]
     if a.torch_child:
         shapes = [[int(v) for v in sh.split(",")] for sh in a.shapes.split(";")] if a.shapes else [shape]
         return torch_child(a.torch_child, a.reps, shapes)
+    if a.torch_layers_child:
+        return torch_layers_child(a.torch_layers_child, a.reps, [int(v) for v in a.layers.split(",")])
     if not a.build:
         ap.error("--build DIR (a configured and built llfc build directory) is required")
+    if a.layers:
+        return bench_layers(a)
     exe = build_driver(a.build)
     if a.net:
         return bench_net(a, exe)

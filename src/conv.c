@@ -304,18 +304,11 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
         return llfc_seterr("conv2d_backward: NULL buffer");
     if (backend != LLFC_CONV_IM2COL) {
         /* each part falls back on its own; dweight/dbias are only added to on success */
-        int ok = 1;
-        if (din && llfc_conv_dnnl_backward_data(din, dout, weight, N, C, H, W, K, R, S, stride,
-                                                pad) == 0)
-            din = NULL;
-        else if (din)
-            ok = 0;
-        if (dweight && llfc_conv_dnnl_backward_weights(dweight, dbias, dout, in, N, C, H, W, K,
-                                                       R, S, stride, pad) == 0)
-            dweight = NULL, dbias = NULL;
-        else if (dweight)
-            ok = 0;
-        if (!ok) fallbacks++;
+        int done = llfc_conv_dnnl_backward(din, dweight, dbias, dout, in, weight, N, C, H, W, K,
+                                           R, S, stride, pad);
+        if (done & 1) din = NULL;
+        if (done & 2) dweight = NULL, dbias = NULL;
+        if (din || dweight) fallbacks++;
         if (!din && !dweight && !dbias) return 0;
     }
     const int B = conv_chunk(N, C, K, R, S, P, Q);

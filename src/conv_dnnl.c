@@ -126,6 +126,7 @@ typedef struct {
     dnnl_memory_t user;           /* handle set on each call */
     dnnl_memory_t inner;          /* NULL when user is used directly */
     size_t off;                   /* inner's place in the shared scratch, bytes */
+    const dnnl_memory_desc_t *want;   /* the primitive's layout (owned by the pd) */
     dnnl_primitive_t reorder;     /* user -> inner (inputs), inner -> user (outputs) */
 } carg;
 
@@ -192,6 +193,7 @@ static int add_arg(centry *e, int arg, int out, const dnnl_memory_desc_t *md)
     a->arg = arg, a->out = out;
     const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(e->pd, dnnl_query_exec_arg_md, arg);
     if (!want) return -1;
+    a->want = want;
     if (dnnl_memory_create(&a->user, md, engine, DNNL_MEMORY_NONE) != dnnl_success) return -1;
     if (dnnl_memory_desc_equal(want, md)) return 0;
     dnnl_primitive_desc_t rpd = NULL;
@@ -264,8 +266,9 @@ static int entry_make(centry *e)
     TRY(dnnl_primitive_create(&e->prim, e->pd));
     if (!(e->acc = llfc_mallocarray((size_t)K * C * R * S + (size_t)K, sizeof(float))))
         goto fail;
-    if (add_arg(e, DNNL_ARG_SRC, 0, &mx) < 0
-        || add_arg(e, DNNL_ARG_DIFF_DST, 0, &my) < 0
+    /* diff_dst first: at the start of the scratch, as in backward data (see backward) */
+    if (add_arg(e, DNNL_ARG_DIFF_DST, 0, &my) < 0
+        || add_arg(e, DNNL_ARG_SRC, 0, &mx) < 0
         || add_arg(e, DNNL_ARG_DIFF_WEIGHTS, 1, &mw) < 0
         || (bias && add_arg(e, DNNL_ARG_DIFF_BIAS, 1, &mb) < 0))
         goto fail;
@@ -299,16 +302,22 @@ static centry *lookup(const int *key)
     return lru;
 }
 
-/* Run e with the given buffers (in args order). */
-static int run(centry *e, void *const *bufs)
+static int scratch_reserve(size_t bytes)
+{
+    if (bytes <= scratch_size) return 0;
+    free(scratch);
+    scratch_size = 0;
+    if (!(scratch = aligned_alloc(64, bytes))) return -1;
+    scratch_size = bytes;
+    return 0;
+}
+
+/* Run e with the given buffers (in args order).  With keep0, argument 0's
+ * inner buffer already holds its reordered input. */
+static int run(centry *e, void *const *bufs, int keep0)
 {
     dnnl_exec_arg_t ex[MAXARGS];
-    if (e->scratch > scratch_size) {
-        free(scratch);
-        scratch_size = 0;
-        if (!(scratch = aligned_alloc(64, e->scratch))) return -1;
-        scratch_size = e->scratch;
-    }
+    if (scratch_reserve(e->scratch) < 0) return -1;
     for (int i = 0; i < e->nargs; i++) {
         carg *a = &e->args[i];
         if (dnnl_memory_set_data_handle(a->user, bufs[i]) != dnnl_success) return -1;
@@ -317,7 +326,7 @@ static int run(centry *e, void *const *bufs)
             return -1;
         ex[i].arg = a->arg;
         ex[i].memory = a->inner ? a->inner : a->user;
-        if (a->inner && !a->out) {
+        if (a->inner && !a->out && !(keep0 && i == 0)) {
             dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->user}, {DNNL_ARG_TO, a->inner}};
             if (dnnl_primitive_execute(a->reorder, stream, 2, r) != dnnl_success) return -1;
         }
@@ -350,48 +359,47 @@ int llfc_conv_dnnl_forward(float *out, const float *in, const float *weight, con
     if (e) {
         void *bufs[4] = {(void *)in, (void *)weight, (void *)bias, out};
         if (!bias) bufs[2] = out;   /* no bias argument: dst is the third */
-        rc = run(e, bufs);
+        rc = run(e, bufs, 0);
     }
     pthread_mutex_unlock(&lock);
     return rc;
 }
 
-int llfc_conv_dnnl_backward_data(float *din, const float *dout, const float *weight,
-                                 int N, int C, int H, int W, int K, int R, int S, int stride,
-                                 int pad)
+int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const float *dout,
+                            const float *in, const float *weight, int N, int C, int H, int W,
+                            int K, int R, int S, int stride, int pad)
 {
-    int key[12], rc = -1;
-    make_key(key, N, C, H, W, K, R, S, stride, pad, KIND_BWD_DATA, 0);
+    int kd[12], kw[12], done = 0;
+    make_key(kd, N, C, H, W, K, R, S, stride, pad, KIND_BWD_DATA, 0);
+    make_key(kw, N, C, H, W, K, R, S, stride, pad, KIND_BWD_WEIGHTS, dbias != NULL);
     pthread_mutex_lock(&lock);
-    centry *e = init() < 0 ? NULL : lookup(key);
-    if (e) {
+    int ok = init() == 0;
+    /* the second lookup cannot evict the first: it is the most recently used */
+    centry *ed = ok && din ? lookup(kd) : NULL, *ew = ok && dweight ? lookup(kw) : NULL;
+    if (ed && ew && scratch_reserve(ed->scratch > ew->scratch ? ed->scratch : ew->scratch) < 0)
+        ed = ew = NULL;
+    int rd = -1;
+    if (ed) {
         void *bufs[3] = {(void *)dout, (void *)weight, din};
-        rc = run(e, bufs);
+        if ((rd = run(ed, bufs, 0)) == 0) done |= 1;
     }
-    pthread_mutex_unlock(&lock);
-    return rc;
-}
-
-int llfc_conv_dnnl_backward_weights(float *dweight, float *dbias, const float *dout,
-                                    const float *in, int N, int C, int H, int W, int K, int R,
-                                    int S, int stride, int pad)
-{
-    int key[12], rc = -1;
-    make_key(key, N, C, H, W, K, R, S, stride, pad, KIND_BWD_WEIGHTS, dbias != NULL);
-    pthread_mutex_lock(&lock);
-    centry *e = init() < 0 ? NULL : lookup(key);
-    if (e) {
+    if (ew) {
+        /* both primitives start with diff_dst at scratch offset 0: when they
+         * want the same layout, backward data's reorder of dout serves both */
+        const carg *a = ed ? &ed->args[0] : NULL, *b = &ew->args[0];
+        int keep = a && rd == 0 && a->inner && b->inner && a->off == 0 && b->off == 0
+                   && dnnl_memory_desc_equal(a->want, b->want);
         size_t nw = (size_t)K * C * R * S;
-        void *bufs[4] = {(void *)in, (void *)dout, e->acc, e->acc + nw};
-        rc = run(e, bufs);
-        if (rc == 0) {
-            for (size_t i = 0; i < nw; i++) dweight[i] += e->acc[i];
+        void *bufs[4] = {(void *)dout, (void *)in, ew->acc, ew->acc + nw};
+        if (run(ew, bufs, keep) == 0) {
+            for (size_t i = 0; i < nw; i++) dweight[i] += ew->acc[i];
             if (dbias)
-                for (int k = 0; k < K; k++) dbias[k] += e->acc[nw + (size_t)k];
+                for (int k = 0; k < K; k++) dbias[k] += ew->acc[nw + (size_t)k];
+            done |= 2;
         }
     }
     pthread_mutex_unlock(&lock);
-    return rc;
+    return done;
 }
 
 int llfc_conv_dnnl_available(void)
@@ -456,17 +464,11 @@ int llfc_conv_dnnl_forward(float *out, const float *in, const float *weight, con
 {
     return -1;
 }
-int llfc_conv_dnnl_backward_data(float *din, const float *dout, const float *weight,
-                                 int N, int C, int H, int W, int K, int R, int S, int stride,
-                                 int pad)
+int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const float *dout,
+                            const float *in, const float *weight, int N, int C, int H, int W,
+                            int K, int R, int S, int stride, int pad)
 {
-    return -1;
-}
-int llfc_conv_dnnl_backward_weights(float *dweight, float *dbias, const float *dout,
-                                    const float *in, int N, int C, int H, int W, int K, int R,
-                                    int S, int stride, int pad)
-{
-    return -1;
+    return 0;
 }
 int llfc_conv_dnnl_available(void) { return -1; }
 int llfc_conv_dnnl_layout(int which) { return -1; }
