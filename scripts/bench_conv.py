@@ -87,7 +87,7 @@ def torch_layers_child(threads, reps, shape):
     fns = [("batchnorm2d", bn),
            ("layernorm_c", lambda t: ln(t.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)),
            ("maxpool2x2", torch.nn.MaxPool2d(2)),
-           ("relu", torch.relu)]
+           ("relu_loop", torch.relu), ("relu_blocked", torch.relu)]
     for name, f in fns:
         y = f(x)
         gy = torch.randn(y.shape, generator=g)
@@ -129,7 +129,7 @@ def bench_layers(a):
         a.layers, a.rounds, a.reps))
     print("| kernel | " + " | ".join("%s fwd / bwd ms" % n for n, _, _ in configs) + " |")
     print("|---|" + "---|" * len(configs))
-    for k in ("batchnorm2d", "layernorm_c", "maxpool2x2", "relu"):
+    for k in ("batchnorm2d", "layernorm_c", "maxpool2x2", "relu_loop", "relu_blocked"):
         cells = []
         for name, _, _ in configs:
             v = res[(name, k)]

@@ -4,8 +4,8 @@
  * Built and driven by scripts/bench_conv.py --layers.  Usage:
  *   bench_layers N C H W reps
  * Prints one line per kernel: "NAME fwd_ms=<median> bwd_ms=<median>" (wall
- * clock; the kernels are single-threaded).  ReLU is a copy of nn.c's loop
- * (out-of-place forward, mask backward): the network code owns it. */
+ * clock; the kernels are single-threaded).  ReLU lives in the network code;
+ * two ways of writing its loops are timed: a plain loop and nn.c's blocks. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* plain loops: GCC -O2 does not vectorize them and branches on each sign */
 static void relu_fwd(float *restrict out, const float *restrict in, size_t n)
 {
     for (size_t i = 0; i < n; i++) out[i] = in[i] < 0.0f ? 0.0f : in[i];
@@ -27,6 +28,24 @@ static void relu_fwd(float *restrict out, const float *restrict in, size_t n)
 static void relu_bwd(float *restrict d, const float *restrict h, size_t n)
 {
     for (size_t i = 0; i < n; i++) d[i] = h[i] > 0.0f ? d[i] : 0.0f;
+}
+
+/* nn.c's way: fixed blocks of 16 that -O2 vectorizes (branch-free) */
+#define VB 16
+static void relu_fwd_vb(float *restrict out, const float *restrict in, size_t n)
+{
+    size_t i = 0;
+    for (; i + VB <= n; i += VB)
+        for (int j = 0; j < VB; j++) out[i + j] = in[i + j] < 0.0f ? 0.0f : in[i + j];
+    for (; i < n; i++) out[i] = in[i] < 0.0f ? 0.0f : in[i];
+}
+
+static void relu_bwd_vb(float *restrict d, const float *restrict h, size_t n)
+{
+    size_t i = 0;
+    for (; i + VB <= n; i += VB)
+        for (int j = 0; j < VB; j++) d[i + j] = h[i + j] > 0.0f ? d[i + j] : 0.0f;
+    for (; i < n; i++) d[i] = h[i] > 0.0f ? d[i] : 0.0f;
 }
 
 int main(int argc, char **argv)
@@ -51,8 +70,8 @@ int main(int argc, char **argv)
     llfc_rng_seed(&r, 1);
     for (size_t i = 0; i < n; i++) x[i] = (float)llfc_rng_normal(&r), g[i] = (float)llfc_rng_normal(&r);
     for (int c = 0; c < C; c++) w[c] = 1.0f, b[c] = 0.0f;
-    const char *names[] = {"batchnorm2d", "layernorm_c", "maxpool2x2", "relu"};
-    for (int k = 0; k < 4; k++) {
+    const char *names[] = {"batchnorm2d", "layernorm_c", "maxpool2x2", "relu_loop", "relu_blocked"};
+    for (int k = 0; k < 5; k++) {
         for (int i = -1; i < reps; i++) {
             double t0 = llfc_now(), t1, t2;
             switch (k) {
@@ -71,10 +90,15 @@ int main(int argc, char **argv)
                 t1 = llfc_now();
                 llfc_maxpool2d_backward(dx, g, idx, N, C, H, W, 2, 2);
                 break;
-            default:
+            case 3:
                 relu_fwd(y, x, n);
                 t1 = llfc_now();
                 relu_bwd(g, y, n);
+                break;
+            default:
+                relu_fwd_vb(y, x, n);
+                t1 = llfc_now();
+                relu_bwd_vb(g, y, n);
                 break;
             }
             t2 = llfc_now();
