@@ -1,5 +1,6 @@
 /* nn.c - networks: construction, copies, interpolation, forward passes. */
 #include "nn.h"
+#include "nn_cnn_exec.h"
 #include "nn_vgg.h"
 
 #include <math.h>
@@ -36,6 +37,9 @@ void llfc_net_free(llfc_net *net)
     free(net->param);
     free(net->widths);
     free(net->vgg);
+    if (net->cnn) free(net->cnn->ops);
+    free(net->cnn);
+    free(net->ptrain);
     llfc_permspec_free(net->spec);
     free(net);
 }
@@ -133,6 +137,17 @@ llfc_net *llfc_net_clone(const llfc_net *src)
         if (!(net->vgg = llfc_malloc(sizeof *net->vgg))) goto fail;
         *net->vgg = *src->vgg;
     }
+    if (src->cnn) {
+        if (!(net->cnn = llfc_malloc(sizeof *net->cnn))) goto fail;
+        *net->cnn = *src->cnn;
+        net->cnn->ops = NULL;
+        if (!(net->cnn->ops = llfc_mallocarray((size_t)src->cnn->nops + 1, sizeof *net->cnn->ops))) goto fail;
+        memcpy(net->cnn->ops, src->cnn->ops, (size_t)src->cnn->nops * sizeof *net->cnn->ops);
+    }
+    if (src->ptrain) {
+        if (!(net->ptrain = llfc_malloc((size_t)src->nparams + 1))) goto fail;
+        memcpy(net->ptrain, src->ptrain, (size_t)src->nparams);
+    }
     return net;
 fail:
     llfc_net_free(net);
@@ -149,12 +164,41 @@ int64_t llfc_net_nparams_total(const llfc_net *net)
 int64_t llfc_net_input_dim(const llfc_net *net) { return net->widths[0]; }
 int64_t llfc_net_num_classes(const llfc_net *net) { return net->widths[net->nlayers]; }
 
+/* Same op lists (names aside) and configuration? */
+static int cnn_same(const llfc_cnn *a, const llfc_cnn *b)
+{
+    if (strcmp(a->config, b->config))
+        return llfc_seterr("the networks have different layouts (%s; %s)", a->config, b->config);
+    if (a->nops != b->nops) return llfc_seterr("the networks have %d and %d ops", a->nops, b->nops);
+    if (a->c != b->c || a->h != b->h || a->w != b->w)
+        return llfc_seterr("the networks take %dx%dx%d and %dx%dx%d inputs", a->c, a->h, a->w, b->c, b->h, b->w);
+    for (int i = 0; i < a->nops; i++) {
+        llfc_op x = a->ops[i], y = b->ops[i];
+        memset(x.name, 0, sizeof x.name);
+        memset(y.name, 0, sizeof y.name);
+        if (memcmp(&x, &y, sizeof x))
+            return llfc_seterr("op %d differs between the networks ('%s' and '%s')", i + 1, a->ops[i].name,
+                               b->ops[i].name);
+    }
+    return 0;
+}
+
+/* Is parameter p a BatchNorm's num_batches_tracked (a count, not interpolated)? */
+static int is_count(const llfc_net *net, int p)
+{
+    if (!net->cnn) return 0;
+    for (int i = 0; i < net->cnn->nops; i++)
+        if (net->cnn->ops[i].kind == LLFC_OP_BN && net->cnn->ops[i].pnbt == p) return 1;
+    return 0;
+}
+
 int llfc_net_same_arch(const llfc_net *a, const llfc_net *b)
 {
     if (a->arch != b->arch) return llfc_seterr("the networks have different architectures");
     if (a->act != b->act) return llfc_seterr("the networks have different activations");
     if (a->vgg && b->vgg && memcmp(a->vgg, b->vgg, sizeof *a->vgg))
         return llfc_seterr("the networks have different layer layouts");
+    if (a->cnn && b->cnn && cnn_same(a->cnn, b->cnn)) return -1;
     if (a->nparams != b->nparams)
         return llfc_seterr("the networks have %d and %d parameter tensors", a->nparams, b->nparams);
     for (int p = 0; p < a->nparams; p++) {
@@ -176,6 +220,10 @@ int llfc_net_lerp_into(llfc_net *out, const llfc_net *a, const llfc_net *b, doub
         const float *pa = llfc_tensor_data(a->param[p]), *pb = llfc_tensor_data(b->param[p]);
         float *po = llfc_tensor_data(out->param[p]);
         int64_t n = llfc_tensor_numel(a->param[p]);
+        if (is_count(a, p)) { /* num_batches_tracked: a's */
+            if (po != pa) memcpy(po, pa, (size_t)n * sizeof *po);
+            continue;
+        }
         for (int64_t i = 0; i < n; i++) po[i] = fa * pa[i] + fb * pb[i];
     }
     return 0;
@@ -196,7 +244,12 @@ int64_t llfc_net_featdim(const llfc_net *net, int l) { return net->widths[l + 1]
 
 const char *llfc_net_featname(const llfc_net *net, int l, char *buf, size_t n)
 {
-    if (l == net->nlayers - 1) snprintf(buf, n, "logits");
+    if (net->cnn && l < net->nlayers - 1) {
+        /* the builders name each feature's ReLU op after the feature */
+        int i = llfc_cnn_feat_op(net, l);
+        if (i >= 0) snprintf(buf, n, "%s", net->cnn->ops[i].name);
+        else snprintf(buf, n, "h%d", l + 1);
+    } else if (l == net->nlayers - 1) snprintf(buf, n, "logits");
     else snprintf(buf, n, "h%d", l + 1);
     return buf;
 }
@@ -263,6 +316,7 @@ static void linear(const float *in, int64_t n, const llfc_tensor *W, const llfc_
 int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
 {
     if (net->arch == LLFC_ARCH_VGG) return llfc_vgg_forward_features(net, x, n, pre, post);
+    if (net->arch == LLFC_ARCH_CNN) return llfc_cnn_forward_features(net, x, n, pre, post);
     if (net->arch != LLFC_ARCH_MLP) return llfc_seterr("forward: unsupported architecture");
     int L = net->nlayers;
     int64_t maxw = 0;
@@ -351,6 +405,7 @@ struct llfc_nn_work {
     float **h;      /* h[l]: layer l's output [maxbatch, widths[l+1]] (post-activation; logits last) */
     float *g, *g2;  /* gradient w.r.t. the current layer's pre-activation, and scratch [maxbatch, maxw] */
     llfc_vgg_work *vw; /* LLFC_ARCH_VGG: everything lives here */
+    llfc_cnn_work *cw; /* LLFC_ARCH_CNN: likewise */
 };
 
 void llfc_nn_work_free(llfc_nn_work *w)
@@ -361,12 +416,16 @@ void llfc_nn_work_free(llfc_nn_work *w)
     free(w->g);
     free(w->g2);
     llfc_vgg_work_free(w->vw);
+    llfc_cnn_work_free(w->cw);
     free(w);
 }
 
 llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
 {
-    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG) { llfc_seterr("unsupported architecture"); return NULL; }
+    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG && net->arch != LLFC_ARCH_CNN) {
+        llfc_seterr("unsupported architecture");
+        return NULL;
+    }
     if (maxbatch < 1) { llfc_seterr("batch size must be positive, got %lld", (long long)maxbatch); return NULL; }
     llfc_nn_work *w = llfc_calloc(1, sizeof *w);
     if (!w) return NULL;
@@ -374,6 +433,12 @@ llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
         w->L = net->nlayers;
         w->maxbatch = maxbatch;
         if (!(w->vw = llfc_vgg_work_new(net, maxbatch))) goto fail;
+        return w;
+    }
+    if (net->arch == LLFC_ARCH_CNN) {
+        w->L = net->nlayers;
+        w->maxbatch = maxbatch;
+        if (!(w->cw = llfc_cnn_work_new(net, maxbatch))) goto fail;
         return w;
     }
     w->L = net->nlayers;
@@ -402,6 +467,7 @@ int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x,
 {
     if (work_check(net, w, n)) return -1;
     if (w->vw) return llfc_vgg_forward_train(net, w->vw, x, n);
+    if (w->cw) return llfc_cnn_forward_train(net, w->cw, x, n);
     const float *in = x;
     for (int l = 0; l < net->nlayers; l++) {
         int64_t o = net->widths[l + 1];
@@ -420,6 +486,11 @@ int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, 
     if (w->vw)
         return llfc_xent(llfc_vgg_logits(w->vw), y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr,
                          llfc_vgg_dlogits(w->vw));
+    if (w->cw) {
+        float *d = llfc_cnn_work_dlogits(w->cw);
+        if (!d) return -1;
+        return llfc_xent(llfc_cnn_work_logits(w->cw), y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr, d);
+    }
     return llfc_xent(w->h[L - 1], y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr, w->g);
 }
 
@@ -429,6 +500,7 @@ int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x
     if (work_check(net, w, n)) return -1;
     if (l < 0 || l >= net->nlayers) return llfc_seterr("no weight layer %d", l + 1);
     if (w->vw) return llfc_vgg_backward_layer(net, w->vw, x, l, n, dW, db);
+    if (w->cw) return llfc_seterr("backward_layer: a conv net's backward pass is llfc_net_backward_all");
     int64_t o = net->widths[l + 1], i = net->widths[l];
     const float *in = l ? w->h[l - 1] : x;
     const float *G = w->g; /* [n, o] */
@@ -460,6 +532,15 @@ int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x
     return 0;
 }
 
+int llfc_net_backward_all(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n, float **grad)
+{
+    if (work_check(net, w, n)) return -1;
+    if (w->cw) return llfc_cnn_backward(net, w->cw, x, n, grad);
+    for (int l = net->nlayers - 1; l >= 0; l--)
+        if (llfc_net_backward_layer(net, w, x, l, n, grad ? grad[2 * l] : NULL, grad ? grad[2 * l + 1] : NULL)) return -1;
+    return 0;
+}
+
 int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,
                        float **grad, double *loss, int64_t *nerr)
 {
@@ -469,8 +550,7 @@ int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, in
     int rc = -1;
     if (llfc_net_forward_train(net, w, x, n)) goto done;
     if (llfc_net_loss_start(net, w, y, n, &ls, nerr)) goto done;
-    for (int l = net->nlayers - 1; l >= 0; l--)
-        if (llfc_net_backward_layer(net, w, x, l, n, grad[2 * l], grad[2 * l + 1])) goto done;
+    if (llfc_net_backward_all(net, w, x, n, grad)) goto done;
     if (loss) *loss = ls / (double)n;
     rc = 0;
 done:

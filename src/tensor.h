@@ -81,8 +81,8 @@ llfc_tensor *llfc_tensor_rand(int ndim, const int64_t *size, uint64_t seed);
 llfc_tensor *llfc_tensor_randn(int ndim, const int64_t *size, uint64_t seed);
 
 /* ---- elementwise ---------------------------------------------------------------- */
-enum { LLFC_OP_ADD, LLFC_OP_SUB, LLFC_OP_MUL, LLFC_OP_DIV };
-enum { LLFC_OP_NEG, LLFC_OP_EXP, LLFC_OP_LOG, LLFC_OP_RELU, LLFC_OP_ABS, LLFC_OP_SQRT };
+enum { LLFC_BINOP_ADD, LLFC_BINOP_SUB, LLFC_BINOP_MUL, LLFC_BINOP_DIV };
+enum { LLFC_UNOP_NEG, LLFC_UNOP_EXP, LLFC_UNOP_LOG, LLFC_UNOP_RELU, LLFC_UNOP_ABS, LLFC_UNOP_SQRT };
 enum { LLFC_CMP_EQ, LLFC_CMP_LT, LLFC_CMP_GT, LLFC_CMP_LE, LLFC_CMP_GE };
 /* a op b, same shape, new contiguous result. */
 llfc_tensor *llfc_tensor_binop(int op, const llfc_tensor *a, const llfc_tensor *b);

@@ -267,15 +267,15 @@ static int shape_check(const char *opname, const llfc_tensor *a, const llfc_tens
     return llfc_seterr("size mismatch, %s %s %s", sa_, opname, sb_);
 }
 
-static const char *opsym(int op) { return op == LLFC_OP_ADD ? "+" : op == LLFC_OP_SUB ? "-" : op == LLFC_OP_MUL ? "*" : "/"; }
+static const char *opsym(int op) { return op == LLFC_BINOP_ADD ? "+" : op == LLFC_BINOP_SUB ? "-" : op == LLFC_BINOP_MUL ? "*" : "/"; }
 
 /* out[i] = x[i] op y[i]  (n elements; out may alias x) */
 static void kernel_binop(int op, float *out, const float *x, const float *y, float alpha, int64_t n)
 {
     switch (op) {
-    case LLFC_OP_ADD: for (int64_t i = 0; i < n; i++) out[i] = x[i] + alpha * y[i]; break;
-    case LLFC_OP_SUB: for (int64_t i = 0; i < n; i++) out[i] = x[i] - alpha * y[i]; break;
-    case LLFC_OP_MUL: for (int64_t i = 0; i < n; i++) out[i] = x[i] * y[i]; break;
+    case LLFC_BINOP_ADD: for (int64_t i = 0; i < n; i++) out[i] = x[i] + alpha * y[i]; break;
+    case LLFC_BINOP_SUB: for (int64_t i = 0; i < n; i++) out[i] = x[i] - alpha * y[i]; break;
+    case LLFC_BINOP_MUL: for (int64_t i = 0; i < n; i++) out[i] = x[i] * y[i]; break;
     default:          for (int64_t i = 0; i < n; i++) out[i] = x[i] / y[i]; break;
     }
 }
@@ -283,12 +283,12 @@ static void kernel_binop(int op, float *out, const float *x, const float *y, flo
 static void kernel_scalar(int op, float *out, const float *x, float s, int sfirst, int64_t n)
 {
     switch (op) {
-    case LLFC_OP_ADD: for (int64_t i = 0; i < n; i++) out[i] = x[i] + s; break;
-    case LLFC_OP_SUB:
+    case LLFC_BINOP_ADD: for (int64_t i = 0; i < n; i++) out[i] = x[i] + s; break;
+    case LLFC_BINOP_SUB:
         if (sfirst) for (int64_t i = 0; i < n; i++) out[i] = s - x[i];
         else        for (int64_t i = 0; i < n; i++) out[i] = x[i] - s;
         break;
-    case LLFC_OP_MUL: for (int64_t i = 0; i < n; i++) out[i] = x[i] * s; break;
+    case LLFC_BINOP_MUL: for (int64_t i = 0; i < n; i++) out[i] = x[i] * s; break;
     default:
         if (sfirst) for (int64_t i = 0; i < n; i++) out[i] = s / x[i];
         else        for (int64_t i = 0; i < n; i++) out[i] = x[i] / s;
@@ -374,11 +374,11 @@ int llfc_tensor_binop_scalar_(int op, llfc_tensor *a, float s)
 static void kernel_unary(int op, float *p, int64_t n)
 {
     switch (op) {
-    case LLFC_OP_NEG:  for (int64_t i = 0; i < n; i++) p[i] = -p[i]; break;
-    case LLFC_OP_EXP:  for (int64_t i = 0; i < n; i++) p[i] = expf(p[i]); break;
-    case LLFC_OP_LOG:  for (int64_t i = 0; i < n; i++) p[i] = logf(p[i]); break;
-    case LLFC_OP_RELU: for (int64_t i = 0; i < n; i++) p[i] = p[i] < 0.0f ? 0.0f : p[i]; /* NaN propagates */ break;
-    case LLFC_OP_ABS:  for (int64_t i = 0; i < n; i++) p[i] = fabsf(p[i]); break;
+    case LLFC_UNOP_NEG:  for (int64_t i = 0; i < n; i++) p[i] = -p[i]; break;
+    case LLFC_UNOP_EXP:  for (int64_t i = 0; i < n; i++) p[i] = expf(p[i]); break;
+    case LLFC_UNOP_LOG:  for (int64_t i = 0; i < n; i++) p[i] = logf(p[i]); break;
+    case LLFC_UNOP_RELU: for (int64_t i = 0; i < n; i++) p[i] = p[i] < 0.0f ? 0.0f : p[i]; /* NaN propagates */ break;
+    case LLFC_UNOP_ABS:  for (int64_t i = 0; i < n; i++) p[i] = fabsf(p[i]); break;
     default:           for (int64_t i = 0; i < n; i++) p[i] = sqrtf(p[i]); break;
     }
 }

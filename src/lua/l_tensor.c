@@ -426,11 +426,11 @@ static int arith(lua_State *L, int op)
         return errorf(L, "%s: cannot combine a tensor with a %s", fname, luaL_typename(L, ni));
     return push(L, llfc_tensor_binop_scalar(op, a ? a : b, (float)lua_tonumber(L, ni), ti == 2), fname);
 }
-static int mm_add(lua_State *L) { return arith(L, LLFC_OP_ADD); }
-static int mm_sub(lua_State *L) { return arith(L, LLFC_OP_SUB); }
-static int mm_mul(lua_State *L) { return arith(L, LLFC_OP_MUL); }
-static int mm_div(lua_State *L) { return arith(L, LLFC_OP_DIV); }
-static int mm_unm(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_NEG, check(L, 1)), "unm"); }
+static int mm_add(lua_State *L) { return arith(L, LLFC_BINOP_ADD); }
+static int mm_sub(lua_State *L) { return arith(L, LLFC_BINOP_SUB); }
+static int mm_mul(lua_State *L) { return arith(L, LLFC_BINOP_MUL); }
+static int mm_div(lua_State *L) { return arith(L, LLFC_BINOP_DIV); }
+static int mm_unm(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_NEG, check(L, 1)), "unm"); }
 
 /* t:add(u [, alpha]) / t:add(number): in place, returns t. */
 static int inplace(lua_State *L, int op)
@@ -448,7 +448,7 @@ static int inplace(lua_State *L, int op)
         }
         float alpha = 1.0f;
         if (!lua_isnoneornil(L, 3)) {
-            if (op == LLFC_OP_MUL || op == LLFC_OP_DIV)
+            if (op == LLFC_BINOP_MUL || op == LLFC_BINOP_DIV)
                 return errorf(L, "%s: takes no scale factor (alpha is for add and sub)", fname);
             alpha = num_arg(L, 3, fname, "alpha");
         }
@@ -458,17 +458,17 @@ static int inplace(lua_State *L, int op)
     lua_settop(L, 1);
     return 1;
 }
-static int m_add(lua_State *L) { return inplace(L, LLFC_OP_ADD); }
-static int m_sub(lua_State *L) { return inplace(L, LLFC_OP_SUB); }
-static int m_mul(lua_State *L) { return inplace(L, LLFC_OP_MUL); }
-static int m_div(lua_State *L) { return inplace(L, LLFC_OP_DIV); }
+static int m_add(lua_State *L) { return inplace(L, LLFC_BINOP_ADD); }
+static int m_sub(lua_State *L) { return inplace(L, LLFC_BINOP_SUB); }
+static int m_mul(lua_State *L) { return inplace(L, LLFC_BINOP_MUL); }
+static int m_div(lua_State *L) { return inplace(L, LLFC_BINOP_DIV); }
 
-static int m_neg(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_NEG, check(L, 1)), "neg"); }
-static int m_exp(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_EXP, check(L, 1)), "exp"); }
-static int m_log(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_LOG, check(L, 1)), "log"); }
-static int m_relu(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_RELU, check(L, 1)), "relu"); }
-static int m_abs(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_ABS, check(L, 1)), "abs"); }
-static int m_sqrt(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_OP_SQRT, check(L, 1)), "sqrt"); }
+static int m_neg(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_NEG, check(L, 1)), "neg"); }
+static int m_exp(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_EXP, check(L, 1)), "exp"); }
+static int m_log(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_LOG, check(L, 1)), "log"); }
+static int m_relu(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_RELU, check(L, 1)), "relu"); }
+static int m_abs(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_ABS, check(L, 1)), "abs"); }
+static int m_sqrt(lua_State *L) { return push(L, llfc_tensor_unary(LLFC_UNOP_SQRT, check(L, 1)), "sqrt"); }
 
 static int compare(lua_State *L, int op)
 {
@@ -505,7 +505,7 @@ static int reduce(lua_State *L, int op, const char *fname, int want)
     llfc_tensor *ix = NULL;
     llfc_tensor *r = llfc_tensor_reduce_dim(op, t, d, want ? &ix : NULL);
     if (!r) return lb_error(L, fname);
-    if (ix) llfc_tensor_binop_scalar_(LLFC_OP_ADD, ix, 1.0f); /* 1-based */
+    if (ix) llfc_tensor_binop_scalar_(LLFC_BINOP_ADD, ix, 1.0f); /* 1-based */
     if (want == 2) {
         llfc_tensor_free(r);
         return push(L, ix, fname);

@@ -116,38 +116,38 @@ static void test_elementwise(void)
 {
     llfc_tensor *a = iota2(2, 3), *braw = iota2(3, 2), *b = llfc_tensor_t(braw);
     llfc_tensor_free(braw);
-    llfc_tensor *s = llfc_tensor_binop(LLFC_OP_ADD, a, b); /* b[i][j] = j*2 + i */
+    llfc_tensor *s = llfc_tensor_binop(LLFC_BINOP_ADD, a, b); /* b[i][j] = j*2 + i */
     CHECK(s && at2(s, 1, 2) == 5.0f + 5.0f && at2(s, 0, 1) == 1.0f + 2.0f, "a + b with a transposed operand");
-    llfc_tensor *d = llfc_tensor_binop_scalar(LLFC_OP_DIV, a, 1.0f, 1);
+    llfc_tensor *d = llfc_tensor_binop_scalar(LLFC_BINOP_DIV, a, 1.0f, 1);
     CHECK(d && isinf(llfc_tensor_data(d)[0]) && llfc_tensor_data(d)[2] == 0.5f, "1 / a");
-    llfc_tensor *m = llfc_tensor_binop_scalar(LLFC_OP_SUB, a, 10.0f, 1);
+    llfc_tensor *m = llfc_tensor_binop_scalar(LLFC_BINOP_SUB, a, 10.0f, 1);
     CHECK(m && llfc_tensor_data(m)[5] == 5.0f, "10 - a");
     llfc_tensor *c = llfc_tensor_t(a);
-    CHECK(!llfc_tensor_binop(LLFC_OP_MUL, a, c) && strstr(llfc_errmsg(), "size mismatch, 2x3 * 3x2"),
+    CHECK(!llfc_tensor_binop(LLFC_BINOP_MUL, a, c) && strstr(llfc_errmsg(), "size mismatch, 2x3 * 3x2"),
           "shape mismatch names both shapes: %s", llfc_errmsg());
     /* in place with alpha, into a strided view */
     llfc_tensor *col = llfc_tensor_select(a, 1, 1); /* 1, 4 */
     llfc_tensor *two = llfc_tensor_new1(2);
     llfc_tensor_fill(two, 2.0f);
-    CHECK(llfc_tensor_binop_(LLFC_OP_ADD, col, two, -0.5f) == 0 && at2(a, 0, 1) == 0.0f && at2(a, 1, 1) == 3.0f,
+    CHECK(llfc_tensor_binop_(LLFC_BINOP_ADD, col, two, -0.5f) == 0 && at2(a, 0, 1) == 0.0f && at2(a, 1, 1) == 3.0f,
           "add(u, -0.5) in place through a strided view");
     /* overlapping in place: x[1:] += x[:-1] sees the old values */
     llfc_tensor *x = llfc_tensor_arange(0, 5, 1);
     llfc_tensor *hi = llfc_tensor_narrow(x, 0, 1, 4), *lo = llfc_tensor_narrow(x, 0, 0, 4);
-    llfc_tensor_binop_(LLFC_OP_ADD, hi, lo, 1.0f);
+    llfc_tensor_binop_(LLFC_BINOP_ADD, hi, lo, 1.0f);
     const float *xv = llfc_tensor_data(x);
     CHECK(xv[1] == 1 && xv[2] == 3 && xv[3] == 5 && xv[4] == 7, "overlapping in-place add uses the old values");
     /* square a += a^T */
     llfc_tensor *q = iota2(2, 2), *qt = llfc_tensor_t(q);
-    llfc_tensor_binop_(LLFC_OP_ADD, q, qt, 1.0f);
+    llfc_tensor_binop_(LLFC_BINOP_ADD, q, qt, 1.0f);
     CHECK(at2(q, 0, 1) == 3.0f && at2(q, 1, 0) == 3.0f && at2(q, 1, 1) == 6.0f, "a:add(a:t()) is symmetric");
-    llfc_tensor *u = llfc_tensor_unary(LLFC_OP_RELU, m); /* 10-a: 10 9 8 7 6 5 -> unchanged */
-    llfc_tensor *neg = llfc_tensor_unary(LLFC_OP_NEG, u);
-    llfc_tensor *r = llfc_tensor_unary(LLFC_OP_RELU, neg);
+    llfc_tensor *u = llfc_tensor_unary(LLFC_UNOP_RELU, m); /* 10-a: 10 9 8 7 6 5 -> unchanged */
+    llfc_tensor *neg = llfc_tensor_unary(LLFC_UNOP_NEG, u);
+    llfc_tensor *r = llfc_tensor_unary(LLFC_UNOP_RELU, neg);
     CHECK(llfc_tensor_data(r)[0] == 0.0f && llfc_tensor_data(u)[0] == 10.0f, "relu and neg");
-    llfc_tensor *e = llfc_tensor_unary(LLFC_OP_EXP, r), *l = llfc_tensor_unary(LLFC_OP_LOG, e);
+    llfc_tensor *e = llfc_tensor_unary(LLFC_UNOP_EXP, r), *l = llfc_tensor_unary(LLFC_UNOP_LOG, e);
     CHECK(llfc_tensor_data(e)[0] == 1.0f && llfc_tensor_data(l)[0] == 0.0f, "exp and log");
-    llfc_tensor *ab = llfc_tensor_unary(LLFC_OP_ABS, neg), *sq = llfc_tensor_unary(LLFC_OP_SQRT, ab);
+    llfc_tensor *ab = llfc_tensor_unary(LLFC_UNOP_ABS, neg), *sq = llfc_tensor_unary(LLFC_UNOP_SQRT, ab);
     CHECK(llfc_tensor_data(sq)[1] == 3.0f, "abs and sqrt");
     llfc_tensor *gt = llfc_tensor_cmp_scalar(LLFC_CMP_GT, u, 7.0f), *eq = llfc_tensor_cmp(LLFC_CMP_EQ, u, u);
     double gs, es;
