@@ -60,6 +60,7 @@ int llfc_conv2d_set_backend(int b)
 }
 
 int llfc_conv2d_get_backend(void) { return backend; }
+void llfc_conv2d_release(void) { llfc_conv_dnnl_release(); }
 long llfc_conv2d_fallbacks(void) { return fallbacks; }
 const char *llfc_conv2d_dnnl_info(void) { return llfc_conv_dnnl_info(); }
 

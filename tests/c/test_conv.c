@@ -170,5 +170,8 @@ int main(void)
     }
     CHECK(llfc_conv2d_set_backend(dflt) == 0 && llfc_conv2d_get_backend() == dflt,
           "set_backend back to the default");
+    /* release drops the cache; the next call makes its primitive again */
+    llfc_conv2d_release();
+    test_shape(shapes[0], dflt, 1);
     return check_summary();
 }
