@@ -18,6 +18,9 @@
  * scratch [K, C, R, S] (and [K]) that is then added into dweight (dbias).
  *
  * The table is guarded by a mutex; a call holds it while it runs.
+ *
+ * The sanitizer build (--enable-asan --enable-ubsan) runs this path too:
+ * oneDNN's JIT code is not instrumented, the buffers it gets are ours.
  */
 #include <stddef.h>
 
