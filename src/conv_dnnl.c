@@ -12,8 +12,10 @@
  * small LRU table, since a training loop calls the same few shapes every
  * batch and creating a primitive JIT-compiles its kernel.  Two memory layouts:
  *   plain:   the primitives read and write the caller's NCHW / KCRS buffers;
- *   blocked: the primitives choose their layout ("any"), and reorders copy
- *            between the caller's buffers and buffers the entry owns.
+ *   blocked: the primitives choose their layout ("any", the default), and
+ *            reorders copy between the caller's buffers and blocked buffers
+ *            in one scratch area that all entries share (one call at a time),
+ *            so the cache holds no activations.
  * Parameter gradients accumulate (layers.h): backward weights writes into a
  * scratch [K, C, R, S] (and [K]) that is then added into dweight (dbias).
  *
@@ -79,8 +81,9 @@ static int load(void)
 {
     if (loaded) return loaded > 0 ? 0 : -1;
     loaded = -1;
-    int setwait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")
-                  && !dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    void *gomp = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);   /* already loaded? */
+    int setwait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !gomp;
+    if (gomp) dlclose(gomp);
     if (setwait) setenv("OMP_WAIT_POLICY", "passive", 1);
     void *h = dlopen(LIBDNNL, RTLD_NOW | RTLD_LOCAL);
     if (setwait) unsetenv("OMP_WAIT_POLICY");
