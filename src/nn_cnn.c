@@ -589,6 +589,27 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
         const llfc_op *o = &c->ops[i];
         const float *G = w->g[o->out];
         if (!G) continue; /* does not reach the loss */
+        if (o->kind == LLFC_OP_ADD) {
+            /* the gradient passes to both inputs: the first input without a
+             * gradient yet takes this buffer, others get a copy or a sum */
+            int64_t m = n64 * o->C * o->H * o->W;
+            float *own = w->g[o->out];
+            w->g[o->out] = NULL;
+            int ins[2] = {o->in, o->in2};
+            for (int k = 0; k < 2; k++) {
+                int s = ins[k];
+                if (s == 0) continue;
+                if (w->g[s] == G) { /* x + x: this buffer is G itself */
+                    float *d = w->g[s];
+                    for (int64_t j = 0; j < m; j++) d[j] *= 2.0f;
+                } else if (w->g[s]) add_to(w->g[s], G, m);
+                else if (own) w->g[s] = own, own = NULL;
+                else if (!(w->g[s] = grad_get(w))) return -1;
+                else memcpy(w->g[s], G, (size_t)m * sizeof *G);
+            }
+            if (own) w->pool[w->npool++] = own;
+            continue;
+        }
         int C = o->C, H = o->H, W = o->W, K = o->K, acc, rc = 0;
         int64_t m = n64 * C * H * W;
         float *din = din_for(w, o->in, &acc);
@@ -619,16 +640,6 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
             break;
         case LLFC_OP_GAP:
             if (din) rc = llfc_gavgpool_backward(din, G, n, C, H, W);
-            break;
-        case LLFC_OP_ADD:
-            if (din) memcpy(din, G, (size_t)m * sizeof *din);
-            if (din && acc) add_to(w->g[o->in], din, m);
-            acc = 0;
-            if (o->in2 > 0) {
-                if (w->g[o->in2]) add_to(w->g[o->in2], G, m);
-                else if (!(w->g[o->in2] = grad_get(w))) return -1;
-                else memcpy(w->g[o->in2], G, (size_t)m * sizeof *G);
-            }
             break;
         case LLFC_OP_LINEAR: {
             int F = C * H * W;
