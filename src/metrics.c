@@ -461,7 +461,7 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
 {
     if (!a || !b || !ds) return llfc_seterr("metrics: missing network or dataset");
     if (llfc_net_same_arch(a, b)) return llfc_adderr("the networks do not match");
-    if (a->arch == LLFC_ARCH_VGG) {
+    if (a->arch == LLFC_ARCH_CNN) {
         /* interpolation and LLFC only need forward passes; weak additivity and
          * commutativity read weights as [out, in] matrices */
         if (o->what & (LLFC_M_WEAK | LLFC_M_COMM))
@@ -514,7 +514,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
         if (llfc_check_interrupt()) return -1; /* one forward pass per alpha: stop between them */
         if (al == 1.0) pt = w->pa, ht = w->ha;
         else if (al == 0.0) pt = w->pb, ht = w->hb;
-        else if (a->arch == LLFC_ARCH_VGG) {
+        else if (a->arch == LLFC_ARCH_CNN) {
             if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_net_forward_features(w->tnet, x, m, w->pt, w->ht))
                 return -1;
             pt = w->pt, ht = w->ht;
