@@ -402,11 +402,21 @@ T.section("resnet20: activation matching recovers a planted permutation", functi
   local big = data.blobs{ n = 40, dim = 64, classes = 3, seed = 13 }
   local p = perm.random(net, 7)
   local q = p:apply(net)
+  -- channels dead on every sample tie in the cost and may swap: compare what
+  -- the aligned copy computes (every feature layer) instead of the perm alone
+  local BX = big:tensors()
+  local fn = net:features(BX)
+  local function aligned(r)
+    local fr, d = r:apply(q):features(BX), 0
+    for l = 1, #fn do d = math.max(d, (fr[l].post - fn[l].post):abs():max()) end
+    return d
+  end
   local r, st = perm.activation_match(net, q, big, { batch = 16 })
-  T.ok(r == p:inverse(), "resnet20 (bn): planted permutation recovered by activation matching")
+  T.ok(aligned(r) < 1e-4, "resnet20 (bn): activation matching undoes a planted permutation", "max diff " .. aligned(r))
   T.eq(#st.identity, 0, "every stream and inner group has a feature layer")
   local r2 = perm.activation_match(net, q, big, { method = "corr" })
-  T.ok(r2 == p:inverse(), "resnet20 (bn): recovered with correlation")
+  T.ok(aligned(r2) < 1e-4, "resnet20 (bn): the same with correlation")
+  T.ok(aligned(perm.identity(net)) > 1e-3, "(the planted permutation changes the features)")
 end)
 
 T.done()
