@@ -113,6 +113,12 @@ int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, 
  * batch given to forward_train. */
 int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x, int l, int64_t n,
                             float *dW, float *db);
+/* The whole backward pass (after loss_start): grad[p], laid out like
+ * net->param[p], receives the gradient of the mean loss for every trainable
+ * parameter (an entry may be NULL to skip it; buffers, net->ptrain[p] == 0,
+ * are never written).  Works for every architecture; conv nets (LLFC_ARCH_CNN)
+ * have only this one. */
+int llfc_net_backward_all(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n, float **grad);
 /* Convenience: mean loss and every parameter's gradient (grad[p] laid out
  * like net->param[p]) for one batch. */
 int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,
@@ -133,7 +139,12 @@ const char *llfc_act_name(int act);
  * "0.bias", "2.weight", ...) and __metadata__ {"arch": "mlp", "widths":
  * "784,512,10", "act": "relu"}; written atomically.  Loading needs only the
  * tensors (widths come from the shapes; act defaults to relu); metadata that
- * disagrees with the tensors, missing or unexpected tensors are errors. */
+ * disagrees with the tensors, missing or unexpected tensors are errors.
+ * Conv nets (nn_cnn.h): __metadata__ {"arch": "cnn", "config": net->cnn->config};
+ * loading rebuilds the net from the config (llfc_cnn_from_config) and needs
+ * exactly its tensors with its shapes; BatchNorm's num_batches_tracked is
+ * written as an I64 scalar (shape []), as PyTorch does, and read from any
+ * dtype as shape [] or [1]. */
 int llfc_net_save(const llfc_net *net, const char *path);
 llfc_net *llfc_net_load(const char *path);
 

@@ -36,6 +36,7 @@
 
 #define MAXCHAN (1 << 20)
 #define MAXSIDE (1 << 16)
+#define MAXVALUES ((int64_t)1 << 31) /* parameter values of one net (8 GB) */
 
 /* torchvision's VGG configurations (channels, -1 = max pool) */
 static const int cfg_a[] = {64, -1, 128, -1, 256, 256, -1, 512, 512, -1, 512, 512, -1};
@@ -67,6 +68,7 @@ typedef struct {
     char (*gname)[32];
     int64_t *gsize;
     int *gfeat;
+    int64_t total; /* parameter values so far */
     int failed;
 } bld;
 
@@ -160,6 +162,14 @@ static int add_param(bld *b, const char *mod, const char *what, int ndim, const 
         if (!ax) { b->failed = 1; return -1; }
         b->axis = ax;
         b->capp = cap;
+    }
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= size[d]; /* sizes <= 2^20, ndim <= 4: no overflow */
+    if ((b->total += numel) > MAXVALUES) {
+        llfc_seterr("%s: more than 2^31 parameter values (%s.%s has %lld)", b->cnn->family == LLFC_CNN_VGG ? "vgg" : "resnet20",
+                    mod, what, (long long)numel);
+        b->failed = 1;
+        return -1;
     }
     char name[96];
     snprintf(name, sizeof name, "%s.%s", mod, what);
@@ -630,7 +640,7 @@ static int parse_layers(const char *v, int *spec, int max, int *n)
     return 0;
 }
 
-static llfc_net *build_from_config(const char *config, uint64_t seed)
+llfc_net *llfc_cnn_build(const char *config, uint64_t seed)
 {
     if (!config) return llfc_seterr("cnn config: none"), NULL;
     char buf[sizeof ((llfc_cnn *)0)->config];
@@ -709,10 +719,10 @@ static llfc_net *build_from_config(const char *config, uint64_t seed)
     return net;
 }
 
-llfc_net *llfc_cnn_from_config(const char *config) { return build_from_config(config, 1); }
+llfc_net *llfc_cnn_from_config(const char *config) { return llfc_cnn_build(config, 1); }
 
 llfc_net *llfc_cnn_like(const llfc_net *tmpl, uint64_t seed)
 {
     if (!tmpl || tmpl->arch != LLFC_ARCH_CNN || !tmpl->cnn) return llfc_seterr("cnn_like: not a conv net"), NULL;
-    return build_from_config(tmpl->cnn->config, seed);
+    return llfc_cnn_build(tmpl->cnn->config, seed);
 }
