@@ -408,7 +408,7 @@ T.section("resnet20: activation matching recovers a planted permutation", functi
   local fn = net:features(BX)
   local function aligned(r)
     local fr, d = r:apply(q):features(BX), 0
-    for l = 1, #fn do d = math.max(d, (fr[l].post - fn[l].post):abs():max()) end
+    for l = 1, #fn do d = math.max(d, ((fr[l].post - fn[l].post):abs():max())) end
     return d
   end
   local r, st = perm.activation_match(net, q, big, { batch = 16 })
