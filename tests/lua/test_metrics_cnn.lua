@@ -316,6 +316,8 @@ T.section("vgg: activation matching recovers a planted permutation", function()
       T.eq(st.n, 64, "vgg " .. method .. ": every sample used")
     end
   end
+  local p = perm.random(net, 3)
+  T.ok(perm.weight_match(net, p:apply(net)) == p:inverse(), "vgg: weight matching recovers it too")
   local r, st = perm.activation_match(net, net:clone(), big)
   T.ok(r == perm.identity(net), "a net against itself: the identity")
   T.eq(#st.identity, 0, "every group had a feature layer")
@@ -417,6 +419,7 @@ T.section("resnet20: activation matching recovers a planted permutation", functi
   local r2 = perm.activation_match(net, q, big, { method = "corr" })
   T.ok(aligned(r2) < 1e-4, "resnet20 (bn): the same with correlation")
   T.ok(aligned(perm.identity(net)) > 1e-3, "(the planted permutation changes the features)")
+  T.ok(perm.weight_match(net, q) == p:inverse(), "resnet20 (bn): weight matching recovers it (shortcuts, norms, streams)")
 end)
 
 T.done()
