@@ -378,6 +378,8 @@ T.section("resnet20: report on residual block outputs, weak additivity naive", f
   T.eq(#names, 20, "llfc: stem, 9 inner relus, 9 block outputs, logits")
   T.eq(names[3], "layer1.0", "the block output is a feature layer")
   T.eq(#r.weak_additivity.layers, 19, "weak additivity on every relu")
+  T.ok(tostring(r.weak_additivity):find("layer1.0.relu1 +%d") ~= nil and tostring(r.llfc):find("layer1.0.relu1 +%d") ~= nil,
+       "long layer names keep a space before the dim column")
   local fa, fb = a:features(RX), b:features(RX)
   local d = 0
   for l = 1, 19, 6 do
