@@ -60,6 +60,9 @@ int llfc_conv2d_set_backend(int b)
 }
 
 int llfc_conv2d_get_backend(void) { return backend; }
+void llfc_conv2d_release(void) { llfc_conv_dnnl_release(); }
+void llfc_conv2d_set_threads(int n) { llfc_conv_dnnl_set_threads(n > 0 ? n : 0); }
+int llfc_conv2d_get_threads(void) { return llfc_conv_dnnl_get_threads(); }
 long llfc_conv2d_fallbacks(void) { return fallbacks; }
 const char *llfc_conv2d_dnnl_info(void) { return llfc_conv_dnnl_info(); }
 

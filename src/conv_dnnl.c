@@ -12,12 +12,17 @@
  * small LRU table, since a training loop calls the same few shapes every
  * batch and creating a primitive JIT-compiles its kernel.  Two memory layouts:
  *   plain:   the primitives read and write the caller's NCHW / KCRS buffers;
- *   blocked: the primitives choose their layout ("any"), and reorders copy
- *            between the caller's buffers and buffers the entry owns.
+ *   blocked: the primitives choose their layout ("any", the default), and
+ *            reorders copy between the caller's buffers and blocked buffers
+ *            in one scratch area that all entries share (one call at a time),
+ *            so the cache holds no activations.
  * Parameter gradients accumulate (layers.h): backward weights writes into a
  * scratch [K, C, R, S] (and [K]) that is then added into dweight (dbias).
  *
  * The table is guarded by a mutex; a call holds it while it runs.
+ *
+ * The sanitizer build (--enable-asan --enable-ubsan) runs this path too:
+ * oneDNN's JIT code is not instrumented, the buffers it gets are ours.
  */
 #include <stddef.h>
 
@@ -66,14 +71,19 @@ DNNL_FUNCS(DECLARE)
 
 static int loaded;                /* 0 untried, 1 loaded, -1 failed */
 static int omp_passive;           /* we chose OMP_WAIT_POLICY=passive */
+static int want_threads;          /* llfc_conv2d_set_threads(); 0 = OpenMP's default */
+static int omp_default;           /* OpenMP's thread count when loaded */
+static void (*p_omp_set_num_threads)(int);
+static int (*p_omp_get_max_threads)(void);
 static char load_err[256];
 
 static int load(void)
 {
     if (loaded) return loaded > 0 ? 0 : -1;
     loaded = -1;
-    int setwait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")
-                  && !dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    void *gomp = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);   /* already loaded? */
+    int setwait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !gomp;
+    if (gomp) dlclose(gomp);
     if (setwait) setenv("OMP_WAIT_POLICY", "passive", 1);
     void *h = dlopen(LIBDNNL, RTLD_NOW | RTLD_LOCAL);
     if (setwait) unsetenv("OMP_WAIT_POLICY");
@@ -85,6 +95,11 @@ static int load(void)
         snprintf(load_err, sizeof load_err, "%s: no symbol %s", LIBDNNL, #f); return -1; }
     DNNL_FUNCS(LOAD)
 #undef LOAD
+    /* libgomp, loaded with libdnnl: the thread count of its parallel regions */
+    *(void **)&p_omp_set_num_threads = dlsym(h, "omp_set_num_threads");
+    *(void **)&p_omp_get_max_threads = dlsym(h, "omp_get_max_threads");
+    if (p_omp_get_max_threads) omp_default = p_omp_get_max_threads();
+    if (want_threads > 0 && p_omp_set_num_threads) p_omp_set_num_threads(want_threads);
     omp_passive = setwait;
     loaded = 1;
     return 0;
@@ -420,6 +435,28 @@ int llfc_conv_dnnl_layout(int which)
     return 0;
 }
 
+/* Primitives are made for a thread count (their scratch and work split
+ * depend on it), so the cache is dropped when it changes. */
+void llfc_conv_dnnl_set_threads(int n)
+{
+    pthread_mutex_lock(&lock);
+    if (n != want_threads) {
+        for (int i = 0; i < NENTRIES; i++) entry_free(&table[i]);
+        want_threads = n;
+        if (loaded > 0 && p_omp_set_num_threads && (n > 0 || omp_default > 0))
+            p_omp_set_num_threads(n > 0 ? n : omp_default);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+int llfc_conv_dnnl_get_threads(void)
+{
+    pthread_mutex_lock(&lock);
+    int rc = load() == 0 && p_omp_get_max_threads ? p_omp_get_max_threads() : 0;
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 void llfc_conv_dnnl_release(void)
 {
     pthread_mutex_lock(&lock);
@@ -471,6 +508,8 @@ int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const floa
     return 0;
 }
 int llfc_conv_dnnl_available(void) { return -1; }
+void llfc_conv_dnnl_set_threads(int n) {}
+int llfc_conv_dnnl_get_threads(void) { return 0; }
 int llfc_conv_dnnl_layout(int which) { return -1; }
 void llfc_conv_dnnl_release(void) {}
 const char *llfc_conv_dnnl_info(void) { return NULL; }

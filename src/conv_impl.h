@@ -17,6 +17,10 @@ int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const floa
 int llfc_conv_dnnl_available(void);
 /* Select the memory layout (LLFC_CONV_DNNL or LLFC_CONV_DNNL_BLOCKED); drops the cache. */
 int llfc_conv_dnnl_layout(int which);
+/* oneDNN's OpenMP thread count: set (0 = OpenMP's default; drops the
+ * cache), get (0 without oneDNN). */
+void llfc_conv_dnnl_set_threads(int n);
+int llfc_conv_dnnl_get_threads(void);
 /* Drop every cached primitive. */
 void llfc_conv_dnnl_release(void);
 /* "oneDNN 2.6.3 (avx512_core_amx, OpenMP ...)", "oneDNN not loaded: REASON",

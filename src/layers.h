@@ -67,6 +67,15 @@ enum {
  * built in.  Changing it drops cached oneDNN primitives. */
 int llfc_conv2d_set_backend(int backend);
 int llfc_conv2d_get_backend(void);
+/* oneDNN's thread count (OpenMP threads): n >= 1 sets it, 0 goes back to
+ * OpenMP's default (OMP_NUM_THREADS, else one per core).  get returns the
+ * count in use, 0 without oneDNN.  llfc.blas(n) sets it with OpenBLAS's. */
+void llfc_conv2d_set_threads(int n);
+int llfc_conv2d_get_threads(void);
+/* Free oneDNN's cached primitives and the scratch they share (it grows to the
+ * largest call, e.g. after evaluating a big batch); later calls make them
+ * again.  A no-op without oneDNN. */
+void llfc_conv2d_release(void);
 /* Calls that wanted oneDNN but fell back to im2col since the start (a
  * primitive that could not be made for a shape, or failed to run). */
 long llfc_conv2d_fallbacks(void);

@@ -27,6 +27,7 @@ static int l_blas(lua_State *L)
         lua_Integer n = luaL_checkinteger(L, 1);
         luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be between 1 and 1024");
         llfc_blas_set_threads((int)n);
+        llfc_conv2d_set_threads((int)n);
     }
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, llfc_blas_get_threads());

@@ -170,5 +170,19 @@ int main(void)
     }
     CHECK(llfc_conv2d_set_backend(dflt) == 0 && llfc_conv2d_get_backend() == dflt,
           "set_backend back to the default");
+    /* thread counts: primitives made for 1 thread are remade for 2 */
+    int t0 = llfc_conv2d_get_threads();
+    llfc_conv2d_set_threads(1);
+    CHECK(t0 >= 1 && llfc_conv2d_get_threads() == 1, "set_threads(1): %d threads (default %d)",
+          llfc_conv2d_get_threads(), t0);
+    test_shape(shapes[3], dflt, 0);
+    llfc_conv2d_set_threads(2);
+    CHECK(llfc_conv2d_get_threads() == 2, "set_threads(2): %d threads", llfc_conv2d_get_threads());
+    test_shape(shapes[3], dflt, 1);
+    llfc_conv2d_set_threads(0);
+    CHECK(llfc_conv2d_get_threads() == t0, "set_threads(0): back to %d threads", llfc_conv2d_get_threads());
+    /* release drops the cache; the next call makes its primitive again */
+    llfc_conv2d_release();
+    test_shape(shapes[0], dflt, 1);
     return check_summary();
 }
