@@ -175,6 +175,24 @@ int llfc_batchnorm2d_backward_train(float *din, float *dweight, float *dbias,
                                     const float *dout, const float *in, const float *weight,
                                     const float *mean, const float *rstd,
                                     int N, int C, int H, int W);
+/* BatchNorm followed by a ReLU in one pass over the data (the conv net
+ * executor fuses them): the _relu forwards are the ones above with
+ * out = relu(out) (a NaN stays NaN; out is required), and backward_train_relu
+ * is backward_train given dout at the ReLU's output h (the fused forward's
+ * out): it uses dout where h > 0 and 0 elsewhere, as the ReLU's backward
+ * followed by backward_train. */
+int llfc_batchnorm2d_forward_train_relu(float *out, float *mean, float *rstd,
+                                        float *running_mean, float *running_var,
+                                        const float *in, const float *weight, const float *bias,
+                                        int N, int C, int H, int W, float momentum, float eps);
+int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
+                                       const float *weight, const float *bias,
+                                       const float *running_mean, const float *running_var,
+                                       int N, int C, int H, int W, float eps);
+int llfc_batchnorm2d_backward_train_relu(float *din, float *dweight, float *dbias,
+                                         const float *dout, const float *h, const float *in,
+                                         const float *weight, const float *mean, const float *rstd,
+                                         int N, int C, int H, int W);
 /* Backward of the eval-mode forward (statistics are constants). */
 int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,
                                    const float *dout, const float *in, const float *weight,
