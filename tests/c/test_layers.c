@@ -255,6 +255,42 @@ static void avgpool_fwd(fdctx *t)
 }
 static void gavg_fwd(fdctx *t) { llfc_gavgpool_forward(t->out, t->in, t->N, t->C, t->H, t->W); }
 
+/* Max pool with ties and NaNs against a branching loop written here (the
+ * first maximum in row-major window order wins; the first NaN wins over all). */
+static void test_maxpool_ties(int N, int C, int H, int W, int k, int st)
+{
+    int P = llfc_pool2d_outsize(H, k, st), Q = llfc_pool2d_outsize(W, k, st);
+    size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * P * Q;
+    float *x = malloc(sizeof(float) * nin), *o = malloc(sizeof(float) * nout);
+    int32_t *ix = malloc(sizeof(int32_t) * nout);
+    for (size_t i = 0; i < nin; i++) {
+        uint32_t r = llfc_rng_next(&rng) % 16;
+        x[i] = r == 0 ? NAN : (float)(r % 4);   /* few distinct values: many ties, 1 in 16 NaN */
+    }
+    int rc = llfc_maxpool2d_forward(o, ix, x, N, C, H, W, k, st);
+    size_t bad = 0, nans = 0;
+    for (size_t nc = 0; nc < (size_t)N * C; nc++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < Q; q++) {
+                const float *xp = x + nc * H * W;
+                int best = p * st * W + q * st;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) {
+                        int at = (p * st + i) * W + q * st + j;
+                        if (isnan(xp[best])) continue;
+                        if (isnan(xp[at]) || xp[at] > xp[best]) best = at;
+                    }
+                size_t oi = nc * P * Q + (size_t)p * Q + q;
+                int same = isnan(xp[best]) ? isnan(o[oi]) : o[oi] == xp[best];
+                nans += isnan(o[oi]) != 0;
+                bad += !same || ix[oi] != best;
+            }
+    CHECK(rc == 0 && bad == 0 && nans > 0 && nans < nout,
+          "maxpool %dx%d/%d on %dx%dx%dx%d with ties and NaNs: values and argmax as the reference loop (%zu differ, %zu NaN outputs)",
+          k, k, st, N, C, H, W, bad, nans);
+    free(x), free(o), free(ix);
+}
+
 static void test_pool(void)
 {
     /* hand values: 4x4 ramp, 2x2 windows stride 2 */
@@ -568,6 +604,10 @@ int main(void)
     test_conv();
     test_conv_errors();
     test_pool();
+    test_maxpool_ties(3, 4, 8, 9, 2, 2);
+    test_maxpool_ties(2, 3, 6, 23, 2, 2);
+    test_maxpool_ties(2, 3, 7, 7, 3, 2);
+    test_maxpool_ties(2, 2, 5, 6, 2, 1);
     test_bn_hand();
     test_ln_hand();
     test_bn_relu(3, 5, 6, 7);
