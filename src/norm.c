@@ -6,7 +6,8 @@
  * with g_i = dout_i * weight[c(i)],
  *   din_i = rstd * (g_i - mean_j(g_j) - xhat_i * mean_j(g_j * xhat_j)).
  * Sums run in 16 float lanes over one row (a channel plane), added up in
- * double across rows: vectorizable without reassociating a single sum.
+ * double across rows (BatchNorm: in 16 double lanes, totalled once per
+ * channel): vectorizable without reassociating a single sum.
  */
 #include <math.h>
 #include <string.h>
