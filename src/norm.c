@@ -113,33 +113,31 @@ static int eps_check(const char *fname, float eps)
  * following ReLU: the forward writes relu(out); the backward takes dout at
  * the ReLU's output h and lets through only where h > 0. */
 
-/* d[j] += lane sums of x; d2[j] += lane sums of (x - m)^2 if d2 */
-VECTORIZE static void lane_sum(double *restrict d, const float *restrict x, size_t n)
+/* acc[j] += lane sums of x; t += the tail (n % LANES values) */
+VECTORIZE static void lane_sum(float *restrict acc, double *restrict t, const float *restrict x, size_t n)
 {
-    float acc[LANES] = {0};
     size_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
-    for (int j = 0; j < LANES; j++) d[j] += acc[j];
-    for (; i < n; i++) d[0] += x[i];
+    for (; i < n; i++) *t += x[i];
 }
 
-VECTORIZE static void lane_sumsq(double *restrict d, const float *restrict x, size_t n, float m)
+/* acc[j] += lane sums of (x - m)^2; t += the tail's */
+VECTORIZE static void lane_sumsq(float *restrict acc, double *restrict t, const float *restrict x, size_t n, float m)
 {
-    float acc[LANES] = {0};
     size_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) { float t = x[i + j] - m; acc[j] += t * t; }
-    for (int j = 0; j < LANES; j++) d[j] += acc[j];
-    for (; i < n; i++) { double t = x[i] - m; d[0] += t * t; }
+        for (int j = 0; j < LANES; j++) { float v = x[i + j] - m; acc[j] += v * v; }
+    for (; i < n; i++) { double v = x[i] - m; *t += v * v; }
 }
 
-/* ds += lane sums of g', dx += lane sums of g' * (x - m), with g' = g, or
- * g where h > 0 and 0 elsewhere if h (a ReLU's output) is given */
-VECTORIZE static void lane_sum_dot(double *restrict ds, double *restrict dx, const float *restrict g,
-                                   const float *restrict h, const float *restrict x, size_t n, float m)
+/* a[j] += lane sums of g', b[j] += lane sums of g' * (x - m), with g' = g,
+ * or g where h > 0 and 0 elsewhere if h (a ReLU's output) is given; ta, tb
+ * the tail's */
+VECTORIZE static void lane_sum_dot(float *restrict a, float *restrict b, double *restrict ta, double *restrict tb,
+                                   const float *restrict g, const float *restrict h, const float *restrict x,
+                                   size_t n, float m)
 {
-    float a[LANES] = {0}, b[LANES] = {0};
     size_t i = 0;
     if (h) {
         for (; i + LANES <= n; i += LANES)
@@ -152,12 +150,19 @@ VECTORIZE static void lane_sum_dot(double *restrict ds, double *restrict dx, con
         for (; i + LANES <= n; i += LANES)
             for (int j = 0; j < LANES; j++) a[j] += g[i + j], b[j] += g[i + j] * (x[i + j] - m);
     }
-    for (int j = 0; j < LANES; j++) ds[j] += a[j], dx[j] += b[j];
     for (; i < n; i++) {
         float gv = h && !(h[i] > 0.0f) ? 0.0f : g[i];
-        ds[0] += gv, dx[0] += (double)gv * (x[i] - m);
+        *ta += gv, *tb += (double)gv * (x[i] - m);
     }
 }
+
+/* d[j] += acc[j], acc[j] = 0: float lanes are flushed into double lanes
+ * every ROWS_PER(hw) rows, so that a lane adds up at most 64 values */
+VECTORIZE static void flush(double *restrict d, float *restrict acc)
+{
+    for (int j = 0; j < LANES; j++) d[j] += acc[j], acc[j] = 0.0f;
+}
+#define ROWS_PER(hw) ((hw) >= 64 * LANES ? 1 : (int)(64 * LANES / (hw)))
 
 static double lanes_total(const double *d)
 {
@@ -188,7 +193,7 @@ VECTORIZE static void row_dnorm_mask(float *restrict d, const float *restrict g,
     }
 }
 
-static int bn_forward_train(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
+VECTORIZE static int bn_forward_train(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
                             const float *in, const float *weight, const float *bias,
                             int N, int C, int H, int W, float momentum, float eps, int relu)
 {
@@ -196,6 +201,7 @@ static int bn_forward_train(float *out, float *mean, float *rstd, float *running
     if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
     if (!in) return llfc_seterr("%s: NULL buffer", fn);
     const size_t hw = (size_t)H * W, M = (size_t)N * hw, cs = (size_t)C * hw;
+    const int rpf = ROWS_PER(hw);
     if (M < 2)
         return llfc_seterr("%s: expected more than 1 value per channel when training, "
                            "got input %dx%dx%dx%d", fn, N, C, H, W);
@@ -204,10 +210,17 @@ static int bn_forward_train(float *out, float *mean, float *rstd, float *running
     for (int c = 0; c < C; c++) {
         const float *xc = in + (size_t)c * hw;
         double d[LANES] = {0};
-        for (int n = 0; n < N; n++) lane_sum(d, xc + n * cs, hw);
+        float acc[LANES] = {0};
+        for (int n = 0; n < N; n++) {
+            lane_sum(acc, d, xc + n * cs, hw);
+            if ((n + 1) % rpf == 0 || n == N - 1) flush(d, acc);
+        }
         double mu = lanes_total(d) / (double)M;
         memset(d, 0, sizeof d);
-        for (int n = 0; n < N; n++) lane_sumsq(d, xc + n * cs, hw, (float)mu);
+        for (int n = 0; n < N; n++) {
+            lane_sumsq(acc, d, xc + n * cs, hw, (float)mu);
+            if ((n + 1) % rpf == 0 || n == N - 1) flush(d, acc);
+        }
         double ss = lanes_total(d), var = ss / (double)M;
         float rs = (float)(1.0 / sqrt(var + (double)eps));
         float w = weight ? weight[c] : 1.0f, b = bias ? bias[c] : 0.0f;
@@ -284,19 +297,23 @@ int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
     return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, 1);
 }
 
-static int bn_backward_train(float *din, float *dweight, float *dbias, const float *dout, const float *h,
+VECTORIZE static int bn_backward_train(float *din, float *dweight, float *dbias, const float *dout, const float *h,
                              const float *in, const float *weight, const float *mean, const float *rstd,
                              int N, int C, int H, int W, const char *fn)
 {
     if (norm_check(fn, N, C, H, W) < 0) return -1;
     if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
     const size_t hw = (size_t)H * W, M = (size_t)N * hw, cs = (size_t)C * hw;
+    const int rpf = ROWS_PER(hw);
     for (int c = 0; c < C; c++) {
         const float m = mean[c], rs = rstd[c];
         const size_t c0 = (size_t)c * hw;
         double ds[LANES] = {0}, dx[LANES] = {0};   /* sum dout, sum dout * (x - mean) */
-        for (int n = 0; n < N; n++)
-            lane_sum_dot(ds, dx, dout + c0 + n * cs, h ? h + c0 + n * cs : NULL, in + c0 + n * cs, hw, m);
+        float a1[LANES] = {0}, a2[LANES] = {0};
+        for (int n = 0; n < N; n++) {
+            lane_sum_dot(a1, a2, ds, dx, dout + c0 + n * cs, h ? h + c0 + n * cs : NULL, in + c0 + n * cs, hw, m);
+            if ((n + 1) % rpf == 0 || n == N - 1) flush(ds, a1), flush(dx, a2);
+        }
         double sg = lanes_total(ds), sgx = lanes_total(dx) * rs;
         if (dbias) dbias[c] += (float)sg;
         if (dweight) dweight[c] += (float)sgx;
