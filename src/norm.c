@@ -105,11 +105,12 @@ static int eps_check(const char *fname, float eps)
 }
 
 /* ---- BatchNorm2d ------------------------------------------------------------
- * One channel's values are N rows of HW floats, HW apart by C*HW.  The row
- * kernels below add 16 float lanes per row into 16 double lanes per channel
- * (a vectorized conversion, no serial chain of scalar adds per row), summed
- * once per channel.  A channel of a CIFAR batch (128 x 32x32 floats, 512 KB)
- * stays in L2 between the passes over it.  The _relu variants fuse a
+ * One channel's values are N rows of HW floats, C*HW apart.  The row
+ * kernels below add into 16 float lanes, flushed into 16 double lanes
+ * (a vectorized conversion, no serial chain of scalar adds) after each 1024
+ * values of the channel, and the double lanes are totalled once per
+ * channel.  A channel of a CIFAR batch (128 x 32x32 floats, 512 KB) stays
+ * in L2 between the passes over it.  The _relu variants fuse a
  * following ReLU: the forward writes relu(out); the backward takes dout at
  * the ReLU's output h and lets through only where h > 0. */
 
