@@ -125,7 +125,8 @@ int llfc_pool2d_outsize(int H, int k, int stride);
 /* out [N, C, P, Q] = window max of in [N, C, H, W]; idx [N, C, P, Q] gets the
  * argmax as h*W + w inside its (n, c) plane (PyTorch's return_indices; the
  * first maximum wins ties; a NaN in the window is the maximum, as PyTorch).
- * idx may be NULL at inference. */
+ * idx may be NULL at inference.  2x2 windows at stride 2 run four at a
+ * time in SSE2 on x86-64. */
 int llfc_maxpool2d_forward(float *out, int32_t *idx, const float *in,
                            int N, int C, int H, int W, int k, int stride);
 /* din [N, C, H, W] = dout routed to the argmax positions (overlapping windows add). */
@@ -175,6 +176,24 @@ int llfc_batchnorm2d_backward_train(float *din, float *dweight, float *dbias,
                                     const float *dout, const float *in, const float *weight,
                                     const float *mean, const float *rstd,
                                     int N, int C, int H, int W);
+/* BatchNorm followed by a ReLU in one pass over the data (the conv net
+ * executor fuses them): the _relu forwards are the ones above with
+ * out = relu(out) (a NaN stays NaN; out is required), and backward_train_relu
+ * is backward_train given dout at the ReLU's output h (the fused forward's
+ * out): it uses dout where h > 0 and 0 elsewhere, as the ReLU's backward
+ * followed by backward_train. */
+int llfc_batchnorm2d_forward_train_relu(float *out, float *mean, float *rstd,
+                                        float *running_mean, float *running_var,
+                                        const float *in, const float *weight, const float *bias,
+                                        int N, int C, int H, int W, float momentum, float eps);
+int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
+                                       const float *weight, const float *bias,
+                                       const float *running_mean, const float *running_var,
+                                       int N, int C, int H, int W, float eps);
+int llfc_batchnorm2d_backward_train_relu(float *din, float *dweight, float *dbias,
+                                         const float *dout, const float *h, const float *in,
+                                         const float *weight, const float *mean, const float *rstd,
+                                         int N, int C, int H, int W);
 /* Backward of the eval-mode forward (statistics are constants). */
 int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,
                                    const float *dout, const float *in, const float *weight,

@@ -190,6 +190,30 @@ static void add_copy(const float *a, const float *b, float *restrict out, int64_
     for (; k < m; k++) out[k] = a[k] + b[k];
 }
 
+/* d = relu(d + g) */
+static void add_to_relu(float *restrict d, const float *restrict g, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) {
+            float v = d[k + j] + g[k + j];
+            d[k + j] = v < 0.0f ? 0.0f : v;
+        }
+    for (; k < m; k++) d[k] = d[k] + g[k] < 0.0f ? 0.0f : d[k] + g[k];
+}
+
+/* out = relu(a + b) */
+static void add_copy_relu(const float *a, const float *b, float *restrict out, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) {
+            float v = a[k + j] + b[k + j];
+            out[k + j] = v < 0.0f ? 0.0f : v;
+        }
+    for (; k < m; k++) out[k] = a[k] + b[k] < 0.0f ? 0.0f : a[k] + b[k];
+}
+
 /* d = h > 0 ? g : 0 (the ReLU's derivative, h its output) */
 static void relu_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
 {
@@ -206,6 +230,7 @@ static void relu_back(float *restrict d, const float *restrict g, const float *r
 
 typedef struct {
     int train;          /* BatchNorm with batch statistics */
+    int relu;           /* a BN or sum: apply the ReLU that follows to the output */
     float momentum;     /* running statistics update (train) */
     float *mean, *rstd; /* BN [C] or LN [n*H*W] (saved in training, scratch otherwise) */
     int32_t *idx;       /* max pool argmax, or NULL */
@@ -224,10 +249,12 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
                                    o->stride, o->pad, cx->cwork);
     case LLFC_OP_BN:
         if (!cx->train)
-            return llfc_batchnorm2d_forward_eval(out, in, pdata(net, o->pw), pdata(net, o->pb), pdata(net, o->prm),
-                                                 pdata(net, o->prv), n, C, H, W, c->bn_eps);
-        if (llfc_batchnorm2d_forward_train(out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in,
-                                           pdata(net, o->pw), pdata(net, o->pb), n, C, H, W, cx->momentum, c->bn_eps))
+            return (cx->relu ? llfc_batchnorm2d_forward_eval_relu : llfc_batchnorm2d_forward_eval)(
+                out, in, pdata(net, o->pw), pdata(net, o->pb), pdata(net, o->prm), pdata(net, o->prv), n, C, H, W,
+                c->bn_eps);
+        if ((cx->relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
+                out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in, pdata(net, o->pw),
+                pdata(net, o->pb), n, C, H, W, cx->momentum, c->bn_eps))
             return -1;
         if (o->pnbt >= 0) pdata(net, o->pnbt)[0] += 1.0f;
         return 0;
@@ -243,7 +270,11 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
     case LLFC_OP_GAP:
         return llfc_gavgpool_forward(out, in, n, C, H, W);
     case LLFC_OP_ADD:
-        if (out == in) add_to(out, in2, m);
+        if (cx->relu) {
+            if (out == in) add_to_relu(out, in2, m);
+            else if (out == in2) add_to_relu(out, in, m);
+            else add_copy_relu(in, in2, out, m);
+        } else if (out == in) add_to(out, in2, m);
         else if (out == in2) add_to(out, in, m);
         else add_copy(in, in2, out, m);
         return 0;
@@ -261,6 +292,16 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
     default:
         return llfc_seterr("unknown op kind %d", o->kind);
     }
+}
+
+/* Op i is a BatchNorm or a sum whose output goes into the ReLU of op i + 1:
+ * the executor may apply that ReLU in op i's own pass over the data, when
+ * nothing else needs op i's output (the caller decides). */
+static int relu_follows(const llfc_cnn *c, int i)
+{
+    const llfc_op *o = &c->ops[i];
+    return (o->kind == LLFC_OP_BN || o->kind == LLFC_OP_ADD) && i + 1 < c->nops &&
+           c->ops[i + 1].kind == LLFC_OP_RELU && c->ops[i + 1].in == o->out;
 }
 
 /* Scratch sizes over the ops for batches of n: conv work, LN statistics. */
@@ -333,10 +374,13 @@ int llfc_cnn_forward_slots(const llfc_net *net, const float *x, int64_t n, float
         if (c->ops[i].kind == LLFC_OP_ADD) last[c->ops[i].in2] = i;
     }
     v[0] = (float *)x;
-    op_ctx cx = {0, 0.0f, st, st + lnn, NULL, cwork};
+    op_ctx cx = {0, 0, 0.0f, st, st + lnn, NULL, cwork};
     for (int i = 0; i < c->nops; i++) {
         const llfc_op *o = &c->ops[i];
-        int s = o->out;
+        /* a BN or sum that only the next op's ReLU reads writes the ReLU's
+         * output directly (its own slot is never made) */
+        cx.relu = relu_follows(c, i) && !(slots && slots[o->out]) && last[o->out] == i + 1;
+        int s = cx.relu ? c->ops[i + 1].out : o->out;
         if (slots && slots[s]) v[s] = slots[s];
         else {
             if (!(v[s] = pool_take(&bp, n * llfc_cnn_slot_dim(net, s), &own[s]))) goto done;
@@ -345,6 +389,7 @@ int llfc_cnn_forward_slots(const llfc_net *net, const float *x, int64_t n, float
             llfc_adderr("%s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
             goto done;
         }
+        if (cx.relu) i++;
         for (int t = 1; t <= s; t++)
             if (own[t] && last[t] <= i) {
                 bp.buf[bp.n] = v[t], bp.cap[bp.n++] = own[t];
@@ -427,6 +472,7 @@ struct llfc_cnn_work {
     int64_t gsize;        /* floats per gradient buffer: maxbatch * largest slot */
     float *tmp;           /* [gsize] a gradient to add into an existing one */
     float *cwork;         /* conv scratch */
+    char *fused;          /* per op: a BN or sum computing the ReLU of the next op (which writes over it) */
 };
 
 void llfc_cnn_work_free(llfc_cnn_work *w)
@@ -440,7 +486,7 @@ void llfc_cnn_work_free(llfc_cnn_work *w)
     }
     for (int k = 0; k < w->ngall; k++) free(w->gall[k]);
     free(w->v), free(w->own), free(w->mean), free(w->rstd), free(w->idx), free(w->g), free(w->pool), free(w->gall);
-    free(w->tmp), free(w->cwork);
+    free(w->tmp), free(w->cwork), free(w->fused);
     free(w);
 }
 
@@ -461,7 +507,8 @@ llfc_cnn_work *llfc_cnn_work_new(const llfc_net *net, int64_t maxbatch)
         !(w->mean = llfc_calloc((size_t)c->nops, sizeof *w->mean)) ||
         !(w->rstd = llfc_calloc((size_t)c->nops, sizeof *w->rstd)) ||
         !(w->idx = llfc_calloc((size_t)c->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
-        !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)))
+        !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)) ||
+        !(w->fused = llfc_calloc((size_t)c->nops, 1)))
         goto fail;
     for (int i = 0; i < c->nops; i++) {
         nread[c->ops[i].in]++;
@@ -495,6 +542,8 @@ llfc_cnn_work *llfc_cnn_work_new(const llfc_net *net, int64_t maxbatch)
             if (!(w->idx[i] = llfc_mallocarray((size_t)(maxbatch * d), sizeof(int32_t)))) goto fail;
         }
     }
+    for (int i = 0; i < c->nops; i++)
+        w->fused[i] = (char)(relu_follows(c, i) && w->v[c->ops[i + 1].out] == w->v[c->ops[i].out]);
     size_t cw;
     int64_t ln;
     scratch_sizes(c, maxbatch, &cw, &ln);
@@ -536,9 +585,11 @@ static int train_run(const llfc_net *net, llfc_cnn_work *w, const float *x, int6
     w->v[0] = (float *)x;
     for (int i = 0; i < upto; i++) {
         const llfc_op *o = &c->ops[i];
-        op_ctx cx = {1, momentum < 0 ? c->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i], w->cwork};
+        op_ctx cx = {1, w->fused[i], momentum < 0 ? c->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i],
+                     w->cwork};
         if (op_forward(net, o, w->v[o->in], o->kind == LLFC_OP_ADD ? w->v[o->in2] : NULL, w->v[o->out], n, &cx))
             return llfc_adderr("%s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
+        if (cx.relu) i++; /* the ReLU's output (the same buffer) is written */
     }
     w->n = n;
     return 0;
@@ -589,6 +640,13 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
         const llfc_op *o = &c->ops[i];
         const float *G = w->g[o->out];
         if (!G) continue; /* does not reach the loss */
+        if (o->kind == LLFC_OP_RELU && i > 0 && w->fused[i - 1] && c->ops[i - 1].kind == LLFC_OP_BN &&
+            !w->g[o->in]) {
+            /* the fused BatchNorm's backward applies the ReLU's mask itself */
+            w->g[o->in] = w->g[o->out];
+            w->g[o->out] = NULL;
+            continue;
+        }
         if (o->kind == LLFC_OP_ADD) {
             /* the gradient passes to both inputs: the first input without a
              * gradient yet takes this buffer, others get a copy or a sum */
@@ -623,7 +681,10 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
                                           o->pad, w->cwork);
             break;
         case LLFC_OP_BN:
-            if (din || dw || db)
+            if ((din || dw || db) && w->fused[i]) /* G is at the ReLU's output w->v[o->out] */
+                rc = llfc_batchnorm2d_backward_train_relu(din, dw, db, G, w->v[o->out], in, pdata(net, o->pw),
+                                                          w->mean[i], w->rstd[i], n, C, H, W);
+            else if (din || dw || db)
                 rc = llfc_batchnorm2d_backward_train(din, dw, db, G, in, pdata(net, o->pw), w->mean[i], w->rstd[i], n,
                                                      C, H, W);
             break;

@@ -4,7 +4,9 @@
  *
  * A work struct keeps, for batches of up to maxbatch samples, the value of
  * every slot needed by the backward pass (a ReLU or a residual sum writes
- * over its input when nothing else reads that input), BatchNorm's and
+ * over its input when nothing else reads that input; a BatchNorm or sum
+ * whose output only feeds such a ReLU then computes the ReLU itself, and the
+ * BatchNorm's backward applies the ReLU's mask), BatchNorm's and
  * LayerNorm's saved mean and rstd, max-pool argmaxes, slot gradients from a
  * small pool of reused buffers and a persistent conv scratch buffer.
  */

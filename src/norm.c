@@ -6,7 +6,8 @@
  * with g_i = dout_i * weight[c(i)],
  *   din_i = rstd * (g_i - mean_j(g_j) - xhat_i * mean_j(g_j * xhat_j)).
  * Sums run in 16 float lanes over one row (a channel plane), added up in
- * double across rows: vectorizable without reassociating a single sum.
+ * double across rows (BatchNorm: in 16 double lanes, totalled once per
+ * channel): vectorizable without reassociating a single sum.
  */
 #include <math.h>
 #include <string.h>
@@ -103,33 +104,135 @@ static int eps_check(const char *fname, float eps)
     return 0;
 }
 
-/* ---- BatchNorm2d ------------------------------------------------------------ */
+/* ---- BatchNorm2d ------------------------------------------------------------
+ * One channel's values are N rows of HW floats, C*HW apart.  The row
+ * kernels below add into 16 float lanes, flushed into 16 double lanes
+ * (a vectorized conversion, no serial chain of scalar adds) after each 1024
+ * values of the channel, and the double lanes are totalled once per
+ * channel.  A channel of a CIFAR batch (128 x 32x32 floats, 512 KB) stays
+ * in L2 between the passes over it.  The _relu variants fuse a
+ * following ReLU: the forward writes relu(out); the backward takes dout at
+ * the ReLU's output h and lets through only where h > 0. */
 
-int llfc_batchnorm2d_forward_train(float *out, float *mean, float *rstd,
-                                   float *running_mean, float *running_var,
-                                   const float *in, const float *weight, const float *bias,
-                                   int N, int C, int H, int W, float momentum, float eps)
+/* acc[j] += lane sums of x; t += the tail (n % LANES values) */
+VECTORIZE static void lane_sum(float *restrict acc, double *restrict t, const float *restrict x, size_t n)
 {
-    const char *fn = "batchnorm2d_forward_train";
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+    for (; i < n; i++) *t += x[i];
+}
+
+/* acc[j] += lane sums of (x - m)^2; t += the tail's */
+VECTORIZE static void lane_sumsq(float *restrict acc, double *restrict t, const float *restrict x, size_t n, float m)
+{
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) { float v = x[i + j] - m; acc[j] += v * v; }
+    for (; i < n; i++) { double v = x[i] - m; *t += v * v; }
+}
+
+/* a[j] += lane sums of g', b[j] += lane sums of g' * (x - m), with g' = g,
+ * or g where h > 0 and 0 elsewhere if h (a ReLU's output) is given; ta, tb
+ * the tail's */
+VECTORIZE static void lane_sum_dot(float *restrict a, float *restrict b, double *restrict ta, double *restrict tb,
+                                   const float *restrict g, const float *restrict h, const float *restrict x,
+                                   size_t n, float m)
+{
+    size_t i = 0;
+    if (h) {
+        for (; i + LANES <= n; i += LANES)
+            for (int j = 0; j < LANES; j++) {
+                float gv = g[i + j], hv = h[i + j];
+                gv = hv > 0.0f ? gv : 0.0f;
+                a[j] += gv, b[j] += gv * (x[i + j] - m);
+            }
+    } else {
+        for (; i + LANES <= n; i += LANES)
+            for (int j = 0; j < LANES; j++) a[j] += g[i + j], b[j] += g[i + j] * (x[i + j] - m);
+    }
+    for (; i < n; i++) {
+        float gv = h && !(h[i] > 0.0f) ? 0.0f : g[i];
+        *ta += gv, *tb += (double)gv * (x[i] - m);
+    }
+}
+
+/* d[j] += acc[j], acc[j] = 0: float lanes are flushed into double lanes
+ * every ROWS_PER(hw) rows, so that a lane adds up at most 64 values */
+VECTORIZE static void flush(double *restrict d, float *restrict acc)
+{
+    for (int j = 0; j < LANES; j++) d[j] += acc[j], acc[j] = 0.0f;
+}
+#define ROWS_PER(hw) ((hw) >= 64 * LANES ? 1 : (int)(64 * LANES / (hw)))
+
+static double lanes_total(const double *d)
+{
+    double s = 0;
+    for (int j = 0; j < LANES; j++) s += d[j];
+    return s;
+}
+
+/* o = relu((x - m) * a + b) (NaN stays NaN) */
+VECTORIZE static void row_affine_relu(float *restrict o, const float *restrict x, size_t n,
+                                      float m, float a, float b)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = (x[i] - m) * a + b;
+        o[i] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* d = a * (g' - mg - (x - m) * r * mgx), g' as in lane_sum_dot */
+VECTORIZE static void row_dnorm_mask(float *restrict d, const float *restrict g, const float *restrict h,
+                                     const float *restrict x, size_t n, float a, float mg, float m, float r,
+                                     float mgx)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gv = g[i], hv = h[i];
+        gv = hv > 0.0f ? gv : 0.0f;
+        d[i] = a * (gv - mg - (x[i] - m) * r * mgx);
+    }
+}
+
+VECTORIZE static int bn_forward_train(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
+                            const float *in, const float *weight, const float *bias,
+                            int N, int C, int H, int W, float momentum, float eps, int relu)
+{
+    const char *fn = relu ? "batchnorm2d_forward_train_relu" : "batchnorm2d_forward_train";
     if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
     if (!in) return llfc_seterr("%s: NULL buffer", fn);
-    const size_t hw = (size_t)H * W, M = (size_t)N * hw;
+    const size_t hw = (size_t)H * W, M = (size_t)N * hw, cs = (size_t)C * hw;
+    const int rpf = ROWS_PER(hw);
     if (M < 2)
         return llfc_seterr("%s: expected more than 1 value per channel when training, "
                            "got input %dx%dx%dx%d", fn, N, C, H, W);
     if ((running_mean || running_var) && !(momentum >= 0.0f && momentum <= 1.0f))
         return llfc_seterr("%s: momentum must be in [0, 1], got %g", fn, (double)momentum);
     for (int c = 0; c < C; c++) {
-        double s = 0, ss = 0;
-        for (int n = 0; n < N; n++) s += row_sum(in + ((size_t)n * C + c) * hw, hw);
-        double mu = s / (double)M;
-        for (int n = 0; n < N; n++) ss += row_sumsq(in + ((size_t)n * C + c) * hw, hw, (float)mu);
-        double var = ss / (double)M;
+        const float *xc = in + (size_t)c * hw;
+        double d[LANES] = {0};
+        float acc[LANES] = {0};
+        for (int n = 0; n < N; n++) {
+            lane_sum(acc, d, xc + n * cs, hw);
+            if ((n + 1) % rpf == 0 || n == N - 1) flush(d, acc);
+        }
+        double mu = lanes_total(d) / (double)M;
+        memset(d, 0, sizeof d);
+        for (int n = 0; n < N; n++) {
+            lane_sumsq(acc, d, xc + n * cs, hw, (float)mu);
+            if ((n + 1) % rpf == 0 || n == N - 1) flush(d, acc);
+        }
+        double ss = lanes_total(d), var = ss / (double)M;
         float rs = (float)(1.0 / sqrt(var + (double)eps));
         float w = weight ? weight[c] : 1.0f, b = bias ? bias[c] : 0.0f;
         float a = w * rs, m = (float)mu;
-        for (int n = 0; n < N && out; n++)
-            row_affine(out + ((size_t)n * C + c) * hw, in + ((size_t)n * C + c) * hw, hw, m, a, b);
+        if (out) {
+            float *oc = out + (size_t)c * hw;
+            for (int n = 0; n < N; n++) {
+                if (relu) row_affine_relu(oc + n * cs, xc + n * cs, hw, m, a, b);
+                else row_affine(oc + n * cs, xc + n * cs, hw, m, a, b);
+            }
+        }
         if (mean) mean[c] = m;
         if (rstd) rstd[c] = rs;
         if (running_mean)
@@ -141,21 +244,88 @@ int llfc_batchnorm2d_forward_train(float *out, float *mean, float *rstd,
     return 0;
 }
 
+int llfc_batchnorm2d_forward_train(float *out, float *mean, float *rstd,
+                                   float *running_mean, float *running_var,
+                                   const float *in, const float *weight, const float *bias,
+                                   int N, int C, int H, int W, float momentum, float eps)
+{
+    return bn_forward_train(out, mean, rstd, running_mean, running_var, in, weight, bias, N, C, H, W, momentum,
+                            eps, 0);
+}
+
+int llfc_batchnorm2d_forward_train_relu(float *out, float *mean, float *rstd,
+                                        float *running_mean, float *running_var,
+                                        const float *in, const float *weight, const float *bias,
+                                        int N, int C, int H, int W, float momentum, float eps)
+{
+    if (!out) return llfc_seterr("batchnorm2d_forward_train_relu: NULL buffer");
+    return bn_forward_train(out, mean, rstd, running_mean, running_var, in, weight, bias, N, C, H, W, momentum,
+                            eps, 1);
+}
+
+static int bn_forward_eval(float *out, const float *in, const float *weight, const float *bias,
+                           const float *running_mean, const float *running_var,
+                           int N, int C, int H, int W, float eps, int relu)
+{
+    const char *fn = relu ? "batchnorm2d_forward_eval_relu" : "batchnorm2d_forward_eval";
+    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
+    if (!out || !in || !running_mean || !running_var) return llfc_seterr("%s: NULL buffer", fn);
+    const size_t hw = (size_t)H * W;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            float rs = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
+            float a = (weight ? weight[c] : 1.0f) * rs, b = bias ? bias[c] : 0.0f;
+            size_t at = ((size_t)n * C + c) * hw;
+            if (relu) row_affine_relu(out + at, in + at, hw, running_mean[c], a, b);
+            else row_affine(out + at, in + at, hw, running_mean[c], a, b);
+        }
+    return 0;
+}
+
 int llfc_batchnorm2d_forward_eval(float *out, const float *in,
                                   const float *weight, const float *bias,
                                   const float *running_mean, const float *running_var,
                                   int N, int C, int H, int W, float eps)
 {
-    const char *fn = "batchnorm2d_forward_eval";
-    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
-    if (!out || !in || !running_mean || !running_var) return llfc_seterr("%s: NULL buffer", fn);
-    const size_t hw = (size_t)H * W;
+    return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, 0);
+}
+
+int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
+                                       const float *weight, const float *bias,
+                                       const float *running_mean, const float *running_var,
+                                       int N, int C, int H, int W, float eps)
+{
+    return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, 1);
+}
+
+VECTORIZE static int bn_backward_train(float *din, float *dweight, float *dbias, const float *dout, const float *h,
+                             const float *in, const float *weight, const float *mean, const float *rstd,
+                             int N, int C, int H, int W, const char *fn)
+{
+    if (norm_check(fn, N, C, H, W) < 0) return -1;
+    if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
+    const size_t hw = (size_t)H * W, M = (size_t)N * hw, cs = (size_t)C * hw;
+    const int rpf = ROWS_PER(hw);
     for (int c = 0; c < C; c++) {
-        float rs = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
-        float a = (weight ? weight[c] : 1.0f) * rs, b = bias ? bias[c] : 0.0f;
-        float m = running_mean[c];
-        for (int n = 0; n < N; n++)
-            row_affine(out + ((size_t)n * C + c) * hw, in + ((size_t)n * C + c) * hw, hw, m, a, b);
+        const float m = mean[c], rs = rstd[c];
+        const size_t c0 = (size_t)c * hw;
+        double ds[LANES] = {0}, dx[LANES] = {0};   /* sum dout, sum dout * (x - mean) */
+        float a1[LANES] = {0}, a2[LANES] = {0};
+        for (int n = 0; n < N; n++) {
+            lane_sum_dot(a1, a2, ds, dx, dout + c0 + n * cs, h ? h + c0 + n * cs : NULL, in + c0 + n * cs, hw, m);
+            if ((n + 1) % rpf == 0 || n == N - 1) flush(ds, a1), flush(dx, a2);
+        }
+        double sg = lanes_total(ds), sgx = lanes_total(dx) * rs;
+        if (dbias) dbias[c] += (float)sg;
+        if (dweight) dweight[c] += (float)sgx;
+        if (!din) continue;
+        float w = weight ? weight[c] : 1.0f;
+        float a = w * rs, mg = (float)(sg / (double)M), mgx = (float)(sgx / (double)M);
+        for (int n = 0; n < N; n++) {
+            size_t at = c0 + n * cs;
+            if (h) row_dnorm_mask(din + at, dout + at, h + at, in + at, hw, a, mg, m, rs, mgx);
+            else row_dnorm(din + at, dout + at, in + at, hw, a, mg, m, rs, mgx);
+        }
     }
     return 0;
 }
@@ -165,31 +335,18 @@ int llfc_batchnorm2d_backward_train(float *din, float *dweight, float *dbias,
                                     const float *mean, const float *rstd,
                                     int N, int C, int H, int W)
 {
-    const char *fn = "batchnorm2d_backward_train";
-    if (norm_check(fn, N, C, H, W) < 0) return -1;
-    if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
-    const size_t hw = (size_t)H * W, M = (size_t)N * hw;
-    for (int c = 0; c < C; c++) {
-        const float m = mean[c], rs = rstd[c];
-        double sg = 0, sgx = 0;   /* sum dout, sum dout * xhat */
-        for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * hw;
-            const float *g = dout + ((size_t)n * C + c) * hw;
-            sg += row_sum(g, hw);
-            sgx += row_dot(g, x, hw, m);
-        }
-        sgx *= rs;
-        if (dbias) dbias[c] += (float)sg;
-        if (dweight) dweight[c] += (float)sgx;
-        if (!din) continue;
-        float w = weight ? weight[c] : 1.0f;
-        float a = w * rs, mg = (float)(sg / (double)M), mgx = (float)(sgx / (double)M);
-        for (int n = 0; n < N; n++) {
-            size_t at = ((size_t)n * C + c) * hw;
-            row_dnorm(din + at, dout + at, in + at, hw, a, mg, m, rs, mgx);
-        }
-    }
-    return 0;
+    return bn_backward_train(din, dweight, dbias, dout, NULL, in, weight, mean, rstd, N, C, H, W,
+                             "batchnorm2d_backward_train");
+}
+
+int llfc_batchnorm2d_backward_train_relu(float *din, float *dweight, float *dbias,
+                                         const float *dout, const float *h, const float *in,
+                                         const float *weight, const float *mean, const float *rstd,
+                                         int N, int C, int H, int W)
+{
+    if (!h) return llfc_seterr("batchnorm2d_backward_train_relu: NULL buffer");
+    return bn_backward_train(din, dweight, dbias, dout, h, in, weight, mean, rstd, N, C, H, W,
+                             "batchnorm2d_backward_train_relu");
 }
 
 int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,

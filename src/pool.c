@@ -1,6 +1,9 @@
 /* pool.c - max, average and global average pooling on NCHW buffers (see layers.h). */
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core.h"
 #include "layers.h"
@@ -28,6 +31,63 @@ static int pool_check(const char *fname, int N, int C, int H, int W, int k, int 
     return 0;
 }
 
+/* Whether v replaces the window's maximum so far m (the general loop):
+ * larger, or the first NaN (after which nothing replaces it). */
+#define TAKES(v, m) (((v) > (m)) | (((v) != (v)) & ((m) == (m))))
+
+/* One output row of 2x2 windows at stride 2 from input rows r0, r1; ix
+ * (may be NULL) gets the argmax, at0 being the plane index of r0[0].  The
+ * maximum is a chain of v > m ? v : m (maxss), the argmax the first window
+ * position equal to it: selects, no branches per window.  Returns 0 if a
+ * NaN was seen (the row is then redone by the general loop). */
+static int maxpool_row2(float *restrict o, int32_t *restrict ix, const float *restrict r0,
+                        const float *restrict r1, int Q, int32_t at0, int W)
+{
+    int nan = 0, q = 0;
+#ifdef __SSE2__
+    /* four windows at a time: even and odd columns split by shuffles;
+     * _mm_max_ps(v, m) is v > m ? v : m */
+    __m128i step = _mm_set1_epi32(8), i0 = _mm_setr_epi32(at0, at0 + 2, at0 + 4, at0 + 6);
+    __m128i one = _mm_set1_epi32(1), w = _mm_set1_epi32(W), w1 = _mm_set1_epi32(W + 1);
+    __m128 un = _mm_setzero_ps();
+    for (; q + 4 <= Q; q += 4, i0 = _mm_add_epi32(i0, step)) {
+        __m128 x0 = _mm_loadu_ps(r0 + 2 * q), x1 = _mm_loadu_ps(r0 + 2 * q + 4);
+        __m128 y0 = _mm_loadu_ps(r1 + 2 * q), y1 = _mm_loadu_ps(r1 + 2 * q + 4);
+        __m128 a = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1));
+        __m128 c = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(y0, y1, _MM_SHUFFLE(3, 1, 3, 1));
+        __m128 m = _mm_max_ps(d, _mm_max_ps(c, _mm_max_ps(b, a)));
+        un = _mm_or_ps(un, _mm_or_ps(_mm_cmpunord_ps(a, b), _mm_cmpunord_ps(c, d)));
+        _mm_storeu_ps(o + q, m);
+        if (ix) {
+            /* the first of a, b, c, d equal to m: select from d back to a */
+            __m128i i = _mm_add_epi32(i0, w1), e;
+            e = _mm_castps_si128(_mm_cmpeq_ps(c, m));
+            i = _mm_or_si128(_mm_and_si128(e, _mm_add_epi32(i0, w)), _mm_andnot_si128(e, i));
+            e = _mm_castps_si128(_mm_cmpeq_ps(b, m));
+            i = _mm_or_si128(_mm_and_si128(e, _mm_add_epi32(i0, one)), _mm_andnot_si128(e, i));
+            e = _mm_castps_si128(_mm_cmpeq_ps(a, m));
+            i = _mm_or_si128(_mm_and_si128(e, i0), _mm_andnot_si128(e, i));
+            _mm_storeu_si128((__m128i *)(ix + q), i);
+        }
+    }
+    nan = _mm_movemask_ps(un) != 0;
+#endif
+    for (; q < Q; q++) {
+        float a = r0[2 * q], b = r0[2 * q + 1], c = r1[2 * q], d = r1[2 * q + 1];
+        float m = a;
+        m = b > m ? b : m;
+        m = c > m ? c : m;
+        m = d > m ? d : m;
+        nan |= (a != a) | (b != b) | (c != c) | (d != d);
+        o[q] = m;
+        if (ix) {
+            int32_t i = at0 + 2 * q;
+            ix[q] = a == m ? i : b == m ? i + 1 : c == m ? i + W : i + W + 1;
+        }
+    }
+    return !nan;
+}
+
 int llfc_maxpool2d_forward(float *out, int32_t *idx, const float *in,
                            int N, int C, int H, int W, int k, int stride)
 {
@@ -38,20 +98,25 @@ int llfc_maxpool2d_forward(float *out, int32_t *idx, const float *in,
         const float *x = in + nc * H * W;
         float *o = out + nc * P * Q;
         int32_t *ix = idx ? idx + nc * P * Q : NULL;
-        for (int p = 0; p < P; p++)
+        for (int p = 0; p < P; p++) {
+            if (k == 2 && stride == 2 &&
+                maxpool_row2(o + p * Q, ix ? ix + p * Q : NULL, x + 2 * p * W, x + (2 * p + 1) * W, Q, 2 * p * W, W))
+                continue;
             for (int q = 0; q < Q; q++) {
                 int h0 = p * stride, w0 = q * stride;
                 int best = h0 * W + w0;
                 float bv = x[best];
-                for (int i = 0; i < k && !isnan(bv); i++)
+                for (int i = 0; i < k; i++)
                     for (int j = 0; j < k; j++) {
                         int at = (h0 + i) * W + w0 + j;
                         float v = x[at];
-                        if (v > bv || isnan(v)) { bv = v, best = at; if (isnan(v)) break; }
+                        int t = TAKES(v, bv);
+                        bv = t ? v : bv, best = t ? at : best;
                     }
                 o[p * Q + q] = bv;
                 if (ix) ix[p * Q + q] = best;
             }
+        }
     }
     return 0;
 }

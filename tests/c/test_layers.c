@@ -255,6 +255,47 @@ static void avgpool_fwd(fdctx *t)
 }
 static void gavg_fwd(fdctx *t) { llfc_gavgpool_forward(t->out, t->in, t->N, t->C, t->H, t->W); }
 
+/* Max pool with ties and NaNs against a branching loop written here (the
+ * first maximum in row-major window order wins; the first NaN wins over all). */
+static void test_maxpool_ties(int N, int C, int H, int W, int k, int st)
+{
+    int P = llfc_pool2d_outsize(H, k, st), Q = llfc_pool2d_outsize(W, k, st);
+    size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * P * Q;
+    float *x = malloc(sizeof(float) * nin), *o = malloc(sizeof(float) * nout);
+    int32_t *ix = malloc(sizeof(int32_t) * nout);
+    for (size_t i = 0; i < nin; i++) {
+        uint32_t r = llfc_rng_next(&rng) % 16;
+        x[i] = r == 0 ? NAN : (float)(r % 4);   /* few distinct values: many ties, 1 in 16 NaN */
+    }
+    int rc = llfc_maxpool2d_forward(o, ix, x, N, C, H, W, k, st);
+    size_t bad = 0, nans = 0;
+    for (size_t nc = 0; nc < (size_t)N * C; nc++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < Q; q++) {
+                const float *xp = x + nc * H * W;
+                int best = p * st * W + q * st;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) {
+                        int at = (p * st + i) * W + q * st + j;
+                        if (isnan(xp[best])) continue;
+                        if (isnan(xp[at]) || xp[at] > xp[best]) best = at;
+                    }
+                size_t oi = nc * P * Q + (size_t)p * Q + q;
+                int same = isnan(xp[best]) ? isnan(o[oi]) : o[oi] == xp[best];
+                nans += isnan(o[oi]) != 0;
+                bad += !same || ix[oi] != best;
+            }
+    CHECK(rc == 0 && bad == 0 && nans > 0 && nans < nout,
+          "maxpool %dx%d/%d on %dx%dx%dx%d with ties and NaNs: values and argmax as the reference loop (%zu differ, %zu NaN outputs)",
+          k, k, st, N, C, H, W, bad, nans);
+    float *o2 = malloc(sizeof(float) * nout);
+    rc = llfc_maxpool2d_forward(o2, NULL, x, N, C, H, W, k, st);
+    size_t same = 0;
+    for (size_t i = 0; i < nout; i++) same += o2[i] == o[i] || (isnan(o2[i]) && isnan(o[i]));
+    CHECK(rc == 0 && same == nout, "maxpool %dx%d/%d without indices: the same values (%zu of %zu)", k, k, st, same, nout);
+    free(x), free(o), free(o2), free(ix);
+}
+
 static void test_pool(void)
 {
     /* hand values: 4x4 ramp, 2x2 windows stride 2 */
@@ -506,6 +547,61 @@ static void test_norm_grad(int kind, int N, int C, int H, int W, int affine)
     free(din); free(dw); free(db);
 }
 
+/* The fused BatchNorm + ReLU kernels against the BatchNorm kernels followed
+ * by a ReLU loop written here (forward) and its derivative (backward). */
+static void test_bn_relu(int N, int C, int H, int W)
+{
+    size_t n = (size_t)N * C * H * W;
+    float eps = 1e-5f;
+    float *x = randbuf(n, 1.5), *w = randbuf(C, 1), *b = randbuf(C, 1), *G = randbuf(n, 1);
+    float *o1 = malloc(sizeof(float) * n), *o2 = malloc(sizeof(float) * n);
+    float *d1 = malloc(sizeof(float) * n), *d2 = malloc(sizeof(float) * n), *gm = malloc(sizeof(float) * n);
+    float *m1 = malloc(sizeof(float) * C), *r1 = malloc(sizeof(float) * C);
+    float *m2 = malloc(sizeof(float) * C), *r2 = malloc(sizeof(float) * C);
+    float *rm1 = calloc(C, sizeof(float)), *rv1 = calloc(C, sizeof(float));
+    float *rm2 = calloc(C, sizeof(float)), *rv2 = calloc(C, sizeof(float));
+    float *dw1 = calloc(C, sizeof(float)), *db1 = calloc(C, sizeof(float));
+    float *dw2 = calloc(C, sizeof(float)), *db2 = calloc(C, sizeof(float));
+    char name[64];
+    snprintf(name, sizeof name, "bn+relu %dx%dx%dx%d", N, C, H, W);
+    int rc = llfc_batchnorm2d_forward_train(o1, m1, r1, rm1, rv1, x, w, b, N, C, H, W, 0.1f, eps);
+    for (size_t i = 0; i < n; i++) o1[i] = o1[i] < 0 ? 0 : o1[i];
+    rc |= llfc_batchnorm2d_forward_train_relu(o2, m2, r2, rm2, rv2, x, w, b, N, C, H, W, 0.1f, eps);
+    size_t zeros = 0, same = 0;
+    for (size_t i = 0; i < n; i++) same += o1[i] == o2[i], zeros += o2[i] == 0;
+    int stats = 1;
+    for (int c = 0; c < C; c++) stats &= m1[c] == m2[c] && r1[c] == r2[c] && rm1[c] == rm2[c] && rv1[c] == rv2[c];
+    CHECK(rc == 0 && same == n && stats && zeros > 0 && zeros < n,
+          "%s: train forward = batchnorm then relu (%zu of %zu equal, statistics equal, %zu zeros)", name, same, n, zeros);
+    /* backward: dout G at the ReLU's output o2 */
+    for (size_t i = 0; i < n; i++) gm[i] = o2[i] > 0 ? G[i] : 0;
+    rc = llfc_batchnorm2d_backward_train(d1, dw1, db1, gm, x, w, m1, r1, N, C, H, W);
+    rc |= llfc_batchnorm2d_backward_train_relu(d2, dw2, db2, G, o2, x, w, m2, r2, N, C, H, W);
+    for (size_t i = 0; i < n; i++) d1[i] -= d2[i];
+    for (int c = 0; c < C; c++) dw1[c] -= dw2[c], db1[c] -= db2[c];
+    double e = maxabs(d1, n) / maxabs(d2, n), ew = maxabs(dw1, C) / maxabs(dw2, C), eb = maxabs(db1, C) / maxabs(db2, C);
+    CHECK(rc == 0 && e < 1e-6 && ew < 1e-6 && eb < 1e-6,
+          "%s: train backward = relu backward then batchnorm backward (rel diff %.2g, %.2g, %.2g)", name, e, ew, eb);
+    /* eval */
+    for (int c = 0; c < C; c++) rv1[c] = 0.5f + r1[c];
+    rc = llfc_batchnorm2d_forward_eval(o1, x, w, b, m1, rv1, N, C, H, W, eps);
+    for (size_t i = 0; i < n; i++) o1[i] = o1[i] < 0 ? 0 : o1[i];
+    rc |= llfc_batchnorm2d_forward_eval_relu(o2, x, w, b, m1, rv1, N, C, H, W, eps);
+    same = 0;
+    for (size_t i = 0; i < n; i++) same += o1[i] == o2[i];
+    CHECK(rc == 0 && same == n, "%s: eval forward = batchnorm then relu (%zu of %zu equal)", name, same, n);
+    /* a NaN stays NaN, as in the ReLU */
+    x[1] = NAN;
+    rc = llfc_batchnorm2d_forward_eval_relu(o2, x, w, b, m1, rv1, N, C, H, W, eps);
+    CHECK(rc == 0 && isnan(o2[1]) && !isnan(o2[0]), "%s: eval forward keeps a NaN", name);
+    rc = llfc_batchnorm2d_backward_train_relu(d2, dw2, db2, G, NULL, x, w, m2, r2, N, C, H, W);
+    CHECK(rc == -1 && strstr(llfc_errmsg(), "batchnorm2d_backward_train_relu"),
+          "%s: backward without the relu output fails: %s", name, llfc_errmsg());
+    free(x); free(w); free(b); free(G); free(o1); free(o2); free(d1); free(d2); free(gm);
+    free(m1); free(r1); free(m2); free(r2); free(rm1); free(rv1); free(rm2); free(rv2);
+    free(dw1); free(db1); free(dw2); free(db2);
+}
+
 int main(void)
 {
     llfc_rng_seed(&rng, 2026);
@@ -513,8 +609,14 @@ int main(void)
     test_conv();
     test_conv_errors();
     test_pool();
+    test_maxpool_ties(3, 4, 8, 9, 2, 2);
+    test_maxpool_ties(2, 3, 6, 23, 2, 2);
+    test_maxpool_ties(2, 3, 7, 7, 3, 2);
+    test_maxpool_ties(2, 2, 5, 6, 2, 1);
     test_bn_hand();
     test_ln_hand();
+    test_bn_relu(3, 5, 6, 7);
+    test_bn_relu(4, 3, 8, 8);
     for (int kind = BN_TRAIN; kind <= LN_CHW; kind++) {
         test_norm_grad(kind, 3, 4, 5, 3, 1);
         test_norm_grad(kind, 1, 3, 3, 3, 0);
