@@ -405,6 +405,7 @@ struct llfc_nn_work {
     float **h;      /* h[l]: layer l's output [maxbatch, widths[l+1]] (post-activation; logits last) */
     float *g, *g2;  /* gradient w.r.t. the current layer's pre-activation, and scratch [maxbatch, maxw] */
     llfc_vgg_work *vw; /* LLFC_ARCH_VGG: everything lives here */
+    llfc_cnn_work *cw; /* LLFC_ARCH_CNN: likewise */
 };
 
 void llfc_nn_work_free(llfc_nn_work *w)
@@ -415,12 +416,16 @@ void llfc_nn_work_free(llfc_nn_work *w)
     free(w->g);
     free(w->g2);
     llfc_vgg_work_free(w->vw);
+    llfc_cnn_work_free(w->cw);
     free(w);
 }
 
 llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
 {
-    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG) { llfc_seterr("unsupported architecture"); return NULL; }
+    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG && net->arch != LLFC_ARCH_CNN) {
+        llfc_seterr("unsupported architecture");
+        return NULL;
+    }
     if (maxbatch < 1) { llfc_seterr("batch size must be positive, got %lld", (long long)maxbatch); return NULL; }
     llfc_nn_work *w = llfc_calloc(1, sizeof *w);
     if (!w) return NULL;
@@ -428,6 +433,12 @@ llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
         w->L = net->nlayers;
         w->maxbatch = maxbatch;
         if (!(w->vw = llfc_vgg_work_new(net, maxbatch))) goto fail;
+        return w;
+    }
+    if (net->arch == LLFC_ARCH_CNN) {
+        w->L = net->nlayers;
+        w->maxbatch = maxbatch;
+        if (!(w->cw = llfc_cnn_work_new(net, maxbatch))) goto fail;
         return w;
     }
     w->L = net->nlayers;
@@ -456,6 +467,7 @@ int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x,
 {
     if (work_check(net, w, n)) return -1;
     if (w->vw) return llfc_vgg_forward_train(net, w->vw, x, n);
+    if (w->cw) return llfc_cnn_forward_train(net, w->cw, x, n);
     const float *in = x;
     for (int l = 0; l < net->nlayers; l++) {
         int64_t o = net->widths[l + 1];
@@ -474,6 +486,11 @@ int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, 
     if (w->vw)
         return llfc_xent(llfc_vgg_logits(w->vw), y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr,
                          llfc_vgg_dlogits(w->vw));
+    if (w->cw) {
+        float *d = llfc_cnn_work_dlogits(w->cw);
+        if (!d) return -1;
+        return llfc_xent(llfc_cnn_work_logits(w->cw), y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr, d);
+    }
     return llfc_xent(w->h[L - 1], y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr, w->g);
 }
 
@@ -483,6 +500,7 @@ int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x
     if (work_check(net, w, n)) return -1;
     if (l < 0 || l >= net->nlayers) return llfc_seterr("no weight layer %d", l + 1);
     if (w->vw) return llfc_vgg_backward_layer(net, w->vw, x, l, n, dW, db);
+    if (w->cw) return llfc_seterr("backward_layer: a conv net's backward pass is llfc_net_backward_all");
     int64_t o = net->widths[l + 1], i = net->widths[l];
     const float *in = l ? w->h[l - 1] : x;
     const float *G = w->g; /* [n, o] */
@@ -514,6 +532,15 @@ int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x
     return 0;
 }
 
+int llfc_net_backward_all(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n, float **grad)
+{
+    if (work_check(net, w, n)) return -1;
+    if (w->cw) return llfc_cnn_backward(net, w->cw, x, n, grad);
+    for (int l = net->nlayers - 1; l >= 0; l--)
+        if (llfc_net_backward_layer(net, w, x, l, n, grad ? grad[2 * l] : NULL, grad ? grad[2 * l + 1] : NULL)) return -1;
+    return 0;
+}
+
 int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,
                        float **grad, double *loss, int64_t *nerr)
 {
@@ -523,8 +550,7 @@ int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, in
     int rc = -1;
     if (llfc_net_forward_train(net, w, x, n)) goto done;
     if (llfc_net_loss_start(net, w, y, n, &ls, nerr)) goto done;
-    for (int l = net->nlayers - 1; l >= 0; l--)
-        if (llfc_net_backward_layer(net, w, x, l, n, grad[2 * l], grad[2 * l + 1])) goto done;
+    if (llfc_net_backward_all(net, w, x, n, grad)) goto done;
     if (loss) *loss = ls / (double)n;
     rc = 0;
 done:

@@ -113,6 +113,12 @@ int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, 
  * batch given to forward_train. */
 int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x, int l, int64_t n,
                             float *dW, float *db);
+/* The whole backward pass (after loss_start): grad[p], laid out like
+ * net->param[p], receives the gradient of the mean loss for every trainable
+ * parameter (an entry may be NULL to skip it; buffers, net->ptrain[p] == 0,
+ * are never written).  Works for every architecture; conv nets (LLFC_ARCH_CNN)
+ * have only this one. */
+int llfc_net_backward_all(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n, float **grad);
 /* Convenience: mean loss and every parameter's gradient (grad[p] laid out
  * like net->param[p]) for one batch. */
 int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,

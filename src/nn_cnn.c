@@ -328,3 +328,308 @@ int llfc_cnn_apply_weight(const llfc_net *net, int op, const float *in, int64_t 
     }
     return llfc_seterr("apply_weight: op %d (%s) is a %s, not a conv or linear", op + 1, o->name, kind_name(o->kind));
 }
+
+/* ---- training passes ---------------------------------------------------------- */
+
+struct llfc_cnn_work {
+    int64_t maxbatch, n;  /* n: batch of the last forward_train (0: none) */
+    int nops, lslot;      /* lslot: the logits' slot */
+    float **v;            /* [nops + 1] slot values; v[0] is the caller's batch */
+    float **own;          /* buffers owned per slot (NULL where a slot reuses its input's) */
+    float **mean, **rstd; /* per op: BN [C], LN [maxbatch*H*W] */
+    int32_t **idx;        /* per op: max-pool argmax [maxbatch*K*P*Q] */
+    float **g;            /* per slot: gradient during backward (a pool buffer) or NULL */
+    float **pool;         /* free gradient buffers */
+    int npool;
+    float **gall;         /* every gradient buffer, for freeing */
+    int ngall;
+    int64_t gsize;        /* floats per gradient buffer: maxbatch * largest slot */
+    float *tmp;           /* [gsize] a gradient to add into an existing one */
+    float *cwork;         /* conv scratch */
+};
+
+void llfc_cnn_work_free(llfc_cnn_work *w)
+{
+    if (!w) return;
+    for (int i = 0; i < w->nops; i++) {
+        if (w->own) free(w->own[i + 1]);
+        if (w->mean) free(w->mean[i]);
+        if (w->rstd) free(w->rstd[i]);
+        if (w->idx) free(w->idx[i]);
+    }
+    for (int k = 0; k < w->ngall; k++) free(w->gall[k]);
+    free(w->v), free(w->own), free(w->mean), free(w->rstd), free(w->idx), free(w->g), free(w->pool), free(w->gall);
+    free(w->tmp), free(w->cwork);
+    free(w);
+}
+
+int64_t llfc_cnn_work_maxbatch(const llfc_cnn_work *w) { return w->maxbatch; }
+
+llfc_cnn_work *llfc_cnn_work_new(const llfc_net *net, int64_t maxbatch)
+{
+    if (llfc_cnn_check(net) || check_batch("work", maxbatch)) return NULL;
+    const llfc_cnn *c = net->cnn;
+    int ns = c->nops + 1;
+    llfc_cnn_work *w = llfc_calloc(1, sizeof *w);
+    int *nread = llfc_calloc((size_t)ns, sizeof *nread);
+    if (!w || !nread) goto fail;
+    w->maxbatch = maxbatch;
+    w->nops = c->nops;
+    w->lslot = c->ops[llfc_cnn_feat_op(net, net->nlayers - 1)].out;
+    if (!(w->v = llfc_calloc((size_t)ns, sizeof *w->v)) || !(w->own = llfc_calloc((size_t)ns, sizeof *w->own)) ||
+        !(w->mean = llfc_calloc((size_t)c->nops, sizeof *w->mean)) ||
+        !(w->rstd = llfc_calloc((size_t)c->nops, sizeof *w->rstd)) ||
+        !(w->idx = llfc_calloc((size_t)c->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
+        !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)))
+        goto fail;
+    for (int i = 0; i < c->nops; i++) {
+        nread[c->ops[i].in]++;
+        if (c->ops[i].kind == LLFC_OP_ADD) nread[c->ops[i].in2]++;
+    }
+    int64_t maxd = 1;
+    for (int i = 0; i < c->nops; i++) {
+        const llfc_op *o = &c->ops[i];
+        int s = o->out;
+        int64_t d = llfc_cnn_slot_dim(net, s), hw = (int64_t)o->H * o->W;
+        if (d > maxd) maxd = d;
+        /* A ReLU or a sum writes over an input that nothing else reads and
+         * whose value no backward step needs (only a ReLU needs its output). */
+        int alias = -1;
+        if (o->kind == LLFC_OP_RELU || o->kind == LLFC_OP_ADD) {
+            int cand[2] = {o->in, o->kind == LLFC_OP_ADD ? o->in2 : -1};
+            for (int k = 0; k < 2 && alias < 0; k++)
+                if (cand[k] > 0 && nread[cand[k]] == 1 && c->ops[cand[k] - 1].kind != LLFC_OP_RELU) alias = cand[k];
+        }
+        if (alias > 0) w->v[s] = w->v[alias];
+        else if (!(w->v[s] = w->own[s] = llfc_mallocarray((size_t)(maxbatch * d), sizeof(float)))) goto fail;
+        if (o->kind == LLFC_OP_BN) {
+            if (!(w->mean[i] = llfc_mallocarray((size_t)o->C, sizeof(float))) ||
+                !(w->rstd[i] = llfc_mallocarray((size_t)o->C, sizeof(float))))
+                goto fail;
+        } else if (o->kind == LLFC_OP_LN) {
+            if (!(w->mean[i] = llfc_mallocarray((size_t)(maxbatch * hw), sizeof(float))) ||
+                !(w->rstd[i] = llfc_mallocarray((size_t)(maxbatch * hw), sizeof(float))))
+                goto fail;
+        } else if (o->kind == LLFC_OP_MAXPOOL) {
+            if (!(w->idx[i] = llfc_mallocarray((size_t)(maxbatch * d), sizeof(int32_t)))) goto fail;
+        }
+    }
+    size_t cw;
+    int64_t ln;
+    scratch_sizes(c, maxbatch, &cw, &ln);
+    w->gsize = maxbatch * maxd;
+    if (!(w->cwork = llfc_mallocarray(cw + 1, sizeof(float))) ||
+        !(w->tmp = llfc_mallocarray((size_t)w->gsize, sizeof(float))))
+        goto fail;
+    free(nread);
+    return w;
+fail:
+    free(nread);
+    llfc_cnn_work_free(w);
+    return NULL;
+}
+
+static float *grad_get(llfc_cnn_work *w)
+{
+    if (w->npool > 0) return w->pool[--w->npool];
+    float *b = llfc_mallocarray((size_t)w->gsize, sizeof(float));
+    if (b) w->gall[w->ngall++] = b;
+    return b;
+}
+
+static void grad_put(llfc_cnn_work *w, int s)
+{
+    if (w->g[s]) w->pool[w->npool++] = w->g[s];
+    w->g[s] = NULL;
+}
+
+/* Training-mode forward through ops [0, upto); momentum < 0: the net's. */
+static int train_run(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n, float momentum, int upto)
+{
+    const llfc_cnn *c = net->cnn;
+    if (c->nops != w->nops) return llfc_seterr("workspace made for another network");
+    if (n < 1 || n > w->maxbatch)
+        return llfc_seterr("batch of %lld samples, workspace holds 1 to %lld", (long long)n, (long long)w->maxbatch);
+    for (int s = 0; s <= c->nops; s++) grad_put(w, s);
+    w->n = 0;
+    w->v[0] = (float *)x;
+    for (int i = 0; i < upto; i++) {
+        const llfc_op *o = &c->ops[i];
+        op_ctx cx = {1, momentum < 0 ? c->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i], w->cwork};
+        if (op_forward(net, o, w->v[o->in], o->kind == LLFC_OP_ADD ? w->v[o->in2] : NULL, w->v[o->out], n, &cx))
+            return llfc_adderr("%s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
+    }
+    w->n = n;
+    return 0;
+}
+
+int llfc_cnn_forward_train(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n)
+{
+    return train_run(net, w, x, n, -1.0f, net->cnn->nops);
+}
+
+float *llfc_cnn_work_logits(llfc_cnn_work *w) { return w->v[w->lslot]; }
+
+float *llfc_cnn_work_dlogits(llfc_cnn_work *w)
+{
+    if (!w->g[w->lslot]) w->g[w->lslot] = grad_get(w);
+    return w->g[w->lslot];
+}
+
+static float *pgrad(const llfc_net *net, float **grad, int p)
+{
+    if (p < 0 || !grad || (net->ptrain && !net->ptrain[p])) return NULL;
+    return grad[p];
+}
+
+/* Where the gradient of input slot s goes: its own buffer when this is the
+ * first contribution (*acc = 0), else w->tmp to be added (*acc = 1); NULL
+ * for the network input. */
+static float *din_for(llfc_cnn_work *w, int s, int *acc)
+{
+    *acc = 0;
+    if (s == 0) return NULL;
+    if (w->g[s]) { *acc = 1; return w->tmp; }
+    return w->g[s] = grad_get(w);
+}
+
+static void add_to(float *restrict d, const float *restrict g, int64_t m)
+{
+    for (int64_t k = 0; k < m; k++) d[k] += g[k];
+}
+
+int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n64, float **grad)
+{
+    const llfc_cnn *c = net->cnn;
+    if (c->nops != w->nops) return llfc_seterr("backward: workspace made for another network");
+    if (w->n != n64 || !w->g[w->lslot])
+        return llfc_seterr("backward: no forward_train and loss of %lld samples before it", (long long)n64);
+    for (int p = 0; p < net->nparams; p++) {
+        float *gp = pgrad(net, grad, p);
+        if (gp) memset(gp, 0, (size_t)llfc_tensor_numel(net->param[p]) * sizeof *gp);
+    }
+    int n = (int)n64;
+    for (int i = c->nops - 1; i >= 0; i--) {
+        const llfc_op *o = &c->ops[i];
+        const float *G = w->g[o->out];
+        if (!G) continue; /* does not reach the loss */
+        int C = o->C, H = o->H, W = o->W, K = o->K, acc, rc = 0;
+        int64_t m = n64 * C * H * W;
+        float *din = din_for(w, o->in, &acc);
+        if (o->in && !din) return -1;
+        float *dw = pgrad(net, grad, o->pw), *db = pgrad(net, grad, o->pb);
+        const float *in = w->v[o->in];
+        switch (o->kind) {
+        case LLFC_OP_CONV:
+            if (din || dw || db)
+                rc = llfc_conv2d_backward(din, dw, db, G, in, pdata(net, o->pw), n, C, H, W, K, o->R, o->R, o->stride,
+                                          o->pad, w->cwork);
+            break;
+        case LLFC_OP_BN:
+            if (din || dw || db)
+                rc = llfc_batchnorm2d_backward_train(din, dw, db, G, in, pdata(net, o->pw), w->mean[i], w->rstd[i], n,
+                                                     C, H, W);
+            break;
+        case LLFC_OP_LN:
+            if (din || dw || db)
+                rc = llfc_layernorm_c_backward(din, dw, db, G, in, pdata(net, o->pw), w->mean[i], w->rstd[i], n, C, H,
+                                               W);
+            break;
+        case LLFC_OP_RELU:
+            if (din) {
+                const float *h = w->v[o->out];
+                for (int64_t k = 0; k < m; k++) din[k] = h[k] > 0.0f ? G[k] : 0.0f;
+            }
+            break;
+        case LLFC_OP_MAXPOOL:
+            if (din) rc = llfc_maxpool2d_backward(din, G, w->idx[i], n, C, H, W, o->R, o->stride);
+            break;
+        case LLFC_OP_GAP:
+            if (din) rc = llfc_gavgpool_backward(din, G, n, C, H, W);
+            break;
+        case LLFC_OP_ADD:
+            if (din) memcpy(din, G, (size_t)m * sizeof *din);
+            if (din && acc) add_to(w->g[o->in], din, m);
+            acc = 0;
+            if (o->in2 > 0) {
+                if (w->g[o->in2]) add_to(w->g[o->in2], G, m);
+                else if (!(w->g[o->in2] = grad_get(w))) return -1;
+                else memcpy(w->g[o->in2], G, (size_t)m * sizeof *G);
+            }
+            break;
+        case LLFC_OP_LINEAR: {
+            int F = C * H * W;
+            /* dW [K, F] += G^T [K, n] @ in [n, F]; db += column sums; din [n, F] = G [n, K] @ W [K, F] */
+            if (dw) llfc_gemm(1, 0, K, F, n, 1.0f, G, K, in, F, 1.0f, dw, F);
+            if (db)
+                for (int r = 0; r < n; r++) add_to(db, G + (int64_t)r * K, K);
+            if (din) llfc_gemm(0, 0, n, F, K, 1.0f, G, K, pdata(net, o->pw), F, 0.0f, din, F);
+            break;
+        }
+        }
+        if (rc) return llfc_adderr("backward: %s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
+        if (din && acc) add_to(w->g[o->in], din, m);
+        grad_put(w, o->out);
+    }
+    for (int s = 0; s <= c->nops; s++) grad_put(w, s);
+    w->n = 0;
+    return 0;
+}
+
+/* ---- BatchNorm statistics ------------------------------------------------------- */
+
+int llfc_cnn_reset_bn(llfc_net *net, const float *x, int64_t n, int64_t batch, llfc_progress_fn progress, void *ud)
+{
+    if (llfc_cnn_check(net)) return -1;
+    const llfc_cnn *c = net->cnn;
+    if (n < 1) return llfc_seterr("reset_bn: no samples");
+    if (batch < 1) return llfc_seterr("reset_bn: batch must be positive, got %lld", (long long)batch);
+    if (batch > n) batch = n;
+    int last = -1, nbn = 0;
+    for (int i = 0; i < c->nops; i++)
+        if (c->ops[i].kind == LLFC_OP_BN) last = i, nbn++;
+    if (last < 0) return llfc_seterr("reset_bn: the network has no BatchNorm layers");
+    /* the buffers as they were, restored on failure or interruption */
+    float **saved = llfc_calloc((size_t)net->nparams, sizeof *saved);
+    llfc_cnn_work *w = llfc_cnn_work_new(net, batch);
+    int rc = -1;
+    if (!saved || !w) goto done;
+    for (int i = 0; i <= last; i++) {
+        const llfc_op *o = &c->ops[i];
+        if (o->kind != LLFC_OP_BN) continue;
+        int ps[3] = {o->prm, o->prv, o->pnbt};
+        float init[3] = {0.0f, 1.0f, 0.0f};
+        for (int k = 0; k < 3; k++) {
+            if (ps[k] < 0) continue;
+            int64_t m = llfc_tensor_numel(net->param[ps[k]]);
+            float *d = llfc_tensor_data(net->param[ps[k]]);
+            if (!saved[ps[k]] && !(saved[ps[k]] = llfc_mallocarray((size_t)m, sizeof(float)))) goto restore;
+            memcpy(saved[ps[k]], d, (size_t)m * sizeof *d);
+            for (int64_t j = 0; j < m; j++) d[j] = init[k];
+        }
+    }
+    int64_t in = llfc_cnn_slot_dim(net, 0), t = 0;
+    for (int64_t s = 0; s < n; s += batch, t++) {
+        int64_t m = n - s < batch ? n - s : batch;
+        /* momentum 1/(t+1): the running values are the mean over batches so far */
+        if (train_run(net, w, x + s * in, m, 1.0f / (float)(t + 1), last + 1)) {
+            llfc_adderr("reset_bn: batch %lld", (long long)t + 1);
+            goto restore;
+        }
+        if (llfc_interrupted() || (progress && progress(ud, (double)(s + m), (double)n, "reset_bn"))) {
+            llfc_seterr("interrupted");
+            goto restore;
+        }
+    }
+    rc = 0;
+    goto done;
+restore:
+    for (int p = 0; p < net->nparams; p++)
+        if (saved[p]) memcpy(llfc_tensor_data(net->param[p]), saved[p], (size_t)llfc_tensor_numel(net->param[p]) * sizeof(float));
+done:
+    if (saved)
+        for (int p = 0; p < net->nparams; p++) free(saved[p]);
+    free(saved);
+    llfc_cnn_work_free(w);
+    return rc;
+}

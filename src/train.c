@@ -1,4 +1,4 @@
-/* train.c - SGD training of MLPs (see train.h for the exact rules). */
+/* train.c - SGD training of networks (see train.h for the exact rules). */
 #include "train.h"
 
 #include <math.h>
@@ -73,6 +73,9 @@ void llfc_trainer_free(llfc_trainer *t)
     llfc_nn_work_free(t->work);
     free(t->gw);
     free(t->gb);
+    if (t->grad) for (int p = 0; p < t->net->nparams; p++) free(t->grad[p]);
+    free(t->grad);
+    free(t->saved);
     free(t->xb);
     free(t->yb);
     llfc_dataset_release(t->ds);
@@ -109,13 +112,26 @@ static int alloc_work(llfc_trainer *t)
     if (!(t->gb = llfc_mallocarray((size_t)maxp, sizeof(float)))) return -1;
     if (!(t->xb = llfc_mallocarray((size_t)(b * t->ds->dim), sizeof(float)))) return -1;
     if (!(t->yb = llfc_mallocarray((size_t)b, sizeof(int32_t)))) return -1;
+    if (t->net->arch == LLFC_ARCH_CNN) {
+        int64_t nbuf = 0;
+        if (!(t->grad = llfc_calloc((size_t)t->net->nparams, sizeof *t->grad))) return -1;
+        for (int p = 0; p < t->net->nparams; p++) {
+            int64_t m = llfc_tensor_numel(t->net->param[p]);
+            if (t->net->ptrain && !t->net->ptrain[p]) nbuf += m;
+            else if (!(t->grad[p] = llfc_mallocarray((size_t)m, sizeof(float)))) return -1;
+        }
+        if (!(t->saved = llfc_mallocarray((size_t)nbuf + 1, sizeof(float)))) return -1;
+    }
     return 0;
 }
 
 llfc_trainer *llfc_trainer_new(llfc_net *net, llfc_dataset *ds, const llfc_train_opts *o, uint64_t seed)
 {
     if (check_opts(o)) return NULL;
-    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG) { llfc_seterr("unsupported architecture"); return NULL; }
+    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG && net->arch != LLFC_ARCH_CNN) {
+        llfc_seterr("unsupported architecture");
+        return NULL;
+    }
     if (ds->n < 1) { llfc_seterr("the dataset is empty"); return NULL; }
     if (ds->dim != llfc_net_input_dim(net)) {
         llfc_seterr("the dataset has %lld features per sample, the network takes %lld", (long long)ds->dim,
@@ -233,6 +249,23 @@ static void sgd_update(const llfc_train_opts *o, int first, float lr, float *res
     }
 }
 
+/* A conv net's buffers (BatchNorm running statistics) are changed by the
+ * forward pass: keep them to undo a diverged step. */
+static int is_buffer(const llfc_net *net, int p) { return net->ptrain && !net->ptrain[p]; }
+
+static void buffers_copy(llfc_trainer *t, int restore)
+{
+    float *s = t->saved;
+    for (int p = 0; p < t->net->nparams; p++) {
+        if (!is_buffer(t->net, p)) continue;
+        int64_t m = llfc_tensor_numel(t->net->param[p]);
+        float *d = llfc_tensor_data(t->net->param[p]);
+        if (restore) memcpy(d, s, (size_t)m * sizeof *d);
+        else memcpy(s, d, (size_t)m * sizeof *d);
+        s += m;
+    }
+}
+
 int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
 {
     llfc_net *net = t->net;
@@ -243,10 +276,15 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     int64_t stepno = t->opt.step + 1;
     double loss = 0.0;
     int64_t nerr = 0;
+    int cnn = net->arch == LLFC_ARCH_CNN;
+    if (cnn) buffers_copy(t, 0);
     if (llfc_net_forward_train(net, t->work, t->xb, m) ||
-        llfc_net_loss_start(net, t->work, t->yb, m, &loss, &nerr))
+        llfc_net_loss_start(net, t->work, t->yb, m, &loss, &nerr)) {
+        if (cnn) buffers_copy(t, 1);
         return llfc_adderr("step %lld", (long long)stepno);
+    }
     loss /= (double)m;
+    if (!isfinite(loss) && cnn) buffers_copy(t, 1);
     if (!isfinite(loss))
         return llfc_seterr("the loss is %s at step %lld (epoch %lld): training diverged; the network keeps the "
                            "weights of step %lld (try a smaller lr)",
@@ -254,9 +292,17 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
                            (long long)t->opt.step);
     float lr = (float)llfc_train_lr(&t->opt.o, t->opt.step);
     int first = t->opt.step == 0;
+    if (cnn) {
+        /* the whole gradient first, then every trainable parameter */
+        if (llfc_net_backward_all(net, t->work, t->xb, m, t->grad)) return llfc_adderr("step %lld", (long long)stepno);
+        for (int p = 0; p < net->nparams; p++)
+            if (t->grad[p])
+                sgd_update(&t->opt.o, first, lr, llfc_tensor_data(net->param[p]), t->grad[p], t->opt.buf[p],
+                           llfc_tensor_numel(net->param[p]));
+    }
     /* backward layer by layer, updating each layer as soon as its gradient is
      * known (backward_layer has already used its weights) */
-    for (int l = net->nlayers - 1; l >= 0; l--) {
+    for (int l = cnn ? -1 : net->nlayers - 1; l >= 0; l--) {
         llfc_tensor *W = net->param[2 * l], *B = net->param[2 * l + 1];
         int64_t nw = llfc_tensor_numel(W), nb = llfc_tensor_numel(B);
         if (llfc_net_backward_layer(net, t->work, t->xb, l, m, t->gw, t->gb))

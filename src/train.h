@@ -1,10 +1,11 @@
-/* train.h - training MLPs: SGD with momentum, learning-rate schedules, seeded
+/* train.h - training networks (MLPs, conv nets): SGD with momentum, learning-rate schedules, seeded
  * data order, and the trainer state that spawning copies.
  *
  * The update is PyTorch's torch.optim.SGD (dampening 0):
  *   g = grad + wd * w;  buf = mu * buf + g  (buf = g on the first step);
  *   d = nesterov ? g + mu * buf : buf;  w -= lr_t * d
- * applied to every parameter (weights and biases).
+ * applied to every trainable parameter (weights and biases; a conv net's
+ * BatchNorm buffers are updated by its training-mode forward pass instead).
  *
  * Data order: epoch e visits the samples in the order of a Fisher-Yates
  * shuffle seeded with (seed, e); batches are consecutive slices of it, the
@@ -68,6 +69,8 @@ typedef struct llfc_trainer {
     /* workspaces (not state) */
     llfc_nn_work *work;
     float *gw, *gb;    /* scratch gradients (weight, bias), as large as the largest parameter */
+    float **grad;      /* conv nets: a gradient per trainable parameter (NULL for buffers) */
+    float *saved;      /* conv nets: the buffers before the step (restored on divergence) */
     float *xb;         /* [batch, dim] */
     int32_t *yb;       /* [batch] */
 } llfc_trainer;

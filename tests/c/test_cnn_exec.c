@@ -59,13 +59,15 @@ static llfc_net *net_res(uint64_t seed)
     return net;
 }
 
-/* no norm, unpadded conv, overlapping 3x3 stride-2 pool, flatten head */
+/* no norm, unpadded conv, overlapping 3x3 stride-2 pool, a slot added to
+ * itself, flatten head */
 static llfc_net *net_flat(uint64_t seed)
 {
     llfc_net *net = tn_new(1, 7, 7, seed);
     int s = tn_conv(net, 0, "features.0", 3, 3, 1, 0, 1);
     s = tn_relu(net, s, "h1");
     s = tn_maxpool(net, s, 3, 2);
+    s = tn_add(net, s, s);
     tn_linear(net, s, "classifier", 4);
     return net;
 }
@@ -88,6 +90,12 @@ static double rel_err_fd(const float *a, const double *b, int64_t m)
         if (fabs(b[i]) > s) s = fabs(b[i]);
     }
     return e / s;
+}
+
+static int progress_count(void *ud, double done, double total, const char *what)
+{
+    int *k = ud;
+    return ++*k > 100;
 }
 
 /* ---- (c) eval forward, features, apply_weight ------------------------------- */
@@ -257,6 +265,287 @@ static void test_arch(void)
     llfc_net_free(a), llfc_net_free(b), llfc_net_free(v);
 }
 
+
+/* ---- (a) gradients against finite differences of the training-mode loss ---- */
+static float **grads_new(const llfc_net *net)
+{
+    float **g = calloc((size_t)net->nparams, sizeof *g);
+    for (int p = 0; p < net->nparams; p++) g[p] = calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float));
+    return g;
+}
+
+static void grads_free(const llfc_net *net, float **g)
+{
+    for (int p = 0; p < net->nparams; p++) free(g[p]);
+    free(g);
+}
+
+static void test_grad(const char *what, llfc_net *net, int n)
+{
+    float *x = rand_x(n * llfc_net_input_dim(net), 11);
+    int32_t y[8];
+    for (int i = 0; i < n; i++) y[i] = (int32_t)((i * 7 + 1) % llfc_net_num_classes(net));
+    double **par = tn_params(net);
+    float **g = grads_new(net);
+    /* buffers must stay untouched: mark them */
+    for (int p = 0; p < net->nparams; p++)
+        if (!net->ptrain[p]) g[p][0] = 12345.0f;
+    double loss = 0;
+    int64_t nerr = 0;
+    int rc = llfc_net_loss_grad(net, x, y, n, g, &loss, &nerr);
+    CHECK(rc == 0, "%s: loss_grad (%s)", what, rc ? llfc_errmsg() : "");
+    tn_run r;
+    tn_forward(net, par, x, n, 1, &r);
+    double L0 = tn_loss(net, &r, y, n);
+    tn_run_free(&r);
+    CHECK_NEAR(loss, L0, 1e-5, "%s: training-mode loss %.6f = the naive loss with batch statistics", what, loss);
+    double h = 1e-5;
+    int nchecked = 0, okall = 1, okbuf = 1;
+    for (int p = 0; p < net->nparams; p++) {
+        if (!net->ptrain[p]) { okbuf &= g[p][0] == 12345.0f; continue; }
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        double *fd = malloc((size_t)m * sizeof *fd), scale = 0, err = 0;
+        for (int64_t i = 0; i < m; i++) {
+            double keep = par[p][i];
+            par[p][i] = keep + h;
+            tn_forward(net, par, x, n, 1, &r);
+            double Lp = tn_loss(net, &r, y, n);
+            tn_run_free(&r);
+            par[p][i] = keep - h;
+            tn_forward(net, par, x, n, 1, &r);
+            double Lm = tn_loss(net, &r, y, n);
+            tn_run_free(&r);
+            par[p][i] = keep;
+            fd[i] = (Lp - Lm) / (2 * h);
+            if (fabs(fd[i]) > scale) scale = fabs(fd[i]);
+        }
+        for (int64_t i = 0; i < m; i++)
+            if (fabs(g[p][i] - fd[i]) > err) err = fabs(g[p][i] - fd[i]);
+        int ok = err <= 2e-3 * scale + 2e-5;
+        if (!ok) printf("# %s: %s max err %g, max |grad| %g\n", what, net->pname[p], err, scale);
+        okall &= ok;
+        nchecked++;
+        free(fd);
+    }
+    CHECK(okall && nchecked >= 4, "%s: gradients of all %d trainable tensors = central differences (double)", what,
+          nchecked);
+    CHECK(okbuf, "%s: buffers get no gradient", what);
+    grads_free(net, g);
+    tn_params_free(net, par);
+    free(x);
+}
+
+/* ---- (b) BatchNorm: running statistics, eval vs train, reset_bn ------------- */
+static void test_bn(void)
+{
+    llfc_net *net = net_res(21);
+    const llfc_cnn *c = net->cnn;
+    int n = 5;
+    float *x = rand_x(n * llfc_net_input_dim(net), 3);
+    for (int i = 0; i < c->nops; i++)
+        if (c->ops[i].kind == LLFC_OP_BN) llfc_tensor_data(net->param[c->ops[i].pnbt])[0] = 2;
+    double **par = tn_params(net);
+    tn_run r;
+    tn_forward(net, par, x, n, 1, &r);
+    llfc_nn_work *w = llfc_nn_work_new(net, 8);
+    CHECK(w && llfc_net_forward_train(net, w, x, n) == 0, "bn: forward_train");
+    int ok = 1, nbn = 0;
+    for (int i = 0; i < c->nops; i++) {
+        const llfc_op *o = &c->ops[i];
+        if (o->kind != LLFC_OP_BN) continue;
+        nbn++;
+        double M = (double)n * o->H * o->W;
+        const float *rm = llfc_tensor_data(net->param[o->prm]), *rv = llfc_tensor_data(net->param[o->prv]);
+        for (int ch = 0; ch < o->C; ch++) {
+            double em = 0.9 * par[o->prm][ch] + 0.1 * r.bmean[i][ch];
+            double ev = 0.9 * par[o->prv][ch] + 0.1 * r.bvar[i][ch] * M / (M - 1);
+            ok &= fabs(rm[ch] - em) < 1e-5 * (1 + fabs(em)) && fabs(rv[ch] - ev) < 1e-5 * (1 + fabs(ev));
+            if (!ok) printf("# %s %d: %g %g  %g %g\n", o->name, ch, rm[ch], em, rv[ch], ev);
+        }
+        ok &= llfc_tensor_data(net->param[o->pnbt])[0] == 3;
+    }
+    CHECK(ok && nbn == 6, "bn: running mean/var (unbiased, momentum 0.1) and num_batches_tracked after a training batch");
+
+    /* eval mode with the running statistics set to this batch's (biased) ones = training mode */
+    int64_t k = llfc_net_num_classes(net);
+    float lg[8 * 3];
+    CHECK(llfc_net_forward(net, x, n, lg) == 0 && rel_err_fd(lg, r.v[r.ns - 1], n * k) > 1e-3,
+          "bn: eval mode (running statistics) differs from training mode");
+    for (int i = 0; i < c->nops; i++) {
+        const llfc_op *o = &c->ops[i];
+        if (o->kind != LLFC_OP_BN) continue;
+        for (int ch = 0; ch < o->C; ch++) {
+            llfc_tensor_data(net->param[o->prm])[ch] = (float)r.bmean[i][ch];
+            llfc_tensor_data(net->param[o->prv])[ch] = (float)r.bvar[i][ch];
+        }
+    }
+    CHECK(llfc_net_forward(net, x, n, lg) == 0 && rel_err_fd(lg, r.v[r.ns - 1], n * k) < 1e-4,
+          "bn: eval mode with the batch's statistics = training mode");
+    tn_run_free(&r);
+
+    /* reset_bn: 11 samples in batches of 4, 4, 3; cumulative mean of the batch
+     * means and unbiased variances (momentum=None) */
+    int N = 11, B = 4;
+    float *xs = rand_x(N * llfc_net_input_dim(net), 5);
+    double **sm = calloc((size_t)c->nops, sizeof *sm), **sv = calloc((size_t)c->nops, sizeof *sv);
+    int nb = 0;
+    for (int s = 0; s < N; s += B, nb++) {
+        int m = N - s < B ? N - s : B;
+        tn_forward(net, par, xs + s * llfc_net_input_dim(net), m, 1, &r);
+        for (int i = 0; i < c->nops; i++) {
+            const llfc_op *o = &c->ops[i];
+            if (o->kind != LLFC_OP_BN) continue;
+            if (!sm[i]) sm[i] = calloc((size_t)o->C, sizeof(double)), sv[i] = calloc((size_t)o->C, sizeof(double));
+            double M = (double)m * o->H * o->W;
+            for (int ch = 0; ch < o->C; ch++) sm[i][ch] += r.bmean[i][ch], sv[i][ch] += r.bvar[i][ch] * M / (M - 1);
+        }
+        tn_run_free(&r);
+    }
+    llfc_net *keep = llfc_net_clone(net);
+    llfc_interrupt_flag = 1;
+    int rc = llfc_cnn_reset_bn(net, xs, N, B, NULL, NULL);
+    llfc_interrupt_clear();
+    int same = 1;
+    for (int p = 0; p < net->nparams; p++)
+        same &= !memcmp(llfc_tensor_data(net->param[p]), llfc_tensor_data(keep->param[p]),
+                        (size_t)llfc_tensor_numel(net->param[p]) * 4);
+    CHECK(rc < 0 && strstr(llfc_errmsg(), "interrupted") && same, "reset_bn: interrupted, the statistics are restored");
+    int calls = 0;
+    rc = llfc_cnn_reset_bn(net, xs, N, B, progress_count, &calls);
+    CHECK(rc == 0 && calls == 3, "reset_bn: %d batches, progress called per batch (%s)", calls, rc ? llfc_errmsg() : "");
+    ok = 1;
+    for (int i = 0; i < c->nops; i++) {
+        const llfc_op *o = &c->ops[i];
+        if (o->kind != LLFC_OP_BN) continue;
+        const float *rm = llfc_tensor_data(net->param[o->prm]), *rv = llfc_tensor_data(net->param[o->prv]);
+        for (int ch = 0; ch < o->C; ch++)
+            ok &= fabs(rm[ch] - sm[i][ch] / nb) < 1e-4 * (1 + fabs(sm[i][ch] / nb)) &&
+                  fabs(rv[ch] - sv[i][ch] / nb) < 1e-4 * (1 + fabs(sv[i][ch] / nb));
+        ok &= llfc_tensor_data(net->param[o->pnbt])[0] == nb;
+    }
+    CHECK(ok, "reset_bn: running mean/var = mean over the batches of batch means / unbiased variances; "
+              "num_batches_tracked = %d", nb);
+    same = 1;
+    for (int p = 0; p < net->nparams; p++)
+        if (net->ptrain[p])
+            same &= !memcmp(llfc_tensor_data(net->param[p]), llfc_tensor_data(keep->param[p]),
+                            (size_t)llfc_tensor_numel(net->param[p]) * 4);
+    CHECK(same, "reset_bn: trainable parameters unchanged");
+    calls = 100;
+    CHECK(llfc_cnn_reset_bn(net, xs, N, B, progress_count, &calls) < 0 && strstr(llfc_errmsg(), "interrupted"),
+          "reset_bn: a progress callback asking to stop interrupts");
+    CHECK(llfc_cnn_reset_bn(net, xs, N, 0, NULL, NULL) < 0 && strstr(llfc_errmsg(), "batch"),
+          "reset_bn: batch 0 is an error (%s)", llfc_errmsg());
+    llfc_net *f = net_flat(1);
+    CHECK(llfc_cnn_reset_bn(f, xs, 2, 2, NULL, NULL) < 0 && strstr(llfc_errmsg(), "no BatchNorm"),
+          "reset_bn: a net without BatchNorm is an error (%s)", llfc_errmsg());
+    llfc_nn_work *fw = llfc_nn_work_new(f, 2);
+    float gw[64], gb[8];
+    CHECK(fw && llfc_net_forward_train(f, fw, xs, 2) == 0 &&
+              llfc_net_backward_layer(f, fw, xs, 0, 2, gw, gb) < 0 && strstr(llfc_errmsg(), "backward_all"),
+          "backward_layer refuses a conv net (%s)", llfc_errmsg());
+    CHECK(llfc_net_backward_all(f, fw, xs, 2, NULL) < 0 && strstr(llfc_errmsg(), "no forward_train and loss"),
+          "backward_all before loss_start fails (%s)", llfc_errmsg());
+    llfc_nn_work_free(fw);
+    llfc_net_free(f);
+    for (int i = 0; i < c->nops; i++) free(sm[i]), free(sv[i]);
+    free(sm), free(sv), free(xs);
+    llfc_net_free(keep);
+    llfc_nn_work_free(w);
+    tn_params_free(net, par);
+    free(x);
+    llfc_net_free(net);
+}
+
+/* ---- (e) training -------------------------------------------------------------- */
+
+/* 3 classes of 3x6x6 images: channel k carries a bright 2x2 patch at a
+ * class-specific place, plus noise */
+static llfc_dataset *blob_images(int64_t n, uint64_t seed)
+{
+    llfc_dataset *ds = llfc_dataset_new(n, 108, 3);
+    llfc_rng r;
+    llfc_rng_seed(&r, seed);
+    for (int64_t i = 0; i < n; i++) {
+        int k = (int)(i % 3);
+        ds->y[i] = k;
+        float *x = ds->x + i * 108;
+        for (int j = 0; j < 108; j++) x[j] = (float)(0.5 * llfc_rng_normal(&r));
+        for (int u = 0; u < 2; u++)
+            for (int v = 0; v < 2; v++) x[k * 36 + (1 + 2 * k / 2 + u) * 6 + 1 + k + v] += 2.0f;
+    }
+    return ds;
+}
+
+static int params_equal(const llfc_net *a, const llfc_net *b)
+{
+    for (int p = 0; p < a->nparams; p++)
+        if (memcmp(llfc_tensor_data(a->param[p]), llfc_tensor_data(b->param[p]),
+                   (size_t)llfc_tensor_numel(a->param[p]) * 4))
+            return 0;
+    return 1;
+}
+
+static void test_train(void)
+{
+    llfc_dataset *ds = blob_images(96, 9);
+    llfc_net *a = net_res(31), *b = net_res(31);
+    llfc_train_opts o;
+    llfc_train_opts_default(&o);
+    o.lr = 0.05, o.batch = 16, o.weight_decay = 5e-4, o.nesterov = 1;
+    llfc_eval_result e0, e1;
+    llfc_net_eval_ds(a, ds, 32, &e0, NULL, NULL);
+    llfc_trainer *ta = llfc_trainer_new(a, ds, &o, 5), *tb = llfc_trainer_new(b, ds, &o, 5);
+    CHECK(ta && tb, "train: trainers for conv nets (%s)", ta ? "" : llfc_errmsg());
+    int64_t done;
+    int intr;
+    double first = 0, last = 0;
+    llfc_step_info info;
+    for (int s = 0; s < 60; s++) {
+        llfc_trainer_step(ta, &info);
+        if (s < 6) first += info.loss / 6;
+        if (s >= 54) last += info.loss / 6;
+    }
+    CHECK(llfc_trainer_run(tb, 30, NULL, NULL, &done, &intr) == 0 && done == 30, "train: run 30 steps");
+    llfc_net *c = llfc_net_clone(b);
+    llfc_trainer *tc = llfc_trainer_clone(tb, c);
+    CHECK(tc != NULL, "train: trainer_clone of a conv net");
+    llfc_trainer_run(tb, 30, NULL, NULL, &done, &intr);
+    llfc_trainer_run(tc, 30, NULL, NULL, &done, &intr);
+    llfc_net_eval_ds(a, ds, 32, &e1, NULL, NULL);
+    CHECK(last < 0.5 * first, "train: the batch loss falls (%.3f over the first 6 steps, %.3f over the last 6)", first,
+          last);
+    CHECK(e1.loss < 0.5 * e0.loss && e1.err < e0.err, "train: eval loss %.3f -> %.3f, error %.2f -> %.2f", e0.loss,
+          e1.loss, e0.err, e1.err);
+    CHECK(params_equal(a, b), "train: the same seed gives bit-identical parameters and buffers");
+    CHECK(params_equal(b, c), "train: a cloned trainer continues bit-identically");
+    int nbt = a->cnn->ops[1].pnbt;
+    CHECK(llfc_tensor_data(a->param[nbt])[0] == 60, "train: num_batches_tracked counts the steps");
+    llfc_trainer_free(ta), llfc_trainer_free(tb), llfc_trainer_free(tc);
+
+    /* one plain SGD step = the parameters minus lr * the gradient; buffers move only by the forward pass */
+    llfc_net *d = net_res(32), *e = net_res(32);
+    o.momentum = 0, o.nesterov = 0, o.weight_decay = 0, o.batch = 96, o.lr = 0.1;
+    llfc_trainer *td = llfc_trainer_new(d, ds, &o, 1);
+    float **g = grads_new(e);
+    CHECK(llfc_net_loss_grad(e, ds->x, ds->y, 96, g, NULL, NULL) == 0, "train: loss_grad on the whole set");
+    llfc_trainer_step(td, &info);
+    int ok = 1;
+    for (int p = 0; p < d->nparams; p++) {
+        const float *pd = llfc_tensor_data(d->param[p]), *pe = llfc_tensor_data(e->param[p]);
+        for (int64_t i = 0; i < llfc_tensor_numel(d->param[p]); i++) {
+            float want = d->ptrain[p] ? pe[i] - 0.1f * g[p][i] : pe[i]; /* e's buffers: one forward_train too */
+            ok &= fabsf(pd[i] - want) <= 1e-4f * (1 + fabsf(want));
+        }
+    }
+    CHECK(ok, "train: one SGD step on a conv net = w - lr * grad; buffers = one training-mode forward");
+    grads_free(e, g);
+    llfc_trainer_free(td);
+    llfc_net_free(d), llfc_net_free(e);
+    llfc_net_free(a), llfc_net_free(b), llfc_net_free(c);
+    llfc_dataset_release(ds);
+}
+
 int main(void)
 {
     llfc_net *v = net_vgg(3), *r = net_res(4), *f = net_flat(5);
@@ -265,6 +554,11 @@ int main(void)
     test_eval("flat", f);
     test_check_errors();
     test_arch();
+    test_grad("vgg", v, 4);
+    test_grad("res", r, 4);
+    test_grad("flat", f, 3);
+    test_bn();
+    test_train();
     llfc_net_free(v), llfc_net_free(r), llfc_net_free(f);
     return check_summary();
 }
