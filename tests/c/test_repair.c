@@ -1,7 +1,8 @@
 /* test_repair.c - REPAIR and BatchNorm reset: site statistics against naive
  * loops over a whole-batch forward, every site of a repaired net at its goal
  * statistics (MLP, VGG and ResNet-20 with each norm), the endpoints kept at
- * alpha = 0 and 1, interruption and errors. */
+ * alpha = 0 and 1, reset_bn against cumulative batch statistics computed
+ * here, interruption and errors. */
 #include "check.h"
 #include "core.h"
 #include "nn.h"
@@ -238,6 +239,72 @@ static void test_sites(void)
     llfc_net_free(r);
 }
 
+/* reset_bn: the first BatchNorm's running statistics are the mean over
+ * batches of the batch mean and unbiased variance of its input (the conv
+ * output, which does not depend on any BatchNorm). */
+static void test_reset_bn(void)
+{
+    int spec[] = {5, -1, 4};
+    llfc_net *v = llfc_cnn_vgg(2, 6, 6, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 7);
+    perturb(v, 3);
+    llfc_net *orig = llfc_net_clone(v);
+    int64_t n = 37, bs = 10, in = llfc_net_input_dim(v);
+    float *x = random_x(n, in, 9);
+    const llfc_op *bn = NULL;
+    for (int i = 0; i < v->cnn->nops && !bn; i++)
+        if (v->cnn->ops[i].kind == LLFC_OP_BN) bn = &v->cnn->ops[i];
+    int C = bn->C, HW = bn->H * bn->W;
+    double *rm = calloc((size_t)(2 * C), sizeof(double)), *rv = rm + C;
+    int nb = 0;
+    int nsl = v->cnn->nslots;
+    float **sl = calloc((size_t)nsl, sizeof *sl);
+    sl[bn->in] = malloc((size_t)(bs * llfc_cnn_slot_dim(v, bn->in)) * sizeof(float));
+    for (int64_t i0 = 0; i0 < n; i0 += bs, nb++) {
+        int64_t m = n - i0 < bs ? n - i0 : bs;
+        llfc_cnn_forward_slots(v, x + i0 * in, m, sl);
+        for (int c = 0; c < C; c++) {
+            double s = 0, q = 0, cnt = (double)(m * HW);
+            for (int64_t k = 0; k < m; k++)
+                for (int j = 0; j < HW; j++) s += sl[bn->in][(k * C + c) * HW + j];
+            double mu = s / cnt;
+            for (int64_t k = 0; k < m; k++)
+                for (int j = 0; j < HW; j++) { double e = sl[bn->in][(k * C + c) * HW + j] - mu; q += e * e; }
+            rm[c] += mu;
+            rv[c] += q / (cnt - 1);
+        }
+    }
+    int rc = llfc_cnn_reset_bn(v, x, n, bs, NULL, NULL);
+    CHECK(rc == 0, "llfc_cnn_reset_bn runs (%s)", rc ? llfc_errmsg() : "");
+    const float *gm = llfc_tensor_data(v->param[bn->prm]), *gv = llfc_tensor_data(v->param[bn->prv]);
+    double e = 0;
+    for (int c = 0; c < C; c++) {
+        e = fmax(e, fabs(gm[c] - rm[c] / nb) / (1 + fabs(rm[c] / nb)));
+        e = fmax(e, fabs(gv[c] - rv[c] / nb) / (rv[c] / nb));
+    }
+    CHECK(e < 1e-4, "reset_bn: running mean and var = average over %d batches of the batch statistics (%.2g)", nb, e);
+    CHECK(bn->pnbt < 0 || fabs(llfc_tensor_data(v->param[bn->pnbt])[0] - nb) < 1e-6,
+          "reset_bn: num_batches_tracked counts the batches");
+    int same = 1;
+    for (int p = 0; p < v->nparams; p++)
+        if (!v->ptrain || v->ptrain[p])
+            same &= !memcmp(llfc_tensor_data(v->param[p]), llfc_tensor_data(orig->param[p]),
+                            (size_t)llfc_tensor_numel(v->param[p]) * sizeof(float));
+    CHECK(same, "reset_bn: trainable parameters unchanged");
+    /* every BN layer's mean is reset too: the last BN's running mean moved */
+    const llfc_op *last = NULL;
+    for (int i = 0; i < v->cnn->nops; i++)
+        if (v->cnn->ops[i].kind == LLFC_OP_BN) last = &v->cnn->ops[i];
+    CHECK(last != bn && memcmp(llfc_tensor_data(v->param[last->prm]), llfc_tensor_data(orig->param[last->prm]),
+                               (size_t)last->C * sizeof(float)),
+          "reset_bn: later BatchNorm layers re-estimated too");
+    free(sl[bn->in]);
+    free(sl);
+    free(rm);
+    free(x);
+    llfc_net_free(v);
+    llfc_net_free(orig);
+}
+
 static void test_errors(void)
 {
     int spec[] = {4, -1, 6};
@@ -287,6 +354,7 @@ int main(void)
         snprintf(what, sizeof what, "ResNet-20 %s", nn[k]);
         check_repair(what, llfc_cnn_resnet20(1, 8, 8, 1, k, 3, 1), llfc_cnn_resnet20(1, 8, 8, 1, k, 3, 2), 24);
     }
+    test_reset_bn();
     test_errors();
     return check_summary();
 }
