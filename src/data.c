@@ -338,6 +338,10 @@ llfc_dataset *llfc_npy_dataset(const char *x_path, const char *y_path, int nclas
         ds->c = (int)x->size[1];
         ds->h = (int)x->size[2];
         ds->w = (int)x->size[3];
+    } else if (x->ndim == 3 && x->size[1] <= 65535 && x->size[2] <= 65535) { /* grayscale [n, h, w] */
+        ds->c = 1;
+        ds->h = (int)x->size[1];
+        ds->w = (int)x->size[2];
     }
     const char *base = strrchr(x_path, '/');
     snprintf(ds->name, sizeof ds->name, "%s", base ? base + 1 : x_path);

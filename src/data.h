@@ -109,12 +109,36 @@ llfc_dataset *llfc_cifar_load(const char *const *paths, int npaths);
 llfc_dataset *llfc_cifar10_load_dir(const char *dir, int test);
 
 /* .npy arrays (read with llfc_npy_load, src/npy.c): x [n, ...] (any dtype
- * npy.c reads; [n, c, h, w] is kept as an image shape) times `scale`, and
+ * npy.c reads; [n, c, h, w] is kept as an image shape, [n, h, w] as the
+ * grayscale image shape 1 x h x w) times `scale`, and
  * y [n] (or [n, 1]) of integer class indices, 0-based as numpy/PyTorch
  * store them.  nclasses > 0: labels must be below it; 0: max label + 1. */
 llfc_dataset *llfc_npy_dataset(const char *x_path, const char *y_path, int nclasses, float scale);
 
 /* Concatenate datasets with the same dim (classes = max). */
 llfc_dataset *llfc_dataset_concat(llfc_dataset *const *parts, int nparts);
+
+/* ---- augmentation (src/augment.c) ---------------------------------------------
+ * The standard CIFAR augmentation on images stored channel-first: a random
+ * crop of the image zero-padded by `pad` pixels on each side (the crop has
+ * the image's size, as torchvision's RandomCrop(h, padding = pad)) and, with
+ * flip != 0, a random horizontal flip (RandomHorizontalFlip(0.5)), applied
+ * in that order.  For each sample in turn the draws from rng are, when
+ * pad > 0, ty = llfc_rng_below(rng, 2 pad + 1) then tx likewise (the crop's
+ * top-left corner in the padded image), then, when flip != 0, f =
+ * llfc_rng_below(rng, 2); so
+ *     out(ch, i, j) = in(ch, i + ty - pad, J + tx - pad),  J = f ? w - 1 - j : j
+ * with zero outside the image.  pad = 0 and flip = 0 draw nothing and leave
+ * x unchanged. */
+/* c, h, w > 0 (an image shape) and 0 <= pad <= min(h, w); 0 or -1. */
+int llfc_augment_check(int c, int h, int w, int pad, int flip);
+/* x [n, c, h, w] in place; no allocation.  -1 only when the check fails. */
+int llfc_augment_batch(float *x, int64_t n, int c, int h, int w, int pad, int flip, llfc_rng *rng);
+/* Seed an augmentation stream (distinct from the data-order streams of the
+ * same seed). */
+void llfc_augment_seed(llfc_rng *r, uint64_t seed);
+/* A copy of ds with every sample augmented once, in order, from the stream
+ * llfc_augment_seed(seed). */
+llfc_dataset *llfc_dataset_augmented(const llfc_dataset *ds, int pad, int flip, uint64_t seed);
 
 #endif

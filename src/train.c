@@ -176,6 +176,9 @@ llfc_trainer *llfc_trainer_clone(const llfc_trainer *s, llfc_net *net)
     t->seed = s->seed;
     t->epoch = s->epoch;
     t->pos = s->pos;
+    t->aug_pad = s->aug_pad;
+    t->aug_flip = s->aug_flip;
+    t->aug_rng = s->aug_rng;
     if (!(t->opt.buf = llfc_calloc((size_t)s->opt.nparams, sizeof *t->opt.buf))) goto fail;
     for (int p = 0; p < s->opt.nparams; p++) {
         size_t m = (size_t)llfc_tensor_numel(net->param[p]);
@@ -196,6 +199,17 @@ void llfc_trainer_reseed(llfc_trainer *t, uint64_t seed)
     if (seed == t->seed) return;
     t->seed = seed;
     if (t->pos < t->ds->n) shuffle_epoch(t, t->pos);
+    llfc_augment_seed(&t->aug_rng, seed);
+}
+
+int llfc_trainer_set_augment(llfc_trainer *t, int pad, int flip)
+{
+    flip = flip != 0;
+    if ((pad || flip) && llfc_augment_check(t->ds->c, t->ds->h, t->ds->w, pad, flip)) return -1;
+    t->aug_pad = pad;
+    t->aug_flip = flip;
+    llfc_augment_seed(&t->aug_rng, t->seed);
+    return 0;
 }
 
 int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t)
@@ -273,6 +287,8 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     if (t->pos >= ds->n) { t->epoch++; start_epoch(t); }
     int64_t b = t->opt.o.batch, m = ds->n - t->pos < b ? ds->n - t->pos : b;
     llfc_dataset_gather(ds, t->order + t->pos, m, t->xb, t->yb);
+    if (t->aug_pad || t->aug_flip) /* checked by llfc_trainer_set_augment */
+        llfc_augment_batch(t->xb, m, ds->c, ds->h, ds->w, t->aug_pad, t->aug_flip, &t->aug_rng);
     int64_t stepno = t->opt.step + 1;
     double loss = 0.0;
     int64_t nerr = 0;

@@ -66,6 +66,8 @@ typedef struct llfc_trainer {
     int64_t epoch;     /* 0-based epoch of the next batch */
     int64_t pos;       /* position of the next batch in order[] */
     int64_t *order;    /* [ds->n] this epoch's order */
+    int aug_pad, aug_flip; /* augmentation of each batch (0 0: none) */
+    llfc_rng aug_rng;      /* its stream (see llfc_trainer_set_augment) */
     /* workspaces (not state) */
     llfc_nn_work *work;
     float *gw, *gb;    /* scratch gradients (weight, bias), as large as the largest parameter */
@@ -92,8 +94,16 @@ void llfc_trainer_free(llfc_trainer *t);
 /* A copy of the whole state (optimiser, schedule position, data order) that
  * trains net, which must have t->net's architecture (normally a clone). */
 llfc_trainer *llfc_trainer_clone(const llfc_trainer *t, llfc_net *net);
-/* Change the data-order seed from here on (see above). */
+/* Change the data-order seed from here on (see above); a different seed
+ * also restarts the augmentation stream from llfc_augment_seed(seed). */
 void llfc_trainer_reseed(llfc_trainer *t, uint64_t seed);
+/* Augment every batch (data.h, llfc_augment_batch): crop with `pad` pixels of
+ * zero padding, flip != 0 for random horizontal flips; pad = flip = 0 turns
+ * it off.  The draws come from a stream of their own seeded with
+ * llfc_augment_seed(t->seed), so the data order does not depend on it and
+ * the same seed gives the same run; llfc_trainer_clone copies the stream.
+ * Fails on a dataset without an image shape. */
+int llfc_trainer_set_augment(llfc_trainer *t, int pad, int flip);
 /* Steps per epoch: ceil(n / batch). */
 int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t);
 /* One SGD step.  A non-finite loss fails with a message naming the step and

@@ -527,6 +527,27 @@ static int ds_tensors(lua_State *L)
     return 2;
 }
 
+/* ds:augment([{crop = 4, flip = true, seed = 1}]) -> a new dataset with every
+ * sample cropped from its zero-padded image and flipped at random, once. */
+static int ds_augment(lua_State *L)
+{
+    const char *fn = "Dataset:augment";
+    llfc_dataset *ds = lb_checkdataset(L, 1);
+    static const char *const names[] = {"crop", "flip", "seed", NULL};
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    lb_checktypos(L, 2, names, fn);
+    lua_Integer pad = lb_optinteger(L, 2, "crop", 4, fn);
+    int flip = lb_optboolean(L, 2, "flip", 1, fn);
+    lua_Integer seed = lb_optinteger(L, 2, "seed", 1, fn);
+    if (ds->c <= 0)
+        return luaL_error(L, "%s: the dataset has flat samples of dim %I, augmentation needs images (shape {c, h, w})", fn,
+                          (lua_Integer)ds->dim);
+    if (pad < 0 || pad > (ds->h < ds->w ? ds->h : ds->w))
+        return luaL_error(L, "%s: option 'crop' = %I out of range [0, %d] for %dx%d images", fn, pad,
+                          ds->h < ds->w ? ds->h : ds->w, ds->h, ds->w);
+    return push_or_error(L, llfc_dataset_augmented(ds, (int)pad, flip, (uint64_t)seed), fn);
+}
+
 /* ds:labels() -> Lua table of 1-based labels */
 static int ds_labels(lua_State *L)
 {
@@ -597,6 +618,63 @@ static int ds_batches(lua_State *L)
     return 1;
 }
 
+/* The sample shape {c, h, w} (images) or {dim}, as a table that is also
+ * callable, so that ds.shape and ds:shape() both work, and prints as
+ * "{3, 32, 32}". */
+static int shape_call(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        lua_rawseti(L, -2, i);
+    }
+    luaL_setmetatable(L, "llfc.Shape");
+    return 1;
+}
+
+static int shape_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '{');
+    lua_Integer n = luaL_len(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        luaL_addvalue(&b);
+        if (i < n) luaL_addstring(&b, ", ");
+    }
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static void push_shape(lua_State *L, const llfc_dataset *ds)
+{
+    if (ds->c <= 0) {
+        lua_createtable(L, 1, 0);
+        lua_pushinteger(L, (lua_Integer)ds->dim);
+        lua_rawseti(L, -2, 1);
+    } else {
+        lua_createtable(L, 3, 0);
+        lua_pushinteger(L, ds->c);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, ds->h);
+        lua_rawseti(L, -2, 2);
+        lua_pushinteger(L, ds->w);
+        lua_rawseti(L, -2, 3);
+    }
+    if (luaL_newmetatable(L, "llfc.Shape")) {
+        lua_pushcfunction(L, shape_call);
+        lua_setfield(L, -2, "__call");
+        lua_pushcfunction(L, shape_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+
 static int ds_index(lua_State *L)
 {
     llfc_dataset *ds = lb_checkdataset(L, 1);
@@ -606,14 +684,7 @@ static int ds_index(lua_State *L)
         if (!strcmp(k, "dim")) { lua_pushinteger(L, (lua_Integer)ds->dim); return 1; }
         if (!strcmp(k, "classes")) { lua_pushinteger(L, ds->nclasses); return 1; }
         if (!strcmp(k, "name")) { lua_pushstring(L, ds->name); return 1; }
-        if (!strcmp(k, "shape")) {
-            if (ds->c <= 0) { lua_createtable(L, 1, 0); lua_pushinteger(L, (lua_Integer)ds->dim); lua_rawseti(L, -2, 1); return 1; }
-            lua_createtable(L, 3, 0);
-            lua_pushinteger(L, ds->c); lua_rawseti(L, -2, 1);
-            lua_pushinteger(L, ds->h); lua_rawseti(L, -2, 2);
-            lua_pushinteger(L, ds->w); lua_rawseti(L, -2, 3);
-            return 1;
-        }
+        if (!strcmp(k, "shape")) { push_shape(L, ds); return 1; }
     }
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
@@ -623,7 +694,7 @@ static int ds_index(lua_State *L)
 static const luaL_Reg ds_methods[] = {
     {"get", ds_get},         {"subset", ds_subset}, {"split", ds_split},
     {"normalize", ds_normalize}, {"tensors", ds_tensors}, {"labels", ds_labels},
-    {"order", ds_order},     {"batches", ds_batches}, {NULL, NULL},
+    {"order", ds_order},     {"batches", ds_batches}, {"augment", ds_augment}, {NULL, NULL},
 };
 
 static const luaL_Reg ds_meta[] = {

@@ -43,6 +43,7 @@ typedef struct {
     int on_step, on_epoch, test; /* stack indices, 0 = none */
     int viewset;                 /* stack index of a list of histories the view overlays, 0 = none */
     const char *title;
+    int aug_pad, aug_flip;       /* option augment: crop padding, flips (0 0: off) */
 } train_cfg;
 
 static int opt_function(lua_State *L, int idx, const char *field, const char *fname)
@@ -60,7 +61,49 @@ static int opt_function(lua_State *L, int idx, const char *field, const char *fn
 static const char *const train_opt_names[] = {
     "lr", "momentum", "nesterov", "weight_decay", "wd", "batch", "schedule", "warmup", "warmup_epochs", "step_size",
     "step_epochs", "gamma", "lr_min", "epochs", "steps", "seed", "progress", "view", "title", "callback", "on_step",
-    "on_epoch", "test", "k", "unit", "seeds", "seed0", "init_seeds", "init", "act", NULL};
+    "on_epoch", "test", "k", "unit", "seeds", "seed0", "init_seeds", "init", "act", "augment", NULL};
+
+/* Option augment = true (crop 4, flip) | false | {crop = 4, flip = true}
+ * (missing fields take those values); only for data with an image shape. */
+static void read_augment(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c, const char *fname)
+{
+    c->aug_pad = c->aug_flip = 0;
+    if (!lua_istable(L, idx)) return;
+    lua_getfield(L, idx, "augment");
+    int a = lua_gettop(L);
+    if (lua_isnil(L, a) || (lua_isboolean(L, a) && !lua_toboolean(L, a))) { lua_pop(L, 1); return; }
+    lua_Integer pad = 4;
+    int flip = 1;
+    if (lua_istable(L, a)) {
+        for (lua_pushnil(L); lua_next(L, a); lua_pop(L, 1))
+            if (lua_type(L, -2) != LUA_TSTRING || (strcmp(lua_tostring(L, -2), "crop") && strcmp(lua_tostring(L, -2), "flip")))
+                luaL_error(L, "%s: option 'augment' has an unknown field %s (it takes crop = pixels, flip = boolean)",
+                           fname, lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+        pad = lb_optinteger(L, a, "crop", 4, fname);
+        flip = lb_optboolean(L, a, "flip", 1, fname);
+    } else if (!lua_isboolean(L, a)) {
+        luaL_error(L, "%s: option 'augment' must be true, false or {crop = 4, flip = true}, got %s", fname,
+                   luaL_typename(L, a));
+    }
+    lua_pop(L, 1);
+    if (!pad && !flip) return;
+    if (ds->c <= 0)
+        luaL_error(L, "%s: option 'augment' needs images (a dataset with shape {c, h, w}); %s has flat samples of dim %I",
+                   fname, ds->name[0] ? ds->name : "the dataset", (lua_Integer)ds->dim);
+    if (pad < 0 || pad > (ds->h < ds->w ? ds->h : ds->w))
+        luaL_error(L, "%s: option 'augment': crop = %I out of range [0, %d] for %dx%d images", fname, pad,
+                   ds->h < ds->w ? ds->h : ds->w, ds->h, ds->w);
+    c->aug_pad = (int)pad;
+    c->aug_flip = flip;
+}
+
+/* A new trainer with the options' augmentation, into *box; raises as fname. */
+static void new_trainer(lua_State *L, llfc_trainer **box, llfc_net *net, llfc_dataset *ds, const train_cfg *c,
+                        uint64_t seed, const char *fname)
+{
+    if (!(*box = llfc_trainer_new(net, ds, &c->o, seed))) lb_error(L, fname);
+    if (llfc_trainer_set_augment(*box, c->aug_pad, c->aug_flip)) lb_error(L, fname);
+}
 
 static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c, const char *fname)
 {
@@ -104,6 +147,7 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     c->on_epoch = opt_function(L, idx, "on_epoch", fname);
     c->test = 0;
     c->viewset = 0;
+    read_augment(L, idx, ds, c, fname);
     if (lua_istable(L, idx)) {
         lua_getfield(L, idx, "test");
         if (lua_isnil(L, -1)) lua_pop(L, 1);
@@ -229,6 +273,14 @@ static void push_history(lua_State *L, const train_cfg *c, const char *phase)
     lua_setfield(L, -2, "schedule");
     lua_pushinteger(L, (lua_Integer)c->o.total_steps);
     lua_setfield(L, -2, "total_steps");
+    if (c->aug_pad || c->aug_flip) {
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, c->aug_pad);
+        lua_setfield(L, -2, "crop");
+        lua_pushboolean(L, c->aug_flip);
+        lua_setfield(L, -2, "flip");
+        lua_setfield(L, -2, "augment");
+    }
     if (phase) {
         lua_pushstring(L, phase);
         lua_setfield(L, -2, "phase");
@@ -429,7 +481,7 @@ static int net_train(lua_State *L)
     train_cfg c;
     read_cfg(L, 3, ds, &c, "train");
     llfc_trainer **box = push_trainer_box(L);
-    if (!(*box = llfc_trainer_new(net, ds, &c.o, (uint64_t)c.seed))) return lb_error(L, "train");
+    new_trainer(L, box, net, ds, &c, (uint64_t)c.seed, "train");
     push_history(L, &c, NULL);
     int hist = lua_gettop(L);
     if (c.view) lb_view_begin(L, "train", c.title ? c.title : "train");
@@ -489,7 +541,7 @@ static int nn_spawn(lua_State *L)
     lb_pushnet(L, pa);
     int ia = lua_gettop(L);
     llfc_trainer **box0 = push_trainer_box(L);
-    if (!(*box0 = llfc_trainer_new(pa, ds, &c.o, (uint64_t)seed0))) return lb_error(L, "nn.spawn");
+    new_trainer(L, box0, pa, ds, &c, (uint64_t)seed0, "nn.spawn");
     lua_createtable(L, 0, 6); /* info */
     int info = lua_gettop(L);
     /* the view overlays the histories: spawn, then child a and child b */
@@ -602,7 +654,7 @@ static int nn_pair(lua_State *L)
         inet[i] = lua_gettop(L);
         if (interrupted) continue;
         llfc_trainer **box = push_trainer_box(L);
-        if (!(*box = llfc_trainer_new(n, ds, &c.o, (uint64_t)ss[i]))) return lb_error(L, "nn.pair");
+        new_trainer(L, box, n, ds, &c, (uint64_t)ss[i], "nn.pair");
         train_cfg ci = c;
         ci.seed = ss[i];
         push_history(L, &ci, i ? "b" : "a");

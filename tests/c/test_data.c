@@ -3,9 +3,11 @@
  * on small generated files. */
 #include "check.h"
 #include "data.h"
+#include "npy.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -200,9 +202,66 @@ static void test_cifar(void)
     memcpy(bad, b, R); bad[0] = 10;
     write_file("test_batch.bin", bad, R, 0);
     expect_fail(llfc_cifar10_load_dir(dir, 1), "label 10 of record 1", "cifar label out of range");
+    /* a bad label deep in a batch names the file and the record */
+    static unsigned char three[3 * R];
+    memcpy(three, b, 3 * R);
+    three[2 * R] = 200;
+    write_file("data_batch_5.bin", three, 3 * R, 0);
+    expect_fail(llfc_cifar10_load_dir(dir, 0), "data_batch_5.bin: label 200 of record 3", "cifar: bad label of record 3 in batch 5 named");
+    /* a gzip'd batch cut short inside a record */
+    write_file("data_batch_5.bin", b, R + 7, 1);
+    expect_fail(llfc_cifar10_load_dir(dir, 0), "data_batch_5.bin: size 3080 is not a multiple", "cifar: truncated gzip'd batch");
+    write_file("data_batch_5.bin", b, 4 * R, 0);
+    /* a directory where a batch file should be is malformed, not missing */
+    unlink(path("test_batch.bin"));
+    mkdir(path("test_batch.bin"), 0700);
+    ds = llfc_cifar10_load_dir(dir, 1);
+    CHECK(!ds && !llfc_data_missing() && strstr(llfc_errmsg(), "is a directory"), "cifar: a directory for test_batch.bin (%s)", llfc_errmsg());
+    rmdir(path("test_batch.bin"));
+    ds = llfc_cifar10_load_dir(dir, 1);
+    CHECK(!ds && llfc_data_missing() && strstr(llfc_errmsg(), "test_batch.bin"), "cifar: missing test batch flagged missing");
+    /* the batches concatenate in order 1..5: labels of records 1, 3, 5, 6, 7 */
+    ds = llfc_cifar10_load_dir(dir, 0);
+    good = ds && ds->n == 10 && ds->y[0] == 0 && ds->y[2] == 6 && ds->y[4] == 0 && ds->y[5] == 0 && ds->y[6] == 0 &&
+           ds->y[7] == 3 && ds->y[9] == 9;
+    CHECK(good, "cifar: batches 1..5 concatenated in order");
+    llfc_dataset_release(ds);
     unlink(path("data_batch_3.bin"));
     ds = llfc_cifar10_load_dir(dir, 0);
     CHECK(!ds && llfc_data_missing() && strstr(llfc_errmsg(), "data_batch_3.bin"), "cifar missing batch named, flagged missing");
+}
+
+/* .npy pairs keep an image shape: [n, c, h, w] as it is, [n, h, w] as 1 x h x w */
+static void test_npy_shapes(void)
+{
+    int64_t s4[4] = {3, 2, 4, 5}, s3[3] = {3, 6, 7}, s2[2] = {3, 9};
+    llfc_tensor *x4 = llfc_tensor_new(4, s4), *x3 = llfc_tensor_new(3, s3), *x2 = llfc_tensor_new(2, s2);
+    int64_t n3 = 3;
+    llfc_tensor *y = llfc_tensor_new(1, &n3);
+    for (int i = 0; i < 3; i++) llfc_tensor_data(y)[i] = (float)i;
+    for (int64_t k = 0; k < 120; k++) llfc_tensor_data(x4)[k] = (float)k;
+    char px4[512], px3[512], px2[512], py[512];
+    snprintf(px4, sizeof px4, "%s", path("x4.npy"));
+    snprintf(px3, sizeof px3, "%s", path("x3.npy"));
+    snprintf(px2, sizeof px2, "%s", path("x2.npy"));
+    snprintf(py, sizeof py, "%s", path("y.npy"));
+    llfc_npy_save(px4, x4);
+    llfc_npy_save(px3, x3);
+    llfc_npy_save(px2, x2);
+    llfc_npy_save(py, y);
+    llfc_dataset *a = llfc_npy_dataset(px4, py, 0, 1.0f), *b = llfc_npy_dataset(px3, py, 0, 1.0f),
+                 *c = llfc_npy_dataset(px2, py, 0, 1.0f);
+    CHECK(a && a->c == 2 && a->h == 4 && a->w == 5 && a->dim == 40 && a->x[40 + 21] == 61.0f,
+          "npy [n, c, h, w]: image shape 2x4x5, rows in NCHW order");
+    CHECK(b && b->c == 1 && b->h == 6 && b->w == 7 && b->dim == 42, "npy [n, h, w]: grayscale images 1x6x7");
+    CHECK(c && c->c == 0 && c->h == 0 && c->dim == 9, "npy [n, d]: flat samples");
+    llfc_dataset_release(a);
+    llfc_dataset_release(b);
+    llfc_dataset_release(c);
+    llfc_tensor_free(x4);
+    llfc_tensor_free(x3);
+    llfc_tensor_free(x2);
+    llfc_tensor_free(y);
 }
 
 static void test_synth_and_ops(void)
@@ -305,6 +364,7 @@ int main(void)
     if (!mkdtemp(dir)) { printf("not ok - mkdtemp\n"); return 1; }
     test_idx();
     test_cifar();
+    test_npy_shapes();
     test_synth_and_ops();
     test_fashion();
     char cmd[300];
