@@ -139,7 +139,12 @@ const char *llfc_act_name(int act);
  * "0.bias", "2.weight", ...) and __metadata__ {"arch": "mlp", "widths":
  * "784,512,10", "act": "relu"}; written atomically.  Loading needs only the
  * tensors (widths come from the shapes; act defaults to relu); metadata that
- * disagrees with the tensors, missing or unexpected tensors are errors. */
+ * disagrees with the tensors, missing or unexpected tensors are errors.
+ * Conv nets (nn_cnn.h): __metadata__ {"arch": "cnn", "config": net->cnn->config};
+ * loading rebuilds the net from the config (llfc_cnn_from_config) and needs
+ * exactly its tensors with its shapes; BatchNorm's num_batches_tracked is
+ * written as an I64 scalar (shape []), as PyTorch does, and read from any
+ * dtype as shape [] or [1]. */
 int llfc_net_save(const llfc_net *net, const char *path);
 llfc_net *llfc_net_load(const char *path);
 

@@ -1,13 +1,14 @@
 /* nn_io.c - model files: networks as safetensors with PyTorch state_dict
  * names and the architecture in __metadata__ (see nn.h). */
 #include "nn.h"
+#include "nn_cnn.h"
 #include "safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Conv nets: __metadata__ {"arch": "vgg", "input": "3,32,32", "layers":
+/* Old conv nets: __metadata__ {"arch": "vgg", "input": "3,32,32", "layers":
  * "64,M,128,M", "head": "gap", "classes": "10"}; the tensors must be exactly
  * the parameters of that layout, with its shapes. */
 static int vgg_save(const llfc_net *net, const char *path)
@@ -107,8 +108,89 @@ fail:
     return NULL;
 }
 
+/* Conv nets (nn_cnn.h): __metadata__ {"arch": "cnn", "config": "<builder
+ * arguments>"}; the tensors are exactly the parameters and buffers of the net
+ * the config builds, with its shapes; num_batches_tracked is an I64 scalar
+ * (shape []) as PyTorch writes it. */
+static int is_count(const llfc_net *net, int p)
+{
+    for (int i = 0; i < net->cnn->nops; i++)
+        if (net->cnn->ops[i].kind == LLFC_OP_BN && net->cnn->ops[i].pnbt == p) return 1;
+    return 0;
+}
+
+static int cnn_save(const llfc_net *net, const char *path)
+{
+    if (!net->cnn->config[0]) return llfc_seterr("the conv net has no configuration to save");
+    llfc_st_file *f = llfc_st_new();
+    if (!f) return -1;
+    int rc = -1;
+    for (int p = 0; p < net->nparams; p++) {
+        if (is_count(net, p)) {
+            llfc_tensor *t = llfc_tensor_new(0, NULL);
+            if (!t) goto done;
+            llfc_tensor_data(t)[0] = llfc_tensor_data(net->param[p])[0];
+            int e = llfc_st_add_i64(f, net->pname[p], t);
+            llfc_tensor_free(t);
+            if (e) goto done;
+        } else if (llfc_st_add(f, net->pname[p], net->param[p])) {
+            goto done;
+        }
+    }
+    if (llfc_st_set_meta(f, "arch", "cnn") || llfc_st_set_meta(f, "config", net->cnn->config) ||
+        llfc_st_set_meta(f, "format", "pt"))
+        goto done;
+    rc = llfc_st_write(path, f);
+done:
+    llfc_st_free(f);
+    return rc;
+}
+
+static llfc_net *cnn_load(llfc_st_file *f, const char *path)
+{
+    const char *cfg = llfc_st_get_meta(f, "config");
+    if (!cfg) {
+        llfc_seterr("%s: a cnn file needs a config in the metadata", path);
+        return NULL;
+    }
+    llfc_net *net = llfc_cnn_from_config(cfg);
+    if (!net) {
+        llfc_adderr("%s: config '%s'", path, cfg);
+        return NULL;
+    }
+    for (int p = 0; p < net->nparams; p++) {
+        llfc_tensor *t = llfc_st_get(f, net->pname[p]);
+        char sa[64], sb[64];
+        if (!t) {
+            llfc_seterr("%s: missing tensor '%s' for the net of config '%s'", path, net->pname[p], cfg);
+            goto fail;
+        }
+        int count_ok = is_count(net, p) && llfc_tensor_numel(t) == 1 && t->ndim <= 1;
+        if (!count_ok && !llfc_tensor_same_shape(t, net->param[p])) {
+            llfc_seterr("%s: '%s' is %s, the config '%s' needs %s", path, net->pname[p],
+                        llfc_tensor_shape_str(t, sa, sizeof sa), cfg,
+                        llfc_tensor_shape_str(net->param[p], sb, sizeof sb));
+            goto fail;
+        }
+        if (llfc_tensor_copy(net->param[p], t)) goto fail;
+    }
+    for (int i = 0; i < f->n; i++) {
+        int known = 0;
+        for (int p = 0; p < net->nparams && !known; p++) known = !strcmp(f->tensors[i].name, net->pname[p]);
+        if (!known) {
+            llfc_seterr("%s: unexpected tensor '%s' for the net of config '%s'", path, f->tensors[i].name, cfg);
+            goto fail;
+        }
+    }
+    return net;
+fail:
+    llfc_net_free(net);
+    return NULL;
+}
+
 int llfc_net_save(const llfc_net *net, const char *path)
 {
+    if (net->arch == LLFC_ARCH_CNN && net->cnn) return cnn_save(net, path);
     if (net->arch == LLFC_ARCH_VGG) return vgg_save(net, path);
     if (net->arch != LLFC_ARCH_MLP) return llfc_seterr("only MLPs can be saved");
     llfc_st_file *f = llfc_st_new();
@@ -157,8 +239,12 @@ llfc_net *llfc_net_load(const char *path)
         net = vgg_load(f, path);
         goto done;
     }
+    if (arch && !strcmp(arch, "cnn")) {
+        net = cnn_load(f, path);
+        goto done;
+    }
     if (arch && strcmp(arch, "mlp")) {
-        llfc_seterr("%s: architecture '%s' is not supported (mlp, vgg)", path, arch);
+        llfc_seterr("%s: architecture '%s' is not supported (mlp, cnn)", path, arch);
         goto done;
     }
     const char *acts = llfc_st_get_meta(f, "act");

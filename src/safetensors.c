@@ -69,6 +69,7 @@ static int add_owned(llfc_st_file *f, const char *name, llfc_tensor *t)
     if (!nm) { llfc_tensor_free(t); return -1; }
     f->tensors[f->n].name = nm;
     f->tensors[f->n].t = t;
+    f->tensors[f->n].i64 = 0;
     f->n++;
     return 0;
 }
@@ -78,6 +79,13 @@ int llfc_st_add(llfc_st_file *f, const char *name, const llfc_tensor *t)
     llfc_tensor *s = llfc_tensor_share(t);
     if (!s) return -1;
     return add_owned(f, name, s);
+}
+
+int llfc_st_add_i64(llfc_st_file *f, const char *name, const llfc_tensor *t)
+{
+    if (llfc_st_add(f, name, t)) return -1;
+    f->tensors[f->n - 1].i64 = 1;
+    return 0;
 }
 
 int llfc_st_set_meta(llfc_st_file *f, const char *key, const char *value)
@@ -408,12 +416,12 @@ int llfc_st_write(const char *path, const llfc_st_file *f)
         const llfc_tensor *t = f->tensors[i].t;
         if (f->nmeta || i) sb_str(&h, ",");
         sb_json(&h, f->tensors[i].name);
-        sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        sb_str(&h, f->tensors[i].i64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t->size[d]);
             sb_str(&h, num);
         }
-        uint64_t bytes = (uint64_t)llfc_tensor_numel(t) * 4;
+        uint64_t bytes = (uint64_t)llfc_tensor_numel(t) * (f->tensors[i].i64 ? 8 : 4);
         snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
                  (unsigned long long)(off + bytes));
         sb_str(&h, num);
@@ -440,6 +448,16 @@ int llfc_st_write(const char *path, const llfc_st_file *f)
         const llfc_tensor *t = c ? c : f->tensors[i].t;
         if (!t || !llfc_tensor_is_contiguous(t)) { llfc_tensor_free(c); ok = 0; break; }
         const float *p = llfc_tensor_data(t);
+        if (f->tensors[i].i64) { /* one 8-byte little-endian integer per value */
+            for (int64_t at = 0; ok && at < n; at++) {
+                int64_t v = fabs((double)p[at]) < 9e18 ? (int64_t)llround((double)p[at]) : 0;
+                uint64_t u = (uint64_t)v;
+                for (int k = 0; k < 8; k++) bytes[k] = (unsigned char)(u >> (8 * k));
+                ok = fwrite(bytes, 1, 8, fp) == 8;
+            }
+            llfc_tensor_free(c);
+            continue;
+        }
         for (int64_t at = 0; ok && at < n; at += 1024) {
             int m = n - at < 1024 ? (int)(n - at) : 1024;
             memcpy(chunk, p + at, (size_t)m * 4);

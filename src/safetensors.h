@@ -19,7 +19,8 @@
  *   reference implementation validates); a name repeats; __metadata__ is not
  *   an object of strings.  Tensors keep the file's header order.
  *
- * Writing (llfc_st_write) stores every tensor as F32 (little-endian), names
+ * Writing (llfc_st_write) stores every tensor as F32 (little-endian; I64 for
+ * those added with llfc_st_add_i64, values rounded to integers), names
  * in the order given, data packed in that order, the header padded with
  * spaces to a multiple of 8 bytes (as the reference implementation does),
  * metadata under "__metadata__".  The file is written to a temporary file in
@@ -34,6 +35,7 @@
 typedef struct {
     char *name;
     llfc_tensor *t;     /* owned by the file object */
+    int i64;            /* writing: store as I64 (llfc_st_add_i64); 0 after reading */
 } llfc_st_tensor;
 
 typedef struct {
@@ -62,6 +64,9 @@ llfc_st_file *llfc_st_new(void);
  * of t (llfc_tensor_share): no data copy; free t as usual.  Errors on an
  * empty or duplicate name or "__metadata__". */
 int llfc_st_add(llfc_st_file *f, const char *name, const llfc_tensor *t);
+/* The same for a tensor written as I64 (counts such as BatchNorm's
+ * num_batches_tracked); the values are rounded to the nearest integer. */
+int llfc_st_add_i64(llfc_st_file *f, const char *name, const llfc_tensor *t);
 /* Set metadata key = value (both copied; replaces an existing key). */
 int llfc_st_set_meta(llfc_st_file *f, const char *key, const char *value);
 

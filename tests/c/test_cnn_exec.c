@@ -8,6 +8,7 @@
 #include "nn.h"
 #include "nn_cnn.h"
 #include "nn_cnn_exec.h"
+#include "safetensors.h"
 #include "train.h"
 
 #include <stdlib.h>
@@ -546,6 +547,128 @@ static void test_train(void)
     llfc_dataset_release(ds);
 }
 
+/* ---- (d) model files ----------------------------------------------------------- */
+static void randomize_buffers(llfc_net *net, uint64_t seed)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, seed);
+    for (int i = 0; i < net->cnn->nops; i++) {
+        const llfc_op *o = &net->cnn->ops[i];
+        if (o->kind != LLFC_OP_BN) continue;
+        for (int ch = 0; ch < o->C; ch++) {
+            llfc_tensor_data(net->param[o->prm])[ch] = (float)(0.1 * llfc_rng_normal(&r));
+            llfc_tensor_data(net->param[o->prv])[ch] = (float)(0.5 + llfc_rng_double(&r));
+            llfc_tensor_data(net->param[o->pw])[ch] = (float)(1 + 0.2 * llfc_rng_normal(&r));
+        }
+        llfc_tensor_data(net->param[o->pnbt])[0] = (float)(40 + i);
+    }
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    char *b = calloc(1, 1 << 22);
+    *len = fread(b, 1, (1 << 22) - 1, fp);
+    fclose(fp);
+    return b;
+}
+
+/* a file with net's tensors, minus `drop`, plus `extra`, with metadata arch/config */
+static int write_variant(const llfc_net *net, const char *path, const char *arch, const char *config,
+                         const char *drop, const char *extra, const char *reshape)
+{
+    llfc_st_file *f = llfc_st_new();
+    llfc_tensor *t2 = llfc_tensor_new1(3);
+    int rc = 0;
+    for (int p = 0; p < net->nparams; p++) {
+        if (drop && !strcmp(net->pname[p], drop)) continue;
+        rc |= llfc_st_add(f, net->pname[p], reshape && !strcmp(net->pname[p], reshape) ? t2 : net->param[p]);
+    }
+    if (extra) rc |= llfc_st_add(f, extra, t2);
+    if (arch) rc |= llfc_st_set_meta(f, "arch", arch);
+    if (config) rc |= llfc_st_set_meta(f, "config", config);
+    rc |= llfc_st_write(path, f);
+    llfc_st_free(f);
+    llfc_tensor_free(t2);
+    return rc;
+}
+
+static void test_io(void)
+{
+    char dir[] = "/tmp/llfc_test_cnn_XXXXXX", path[256];
+    if (!mkdtemp(dir)) { CHECK(0, "io: mkdtemp"); return; }
+    snprintf(path, sizeof path, "%s/net.safetensors", dir);
+    static const int spec[] = {4, -1, 6};
+    llfc_net *nets[3] = {llfc_cnn_resnet20(3, 8, 8, 1, LLFC_NORM_BN, 10, 3),
+                         llfc_cnn_vgg(1, 8, 8, 3, spec, LLFC_NORM_BN, LLFC_VGG_FLATTEN, 4, 2),
+                         llfc_cnn_resnet20(3, 8, 8, 1, LLFC_NORM_LN, 5, 4)};
+    for (int k = 0; k < 3; k++) {
+        llfc_net *net = nets[k];
+        if (!net) { CHECK(0, "io: build net %d (%s)", k, llfc_errmsg()); continue; }
+        randomize_buffers(net, 7 + k);
+        int n = 4;
+        int64_t K = llfc_net_num_classes(net);
+        float *x = rand_x(n * llfc_net_input_dim(net), 5), *la = malloc((size_t)(n * K) * 4),
+              *lb = malloc((size_t)(n * K) * 4);
+        int rc = llfc_net_save(net, path);
+        CHECK(rc == 0, "io %s: save (%s)", net->cnn->config, rc ? llfc_errmsg() : "");
+        llfc_net *back = llfc_net_load(path);
+        CHECK(back != NULL, "io %s: load (%s)", net->cnn->config, back ? "" : llfc_errmsg());
+        if (!back) { free(x), free(la), free(lb); continue; }
+        CHECK(back->arch == LLFC_ARCH_CNN && llfc_net_same_arch(net, back) == 0 && params_equal(net, back) &&
+                  !memcmp(back->ptrain, net->ptrain, (size_t)net->nparams),
+              "io %s: same layout, every parameter and buffer back bit for bit", net->cnn->config);
+        CHECK(llfc_net_forward(net, x, n, la) == 0 && llfc_net_forward(back, x, n, lb) == 0 &&
+                  !memcmp(la, lb, (size_t)(n * K) * 4),
+              "io %s: identical logits after the round trip", net->cnn->config);
+        size_t len;
+        char *txt = slurp(path, &len);
+        int nbn = 0, ni64 = 0;
+        for (int i = 0; i < net->cnn->nops; i++) {
+            const llfc_op *o = &net->cnn->ops[i];
+            if (o->kind != LLFC_OP_BN) continue;
+            char want[160];
+            snprintf(want, sizeof want, "\"%s\":{\"dtype\":\"I64\",\"shape\":[]", net->pname[o->pnbt]);
+            nbn++;
+            ni64 += txt && strstr(txt + 8, want) != NULL;
+        }
+        if (k < 2) CHECK(nbn > 0 && ni64 == nbn, "io %s: the %d num_batches_tracked are I64 scalars", net->cnn->config, nbn);
+        free(txt);
+        llfc_net_free(back);
+        free(x), free(la), free(lb);
+    }
+
+    /* malformed files */
+    llfc_net *net = nets[0];
+    const char *cfg = net->cnn->config;
+    struct { const char *arch, *config, *drop, *extra, *reshape, *want; } bad[] = {
+        {"cnn", NULL, NULL, NULL, NULL, "needs a config"},
+        {"cnn", "vgg depth=12", NULL, NULL, NULL, "config 'vgg depth=12'"},
+        {"cnn", "resnet20 width=x", NULL, NULL, NULL, "config"},
+        {"cnn", cfg, "layer2.0.bn1.running_var", NULL, NULL, "missing tensor 'layer2.0.bn1.running_var'"},
+        {"cnn", cfg, NULL, "layer9.weight", NULL, "unexpected tensor 'layer9.weight'"},
+        {"cnn", cfg, NULL, NULL, "linear.weight", "'linear.weight' is 3, the config"},
+        {"cnn", cfg, NULL, NULL, "bn1.num_batches_tracked", "'bn1.num_batches_tracked' is 3"},
+        {"resnet", cfg, NULL, NULL, NULL, "architecture 'resnet' is not supported"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = write_variant(net, path, bad[i].arch, bad[i].config, bad[i].drop, bad[i].extra, bad[i].reshape);
+        llfc_net *b = rc ? NULL : llfc_net_load(path);
+        CHECK(rc == 0 && !b && strstr(llfc_errmsg(), bad[i].want) && strstr(llfc_errmsg(), path),
+              "io: malformed file %zu refused (%s)", i + 1, llfc_errmsg());
+        llfc_net_free(b);
+    }
+    /* a PyTorch-style F32 [1] count and F32 everything loads */
+    CHECK(write_variant(net, path, "cnn", cfg, NULL, NULL, NULL) == 0, "io: write an all-F32 file");
+    llfc_net *b = llfc_net_load(path);
+    CHECK(b && params_equal(b, net), "io: num_batches_tracked as F32 [1] loads too (%s)", b ? "" : llfc_errmsg());
+    llfc_net_free(b);
+    for (int k = 0; k < 3; k++) llfc_net_free(nets[k]);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     llfc_net *v = net_vgg(3), *r = net_res(4), *f = net_flat(5);
@@ -559,6 +682,7 @@ int main(void)
     test_grad("flat", f, 3);
     test_bn();
     test_train();
+    test_io();
     llfc_net_free(v), llfc_net_free(r), llfc_net_free(f);
     return check_summary();
 }
