@@ -83,6 +83,10 @@ llfc_net *llfc_cnn_resnet20(int c, int h, int w, int width, int norm, int64_t cl
 llfc_net *llfc_cnn_like(const llfc_net *tmpl, uint64_t seed);
 /* Rebuild from the config text written by llfc_cnn->config (model files). */
 llfc_net *llfc_cnn_from_config(const char *config);
+/* The same with fresh weights from seed (from_config uses seed 1).  Also
+ * accepts "vgg depth=11|13|16 width=W ..." (torchvision's configurations
+ * scaled by W), which it keeps as the net's config text. */
+llfc_net *llfc_cnn_build(const char *config, uint64_t seed);
 
 /* ---- execution (nn_cnn.c) ---------------------------------------------------
  * Sizes in floats per sample of a slot. */

@@ -630,7 +630,7 @@ static int parse_layers(const char *v, int *spec, int max, int *n)
     return 0;
 }
 
-static llfc_net *build_from_config(const char *config, uint64_t seed)
+llfc_net *llfc_cnn_build(const char *config, uint64_t seed)
 {
     if (!config) return llfc_seterr("cnn config: none"), NULL;
     char buf[sizeof ((llfc_cnn *)0)->config];
@@ -709,10 +709,10 @@ static llfc_net *build_from_config(const char *config, uint64_t seed)
     return net;
 }
 
-llfc_net *llfc_cnn_from_config(const char *config) { return build_from_config(config, 1); }
+llfc_net *llfc_cnn_from_config(const char *config) { return llfc_cnn_build(config, 1); }
 
 llfc_net *llfc_cnn_like(const llfc_net *tmpl, uint64_t seed)
 {
     if (!tmpl || tmpl->arch != LLFC_ARCH_CNN || !tmpl->cnn) return llfc_seterr("cnn_like: not a conv net"), NULL;
-    return build_from_config(tmpl->cnn->config, seed);
+    return llfc_cnn_build(tmpl->cnn->config, seed);
 }

@@ -2,6 +2,7 @@
  * copies, interpolation, evaluation.  Training, spawning and model files are
  * in l_train.c (they register into the same module and Net type). */
 #include "lbind.h"
+#include "nn_cnn.h"
 #include "train.h"
 
 #include <math.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lnn_vgg_tostring(lua_State *L, const llfc_net *net); /* l_vgg.c */
+int lnn_cnn_tostring(lua_State *L, const llfc_net *net); /* l_cnn.c */
 
 /* ---- nn.mlp{784, 512, 10, seed = 1, act = "relu", init = "torch"} ------------ */
 static int nn_mlp(lua_State *L)
@@ -162,9 +163,19 @@ static int net_params(lua_State *L)
     return 1;
 }
 
+/* trainable values, as sum(p.numel() for p in model.parameters()): BatchNorm
+ * buffers are not counted */
+static int64_t ntrainable(const llfc_net *net)
+{
+    int64_t n = 0;
+    for (int p = 0; p < net->nparams; p++)
+        if (!net->ptrain || net->ptrain[p]) n += llfc_tensor_numel(net->param[p]);
+    return n;
+}
+
 static int net_nparams(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)llfc_net_nparams_total(lb_checknet(L, 1)));
+    lua_pushinteger(L, (lua_Integer)ntrainable(lb_checknet(L, 1)));
     return 1;
 }
 
@@ -180,18 +191,28 @@ static int net_widths(lua_State *L)
     return 1;
 }
 
-/* net:info() -> {arch = "mlp", widths = {...}, act = "relu", nparams = N, layers = N} */
+static const char *arch_name(const llfc_net *net)
+{
+    return net->arch == LLFC_ARCH_CNN ? "cnn" : net->arch == LLFC_ARCH_VGG ? "vgg" : "mlp";
+}
+
+/* net:info() -> {arch = "mlp" | "cnn", widths = {...}, act = "relu", nparams = N, layers = N
+ *                [, config = "resnet20 width=1 ..." for conv nets]} */
 static int net_info(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
-    lua_createtable(L, 0, 5);
-    lua_pushstring(L, net->arch == LLFC_ARCH_VGG ? "vgg" : "mlp");
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, arch_name(net));
     lua_setfield(L, -2, "arch");
+    if (net->cnn) {
+        lua_pushstring(L, net->cnn->config);
+        lua_setfield(L, -2, "config");
+    }
     net_widths(L);
     lua_setfield(L, -2, "widths");
     lua_pushstring(L, llfc_act_name(net->act));
     lua_setfield(L, -2, "act");
-    lua_pushinteger(L, (lua_Integer)llfc_net_nparams_total(net));
+    lua_pushinteger(L, (lua_Integer)ntrainable(net));
     lua_setfield(L, -2, "nparams");
     lua_pushinteger(L, net->nlayers);
     lua_setfield(L, -2, "layers");
@@ -212,7 +233,7 @@ static int net_tostring(lua_State *L)
     void **box = luaL_checkudata(L, 1, LLFC_NET_MT);
     llfc_net *net = *box;
     if (!net) { lua_pushstring(L, "llfc.Net (freed)"); return 1; }
-    if (net->arch == LLFC_ARCH_VGG) return lnn_vgg_tostring(L, net);
+    if (net->arch == LLFC_ARCH_CNN && net->cnn) return lnn_cnn_tostring(L, net);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "llfc.Net mlp ");
@@ -235,6 +256,23 @@ static int net_tostring(lua_State *L)
         luaL_addstring(&b, line);
     }
     lb_pushresult_chomp(&b);
+    return 1;
+}
+
+/* __index: the read-only fields net.arch ("mlp" or "cnn") and net.config
+ * (a conv net's builder configuration, nil for MLPs), else a method */
+static int net_index(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    const char *k = lua_tostring(L, 2);
+    if (k && !strcmp(k, "arch")) { lua_pushstring(L, arch_name(net)); return 1; }
+    if (k && !strcmp(k, "config")) {
+        if (net->cnn) lua_pushstring(L, net->cnn->config);
+        else lua_pushnil(L);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
     return 1;
 }
 
@@ -360,7 +398,7 @@ static const luaL_Reg nn_funcs[] = {
 
 extern const luaL_Reg lnn_train_methods[];
 extern const luaL_Reg lnn_train_funcs[];
-extern const luaL_Reg lnn_vgg_funcs[];
+extern const luaL_Reg lnn_cnn_funcs[];
 
 int llfc_open_nn(lua_State *L)
 {
@@ -368,10 +406,14 @@ int llfc_open_nn(lua_State *L)
     luaL_getmetatable(L, LLFC_NET_MT);
     lua_getfield(L, -1, "__index");
     luaL_setfuncs(L, lnn_train_methods, 0);
-    lua_pop(L, 2);
+    /* __index becomes a function serving net.arch and net.config; the
+     * methods stay in mt.methods (lb_newtype adds later ones there) */
+    lua_pushcclosure(L, net_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     lua_newtable(L);
     luaL_setfuncs(L, nn_funcs, 0);
     luaL_setfuncs(L, lnn_train_funcs, 0);
-    luaL_setfuncs(L, lnn_vgg_funcs, 0);
+    luaL_setfuncs(L, lnn_cnn_funcs, 0);
     return 1;
 }

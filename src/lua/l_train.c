@@ -1,6 +1,7 @@
 /* l_train.c - Lua binding of training and spawning (nn module): net:train,
  * nn.spawn, nn.pair, the history tables and the progress bar. */
 #include "lbind.h"
+#include "nn_cnn.h"
 #include "train.h"
 
 #include <math.h>
@@ -617,7 +618,7 @@ static int nn_pair(lua_State *L)
     int nw, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
     llfc_net *tmpl = lb_tonet(L, 1);
     if (tmpl) {
-        if (tmpl->arch != LLFC_ARCH_MLP && tmpl->arch != LLFC_ARCH_VGG)
+        if (tmpl->arch != LLFC_ARCH_MLP && tmpl->arch != LLFC_ARCH_CNN)
             return luaL_error(L, "nn.pair: unsupported architecture");
         nw = tmpl->nlayers + 1;
         memcpy(widths, tmpl->widths, (size_t)nw * sizeof *widths);
@@ -647,7 +648,7 @@ static int nn_pair(lua_State *L)
     c.viewset = c.view ? vs : 0;
     if (c.view) lb_view_begin(L, "train", c.title ? c.title : "pair");
     for (int i = 0; i < 2; i++) {
-        llfc_net *n = tmpl && tmpl->arch == LLFC_ARCH_VGG ? llfc_vgg_like(tmpl, (uint64_t)is[i])
+        llfc_net *n = tmpl && tmpl->arch == LLFC_ARCH_CNN ? llfc_cnn_like(tmpl, (uint64_t)is[i])
                                                            : llfc_mlp_new(nw, widths, act, init, (uint64_t)is[i]);
         if (!n) return lb_error(L, "nn.pair");
         lb_pushnet(L, n);

@@ -50,6 +50,11 @@ void lb_newtype(lua_State *L, const char *mtname, const luaL_Reg *methods, const
         lua_setfield(L, -3, "__index");
     }
     if (methods && lua_istable(L, -1)) luaL_setfuncs(L, methods, 0);
+    else if (methods && lua_getfield(L, -2, "methods") == LUA_TTABLE) {
+        /* __index is a function serving fields: methods go to mt.methods */
+        luaL_setfuncs(L, methods, 0);
+        lua_pop(L, 1);
+    } else if (methods) lua_pop(L, 1);
     /* mt.methods is the method table even when a module later replaces
      * __index by a function (help() and completion read it) */
     if (lua_istable(L, -1) && lua_getfield(L, -2, "methods") == LUA_TNIL) {
