@@ -18,7 +18,10 @@
  * Activation matching: for each group, the post-activation features of its
  * feature layer over n samples, streamed in batches; C = H_A^T H_B (inner) or
  * the Pearson correlation matrix (corr; a unit with zero variance correlates 0
- * with everything), and p[g] = argmax assignment of C.
+ * with everything), and p[g] = argmax assignment of C.  A conv feature
+ * [n, C*H*W] (NCHW) of a group of C channels is viewed as [n*H*W, C]: every
+ * sample and position is one observation of the channels.  A group without
+ * a feature layer keeps the identity.
  */
 #include "perm.h"
 
@@ -28,6 +31,7 @@
 #include <string.h>
 
 #include "lap.h"
+#include "nn_cnn.h"
 
 /* A progress callback asked to stop: keep its own error, else "interrupted". */
 static void stopped(void)
@@ -313,53 +317,96 @@ done:
 
 /* ---- activation matching ------------------------------------------------- */
 
+/* out [m, q, d] = in [m, d, q] (channels last: one row per sample and position) */
+static void chan_last(const float *in, float *out, int64_t m, int64_t d, int64_t q)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const float *x = in + i * d * q;
+        float *y = out + i * d * q;
+        for (int64_t c = 0; c < d; c++)
+            for (int64_t k = 0; k < q; k++) y[k * d + c] = x[c * q + k];
+    }
+}
+
+/* Default batch: 500 samples, fewer for conv nets so that the executor's
+ * values (about one of every slot) and the kept features with their
+ * transposes stay near 128 MB. */
+static int64_t am_batch(const llfc_net *a, const llfc_permspec *s, const int64_t *hw)
+{
+    if (a->arch != LLFC_ARCH_CNN || !a->cnn) return 500;
+    int64_t per = 0;
+    for (int k = 0; k < a->cnn->nslots; k++) per += llfc_cnn_slot_dim(a, k);
+    for (int g = 0; g < s->ngroups; g++)
+        if (hw[g]) per += 4 * s->gsize[g] * hw[g];
+    int64_t bs = (INT64_C(32) << 20) / (per > 0 ? per : 1);
+    return bs < 1 ? 1 : bs > 500 ? 500 : bs;
+}
+
 llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const float *x, int64_t n,
                                  const llfc_am_opts *opts, llfc_am_stats *stats)
 {
     double t0 = llfc_now();
     llfc_am_opts o = {.method = LLFC_AM_INNER, .batch = 500};
     if (opts) o = *opts;
-    if (o.batch < 1) o.batch = 500;
     if (o.method != LLFC_AM_INNER && o.method != LLFC_AM_CORR) {
         llfc_seterr("unknown method %d", o.method);
         return NULL;
     }
     if (n < 1) { llfc_seterr("need at least one sample, got %lld", (long long)n); return NULL; }
     if (check_pair(a, b)) return NULL;
+    if (a->arch != LLFC_ARCH_MLP && a->arch != LLFC_ARCH_CNN) {
+        llfc_seterr("activation matching needs an MLP or a conv net built as an op list");
+        return NULL;
+    }
     const llfc_permspec *s = a->spec;
-    int G = s->ngroups, F = llfc_net_nfeat(a);
-    for (int g = 0; g < G; g++)
-        if (s->gfeat[g] < 0 || s->gfeat[g] >= F) {
-            llfc_seterr("group %s has no feature layer to match on", s->gname[g]);
+    int G = s->ngroups, F = llfc_net_nfeat(a), nmatch = 0;
+    char fname[48];
+    int64_t *hw = llfc_calloc((size_t)G + 1, sizeof *hw); /* positions per channel; 0: identity */
+    if (!hw) return NULL;
+    /* check every group before any work */
+    for (int g = 0; g < G; g++) {
+        int l = s->gfeat[g];
+        if (l < 0) continue; /* no feature layer: kept identity */
+        int64_t d = s->gsize[g], fd = l < F ? llfc_net_featdim(a, l) : 0;
+        if (l >= F || d < 1 || fd % d != 0) {
+            if (l >= F) llfc_seterr("group %s: feature layer %d out of range 1..%d", s->gname[g], l + 1, F);
+            else llfc_seterr("group %s has %lld units but feature layer %s has %lld values, not a multiple",
+                             s->gname[g], (long long)d, llfc_net_featname(a, l, fname, sizeof fname), (long long)fd);
+            free(hw);
             return NULL;
         }
-    int64_t din = llfc_net_input_dim(a), bs = o.batch < n ? o.batch : n;
+        hw[g] = fd / d;
+        nmatch++;
+    }
+    int64_t din = llfc_net_input_dim(a), bs = o.batch;
+    if (bs < 1) bs = am_batch(a, s, hw);
+    if (bs > n) bs = n;
     llfc_perm *p = llfc_perm_identity(s);
     float **fa = llfc_calloc((size_t)F + 1, sizeof *fa), **fb = llfc_calloc((size_t)F + 1, sizeof *fb);
     double **S = llfc_calloc((size_t)G + 1, sizeof *S);  /* [d, d] sums of hA hB^T */
     double **mom = llfc_calloc((size_t)G + 1, sizeof *mom); /* [4, d]: sum a, sum b, sum a^2, sum b^2 */
-    float *tmp = NULL, *cost = NULL;
+    float *tmp = NULL, *cost = NULL, *ta = NULL, *tb = NULL;
     int64_t *assign = NULL;
-    int64_t maxd = 1;
+    int64_t maxd = 1, maxt = 0;
+    int64_t ndone = 0; /* Ctrl-C after a whole batch: match on the samples done */
+    int intr = 0;
     if (!p || !fa || !fb || !S || !mom) goto fail;
+    if (nmatch == 0) { n = 0; goto matched; } /* nothing to measure */
     for (int g = 0; g < G; g++) {
-        int64_t d = s->gsize[g];
+        if (!hw[g]) continue;
+        int64_t d = s->gsize[g], fd = d * hw[g];
         int l = s->gfeat[g];
-        if (llfc_net_featdim(a, l) != d) {
-            llfc_seterr("group %s has %lld units but feature layer %d has %lld", s->gname[g], (long long)d, l + 1,
-                        (long long)llfc_net_featdim(a, l));
-            goto fail;
-        }
         if (d > maxd) maxd = d;
-        if (!fa[l] && !(fa[l] = llfc_mallocarray((size_t)(bs * d), sizeof(float)))) goto fail;
-        if (!fb[l] && !(fb[l] = llfc_mallocarray((size_t)(bs * d), sizeof(float)))) goto fail;
+        if (hw[g] > 1 && fd > maxt) maxt = fd;
+        if (!fa[l] && !(fa[l] = llfc_mallocarray((size_t)(bs * fd), sizeof(float)))) goto fail;
+        if (!fb[l] && !(fb[l] = llfc_mallocarray((size_t)(bs * fd), sizeof(float)))) goto fail;
         if (!(S[g] = llfc_calloc((size_t)(d * d), sizeof(double)))) goto fail;
         if (!(mom[g] = llfc_calloc((size_t)(4 * d), sizeof(double)))) goto fail;
     }
     if (!(tmp = llfc_mallocarray((size_t)(maxd * maxd), sizeof *tmp))) goto fail;
-    /* Ctrl-C after a whole batch: match on the samples done (ndone) */
-    int64_t ndone = 0;
-    int intr = 0;
+    if (maxt && (!(ta = llfc_mallocarray((size_t)(bs * maxt), sizeof *ta)) ||
+                 !(tb = llfc_mallocarray((size_t)(bs * maxt), sizeof *tb))))
+        goto fail;
     for (int64_t i0 = 0; i0 < n; i0 += bs) {
         if (ndone > 0 && llfc_interrupted()) { intr = 1; break; }
         if (llfc_check_interrupt()) goto fail;
@@ -369,18 +416,27 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (ndone > 0 && llfc_interrupted()) { intr = 1; break; }
         if (llfc_check_interrupt() || llfc_net_forward_features(b, xb, m, NULL, fb)) goto fail;
         for (int g = 0; g < G; g++) {
-            int64_t d = s->gsize[g];
+            if (!hw[g]) continue;
+            int64_t d = s->gsize[g], q = hw[g], rows = m * q;
             int l = s->gfeat[g];
             /* a wide group's product takes a while; once sums hold whole
              * batches, finish this one (S must not mix in half a batch) */
             if (ndone == 0 && llfc_check_interrupt()) goto fail;
-            /* tmp[d, d] = H_A^T H_B for this batch (H: [m, d]) */
-            llfc_gemm(1, 0, (int)d, (int)d, (int)m, 1.0f, fa[l], (int)d, fb[l], (int)d, 0.0f, tmp, (int)d);
+            /* H [rows, d]: the features themselves, or a conv map [m, d, q]
+             * turned into [m, q, d] (rows = m*q observations of d channels) */
+            const float *HA = fa[l], *HB = fb[l];
+            if (q > 1) {
+                chan_last(fa[l], ta, m, d, q);
+                chan_last(fb[l], tb, m, d, q);
+                HA = ta, HB = tb;
+            }
+            /* tmp[d, d] = H_A^T H_B for this batch */
+            llfc_gemm(1, 0, (int)d, (int)d, (int)rows, 1.0f, HA, (int)d, HB, (int)d, 0.0f, tmp, (int)d);
             double *Sg = S[g], *mg = mom[g];
             for (int64_t k = 0; k < d * d; k++) Sg[k] += tmp[k];
             if (o.method == LLFC_AM_INNER) continue; /* moments only for corr */
-            for (int64_t r = 0; r < m; r++) {
-                const float *ha = fa[l] + r * d, *hb = fb[l] + r * d;
+            for (int64_t r = 0; r < rows; r++) {
+                const float *ha = HA + r * d, *hb = HB + r * d;
                 for (int64_t k = 0; k < d; k++) {
                     mg[k] += ha[k];
                     mg[d + k] += hb[k];
@@ -403,17 +459,18 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
     if (!(cost = llfc_mallocarray((size_t)(maxd * maxd), sizeof *cost))) goto fail;
     if (!(assign = llfc_mallocarray((size_t)maxd, sizeof *assign))) goto fail;
     for (int g = 0; g < G; g++) {
+        if (!hw[g]) continue;
         int64_t d = s->gsize[g];
-        double *Sg = S[g], *mg = mom[g];
+        double *Sg = S[g], *mg = mom[g], nobs = (double)n * (double)hw[g];
         if (o.method == LLFC_AM_INNER) {
-            for (int64_t k = 0; k < d * d; k++) cost[k] = (float)(Sg[k] / (double)n);
+            for (int64_t k = 0; k < d * d; k++) cost[k] = (float)(Sg[k] / nobs);
         } else {
             /* corr[i, j] = (E[a_i b_j] - E a_i E b_j) / (sd a_i sd b_j); 0 for a dead unit */
             double *sa = mg + 2 * d, *sb = mg + 3 * d; /* reuse as std */
             for (int64_t k = 0; k < d; k++) {
-                mg[k] /= (double)n;
-                mg[d + k] /= (double)n;
-                double va = sa[k] / (double)n - mg[k] * mg[k], vb = sb[k] / (double)n - mg[d + k] * mg[d + k];
+                mg[k] /= nobs;
+                mg[d + k] /= nobs;
+                double va = sa[k] / nobs - mg[k] * mg[k], vb = sb[k] / nobs - mg[d + k] * mg[d + k];
                 /* relative floor: variance lost in rounding counts as dead */
                 sa[k] = va > 1e-12 * (1.0 + mg[k] * mg[k]) ? sqrt(va) : 0.0;
                 sb[k] = vb > 1e-12 * (1.0 + mg[d + k] * mg[d + k]) ? sqrt(vb) : 0.0;
@@ -421,7 +478,7 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
             for (int64_t i = 0; i < d; i++)
                 for (int64_t j = 0; j < d; j++) {
                     double den = sa[i] * sb[j];
-                    double c = den > 0.0 ? (Sg[i * d + j] / (double)n - mg[i] * mg[d + j]) / den : 0.0;
+                    double c = den > 0.0 ? (Sg[i * d + j] / nobs - mg[i] * mg[d + j]) / den : 0.0;
                     cost[i * d + j] = (float)c;
                 }
         }
@@ -429,11 +486,13 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (llfc_lap_solve_f32(d, d, cost, 1, assign, &total)) goto fail;
         memcpy(p->idx[g], assign, (size_t)d * sizeof *assign);
     }
+matched:
     if (intr) llfc_interrupt_flag = 1;
     if (stats) {
         stats->seconds = llfc_now() - t0;
         stats->n = n;
         stats->interrupted = intr;
+        stats->nidentity = G - nmatch;
     }
     goto done;
 fail:
@@ -453,6 +512,9 @@ done:
     free(S);
     free(mom);
     free(tmp);
+    free(ta);
+    free(tb);
+    free(hw);
     free(cost);
     free(assign);
     return p;

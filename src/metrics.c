@@ -10,8 +10,18 @@
  *      parameters for a fixed input), so only layers 2..L are lerped into one
  *      buffer net and run; alpha = 0 and 1 reuse B's and A's features;
  *   3. accumulate per-sample sums in double.
+ *
+ * Conv nets (nn_cnn.h) run through llfc_cnn_forward_slots keeping only the
+ * slots some metric reads: the features are the ReLU outputs (pre: their
+ * inputs) and the logits, flattened per sample; theta_alpha is the full
+ * lerp of every parameter and buffer (as nn.lerp) run from the input.
+ * Commutativity visits the weight ops (CONV, LINEAR) with H = the op's input
+ * slot: W_A H_A + W_B H_B is read from the two output slots minus the
+ * biases, and (W_A - W_B)(H_A - H_B) is one llfc_cnn_apply_weight of a copy
+ * of A holding W_A - W_B on the difference of the inputs.
  */
 #include "metrics.h"
+#include "nn_cnn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -260,11 +270,23 @@ typedef struct {
     int nu;                                   /* union of forward alphas */
     double *ua;
     int *u_ip, *u_ll;                         /* index into interp / llfc grids, or -1 */
+    /* conv nets: kept values by slot ([bs, slot_dim] or NULL); pa .. ht
+     * point into them */
+    int cnn, nslots;
+    float **sa, **sb, **st;
+    llfc_net *dnet;                           /* A with W_A - W_B in its weight ops */
 } pass_work;
 
 static void work_free(pass_work *w)
 {
-    for (int l = 0; l < w->L; l++) {
+    for (int s = 0; s < w->nslots; s++) {
+        if (w->sa) free(w->sa[s]);
+        if (w->sb) free(w->sb[s]);
+        if (w->st) free(w->st[s]);
+    }
+    free(w->sa); free(w->sb); free(w->st);
+    llfc_net_free(w->dnet);
+    for (int l = 0; l < w->L && !w->cnn; l++) {
         if (w->pa) free(w->pa[l]);
         if (w->ha) free(w->ha[l]);
         if (w->pb) free(w->pb[l]);
@@ -332,6 +354,178 @@ static int alloc_layers(float ***dst, int L, const llfc_net *net, int64_t bs)
     if (!*dst) return -1;
     for (int l = 0; l < L; l++)
         if (!((*dst)[l] = llfc_mallocarray((size_t)(bs * net->widths[l + 1]), sizeof(float)))) return -1;
+    return 0;
+}
+
+/* ---- conv nets ------------------------------------------------------------ */
+
+static int is_weight_op(const llfc_op *op) { return op->kind == LLFC_OP_CONV || op->kind == LLFC_OP_LINEAR; }
+
+static int cnn_nweight(const llfc_net *net)
+{
+    int n = 0;
+    for (int i = 0; i < net->cnn->nops; i++) n += is_weight_op(&net->cnn->ops[i]);
+    return n;
+}
+
+/* The name of a value slot: "x" for the input, the feature name of a
+ * feature ReLU (or the logits), else the module path of the op writing it. */
+static void cnn_slot_name(const llfc_net *net, int slot, char *buf, size_t n)
+{
+    if (slot <= 0) { snprintf(buf, n, "x"); return; }
+    const llfc_op *p = &net->cnn->ops[slot - 1];
+    if ((p->kind == LLFC_OP_RELU || p->kind == LLFC_OP_LINEAR) && p->feat >= 0 && p->feat < llfc_net_nfeat(net))
+        llfc_net_featname(net, p->feat, buf, n);
+    else snprintf(buf, n, "%s", p->name);
+}
+
+/* Slots of feature layer l's pre- and post-activations: a feature ReLU's
+ * input and output; the logits are the output of the last LINEAR op. */
+static int cnn_feat_slots(const llfc_net *net, int *pre, int *post)
+{
+    const llfc_cnn *c = net->cnn;
+    int F = llfc_net_nfeat(net);
+    for (int l = 0; l < F; l++) pre[l] = post[l] = -1;
+    for (int i = 0; i < c->nops; i++) {
+        const llfc_op *op = &c->ops[i];
+        if (op->kind == LLFC_OP_RELU && op->feat >= 0 && op->feat < F - 1) pre[op->feat] = op->in, post[op->feat] = op->out;
+        if (op->kind == LLFC_OP_LINEAR) pre[F - 1] = post[F - 1] = op->out;
+    }
+    for (int l = 0; l < F; l++)
+        if (post[l] < 0) return llfc_seterr("metrics: feature layer %d has no value in the op list", l + 1);
+    return 0;
+}
+
+/* Conv net buffers: mark the slots the asked-for metrics read, size the
+ * batch (unless given) so the kept values stay near 128 MB, allocate them
+ * and point pa .. ht into them; the weight-difference net for commutativity. */
+static int cnn_setup(pass_work *w, const llfc_report *r, const llfc_net *a, const llfc_net *b, int64_t given,
+                     int64_t *bs)
+{
+    int F = w->L, S = w->nslots = a->cnn->nslots;
+    int pre[256], post[256];
+    if (F > 256) return llfc_seterr("metrics: too many feature layers (%d)", F);
+    if (cnn_feat_slots(a, pre, post)) return -1;
+    char *nab = llfc_calloc((size_t)S, 1), *nt = llfc_calloc((size_t)S, 1);
+    int rc = -1;
+    if (!nab || !nt) goto done;
+    nab[post[F - 1]] = 1; /* the logits */
+    if (w->nu > 0) nt[post[F - 1]] = 1;
+    if (r->what & LLFC_M_LLFC)
+        for (int i = 0; i < r->llfc.nlayer; i++) {
+            int l = r->llfc.layer[i].feat, s = r->llfc.features == LLFC_FEAT_PRE ? pre[l] : post[l];
+            nab[s] = 1;
+            if (w->nu > 0) nt[s] = 1;
+        }
+    if (r->what & LLFC_M_WEAK)
+        for (int i = 0; i < r->weak.nlayer; i++) {
+            int l = r->weak.layer[i].feat;
+            nab[pre[l]] = nab[post[l]] = 1;
+        }
+    int64_t maxc = 0;
+    if (r->what & LLFC_M_COMM)
+        for (int k = 0; k < r->comm.nlayer; k++) {
+            const llfc_op *op = &a->cnn->ops[r->comm.layer[k].op];
+            nab[op->in] = nab[op->out] = 1;
+            int64_t di = llfc_cnn_slot_dim(a, op->in), dout = llfc_cnn_slot_dim(a, op->out);
+            if (di > maxc) maxc = di;
+            if (dout > maxc) maxc = dout;
+        }
+    nab[0] = nt[0] = 0; /* the input is the batch itself */
+    /* floats per sample: kept slots of A, B and theta_alpha, the
+     * commutativity scratch, and one of every slot for the executor */
+    int64_t per = 2 * maxc;
+    for (int s = 0; s < S; s++) {
+        int64_t d = llfc_cnn_slot_dim(a, s);
+        per += d * (1 + 2 * nab[s] + nt[s]);
+    }
+    if (given <= 0) {
+        int64_t cap = (INT64_C(32) << 20) / (per > 0 ? per : 1);
+        if (cap < 1) cap = 1;
+        if (*bs > cap) *bs = cap;
+    }
+    if (!(w->sa = llfc_calloc((size_t)S, sizeof *w->sa)) || !(w->sb = llfc_calloc((size_t)S, sizeof *w->sb)) ||
+        !(w->st = llfc_calloc((size_t)S, sizeof *w->st)))
+        goto done;
+    for (int s = 1; s < S; s++) {
+        size_t n = (size_t)(*bs * llfc_cnn_slot_dim(a, s));
+        if (nab[s] && (!(w->sa[s] = llfc_mallocarray(n, sizeof(float))) ||
+                       !(w->sb[s] = llfc_mallocarray(n, sizeof(float)))))
+            goto done;
+        if (nt[s] && !(w->st[s] = llfc_mallocarray(n, sizeof(float)))) goto done;
+    }
+    if (!(w->pa = llfc_calloc((size_t)F, sizeof *w->pa)) || !(w->ha = llfc_calloc((size_t)F, sizeof *w->ha)) ||
+        !(w->pb = llfc_calloc((size_t)F, sizeof *w->pb)) || !(w->hb = llfc_calloc((size_t)F, sizeof *w->hb)) ||
+        !(w->pt = llfc_calloc((size_t)F, sizeof *w->pt)) || !(w->ht = llfc_calloc((size_t)F, sizeof *w->ht)))
+        goto done;
+    for (int l = 0; l < F; l++) {
+        w->pa[l] = w->sa[pre[l]], w->ha[l] = w->sa[post[l]];
+        w->pb[l] = w->sb[pre[l]], w->hb[l] = w->sb[post[l]];
+        w->pt[l] = w->st[pre[l]], w->ht[l] = w->st[post[l]];
+    }
+    if (w->nu > 0 && !(w->tnet = llfc_net_clone(a))) goto done;
+    if (r->what & LLFC_M_COMM) {
+        if (!(w->dnet = llfc_net_clone(a))) goto done;
+        for (int k = 0; k < r->comm.nlayer; k++) {
+            int p = a->cnn->ops[r->comm.layer[k].op].pw;
+            const float *x = llfc_tensor_data(a->param[p]), *y = llfc_tensor_data(b->param[p]);
+            float *d = llfc_tensor_data(w->dnet->param[p]);
+            int64_t n = llfc_tensor_numel(a->param[p]);
+            for (int64_t i = 0; i < n; i++) d[i] = x[i] - y[i];
+        }
+        if (!(w->dh = llfc_mallocarray((size_t)(*bs * maxc), sizeof(float))) ||
+            !(w->dz = llfc_mallocarray((size_t)(*bs * maxc), sizeof(float))))
+            goto done;
+    }
+    rc = 0;
+done:
+    free(nab);
+    free(nt);
+    return rc;
+}
+
+/* Commutativity of every weight op on one batch of m rows (x the input). */
+static int comm_cnn(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_net *b, const float *x, int64_t m)
+{
+    for (int k = 0; k < r->comm.nlayer; k++) {
+        llfc_comm_layer *c = &r->comm.layer[k];
+        const llfc_op *op = &a->cnn->ops[c->op];
+        int64_t din = llfc_cnn_slot_dim(a, op->in), dout = llfc_cnn_slot_dim(a, op->out);
+        const float *HA = op->in > 0 ? w->sa[op->in] : x, *HB = op->in > 0 ? w->sb[op->in] : x;
+        if (llfc_check_interrupt()) return -1;
+        /* D [m, dout] = (W_A - W_B) applied to H_A - H_B; zero on the input */
+        if (op->in > 0) {
+            double s = 0;
+            for (int64_t i = 0; i < m * din; i++) {
+                w->dh[i] = HA[i] - HB[i];
+                s += (double)w->dh[i] * w->dh[i];
+            }
+            c->dh2 += s;
+            c->ha2 += sumsq_f(HA, m * din);
+            c->hb2 += sumsq_f(HB, m * din);
+            if (llfc_cnn_apply_weight(w->dnet, c->op, w->dh, m, w->dz)) return -1;
+        } else {
+            double s = sumsq_f(x, m * din);
+            c->ha2 += s;
+            c->hb2 += s;
+        }
+        /* X = W_A H_A + W_B H_B = (out_A - b_A) + (out_B - b_B), the bias
+         * per output channel (hw positions each);  Y = X - D */
+        const float *OA = w->sa[op->out], *OB = w->sb[op->out];
+        const float *bA = op->pb >= 0 ? llfc_tensor_data(a->param[op->pb]) : NULL;
+        const float *bB = op->pb >= 0 ? llfc_tensor_data(b->param[op->pb]) : NULL;
+        int64_t K = op->K > 0 && dout % op->K == 0 ? op->K : dout, hw = dout / K;
+        double num = 0, x2 = 0, y2 = 0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < dout; j++) {
+                int64_t q = i * dout + j, ch = j / hw;
+                double X = (double)OA[q] + (double)OB[q];
+                if (bA) X -= (double)bA[ch] + (double)bB[ch];
+                double D = op->in > 0 ? w->dz[q] : 0.0;
+                num += D * D; x2 += X * X; y2 += (X - D) * (X - D);
+            }
+        c->num += num; c->x2 += x2; c->y2 += y2;
+    }
     return 0;
 }
 
@@ -416,15 +610,29 @@ static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, c
     }
     if (r->what & LLFC_M_COMM) {
         llfc_comm_res *cr = &r->comm;
-        if (!(cr->layer = llfc_calloc((size_t)L, sizeof *cr->layer))) return -1;
-        cr->nlayer = L;
-        for (int l = 0; l < L; l++) {
+        int nw = a->arch == LLFC_ARCH_CNN ? cnn_nweight(a) : L;
+        if (!(cr->layer = llfc_calloc((size_t)(nw ? nw : 1), sizeof *cr->layer))) return -1;
+        cr->nlayer = nw;
+        for (int l = 0, i = 0; l < nw; l++) {
             llfc_comm_layer *c = &cr->layer[l];
+            int pw;
             c->layer = l + 1;
-            if (l == 0) strcpy(c->input, "x");
-            else llfc_net_featname(a, l - 1, c->input, sizeof c->input);
-            const float *wa = llfc_tensor_data(a->param[2 * l]), *wb = llfc_tensor_data(b->param[2 * l]);
-            int64_t n = llfc_tensor_numel(a->param[2 * l]);
+            if (a->arch == LLFC_ARCH_CNN) {
+                while (!is_weight_op(&a->cnn->ops[i])) i++;
+                const llfc_op *op = &a->cnn->ops[i];
+                c->op = i++;
+                pw = op->pw;
+                snprintf(c->name, sizeof c->name, "%s", op->name);
+                cnn_slot_name(a, op->in, c->input, sizeof c->input);
+            } else {
+                c->op = -1;
+                pw = 2 * l;
+                snprintf(c->name, sizeof c->name, "%d", 2 * l);
+                if (l == 0) strcpy(c->input, "x");
+                else llfc_net_featname(a, l - 1, c->input, sizeof c->input);
+            }
+            const float *wa = llfc_tensor_data(a->param[pw]), *wb = llfc_tensor_data(b->param[pw]);
+            int64_t n = llfc_tensor_numel(a->param[pw]);
             for (int64_t i = 0; i < n; i++) {
                 double x = wa[i], y = wb[i];
                 c->wa2 += x * x; c->wb2 += y * y; c->dw2 += (x - y) * (x - y);
@@ -461,13 +669,13 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
 {
     if (!a || !b || !ds) return llfc_seterr("metrics: missing network or dataset");
     if (llfc_net_same_arch(a, b)) return llfc_adderr("the networks do not match");
-    if (a->arch == LLFC_ARCH_VGG) {
-        /* interpolation and LLFC only need forward passes; weak additivity and
-         * commutativity read weights as [out, in] matrices */
+    if (a->arch == LLFC_ARCH_CNN) {
+        if (!a->cnn || !b->cnn || a->cnn->nops < 1) return llfc_seterr("conv net without its op list");
+    } else if (a->arch != LLFC_ARCH_MLP) {
+        /* other layouts: interpolation and LLFC only need forward passes */
         if (o->what & (LLFC_M_WEAK | LLFC_M_COMM))
-            return llfc_seterr("weak additivity and commutativity are defined for MLPs only (conv nets: "
-                               "interpolate and llfc)");
-    } else if (a->arch != LLFC_ARCH_MLP) return llfc_seterr("unsupported architecture");
+            return llfc_seterr("weak additivity and commutativity: not for this layout (MLPs only, or conv nets as op lists)");
+    }
     if (ds->n < 1) return llfc_seterr("the dataset is empty");
     if (ds->dim != llfc_net_input_dim(a))
         return llfc_seterr("the networks take %lld inputs but the dataset has %lld features",
@@ -486,13 +694,15 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
 static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_net *b, const float *x,
                      const int32_t *y, int64_t m, int64_t dim)
 {
-    int L = w->L, act = a->act;
+    int L = w->L, act = a->arch == LLFC_ARCH_CNN ? LLFC_ACT_RELU : a->act;
     int64_t C = llfc_net_num_classes(a);
     for (int64_t i = 0; i < m; i++)
         if (y[i] < 0 || y[i] >= C)
             return llfc_seterr("label %d of sample %lld is out of range for %lld classes", (int)y[i],
                                (long long)(r->n + i + 1), (long long)C);
-    if (llfc_net_forward_features(a, x, m, w->pa, w->ha) || llfc_net_forward_features(b, x, m, w->pb, w->hb))
+    if (w->cnn) {
+        if (llfc_cnn_forward_slots(a, x, m, w->sa) || llfc_cnn_forward_slots(b, x, m, w->sb)) return -1;
+    } else if (llfc_net_forward_features(a, x, m, w->pa, w->ha) || llfc_net_forward_features(b, x, m, w->pb, w->hb))
         return -1;
 
     if (r->what & LLFC_M_INTERP) {
@@ -514,7 +724,10 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
         if (llfc_check_interrupt()) return -1; /* one forward pass per alpha: stop between them */
         if (al == 1.0) pt = w->pa, ht = w->ha;
         else if (al == 0.0) pt = w->pb, ht = w->hb;
-        else if (a->arch == LLFC_ARCH_VGG) {
+        else if (w->cnn) {
+            if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_cnn_forward_slots(w->tnet, x, m, w->st)) return -1;
+            pt = w->pt, ht = w->ht;
+        } else if (a->arch != LLFC_ARCH_MLP) {
             if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_net_forward_features(w->tnet, x, m, w->pt, w->ht))
                 return -1;
             pt = w->pt, ht = w->ht;
@@ -546,6 +759,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
                 weak_rows(act, w->pa[l], w->pb[l], w->ha[l], w->hb[l], m, ly->dim, ly->at[k].alpha, &ly->at[k]);
         }
 
+    if ((r->what & LLFC_M_COMM) && w->cnn) return comm_cnn(w, r, a, b, x, m);
     if (r->what & LLFC_M_COMM)
         for (int l = 0; l < L; l++) {
             llfc_comm_layer *c = &r->comm.layer[l];
@@ -601,14 +815,17 @@ llfc_report *llfc_metrics_run(const llfc_net *a, const llfc_net *b, const llfc_d
     int64_t bs = o->batch > 0 ? o->batch : 1000;
     if (bs > ds->n) bs = ds->n;
     if (setup_results(r, a, b, o) || setup_union(&w, r)) goto fail;
-    if (alloc_layers(&w.pa, L, a, bs) || alloc_layers(&w.ha, L, a, bs) || alloc_layers(&w.pb, L, a, bs) ||
+    if (a->arch == LLFC_ARCH_CNN) {
+        w.cnn = 1;
+        if (cnn_setup(&w, r, a, b, o->batch, &bs)) goto fail;
+    } else if (alloc_layers(&w.pa, L, a, bs) || alloc_layers(&w.ha, L, a, bs) || alloc_layers(&w.pb, L, a, bs) ||
         alloc_layers(&w.hb, L, a, bs))
         goto fail;
-    if (w.nu > 0) {
+    if (w.nu > 0 && !w.cnn) {
         if (alloc_layers(&w.pt, L, a, bs) || alloc_layers(&w.ht, L, a, bs)) goto fail;
         if (!(w.tnet = llfc_net_clone(a))) goto fail;
     }
-    if (r->what & LLFC_M_COMM) {
+    if ((r->what & LLFC_M_COMM) && !w.cnn) {
         int64_t maxw = 0;
         for (int l = 0; l <= L; l++) if (a->widths[l] > maxw) maxw = a->widths[l];
         if (!(w.dh = llfc_mallocarray((size_t)(bs * maxw), sizeof(float))) ||

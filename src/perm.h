@@ -84,10 +84,14 @@ typedef struct {
     double seconds;
     int64_t n;             /* samples used (fewer than asked when interrupted) */
     int interrupted;
+    int nidentity;         /* groups without a feature layer, kept identity */
 } llfc_am_stats;
 
 /* One assignment per group on the cross inner product / Pearson correlation
- * of the post-activation features of a and b over x [n, in].  On an interrupt
+ * of the post-activation features of a and b over x [n, in] (a conv map of
+ * C channels: over every sample and position, the [n*H*W, C] view; a group
+ * whose gfeat is -1 keeps the identity).  opts->batch < 1: 500 samples, fewer
+ * for conv nets (memory near 128 MB).  On an interrupt
  * (flag left set for the caller) after at least one whole batch it matches on
  * the batches done and sets stats->interrupted = 1; stats may be NULL. */
 llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const float *x, int64_t n,

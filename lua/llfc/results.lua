@@ -79,9 +79,16 @@ function show.commutativity(t)
   local out = {}
   out[#out + 1] = "commutativity: Dist(X,Y) = |X-Y|^2/(|X| |Y|), Dist_com = Dist(W_A H_A + W_B H_B, W_A H_B + W_B H_A), "
     .. "H = the layer's input, biases excluded; " .. count(t)
-  out[#out + 1] = "  layer  input     Dist_com      Dist_W      Dist_H"
+  -- columns as wide as the longest module / input name (conv nets: "layer1.0.conv1")
+  local wn, wi = 6, 6
   for _, c in ipairs(t.layers) do
-    out[#out + 1] = string.format("  %5d  %-6s  %10s  %10s  %10s", c.layer, c.input, fmt(c.dist_com), fmt(c.dist_w), fmt(c.dist_h))
+    wn = math.max(wn, #tostring(c.name or ""))
+    wi = math.max(wi, #tostring(c.input or ""))
+  end
+  out[#out + 1] = "  layer  " .. pad("weight", wn) .. "  " .. pad("input", wi) .. "    Dist_com      Dist_W      Dist_H"
+  for _, c in ipairs(t.layers) do
+    out[#out + 1] = string.format("  %5d  %s  %s  %10s  %10s  %10s", c.layer, pad(c.name or "", wn), pad(c.input or "", wi),
+      fmt(c.dist_com), fmt(c.dist_w), fmt(c.dist_h))
   end
   return table.concat(out, "\n")
 end

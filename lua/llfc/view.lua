@@ -79,6 +79,8 @@ end
 local function layer_names(layers, field)
   return list(layers, function(l, i)
     if field == "commutativity" then
+      -- conv nets: the weight's module path ("layer1.0.conv1"); MLPs: "2 (h1)"
+      if type(l.name) == "string" and l.name:find("%D") then return l.name end
       return tostring(l.layer or i) .. (l.input and (" (" .. tostring(l.input) .. ")") or "")
     end
     return tostring(l.name or i)

@@ -153,6 +153,7 @@ static void push_comm(lua_State *L, const llfc_report *r)
         const llfc_comm_layer *c = &cr->layer[l];
         lua_newtable(L);
         setint(L, "layer", c->layer);
+        setstr(L, "name", c->name);
         setstr(L, "input", c->input);
         setnum(L, "dist_com", c->dist_com); setnum(L, "dist_w", c->dist_w); setnum(L, "dist_h", c->dist_h);
         lua_rawseti(L, -2, l + 1);
@@ -250,7 +251,11 @@ static int *opt_layers(lua_State *L, int oidx, const llfc_net *net, int *n, cons
             char buf[32];
             for (int l = 0; l < nf; l++)
                 if (strcmp(llfc_net_featname(net, l, buf, sizeof buf), s) == 0) found = l;
-            if (found < 0) luaL_error(L, "%s: no feature layer named '%s' (h1..h%d, logits)", fname, s, nf - 1);
+            if (found < 0) {
+                char first[32];
+                luaL_error(L, "%s: no feature layer named '%s' (%s .. %s, %d layers)", fname, s,
+                           llfc_net_featname(net, 0, first, sizeof first), llfc_net_featname(net, nf - 1, buf, sizeof buf), nf);
+            }
             ls[i - 1] = found;
         } else {
             luaL_error(L, "%s: layers[%d] must be a name or a layer number, got %s", fname, (int)i, luaL_typename(L, -1));

@@ -414,7 +414,7 @@ static int stats_tostring(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     dstr d = {0};
     dstr_addf(&d, "%s", fieldstr(L, 1, "kind", "stats"));
-    static const char *keys[] = {"method", "n", "iterations", "seconds", NULL};
+    static const char *keys[] = {"method", "n", "iterations", "seconds", "note", NULL};
     for (int k = 0; keys[k]; k++) {
         const char *v = fieldstr(L, 1, keys[k], NULL);
         if (v) dstr_addf(&d, "\n  %s = %s", keys[k], v);
@@ -500,11 +500,13 @@ static int l_activation_match(lua_State *L)
     if (!lua_isnoneornil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fn); }
     lua_settop(L, 4);
     const char *method = lb_optstring(L, 4, "method", "inner", fn);
-    llfc_am_opts o = {.batch = lb_optinteger(L, 4, "batch", 500, fn)};
+    /* no batch: 500, fewer for conv nets (the core sizes it) */
+    llfc_am_opts o = {.batch = lb_optinteger(L, 4, "batch", -1, fn)};
     if (!strcmp(method, "inner")) o.method = LLFC_AM_INNER;
     else if (!strcmp(method, "corr")) o.method = LLFC_AM_CORR;
     else return luaL_error(L, "%s: option 'method' must be \"inner\" or \"corr\", got \"%s\"", fn, method);
-    if (o.batch < 1) return luaL_error(L, "%s: option 'batch' must be at least 1, got %d", fn, (int)o.batch);
+    if (o.batch == -1) o.batch = 0;
+    else if (o.batch < 1) return luaL_error(L, "%s: option 'batch' must be at least 1, got %d", fn, (int)o.batch);
     matchprog mp = {lb_optboolean(L, 4, "verbose", 0, fn), {L, 0}};
     opt_progress(L, 4, &mp, fn);
     o.progress = match_progress;
@@ -530,6 +532,20 @@ static int l_activation_match(lua_State *L)
     lua_setfield(L, -2, "seconds");
     lua_pushboolean(L, st.interrupted);
     lua_setfield(L, -2, "interrupted");
+    /* groups without a feature layer to match on keep the identity */
+    const llfc_permspec *sp = a->spec;
+    lua_createtable(L, st.nidentity, 0);
+    for (int g = 0, k = 0; g < sp->ngroups; g++)
+        if (sp->gfeat[g] < 0) {
+            lua_pushstring(L, sp->gname[g]);
+            lua_rawseti(L, -2, ++k);
+        }
+    lua_setfield(L, -2, "identity");
+    if (st.nidentity > 0) {
+        lua_pushfstring(L, "%d group%s without a feature layer kept the identity", st.nidentity,
+                        st.nidentity == 1 ? "" : "s");
+        lua_setfield(L, -2, "note");
+    }
     set_stats_mt(L);
     return 2;
 }

@@ -206,6 +206,42 @@ static void test_planted(void)
     }
 }
 
+/* a group without a feature layer (gfeat -1) keeps the identity; the others
+ * are still matched */
+static void test_am_identity_group(void)
+{
+    const int64_t w[] = {6, 12, 10, 3};
+    llfc_net *a = mlp(4, w, 6); /* no dead unit in h2 (a dead pair would tie) */
+    llfc_perm *p = llfc_perm_random(a->spec, 21);
+    llfc_perm *pinv = llfc_perm_inverse(p);
+    llfc_net *b = llfc_perm_apply(pinv, a); /* p(b) == a */
+    a->spec->gfeat[0] = -1;
+    b->spec->gfeat[0] = -1;
+    float *x = gaussian(400, 6, 3);
+    llfc_am_opts ao = {.method = LLFC_AM_INNER, .batch = 0}; /* batch 0: the default */
+    llfc_am_stats st;
+    llfc_perm *r = llfc_activation_match(a, b, x, 400, &ao, &st);
+    int id = r != NULL, same = r != NULL;
+    for (int64_t i = 0; r && i < a->spec->gsize[0]; i++) id &= r->idx[0][i] == i;
+    for (int64_t i = 0; r && i < a->spec->gsize[1]; i++) same &= r->idx[1][i] == p->idx[1][i];
+    CHECK(id && st.nidentity == 1, "a group without a feature layer keeps the identity (%d noted)", r ? st.nidentity : -1);
+    CHECK(same && st.n == 400, "the other group is still recovered, on all %lld samples", r ? (long long)st.n : -1LL);
+    llfc_perm_free(r);
+    a->spec->gfeat[1] = b->spec->gfeat[1] = -1;
+    r = llfc_activation_match(a, b, x, 400, &ao, &st);
+    CHECK(r && llfc_perm_is_identity(r) && st.nidentity == 2 && st.n == 0,
+          "no group with a feature layer: the identity, no samples used");
+    llfc_perm_free(r);
+    a->spec->gfeat[1] = b->spec->gfeat[1] = 0; /* 10 units on a layer of 12 */
+    r = llfc_activation_match(a, b, x, 400, &ao, &st);
+    CHECK(!r && strstr(llfc_errmsg(), "not a multiple"), "a feature layer of the wrong size is an error: %s", llfc_errmsg());
+    free(x);
+    llfc_perm_free(p);
+    llfc_perm_free(pinv);
+    llfc_net_free(a);
+    llfc_net_free(b);
+}
+
 /* init = the answer: one sweep, nothing to improve */
 static void test_wm_init_and_dead(void)
 {
@@ -309,6 +345,7 @@ int main(void)
     test_function_preserved();
     test_planted();
     test_wm_init_and_dead();
+    test_am_identity_group();
     test_interrupt();
     return check_summary();
 }
