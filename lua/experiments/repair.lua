@@ -52,6 +52,26 @@ local s1, s2 = math.floor(o.seeds[1]), math.floor(o.seeds[2] or o.seeds[1] + 1)
 local alphas = C.alphas(o.alphas)
 local rows, summary = {}, {}
 
+local HEADERS = { "net", "pair", "err_A", "err_B", "err_plain", "err_reset_bn", "err_repair",
+                  "loss_plain", "loss_reset_bn", "loss_repair" }
+-- barriers.csv and curves.csv (one row per net, pair, method and alpha) as far as computed
+local function write_csv()
+  E.write(o.out .. "/barriers.csv", E.csv({ headers = HEADERS, rows = rows }))
+  local crow = {}
+  for _, arch in ipairs(archs) do
+    for _, pname in ipairs({ "independent", "matched", "spawned" }) do
+      local r = summary[arch] and summary[arch][pname]
+      for _, m in ipairs({ "plain", "reset", "repair" }) do
+        local c = r and r[m]
+        if c then
+          for i, al in ipairs(c.alphas) do crow[#crow + 1] = { arch, pname, m, al, c.err[i], c.loss[i] } end
+        end
+      end
+    end
+  end
+  E.write(o.out .. "/curves.csv", E.csv({ headers = { "net", "pair", "method", "alpha", "err", "loss" }, rows = crow }))
+end
+
 for _, arch in ipairs(archs) do
   local tmpl = C.net(arch, ds, s1, o.width, math.floor(o.rwidth))
   local bn = C.has_bn(arch)
@@ -82,26 +102,17 @@ for _, arch in ipairs(archs) do
     rows[#rows + 1] = { arch, p[1], r.plain.err_a, r.plain.err_b, r.plain.barrier.err, C.cell(r.reset, "err"),
                         r.repair.barrier.err, r.plain.barrier.loss, C.cell(r.reset, "loss"),
                         r.repair.barrier.loss }
+    summary[arch] = res
     res[p[1]] = { err_a = r.plain.err_a, err_b = r.plain.err_b, plain = r.plain, reset = r.reset,
                   repair = r.repair, seconds = r.wall }
+    write_csv() -- a long run leaves its finished pairs behind
+    E.log(o, string.format("%s, %s: barrier err plain %.4f, reset_bn %s, REPAIR %.4f (%d s)", arch, p[1],
+                           r.plain.barrier.err, r.reset and string.format("%.4f", r.reset.barrier.err) or "-",
+                           r.repair.barrier.err, r.wall))
   end
-  summary[arch] = res
 end
 
 E.table(o, "barriers", "barrier (max over alpha of err - chord; loss likewise) without and with each fix",
-        { headers = { "net", "pair", "err_A", "err_B", "err_plain", "err_reset_bn", "err_repair",
-                      "loss_plain", "loss_reset_bn", "loss_repair" }, rows = rows })
--- the curves, one row per net, pair, method and alpha
-local crow = {}
-for _, arch in ipairs(archs) do
-  for pname, r in pairs(summary[arch]) do
-    for _, m in ipairs({ "plain", "reset", "repair" }) do
-      local c = r[m]
-      if c then
-        for i, al in ipairs(c.alphas) do crow[#crow + 1] = { arch, pname, m, al, c.err[i], c.loss[i] } end
-      end
-    end
-  end
-end
-E.write(o.out .. "/curves.csv", E.csv({ headers = { "net", "pair", "method", "alpha", "err", "loss" }, rows = crow }))
+        { headers = HEADERS, rows = rows })
+write_csv()
 E.finish(o, summary)
