@@ -36,6 +36,7 @@
 
 #define MAXCHAN (1 << 20)
 #define MAXSIDE (1 << 16)
+#define MAXVALUES ((int64_t)1 << 31) /* parameter values of one net (8 GB) */
 
 /* torchvision's VGG configurations (channels, -1 = max pool) */
 static const int cfg_a[] = {64, -1, 128, -1, 256, 256, -1, 512, 512, -1, 512, 512, -1};
@@ -67,6 +68,7 @@ typedef struct {
     char (*gname)[32];
     int64_t *gsize;
     int *gfeat;
+    int64_t total; /* parameter values so far */
     int failed;
 } bld;
 
@@ -160,6 +162,14 @@ static int add_param(bld *b, const char *mod, const char *what, int ndim, const 
         if (!ax) { b->failed = 1; return -1; }
         b->axis = ax;
         b->capp = cap;
+    }
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= size[d]; /* sizes <= 2^20, ndim <= 4: no overflow */
+    if ((b->total += numel) > MAXVALUES) {
+        llfc_seterr("%s: more than 2^31 parameter values (%s.%s has %lld)", b->cnn->family == LLFC_CNN_VGG ? "vgg" : "resnet20",
+                    mod, what, (long long)numel);
+        b->failed = 1;
+        return -1;
     }
     char name[96];
     snprintf(name, sizeof name, "%s.%s", mod, what);

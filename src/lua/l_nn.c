@@ -193,7 +193,7 @@ static int net_widths(lua_State *L)
 
 static const char *arch_name(const llfc_net *net)
 {
-    return net->arch == LLFC_ARCH_CNN ? "cnn" : net->arch == LLFC_ARCH_VGG ? "vgg" : "mlp";
+    return net->arch == LLFC_ARCH_CNN ? "cnn" : "mlp";
 }
 
 /* net:info() -> {arch = "mlp" | "cnn", widths = {...}, act = "relu", nparams = N, layers = N

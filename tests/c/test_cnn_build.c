@@ -368,6 +368,9 @@ static void test_vgg(void)
     CHECK(!llfc_cnn_vgg(3, 8, 8, 1, small, 3, 0, 10, 1) && strstr(llfc_errmsg(), "norm"), "bad norm");
     CHECK(!llfc_cnn_vgg(3, 8, 8, 1, small, 0, 5, 10, 1) && strstr(llfc_errmsg(), "head"), "bad head");
     CHECK(!llfc_cnn_vgg(3, 8, 8, 0, small, 0, 0, 10, 1), "no layers");
+    static const int huge[] = {1 << 20, 1 << 20};
+    CHECK(!llfc_cnn_vgg(1, 1, 1, 2, huge, 0, 0, 10, 1) && strstr(llfc_errmsg(), "2^31"),
+          "a net of more than 2^31 values is refused before allocating: %s", llfc_errmsg());
     int many[200];
     for (int i = 0; i < 200; i++) many[i] = 100;
     CHECK(!llfc_cnn_vgg(3, 8, 8, 200, many, 0, 0, 10, 1) && strstr(llfc_errmsg(), "do not fit"),
@@ -448,7 +451,7 @@ static void test_config(void)
         "vgg layers=4 foo=1", "resnet20 width=99999999999999999999", "resnet20 width=65", "vgg layers=4 layers=4",
         "vgg layers=99999999", "vgg layers=4 input=3,99999999,2", "vgg layers=4 input=3,32,32x",
         "vgg layers=4 input=33333333333333333333333333333333333333333333333333333333333333333333,1,1",
-        "resnet20\twidth=1", "vgg layers=-1",
+        "resnet20\twidth=1", "vgg layers=-1", "vgg layers=1048576,1048576 input=1,1,1",
     };
     int nbad = (int)(sizeof bad / sizeof *bad), all = 1;
     for (int i = 0; i < nbad; i++) {
