@@ -672,9 +672,7 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
     if (a->arch == LLFC_ARCH_CNN) {
         if (!a->cnn || !b->cnn || a->cnn->nops < 1) return llfc_seterr("conv net without its op list");
     } else if (a->arch != LLFC_ARCH_MLP) {
-        /* other layouts: interpolation and LLFC only need forward passes */
-        if (o->what & (LLFC_M_WEAK | LLFC_M_COMM))
-            return llfc_seterr("weak additivity and commutativity: not for this layout (MLPs only, or conv nets as op lists)");
+        return llfc_seterr("unsupported architecture");
     }
     if (ds->n < 1) return llfc_seterr("the dataset is empty");
     if (ds->dim != llfc_net_input_dim(a))
@@ -726,10 +724,6 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
         else if (al == 0.0) pt = w->pb, ht = w->hb;
         else if (w->cnn) {
             if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_cnn_forward_slots(w->tnet, x, m, w->st)) return -1;
-            pt = w->pt, ht = w->ht;
-        } else if (a->arch != LLFC_ARCH_MLP) {
-            if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_net_forward_features(w->tnet, x, m, w->pt, w->ht))
-                return -1;
             pt = w->pt, ht = w->ht;
         } else {
             lerp_upper(w, a, b, al);

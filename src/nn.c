@@ -1,7 +1,6 @@
 /* nn.c - networks: construction, copies, interpolation, forward passes. */
 #include "nn.h"
 #include "nn_cnn_exec.h"
-#include "nn_vgg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +35,6 @@ void llfc_net_free(llfc_net *net)
     free(net->pname);
     free(net->param);
     free(net->widths);
-    free(net->vgg);
     if (net->cnn) free(net->cnn->ops);
     free(net->cnn);
     free(net->ptrain);
@@ -133,10 +131,6 @@ llfc_net *llfc_net_clone(const llfc_net *src)
         if (!(net->param[p] = llfc_tensor_clone(src->param[p]))) goto fail;
     }
     if (src->spec && !(net->spec = llfc_permspec_clone(src->spec))) goto fail;
-    if (src->vgg) {
-        if (!(net->vgg = llfc_malloc(sizeof *net->vgg))) goto fail;
-        *net->vgg = *src->vgg;
-    }
     if (src->cnn) {
         if (!(net->cnn = llfc_malloc(sizeof *net->cnn))) goto fail;
         *net->cnn = *src->cnn;
@@ -196,8 +190,6 @@ int llfc_net_same_arch(const llfc_net *a, const llfc_net *b)
 {
     if (a->arch != b->arch) return llfc_seterr("the networks have different architectures");
     if (a->act != b->act) return llfc_seterr("the networks have different activations");
-    if (a->vgg && b->vgg && memcmp(a->vgg, b->vgg, sizeof *a->vgg))
-        return llfc_seterr("the networks have different layer layouts");
     if (a->cnn && b->cnn && cnn_same(a->cnn, b->cnn)) return -1;
     if (a->nparams != b->nparams)
         return llfc_seterr("the networks have %d and %d parameter tensors", a->nparams, b->nparams);
@@ -315,7 +307,6 @@ static void linear(const float *in, int64_t n, const llfc_tensor *W, const llfc_
 
 int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
 {
-    if (net->arch == LLFC_ARCH_VGG) return llfc_vgg_forward_features(net, x, n, pre, post);
     if (net->arch == LLFC_ARCH_CNN) return llfc_cnn_forward_features(net, x, n, pre, post);
     if (net->arch != LLFC_ARCH_MLP) return llfc_seterr("forward: unsupported architecture");
     int L = net->nlayers;
@@ -404,8 +395,7 @@ struct llfc_nn_work {
     int64_t maxbatch, maxw;
     float **h;      /* h[l]: layer l's output [maxbatch, widths[l+1]] (post-activation; logits last) */
     float *g, *g2;  /* gradient w.r.t. the current layer's pre-activation, and scratch [maxbatch, maxw] */
-    llfc_vgg_work *vw; /* LLFC_ARCH_VGG: everything lives here */
-    llfc_cnn_work *cw; /* LLFC_ARCH_CNN: likewise */
+    llfc_cnn_work *cw; /* LLFC_ARCH_CNN: everything lives here */
 };
 
 void llfc_nn_work_free(llfc_nn_work *w)
@@ -415,26 +405,19 @@ void llfc_nn_work_free(llfc_nn_work *w)
     free(w->h);
     free(w->g);
     free(w->g2);
-    llfc_vgg_work_free(w->vw);
     llfc_cnn_work_free(w->cw);
     free(w);
 }
 
 llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
 {
-    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG && net->arch != LLFC_ARCH_CNN) {
+    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_CNN) {
         llfc_seterr("unsupported architecture");
         return NULL;
     }
     if (maxbatch < 1) { llfc_seterr("batch size must be positive, got %lld", (long long)maxbatch); return NULL; }
     llfc_nn_work *w = llfc_calloc(1, sizeof *w);
     if (!w) return NULL;
-    if (net->arch == LLFC_ARCH_VGG) {
-        w->L = net->nlayers;
-        w->maxbatch = maxbatch;
-        if (!(w->vw = llfc_vgg_work_new(net, maxbatch))) goto fail;
-        return w;
-    }
     if (net->arch == LLFC_ARCH_CNN) {
         w->L = net->nlayers;
         w->maxbatch = maxbatch;
@@ -466,7 +449,6 @@ static int work_check(const llfc_net *net, const llfc_nn_work *w, int64_t n)
 int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n)
 {
     if (work_check(net, w, n)) return -1;
-    if (w->vw) return llfc_vgg_forward_train(net, w->vw, x, n);
     if (w->cw) return llfc_cnn_forward_train(net, w->cw, x, n);
     const float *in = x;
     for (int l = 0; l < net->nlayers; l++) {
@@ -483,9 +465,6 @@ int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, 
 {
     if (work_check(net, w, n)) return -1;
     int L = net->nlayers;
-    if (w->vw)
-        return llfc_xent(llfc_vgg_logits(w->vw), y, n, net->widths[L], 1.0f / (float)n, loss_sum, nerr,
-                         llfc_vgg_dlogits(w->vw));
     if (w->cw) {
         float *d = llfc_cnn_work_dlogits(w->cw);
         if (!d) return -1;
@@ -499,7 +478,6 @@ int llfc_net_backward_layer(const llfc_net *net, llfc_nn_work *w, const float *x
 {
     if (work_check(net, w, n)) return -1;
     if (l < 0 || l >= net->nlayers) return llfc_seterr("no weight layer %d", l + 1);
-    if (w->vw) return llfc_vgg_backward_layer(net, w->vw, x, l, n, dW, db);
     if (w->cw) return llfc_seterr("backward_layer: a conv net's backward pass is llfc_net_backward_all");
     int64_t o = net->widths[l + 1], i = net->widths[l];
     const float *in = l ? w->h[l - 1] : x;

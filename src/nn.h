@@ -16,7 +16,7 @@
 #include "permspec.h"
 #include "tensor.h"
 
-enum { LLFC_ARCH_MLP = 1, LLFC_ARCH_VGG = 2, LLFC_ARCH_CNN = 3 };
+enum { LLFC_ARCH_MLP = 1, LLFC_ARCH_CNN = 3 };
 enum { LLFC_ACT_RELU = 0, LLFC_ACT_IDENTITY = 1, LLFC_ACT_TANH = 2 };
 
 typedef struct llfc_net {
@@ -28,32 +28,13 @@ typedef struct llfc_net {
     char **pname;          /* state_dict names */
     llfc_tensor **param;   /* contiguous tensors */
     llfc_permspec *spec;
-    struct llfc_vgg *vgg;  /* LLFC_ARCH_VGG: the layer geometry (NULL for MLPs) */
     struct llfc_cnn *cnn;  /* LLFC_ARCH_CNN: the op list (nn_cnn.h), NULL otherwise */
     unsigned char *ptrain; /* nparams flags: 1 trainable, 0 buffer; NULL = all trainable */
 } llfc_net;
 
-/* ---- plain convolutional networks (nn_vgg.c) --------------------------------
- * torch.nn.Sequential of [Conv2d(C, K, 3, padding=1), ReLU, (MaxPool2d(2))]
- * per conv layer, a head (LLFC_VGG_GAP: AdaptiveAvgPool2d(1), Flatten;
- * LLFC_VGG_FLATTEN: Flatten) and Linear(F, classes); see nn_vgg.h.  Inputs
- * are samples of c*h*w floats in NCHW order. */
+/* The head of a VGG net (llfc_cnn_vgg, nn_cnn.h): AdaptiveAvgPool2d(1) +
+ * Flatten, or Flatten. */
 enum { LLFC_VGG_GAP = 0, LLFC_VGG_FLATTEN = 1 };
-#define LLFC_VGG_MAXCONV 64
-typedef struct llfc_vgg {
-    int c, h, w;           /* input */
-    int head;              /* LLFC_VGG_* */
-    int nconv;
-    struct { int C, H, W, K, pool; } conv[LLFC_VGG_MAXCONV]; /* input geometry, out channels, 2x2 max pool after */
-    int64_t headdim;       /* classifier input size F */
-} llfc_vgg;
-/* chan[i] out channels of conv i, pool[i] != 0 for a 2x2 max pool after it.
- * Kaiming-normal conv weights, zero conv biases, PyTorch's default Linear init
- * for the classifier. */
-llfc_net *llfc_vgg_new(int c, int h, int w, int nconv, const int *chan, const int *pool, int head,
-                       int64_t classes, uint64_t seed);
-/* A new conv net with the layout of tmpl (a conv net) and fresh weights from seed. */
-llfc_net *llfc_vgg_like(const llfc_net *tmpl, uint64_t seed);
 
 /* MLP with the given L+1 widths.  init: LLFC_INIT_* below; seed for the PRNG. */
 enum { LLFC_INIT_KAIMING = 0, LLFC_INIT_TORCH = 1 };

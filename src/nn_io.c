@@ -8,106 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Old conv nets: __metadata__ {"arch": "vgg", "input": "3,32,32", "layers":
- * "64,M,128,M", "head": "gap", "classes": "10"}; the tensors must be exactly
- * the parameters of that layout, with its shapes. */
-static int vgg_save(const llfc_net *net, const char *path)
-{
-    const llfc_vgg *v = net->vgg;
-    char input[64], layers[1024], classes[32];
-    size_t len = 0;
-    snprintf(input, sizeof input, "%d,%d,%d", v->c, v->h, v->w);
-    snprintf(classes, sizeof classes, "%lld", (long long)net->widths[net->nlayers]);
-    for (int i = 0; i < v->nconv && len < sizeof layers; i++)
-        len += (size_t)snprintf(layers + len, sizeof layers - len, "%s%d%s", i ? "," : "", v->conv[i].K,
-                                v->conv[i].pool ? ",M" : "");
-    if (len >= sizeof layers) return llfc_seterr("too many layers to save");
-    llfc_st_file *f = llfc_st_new();
-    if (!f) return -1;
-    int rc = -1;
-    for (int p = 0; p < net->nparams; p++)
-        if (llfc_st_add(f, net->pname[p], net->param[p])) goto done;
-    if (llfc_st_set_meta(f, "arch", "vgg") || llfc_st_set_meta(f, "input", input) ||
-        llfc_st_set_meta(f, "layers", layers) || llfc_st_set_meta(f, "classes", classes) ||
-        llfc_st_set_meta(f, "head", v->head == LLFC_VGG_GAP ? "gap" : "flatten") ||
-        llfc_st_set_meta(f, "format", "pt"))
-        goto done;
-    rc = llfc_st_write(path, f);
-done:
-    llfc_st_free(f);
-    return rc;
-}
-
-static llfc_net *vgg_load(llfc_st_file *f, const char *path)
-{
-    const char *in = llfc_st_get_meta(f, "input"), *ly = llfc_st_get_meta(f, "layers");
-    const char *cl = llfc_st_get_meta(f, "classes"), *hd = llfc_st_get_meta(f, "head");
-    if (!in || !ly || !cl) {
-        llfc_seterr("%s: a vgg file needs input, layers and classes in the metadata", path);
-        return NULL;
-    }
-    int c, h, w, head = LLFC_VGG_GAP;
-    long long classes;
-    char extra;
-    if (sscanf(in, "%d,%d,%d%c", &c, &h, &w, &extra) != 3) {
-        llfc_seterr("%s: bad input '%s' in the metadata (c,h,w)", path, in);
-        return NULL;
-    }
-    if (sscanf(cl, "%lld%c", &classes, &extra) != 1) {
-        llfc_seterr("%s: bad classes '%s' in the metadata", path, cl);
-        return NULL;
-    }
-    if (hd && !strcmp(hd, "flatten")) head = LLFC_VGG_FLATTEN;
-    else if (hd && strcmp(hd, "gap")) {
-        llfc_seterr("%s: unknown head '%s' in the metadata (gap or flatten)", path, hd);
-        return NULL;
-    }
-    int chan[LLFC_VGG_MAXCONV], pool[LLFC_VGG_MAXCONV], nc = 0;
-    for (const char *s = ly; *s;) {
-        if (*s == 'M') {
-            if (nc == 0 || pool[nc - 1]) { llfc_seterr("%s: bad layers '%s' in the metadata", path, ly); return NULL; }
-            pool[nc - 1] = 1;
-            s++;
-        } else {
-            char *end;
-            long v = strtol(s, &end, 10);
-            if (end == s || v < 1 || v > 1 << 20 || nc == LLFC_VGG_MAXCONV) {
-                llfc_seterr("%s: bad layers '%s' in the metadata", path, ly);
-                return NULL;
-            }
-            chan[nc] = (int)v;
-            pool[nc++] = 0;
-            s = end;
-        }
-        if (*s == ',') s++;
-        else if (*s) { llfc_seterr("%s: bad layers '%s' in the metadata", path, ly); return NULL; }
-    }
-    llfc_net *net = llfc_vgg_new(c, h, w, nc, chan, pool, head, classes, 0);
-    if (!net) { llfc_adderr("%s", path); return NULL; }
-    for (int p = 0; p < net->nparams; p++) {
-        llfc_tensor *t = llfc_st_get(f, net->pname[p]);
-        char sa[64], sb[64];
-        if (!t) { llfc_seterr("%s: missing tensor '%s' for the vgg layout %s", path, net->pname[p], ly); goto fail; }
-        if (!llfc_tensor_same_shape(t, net->param[p])) {
-            llfc_seterr("%s: '%s' is %s, the layout needs %s", path, net->pname[p],
-                        llfc_tensor_shape_str(t, sa, sizeof sa), llfc_tensor_shape_str(net->param[p], sb, sizeof sb));
-            goto fail;
-        }
-        if (llfc_tensor_copy(net->param[p], t)) goto fail;
-    }
-    if (f->n != net->nparams) {
-        for (int i = 0; i < f->n; i++) {
-            int known = 0;
-            for (int p = 0; p < net->nparams; p++) known |= !strcmp(f->tensors[i].name, net->pname[p]);
-            if (!known) { llfc_seterr("%s: unexpected tensor '%s' for the vgg layout %s", path, f->tensors[i].name, ly); goto fail; }
-        }
-    }
-    return net;
-fail:
-    llfc_net_free(net);
-    return NULL;
-}
-
 /* Conv nets (nn_cnn.h): __metadata__ {"arch": "cnn", "config": "<builder
  * arguments>"}; the tensors are exactly the parameters and buffers of the net
  * the config builds, with its shapes; num_batches_tracked is an I64 scalar
@@ -191,7 +91,6 @@ fail:
 int llfc_net_save(const llfc_net *net, const char *path)
 {
     if (net->arch == LLFC_ARCH_CNN && net->cnn) return cnn_save(net, path);
-    if (net->arch == LLFC_ARCH_VGG) return vgg_save(net, path);
     if (net->arch != LLFC_ARCH_MLP) return llfc_seterr("only MLPs can be saved");
     llfc_st_file *f = llfc_st_new();
     if (!f) return -1;
@@ -235,10 +134,6 @@ llfc_net *llfc_net_load(const char *path)
     if (!f) return NULL;
     llfc_net *net = NULL;
     const char *arch = llfc_st_get_meta(f, "arch");
-    if (arch && !strcmp(arch, "vgg")) {
-        net = vgg_load(f, path);
-        goto done;
-    }
     if (arch && !strcmp(arch, "cnn")) {
         net = cnn_load(f, path);
         goto done;

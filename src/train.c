@@ -128,7 +128,7 @@ static int alloc_work(llfc_trainer *t)
 llfc_trainer *llfc_trainer_new(llfc_net *net, llfc_dataset *ds, const llfc_train_opts *o, uint64_t seed)
 {
     if (check_opts(o)) return NULL;
-    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_VGG && net->arch != LLFC_ARCH_CNN) {
+    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_CNN) {
         llfc_seterr("unsupported architecture");
         return NULL;
     }

@@ -13,6 +13,13 @@ local function pm(m, s) return fmt(m) .. " +- " .. fmt(s) end
 local function pad(s, n) s = tostring(s); return s .. string.rep(" ", n - #s) end
 local function lpad(s, n) s = tostring(s); return string.rep(" ", n - #s) .. s end
 
+-- width of the layer-name column: 8, or the longest name (ResNet "layer1.0.relu1")
+local function namew(layers)
+  local w = 8
+  for _, ly in ipairs(layers or {}) do w = math.max(w, #tostring(ly.name or "")) end
+  return w
+end
+
 local function count(t)
   if t.complete == false then return string.format("n = %d (partial)", t.n) end
   return string.format("n = %d", t.n)
@@ -43,18 +50,19 @@ function show.llfc(t)
   local out = {}
   out[#out + 1] = "llfc: 1 - cos(f(theta_alpha), alpha f(A) + (1-alpha) f(B)); c = <f_alpha, mix>/|f_alpha|^2; "
     .. CONV .. "; features " .. (t.features or "post") .. ", " .. count(t)
-  out[#out + 1] = "  " .. pad("layer", 8) .. lpad("dim", 5) .. "  " .. pad("1-cos(A,B)", 20) .. "  alpha  "
+  local nw = namew(t.layers)
+  out[#out + 1] = "  " .. pad("layer", nw) .. lpad("dim", 6) .. "  " .. pad("1-cos(A,B)", 20) .. "  alpha  "
     .. pad("1-cos_alpha", 20) .. "  " .. pad("c", 20) .. "  skipped"
   for _, ly in ipairs(t.layers) do
     for k, at in ipairs(ly.at) do
       local first = k == 1
       out[#out + 1] = string.format("  %s%s  %s  %5.3f  %s  %s  %d",
-        pad(first and ly.name or "", 8), lpad(first and ly.dim or "", 5),
+        pad(first and ly.name or "", nw), lpad(first and ly.dim or "", 6),
         pad(first and pm(ly.ab.mean, ly.ab.std) or "", 20), at.alpha,
         pad(pm(at.mean, at.std), 20), pad(pm(at.coef_mean, at.coef_std), 20), at.skipped or 0)
     end
     if ly.skipped and ly.skipped > 0 then
-      out[#out + 1] = string.format("  %s  (baseline: %d samples skipped)", pad("", 8), ly.skipped)
+      out[#out + 1] = string.format("  %s  (baseline: %d samples skipped)", pad("", nw), ly.skipped)
     end
   end
   return table.concat(out, "\n")
@@ -64,11 +72,12 @@ function show.weak_additivity(t)
   local out = {}
   out[#out + 1] = "weak additivity: 1 - cos(relu(alpha Ht_A + (1-alpha) Ht_B), alpha relu(Ht_A) + (1-alpha) relu(Ht_B)); "
     .. CONV .. ", " .. count(t)
-  local h = "  " .. pad("layer", 8) .. lpad("dim", 5)
+  local nw = namew(t.layers)
+  local h = "  " .. pad("layer", nw) .. lpad("dim", 6)
   for _, a in ipairs(t.alphas) do h = h .. "  " .. pad("alpha=" .. string.format("%.3f", a), 20) end
   out[#out + 1] = h
   for _, ly in ipairs(t.layers) do
-    local row = "  " .. pad(ly.name, 8) .. lpad(ly.dim, 5)
+    local row = "  " .. pad(ly.name, nw) .. lpad(ly.dim, 6)
     for _, at in ipairs(ly.at) do row = row .. "  " .. pad(pm(at.mean, at.std), 20) end
     out[#out + 1] = row
   end

@@ -316,6 +316,8 @@ T.section("vgg: activation matching recovers a planted permutation", function()
       T.eq(st.n, 64, "vgg " .. method .. ": every sample used")
     end
   end
+  local p = perm.random(net, 3)
+  T.ok(perm.weight_match(net, p:apply(net)) == p:inverse(), "vgg: weight matching recovers it too")
   local r, st = perm.activation_match(net, net:clone(), big)
   T.ok(r == perm.identity(net), "a net against itself: the identity")
   T.eq(#st.identity, 0, "every group had a feature layer")
@@ -376,6 +378,8 @@ T.section("resnet20: report on residual block outputs, weak additivity naive", f
   T.eq(#names, 20, "llfc: stem, 9 inner relus, 9 block outputs, logits")
   T.eq(names[3], "layer1.0", "the block output is a feature layer")
   T.eq(#r.weak_additivity.layers, 19, "weak additivity on every relu")
+  T.ok(tostring(r.weak_additivity):find("layer1.0.relu1 +%d") ~= nil and tostring(r.llfc):find("layer1.0.relu1 +%d") ~= nil,
+       "long layer names keep a space before the dim column")
   local fa, fb = a:features(RX), b:features(RX)
   local d = 0
   for l = 1, 19, 6 do
@@ -408,7 +412,7 @@ T.section("resnet20: activation matching recovers a planted permutation", functi
   local fn = net:features(BX)
   local function aligned(r)
     local fr, d = r:apply(q):features(BX), 0
-    for l = 1, #fn do d = math.max(d, (fr[l].post - fn[l].post):abs():max()) end
+    for l = 1, #fn do d = math.max(d, ((fr[l].post - fn[l].post):abs():max())) end
     return d
   end
   local r, st = perm.activation_match(net, q, big, { batch = 16 })
@@ -417,6 +421,7 @@ T.section("resnet20: activation matching recovers a planted permutation", functi
   local r2 = perm.activation_match(net, q, big, { method = "corr" })
   T.ok(aligned(r2) < 1e-4, "resnet20 (bn): the same with correlation")
   T.ok(aligned(perm.identity(net)) > 1e-3, "(the planted permutation changes the features)")
+  T.ok(perm.weight_match(net, q) == p:inverse(), "resnet20 (bn): weight matching recovers it (shortcuts, norms, streams)")
 end)
 
 T.done()
