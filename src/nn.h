@@ -80,7 +80,10 @@ int llfc_xent(const float *logits, const int32_t *y, int64_t n, int64_t k, float
 typedef struct llfc_nn_work llfc_nn_work;
 llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch);
 void llfc_nn_work_free(llfc_nn_work *w);
-/* Forward x [n, in] (n <= maxbatch) keeping the activations. */
+/* Forward x [n, in] (n <= maxbatch) keeping the activations.  Conv nets run
+ * BatchNorm in training mode: batch statistics, and the running statistics
+ * and num_batches_tracked are updated (as a PyTorch forward in train()); so
+ * does llfc_net_loss_grad below. */
 int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n);
 /* After forward_train: mean cross-entropy over the n rows; adds the summed loss
  * and error count like llfc_xent and seeds the backward pass with

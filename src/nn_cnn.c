@@ -234,6 +234,28 @@ static int check_batch(const char *fn, int64_t n)
 
 /* ---- eval-mode forward ------------------------------------------------------- */
 
+/* Value buffers of one eval pass: a buffer freed after its slot's last
+ * reader is reused by a later slot that fits (no allocation per op). */
+typedef struct {
+    float **buf;
+    int64_t *cap;
+    int n;
+} bufpool;
+
+static float *pool_take(bufpool *bp, int64_t need, int64_t *cap)
+{
+    int best = -1;
+    for (int k = 0; k < bp->n; k++)
+        if (bp->cap[k] >= need && (best < 0 || bp->cap[k] < bp->cap[best])) best = k;
+    *cap = need;
+    if (best < 0) return llfc_mallocarray((size_t)need, sizeof(float));
+    float *b = bp->buf[best];
+    *cap = bp->cap[best];
+    bp->n--;
+    bp->buf[best] = bp->buf[bp->n], bp->cap[best] = bp->cap[bp->n];
+    return b;
+}
+
 int llfc_cnn_forward_slots(const llfc_net *net, const float *x, int64_t n, float **slots)
 {
     if (llfc_cnn_check(net) || check_batch("forward", n)) return -1;
@@ -244,11 +266,12 @@ int llfc_cnn_forward_slots(const llfc_net *net, const float *x, int64_t n, float
     int64_t lnn;
     scratch_sizes(c, n, &cwn, &lnn);
     float **v = llfc_calloc((size_t)ns, sizeof *v);
-    unsigned char *own = llfc_calloc((size_t)ns, 1);
+    int64_t *own = llfc_calloc((size_t)ns, sizeof *own); /* floats of a buffer owned by slot s, or 0 */
     int *last = llfc_mallocarray((size_t)ns, sizeof *last);
     float *cwork = llfc_mallocarray(cwn + 1, sizeof(float));
     float *st = llfc_mallocarray((size_t)(2 * lnn + 1), sizeof(float));
-    if (!v || !own || !last || !cwork || !st) goto done;
+    bufpool bp = {llfc_calloc((size_t)ns, sizeof(float *)), llfc_calloc((size_t)ns, sizeof(int64_t)), 0};
+    if (!v || !own || !last || !cwork || !st || !bp.buf || !bp.cap) goto done;
     /* a value the caller does not keep lives until its last reader */
     for (int s = 0; s < ns; s++) last[s] = -1;
     for (int i = 0; i < c->nops; i++) {
@@ -262,21 +285,25 @@ int llfc_cnn_forward_slots(const llfc_net *net, const float *x, int64_t n, float
         int s = o->out;
         if (slots && slots[s]) v[s] = slots[s];
         else {
-            if (!(v[s] = llfc_mallocarray((size_t)(n * llfc_cnn_slot_dim(net, s)), sizeof(float)))) goto done;
-            own[s] = 1;
+            if (!(v[s] = pool_take(&bp, n * llfc_cnn_slot_dim(net, s), &own[s]))) goto done;
         }
         if (op_forward(net, o, v[o->in], o->kind == LLFC_OP_ADD ? v[o->in2] : NULL, v[s], n, &cx)) {
             llfc_adderr("%s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
             goto done;
         }
         for (int t = 1; t <= s; t++)
-            if (own[t] && last[t] <= i) { free(v[t]); v[t] = NULL; own[t] = 0; }
+            if (own[t] && last[t] <= i) {
+                bp.buf[bp.n] = v[t], bp.cap[bp.n++] = own[t];
+                v[t] = NULL, own[t] = 0;
+            }
     }
     rc = 0;
 done:
     if (v)
         for (int s = 0; s < ns; s++)
-            if (own[s]) free(v[s]);
+            if (own && own[s]) free(v[s]);
+    for (int k = 0; k < bp.n; k++) free(bp.buf[k]);
+    free(bp.buf), free(bp.cap);
     free(v), free(own), free(last), free(cwork), free(st);
     return rc;
 }

@@ -540,6 +540,17 @@ static void test_train(void)
         }
     }
     CHECK(ok, "train: one SGD step on a conv net = w - lr * grad; buffers = one training-mode forward");
+    /* a diverged step (NaN loss) leaves parameters and buffers as they were */
+    llfc_tensor_data(d->param[0])[0] = NAN;
+    llfc_net *before = llfc_net_clone(d);
+    int rc = llfc_trainer_step(td, &info);
+    int same = 1;
+    for (int p = 1; p < d->nparams; p++)
+        same &= !memcmp(llfc_tensor_data(d->param[p]), llfc_tensor_data(before->param[p]),
+                        (size_t)llfc_tensor_numel(d->param[p]) * 4);
+    CHECK(rc < 0 && strstr(llfc_errmsg(), "diverged") && same,
+          "train: a NaN loss fails and leaves the parameters and BatchNorm buffers unchanged (%s)", llfc_errmsg());
+    llfc_net_free(before);
     grads_free(e, g);
     llfc_trainer_free(td);
     llfc_net_free(d), llfc_net_free(e);
