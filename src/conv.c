@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_impl.h"
 #include "core.h"
 #include "layers.h"
 
@@ -35,6 +36,35 @@ VECTORIZE static void row_add(float *restrict d, const float *restrict s, int n)
 {
     for (int i = 0; i < n; i++) d[i] += s[i];
 }
+
+#ifdef LLFC_HAVE_DNNL
+static int backend = LLFC_CONV_DNNL_BLOCKED;
+#else
+static int backend = LLFC_CONV_IM2COL;
+#endif
+static long fallbacks;
+
+int llfc_conv2d_set_backend(int b)
+{
+    if (b != LLFC_CONV_IM2COL && b != LLFC_CONV_DNNL && b != LLFC_CONV_DNNL_BLOCKED)
+        return llfc_seterr("conv2d_set_backend: unknown backend %d", b);
+    if (b != LLFC_CONV_IM2COL) {
+        if (!llfc_conv_dnnl_info())
+            return llfc_seterr("conv2d_set_backend: llfc was built without oneDNN (libdnnl)");
+        if (llfc_conv_dnnl_available() < 0)
+            return llfc_seterr("conv2d_set_backend: %s", llfc_conv_dnnl_info());
+        llfc_conv_dnnl_layout(b);
+    }
+    backend = b;
+    return 0;
+}
+
+int llfc_conv2d_get_backend(void) { return backend; }
+void llfc_conv2d_release(void) { llfc_conv_dnnl_release(); }
+void llfc_conv2d_set_threads(int n) { llfc_conv_dnnl_set_threads(n > 0 ? n : 0); }
+int llfc_conv2d_get_threads(void) { return llfc_conv_dnnl_get_threads(); }
+long llfc_conv2d_fallbacks(void) { return fallbacks; }
+const char *llfc_conv2d_dnnl_info(void) { return llfc_conv_dnnl_info(); }
 
 /* Target size of one chunk's scratch, in floats; 0 = one sample per gemm. */
 static size_t chunk_floats = 0;
@@ -217,6 +247,11 @@ int llfc_conv2d_forward(float *out, const float *in, const float *weight, const 
     int P = 0, Q = 0;
     if (conv_check("conv2d_forward", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return -1;
     if (!out || !in || !weight) return llfc_seterr("conv2d_forward: NULL buffer");
+    if (backend != LLFC_CONV_IM2COL) {
+        if (llfc_conv_dnnl_forward(out, in, weight, bias, N, C, H, W, K, R, S, stride, pad) == 0)
+            return 0;
+        fallbacks++;
+    }
     const int B = conv_chunk(N, C, K, R, S, P, Q);
     const size_t pq = (size_t)P * Q, crs = (size_t)C * R * S, chw = (size_t)C * H * W;
     const int pointwise = is_pointwise(R, S, stride, pad);
@@ -270,6 +305,15 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
     if (conv_check("conv2d_backward", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return -1;
     if (!dout || (dweight && !in) || (din && !weight))
         return llfc_seterr("conv2d_backward: NULL buffer");
+    if (backend != LLFC_CONV_IM2COL) {
+        /* each part falls back on its own; dweight/dbias are only added to on success */
+        int done = llfc_conv_dnnl_backward(din, dweight, dbias, dout, in, weight, N, C, H, W, K,
+                                           R, S, stride, pad);
+        if (done & 1) din = NULL;
+        if (done & 2) dweight = NULL, dbias = NULL;
+        if (din || dweight) fallbacks++;
+        if (!din && !dweight && !dbias) return 0;
+    }
     const int B = conv_chunk(N, C, K, R, S, P, Q);
     const size_t pq = (size_t)P * Q, crs = (size_t)C * R * S, chw = (size_t)C * H * W;
     const int pointwise = is_pointwise(R, S, stride, pad);

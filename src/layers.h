@@ -45,9 +45,46 @@
  * llfc_conv2d_set_chunk() but measured slower on ResNet-20 layers with
  * OpenBLAS (docs/BENCH.md, "Conv kernels"): one sample's columns stay in L2.
  *
+ * When configure found oneDNN (libdnnl, the library PyTorch computes CPU
+ * convolutions with; LLFC_HAVE_DNNL), forward, backward data and backward
+ * weights run through its primitives instead, made once per shape and cached
+ * (src/conv_dnnl.c); measured several times faster (docs/BENCH.md, "oneDNN
+ * convolutions").  im2col is the fallback whenever oneDNN fails, and the
+ * reference the tests compare against.
+ *
  * work: scratch of at least llfc_conv2d_worksize(...) floats, or NULL to let
  * the kernel allocate (and free) it on each call.  Training loops should pass
- * a buffer they keep. */
+ * a buffer they keep.  The oneDNN path does not use it. */
+
+/* Backends of conv2d. */
+enum {
+    LLFC_CONV_IM2COL = 0,         /* im2col + llfc_gemm */
+    LLFC_CONV_DNNL = 1,           /* oneDNN on the NCHW / KCRS buffers (its gemm-based kernels) */
+    LLFC_CONV_DNNL_BLOCKED = 2    /* oneDNN in its blocked layouts (direct JIT kernels), with
+                                   * reorders from and to the buffers: the default when built in */
+};
+/* Choose the backend for later calls; -1 (with a message) if oneDNN is not
+ * built in.  Changing it drops cached oneDNN primitives. */
+int llfc_conv2d_set_backend(int backend);
+int llfc_conv2d_get_backend(void);
+/* oneDNN's thread count (OpenMP threads): n >= 1 sets it, 0 goes back to
+ * OpenMP's default (OMP_NUM_THREADS, else one per core).  get returns the
+ * count in use, 0 without oneDNN.  llfc.blas(n) sets it with OpenBLAS's. */
+void llfc_conv2d_set_threads(int n);
+int llfc_conv2d_get_threads(void);
+/* Free oneDNN's cached primitives and the scratch they share (it grows to the
+ * largest call, e.g. after evaluating a big batch); later calls make them
+ * again.  A no-op without oneDNN. */
+void llfc_conv2d_release(void);
+/* Calls that wanted oneDNN but fell back to im2col since the start (a
+ * primitive that could not be made for a shape, or failed to run). */
+long llfc_conv2d_fallbacks(void);
+/* oneDNN's version, instruction set and OpenMP wait policy ("oneDNN 2.6.3
+ * (avx512_core_amx, OpenMP wait policy passive)"), "oneDNN not loaded:
+ * REASON" when libdnnl.so cannot be opened (conv2d then uses im2col), or NULL
+ * when llfc was built without it.  libdnnl is opened on first use (see
+ * src/conv_dnnl.c for why). */
+const char *llfc_conv2d_dnnl_info(void);
 
 /* Tuning knob (benchmarks, tests): the target scratch size of one chunk of
  * samples, in floats; 0 (the default) means one sample per gemm.  Query

@@ -246,7 +246,10 @@ const char *llfc_net_featname(const llfc_net *net, int l, char *buf, size_t n)
     return buf;
 }
 
-int llfc_net_feat_has_act(const llfc_net *net, int l) { return l < net->nlayers - 1 && net->act != LLFC_ACT_IDENTITY; }
+int llfc_net_feat_has_act(const llfc_net *net, int l)
+{
+    return l < net->nlayers - 1 && (net->cnn || net->act != LLFC_ACT_IDENTITY);
+}
 
 /* Elementwise loops are written as fixed-size blocks of VB so that -O2
  * vectorizes them (the tails run scalar). */

@@ -4,9 +4,12 @@
  * each contiguous) plus an architecture that knows how to run them.  The MLP
  * is torch.nn.Sequential(Linear, ReLU, ..., Linear): parameter 2l is layer
  * l's weight "<2l>.weight" [out, in], parameter 2l+1 its bias "<2l>.bias".
+ * Conv nets (LLFC_ARCH_CNN: VGG, ResNet-20) are lists of operations with
+ * trainable parameters and buffers, executed by nn_cnn.c: see nn_cnn.h.
  *
  * Feature layers (the input of every metric) are numbered 0 .. nfeat-1 and
- * named "h1" ... "h<L-1>", "logits".  For layer l, pre-activations Ht_l and
+ * named "h1" ... "h<L-1>", "logits" (conv nets: their ReLU ops' names, then
+ * "logits").  For layer l, pre-activations Ht_l and
  * post-activations H_l are [n, featdim(l)] row-major; for the logits pre ==
  * post.
  */

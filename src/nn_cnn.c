@@ -150,6 +150,58 @@ int llfc_cnn_feat_op(const llfc_net *net, int l)
     return -1;
 }
 
+/* ---- element-wise loops ------------------------------------------------------------
+ * Written as fixed-size blocks of VB so that -O2 vectorizes them (as nn.c);
+ * an in-place call goes to the single-pointer form. */
+#define VB 16
+
+/* x = relu(x); NaN stays NaN (as in torch) */
+static void relu_inplace(float *x, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) x[k + j] = x[k + j] < 0.0f ? 0.0f : x[k + j];
+    for (; k < m; k++) x[k] = x[k] < 0.0f ? 0.0f : x[k];
+}
+
+static void relu_copy(const float *restrict in, float *restrict out, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) out[k + j] = in[k + j] < 0.0f ? 0.0f : in[k + j];
+    for (; k < m; k++) out[k] = in[k] < 0.0f ? 0.0f : in[k];
+}
+
+/* d += g */
+static void add_to(float *restrict d, const float *restrict g, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) d[k + j] += g[k + j];
+    for (; k < m; k++) d[k] += g[k];
+}
+
+/* out = a + b (out distinct from both; a and b may be the same) */
+static void add_copy(const float *a, const float *b, float *restrict out, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) out[k + j] = a[k + j] + b[k + j];
+    for (; k < m; k++) out[k] = a[k] + b[k];
+}
+
+/* d = h > 0 ? g : 0 (the ReLU's derivative, h its output) */
+static void relu_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
+{
+    int64_t k = 0;
+    for (; k + VB <= m; k += VB)
+        for (int j = 0; j < VB; j++) {
+            float gv = g[k + j], hv = h[k + j]; /* both loaded: the select vectorizes */
+            d[k + j] = hv > 0.0f ? gv : 0.0f;
+        }
+    for (; k < m; k++) d[k] = h[k] > 0.0f ? g[k] : 0.0f;
+}
+
 /* ---- one op, forward ----------------------------------------------------------- */
 
 typedef struct {
@@ -183,15 +235,17 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
         return llfc_layernorm_c_forward(out, cx->mean, cx->rstd, in, pdata(net, o->pw), pdata(net, o->pb), n, C, H, W,
                                         c->ln_eps);
     case LLFC_OP_RELU:
-        /* NaN stays NaN (as in torch) */
-        for (int64_t k = 0; k < m; k++) out[k] = in[k] < 0.0f ? 0.0f : in[k];
+        if (out == in) relu_inplace(out, m);
+        else relu_copy(in, out, m);
         return 0;
     case LLFC_OP_MAXPOOL:
         return llfc_maxpool2d_forward(out, cx->idx, in, n, C, H, W, o->R, o->stride);
     case LLFC_OP_GAP:
         return llfc_gavgpool_forward(out, in, n, C, H, W);
     case LLFC_OP_ADD:
-        for (int64_t k = 0; k < m; k++) out[k] = in[k] + in2[k];
+        if (out == in) add_to(out, in2, m);
+        else if (out == in2) add_to(out, in, m);
+        else add_copy(in, in2, out, m);
         return 0;
     case LLFC_OP_LINEAR: {
         /* out [n, K] = in [n, F] @ W^T + b */
@@ -520,11 +574,6 @@ static float *din_for(llfc_cnn_work *w, int s, int *acc)
     return w->g[s] = grad_get(w);
 }
 
-static void add_to(float *restrict d, const float *restrict g, int64_t m)
-{
-    for (int64_t k = 0; k < m; k++) d[k] += g[k];
-}
-
 int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n64, float **grad)
 {
     const llfc_cnn *c = net->cnn;
@@ -540,6 +589,27 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
         const llfc_op *o = &c->ops[i];
         const float *G = w->g[o->out];
         if (!G) continue; /* does not reach the loss */
+        if (o->kind == LLFC_OP_ADD) {
+            /* the gradient passes to both inputs: the first input without a
+             * gradient yet takes this buffer, others get a copy or a sum */
+            int64_t m = n64 * o->C * o->H * o->W;
+            float *own = w->g[o->out];
+            w->g[o->out] = NULL;
+            int ins[2] = {o->in, o->in2};
+            for (int k = 0; k < 2; k++) {
+                int s = ins[k];
+                if (s == 0) continue;
+                if (w->g[s] == G) { /* x + x: this buffer is G itself */
+                    float *d = w->g[s];
+                    for (int64_t j = 0; j < m; j++) d[j] *= 2.0f;
+                } else if (w->g[s]) add_to(w->g[s], G, m);
+                else if (own) w->g[s] = own, own = NULL;
+                else if (!(w->g[s] = grad_get(w))) return -1;
+                else memcpy(w->g[s], G, (size_t)m * sizeof *G);
+            }
+            if (own) w->pool[w->npool++] = own;
+            continue;
+        }
         int C = o->C, H = o->H, W = o->W, K = o->K, acc, rc = 0;
         int64_t m = n64 * C * H * W;
         float *din = din_for(w, o->in, &acc);
@@ -563,26 +633,13 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
                                                W);
             break;
         case LLFC_OP_RELU:
-            if (din) {
-                const float *h = w->v[o->out];
-                for (int64_t k = 0; k < m; k++) din[k] = h[k] > 0.0f ? G[k] : 0.0f;
-            }
+            if (din) relu_back(din, G, w->v[o->out], m);
             break;
         case LLFC_OP_MAXPOOL:
             if (din) rc = llfc_maxpool2d_backward(din, G, w->idx[i], n, C, H, W, o->R, o->stride);
             break;
         case LLFC_OP_GAP:
             if (din) rc = llfc_gavgpool_backward(din, G, n, C, H, W);
-            break;
-        case LLFC_OP_ADD:
-            if (din) memcpy(din, G, (size_t)m * sizeof *din);
-            if (din && acc) add_to(w->g[o->in], din, m);
-            acc = 0;
-            if (o->in2 > 0) {
-                if (w->g[o->in2]) add_to(w->g[o->in2], G, m);
-                else if (!(w->g[o->in2] = grad_get(w))) return -1;
-                else memcpy(w->g[o->in2], G, (size_t)m * sizeof *G);
-            }
             break;
         case LLFC_OP_LINEAR: {
             int F = C * H * W;

@@ -663,7 +663,14 @@ void llfc_chart_draw(const llfc_chart *ch, llfc_canvas *c, int x, int y, int w, 
     int title_w = llfc_text_width(ch->title);
     llfc_canvas_text(c, x + (title_w < w ? (w - title_w) / 2 : 0), y, ch->title, LLFC_COLOR_TITLE, w);
     /* rows: title, legend/ylabel, plot..., axis, tick labels, xlabel */
-    int has_xlabel = ch->xlabel && *ch->xlabel && h >= 9;
+    /* bars whose names will not fit get numbers and a key on the xlabel row */
+    int numbered = 0;
+    if (ch->kind == LLFC_CHART_BARS && ch->ngroups > 1) {
+        int room = (w - 8) / ch->ngroups - 1;
+        for (int g = 0; g < ch->ngroups; g++)
+            if (llfc_text_width(ch->groups[g]) > (room > 1 ? room : 1)) numbered = 1;
+    }
+    int has_xlabel = ((ch->xlabel && *ch->xlabel) || numbered) && h >= 9;
     int top = y + 1 + (h >= 6 ? 1 : 0);
     int bottom = y + h - 2 - has_xlabel; /* axis row */
     int ph = bottom - top;
@@ -711,10 +718,14 @@ void llfc_chart_draw(const llfc_chart *ch, llfc_canvas *c, int x, int y, int w, 
     if (ch->kind == LLFC_CHART_BARS) {
         int ng = ch->ngroups > 0 ? ch->ngroups : 1, gw = p.pw / ng;
         if (gw < 1) gw = 1;
-        int endcol = -1;
+        int endcol = -1, room = gw > 1 ? gw - 1 : 1;
+        /* Names that do not fit (ResNet's "layer2.1.relu1") would all be cut to
+         * the same first letters: number the bars instead and name the ends. */
         for (int g = 0; g < ch->ngroups; g++) {
+            char num[16];
             const char *name = ch->groups[g];
-            int k = llfc_text_width(name), room = gw > 1 ? gw - 1 : 1;
+            if (numbered) snprintf(num, sizeof num, "%d", g + 1), name = num;
+            int k = llfc_text_width(name);
             if (k > room) k = room;
             int X = p.px + g * gw + (gw - k) / 2;
             if (X <= endcol) continue;
@@ -737,8 +748,15 @@ void llfc_chart_draw(const llfc_chart *ch, llfc_canvas *c, int x, int y, int w, 
         }
     }
     if (has_xlabel) {
-        int k = llfc_text_width(ch->xlabel);
-        llfc_canvas_text(c, p.px + (k < p.pw ? (p.pw - k) / 2 : 0), bottom + 2, ch->xlabel, A, w - lw - 1);
+        char key[200];
+        const char *xl = ch->xlabel ? ch->xlabel : "";
+        if (numbered) {
+            snprintf(key, sizeof key, "%s%s1 = %s ... %d = %s", xl, *xl ? ": " : "", ch->groups[0], ch->ngroups,
+                     ch->groups[ch->ngroups - 1]);
+            xl = key;
+        }
+        int k = llfc_text_width(xl);
+        llfc_canvas_text(c, p.px + (k < p.pw ? (p.pw - k) / 2 : 0), bottom + 2, xl, A, w - lw - 1);
     }
     /* data */
     draw_notes(ch, &p);

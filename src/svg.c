@@ -94,9 +94,16 @@ static void chart_svg(FILE *f, const llfc_chart *ch, double ox, double oy, doubl
         text(f, a.x0 - 7, Y + 4, "end", AXIS_COLOR, 11, 0, lab);
     }
     /* x ticks */
+    int numbered = 0; /* bar names too wide for their bars: numbers and a key, as on the terminal */
     if (ch->kind == LLFC_CHART_BARS) {
         double gw = a.w / (ch->ngroups > 0 ? ch->ngroups : 1);
-        for (int g = 0; g < ch->ngroups; g++) text(f, a.x0 + (g + 0.5) * gw, a.y0 + a.h + 16, "middle", AXIS_COLOR, 11, 0, ch->groups[g]);
+        for (int g = 0; g < ch->ngroups; g++)
+            if (ch->ngroups > 1 && 6.5 * (double)llfc_text_width(ch->groups[g]) > gw - 2) numbered = 1;
+        for (int g = 0; g < ch->ngroups; g++) {
+            char num[16];
+            snprintf(num, sizeof num, "%d", g + 1);
+            text(f, a.x0 + (g + 0.5) * gw, a.y0 + a.h + 16, "middle", AXIS_COLOR, 11, 0, numbered ? num : ch->groups[g]);
+        }
     } else {
         double xt[64], xs;
         int nx = llfc_ticks(a.f.xlo, a.f.xhi, 9, 0, xt, &xs);
@@ -107,7 +114,14 @@ static void chart_svg(FILE *f, const llfc_chart *ch, double ox, double oy, doubl
             text(f, X, a.y0 + a.h + 16, "middle", AXIS_COLOR, 11, 0, lab);
         }
     }
-    if (ch->xlabel && *ch->xlabel) text(f, a.x0 + a.w / 2, a.y0 + a.h + 36, "middle", "#000000", 12, 0, ch->xlabel);
+    if (numbered) {
+        char key[200];
+        const char *xl = ch->xlabel ? ch->xlabel : "";
+        snprintf(key, sizeof key, "%s%s1 = %s ... %d = %s", xl, *xl ? ": " : "", ch->groups[0], ch->ngroups,
+                 ch->groups[ch->ngroups - 1]);
+        text(f, a.x0 + a.w / 2, a.y0 + a.h + 36, "middle", "#000000", 12, 0, key);
+    } else if (ch->xlabel && *ch->xlabel)
+        text(f, a.x0 + a.w / 2, a.y0 + a.h + 36, "middle", "#000000", 12, 0, ch->xlabel);
     if (ch->ylabel && *ch->ylabel) text(f, ox + 8, oy + 40, "start", "#000000", 12, 0, ch->ylabel);
     /* data, clipped to the plot area */
     static int clip_id = 0;

@@ -1,5 +1,6 @@
 /* l_init.c - open every llfc module and install the embedded Lua sources. */
 #include "lbind.h"
+#include "layers.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,21 +21,32 @@ static int load_embedded(lua_State *L)
     return 1;
 }
 
-/* llfc.blas([threads]) -> {threads =, core =, config =} */
+/* llfc.blas([threads]) -> {threads =, core =, config =, conv =} */
 static int l_blas(lua_State *L)
 {
     if (!lua_isnoneornil(L, 1)) {
         lua_Integer n = luaL_checkinteger(L, 1);
         luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be between 1 and 1024");
         llfc_blas_set_threads((int)n);
+        llfc_conv2d_set_threads((int)n);
     }
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, llfc_blas_get_threads());
     lua_setfield(L, -2, "threads");
     lua_pushstring(L, llfc_blas_corename());
     lua_setfield(L, -2, "core");
     lua_pushstring(L, llfc_blas_config());
     lua_setfield(L, -2, "config");
+    const char *dnnl = llfc_conv2d_dnnl_info();
+    if (llfc_conv2d_get_backend() != LLFC_CONV_IM2COL && dnnl && strncmp(dnnl, "oneDNN ", 7) == 0
+        && !strstr(dnnl, "not loaded"))
+        lua_pushstring(L, dnnl);
+    else if (dnnl)
+        lua_pushfstring(L, "im2col + OpenBLAS (%s)", llfc_conv2d_get_backend() == LLFC_CONV_IM2COL
+                                                         ? "oneDNN not used" : dnnl);
+    else
+        lua_pushstring(L, "im2col + OpenBLAS (built without oneDNN)");
+    lua_setfield(L, -2, "conv");
     return 1;
 }
 

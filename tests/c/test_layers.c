@@ -125,8 +125,9 @@ static void test_conv_shape(const int *sh, int bias, size_t chunk)
     int P = llfc_conv2d_outsize(H, R, stride, pad), Q = llfc_conv2d_outsize(W, S, stride, pad);
     llfc_conv2d_set_chunk(chunk);
     char name[128];
-    snprintf(name, sizeof name, "conv %dx%dx%dx%d -> %d, %dx%d s%d p%d%s%s", N, C, H, W, K, R,
-             S, stride, pad, bias ? " bias" : "", chunk ? " (batched)" : "");
+    snprintf(name, sizeof name, "conv %dx%dx%dx%d -> %d, %dx%d s%d p%d%s%s%s", N, C, H, W, K, R,
+             S, stride, pad, bias ? " bias" : "", chunk ? " (batched)" : "",
+             llfc_conv2d_get_backend() == LLFC_CONV_IM2COL ? "" : " (oneDNN)");
     size_t nin = (size_t)N * C * H * W, nw = (size_t)K * C * R * S, nout = (size_t)N * K * P * Q;
     fdctx t = {conv_fwd, NULL, NULL, nout, NULL, NULL, NULL, NULL, NULL,
                N, C, H, W, K, R, S, stride, pad, 0};
@@ -188,9 +189,18 @@ static void test_conv_shape(const int *sh, int bias, size_t chunk)
 
 static void test_conv(void)
 {
+    /* im2col (the fallback), then the default backend when it is oneDNN
+     * (tests/c/test_conv.c compares the two directly) */
+    int dflt = llfc_conv2d_get_backend();
+    llfc_conv2d_set_backend(LLFC_CONV_IM2COL);
     for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
         test_conv_shape(conv_shapes[s], s % 2 == 1, (size_t)1 << 20);
         test_conv_shape(conv_shapes[s], s % 2 == 0, 0);
+    }
+    if (dflt != LLFC_CONV_IM2COL && llfc_conv2d_set_backend(dflt) == 0) {
+        for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++)
+            test_conv_shape(conv_shapes[s], s % 2 == 0, 0);
+        llfc_conv2d_set_backend(LLFC_CONV_IM2COL);
     }
     /* a chunk that splits the batch unevenly (3 samples, 2 per chunk) */
     const int sh[9] = {3, 2, 6, 6, 3, 3, 3, 1, 1};

@@ -394,6 +394,53 @@ static void test_svg(void)
     llfc_chart_free(bars);
 }
 
+
+/* ResNet-style names that cannot fit under their bars: numbered bars and a key
+ * naming the first and last, never twenty identical "la" stubs */
+static void test_bar_numbers(void)
+{
+    const char *groups[20];
+    char names[20][32];
+    double v[20];
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], i == 0 ? "conv1" : i == 19 ? "logits" : "layer%d.%d.relu1", 1 + i / 7, i % 3);
+        groups[i] = names[i], v[i] = 1 + i;
+    }
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_BARS, "llfc");
+    llfc_chart_groups(ch, 20, groups);
+    llfc_chart_series(ch, "", 20, NULL, v);
+    char *t = render(ch, 80, 16, 1);
+    char axis[256] = "", key[256] = "";
+    int nrows = 0;
+    for (const char *p = t; *p; p++) if (*p == '\n') nrows++;
+    row_of(t, nrows - 2, axis, sizeof axis);
+    row_of(t, nrows - 1, key, sizeof key);
+    CHECK(!strstr(t, "la ") && strstr(axis, " 1 ") && strstr(axis, " 9 ") && strstr(axis, "20"),
+          "long bar names become numbers 1..20 on the axis row: '%s'", axis);
+    CHECK(strstr(key, "1 = conv1") && strstr(key, "20 = logits"), "the key row names bar 1 and bar 20: '%s'", key);
+    llfc_free(t);
+    /* names that fit stay names */
+    llfc_chart_free(ch);
+    const char *short_names[3] = {"h1", "h2", "out"};
+    ch = llfc_chart_new(LLFC_CHART_BARS, "");
+    llfc_chart_groups(ch, 3, short_names);
+    llfc_chart_series(ch, "", 3, NULL, v);
+    t = render(ch, 40, 12, 1);
+    CHECK(strstr(t, "out") && !strstr(t, "1 = h1"), "short names are kept, no key");
+    llfc_free(t);
+    /* SVG: the same numbering */
+    llfc_chart_free(ch);
+    ch = llfc_chart_new(LLFC_CHART_BARS, "llfc");
+    llfc_chart_groups(ch, 20, groups);
+    llfc_chart_series(ch, "", 20, NULL, v);
+    llfc_chart *one[1] = {ch};
+    char *svg = llfc_svg_charts(one, 1, 1, 600, 400);
+    CHECK(svg && strstr(svg, ">20</text>") && strstr(svg, "1 = conv1 ... 20 = logits") && !strstr(svg, ">layer1.1.relu1<"),
+          "SVG numbers the bars and writes the key");
+    llfc_free(svg);
+    llfc_chart_free(ch);
+}
+
 int main(void)
 {
     test_canvas();
@@ -401,6 +448,7 @@ int main(void)
     test_line_chart();
     test_gaps_and_degenerate();
     test_bars();
+    test_bar_numbers();
     test_hist_and_notes();
     test_svg();
     return check_summary();
