@@ -8,6 +8,7 @@
 struct llfc_embedded { const char *name; const char *text; };
 extern const struct llfc_embedded llfc_embedded_lua[];
 void llfc_help_install(lua_State *L, int idx); /* l_help.c */
+void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
 
 static int load_embedded(lua_State *L)
 {
@@ -94,6 +95,9 @@ int llfc_open_all(lua_State *L)
         lua_pop(L, 2);
         lua_setfield(L, -2, mods[i].name);
     }
+    lua_getfield(L, -1, "nn");
+    llfc_open_repair(L, -1);
+    lua_pop(L, 1);
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_blas);
