@@ -171,6 +171,8 @@ function M.run(opts)
   print("  llfc lua/experiments/permutation.lua   weight vs activation matching, commutativity")
   print("  llfc lua/experiments/instability.lua   barrier and LLFC against the spawn time")
   print("  llfc lua/experiments/lemma.lua         eps, max error and 2 eps for several pairs")
+  print("  llfc lua/experiments/resnet.lua        a spawned ResNet-20's LLFC report, a wide pair matched")
+  print("  llfc lua/experiments/repair.lua        conv-net barriers plain, after nn.reset_bn and nn.repair")
 end
 
 return M
