@@ -57,4 +57,46 @@ function T.tmpname(suffix)
   return n .. (suffix or "")
 end
 
+-- running scripts through the real binary, and reading what they wrote
+function T.sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- run lua/experiments/<script> with args; returns ok, exit code, stdout
+-- (stderr is dropped)
+function T.run_experiment(script, args)
+  local bin = os.getenv("LLFC") or (T.builddir .. "/llfc")
+  local cmd = T.sh_quote(bin) .. " " .. T.sh_quote(T.srcdir .. "/lua/experiments/" .. script) .. " " .. args ..
+              " < /dev/null 2>/dev/null"
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return ok, code, out
+end
+
+-- a file's whole content, or nil
+function T.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- a CSV file as a list of rows keyed by its header (numbers converted), or nil
+function T.csv(path)
+  local s = T.slurp(path)
+  if not s then return nil end
+  local rows, head = {}, nil
+  for line in s:gmatch("[^\n]+") do
+    local f = {}
+    for v in (line .. ","):gmatch("([^,]*),") do f[#f + 1] = v end
+    if not head then head = f
+    else
+      local r = {}
+      for i, h in ipairs(head) do r[h] = tonumber(f[i]) or f[i] end
+      rows[#rows + 1] = r
+    end
+  end
+  return rows
+end
+
 return T

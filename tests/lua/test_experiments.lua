@@ -2,45 +2,8 @@
 -- mode (synthetic spirals, seconds) through the real binary into a temporary
 -- directory; its outputs exist and its numbers are sane.
 local T = require "check"
-local llfc_bin = os.getenv("LLFC") or (T.builddir .. "/llfc")
-local exp = T.srcdir .. "/lua/experiments/"
-
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- run a script; returns ok, exit code, stdout (stderr goes to a file we drop)
-local function run(script, args)
-  local cmd = sh_quote(llfc_bin) .. " " .. sh_quote(exp .. script) .. " " .. args .. " < /dev/null 2>/dev/null"
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok, code, out
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- a CSV as a list of rows keyed by header
-local function csv(path)
-  local s = slurp(path)
-  if not s then return nil end
-  local rows, head = {}, nil
-  for line in s:gmatch("[^\n]+") do
-    local f = {}
-    for v in (line .. ","):gmatch("([^,]*),") do f[#f + 1] = v end
-    if not head then head = f
-    else
-      local r = {}
-      for i, h in ipairs(head) do r[h] = tonumber(f[i]) or f[i] end
-      rows[#rows + 1] = r
-    end
-  end
-  return rows
-end
+local sh_quote, slurp, csv = T.sh_quote, T.slurp, T.csv
+local function run(script, args) return T.run_experiment(script, args) end
 
 local function is_svg(path)
   local s = slurp(path)
