@@ -160,4 +160,23 @@ end
 -- a barrier table cell: the number, or "-" when the method does not apply
 function C.cell(c, field) if c then return c.barrier[field] end return "-" end
 
+-- The start of a conv-net experiment: options (with the quick-mode defaults q
+-- where the user gave none), the output directory, the data and the header
+-- lines.  Returns the options and the data.
+function C.start(name, about, argv, extra, q, E)
+  local o = E.options(name, about, argv, extra)
+  if o.quick then
+    for key, v in pairs(q) do if not o.given[key] then o[key] = v end end
+  end
+  E.mkdir(o.out)
+  o.t0 = os.time()
+  local ds = C.images(o, E)
+  print(name .. ": " .. about)
+  print(string.format("data %s: %d train, %d test, images %s; %g epochs, lr %g, batch %d%s", ds.name, #ds.train,
+                      #ds.test, table.concat(ds.train.shape, "x"), o.epochs, o.lr, math.floor(o.batch),
+                      o.quick and " (quick)" or ""))
+  print("theta_alpha = alpha*A + (1-alpha)*B (alpha = 1 is A, alpha = 0 is B); errors are fractions")
+  return o, ds
+end
+
 return C

@@ -22,21 +22,9 @@ local extra = {
 }
 for _, s in ipairs(C.OPTIONS) do extra[#extra + 1] = s end
 local about = "barriers of conv nets: plain interpolation, BatchNorm reset, REPAIR"
-local argv = arg or {}
-local o = E.options("repair", about, argv, extra)
-if o.quick then
-  local q = { archs = "vgg11-bn,vgg11-ln", width = 0.0625, epochs = 1, ["n-train"] = 400,
-              ["n-test"] = 200, ["n-repair"] = 64, alphas = 3, downsample = 4, k = 0.5, batch = 32 }
-  for key, v in pairs(q) do if not o.given[key] then o[key] = v end end
-end
-E.mkdir(o.out)
-o.t0 = os.time()
-local ds = C.images(o, E)
-print("repair: " .. about)
-print(string.format("data %s: %d train, %d test, images %s; %g epochs, lr %g, batch %d%s", ds.name, #ds.train,
-                    #ds.test, table.concat(ds.train.shape, "x"), o.epochs, o.lr, math.floor(o.batch),
-                    o.quick and " (quick)" or ""))
-print("theta_alpha = alpha*A + (1-alpha)*B (alpha = 1 is A, alpha = 0 is B); errors are fractions")
+local o, ds = C.start("repair", about, arg or {}, extra,
+                      { archs = "vgg11-bn,vgg11-ln", width = 0.0625, epochs = 1, ["n-train"] = 400,
+                        ["n-test"] = 200, ["n-repair"] = 64, alphas = 3, downsample = 4, k = 0.5, batch = 32 }, E)
 print(string.format("statistics of reset_bn and REPAIR on %d training samples; %d alphas",
                     math.min(o["n-repair"], #ds.train), math.floor(o.alphas)))
 

@@ -23,20 +23,9 @@ local extra = {
 }
 for _, s in ipairs(C.OPTIONS) do extra[#extra + 1] = s end
 local about = "ResNet-20: a spawned pair's LLFC report, weight matching of a wide independent pair"
-local o = E.options("resnet", about, arg or {}, extra)
-if o.quick then
-  local q = { wide = 1, epochs = 1, ["n-train"] = 256, ["n-test"] = 128, ["n-repair"] = 32, alphas = 3,
-              downsample = 4, k = 0.5, batch = 32 }
-  for key, v in pairs(q) do if not o.given[key] then o[key] = v end end
-end
-E.mkdir(o.out)
-o.t0 = os.time()
-local ds = C.images(o, E)
-print("resnet: " .. about)
-print(string.format("data %s: %d train, %d test, images %s; %g epochs, lr %g, batch %d%s", ds.name, #ds.train,
-                    #ds.test, table.concat(ds.train.shape, "x"), o.epochs, o.lr, math.floor(o.batch),
-                    o.quick and " (quick)" or ""))
-print("theta_alpha = alpha*A + (1-alpha)*B (alpha = 1 is A, alpha = 0 is B); errors are fractions")
+local o, ds = C.start("resnet", about, arg or {}, extra,
+                      { wide = 1, epochs = 1, ["n-train"] = 256, ["n-test"] = 128, ["n-repair"] = 32, alphas = 3,
+                        downsample = 4, k = 0.5, batch = 32 }, E)
 if o.view then print("(each computation is drawn live; press q to go on, or run with --no-view)") end
 local arch = "resnet20-" .. o.norm
 local s1, s2 = math.floor(o.seeds[1]), math.floor(o.seeds[2] or o.seeds[1] + 1)
