@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,42 @@ extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 void llfc_blas_set_threads(int n) { if (n > 0) openblas_set_num_threads(n); }
 int llfc_blas_get_threads(void) { return openblas_get_num_threads(); }
+
+/* ---- parallel for: the calling thread plus one pthread --------------------- */
+struct pfor_part {
+    void (*fn)(void *, int64_t, int64_t);
+    void *ud;
+    int64_t lo, hi;
+};
+
+static void *pfor_run(void *arg)
+{
+    struct pfor_part *p = arg;
+    p->fn(p->ud, p->lo, p->hi);
+    return NULL;
+}
+
+int llfc_parallel_for(int64_t n, int64_t min_per_thread,
+                      void (*fn)(void *ud, int64_t lo, int64_t hi), void *ud)
+{
+    if (n <= 0) return 0;
+    if (min_per_thread < 1) min_per_thread = 1;
+    if (n < 2 * min_per_thread || n < 2 || llfc_blas_get_threads() < 2) {
+        fn(ud, 0, n);
+        return 1;
+    }
+    int64_t mid = n / 2;
+    struct pfor_part part = {fn, ud, mid, n};
+    pthread_t t;
+    if (pthread_create(&t, NULL, pfor_run, &part) != 0) {
+        fn(ud, 0, n);
+        return 1;
+    }
+    fn(ud, 0, mid);
+    pthread_join(t, NULL);
+    return 2;
+}
+
 extern char *openblas_get_corename(void);
 extern char *openblas_get_config(void);
 const char *llfc_blas_corename(void) { return openblas_get_corename(); }

@@ -65,6 +65,14 @@ void llfc_blas_set_threads(int n);
 int llfc_blas_get_threads(void);
 /* OpenBLAS's kernel family for this CPU ("Haswell", "SkylakeX", ...; "Prescott"
  * is its slow fallback for CPUs it does not know) and its build string. */
+/* Split [0, n) between the calling thread and one extra thread (created and
+ * joined per call) when the BLAS thread count is >= 2 and n >= 2 *
+ * min_per_thread; otherwise, or if the thread cannot be created, call
+ * fn(ud, 0, n) once.  fn must touch disjoint data for disjoint ranges and must
+ * not call llfc_seterr (the message buffer is per thread).  Returns the number
+ * of threads used (1 or 2; 0 if n <= 0). */
+int llfc_parallel_for(int64_t n, int64_t min_per_thread,
+                      void (*fn)(void *ud, int64_t lo, int64_t hi), void *ud);
 const char *llfc_blas_corename(void);
 const char *llfc_blas_config(void);
 

@@ -194,21 +194,36 @@ VECTORIZE static void row_dnorm_mask(float *restrict d, const float *restrict g,
     }
 }
 
-VECTORIZE static int bn_forward_train(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
-                            const float *in, const float *weight, const float *bias,
-                            int N, int C, int H, int W, float momentum, float eps, int relu)
+/* The BatchNorm kernels run over channels, each channel's arithmetic the same
+ * whichever thread does it, so results do not depend on the thread count.
+ * A thread takes at least BN_MIN_VALUES values (whole channels). */
+enum { BN_MIN_VALUES = 1 << 15 };
+
+static int64_t bn_min_channels(size_t M)
 {
-    const char *fn = relu ? "batchnorm2d_forward_train_relu" : "batchnorm2d_forward_train";
-    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
-    if (!in) return llfc_seterr("%s: NULL buffer", fn);
-    const size_t hw = (size_t)H * W, M = (size_t)N * hw, cs = (size_t)C * hw;
+    return M >= BN_MIN_VALUES ? 1 : (int64_t)((BN_MIN_VALUES + M - 1) / M);
+}
+
+struct bn_args {
+    float *out, *mean, *rstd, *running_mean, *running_var, *din, *dweight, *dbias;
+    const float *in, *weight, *bias, *dout, *h, *cmean, *crstd, *rmean, *rvar;
+    int N, C, relu;
+    size_t hw;
+    float momentum, eps;
+};
+
+/* channels [lo, hi) of bn_forward_train */
+VECTORIZE static void bn_forward_train_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct bn_args *A = ud;
+    const int N = A->N, relu = A->relu;
+    const size_t hw = A->hw, M = (size_t)N * hw, cs = (size_t)A->C * hw;
     const int rpf = ROWS_PER(hw);
-    if (M < 2)
-        return llfc_seterr("%s: expected more than 1 value per channel when training, "
-                           "got input %dx%dx%dx%d", fn, N, C, H, W);
-    if ((running_mean || running_var) && !(momentum >= 0.0f && momentum <= 1.0f))
-        return llfc_seterr("%s: momentum must be in [0, 1], got %g", fn, (double)momentum);
-    for (int c = 0; c < C; c++) {
+    const float *in = A->in, *weight = A->weight, *bias = A->bias;
+    float *out = A->out, *mean = A->mean, *rstd = A->rstd;
+    float *running_mean = A->running_mean, *running_var = A->running_var;
+    const float momentum = A->momentum, eps = A->eps;
+    for (int c = (int)lo; c < (int)hi; c++) {
         const float *xc = in + (size_t)c * hw;
         double d[LANES] = {0};
         float acc[LANES] = {0};
@@ -241,6 +256,25 @@ VECTORIZE static int bn_forward_train(float *out, float *mean, float *rstd, floa
             running_var[c] = (float)((1.0 - momentum) * running_var[c]
                                      + momentum * ss / (double)(M - 1));
     }
+}
+
+static int bn_forward_train(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
+                            const float *in, const float *weight, const float *bias,
+                            int N, int C, int H, int W, float momentum, float eps, int relu)
+{
+    const char *fn = relu ? "batchnorm2d_forward_train_relu" : "batchnorm2d_forward_train";
+    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
+    if (!in) return llfc_seterr("%s: NULL buffer", fn);
+    const size_t hw = (size_t)H * W, M = (size_t)N * hw;
+    if (M < 2)
+        return llfc_seterr("%s: expected more than 1 value per channel when training, "
+                           "got input %dx%dx%dx%d", fn, N, C, H, W);
+    if ((running_mean || running_var) && !(momentum >= 0.0f && momentum <= 1.0f))
+        return llfc_seterr("%s: momentum must be in [0, 1], got %g", fn, (double)momentum);
+    struct bn_args A = {.out = out, .mean = mean, .rstd = rstd, .running_mean = running_mean,
+                        .running_var = running_var, .in = in, .weight = weight, .bias = bias,
+                        .N = N, .C = C, .relu = relu, .hw = hw, .momentum = momentum, .eps = eps};
+    llfc_parallel_for(C, bn_min_channels(M), bn_forward_train_part, &A);
     return 0;
 }
 
@@ -263,6 +297,23 @@ int llfc_batchnorm2d_forward_train_relu(float *out, float *mean, float *rstd,
                             eps, 1);
 }
 
+/* channels [lo, hi) of bn_forward_eval */
+static void bn_forward_eval_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct bn_args *A = ud;
+    const int N = A->N, C = A->C;
+    const size_t hw = A->hw;
+    for (int c = (int)lo; c < (int)hi; c++) {
+        float rs = (float)(1.0 / sqrt((double)A->rvar[c] + (double)A->eps));
+        float a = (A->weight ? A->weight[c] : 1.0f) * rs, b = A->bias ? A->bias[c] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            size_t at = ((size_t)n * C + c) * hw;
+            if (A->relu) row_affine_relu(A->out + at, A->in + at, hw, A->rmean[c], a, b);
+            else row_affine(A->out + at, A->in + at, hw, A->rmean[c], a, b);
+        }
+    }
+}
+
 static int bn_forward_eval(float *out, const float *in, const float *weight, const float *bias,
                            const float *running_mean, const float *running_var,
                            int N, int C, int H, int W, float eps, int relu)
@@ -271,14 +322,9 @@ static int bn_forward_eval(float *out, const float *in, const float *weight, con
     if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
     if (!out || !in || !running_mean || !running_var) return llfc_seterr("%s: NULL buffer", fn);
     const size_t hw = (size_t)H * W;
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            float rs = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
-            float a = (weight ? weight[c] : 1.0f) * rs, b = bias ? bias[c] : 0.0f;
-            size_t at = ((size_t)n * C + c) * hw;
-            if (relu) row_affine_relu(out + at, in + at, hw, running_mean[c], a, b);
-            else row_affine(out + at, in + at, hw, running_mean[c], a, b);
-        }
+    struct bn_args A = {.out = out, .in = in, .weight = weight, .bias = bias, .rmean = running_mean,
+                        .rvar = running_var, .N = N, .C = C, .relu = relu, .hw = hw, .eps = eps};
+    llfc_parallel_for(C, bn_min_channels((size_t)N * hw), bn_forward_eval_part, &A);
     return 0;
 }
 
@@ -298,15 +344,17 @@ int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
     return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, 1);
 }
 
-VECTORIZE static int bn_backward_train(float *din, float *dweight, float *dbias, const float *dout, const float *h,
-                             const float *in, const float *weight, const float *mean, const float *rstd,
-                             int N, int C, int H, int W, const char *fn)
+/* channels [lo, hi) of bn_backward_train */
+VECTORIZE static void bn_backward_train_part(void *ud, int64_t lo, int64_t hi)
 {
-    if (norm_check(fn, N, C, H, W) < 0) return -1;
-    if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
-    const size_t hw = (size_t)H * W, M = (size_t)N * hw, cs = (size_t)C * hw;
+    const struct bn_args *A = ud;
+    const int N = A->N;
+    const size_t hw = A->hw, M = (size_t)N * hw, cs = (size_t)A->C * hw;
     const int rpf = ROWS_PER(hw);
-    for (int c = 0; c < C; c++) {
+    const float *dout = A->dout, *h = A->h, *in = A->in, *weight = A->weight;
+    const float *mean = A->cmean, *rstd = A->crstd;
+    float *din = A->din, *dweight = A->dweight, *dbias = A->dbias;
+    for (int c = (int)lo; c < (int)hi; c++) {
         const float m = mean[c], rs = rstd[c];
         const size_t c0 = (size_t)c * hw;
         double ds[LANES] = {0}, dx[LANES] = {0};   /* sum dout, sum dout * (x - mean) */
@@ -327,6 +375,18 @@ VECTORIZE static int bn_backward_train(float *din, float *dweight, float *dbias,
             else row_dnorm(din + at, dout + at, in + at, hw, a, mg, m, rs, mgx);
         }
     }
+}
+
+static int bn_backward_train(float *din, float *dweight, float *dbias, const float *dout, const float *h,
+                             const float *in, const float *weight, const float *mean, const float *rstd,
+                             int N, int C, int H, int W, const char *fn)
+{
+    if (norm_check(fn, N, C, H, W) < 0) return -1;
+    if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
+    const size_t hw = (size_t)H * W;
+    struct bn_args A = {.din = din, .dweight = dweight, .dbias = dbias, .dout = dout, .h = h, .in = in,
+                        .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C, .hw = hw};
+    llfc_parallel_for(C, bn_min_channels((size_t)N * hw), bn_backward_train_part, &A);
     return 0;
 }
 

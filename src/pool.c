@@ -88,16 +88,29 @@ static int maxpool_row2(float *restrict o, int32_t *restrict ix, const float *re
     return !nan;
 }
 
-int llfc_maxpool2d_forward(float *out, int32_t *idx, const float *in,
-                           int N, int C, int H, int W, int k, int stride)
+/* Max pooling runs over (n, c) planes, split between two threads when the
+ * thread count allows (llfc_parallel_for); a plane's result does not depend
+ * on which thread computes it.  A thread takes at least POOL_MIN_VALUES input
+ * values (whole planes). */
+enum { POOL_MIN_VALUES = 1 << 15 };
+
+struct maxpool_args {
+    float *out, *din;
+    int32_t *idx;
+    const float *in, *dout;
+    const int32_t *cidx;
+    int H, W, k, stride, P, Q;
+};
+
+/* planes [lo, hi) of llfc_maxpool2d_forward */
+static void maxpool_forward_part(void *ud, int64_t lo, int64_t hi)
 {
-    int P = 0, Q = 0;
-    if (pool_check("maxpool2d_forward", N, C, H, W, k, stride, &P, &Q) < 0) return -1;
-    if (!out || !in) return llfc_seterr("maxpool2d_forward: NULL buffer");
-    for (size_t nc = 0; nc < (size_t)N * C; nc++) {
-        const float *x = in + nc * H * W;
-        float *o = out + nc * P * Q;
-        int32_t *ix = idx ? idx + nc * P * Q : NULL;
+    const struct maxpool_args *A = ud;
+    const int H = A->H, W = A->W, k = A->k, stride = A->stride, P = A->P, Q = A->Q;
+    for (size_t nc = (size_t)lo; nc < (size_t)hi; nc++) {
+        const float *x = A->in + nc * H * W;
+        float *o = A->out + nc * P * Q;
+        int32_t *ix = A->idx ? A->idx + nc * P * Q : NULL;
         for (int p = 0; p < P; p++) {
             if (k == 2 && stride == 2 &&
                 maxpool_row2(o + p * Q, ix ? ix + p * Q : NULL, x + 2 * p * W, x + (2 * p + 1) * W, Q, 2 * p * W, W))
@@ -118,7 +131,38 @@ int llfc_maxpool2d_forward(float *out, int32_t *idx, const float *in,
             }
         }
     }
+}
+
+static int64_t pool_min_planes(int H, int W)
+{
+    size_t hw = (size_t)H * W;
+    return hw >= POOL_MIN_VALUES ? 1 : (int64_t)((POOL_MIN_VALUES + hw - 1) / hw);
+}
+
+int llfc_maxpool2d_forward(float *out, int32_t *idx, const float *in,
+                           int N, int C, int H, int W, int k, int stride)
+{
+    int P = 0, Q = 0;
+    if (pool_check("maxpool2d_forward", N, C, H, W, k, stride, &P, &Q) < 0) return -1;
+    if (!out || !in) return llfc_seterr("maxpool2d_forward: NULL buffer");
+    struct maxpool_args A = {.out = out, .idx = idx, .in = in, .H = H, .W = W, .k = k, .stride = stride,
+                             .P = P, .Q = Q};
+    llfc_parallel_for((int64_t)N * C, pool_min_planes(H, W), maxpool_forward_part, &A);
     return 0;
+}
+
+/* planes [lo, hi) of llfc_maxpool2d_backward */
+static void maxpool_backward_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct maxpool_args *A = ud;
+    const size_t hw = (size_t)A->H * A->W, pq = (size_t)A->P * A->Q;
+    for (size_t nc = (size_t)lo; nc < (size_t)hi; nc++) {
+        float *d = A->din + nc * hw;
+        const float *g = A->dout + nc * pq;
+        const int32_t *ix = A->cidx + nc * pq;
+        memset(d, 0, sizeof(float) * hw);
+        for (size_t i = 0; i < pq; i++) d[ix[i]] += g[i];
+    }
 }
 
 int llfc_maxpool2d_backward(float *din, const float *dout, const int32_t *idx,
@@ -132,13 +176,9 @@ int llfc_maxpool2d_backward(float *din, const float *dout, const int32_t *idx,
         if (idx[i] < 0 || idx[i] >= H * W)
             return llfc_seterr("maxpool2d_backward: index %d out of range [0, %d)",
                                (int)idx[i], H * W);
-    memset(din, 0, sizeof(float) * (size_t)N * C * H * W);
-    for (size_t nc = 0; nc < (size_t)N * C; nc++) {
-        float *d = din + nc * H * W;
-        const float *g = dout + nc * P * Q;
-        const int32_t *ix = idx + nc * P * Q;
-        for (int i = 0; i < P * Q; i++) d[ix[i]] += g[i];
-    }
+    struct maxpool_args A = {.din = din, .dout = dout, .cidx = idx, .H = H, .W = W, .k = k, .stride = stride,
+                             .P = P, .Q = Q};
+    llfc_parallel_for((int64_t)N * C, pool_min_planes(H, W), maxpool_backward_part, &A);
     return 0;
 }
 
