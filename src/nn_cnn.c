@@ -226,6 +226,39 @@ static void relu_back(float *restrict d, const float *restrict g, const float *r
     for (; k < m; k++) d[k] = h[k] > 0.0f ? g[k] : 0.0f;
 }
 
+/* The same loops split between two threads (llfc_parallel_for) when the
+ * thread count allows and m is large: in blocks of EW_BLOCK elements, at
+ * least EW_MIN_BLOCKS of them per thread.  Element-wise, so the result does
+ * not depend on the split. */
+enum { EW_RELU, EW_RELU_COPY, EW_ADD_TO, EW_ADD_COPY, EW_ADD_TO_RELU, EW_ADD_COPY_RELU, EW_RELU_BACK };
+enum { EW_BLOCK = 1024, EW_MIN_BLOCKS = 32 };
+
+struct ew_args { int kind; float *d; const float *a, *b; int64_t m; };
+
+static void ew_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct ew_args *e = ud;
+    int64_t k0 = lo * EW_BLOCK, k1 = hi * EW_BLOCK < e->m ? hi * EW_BLOCK : e->m, m = k1 - k0;
+    float *d = e->d + k0;
+    const float *a = e->a ? e->a + k0 : NULL, *b = e->b ? e->b + k0 : NULL;
+    switch (e->kind) {
+    case EW_RELU: relu_inplace(d, m); break;
+    case EW_RELU_COPY: relu_copy(a, d, m); break;
+    case EW_ADD_TO: add_to(d, a, m); break;
+    case EW_ADD_COPY: add_copy(a, b, d, m); break;
+    case EW_ADD_TO_RELU: add_to_relu(d, a, m); break;
+    case EW_ADD_COPY_RELU: add_copy_relu(a, b, d, m); break;
+    case EW_RELU_BACK: relu_back(d, a, b, m); break;
+    }
+}
+
+/* d = op(a, b) over m elements (see the kinds above) */
+static void ew(int kind, float *d, const float *a, const float *b, int64_t m)
+{
+    struct ew_args e = {kind, d, a, b, m};
+    llfc_parallel_for((m + EW_BLOCK - 1) / EW_BLOCK, EW_MIN_BLOCKS, ew_part, &e);
+}
+
 /* ---- one op, forward ----------------------------------------------------------- */
 
 typedef struct {
@@ -262,8 +295,8 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
         return llfc_layernorm_c_forward(out, cx->mean, cx->rstd, in, pdata(net, o->pw), pdata(net, o->pb), n, C, H, W,
                                         c->ln_eps);
     case LLFC_OP_RELU:
-        if (out == in) relu_inplace(out, m);
-        else relu_copy(in, out, m);
+        if (out == in) ew(EW_RELU, out, NULL, NULL, m);
+        else ew(EW_RELU_COPY, out, in, NULL, m);
         return 0;
     case LLFC_OP_MAXPOOL:
         return llfc_maxpool2d_forward(out, cx->idx, in, n, C, H, W, o->R, o->stride);
@@ -271,12 +304,12 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
         return llfc_gavgpool_forward(out, in, n, C, H, W);
     case LLFC_OP_ADD:
         if (cx->relu) {
-            if (out == in) add_to_relu(out, in2, m);
-            else if (out == in2) add_to_relu(out, in, m);
-            else add_copy_relu(in, in2, out, m);
-        } else if (out == in) add_to(out, in2, m);
-        else if (out == in2) add_to(out, in, m);
-        else add_copy(in, in2, out, m);
+            if (out == in) ew(EW_ADD_TO_RELU, out, in2, NULL, m);
+            else if (out == in2) ew(EW_ADD_TO_RELU, out, in, NULL, m);
+            else ew(EW_ADD_COPY_RELU, out, in, in2, m);
+        } else if (out == in) ew(EW_ADD_TO, out, in2, NULL, m);
+        else if (out == in2) ew(EW_ADD_TO, out, in, NULL, m);
+        else ew(EW_ADD_COPY, out, in, in2, m);
         return 0;
     case LLFC_OP_LINEAR: {
         /* out [n, K] = in [n, F] @ W^T + b */
@@ -660,7 +693,7 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
                 if (w->g[s] == G) { /* x + x: this buffer is G itself */
                     float *d = w->g[s];
                     for (int64_t j = 0; j < m; j++) d[j] *= 2.0f;
-                } else if (w->g[s]) add_to(w->g[s], G, m);
+                } else if (w->g[s]) ew(EW_ADD_TO, w->g[s], G, NULL, m);
                 else if (own) w->g[s] = own, own = NULL;
                 else if (!(w->g[s] = grad_get(w))) return -1;
                 else memcpy(w->g[s], G, (size_t)m * sizeof *G);
@@ -694,7 +727,7 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
                                                W);
             break;
         case LLFC_OP_RELU:
-            if (din) relu_back(din, G, w->v[o->out], m);
+            if (din) ew(EW_RELU_BACK, din, G, w->v[o->out], m);
             break;
         case LLFC_OP_MAXPOOL:
             if (din) rc = llfc_maxpool2d_backward(din, G, w->idx[i], n, C, H, W, o->R, o->stride);
@@ -713,7 +746,7 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
         }
         }
         if (rc) return llfc_adderr("backward: %s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
-        if (din && acc) add_to(w->g[o->in], din, m);
+        if (din && acc) ew(EW_ADD_TO, w->g[o->in], din, NULL, m);
         grad_put(w, o->out);
     }
     for (int s = 0; s <= c->nops; s++) grad_put(w, s);
