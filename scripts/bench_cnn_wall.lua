@@ -7,24 +7,7 @@
 --
 -- ARCH 'resnet20' (WIDTH, NORM) or 'vgg' (VGG-11); MODE 'train' or 'eval';
 -- STEPS timed batches of 128 random 3x32x32 images after 2 warm-up batches.
-local arch, mode, steps = ARCH or "resnet20", MODE or "train", STEPS or 8
-local n = 128 * steps
-local x = tensor.randn({n, 3, 32, 32}, 1)
-local y = {}
-for i = 1, n do y[i] = (i % 10) + 1 end
-local ds = data.from_tensors(x, y, {classes = 10})
-local net
-if arch == "resnet20" then net = nn.resnet20{width = WIDTH or 1, norm = NORM or "bn"}
-else net = nn.vgg{depth = 11, norm = NORM or "bn", input = {3, 32, 32}} end
-local clock = require("llfc.view.c").now   -- monotonic seconds
-if mode == "train" then
-  net:train(ds:subset(256), {batch = 128, epochs = 1, lr = 0.01, progress = false})
-  local t0 = clock()
-  net:train(ds, {batch = 128, epochs = 1, lr = 0.01, progress = false})
-  print(string.format("%s %s wall_ms_per_step %.1f", arch, mode, (clock() - t0) * 1000 / steps))
-else
-  net:eval(ds:subset(256), {batch = 128})
-  local t0 = clock()
-  net:eval(ds, {batch = 128})
-  print(string.format("%s %s wall_ms_per_batch %.1f", arch, mode, (clock() - t0) * 1000 / steps))
-end
+-- It is bench_cnn_step.lua with CLOCK = "wall" (STEPS defaults to 8 here).
+CLOCK = "wall"
+STEPS = STEPS or 8
+dofile(((arg and arg[0] or ""):match("^(.*[/\\])") or "./") .. "bench_cnn_step.lua")
