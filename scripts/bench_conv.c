@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core.h"
-#include "layers.h"
+#include "core/core.h"
+#include "nn/kernels/layers.h"
 
 static double cpu_now(void)
 {

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core.h"
-#include "layers.h"
+#include "core/core.h"
+#include "nn/kernels/layers.h"
 
 static int cmp(const void *a, const void *b)
 {

@@ -2,7 +2,7 @@
  * nn.resnet20{...} and the module listing of tostring(net) for conv nets
  * (registers into the nn module). */
 #include "lbind.h"
-#include "nn_cnn.h"
+#include "nn/nn_cnn.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 
 /* Push a new dataset, or raise the core's error as "fname: message". */

@@ -1,6 +1,6 @@
 /* l_init.c - open every llfc module and install the embedded Lua sources. */
 #include "lbind.h"
-#include "layers.h"
+#include "nn/kernels/layers.h"
 
 #include <stdio.h>
 #include <string.h>

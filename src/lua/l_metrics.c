@@ -3,7 +3,7 @@
  * layouts of DESIGN.md "Result tables") with kind = "..." and the metatable
  * of lua/llfc/results.lua (__tostring). */
 #include "lbind.h"
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 #include <math.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * copies, interpolation, evaluation.  Training, spawning and model files are
  * in l_train.c (they register into the same module and Net type). */
 #include "lbind.h"
-#include "nn_cnn.h"
-#include "train.h"
+#include "nn/nn_cnn.h"
+#include "nn/train.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lap.h"
-#include "perm.h"
+#include "perm/lap.h"
+#include "perm/perm.h"
 
 /* A growing C string for __tostring (no Lua stack use while it grows). */
 typedef struct { char *s; size_t n, cap; } dstr;

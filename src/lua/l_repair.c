@@ -2,8 +2,8 @@
  * nn.reset_bn(net, ds [, opts]) and nn.repair(a, b, alpha, ds [, opts]).
  * Registered into the nn module by llfc_open_repair (l_init.c). */
 #include "lbind.h"
-#include "nn_cnn.h"
-#include "repair.h"
+#include "nn/nn_cnn.h"
+#include "metrics/repair.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "lbind.h"
-#include "npy.h"
+#include "io/npy.h"
 
 #define check(L, i) lb_checktensor(L, i)
 

@@ -1,8 +1,8 @@
 /* l_train.c - Lua binding of training and spawning (nn module): net:train,
  * nn.spawn, nn.pair, the history tables and the progress bar. */
 #include "lbind.h"
-#include "nn_cnn.h"
-#include "train.h"
+#include "nn/nn_cnn.h"
+#include "nn/train.h"
 
 #include <math.h>
 #include <stdio.h>

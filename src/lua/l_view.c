@@ -28,7 +28,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "plot.h"
+#include "plot/plot.h"
 
 #define CANVAS_MT "llfc.view.Canvas" /* private: not a public llfc.<Type> */
 #define CHART_MT "llfc.ChartBox"

@@ -6,10 +6,10 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "core.h"
-#include "data.h"
-#include "nn.h"
-#include "tensor.h"
+#include "core/core.h"
+#include "data/data.h"
+#include "nn/nn.h"
+#include "core/tensor.h"
 
 /* Metatable names (luaL_newmetatable sets __name, so argument errors read
  * "llfc.Tensor expected, got table"). */

@@ -4,7 +4,7 @@
 #ifndef LLFC_CNN_NAIVE_H
 #define LLFC_CNN_NAIVE_H
 
-#include "nn_cnn.h"
+#include "nn/nn_cnn.h"
 
 #include <math.h>
 #include <stdio.h>

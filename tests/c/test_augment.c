@@ -3,8 +3,8 @@
  * distribution of offsets and flips, and the trainer hook: reproducible
  * runs, the stream copied by clones, the batches the trainer augments. */
 #include "check.h"
-#include "data.h"
-#include "train.h"
+#include "data/data.h"
+#include "nn/train.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * op lists, feature layers, permutation specs, initialisation, the
  * configuration text and its parser. */
 #include "check.h"
-#include "nn_cnn.h"
+#include "nn/nn_cnn.h"
 
 #include <math.h>
 #include <stdlib.h>

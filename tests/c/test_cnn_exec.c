@@ -5,11 +5,11 @@
  * model files; training. */
 #include "check.h"
 #include "cnn_naive.h"
-#include "nn.h"
-#include "nn_cnn.h"
-#include "nn_cnn_exec.h"
-#include "safetensors.h"
-#include "train.h"
+#include "nn/nn.h"
+#include "nn/nn_cnn.h"
+#include "nn/nn_cnn_exec.h"
+#include "io/safetensors.h"
+#include "nn/train.h"
 
 #include <stdlib.h>
 #include <string.h>

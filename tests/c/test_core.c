@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "nn.h"
-#include "tensor.h"
+#include "core/core.h"
+#include "nn/nn.h"
+#include "core/tensor.h"
 
 static void test_errors(void)
 {

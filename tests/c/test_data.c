@@ -2,8 +2,8 @@
  * synthetic sets, subsets/splits/normalisation, and every malformed case
  * on small generated files. */
 #include "check.h"
-#include "data.h"
-#include "npy.h"
+#include "data/data.h"
+#include "io/npy.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "lap.h"
+#include "core/core.h"
+#include "perm/lap.h"
 
 /* ---- brute force over every injection rows -> columns (nr <= nc) -------- */
 static double bf_best;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "layers.h"
+#include "core/core.h"
+#include "nn/kernels/layers.h"
 
 static llfc_rng rng;
 

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "data.h"
-#include "metrics.h"
-#include "nn.h"
+#include "core/core.h"
+#include "data/data.h"
+#include "metrics/metrics.h"
+#include "nn/nn.h"
 
 static llfc_net *mlp(const int64_t *w, int nw, int act, uint64_t seed)
 {

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "data.h"
-#include "metrics.h"
-#include "nn.h"
-#include "nn_cnn.h"
-#include "perm.h"
+#include "core/core.h"
+#include "data/data.h"
+#include "metrics/metrics.h"
+#include "nn/nn.h"
+#include "nn/nn_cnn.h"
+#include "perm/perm.h"
 
 static llfc_dataset *randset(int64_t n, int64_t dim, int C, uint64_t seed)
 {

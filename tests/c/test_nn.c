@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core.h"
-#include "nn.h"
-#include "safetensors.h"
+#include "core/core.h"
+#include "nn/nn.h"
+#include "io/safetensors.h"
 
 /* Reference forward in double: loss (mean xent) of the MLP with parameters
  * given as double arrays P[p] (same layout as net->param[p]). */

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "nn.h"
-#include "perm.h"
+#include "nn/nn.h"
+#include "perm/perm.h"
 
 static llfc_net *mlp(int nw, const int64_t *w, uint64_t seed)
 {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "plot.h"
+#include "plot/plot.h"
 
 /* Render a chart into a fresh w x h canvas and return its text (malloc'd). */
 static char *render(const llfc_chart *ch, int w, int h, int ascii)

@@ -4,10 +4,10 @@
  * alpha = 0 and 1, reset_bn against cumulative batch statistics computed
  * here, interruption and errors. */
 #include "check.h"
-#include "core.h"
-#include "nn.h"
-#include "nn_cnn.h"
-#include "repair.h"
+#include "core/core.h"
+#include "nn/nn.h"
+#include "nn/nn_cnn.h"
+#include "metrics/repair.h"
 
 #include <stdlib.h>
 #include <string.h>

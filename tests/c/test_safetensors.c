@@ -2,7 +2,7 @@
  * the test (independently of the writer), dtype conversion, and hostile
  * files (each must fail with a clear message, never crash or over-read). */
 #include "check.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>

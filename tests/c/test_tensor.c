@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core.h"
-#include "npy.h"
-#include "tensor.h"
+#include "core/core.h"
+#include "io/npy.h"
+#include "core/tensor.h"
 
 static float at2(const llfc_tensor *t, int64_t i, int64_t j)
 {

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "layers.h"
+#include "core/core.h"
+#include "nn/kernels/layers.h"
 
 /* ---- llfc_parallel_for covers [0, n) exactly once ---------------------------- */
 struct cover { int64_t n; unsigned char *hits; int calls; int bad; };

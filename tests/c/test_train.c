@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "core.h"
-#include "data.h"
-#include "nn.h"
-#include "train.h"
+#include "core/core.h"
+#include "data/data.h"
+#include "nn/nn.h"
+#include "nn/train.h"
 
 /* three Gaussian blobs in 2-d */
 static llfc_dataset *blobs(int64_t n, uint64_t seed)

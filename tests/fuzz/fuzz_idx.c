@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data.h"
+#include "data/data.h"
 
 static void put(const char *path, const unsigned char *b, size_t n)
 {

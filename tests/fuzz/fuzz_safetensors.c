@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

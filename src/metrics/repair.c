@@ -1,0 +1,218 @@
+/* repair.c - REPAIR: per-channel statistics of an interpolated network set to
+ * the interpolation of the endpoints' statistics (see repair.h). */
+#include "metrics/repair.h"
+
+#include "core/core.h"
+#include "nn/nn_cnn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Values kept per forward pass are capped at this many floats: a batch is
+ * split so that its kept slots fit (the A and B passes keep every site). */
+#define KEEP_FLOATS ((int64_t)1 << 24)
+
+int llfc_repair_sites(const llfc_net *net, llfc_repair_site **sites)
+{
+    *sites = NULL;
+    if (net->arch == LLFC_ARCH_MLP) {
+        int nh = net->nlayers - 1;
+        llfc_repair_site *s = llfc_calloc((size_t)(nh > 0 ? nh : 1), sizeof *s);
+        if (!s) return -1;
+        for (int l = 0; l < nh; l++) {
+            s[l].op = l;
+            s[l].slot = -1;
+            s[l].C = net->widths[l + 1];
+            s[l].HW = 1;
+            s[l].pw = 2 * l;
+            s[l].pb = 2 * l + 1;
+            snprintf(s[l].name, sizeof s[l].name, "%d", 2 * l);
+        }
+        *sites = s;
+        return nh;
+    }
+    if (net->arch != LLFC_ARCH_CNN || !net->cnn)
+        return llfc_seterr("needs an MLP or a conv net (nn.vgg, nn.resnet20)");
+    const llfc_cnn *cn = net->cnn;
+    int nnorm = 0;
+    for (int i = 0; i < cn->nops; i++)
+        if (cn->ops[i].kind == LLFC_OP_BN || cn->ops[i].kind == LLFC_OP_LN) nnorm++;
+    int want = nnorm ? -1 : LLFC_OP_CONV;
+    llfc_repair_site *s = llfc_calloc((size_t)cn->nops + 1, sizeof *s);
+    if (!s) return -1;
+    int ns = 0;
+    for (int i = 0; i < cn->nops; i++) {
+        const llfc_op *op = &cn->ops[i];
+        int hit = want < 0 ? (op->kind == LLFC_OP_BN || op->kind == LLFC_OP_LN) : op->kind == want;
+        if (!hit) continue;
+        if (op->pw < 0 || op->pb < 0) {
+            free(s);
+            return llfc_seterr("op %d (%s) has no %s to correct", i, op->name, op->pw < 0 ? "weight" : "bias");
+        }
+        llfc_repair_site *t = &s[ns++];
+        t->op = i;
+        t->slot = op->out;
+        t->C = op->K;
+        t->HW = (int64_t)op->P * op->Q;
+        t->pw = op->pw;
+        t->pb = op->pb;
+        snprintf(t->name, sizeof t->name, "%s", op->name);
+    }
+    *sites = s;
+    return ns;
+}
+
+/* Floats per sample of a site's value. */
+static int64_t site_dim(const llfc_repair_site *s) { return s->C * s->HW; }
+
+/* Accumulate per-channel sums of v [nb, C*HW] into sum[C], sq[C]. */
+static void accumulate(const float *v, int64_t nb, int64_t C, int64_t HW, double *sum, double *sq)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        const float *r = v + i * C * HW;
+        for (int64_t c = 0; c < C; c++) {
+            double s = 0.0, q = 0.0;
+            const float *p = r + c * HW;
+            for (int64_t j = 0; j < HW; j++) { s += p[j]; q += (double)p[j] * p[j]; }
+            sum[c] += s;
+            sq[c] += q;
+        }
+    }
+}
+
+/* Forward xb [nb, in] keeping slots (conv nets) or pre-activations (MLPs). */
+static int forward_keep(const llfc_net *net, const float *xb, int64_t nb, float **keep)
+{
+    if (net->arch == LLFC_ARCH_MLP) return llfc_net_forward_features(net, xb, nb, keep, NULL);
+    return llfc_cnn_forward_slots(net, xb, nb, keep);
+}
+
+int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int nsites, const float *x, int64_t n,
+                      int64_t batch, double *mean, double *std)
+{
+    if (n < 1) return llfc_seterr("no samples (n = %lld)", (long long)n);
+    if (batch < 1) return llfc_seterr("batch must be at least 1, got %lld", (long long)batch);
+    if (nsites < 1) return 0;
+    int64_t per = 0, total = 0;
+    for (int s = 0; s < nsites; s++) {
+        per += site_dim(&sites[s]);
+        total += sites[s].C;
+    }
+    int64_t nb = batch;
+    if (nb * per > KEEP_FLOATS) nb = KEEP_FLOATS / per > 0 ? KEEP_FLOATS / per : 1;
+    if (nb > n) nb = n;
+    int nkeep = net->arch == LLFC_ARCH_MLP ? llfc_net_nfeat(net) : net->cnn->nslots;
+    float **keep = llfc_calloc((size_t)nkeep, sizeof *keep);
+    float *buf = llfc_mallocarray((size_t)(nb * per), sizeof(float));
+    double *sum = llfc_calloc((size_t)(2 * total), sizeof(double));
+    int rc = -1;
+    if (!keep || !buf || !sum) goto done;
+    double *sq = sum + total;
+    {
+        float *p = buf;
+        for (int s = 0; s < nsites; s++) {
+            int k = net->arch == LLFC_ARCH_MLP ? sites[s].op : sites[s].slot;
+            if (k < 0 || k >= nkeep) { llfc_seterr("site %d is out of range", s); goto done; }
+            keep[k] = p;
+            p += nb * site_dim(&sites[s]);
+        }
+    }
+    int64_t in = llfc_net_input_dim(net);
+    for (int64_t i0 = 0; i0 < n; i0 += nb) {
+        if (llfc_check_interrupt()) goto done;
+        int64_t m = n - i0 < nb ? n - i0 : nb;
+        if (forward_keep(net, x + i0 * in, m, keep)) goto done;
+        int64_t off = 0;
+        for (int s = 0; s < nsites; s++) {
+            int k = net->arch == LLFC_ARCH_MLP ? sites[s].op : sites[s].slot;
+            accumulate(keep[k], m, sites[s].C, sites[s].HW, sum + off, sq + off);
+            off += sites[s].C;
+        }
+    }
+    {
+        int64_t off = 0;
+        for (int s = 0; s < nsites; s++) {
+            double cnt = (double)n * (double)sites[s].HW;
+            for (int64_t c = 0; c < sites[s].C; c++) {
+                double m = sum[off + c] / cnt, v = sq[off + c] / cnt - m * m;
+                mean[off + c] = m;
+                std[off + c] = v > 0.0 ? sqrt(v) : 0.0;
+            }
+            off += sites[s].C;
+        }
+    }
+    rc = 0;
+done:
+    free(keep);
+    free(buf);
+    free(sum);
+    return rc;
+}
+
+/* Fold y -> sc*(y - m) + g per channel into the site's parameters. */
+static void fold(llfc_net *net, const llfc_repair_site *s, const double *cur_m, const double *cur_s,
+                 const double *goal_m, const double *goal_s)
+{
+    float *w = llfc_tensor_data(net->param[s->pw]), *b = llfc_tensor_data(net->param[s->pb]);
+    int64_t row = llfc_tensor_numel(net->param[s->pw]) / s->C;
+    for (int64_t c = 0; c < s->C; c++) {
+        double sc = cur_s[c] > 1e-12 ? goal_s[c] / cur_s[c] : 1.0;
+        for (int64_t j = 0; j < row; j++) w[c * row + j] = (float)(sc * w[c * row + j]);
+        b[c] = (float)(sc * ((double)b[c] - cur_m[c]) + goal_m[c]);
+    }
+}
+
+llfc_net *llfc_repair(const llfc_net *a, const llfc_net *b, double alpha, const float *x, int64_t n,
+                      int64_t batch, llfc_progress_fn progress, void *ud)
+{
+    if (!(alpha >= 0.0 && alpha <= 1.0)) {
+        llfc_seterr("alpha must be in [0, 1], got %g", alpha);
+        return NULL;
+    }
+    if (n < 1) { llfc_seterr("no samples (n = %lld)", (long long)n); return NULL; }
+    if (batch < 1) { llfc_seterr("batch must be at least 1, got %lld", (long long)batch); return NULL; }
+    if (llfc_net_same_arch(a, b)) return NULL;
+    llfc_repair_site *sites;
+    int ns = llfc_repair_sites(a, &sites);
+    if (ns < 0) return NULL;
+    llfc_net *out = llfc_net_lerp(a, b, alpha);
+    int64_t total = 0, maxc = 1;
+    for (int s = 0; s < ns; s++) {
+        total += sites[s].C;
+        if (sites[s].C > maxc) maxc = sites[s].C;
+    }
+    /* mean_A, std_A, mean_B, std_B of every site, then the current site's */
+    double *st = llfc_calloc((size_t)(4 * total + 2 * maxc + 2 * maxc) + 1, sizeof(double));
+    if (!out || !st) goto fail;
+    double *ma = st, *sa = ma + total, *mb = sa + total, *sb = mb + total;
+    double *cm = sb + total, *cs = cm + maxc, *gm = cs + maxc, *gs = gm + maxc;
+    double steps = ns + 2;
+    if (progress && progress(ud, 0, steps, "repair: endpoint statistics")) goto stop;
+    if (llfc_repair_stats(a, sites, ns, x, n, batch, ma, sa)) goto fail;
+    if (progress && progress(ud, 1, steps, "repair: endpoint statistics")) goto stop;
+    if (llfc_repair_stats(b, sites, ns, x, n, batch, mb, sb)) goto fail;
+    int64_t off = 0;
+    for (int s = 0; s < ns; s++) {
+        if (progress && progress(ud, 2 + s, steps, "repair: sites")) goto stop;
+        if (llfc_repair_stats(out, &sites[s], 1, x, n, batch, cm, cs)) goto fail;
+        for (int64_t c = 0; c < sites[s].C; c++) {
+            gm[c] = alpha * ma[off + c] + (1.0 - alpha) * mb[off + c];
+            gs[c] = alpha * sa[off + c] + (1.0 - alpha) * sb[off + c];
+        }
+        fold(out, &sites[s], cm, cs, gm, gs);
+        off += sites[s].C;
+    }
+    if (progress && progress(ud, steps, steps, "repair: done")) goto stop;
+    free(st);
+    free(sites);
+    return out;
+stop:
+    llfc_seterr("interrupted");
+fail:
+    free(st);
+    free(sites);
+    llfc_net_free(out);
+    return NULL;
+}
