@@ -256,41 +256,68 @@ const char *llfc_blas_corename(void) { return openblas_get_corename(); }
 const char *llfc_blas_config(void) { return openblas_get_config(); }
 
 /* ---- the backend --------------------------------------------------------------- */
+/* The choice is made on the first product (or query) and kept.  LLFC_BLAS is
+ * read then too, so that every program on the core honours it; llfc's Lua
+ * module reads it when it opens (llfc_gemm_init_env) to report a bad value. */
 static int forced;                /* LLFC_GEMM_* asked for; AUTO = the rule */
-static char reason[512];
+static int env_done;              /* LLFC_BLAS was applied (or overridden) */
+static char asked[64];            /* who asked for `forced`: "LLFC_BLAS=dnnl", ... */
+static char reason[640];
+
+static const char *const names[] = {"auto", "openblas", "dnnl"};
+
+static int parse(const char *name)
+{
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
+
+static void rule_locked(const char *pre)
+{
+    int cpu = cpu_level(), fam = openblas_family(), backend = LLFC_GEMM_OPENBLAS;
+    const char *core = openblas_get_corename();
+    char r[480];
+    if (cpu < 0 || fam < 0) {
+        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (llfc does not rank them)", core);
+    } else if (families[fam].level >= cpu) {
+        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels use the CPU's widest vector unit (%s)",
+                 core, level_isa[cpu]);
+    } else if (dnnl_load_locked() < 0) {
+        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s), "
+                 "and oneDNN is not available: %s", core, families[fam].isa, level_isa[cpu], dnnl_err);
+    } else if (dnnl_level_loaded() > families[fam].level) {
+        backend = LLFC_GEMM_DNNL;
+        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s); "
+                 "oneDNN's are %s", core, families[fam].isa, level_isa[cpu], isa_loaded());
+    } else {
+        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (%s) are as wide as oneDNN's (%s)",
+                 core, families[fam].isa, isa_loaded());
+    }
+    snprintf(reason, sizeof reason, "%s%s", pre, r);
+    __atomic_store_n(&active, backend, __ATOMIC_RELEASE);
+}
 
 static void choose_locked(void)
 {
-    if (forced == LLFC_GEMM_DNNL && dnnl_load_locked() == 0) {
-        __atomic_store_n(&active, LLFC_GEMM_DNNL, __ATOMIC_RELEASE);
+    char pre[384] = "";
+    if (!env_done) {
+        env_done = 1;
+        const char *e = getenv("LLFC_BLAS");
+        int b = e && *e ? parse(e) : 0;
+        if (b < 0)
+            snprintf(pre, sizeof pre, "LLFC_BLAS=%.40s ignored (expected auto, openblas or dnnl); ", e);
+        else if (b > 0)
+            forced = b, snprintf(asked, sizeof asked, "LLFC_BLAS=%s", e);
+    }
+    if (forced == LLFC_GEMM_OPENBLAS || (forced == LLFC_GEMM_DNNL && dnnl_load_locked() == 0)) {
+        snprintf(reason, sizeof reason, "%s", asked);
+        __atomic_store_n(&active, forced, __ATOMIC_RELEASE);
         return;
     }
-    if (forced == LLFC_GEMM_OPENBLAS) {
-        __atomic_store_n(&active, LLFC_GEMM_OPENBLAS, __ATOMIC_RELEASE);
-        return;
-    }
-    int cpu = cpu_level(), fam = openblas_family(), backend = LLFC_GEMM_OPENBLAS;
-    const char *core = openblas_get_corename();
-    if (cpu < 0 || fam < 0) {
-        snprintf(reason, sizeof reason, "auto: OpenBLAS's %s kernels (llfc does not rank them)", core);
-    } else if (families[fam].level >= cpu) {
-        snprintf(reason, sizeof reason, "auto: OpenBLAS's %s kernels use the CPU's widest vector unit (%s)",
-                 core, level_isa[cpu]);
-    } else if (dnnl_load_locked() < 0) {
-        snprintf(reason, sizeof reason, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s), "
-                 "and oneDNN is not available: %s", core, families[fam].isa, level_isa[cpu], dnnl_err);
-    } else {
-        int dl = dnnl_level_loaded();
-        if (dl > families[fam].level) {
-            backend = LLFC_GEMM_DNNL;
-            snprintf(reason, sizeof reason, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s); "
-                     "oneDNN's are %s", core, families[fam].isa, level_isa[cpu], isa_loaded());
-        } else {
-            snprintf(reason, sizeof reason, "auto: OpenBLAS's %s kernels (%s) are as wide as oneDNN's (%s)",
-                     core, families[fam].isa, isa_loaded());
-        }
-    }
-    __atomic_store_n(&active, backend, __ATOMIC_RELEASE);
+    if (forced == LLFC_GEMM_DNNL)
+        snprintf(pre, sizeof pre, "%s ignored: oneDNN is not available: %.200s; ", asked, dnnl_err);
+    rule_locked(pre);
 }
 
 int llfc_gemm_backend(void)
@@ -306,10 +333,10 @@ int llfc_gemm_backend(void)
 
 int llfc_gemm_parse(const char *name)
 {
-    static const char *const names[] = {"auto", "openblas", "dnnl"};
-    for (int i = 0; name && i < 3; i++)
-        if (!strcmp(name, names[i])) return i;
-    return llfc_seterr("unknown BLAS backend '%s' (expected auto, openblas or dnnl)", name ? name : "(null)");
+    int b = parse(name);
+    if (b < 0)
+        return llfc_seterr("unknown BLAS backend '%s' (expected auto, openblas or dnnl)", name ? name : "(null)");
+    return b;
 }
 
 const char *llfc_gemm_name(int backend)
@@ -317,7 +344,7 @@ const char *llfc_gemm_name(int backend)
     return backend == LLFC_GEMM_DNNL ? "dnnl" : backend == LLFC_GEMM_OPENBLAS ? "openblas" : "auto";
 }
 
-static int set_backend(int b, const char *why)
+static int set_backend(int b, const char *who)
 {
     if (b != LLFC_GEMM_AUTO && b != LLFC_GEMM_OPENBLAS && b != LLFC_GEMM_DNNL)
         return llfc_seterr("unknown BLAS backend %d", b);
@@ -326,9 +353,9 @@ static int set_backend(int b, const char *why)
         pthread_mutex_unlock(&lock);
         return llfc_seterr("oneDNN is not available: %s", dnnl_err);
     }
+    env_done = 1;
     forced = b;
-    if (b != LLFC_GEMM_AUTO) snprintf(reason, sizeof reason, "%s", why);
-    __atomic_store_n(&active, 0, __ATOMIC_RELEASE);
+    snprintf(asked, sizeof asked, "%s", who);
     choose_locked();
     pthread_mutex_unlock(&lock);
     return 0;
@@ -342,9 +369,9 @@ int llfc_gemm_init_env(void)
     if (!e || !*e) return 0;
     int b = llfc_gemm_parse(e);
     if (b < 0) return llfc_adderr("LLFC_BLAS");
-    char why[64];
-    snprintf(why, sizeof why, "LLFC_BLAS=%s", e);
-    if (set_backend(b, why) < 0) return llfc_adderr("LLFC_BLAS=%s", e);
+    char who[64];
+    snprintf(who, sizeof who, "LLFC_BLAS=%s", e);
+    if (set_backend(b, who) < 0) return llfc_adderr("LLFC_BLAS=%s", e);
     return 0;
 }
 

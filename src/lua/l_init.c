@@ -30,8 +30,11 @@ static int l_blas(lua_State *L)
         static const char *const known[] = {"threads", "backend", "measure", NULL};
         lb_checktypos(L, 1, known, "llfc.blas");
         const char *be = lb_optstring(L, 1, "backend", NULL, "llfc.blas");
+        lua_getfield(L, 1, "threads");
+        int given = !lua_isnil(L, -1);
+        lua_pop(L, 1);
         lua_Integer n = lb_optinteger(L, 1, "threads", 0, "llfc.blas");
-        luaL_argcheck(L, n == 0 || (n >= 1 && n <= 1024), 1, "thread count must be between 1 and 1024");
+        luaL_argcheck(L, !given || (n >= 1 && n <= 1024), 1, "thread count must be between 1 and 1024");
         lua_getfield(L, 1, "measure");
         if (lua_isboolean(L, -1)) measure = lua_toboolean(L, -1) ? 0.5 : 0;
         else if (lua_isnumber(L, -1)) measure = lua_tonumber(L, -1);
