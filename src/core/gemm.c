@@ -178,17 +178,6 @@ static const char *isa_loaded(void)
 
 const char *llfc_dnnl_isa(void) { return llfc_dnnl_load() < 0 ? "?" : isa_loaded(); }
 
-/* 0 sse, 1 avx, 2 avx2, 3 avx512; -1 unknown (loaded) */
-static int dnnl_level_loaded(void)
-{
-    const char *isa = isa_loaded();
-    if (!strncmp(isa, "avx512", 6)) return 3;
-    if (!strncmp(isa, "avx2", 4)) return 2;
-    if (!strcmp(isa, "avx")) return 1;
-    if (!strcmp(isa, "sse41")) return 0;
-    return -1;
-}
-
 const char *llfc_dnnl_info(void)
 {
 #ifdef LLFC_HAVE_DNNL
@@ -273,27 +262,64 @@ static int parse(const char *name)
     return -1;
 }
 
+static int isa_level(const char *isa)
+{
+    if (!isa) return -1;
+    if (!strncmp(isa, "avx512", 6)) return 3;
+    if (!strncmp(isa, "avx2", 4)) return 2;
+    if (!strcmp(isa, "avx")) return 1;
+    if (!strncmp(isa, "sse", 3)) return 0;
+    return -1;
+}
+
+int llfc_gemm_rule(const char *cpu, const char *core, const char *coretype,
+                   const char *(*dnnl_isa)(void *ud, const char **err), void *ud, char *why, size_t n)
+{
+    int lc = isa_level(cpu), fam = -1;
+    for (size_t i = 0; core && i < sizeof families / sizeof *families; i++)
+        if (!strcasecmp(core, families[i].name)) fam = (int)i;
+    if (coretype && *coretype) {
+        snprintf(why, n, "auto: OPENBLAS_CORETYPE=%s is set: OpenBLAS's %s kernels", coretype, core);
+        return LLFC_GEMM_OPENBLAS;
+    }
+    if (lc < 0 || fam < 0) {
+        snprintf(why, n, "auto: OpenBLAS's %s kernels (llfc does not rank them)", core);
+        return LLFC_GEMM_OPENBLAS;
+    }
+    if (families[fam].level >= lc) {
+        snprintf(why, n, "auto: OpenBLAS's %s kernels use the CPU's widest vector unit (%s)", core, cpu);
+        return LLFC_GEMM_OPENBLAS;
+    }
+    const char *err = NULL, *d = dnnl_isa(ud, &err);
+    if (!d) {
+        snprintf(why, n, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s), "
+                 "and oneDNN is not available: %s", core, families[fam].isa, cpu, err ? err : "?");
+        return LLFC_GEMM_OPENBLAS;
+    }
+    if (isa_level(d) > families[fam].level) {
+        snprintf(why, n, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s); oneDNN's are %s",
+                 core, families[fam].isa, cpu, d);
+        return LLFC_GEMM_DNNL;
+    }
+    snprintf(why, n, "auto: OpenBLAS's %s kernels (%s) are as wide as oneDNN's (%s)", core, families[fam].isa, d);
+    return LLFC_GEMM_OPENBLAS;
+}
+
+/* oneDNN's ISA for the rule, loading it (the lock is held) */
+static const char *rule_dnnl_isa(void *ud, const char **err)
+{
+    if (dnnl_load_locked() < 0) {
+        *err = dnnl_err;
+        return NULL;
+    }
+    return isa_loaded();
+}
+
 static void rule_locked(const char *pre)
 {
-    int cpu = cpu_level(), fam = openblas_family(), backend = LLFC_GEMM_OPENBLAS;
-    const char *core = openblas_get_corename();
     char r[480];
-    if (cpu < 0 || fam < 0) {
-        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (llfc does not rank them)", core);
-    } else if (families[fam].level >= cpu) {
-        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels use the CPU's widest vector unit (%s)",
-                 core, level_isa[cpu]);
-    } else if (dnnl_load_locked() < 0) {
-        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s), "
-                 "and oneDNN is not available: %s", core, families[fam].isa, level_isa[cpu], dnnl_err);
-    } else if (dnnl_level_loaded() > families[fam].level) {
-        backend = LLFC_GEMM_DNNL;
-        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (%s) are narrower than the CPU (%s); "
-                 "oneDNN's are %s", core, families[fam].isa, level_isa[cpu], isa_loaded());
-    } else {
-        snprintf(r, sizeof r, "auto: OpenBLAS's %s kernels (%s) are as wide as oneDNN's (%s)",
-                 core, families[fam].isa, isa_loaded());
-    }
+    int backend = llfc_gemm_rule(llfc_cpu_isa(), openblas_get_corename(), getenv("OPENBLAS_CORETYPE"),
+                                 rule_dnnl_isa, NULL, r, sizeof r);
     snprintf(reason, sizeof reason, "%s%s", pre, r);
     __atomic_store_n(&active, backend, __ATOMIC_RELEASE);
 }

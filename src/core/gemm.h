@@ -7,14 +7,15 @@
  *             the convolutions of src/nn/kernels/conv_dnnl.c share the
  *             loading below).
  * The automatic choice is a rule on the CPU and the libraries, so it is the
- * same on every run of a machine and build:  OpenBLAS, unless the kernel
- * family OpenBLAS picked for this CPU uses a narrower vector unit than the CPU
- * has (OpenBLAS 0.3.21 takes CPUs it does not know for a Prescott and runs
- * SSE3 kernels on AVX-512 machines) and oneDNN's kernels, JIT-compiled for the
- * CPU it finds, use a wider one.  Either library can be forced: the
+ * same on every run of a machine and build (llfc_gemm_rule):  OpenBLAS,
+ * unless the kernel family OpenBLAS picked for this CPU uses a narrower vector
+ * unit than the CPU has (OpenBLAS 0.3.21 takes CPUs it does not know for a
+ * Prescott and runs SSE3 kernels on AVX-512 machines) and oneDNN's kernels,
+ * JIT-compiled for the CPU it finds, use a wider one.  OPENBLAS_CORETYPE, when
+ * set, is the user's choice of OpenBLAS kernels: llfc never changes it, and
+ * the rule then keeps OpenBLAS.  Either library can be forced: the
  * environment variable LLFC_BLAS (auto, openblas or dnnl) or
- * llfc_gemm_set_backend.  OPENBLAS_CORETYPE, when set, is the user's and is
- * left alone (OpenBLAS reads it when it loads).
+ * llfc_gemm_set_backend.
  *
  * On one backend with one thread count a product gives the same bits on every
  * run; the two backends round differently (they agree to float precision).
@@ -24,6 +25,8 @@
  */
 #ifndef LLFC_GEMM_H
 #define LLFC_GEMM_H
+
+#include <stddef.h>
 
 /* Row-major C = alpha * op(A) @ op(B) + beta * C, with op(X) = X or X^T.
  * op(A) is M x K, op(B) is K x N, C is M x N; lda, ldb, ldc are the row
@@ -57,6 +60,15 @@ const char *llfc_gemm_describe(void);
 /* Why: "LLFC_BLAS=dnnl", "set by the program", or the rule's reasoning, e.g.
  * "auto: OpenBLAS's Zen kernels use the CPU's widest vector unit (avx2)". */
 const char *llfc_gemm_reason(void);
+/* The automatic choice, as a function of its inputs (so that it can be
+ * checked for other CPUs): cpu = llfc_cpu_isa(), core = OpenBLAS's kernel
+ * family, coretype = OPENBLAS_CORETYPE (NULL or "" when unset: when set, the
+ * user chose OpenBLAS's kernels and they are kept); dnnl_isa is called only
+ * when the choice depends on oneDNN and returns its instruction set ("avx2",
+ * "avx512_core", ...), or NULL with *err saying why it is not available.
+ * Returns LLFC_GEMM_OPENBLAS or LLFC_GEMM_DNNL, the reasoning in why. */
+int llfc_gemm_rule(const char *cpu, const char *core, const char *coretype,
+                   const char *(*dnnl_isa)(void *ud, const char **err), void *ud, char *why, size_t n);
 /* The instruction set of the backend's kernels: "avx2", "avx512_core", "sse3", ... */
 const char *llfc_gemm_isa(void);
 /* The CPU's widest vector unit as llfc detects it: "avx512" (F, BW, DQ, VL,

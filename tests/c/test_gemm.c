@@ -169,6 +169,67 @@ static void check_names(void)
           || !strcmp(isa, "unknown"), "llfc_cpu_isa() = %s", isa);
 }
 
+/* The rule on other machines' values: the CPU llfc detects, OpenBLAS's
+ * kernel family, OPENBLAS_CORETYPE, oneDNN's instruction set (NULL: not
+ * available).  oneDNN must be asked only when the choice depends on it. */
+struct stub { const char *isa; int calls; };
+
+static const char *stub_isa(void *ud, const char **err)
+{
+    struct stub *s = ud;
+    s->calls++;
+    if (!s->isa) *err = "libdnnl.so.2: cannot open shared object file";
+    return s->isa;
+}
+
+static void check_rule(void)
+{
+    static const struct {
+        const char *cpu, *core, *coretype, *dnnl;
+        int want, asks;          /* the backend; whether oneDNN is consulted */
+        const char *why;
+    } cases[] = {
+        /* an AVX-512 CPU that OpenBLAS 0.3.21 does not know (Sapphire Rapids) */
+        {"avx512", "Prescott", NULL, "avx512_core_amx", LLFC_GEMM_DNNL, 1,
+         "Prescott kernels (sse3) are narrower than the CPU (avx512); oneDNN's are avx512_core_amx"},
+        {"avx512", "Prescott", NULL, NULL, LLFC_GEMM_OPENBLAS, 1, "oneDNN is not available: libdnnl.so.2"},
+        {"avx512", "Prescott", "", "avx512_core", LLFC_GEMM_DNNL, 1, "oneDNN's are avx512_core"},
+        /* the user chose OpenBLAS's kernels */
+        {"avx512", "SkylakeX", "SkylakeX", "avx512_core", LLFC_GEMM_OPENBLAS, 0, "OPENBLAS_CORETYPE=SkylakeX is set"},
+        {"avx512", "Prescott", "Prescott", "avx512_core", LLFC_GEMM_OPENBLAS, 0, "OPENBLAS_CORETYPE=Prescott is set"},
+        /* OpenBLAS knows the CPU */
+        {"avx512", "SkylakeX", NULL, "avx512_core", LLFC_GEMM_OPENBLAS, 0, "SkylakeX kernels use the CPU's widest"},
+        {"avx512", "Cooperlake", NULL, "avx512_core_bf16", LLFC_GEMM_OPENBLAS, 0, "widest vector unit (avx512)"},
+        {"avx2", "Zen", NULL, "avx2", LLFC_GEMM_OPENBLAS, 0, "Zen kernels use the CPU's widest vector unit (avx2)"},
+        {"avx2", "Haswell", NULL, NULL, LLFC_GEMM_OPENBLAS, 0, "Haswell kernels use"},
+        {"avx", "Sandybridge", NULL, "avx", LLFC_GEMM_OPENBLAS, 0, "Sandybridge kernels use"},
+        {"sse", "Nehalem", NULL, "sse41", LLFC_GEMM_OPENBLAS, 0, "Nehalem kernels use"},
+        /* AVX-512 Zen 4, which 0.3.21 runs with its AVX2 Zen kernels */
+        {"avx512", "Zen", NULL, "avx512_core_bf16", LLFC_GEMM_DNNL, 1, "Zen kernels (avx2) are narrower"},
+        {"avx512", "Haswell", NULL, "avx2", LLFC_GEMM_OPENBLAS, 1, "are as wide as oneDNN's (avx2)"},
+        {"avx2", "Sandybridge", NULL, "avx2", LLFC_GEMM_DNNL, 1, "Sandybridge kernels (avx) are narrower"},
+        {"avx2", "zen", NULL, NULL, LLFC_GEMM_OPENBLAS, 0, "use the CPU's widest"},
+        /* families or CPUs llfc does not know (other architectures, newer OpenBLAS) */
+        {"unknown", "armv8", NULL, "?", LLFC_GEMM_OPENBLAS, 0, "llfc does not rank them"},
+        {"avx512", "Zen5", NULL, "avx512_core", LLFC_GEMM_OPENBLAS, 0, "llfc does not rank them"},
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct stub st = {cases[i].dnnl, 0};
+        char why[400];
+        int got = llfc_gemm_rule(cases[i].cpu, cases[i].core, cases[i].coretype, stub_isa, &st, why, sizeof why);
+        int ok = got == cases[i].want && (st.calls > 0) == cases[i].asks && contains(why, cases[i].why)
+                 && !strncmp(why, "auto: ", 6);
+        if (!ok)
+            printf("# rule cpu %s, OpenBLAS %s, OPENBLAS_CORETYPE %s, oneDNN %s: got %s (%d calls), \"%s\"\n",
+                   cases[i].cpu, cases[i].core, cases[i].coretype ? cases[i].coretype : "unset",
+                   cases[i].dnnl ? cases[i].dnnl : "missing", llfc_gemm_name(got), st.calls, why);
+        bad += !ok;
+    }
+    CHECK(bad == 0, "the rule on %d machines (AVX-512 CPUs OpenBLAS does not know, OPENBLAS_CORETYPE set, "
+          "known CPUs, no oneDNN, unknown families): %d wrong", (int)(sizeof cases / sizeof *cases), bad);
+}
+
 /* Without oneDNN (a library name that does not exist): forcing it fails with
  * the reason, LLFC_BLAS=dnnl fails or is ignored with the reason, and the
  * products run on OpenBLAS. */
@@ -211,7 +272,7 @@ static void check_env(int have_dnnl)
     int before = llfc_gemm_backend();
     CHECK(llfc_gemm_init_env() == 0 && llfc_gemm_backend() == before, "an empty LLFC_BLAS changes nothing");
     unsetenv("LLFC_BLAS");
-    CHECK(llfc_gemm_set_backend(LLFC_GEMM_AUTO) == 0 && contains(llfc_gemm_reason(), "auto: OpenBLAS's "),
+    CHECK(llfc_gemm_set_backend(LLFC_GEMM_AUTO) == 0 && !strncmp(llfc_gemm_reason(), "auto: ", 6),
           "auto: %s -> %s", llfc_gemm_reason(), llfc_gemm_name(llfc_gemm_backend()));
     CHECK(contains(llfc_gemm_reason(), llfc_blas_corename()), "the rule names OpenBLAS's kernels (%s)",
           llfc_blas_corename());
@@ -222,6 +283,7 @@ int main(void)
     /* first, before anything loads oneDNN */
     check_missing_dnnl();
     check_names();
+    check_rule();
     int have_dnnl = llfc_dnnl_load() == 0;
     if (!have_dnnl) printf("skip - oneDNN: %s\n", llfc_dnnl_info() ? llfc_dnnl_info() : "built without it");
     check_env(have_dnnl);

@@ -14,7 +14,7 @@ T.section("what llfc.blas() reports", function()
   T.ok(({avx512 = 1, avx2 = 1, avx = 1, sse = 1, unknown = 1})[b0.cpu], "cpu is llfc's detection", tostring(b0.cpu))
   T.ok(type(b0.reason) == "string" and #b0.reason > 0, "reason says why", tostring(b0.reason))
   if os.getenv("LLFC_BLAS") == nil or os.getenv("LLFC_BLAS") == "" then
-    T.ok(b0.reason:match("^auto: OpenBLAS's "), "without LLFC_BLAS the rule chose", b0.reason)
+    T.ok(b0.reason:match("^auto: ") and b0.reason:find(b0.core, 1, true), "without LLFC_BLAS the rule chose", b0.reason)
   end
   T.eq(b0.gflops, nil, "no measurement unless asked")
 end)
