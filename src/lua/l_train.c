@@ -1,7 +1,7 @@
 /* l_train.c - Lua binding of training and spawning (nn module): net:train,
  * nn.spawn, nn.pair, the history tables and the progress bar. */
 #include "lbind.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 #include "nn/train.h"
 
 #include <math.h>
@@ -615,15 +615,9 @@ static int nn_pair(lua_State *L)
     read_seeds(L, 3, "init_seeds", 1, 2, is, "nn.pair");
     read_seeds(L, 3, "seeds", is[0], is[1], ss, "nn.pair");
     int64_t widths[1025];
-    int nw, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
+    int nw = 0, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
     llfc_net *tmpl = lb_tonet(L, 1);
-    if (tmpl) {
-        if (tmpl->arch != LLFC_ARCH_MLP && tmpl->arch != LLFC_ARCH_CNN)
-            return luaL_error(L, "nn.pair: unsupported architecture");
-        nw = tmpl->nlayers + 1;
-        memcpy(widths, tmpl->widths, (size_t)nw * sizeof *widths);
-        act = tmpl->act;
-    } else {
+    if (!tmpl) {
         luaL_argexpected(L, lua_istable(L, 1), 1, "llfc.Net or table of widths");
         lua_Integer n = luaL_len(L, 1);
         if (n < 2 || n > 1024) return luaL_error(L, "nn.pair: give 2 to 1024 widths, got %d", (int)n);
@@ -636,9 +630,11 @@ static int nn_pair(lua_State *L)
         const char *a = lb_optstring(L, 1, "act", "relu", "nn.pair");
         if ((act = llfc_act_from_name(a)) < 0) return luaL_error(L, "nn.pair: unknown act '%s'", a);
     }
-    const char *in = lb_optstring(L, 3, "init", "torch", "nn.pair");
-    if (!strcmp(in, "kaiming") || !strcmp(in, "he")) init = LLFC_INIT_KAIMING;
-    else if (strcmp(in, "torch")) return luaL_error(L, "nn.pair: unknown init '%s' (torch or kaiming)", in);
+    const char *in = lb_optstring(L, 3, "init", NULL, "nn.pair");
+    if (in && tmpl)
+        return luaL_error(L, "nn.pair: option 'init' goes with a list of widths; a template network keeps its own");
+    if (in && (!strcmp(in, "kaiming") || !strcmp(in, "he"))) init = LLFC_INIT_KAIMING;
+    else if (in && strcmp(in, "torch")) return luaL_error(L, "nn.pair: unknown init '%s' (torch or kaiming)", in);
     lua_createtable(L, 0, 3);
     int info = lua_gettop(L);
     int inet[2];
@@ -648,8 +644,7 @@ static int nn_pair(lua_State *L)
     c.viewset = c.view ? vs : 0;
     if (c.view) lb_view_begin(L, "train", c.title ? c.title : "pair");
     for (int i = 0; i < 2; i++) {
-        llfc_net *n = tmpl && tmpl->arch == LLFC_ARCH_CNN ? llfc_cnn_like(tmpl, (uint64_t)is[i])
-                                                           : llfc_mlp_new(nw, widths, act, init, (uint64_t)is[i]);
+        llfc_net *n = tmpl ? llfc_net_like(tmpl, (uint64_t)is[i]) : llfc_mlp_new(nw, widths, act, init, (uint64_t)is[i]);
         if (!n) return lb_error(L, "nn.pair");
         lb_pushnet(L, n);
         inet[i] = lua_gettop(L);

@@ -6,8 +6,7 @@
 #include "check.h"
 #include "cnn_naive.h"
 #include "nn/nn.h"
-#include "nn/nn_cnn.h"
-#include "nn/nn_cnn_exec.h"
+#include "nn/build.h"
 #include "io/safetensors.h"
 #include "nn/train.h"
 
@@ -102,13 +101,13 @@ static int progress_count(void *ud, double done, double total, const char *what)
 /* ---- (c) eval forward, features, apply_weight ------------------------------- */
 static void test_eval(const char *what, llfc_net *net)
 {
-    CHECK(llfc_cnn_check(net) == 0, "%s: the hand-built op list checks (%s)", what, llfc_errmsg());
-    const llfc_cnn *c = net->cnn;
+    CHECK(llfc_net_check(net) == 0, "%s: the hand-built op list checks (%s)", what, llfc_errmsg());
+    const llfc_net *c = net;
     int n = 3, ns = c->nops + 1;
     float *x = rand_x(n * llfc_net_input_dim(net), 7);
     float **slots = calloc((size_t)ns, sizeof *slots);
-    for (int s = 1; s < ns; s++) slots[s] = malloc((size_t)(n * llfc_cnn_slot_dim(net, s)) * sizeof(float));
-    int rc = llfc_cnn_forward_slots(net, x, n, slots);
+    for (int s = 1; s < ns; s++) slots[s] = malloc((size_t)(n * llfc_net_slot_dim(net, s)) * sizeof(float));
+    int rc = llfc_net_forward_slots(net, x, n, slots);
     CHECK(rc == 0, "%s: forward_slots (%s)", what, llfc_errmsg());
     double **par = tn_params(net);
     tn_run r;
@@ -116,13 +115,13 @@ static void test_eval(const char *what, llfc_net *net)
     double worst = 0;
     int bad = -1;
     for (int s = 1; s < ns; s++) {
-        double e = rel_err_fd(slots[s], r.v[s], n * llfc_cnn_slot_dim(net, s));
+        double e = rel_err_fd(slots[s], r.v[s], n * llfc_net_slot_dim(net, s));
         if (e > worst) worst = e, bad = s;
         if (e > 1e-4) printf("# %s: slot %d (%s) rel err %g\n", what, s, c->ops[s - 1].name, e);
     }
     CHECK(worst < 1e-4, "%s: every slot of the eval forward equals the naive loops (worst %.2g at slot %d)", what,
           worst, bad);
-    CHECK(llfc_cnn_slot_dim(net, 0) == llfc_net_input_dim(net) && llfc_cnn_slot_dim(net, ns) < 0 &&
+    CHECK(llfc_net_slot_dim(net, 0) == llfc_net_input_dim(net) && llfc_net_slot_dim(net, ns) < 0 &&
               strstr(llfc_errmsg(), "no slot"),
           "%s: slot_dim of the input; out of range fails", what);
 
@@ -131,12 +130,12 @@ static void test_eval(const char *what, llfc_net *net)
     for (int i = 0; i < c->nops; i++) {
         const llfc_op *o = &c->ops[i];
         if (o->kind != LLFC_OP_CONV && o->kind != LLFC_OP_LINEAR) {
-            if (i == 1) CHECK(llfc_cnn_apply_weight(net, i, slots[o->in] ? slots[o->in] : x, n, slots[o->out]) < 0 &&
+            if (i == 1) CHECK(llfc_net_apply_weight(net, i, slots[o->in] ? slots[o->in] : x, n, slots[o->out]) < 0 &&
                                   strstr(llfc_errmsg(), "not a conv or linear"),
                               "%s: apply_weight refuses a %s op", what, o->name);
             continue;
         }
-        int64_t d = llfc_cnn_slot_dim(net, o->out), hw = (int64_t)o->P * o->Q;
+        int64_t d = llfc_net_slot_dim(net, o->out), hw = (int64_t)o->P * o->Q;
         float *out = malloc((size_t)(n * d) * sizeof *out);
         const float *in = o->in ? slots[o->in] : x;
         /* the naive value of this op with the network's own input slot, minus the bias */
@@ -147,7 +146,7 @@ static void test_eval(const char *what, llfc_net *net)
             for (int k = 0; k < o->K; k++)
                 for (int64_t j = 0; j < hw; j++) ref[(b * o->K + k) * hw + j] -= o->pb >= 0 ? par[o->pb][k] : 0.0;
         (void)r2;
-        okw &= llfc_cnn_apply_weight(net, i, in, n, out) == 0 && rel_err_fd(out, ref, n * d) < 1e-4;
+        okw &= llfc_net_apply_weight(net, i, in, n, out) == 0 && rel_err_fd(out, ref, n * d) < 1e-4;
         nconv++;
         free(out), free(ref);
     }
@@ -167,7 +166,7 @@ static void test_eval(const char *what, llfc_net *net)
         if (o->kind != LLFC_OP_RELU) continue;
         char buf[64];
         okn &= !strcmp(llfc_net_featname(net, l, buf, sizeof buf), o->name);
-        okf &= llfc_net_featdim(net, l) == llfc_cnn_slot_dim(net, o->out) &&
+        okf &= llfc_net_featdim(net, l) == llfc_net_slot_dim(net, o->out) &&
                !memcmp(pre[l], slots[o->in], (size_t)(n * llfc_net_featdim(net, l)) * sizeof(float)) &&
                !memcmp(post[l], slots[o->out], (size_t)(n * llfc_net_featdim(net, l)) * sizeof(float));
         okf &= llfc_net_feat_has_act(net, l);
@@ -207,19 +206,19 @@ static void test_eval(const char *what, llfc_net *net)
 static void test_check_errors(void)
 {
     llfc_net *net = net_vgg(1);
-    net->cnn->ops[4].C = 5;
-    CHECK(llfc_cnn_check(net) < 0 && strstr(llfc_errmsg(), "features.4") && strstr(llfc_errmsg(), "expects 5x3x3"),
+    net->ops[4].C = 5;
+    CHECK(llfc_net_check(net) < 0 && strstr(llfc_errmsg(), "features.4") && strstr(llfc_errmsg(), "expects 5x3x3"),
           "check: a geometry mismatch names the op (%s)", llfc_errmsg());
-    net->cnn->ops[4].C = 3;
-    net->cnn->ops[2].out = 7;
+    net->ops[4].C = 3;
+    net->ops[2].out = 7;
     float x[72] = {0}, out[5];
     CHECK(llfc_net_forward(net, x, 1, out) < 0 && strstr(llfc_errmsg(), "writes slot 7"),
           "check: forward refuses a broken op list (%s)", llfc_errmsg());
-    net->cnn->ops[2].out = 3;
+    net->ops[2].out = 3;
     int64_t sz[4] = {3, 2, 2, 2};
     llfc_tensor_free(net->param[0]);
     net->param[0] = llfc_tensor_new(4, sz);
-    CHECK(llfc_cnn_check(net) < 0 && strstr(llfc_errmsg(), "features.0.weight") && strstr(llfc_errmsg(), "3x2x3x3"),
+    CHECK(llfc_net_check(net) < 0 && strstr(llfc_errmsg(), "features.0.weight") && strstr(llfc_errmsg(), "3x2x3x3"),
           "check: a weight of the wrong shape (%s)", llfc_errmsg());
     llfc_net_free(net);
 }
@@ -229,22 +228,23 @@ static void test_arch(void)
     llfc_net *a = net_res(1), *b = net_res(2), *v = net_vgg(1);
     CHECK(llfc_net_same_arch(a, b) == 0, "same_arch: two ResNet-like nets");
     CHECK(llfc_net_same_arch(a, v) < 0, "same_arch: different op lists differ (%s)", llfc_errmsg());
-    snprintf(b->cnn->config, sizeof b->cnn->config, "other");
-    CHECK(llfc_net_same_arch(a, b) < 0 && strstr(llfc_errmsg(), "other"), "same_arch: configs differ (%s)",
-          llfc_errmsg());
-    snprintf(b->cnn->config, sizeof b->cnn->config, "test");
-    b->cnn->ops[3].stride = 2;
+    /* the layout is the op list and the parameter shapes: descriptions
+     * that differ in nothing else (an MLP's init) are the same layout */
+    snprintf(b->config, sizeof b->config, "other");
+    CHECK(llfc_net_same_arch(a, b) == 0, "same_arch: the same ops under another description");
+    snprintf(b->config, sizeof b->config, "test");
+    b->ops[3].stride = 2;
     CHECK(llfc_net_same_arch(a, b) < 0 && strstr(llfc_errmsg(), "op 4"), "same_arch: an op differs (%s)",
           llfc_errmsg());
-    b->cnn->ops[3].stride = 1;
+    b->ops[3].stride = 1;
     /* counts: a's */
-    int nbt = a->cnn->ops[1].pnbt;
+    int nbt = a->ops[1].pnbt;
     llfc_tensor_data(a->param[nbt])[0] = 7, llfc_tensor_data(b->param[nbt])[0] = 100;
     llfc_net *m = llfc_net_lerp(a, b, 0.25);
     int ok = m != NULL;
     unsigned char count[TN_MAXPARAMS] = {0};
-    for (int i = 0; i < a->cnn->nops; i++)
-        if (a->cnn->ops[i].kind == LLFC_OP_BN) count[a->cnn->ops[i].pnbt] = 1;
+    for (int i = 0; i < a->nops; i++)
+        if (a->ops[i].kind == LLFC_OP_BN) count[a->ops[i].pnbt] = 1;
     for (int p = 0; ok && p < a->nparams; p++) {
         const float *pa = llfc_tensor_data(a->param[p]), *pb = llfc_tensor_data(b->param[p]),
                     *pm = llfc_tensor_data(m->param[p]);
@@ -257,7 +257,7 @@ static void test_arch(void)
     llfc_net *cl = llfc_net_clone(a);
     float x[2 * 108], la[6], lc[6];
     for (int i = 0; i < 216; i++) x[i] = (float)((i * 37 % 17) - 8) / 8.0f;
-    ok = cl && llfc_net_same_arch(a, cl) == 0 && cl->ptrain != a->ptrain && cl->cnn->ops != a->cnn->ops &&
+    ok = cl && llfc_net_same_arch(a, cl) == 0 && cl->ptrain != a->ptrain && cl->ops != a->ops &&
          !memcmp(cl->ptrain, a->ptrain, (size_t)a->nparams) && llfc_net_forward(a, x, 2, la) == 0 &&
          llfc_net_forward(cl, x, 2, lc) == 0 && !memcmp(la, lc, sizeof la);
     CHECK(ok, "clone: own op list and flags, same logits");
@@ -340,7 +340,7 @@ static void test_grad(const char *what, llfc_net *net, int n)
 static void test_bn(void)
 {
     llfc_net *net = net_res(21);
-    const llfc_cnn *c = net->cnn;
+    const llfc_net *c = net;
     int n = 5;
     float *x = rand_x(n * llfc_net_input_dim(net), 3);
     for (int i = 0; i < c->nops; i++)
@@ -404,7 +404,7 @@ static void test_bn(void)
     }
     llfc_net *keep = llfc_net_clone(net);
     llfc_interrupt_flag = 1;
-    int rc = llfc_cnn_reset_bn(net, xs, N, B, NULL, NULL);
+    int rc = llfc_net_reset_bn(net, xs, N, B, NULL, NULL);
     llfc_interrupt_clear();
     int same = 1;
     for (int p = 0; p < net->nparams; p++)
@@ -412,7 +412,7 @@ static void test_bn(void)
                         (size_t)llfc_tensor_numel(net->param[p]) * 4);
     CHECK(rc < 0 && strstr(llfc_errmsg(), "interrupted") && same, "reset_bn: interrupted, the statistics are restored");
     int calls = 0;
-    rc = llfc_cnn_reset_bn(net, xs, N, B, progress_count, &calls);
+    rc = llfc_net_reset_bn(net, xs, N, B, progress_count, &calls);
     CHECK(rc == 0 && calls == 3, "reset_bn: %d batches, progress called per batch (%s)", calls, rc ? llfc_errmsg() : "");
     ok = 1;
     for (int i = 0; i < c->nops; i++) {
@@ -433,19 +433,15 @@ static void test_bn(void)
                             (size_t)llfc_tensor_numel(net->param[p]) * 4);
     CHECK(same, "reset_bn: trainable parameters unchanged");
     calls = 100;
-    CHECK(llfc_cnn_reset_bn(net, xs, N, B, progress_count, &calls) < 0 && strstr(llfc_errmsg(), "interrupted"),
+    CHECK(llfc_net_reset_bn(net, xs, N, B, progress_count, &calls) < 0 && strstr(llfc_errmsg(), "interrupted"),
           "reset_bn: a progress callback asking to stop interrupts");
-    CHECK(llfc_cnn_reset_bn(net, xs, N, 0, NULL, NULL) < 0 && strstr(llfc_errmsg(), "batch"),
+    CHECK(llfc_net_reset_bn(net, xs, N, 0, NULL, NULL) < 0 && strstr(llfc_errmsg(), "batch"),
           "reset_bn: batch 0 is an error (%s)", llfc_errmsg());
     llfc_net *f = net_flat(1);
-    CHECK(llfc_cnn_reset_bn(f, xs, 2, 2, NULL, NULL) < 0 && strstr(llfc_errmsg(), "no BatchNorm"),
+    CHECK(llfc_net_reset_bn(f, xs, 2, 2, NULL, NULL) < 0 && strstr(llfc_errmsg(), "no BatchNorm"),
           "reset_bn: a net without BatchNorm is an error (%s)", llfc_errmsg());
     llfc_nn_work *fw = llfc_nn_work_new(f, 2);
-    float gw[64], gb[8];
-    CHECK(fw && llfc_net_forward_train(f, fw, xs, 2) == 0 &&
-              llfc_net_backward_layer(f, fw, xs, 0, 2, gw, gb) < 0 && strstr(llfc_errmsg(), "backward_all"),
-          "backward_layer refuses a conv net (%s)", llfc_errmsg());
-    CHECK(llfc_net_backward_all(f, fw, xs, 2, NULL) < 0 && strstr(llfc_errmsg(), "no forward_train and loss"),
+    CHECK(fw && llfc_net_forward_train(f, fw, xs, 2) == 0 && llfc_net_backward(f, fw, xs, 2, NULL) < 0 && strstr(llfc_errmsg(), "no forward_train and loss"),
           "backward_all before loss_start fails (%s)", llfc_errmsg());
     llfc_nn_work_free(fw);
     llfc_net_free(f);
@@ -520,7 +516,7 @@ static void test_train(void)
           e1.loss, e0.err, e1.err);
     CHECK(params_equal(a, b), "train: the same seed gives bit-identical parameters and buffers");
     CHECK(params_equal(b, c), "train: a cloned trainer continues bit-identically");
-    int nbt = a->cnn->ops[1].pnbt;
+    int nbt = a->ops[1].pnbt;
     CHECK(llfc_tensor_data(a->param[nbt])[0] == 60, "train: num_batches_tracked counts the steps");
     llfc_trainer_free(ta), llfc_trainer_free(tb), llfc_trainer_free(tc);
 
@@ -563,8 +559,8 @@ static void randomize_buffers(llfc_net *net, uint64_t seed)
 {
     llfc_rng r;
     llfc_rng_seed(&r, seed);
-    for (int i = 0; i < net->cnn->nops; i++) {
-        const llfc_op *o = &net->cnn->ops[i];
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
         if (o->kind != LLFC_OP_BN) continue;
         for (int ch = 0; ch < o->C; ch++) {
             llfc_tensor_data(net->param[o->prm])[ch] = (float)(0.1 * llfc_rng_normal(&r));
@@ -611,9 +607,9 @@ static void test_io(void)
     if (!mkdtemp(dir)) { CHECK(0, "io: mkdtemp"); return; }
     snprintf(path, sizeof path, "%s/net.safetensors", dir);
     static const int spec[] = {4, -1, 6};
-    llfc_net *nets[3] = {llfc_cnn_resnet20(3, 8, 8, 1, LLFC_NORM_BN, 10, 3),
-                         llfc_cnn_vgg(1, 8, 8, 3, spec, LLFC_NORM_BN, LLFC_VGG_FLATTEN, 4, 2),
-                         llfc_cnn_resnet20(3, 8, 8, 1, LLFC_NORM_LN, 5, 4)};
+    llfc_net *nets[3] = {llfc_resnet20_new(3, 8, 8, 1, LLFC_NORM_BN, 10, 3),
+                         llfc_vgg_new(1, 8, 8, 3, spec, LLFC_NORM_BN, LLFC_VGG_FLATTEN, 4, 2),
+                         llfc_resnet20_new(3, 8, 8, 1, LLFC_NORM_LN, 5, 4)};
     for (int k = 0; k < 3; k++) {
         llfc_net *net = nets[k];
         if (!net) { CHECK(0, "io: build net %d (%s)", k, llfc_errmsg()); continue; }
@@ -623,28 +619,28 @@ static void test_io(void)
         float *x = rand_x(n * llfc_net_input_dim(net), 5), *la = malloc((size_t)(n * K) * 4),
               *lb = malloc((size_t)(n * K) * 4);
         int rc = llfc_net_save(net, path);
-        CHECK(rc == 0, "io %s: save (%s)", net->cnn->config, rc ? llfc_errmsg() : "");
+        CHECK(rc == 0, "io %s: save (%s)", net->config, rc ? llfc_errmsg() : "");
         llfc_net *back = llfc_net_load(path);
-        CHECK(back != NULL, "io %s: load (%s)", net->cnn->config, back ? "" : llfc_errmsg());
+        CHECK(back != NULL, "io %s: load (%s)", net->config, back ? "" : llfc_errmsg());
         if (!back) { free(x), free(la), free(lb); continue; }
-        CHECK(back->arch == LLFC_ARCH_CNN && llfc_net_same_arch(net, back) == 0 && params_equal(net, back) &&
+        CHECK(!strcmp(back->config, net->config) && llfc_net_same_arch(net, back) == 0 && params_equal(net, back) &&
                   !memcmp(back->ptrain, net->ptrain, (size_t)net->nparams),
-              "io %s: same layout, every parameter and buffer back bit for bit", net->cnn->config);
+              "io %s: same layout, every parameter and buffer back bit for bit", net->config);
         CHECK(llfc_net_forward(net, x, n, la) == 0 && llfc_net_forward(back, x, n, lb) == 0 &&
                   !memcmp(la, lb, (size_t)(n * K) * 4),
-              "io %s: identical logits after the round trip", net->cnn->config);
+              "io %s: identical logits after the round trip", net->config);
         size_t len;
         char *txt = slurp(path, &len);
         int nbn = 0, ni64 = 0;
-        for (int i = 0; i < net->cnn->nops; i++) {
-            const llfc_op *o = &net->cnn->ops[i];
+        for (int i = 0; i < net->nops; i++) {
+            const llfc_op *o = &net->ops[i];
             if (o->kind != LLFC_OP_BN) continue;
             char want[160];
             snprintf(want, sizeof want, "\"%s\":{\"dtype\":\"I64\",\"shape\":[]", net->pname[o->pnbt]);
             nbn++;
             ni64 += txt && strstr(txt + 8, want) != NULL;
         }
-        if (k < 2) CHECK(nbn > 0 && ni64 == nbn, "io %s: the %d num_batches_tracked are I64 scalars", net->cnn->config, nbn);
+        if (k < 2) CHECK(nbn > 0 && ni64 == nbn, "io %s: the %d num_batches_tracked are I64 scalars", net->config, nbn);
         free(txt);
         llfc_net_free(back);
         free(x), free(la), free(lb);
@@ -652,7 +648,7 @@ static void test_io(void)
 
     /* malformed files */
     llfc_net *net = nets[0];
-    const char *cfg = net->cnn->config;
+    const char *cfg = net->config;
     struct { const char *arch, *config, *drop, *extra, *reshape, *want; } bad[] = {
         {"cnn", NULL, NULL, NULL, NULL, "needs a config"},
         {"cnn", "vgg depth=12", NULL, NULL, NULL, "config 'vgg depth=12'"},

@@ -9,6 +9,7 @@
 #include "data/data.h"
 #include "metrics/metrics.h"
 #include "nn/nn.h"
+#include "nn/build.h"
 
 static llfc_net *mlp(const int64_t *w, int nw, int act, uint64_t seed)
 {
@@ -32,8 +33,8 @@ typedef struct { int L; int64_t w[MAXL + 1]; double W[MAXL][MAXW][MAXW], b[MAXL]
 
 static void to_dnet(const llfc_net *n, dnet *d)
 {
-    d->L = n->nlayers;
-    d->act = n->act;
+    d->L = n->nfeat;
+    d->act = llfc_act_from_name(llfc_net_act(n));
     for (int l = 0; l <= d->L; l++) d->w[l] = n->widths[l];
     for (int l = 0; l < d->L; l++) {
         const float *W = llfc_tensor_data(n->param[2 * l]), *b = llfc_tensor_data(n->param[2 * l + 1]);

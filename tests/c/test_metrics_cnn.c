@@ -12,7 +12,7 @@
 #include "data/data.h"
 #include "metrics/metrics.h"
 #include "nn/nn.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 #include "perm/perm.h"
 
 static llfc_dataset *randset(int64_t n, int64_t dim, int C, uint64_t seed)
@@ -28,16 +28,16 @@ static llfc_dataset *randset(int64_t n, int64_t dim, int C, uint64_t seed)
 /* every slot of a forward pass: s[k] [n, slot_dim(k)] (s[0] = NULL) */
 static float **all_slots(const llfc_net *net, const float *x, int64_t n)
 {
-    int S = net->cnn->nslots;
+    int S = net->nslots;
     float **s = calloc((size_t)S, sizeof *s);
-    for (int k = 1; k < S; k++) s[k] = malloc(sizeof(float) * (size_t)(n * llfc_cnn_slot_dim(net, k)));
-    if (llfc_cnn_forward_slots(net, x, n, s)) { CHECK(0, "forward_slots: %s", llfc_errmsg()); }
+    for (int k = 1; k < S; k++) s[k] = malloc(sizeof(float) * (size_t)(n * llfc_net_slot_dim(net, k)));
+    if (llfc_net_forward_slots(net, x, n, s)) { CHECK(0, "forward_slots: %s", llfc_errmsg()); }
     return s;
 }
 
 static void free_slots(const llfc_net *net, float **s)
 {
-    for (int k = 0; k < net->cnn->nslots; k++) free(s[k]);
+    for (int k = 0; k < net->nslots; k++) free(s[k]);
     free(s);
 }
 
@@ -81,13 +81,13 @@ static void check_comm(const char *what, const llfc_net *a, const llfc_net *b, c
     float **sa = all_slots(a, ds->x, ds->n), **sb = all_slots(b, ds->x, ds->n);
     int k = 0, nbad = 0;
     double worst = 0;
-    for (int i = 0; i < a->cnn->nops; i++) {
-        const llfc_op *o = &a->cnn->ops[i];
+    for (int i = 0; i < a->nops; i++) {
+        const llfc_op *o = &a->ops[i];
         if (o->kind != LLFC_OP_CONV && o->kind != LLFC_OP_LINEAR) continue;
         if (k >= r->comm.nlayer) { nbad++; break; }
         const llfc_comm_layer *c = &r->comm.layer[k++];
         if (c->op != i || strcmp(c->name, o->name)) nbad++;
-        int64_t din = llfc_cnn_slot_dim(a, o->in), dout = llfc_cnn_slot_dim(a, o->out);
+        int64_t din = llfc_net_slot_dim(a, o->in), dout = llfc_net_slot_dim(a, o->out);
         const float *wa = llfc_tensor_data(a->param[o->pw]), *wb = llfc_tensor_data(b->param[o->pw]);
         double *y1 = malloc(sizeof(double) * (size_t)dout), *y2 = malloc(sizeof(double) * (size_t)dout);
         double num = 0, x2 = 0, yy2 = 0, ha2 = 0, hb2 = 0, dh2 = 0, wa2 = 0, wb2 = 0, dw2 = 0;
@@ -139,15 +139,15 @@ static void check_weak(const char *what, const llfc_net *a, const llfc_net *b, c
     float **sa = all_slots(a, ds->x, ds->n), **sb = all_slots(b, ds->x, ds->n);
     double worst = 0;
     int nrelu = 0;
-    for (int i = 0; i < a->cnn->nops; i++) {
-        const llfc_op *o = &a->cnn->ops[i];
+    for (int i = 0; i < a->nops; i++) {
+        const llfc_op *o = &a->ops[i];
         if (o->kind != LLFC_OP_RELU || o->feat < 0) continue;
         nrelu++;
         const llfc_weak_layer *ly = NULL;
         for (int k = 0; k < r->weak.nlayer; k++)
             if (r->weak.layer[k].feat == o->feat) ly = &r->weak.layer[k];
         if (!ly) { worst = INFINITY; continue; }
-        int64_t d = llfc_cnn_slot_dim(a, o->in);
+        int64_t d = llfc_net_slot_dim(a, o->in);
         for (int q = 0; q < r->weak.nalpha; q++) {
             double al = ly->at[q].alpha, sum = 0;
             int64_t cnt = 0;
@@ -267,26 +267,26 @@ int main(void)
     llfc_dataset *ds = randset(13, 2 * 4 * 4, 3, 1);
     const char *norms[] = {"vgg", "vgg bn", "vgg ln"};
     for (int nm = 0; nm < 3; nm++) {
-        llfc_net *a = llfc_cnn_vgg(2, 4, 4, 3, spec, nm, LLFC_VGG_GAP, 3, 1);
-        llfc_net *b = llfc_cnn_vgg(2, 4, 4, 3, spec, nm, LLFC_VGG_GAP, 3, 2);
+        llfc_net *a = llfc_vgg_new(2, 4, 4, 3, spec, nm, LLFC_VGG_GAP, 3, 1);
+        llfc_net *b = llfc_vgg_new(2, 4, 4, 3, spec, nm, LLFC_VGG_GAP, 3, 2);
         test_net_pair(norms[nm], a, b, ds);
         llfc_net_free(a);
         llfc_net_free(b);
     }
-    llfc_net *a = llfc_cnn_vgg(2, 4, 4, 3, spec, LLFC_NORM_NONE, LLFC_VGG_FLATTEN, 3, 1);
-    llfc_net *b = llfc_cnn_vgg(2, 4, 4, 3, spec, LLFC_NORM_NONE, LLFC_VGG_FLATTEN, 3, 2);
+    llfc_net *a = llfc_vgg_new(2, 4, 4, 3, spec, LLFC_NORM_NONE, LLFC_VGG_FLATTEN, 3, 1);
+    llfc_net *b = llfc_vgg_new(2, 4, 4, 3, spec, LLFC_NORM_NONE, LLFC_VGG_FLATTEN, 3, 2);
     test_net_pair("vgg flatten head", a, b, ds);
     llfc_net_free(a);
     llfc_net_free(b);
     llfc_dataset *big = randset(60, 2 * 4 * 4, 3, 2);
-    a = llfc_cnn_vgg(2, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 3);
+    a = llfc_vgg_new(2, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 3);
     test_planted("vgg bn", a, big);
     llfc_net_free(a);
 
     /* ResNet-20, width 1, 1x8x8 inputs: 22 weight ops (19 convs, 2 shortcuts, the linear) */
     llfc_dataset *rds = randset(6, 64, 3, 3);
-    a = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_BN, 3, 1);
-    b = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_BN, 3, 2);
+    a = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_BN, 3, 1);
+    b = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_BN, 3, 2);
     test_net_pair("resnet20 bn", a, b, rds);
     llfc_report *r = a && b ? llfc_metrics_run(a, b, rds, NULL) : NULL;
     int found = 0;
@@ -301,13 +301,13 @@ int main(void)
     llfc_report_free(r);
     llfc_net_free(a);
     llfc_net_free(b);
-    a = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_LN, 3, 1);
-    b = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_LN, 3, 2);
+    a = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_LN, 3, 1);
+    b = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_LN, 3, 2);
     test_net_pair("resnet20 ln", a, b, rds);
     llfc_net_free(a);
     llfc_net_free(b);
     llfc_dataset *rbig = randset(40, 64, 3, 4);
-    a = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_BN, 3, 4);
+    a = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_BN, 3, 4);
     test_planted("resnet20 bn", a, rbig);
     llfc_net_free(a);
 

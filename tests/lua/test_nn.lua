@@ -5,7 +5,8 @@ T.section("mlp", function()
   local net = nn.mlp{784, 512, 512, 512, 10, seed = 1}
   T.eq(net:nparams(), 784*512+512 + 2*(512*512+512) + 512*10+10, "nparams of 784-512-512-512-10")
   local s = tostring(net)
-  T.ok(s:find("784-512-512-512-10", 1, true) and s:find("0.weight 512x784", 1, true), "tostring names widths and shapes")
+  T.ok(s:find("784-512-512-512-10", 1, true) and s:find("linear 784 -> 512", 1, true) and
+       s:find("relu (feature h1)", 1, true), "tostring names widths, layers and features")
   local w = net:widths()
   T.eq(#w, 5, "widths")
   T.eq(net:info().act, "relu", "default activation is relu")
