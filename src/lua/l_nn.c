@@ -98,6 +98,16 @@ oom:
     return lb_error(L, "features");
 }
 
+/* net:like([seed = 1]) -> a new net of net's layout, initialised from seed */
+static int net_like(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    llfc_net *c = llfc_net_like(net, (uint64_t)luaL_optinteger(L, 2, 1));
+    if (!c) return lb_error(L, "like");
+    lb_pushnet(L, c);
+    return 1;
+}
+
 static int net_clone(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
@@ -345,7 +355,7 @@ static int nn_gemm_rate(lua_State *L)
 
 /* ---- module ---------------------------------------------------------------------- */
 static const luaL_Reg net_methods[] = {
-    {"forward", net_forward}, {"features", net_features}, {"clone", net_clone},
+    {"forward", net_forward}, {"features", net_features}, {"clone", net_clone}, {"like", net_like},
     {"params", net_params},   {"nparams", net_nparams},   {"widths", net_widths},
     {"info", net_info},       {"eval", net_eval},         {NULL, NULL},
 };
@@ -365,6 +375,7 @@ static const luaL_Reg nn_funcs[] = {
 extern const luaL_Reg lnn_train_methods[];
 extern const luaL_Reg lnn_train_funcs[];
 extern const luaL_Reg lnn_build_funcs[];
+void lnn_open_trainer(lua_State *L);
 
 int llfc_open_nn(lua_State *L)
 {
@@ -381,5 +392,6 @@ int llfc_open_nn(lua_State *L)
     luaL_setfuncs(L, nn_funcs, 0);
     luaL_setfuncs(L, lnn_train_funcs, 0);
     luaL_setfuncs(L, lnn_build_funcs, 0);
+    lnn_open_trainer(L);
     return 1;
 }

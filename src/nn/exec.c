@@ -414,6 +414,7 @@ struct llfc_nn_work {
     float *tmp;           /* [gsize] a gradient to add into an existing one */
     float *cwork;         /* conv scratch */
     char *fused;          /* per op: a BN or sum computing the ReLU of the next op (which writes over it) */
+    char *accp;           /* per param: its kernel adds into the gradient (zeroed first); 0 for linear layers */
 };
 
 void llfc_nn_work_free(llfc_nn_work *w)
@@ -427,7 +428,7 @@ void llfc_nn_work_free(llfc_nn_work *w)
     }
     for (int k = 0; k < w->ngall; k++) free(w->gall[k]);
     free(w->v), free(w->own), free(w->mean), free(w->rstd), free(w->idx), free(w->g), free(w->pool), free(w->gall);
-    free(w->tmp), free(w->cwork), free(w->fused);
+    free(w->tmp), free(w->cwork), free(w->fused), free(w->accp);
     free(w);
 }
 
@@ -448,8 +449,14 @@ llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
         !(w->rstd = llfc_calloc((size_t)net->nops, sizeof *w->rstd)) ||
         !(w->idx = llfc_calloc((size_t)net->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
         !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)) ||
-        !(w->fused = llfc_calloc((size_t)net->nops, 1)))
+        !(w->fused = llfc_calloc((size_t)net->nops, 1)) || !(w->accp = llfc_malloc((size_t)net->nparams + 1)))
         goto fail;
+    memset(w->accp, 1, (size_t)net->nparams);
+    for (int i = 0; i < net->nops; i++)
+        if (net->ops[i].kind == LLFC_OP_LINEAR) {
+            if (net->ops[i].pw >= 0) w->accp[net->ops[i].pw] = 0;
+            if (net->ops[i].pb >= 0) w->accp[net->ops[i].pb] = 0;
+        }
     for (int i = 0; i < net->nops; i++) {
         nread[net->ops[i].in]++;
         if (net->ops[i].kind == LLFC_OP_ADD) nread[net->ops[i].in2]++;
@@ -574,15 +581,22 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
     if (net->nops != w->nops) return llfc_seterr("backward: workspace made for another network");
     if (w->n != n64 || !w->g[w->lslot])
         return llfc_seterr("backward: no forward_train and loss of %lld samples before it", (long long)n64);
+    /* the conv and norm kernels add into their gradients; linear layers write theirs */
     for (int p = 0; p < net->nparams; p++) {
         float *gp = pgrad(net, grad, p);
-        if (gp) memset(gp, 0, (size_t)llfc_tensor_numel(net->param[p]) * sizeof *gp);
+        if (gp && w->accp[p]) memset(gp, 0, (size_t)llfc_tensor_numel(net->param[p]) * sizeof *gp);
     }
     int n = (int)n64;
     for (int i = net->nops - 1; i >= 0; i--) {
         const llfc_op *o = &net->ops[i];
         const float *G = w->g[o->out];
-        if (!G) continue; /* does not reach the loss */
+        if (!G) { /* does not reach the loss */
+            float *gp[2] = {o->kind == LLFC_OP_LINEAR ? pgrad(net, grad, o->pw) : NULL,
+                            o->kind == LLFC_OP_LINEAR ? pgrad(net, grad, o->pb) : NULL};
+            for (int k = 0; k < 2; k++)
+                if (gp[k]) memset(gp[k], 0, (size_t)llfc_tensor_numel(net->param[k ? o->pb : o->pw]) * sizeof(float));
+            continue;
+        }
         if (o->kind == LLFC_OP_RELU && i > 0 && w->fused[i - 1] && net->ops[i - 1].kind == LLFC_OP_BN &&
             !w->g[o->in]) {
             /* the fused BatchNorm's backward applies the ReLU's mask itself */
@@ -658,10 +672,12 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
             break;
         case LLFC_OP_LINEAR: {
             int F = C * H * W;
-            /* dW [K, F] += G^T [K, n] @ in [n, F]; db += column sums; din [n, F] = G [n, K] @ W [K, F] */
-            if (dw) llfc_gemm(1, 0, K, F, n, 1.0f, G, K, in, F, 1.0f, dw, F);
-            if (db)
+            /* dW [K, F] = G^T [K, n] @ in [n, F]; db = column sums; din [n, F] = G [n, K] @ W [K, F] */
+            if (dw) llfc_gemm(1, 0, K, F, n, 1.0f, G, K, in, F, 0.0f, dw, F);
+            if (db) {
+                memset(db, 0, (size_t)K * sizeof *db);
                 for (int r = 0; r < n; r++) add_to(db, G + (int64_t)r * K, K);
+            }
             if (din) llfc_gemm(0, 0, n, F, K, 1.0f, G, K, pdata(net, o->pw), F, 0.0f, din, F);
             break;
         }
