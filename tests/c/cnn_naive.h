@@ -1,4 +1,4 @@
-/* cnn_naive.h - conv nets built op by op for the tests, and a naive
+/* cnn_naive.h - networks built op by op for the tests, and a naive
  * double-precision executor of them (plain loops, no kernels, no BLAS) as the
  * independent reference of the executor (src/nn/exec.c). */
 #ifndef LLFC_CNN_NAIVE_H
@@ -270,6 +270,12 @@ static void tn_forward(const llfc_net *net, double **par, const float *x, int n,
             break;
         case LLFC_OP_RELU:
             for (int64_t j = 0; j < n * tn_dim(net, o->out); j++) out[j] = in[j] > 0 ? in[j] : 0;
+            break;
+        case LLFC_OP_TANH:
+            for (int64_t j = 0; j < n * tn_dim(net, o->out); j++) out[j] = tanh(in[j]);
+            break;
+        case LLFC_OP_IDENTITY:
+            for (int64_t j = 0; j < n * tn_dim(net, o->out); j++) out[j] = in[j];
             break;
         case LLFC_OP_MAXPOOL:
             for (int b = 0; b < n; b++)

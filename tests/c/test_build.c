@@ -1,5 +1,5 @@
-/* test_cnn_build.c - the conv net builders (nn_cnn_build.c): PyTorch names,
- * shapes and parameter counts (checked against totals computed here by hand),
+/* test_build.c - the builders (MLP, VGG, ResNet-20): PyTorch names, shapes
+ * and parameter counts (checked against totals computed here by hand),
  * op lists, feature layers, permutation specs, initialisation, the
  * configuration text and its parser. */
 #include "check.h"
@@ -423,6 +423,17 @@ static void test_config(void)
         net_free(b), net_free(c), net_free(d);
     }
     for (int i = 0; i < 4; i++) net_free(nets[i]);
+    /* MLPs: the config rebuilds the same net, init included */
+    int64_t mw[] = {5, 7, 3};
+    llfc_net *m = llfc_mlp_new(3, mw, LLFC_ACT_TANH, LLFC_INIT_KAIMING, 4);
+    llfc_net *m2 = m ? llfc_net_build(m->config, 4) : NULL;
+    CHECK(m && !strcmp(m->config, "mlp widths=5,7,3 act=tanh init=kaiming") && m2 && same_net(m, m2, 1),
+          "mlp: config '%s' rebuilds the net, weights included", m ? m->config : llfc_errmsg());
+    llfc_net *m3 = m ? llfc_net_like(m, 5) : NULL;
+    CHECK(m3 && same_net(m, m3, 0) && !same_net(m, m3, 1) && m->nops == 3 && m->ops[1].kind == LLFC_OP_TANH &&
+              !strcmp(m->ops[1].fname, "h1") && !strcmp(m->ops[2].fname, "logits") && m->spec->ngroups == 1,
+          "mlp: linear, tanh (h1), linear (logits); one group; like() keeps the layout");
+    net_free(m), net_free(m2), net_free(m3);
     llfc_net *v = llfc_net_build("vgg depth=16 width=0.125 norm=bn head=gap classes=10 input=1,28,28", 1);
     CHECK(v && !strcmp(v->config, "vgg depth=16 width=0.125 norm=bn head=gap classes=10 input=1,28,28") &&
               v->spec->ngroups == 13 && !strcmp(shape(v, "features.40.weight"), "64,64,3,3") &&
@@ -456,6 +467,9 @@ static void test_config(void)
         "vgg layers=99999999", "vgg layers=4 input=3,99999999,2", "vgg layers=4 input=3,32,32x",
         "vgg layers=4 input=33333333333333333333333333333333333333333333333333333333333333333333,1,1",
         "resnet20\twidth=1", "vgg layers=-1", "vgg layers=1048576,1048576 input=1,1,1",
+        "mlp", "mlp widths=", "mlp widths=4", "mlp widths=4,,2", "mlp widths=4,0,2", "mlp widths=4,2,",
+        "mlp widths=4,2 act=sigmoid", "mlp widths=4,2 init=xavier", "mlp widths=4,2 norm=bn", "mlp act=relu",
+        "mlp widths=4,2 widths=4,2", "mlp widths=99999999999,2", "mlp widths=4x,2",
     };
     int nbad = (int)(sizeof bad / sizeof *bad), all = 1;
     for (int i = 0; i < nbad; i++) {
