@@ -1,6 +1,8 @@
-/* l_nn.c - Lua binding of the nn module: building networks, running them,
- * copies, interpolation, evaluation.  Training, spawning and model files are
- * in l_train.c (they register into the same module and Net type). */
+/* l_nn.c - Lua binding of the nn module: the Net type (running networks,
+ * features, copies, parameters, printing), interpolation, evaluation.  The
+ * builders are in l_build.c, the Trainer and model files in l_train.c (they
+ * register into the same module and Net type); net:train, nn.spawn and
+ * nn.pair are Lua (lua/llfc/train.lua). */
 #include "lbind.h"
 #include "nn/build.h"
 #include "nn/train.h"

@@ -15,7 +15,7 @@
 static float *pdata(const llfc_net *net, int p) { return p >= 0 ? llfc_tensor_data(net->param[p]) : NULL; }
 
 /* ---- element-wise loops ------------------------------------------------------------
- * Written as fixed-size blocks of VB so that -O2 vectorizes them (as nn.c);
+ * Written as fixed-size blocks of VB so that -O2 vectorizes them;
  * an in-place call goes to the single-pointer form. */
 #define VB 16
 
