@@ -26,12 +26,14 @@ TUNING = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_VERBOSE", "OPEN
 
 
 def cpuinfo():
-    """(model name, vendor, set of flags) of the first CPU in /proc/cpuinfo."""
-    model, vendor, flags = platform.processor() or "?", "?", set()
+    """(model name with family/model, vendor, set of flags) of the first CPU in /proc/cpuinfo."""
+    model, vendor, flags, fm = platform.processor() or "?", "?", set(), {}
     try:
         for line in open("/proc/cpuinfo"):
             k, _, v = line.partition(":")
             k = k.strip()
+            if k in ("cpu family", "model") and k not in fm:
+                fm[k] = v.strip()
             if k == "model name" and model in ("?", platform.processor()):
                 model = v.strip()
             elif k == "vendor_id" and vendor == "?":
@@ -40,6 +42,8 @@ def cpuinfo():
                 flags = set(v.split())
     except OSError:
         pass
+    if fm:
+        model += f" [family {fm.get('cpu family', '?')} model {fm.get('model', '?')}]"
     return model, vendor, flags
 
 
