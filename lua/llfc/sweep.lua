@@ -117,7 +117,7 @@ end
 
 -- the C graph (checked: cycles cannot arise since deps must be declared first,
 -- but the C side checks anyway) and the digest every rank must agree on
-function Sweep:_graph()
+local function graph_of(self)
   if self.graph then return self.graph end
   local ids, deps, parts = {}, {}, {}
   for i, t in ipairs(self.tasks) do
@@ -165,7 +165,7 @@ end
 -- Which tasks are done: the latest "done" row of each task whose params are the
 -- task's, whose model files verify, whose inputs are done and were the inputs
 -- it ran on.  Returns done[i] = row, last[i] = the latest row of any status.
-function Sweep:_scan(quiet)
+local function scan(self, quiet)
   local rows, bad = read_rows(self.results)
   if bad > 0 and not quiet then warn(self, "%s: %d unreadable line(s) skipped", self.results, bad) end
   local cand, last = {}, {}
@@ -180,7 +180,7 @@ function Sweep:_scan(quiet)
     end
   end
   local hashes, done = {}, {}
-  local order = self:_graph():order()
+  local order = graph_of(self):order()
   for _, i in ipairs(order) do
     local t, r = self.tasks[i], cand[i]
     local ok = r ~= nil
@@ -268,7 +268,7 @@ local function is_interrupt(msg)
 end
 
 -- Run task t; returns ok, row (a table) or nil, "interrupted".
-function Sweep:_run_task(t, attempt, inputs_json, where)
+local function run_task(self, t, attempt, inputs_json, where)
   local t0 = C.now()
   local row = { id = t.id, attempt = attempt, params = t.params, deps = #t.deps > 0 and t.deps or nil,
                 rank = where.rank, host = where.host }
@@ -333,9 +333,9 @@ local function status_of(done, last, i)
 end
 
 function Sweep:levels()
-  local g = self:_graph()
+  local g = graph_of(self)
   local order, lv = g:order(), g:levels()
-  local done, last = self:_scan(true)
+  local done, last = scan(self, true)
   local out = {}
   for k, i in ipairs(order) do
     local t = self.tasks[i]
@@ -344,7 +344,7 @@ function Sweep:levels()
   return out
 end
 
-function Sweep:_print_levels()
+local function print_levels(self)
   local ls = self:levels()
   local w = 2
   for _, l in ipairs(ls) do w = math.max(w, #l.id) end
@@ -362,8 +362,8 @@ function Sweep:_print_levels()
   end
 end
 
-function Sweep:_single(sel)
-  local g = self:_graph()
+local function run_single(self, sel)
+  local g = graph_of(self)
   local i
   if sel.task then
     i = self.index[sel.task]
@@ -380,7 +380,7 @@ function Sweep:_single(sel)
     i = order[sel.array_index + 1]
   end
   local t = self.tasks[i]
-  local done, last = self:_scan()
+  local done, last = scan(self)
   if done[i] then
     warn(self, "task %s is done already (%s)", t.id, self.results)
     return true
@@ -403,7 +403,7 @@ function Sweep:_single(sel)
   local inputs = "[" .. table.concat(lines, ",") .. "]"
   C.watch_sigint(true)
   for attempt = 1, self.retries + 1 do
-    local ok, row = self:_run_task(t, attempt, inputs, where)
+    local ok, row = run_task(self, t, attempt, inputs, where)
     if ok == nil then C.watch_sigint(false); error("interrupted", 0) end
     local w, werr = C.append(self.results, C.json_encode(row))
     if not w then C.watch_sigint(false); error(werr, 0) end
@@ -426,14 +426,16 @@ end
 
 -- The rows of the tasks after a run: the latest row of each (done, failed or
 -- skipped), in the sweep's order.
-function Sweep:_result(counts)
-  local done, last = self:_scan(true)
-  local rows = {}
-  for _, i in ipairs(self:_graph():order()) do
+local function result_of(self, counts)
+  local done, last = scan(self, true)
+  local rows, c = {}, { total = #self.tasks, done = 0, failed = 0, skipped = 0, ran = 0, failed_attempts = 0 }
+  for _, i in ipairs(graph_of(self):order()) do
     local r = done[i] or last[i]
     if r then r._line = nil; rows[#rows + 1] = r end
+    local st = status_of(done, last, i)
+    if c[st] then c[st] = c[st] + 1 end
   end
-  return rows, counts
+  return rows, counts or c
 end
 
 function Sweep:run(opts)
@@ -454,9 +456,9 @@ function Sweep:run(opts)
   if (single or sel.levels) and env.active then
     error("sweep: --task, --array-index and --levels run without MPI: start them without mpirun", 0)
   end
-  self:_graph()
+  graph_of(self)
   if sel.levels then
-    self:_print_levels()
+    print_levels(self)
     if cli then os.exit(0, true) end
     return self:levels()
   end
@@ -465,16 +467,17 @@ function Sweep:run(opts)
   if not okd then error(derr, 0) end
   if single then
     set_threads(self, env)
-    local ok = self:_single(sel)
+    local ok = run_single(self, sel)
     if cli then os.exit(ok and 0 or 1, true) end
-    return self:_result({ total = #self.tasks })
+    return result_of(self)
   end
   local distributed = env.active and opts.mpi ~= false
   local rank = distributed and env.rank or 0
-  local g = self:_graph()
+  self.graph = nil -- a run starts from a fresh graph (the scan says what is done)
+  local g = graph_of(self)
   local before = 0
   if rank == 0 then
-    local done = self:_scan()
+    local done = scan(self)
     for i, r in pairs(done) do g:set_done(i, r._line); before = before + 1 end
   end
   set_threads(self, env)
@@ -490,7 +493,7 @@ function Sweep:run(opts)
     while true do
       local i, attempt, inputs = g:next()
       if not i then return end
-      local tok, row = self:_run_task(self.tasks[i], attempt, inputs, where)
+      local tok, row = run_task(self, self.tasks[i], attempt, inputs, where)
       if tok == nil then error("interrupted", 0) end
       g:report(i, tok, C.json_encode(row))
     end
@@ -504,14 +507,14 @@ function Sweep:run(opts)
     C.finalize()
     if rank > 0 then os.exit(0, true) end
   end
-  return self:_result(counts)
+  return result_of(self, counts)
 end
 
 function Sweep:rows(pattern)
   if getmetatable(self) ~= SweepMT then error("Sweep:rows: call it as S:rows()", 2) end
   if pattern ~= nil and type(pattern) ~= "string" then error("Sweep:rows: the filter is a Lua pattern (a string)", 2) end
-  self:_graph()
-  local done = self:_scan(true)
+  graph_of(self)
+  local done = scan(self, true)
   local rows = {}
   for _, i in ipairs(self.graph:order()) do
     local r = done[i]

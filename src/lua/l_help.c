@@ -652,7 +652,7 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
     sb_add(out, "\n\n");
     section_intro(out, ".SH", "DESCRIPTION", width);
     sb_add(out, "\nModules (help(tensor) lists the functions of tensor):\n");
-    static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", NULL};
+    static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", "sweep", NULL};
     for (int i = 0; mods[i]; i++) {
         if (lua_getfield(L, LLFC_TABLE, mods[i]) == LUA_TTABLE) {
             int nf = 0;
