@@ -34,7 +34,11 @@ local function keys_sorted(t)
   return ks
 end
 
-local function typos(opts, fname) C.checkopts(opts, fname) end
+-- a typo in an options table raises at the caller's line, naming the option meant
+local function typos(opts, fname)
+  local ok, err = pcall(C.checkopts, opts, fname)
+  if not ok then error((tostring(err):gsub("^%[llfc%] [^:]+:%d+: ", "")), 3) end
+end
 
 local function warn(self, fmt, ...)
   io.stderr:write(string.format("sweep %s: " .. fmt .. "\n", self.name, ...))
@@ -482,6 +486,7 @@ function Sweep:run(opts)
   end
   set_threads(self, env)
   local workers = g:start{ results = rank == 0 and self.results or nil, digest = self.digest, name = self.name,
+                           mpi = distributed,
                            rank0_works = self.rank0_works, progress = (rank == 0 and self.progress) and 1 or 0 }
   if rank == 0 and self.progress then
     warn(self, "%d tasks, %d done before; %d worker%s (%s), results in %s", #self.tasks, before, workers,

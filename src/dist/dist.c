@@ -426,7 +426,13 @@ llfc_dist *llfc_dist_start(llfc_sched *s, const llfc_dist_opts *o)
     d->t0 = d->last_line = llfc_now();
     d->rank = 0, d->size = 1, d->workers = 1;
 #ifdef LLFC_HAVE_MPI
-    if (g_mpi_state == 1 && g_size > 1) {
+    int use_mpi = o->use_mpi && g_mpi_state == 1 && g_size > 1;
+#else
+    int use_mpi = 0;
+#endif
+    if (!use_mpi || g_rank == 0) llfc_sched_start(s); /* before a scheduler thread starts */
+#ifdef LLFC_HAVE_MPI
+    if (use_mpi) {
         d->mpi = 1, d->rank = g_rank, d->size = g_size;
         /* every rank must run the same graph */
         char mine[65] = {0}, root[65] = {0};
@@ -457,7 +463,6 @@ llfc_dist *llfc_dist_start(llfc_sched *s, const llfc_dist_opts *o)
             d->workers = d->size - 1 + (o->rank0_works && g_thread_level >= MPI_THREAD_SERIALIZED);
     }
 #endif
-    if (d->rank == 0) llfc_sched_start(s);
     return d;
 fail:
     free(d->name);

@@ -73,6 +73,7 @@ typedef struct {
     const char *results; /* rank 0: the results file (rows are appended to it) */
     const char *digest;  /* identifies the task graph: every rank must pass the same */
     const char *name;    /* for the progress lines */
+    int use_mpi;         /* run across the ranks when MPI is active (else in this process) */
     int rank0_works;     /* under MPI, rank 0 runs tasks besides scheduling (default 1) */
     int progress;        /* 0: quiet; 1: progress lines on stderr (one line rewritten in place on a terminal) */
 } llfc_dist_opts;

@@ -449,6 +449,7 @@ static int run_start(lua_State *L)
     o.results = lb_optstring(L, 2, "results", NULL, "sweep");
     o.digest = lb_optstring(L, 2, "digest", "", "sweep");
     o.name = lb_optstring(L, 2, "name", "", "sweep");
+    o.use_mpi = lb_optboolean(L, 2, "mpi", 1, "sweep");
     o.rank0_works = lb_optboolean(L, 2, "rank0_works", 1, "sweep");
     o.progress = (int)lb_optinteger(L, 2, "progress", 1, "sweep");
     if (!(b->d = llfc_dist_start(b->s, &o))) return lb_error(L, "sweep");

@@ -230,7 +230,7 @@ static void test_runner(void)
     int db[] = {0}, dc[] = {1};
     const int *deps[] = {NULL, db, dc};
     llfc_sched *s = graph(3, ids, nd, deps, 0);
-    llfc_dist_opts o = {results, "digest", "test", 1, 0};
+    llfc_dist_opts o = {results, "digest", "test", 0, 1, 0};
     llfc_dist *d = llfc_dist_start(s, &o);
     int task, att, seen = 0, rc;
     char *in;
