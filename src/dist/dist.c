@@ -104,7 +104,10 @@ void llfc_utc_stamp(char buf[32])
 
 /* ---- where this process runs ------------------------------------------------------ */
 static int g_mpi_state; /* 0 not initialised, 1 initialised, 2 finalised */
-static int g_rank, g_size = 1, g_thread_level;
+static int g_rank, g_size = 1;
+#ifdef LLFC_HAVE_MPI
+static int g_thread_level;
+#endif
 static llfc_sweep_cli g_cli;
 
 llfc_sweep_cli *llfc_sweep_cli_get(void) { return &g_cli; }
