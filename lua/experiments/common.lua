@@ -269,12 +269,14 @@ end
 
 -- ---- runs --------------------------------------------------------------------------
 -- Everything a script starts with: options, output dir, data, header line.
-function E.start(name, about, argv, extra)
+-- quiet = true prints nothing (the worker ranks of a sweep under mpirun).
+function E.start(name, about, argv, extra, quiet)
   local o = E.options(name, about, argv, extra)
   E.mkdir(o.out)
   o.t0 = os.time()
   o.clock0 = os.clock()
   local ds = E.dataset(o)
+  if quiet then o.view = false; return o, ds end
   print(string.format("%s: %s", name, about))
   print(string.format("data %s: %d train, %d test; widths %s; %g epochs, lr %g, batch %d%s",
                       ds.name, #ds.train, #ds.test, table.concat(E.widths(o, ds), "-"), o.epochs,
@@ -282,6 +284,53 @@ function E.start(name, about, argv, extra)
   print("theta_alpha = alpha*A + (1-alpha)*B (alpha = 1 is A, alpha = 0 is B); errors are fractions")
   if o.view then print("(each computation is drawn live; press q to go on, or run with --no-view)") end
   return o, ds
+end
+
+-- ---- sweeps over seeds ----------------------------------------------------------------
+-- The options of the scripts that run as sweeps (llfc.sweep): one run per seed.
+E.SWEEP_OPTIONS = {
+  {"seeds", "list", "1,2,3", "one run per seed s; its two networks use seeds 2s-1 and 2s"},
+  {"retries", "number", 1, "times a failed task runs again"},
+}
+
+-- E.start for a sweep script: only rank 0 prints (under mpirun every rank
+-- runs the script; the others end in Sweep:run), no live view (tasks run
+-- wherever the scheduler sends them).  Returns o, ds, S (the sweep, results
+-- in o.out: results.jsonl and models/).
+function E.start_sweep(name, about, argv, extra)
+  local all = {}
+  for _, s in ipairs(extra or {}) do all[#all + 1] = s end
+  for _, s in ipairs(E.SWEEP_OPTIONS) do all[#all + 1] = s end
+  local rank0 = sweep.rank() == 0
+  local o, ds = E.start(name, about, argv, all, not rank0)
+  o.view = false
+  o.rank0 = rank0
+  for i, s in ipairs(o.seeds) do
+    if math.type(s) ~= "integer" and s ~= math.floor(s) or s < 1 then
+      error(string.format("--seeds: seeds are integers >= 1, got %s", tostring(s)), 0)
+    end
+    o.seeds[i] = math.floor(s)
+  end
+  local S = sweep.new{ dir = o.out, name = name, retries = math.floor(o.retries), data = E.data_desc(o, ds) }
+  if rank0 then
+    print(string.format("a sweep over seeds %s: results in %s/results.jsonl (running the command again resumes it)",
+                        table.concat(o.seeds, ","), o.out))
+  end
+  return o, ds, S
+end
+
+-- What the tasks train and measure on, for the rows' provenance
+function E.data_desc(o, ds)
+  local d = string.format("%s: first %d training and %d test samples", ds.name, #ds.train, #ds.test)
+  if ds.name ~= "fashion_mnist" then d = d .. " (seed 1)" end
+  return d
+end
+
+-- The options that change what a task computes, recorded in its params (a run
+-- with other options does not take the old rows as done)
+function E.run_config(o, ds)
+  return { dataset = ds.name, n_train = #ds.train, n_test = #ds.test, widths = table.concat(E.widths(o, ds), "-"),
+           epochs = o.epochs, lr = o.lr, batch = math.floor(o.batch), alphas = math.floor(o.alphas) }
 end
 
 -- metrics.report with the run's alphas and the live view when in a terminal
@@ -347,8 +396,8 @@ function E.llfc_mean(r)
 end
 
 -- ---- a small SVG line chart (for quantities against a sweep variable) -----------
--- E.svg_chart{title =, xlabel =, ylabel =, series = {{name =, x = {}, y = {}, dash = bool}, ...},
---             colors = {color index of each series} (optional)}
+-- E.svg_chart{title =, xlabel =, ylabel =, series = {{name =, x = {}, y = {}, err = {}, dash = bool}, ...},
+--             colors = {color index of each series} (optional)}; err (optional) draws error bars y +- err
 local COLORS = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b" }
 function E.svg_chart(c)
   local W, H, l, r, t, b = 620, 360, 64, 190, 36, 48
@@ -356,7 +405,8 @@ function E.svg_chart(c)
   for _, s in ipairs(c.series) do
     for i = 1, #s.x do
       x0 = math.min(x0, s.x[i]); x1 = math.max(x1, s.x[i])
-      if s.y[i] == s.y[i] then y0 = math.min(y0, s.y[i]); y1 = math.max(y1, s.y[i]) end
+      local e = s.err and s.err[i] == s.err[i] and s.err[i] or 0
+      if s.y[i] == s.y[i] then y0 = math.min(y0, s.y[i] - e); y1 = math.max(y1, s.y[i] + e) end
     end
   end
   if x1 <= x0 then x1 = x0 + 1 end
@@ -387,6 +437,14 @@ function E.svg_chart(c)
     end
     out[#out + 1] = string.format('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>',
                                   col, s.dash and ' stroke-dasharray="6,4"' or "", table.concat(pts, " "))
+    for i = 1, #s.x do -- error bars: y +- err[i], with caps
+      local e = s.err and s.err[i]
+      if e and e == e and e > 0 and s.y[i] == s.y[i] then
+        local px, lo, hi = X(s.x[i]), Y(s.y[i] - e), Y(s.y[i] + e)
+        out[#out + 1] = string.format('<path d="M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f" stroke="%s" ' ..
+          'stroke-width="1.5" fill="none"/>', px, lo, hi, px - 4, lo, px + 4, px - 4, hi, px + 4, col)
+      end
+    end
     for _, pt in ipairs(pts) do
       local px, py = pt:match("([^,]+),(.+)")
       out[#out + 1] = string.format('<circle cx="%s" cy="%s" r="3" fill="%s"/>', px, py, col)
