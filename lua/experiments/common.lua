@@ -13,6 +13,7 @@ local COMMON = {
   {"hidden", "list", "512,512,512", "hidden widths (input and classes come from the data)"},
   {"epochs", "number", 3, "training epochs of each network"},
   {"lr", "number", 0.05, "SGD learning rate (momentum 0.9)"},
+  {"schedule", "string", "constant", "learning-rate schedule over the run: constant | cosine | linear | step"},
   {"batch", "number", 128, "mini-batch size"},
   {"n-train", "number", 10000, "training samples (first n of the training set)"},
   {"n-test", "number", 2000, "test samples the metrics are measured on"},
@@ -151,7 +152,7 @@ end
 function E.train_opts(o, extra)
   -- a progress bar on stderr when the run is in a terminal
   local t = { lr = o.lr, momentum = 0.9, batch = math.floor(o.batch), epochs = o.epochs,
-              progress = o.view == true }
+              schedule = o.schedule, progress = o.view == true }
   for k, v in pairs(extra or {}) do t[k] = v end
   return t
 end
@@ -330,7 +331,8 @@ end
 -- with other options does not take the old rows as done)
 function E.run_config(o, ds)
   return { dataset = ds.name, n_train = #ds.train, n_test = #ds.test, widths = table.concat(E.widths(o, ds), "-"),
-           epochs = o.epochs, lr = o.lr, batch = math.floor(o.batch), alphas = math.floor(o.alphas) }
+           epochs = o.epochs, lr = o.lr, schedule = o.schedule, batch = math.floor(o.batch),
+           alphas = math.floor(o.alphas) }
 end
 
 -- metrics.report with the run's alphas and the live view when in a terminal
