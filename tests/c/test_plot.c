@@ -356,7 +356,10 @@ static void test_hist_and_notes(void)
     llfc_chart_free(ch);
 }
 
-static void test_svg(void)
+/* big-endian 32-bit integer at p */
+static unsigned be32(const unsigned char *p) { return (unsigned)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+static void test_export(void)
 {
     double x[3] = {0, 0.5, 1}, y[3] = {1, NAN, 3};
     const char *g[2] = {"a<b", "c&d"};
@@ -366,34 +369,49 @@ static void test_svg(void)
     llfc_chart_groups(bars, 2, g);
     llfc_chart_series(bars, "v", 2, NULL, x);
     llfc_chart *both[2] = {ch, bars};
-    char *s = llfc_svg_charts(both, 2, 2, 400, 300);
-    CHECK(s && !strncmp(s, "<?xml", 5) && strstr(s, "</svg>\n"), "svg document");
-    CHECK(s && strstr(s, "title &lt;with&gt; &quot;markup&quot; &amp; ? bad byte") && strstr(s, "s&apos;1"), "svg text escaped, bad UTF-8 replaced");
-    CHECK(s && strstr(s, "a&lt;b") && strstr(s, "c&amp;d") && strstr(s, "width=\"800\""), "svg bar labels escaped, two panels wide");
-    CHECK(s && count_str(s, "<circle") == 2, "a NaN gap leaves two lone points, drawn as dots");
+    llfc_export_opts o = {LLFC_FMT_SVG, 8, 3, 100, 2, "a figure"};
+    char *s = NULL;
+    size_t len = 0;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == 0, "svg renders (bad UTF-8 in a title is replaced): %s", llfc_errmsg());
+    CHECK(s && strstr(s, "<svg") && strstr(s, "</svg>") && strstr(s, "width=\"576pt\"") && strstr(s, "height=\"216pt\""),
+          "an SVG document of 8 x 3 inches (576 x 216 pt)");
+    llfc_free(s);
+    o.format = LLFC_FMT_PDF;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == 0 && len > 100 && !memcmp(s, "%PDF-", 5), "a PDF document");
+    llfc_free(s);
+    o.format = LLFC_FMT_PNG;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == 0 && len > 24 && !memcmp(s, "\x89PNG", 4), "a PNG image");
+    CHECK(s && be32((const unsigned char *)s + 16) == 800 && be32((const unsigned char *)s + 20) == 300,
+          "PNG of 8 x 3 inches at 100 dpi is 800 x 300 pixels");
+    llfc_free(s);
+    o.dpi = 5;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == -1 && strstr(llfc_errmsg(), "dpi"), "a bad dpi is an error: %s", llfc_errmsg());
+    o.dpi = 100, o.width = 0.1;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == -1 && strstr(llfc_errmsg(), "size"), "a bad size is an error: %s", llfc_errmsg());
+    o.width = 8;
+    CHECK(llfc_export_format("a/b.PDF") == LLFC_FMT_PDF && llfc_export_format("x.svg") == LLFC_FMT_SVG &&
+          llfc_export_format("x.png") == LLFC_FMT_PNG && llfc_export_format("x.eps") == -1 && llfc_export_format("svg") == -1,
+          "formats by extension");
     char path[] = "/tmp/llfc_test_plotXXXXXX";
     char *dir = mkdtemp(path);
     char file[256];
-    snprintf(file, sizeof file, "%s/fig.svg", dir);
-    CHECK(llfc_write_file_atomic(file, s, strlen(s)) == 0, "atomic write succeeds");
+    snprintf(file, sizeof file, "%s/fig.png", dir);
+    CHECK(llfc_figure_export(both, 2, &o, file) == 0, "export writes the file");
     FILE *f = fopen(file, "rb");
     char buf[64] = {0};
-    size_t k = f ? fread(buf, 1, 5, f) : 0;
+    size_t k = f ? fread(buf, 1, 4, f) : 0;
     if (f) fclose(f);
-    CHECK(k == 5 && !strncmp(buf, "<?xml", 5), "file holds the document");
-    struct stat sb;
-    snprintf(buf, sizeof buf, "%s/fig.svg.tmp", dir);
-    CHECK(stat(file, &sb) == 0 && (size_t)sb.st_size == strlen(s), "file size matches");
+    CHECK(k == 4 && !memcmp(buf, "\x89PNG", 4), "the file holds the image");
     char bad[300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);
-    CHECK(llfc_write_file_atomic(bad, "x", 1) == -1 && strstr(llfc_errmsg(), bad) && strstr(llfc_errmsg(), "No such file"), "missing directory: clear error (%s)", llfc_errmsg());
+    o.format = LLFC_FMT_SVG;
+    CHECK(llfc_figure_export(both, 2, &o, bad) == -1 && strstr(llfc_errmsg(), bad) && strstr(llfc_errmsg(), "No such file"),
+          "missing directory: clear error (%s)", llfc_errmsg());
     unlink(file);
     rmdir(dir);
-    free(s);
     llfc_chart_free(ch);
     llfc_chart_free(bars);
 }
-
 
 /* ResNet-style names that cannot fit under their bars: numbered bars and a key
  * naming the first and last, never twenty identical "la" stubs */
@@ -428,16 +446,6 @@ static void test_bar_numbers(void)
     t = render(ch, 40, 12, 1);
     CHECK(strstr(t, "out") && !strstr(t, "1 = h1"), "short names are kept, no key");
     llfc_free(t);
-    /* SVG: the same numbering */
-    llfc_chart_free(ch);
-    ch = llfc_chart_new(LLFC_CHART_BARS, "llfc");
-    llfc_chart_groups(ch, 20, groups);
-    llfc_chart_series(ch, "", 20, NULL, v);
-    llfc_chart *one[1] = {ch};
-    char *svg = llfc_svg_charts(one, 1, 1, 600, 400);
-    CHECK(svg && strstr(svg, ">20</text>") && strstr(svg, "1 = conv1 ... 20 = logits") && !strstr(svg, ">layer1.1.relu1<"),
-          "SVG numbers the bars and writes the key");
-    llfc_free(svg);
     llfc_chart_free(ch);
 }
 
@@ -450,6 +458,6 @@ int main(void)
     test_bars();
     test_bar_numbers();
     test_hist_and_notes();
-    test_svg();
+    test_export();
     return check_summary();
 }
