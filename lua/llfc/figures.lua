@@ -106,8 +106,8 @@ local function interp_chart(rs, labels, field, st)
     local s = { name = name, x = alphas, y = ys, color = i }
     local lo, hi = r[field .. "_lo"], r[field .. "_hi"]
     if type(lo) == "table" and type(hi) == "table" then s.elo, s.ehi, spread = lo, hi, true end
-    spec.series[#spec.series + 1] = s
     if type(ea) == "number" and type(eb) == "number" then
+      -- the chord under the curve
       spec.series[#spec.series + 1] = { name = i == 1 and #rs == 1 and "linear (chord)" or "",
                                         x = { 0, 1 }, y = { eb, ea }, dashed = true, color = #rs == 1 and 2 or i }
       if i == 1 then
@@ -122,6 +122,7 @@ local function interp_chart(rs, labels, field, st)
       end
       span = math.max(span, floor_of(ea, eb) or 0)
     end
+    spec.series[#spec.series + 1] = s
   end
   if span > 0 then spec.yspan = span end
   if spread then spec.errlabel = errlabel(rs[1]) end
@@ -290,6 +291,18 @@ local function coef_hist_layer(r, st, C)
   return charts
 end
 
+-- the samples of every alpha of a layer pooled: one set of bins for all
+local function pooled_bins(l, C)
+  local pool = {}
+  for _, e in ipairs(l.at or {}) do
+    if type(e.coef_samples) ~= "table" then return nil end
+    for _, v in ipairs(e.coef_samples) do pool[#pool + 1] = v end
+  end
+  local h = #pool > 0 and C and C.hist(pool)
+  if not h then return nil end
+  return h.edges[1], h.edges[#h.edges], #h.counts
+end
+
 -- exports: every layer (small multiples), the alphas overlaid in each
 local function coef_hist_all(r, st, C)
   local charts = {}
@@ -297,8 +310,15 @@ local function coef_hist_all(r, st, C)
     local spec = { type = "hist", xlabel = "c", ylabel = "samples", log = st.log, series = {},
                    title = "layer " .. tostring(l.name or li) .. ": scale coefficient c" }
     local b, a, notes = 0, 0, {}
+    local lo, hi, nb = pooled_bins(l, C)
     for k, e in ipairs(l.at or {}) do
-      local edges, counts, below, above, coarse = coef_counts(e, C)
+      local edges, counts, below, above, coarse
+      if lo then
+        local h = C.hist(e.coef_samples, lo, hi, nb)
+        edges, counts, below, above = h.edges, h.counts, h.below, h.above
+      else
+        edges, counts, below, above, coarse = coef_counts(e, C)
+      end
       if edges then
         spec.series[#spec.series + 1] = { name = alpha_name(e.alpha, st.ascii), x = edges, y = counts, color = k }
         b, a = b + (below or 0), a + (above or 0)

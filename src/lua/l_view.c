@@ -11,7 +11,8 @@
  *   export(fig, path, {format, width, height, dpi, cols, title}) -> true | nil, msg
  *   render(fig, format, {...}) -> string        format: "svg" | "pdf" | "png"
  *   json(value) -> string    json_decode(string) -> value | nil, msg
- *   hist(samples) -> {edges, counts, below, above}   (robust range, Freedman-Diaconis bins)
+ *   hist(samples [, lo, hi, bins]) -> {edges, counts, below, above}
+ *        (without lo, hi, bins: a robust range and Freedman-Diaconis bins)
  *   write(path, string) -> true | nil, msg
  *   term() -> ok, why   utf8() -> bool   open() -> guard   close()   isopen()   colors()
  *   blit(canvas)   getkey(ms) -> key name | nil   size() -> cols, lines
@@ -402,6 +403,7 @@ static int canvas_cell(lua_State *L)
 static int l_hist(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 4);
     lua_Integer n = luaL_len(L, 1);
     luaL_argcheck(L, n >= 0 && n <= 100000000, 1, "too many samples");
     double *x = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *x, 0);
@@ -414,9 +416,17 @@ static int l_hist(lua_State *L)
     }
     double lo, hi, counts[100], below, above;
     int bins;
-    int m = llfc_hist_rule(x, (int)n, &lo, &hi, &bins);
-    if (m < 0) return lb_error(L, "hist");
-    if (m == 0) { lua_pushnil(L); return 1; }
+    if (!lua_isnoneornil(L, 2)) { /* given bins: count into them */
+        lo = luaL_checknumber(L, 2), hi = luaL_checknumber(L, 3);
+        lua_Integer b = luaL_checkinteger(L, 4);
+        luaL_argcheck(L, lo < hi, 3, "need lo < hi");
+        luaL_argcheck(L, b >= 1 && b <= 100, 4, "between 1 and 100 bins");
+        bins = (int)b;
+    } else {
+        int m = llfc_hist_rule(x, (int)n, &lo, &hi, &bins);
+        if (m < 0) return lb_error(L, "hist");
+        if (m == 0) { lua_pushnil(L); return 1; }
+    }
     llfc_hist_count(x, (int)n, lo, hi, bins, counts, &below, &above);
     lua_createtable(L, 0, 4);
     lua_createtable(L, bins + 1, 0);

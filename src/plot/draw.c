@@ -308,13 +308,22 @@ static void draw_markers(const llfc_chart *ch, plotctx *p)
     }
 }
 
+/* Cells text takes on this canvas (an ASCII canvas writes the plus-minus sign as "+-"). */
+static int cells_of(const llfc_canvas *c, const char *s)
+{
+    int n = llfc_text_width(s);
+    if (c->ascii)
+        for (const char *p = s; (p = strstr(p, "\xc2\xb1")); p += 2) n++;
+    return n;
+}
+
 /* The legend on one row: "-- name  -- name" starting at x, at most w cells. */
 static void draw_legend(const llfc_chart *ch, llfc_canvas *c, int x, int y, int w)
 {
     int total = 0;
     for (int i = 0; i < ch->nseries; i++)
-        if (!ch->series[i].faint && *ch->series[i].name) total += 3 + llfc_text_width(ch->series[i].name) + 2;
-    if (ch->errlabel && *ch->errlabel) total += 2 + llfc_text_width(ch->errlabel) + 2;
+        if (!ch->series[i].faint && *ch->series[i].name) total += 3 + cells_of(c, ch->series[i].name) + 2;
+    if (ch->errlabel && *ch->errlabel) total += 2 + cells_of(c, ch->errlabel) + 2;
     int X = total - 2 < w ? x + w - (total - 2) : x;
     for (int i = 0; i < ch->nseries && X < x + w; i++) {
         const llfc_series *s = &ch->series[i];

@@ -214,7 +214,7 @@ static void draw_lines(const llfc_chart *ch, area *a)
                     if (px != px || py != py) continue;
                     int lone = (k == 0 || Yf(a, s->y[k - 1]) != Yf(a, s->y[k - 1])) &&
                                (k + 1 >= s->n || Yf(a, s->y[k + 1]) != Yf(a, s->y[k + 1]));
-                    if (s->n <= 30 || lone) cairo_arc(cr, px, py, 1.9, 0, 2 * M_PI), cairo_fill(cr);
+                    if (s->n <= 30 || lone) cairo_new_path(cr), cairo_arc(cr, px, py, 1.9, 0, 2 * M_PI), cairo_fill(cr);
                 }
             if (s->elo && s->ehi) {
                 setc(cr, c, s->faint ? 0.28 : 0.9);
@@ -255,6 +255,7 @@ static void draw_hist(const llfc_chart *ch, area *a)
 {
     cairo_t *cr = a->cr;
     double base = a->f.logy ? a->y0 + a->h : Yf(a, 0);
+    int many = ch->nseries > 1;
     for (int i = 0; i < ch->nseries; i++) {
         const llfc_series *s = &ch->series[i];
         rgb c = series_color(s);
@@ -262,12 +263,28 @@ static void draw_hist(const llfc_chart *ch, area *a)
             double yv = Yf(a, s->y[k]), x0 = X(a, s->x[k]), x1 = X(a, s->x[k + 1]);
             if (yv != yv || !isfinite(x0) || !isfinite(x1) || yv >= base) continue;
             cairo_rectangle(cr, x0, yv, x1 - x0, base - yv);
-            setc(cr, c, ch->nseries > 1 ? 0.55 : 0.8);
+            setc(cr, c, many ? 0.22 : 0.8);
             cairo_fill_preserve(cr);
             cairo_set_source_rgb(cr, 1, 1, 1);
-            cairo_set_line_width(cr, 0.4);
-            cairo_stroke(cr);
+            cairo_set_line_width(cr, many ? 0 : 0.4);
+            if (many) cairo_new_path(cr); else cairo_stroke(cr);
         }
+        if (!many) continue;
+        /* overlaid histograms: each one's outline as a step line */
+        setc(cr, c, 1);
+        cairo_set_line_width(cr, 1.3);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_MITER);
+        int open = 0;
+        for (int k = 0; k < s->n; k++) {
+            double yv = Yf(a, s->y[k]), x0 = X(a, s->x[k]), x1 = X(a, s->x[k + 1]);
+            if (yv != yv) yv = base;
+            if (yv > base) yv = base;
+            if (!isfinite(x0) || !isfinite(x1)) continue;
+            if (!open) cairo_move_to(cr, x0, base), open = 1;
+            cairo_line_to(cr, x0, yv), cairo_line_to(cr, x1, yv);
+            if (k == s->n - 1) cairo_line_to(cr, x1, base);
+        }
+        if (open) cairo_stroke(cr);
     }
 }
 
@@ -367,6 +384,7 @@ static void draw_markers(const llfc_chart *ch, area *a)
         const llfc_marker *m = &ch->markers[i];
         double x = X(a, m->x), y = Yf(a, m->y);
         if (!isfinite(x) || y != y) continue;
+        cairo_new_path(cr);
         cairo_arc(cr, x, y, 3.2, 0, 2 * M_PI);
         setc(cr, C_NOTE, 1);
         cairo_fill_preserve(cr);
