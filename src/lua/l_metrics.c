@@ -292,12 +292,10 @@ static int on_batch(void *ud, const llfc_report *r)
 {
     batch_ctx *c = ud;
     lua_State *L = c->L;
-    /* A snapshot (for Ctrl-C, and the view's next frame) every 50 ms without
-     * the view, 40 ms with it (25 frames a second): building the table after
-     * every small batch would cost more than the batch, and frames between
-     * two draws would never be seen. */
+    /* without the view a snapshot (for Ctrl-C) every 50 ms is enough: building
+     * the table after every small batch would cost more than the batch */
     int intr = llfc_interrupted();
-    if (!intr && !lua_isnil(L, c->last) && llfc_now() - c->tlast < (c->view ? 0.04 : 0.05)) return 0;
+    if (!c->view && !intr && !lua_isnil(L, c->last) && llfc_now() - c->tlast < 0.05) return 0;
     c->tlast = llfc_now();
     lua_pushcfunction(L, partial_step);
     lua_pushlightuserdata(L, c);
