@@ -184,16 +184,28 @@ local function alpha_bars(r, title, ylabel, field, sdfield, st, with_ab)
   local layers = pick_layers(r.layers or {}, st.layers)
   local spec = { type = "bars", title = title, ylabel = ylabel, log = st.log, xlabel = "layer",
                  groups = layer_names(layers), series = {}, errlabel = errlabel(r) }
-  for k, a in ipairs(result_alphas(r)) do
-    local y = list(layers, function(l) return num(at_entry(l, a, k)[field]) end)
-    local sd = list(layers, function(l) return num(at_entry(l, a, k)[sdfield]) end)
+  -- error bars: a summary's own ends (min-max over runs) where it has them, else +- the SD
+  local function bars(entries)
+    local y = list(entries, function(e) return num(e[field == "ab" and "mean" or field]) end)
+    local sd = list(entries, function(e) return num(e[sdfield]) end)
     local lo, hi = bars_err(y, sd)
+    for i, e in ipairs(entries) do
+      local f = field == "ab" and "mean" or field
+      if type(e[f .. "_lo"]) == "number" then lo[i], hi[i] = e[f .. "_lo"], e[f .. "_hi"] end
+    end
+    return y, lo, hi
+  end
+  for k, a in ipairs(result_alphas(r)) do
+    local y, lo, hi = bars(list(layers, function(l) return at_entry(l, a, k) end))
     spec.series[#spec.series + 1] = { name = alpha_name(a, st.ascii), y = y, elo = lo, ehi = hi }
   end
   if with_ab then
-    local y = list(layers, function(l) return type(l.ab) == "table" and num(l.ab.mean) or 0 / 0 end)
-    local sd = list(layers, function(l) return type(l.ab) == "table" and num(l.ab.std) or 0 / 0 end)
-    local lo, hi = bars_err(y, sd)
+    local save = field
+    field = "ab"
+    local sdf = sdfield
+    sdfield = "std"
+    local y, lo, hi = bars(list(layers, function(l) return type(l.ab) == "table" and l.ab or {} end))
+    field, sdfield = save, sdf
     spec.series[#spec.series + 1] = { name = "A vs B", y = y, elo = lo, ehi = hi }
   end
   return spec
@@ -207,12 +219,15 @@ local function overlay_bars(rs, labels, title, ylabel, get, st)
   for i, r in ipairs(rs) do
     local byname = {}
     for j, l in ipairs(r.layers or {}) do byname[l.name or j] = l end
-    local y, sd = {}, {}
+    local y, sd, elo, ehi = {}, {}, {}, {}
     for j, l in ipairs(layers) do
-      local m, s = get(r, byname[l.name or j] or {})
-      y[j], sd[j] = num(m), num(s)
+      local m, s, a, b = get(r, byname[l.name or j] or {})
+      y[j], sd[j], elo[j], ehi[j] = num(m), num(s), a, b
     end
     local lo, hi = bars_err(y, sd)
+    for j = 1, #y do
+      if type(elo[j]) == "number" and type(ehi[j]) == "number" then lo[j], hi[j] = elo[j], ehi[j] end
+    end
     spec.series[i] = { name = labels[i] or tostring(i), y = y, elo = lo, ehi = hi, color = i }
   end
   return spec
@@ -353,8 +368,7 @@ local function comm_overlay(rs, labels, st)
   local charts = {}
   for _, f in ipairs { { "dist_com", "Dist_com" }, { "dist_w", "Dist_W" }, { "dist_h", "Dist_H" } } do
     local spec = overlay_bars(rs, labels, "commutativity: " .. f[2] .. " per weight layer", f[2], function(_, l)
-      local m, lo = l[f[1]], l[f[1] .. "_lo"]
-      return m, type(lo) == "number" and m - lo or nil
+      return l[f[1]], nil, l[f[1] .. "_lo"], l[f[1] .. "_hi"]
     end, st)
     spec.groups = layer_names(pick_layers(rs[1].layers or {}, st.layers), "commutativity")
     spec.xlabel = "weight layer (input)"
@@ -480,9 +494,9 @@ function M.panels(r, kind, is_list, st, C)
     if #rs > 1 then
       p[1] = { name = "llfc", charts = {
         overlay_bars(rs, labels, "LLFC: E[1 - cos(f_α, α f_A + (1-α) f_B)] per layer at α = " .. fmt3(mid_alpha(rs[1])),
-                     "1 - cos", function(x, l) local e = at_entry(l, mid_alpha(x), 1); return e.mean, e.std end, st),
+                     "1 - cos", function(x, l) local e = at_entry(l, mid_alpha(x), 1); return e.mean, e.std, e.mean_lo, e.mean_hi end, st),
         overlay_bars(rs, labels, "baseline: E[1 - cos(f_A, f_B)] per layer", "1 - cos",
-                     function(_, l) local ab = type(l.ab) == "table" and l.ab or {}; return ab.mean, ab.std end, st) } }
+                     function(_, l) local ab = type(l.ab) == "table" and l.ab or {}; return ab.mean, ab.std, ab.mean_lo, ab.mean_hi end, st) } }
       p[2] = { name = "coefficients", charts = {
         overlay_bars(rs, labels, "scale coefficient: mean c per layer at α = " .. fmt3(mid_alpha(rs[1])), "c",
                      function(x, l) local e = at_entry(l, mid_alpha(x), 1); return e.coef_mean, e.coef_std end,
@@ -572,16 +586,16 @@ function M.summary(rs, kind, spread, what)
       end
     else
       if l1.ab then
-        local m, _, _, sd = stats(col(function(r) return (lay(r).ab or {}).mean end), spread)
-        l.ab = { mean = m, std = sd }
+        local m, lo, hi, sd = stats(col(function(r) return (lay(r).ab or {}).mean end), spread)
+        l.ab = { mean = m, std = sd, mean_lo = lo, mean_hi = hi }
       end
       l.at = {}
       for k, e1 in ipairs(l1.at or {}) do
         local function at(r) return (lay(r).at or {})[k] or {} end
         local e = { alpha = e1.alpha }
         for _, f in ipairs { { "mean", "std" }, { "coef_mean", "coef_std" } } do
-          local m, _, _, sd = stats(col(function(r) return at(r)[f[1]] end), spread)
-          e[f[1]], e[f[2]] = m, sd
+          local m, lo, hi, sd = stats(col(function(r) return at(r)[f[1]] end), spread)
+          e[f[1]], e[f[2]], e[f[1] .. "_lo"], e[f[1] .. "_hi"] = m, sd, lo, hi
         end
         l.at[k] = e
       end

@@ -321,7 +321,9 @@ void llfc_chart_frame(const llfc_chart *ch, int yticks, llfc_frame *f)
             }
             if (!log || v > 0) grow(&y, v);
             if (s->elo && s->ehi && isfinite(v)) {
-                if (!log || s->elo[k] > 0) grow(&y, s->elo[k]);
+                /* bars start at zero: an error bar of a positive bar does not pull the axis below it */
+                double lo = ch->kind == LLFC_CHART_BARS && v >= 0 && s->elo[k] < 0 ? 0 : s->elo[k];
+                if (!log || lo > 0) grow(&y, lo);
                 if (!log || s->ehi[k] > 0) grow(&y, s->ehi[k]);
             }
         }

@@ -286,6 +286,22 @@ T.section("figures: error bars, smoothing, epochs, categorical axes, log", funct
   T.ok(t:find("mean +- SD over 3 s", 1, true), "a summary's error bars say mean +- SD over seeds")
   T.near(summ.layers[2].at[2].mean, cos.layers[2].at[2].mean, 1e-12, "the summary of equal runs is their value")
   T.near(summ.layers[2].at[2].std, 0, 1e-12, "and its spread over runs is 0")
+  -- two runs whose h1 value at alpha .25 is 0.01 and 0.03: mean 0.02, SD sqrt(2) * 0.01, range 0.01 .. 0.03
+  local other = { kind = "llfc", alphas = cos.alphas, layers = {} }
+  for i, l in ipairs(cos.layers) do
+    local at = {}
+    for k, e in ipairs(l.at) do at[k] = { alpha = e.alpha, mean = e.mean + 0.02, std = 0, coef_mean = e.coef_mean, coef_std = 0 } end
+    other.layers[i] = { name = l.name, ab = l.ab, at = at }
+  end
+  local s2 = view.summary({ cos, other })
+  T.near(s2.layers[1].at[1].mean, 0.02, 1e-12, "summary: the mean over runs")
+  T.near(s2.layers[1].at[1].std, math.sqrt(2) * 0.01, 1e-12, "summary: the sample SD over runs")
+  local s3 = view.summary({ cos, other }, { spread = "range" })
+  T.near(s3.layers[1].at[1].mean_lo, 0.01, 1e-12, "range summary: the minimum")
+  T.near(s3.layers[1].at[1].mean_hi, 0.03, 1e-12, "range summary: the maximum")
+  T.ok(view.text(s3, { ascii = true, panel = 1, height = 20 }):find("min-max over 2 runs", 1, true), "a range summary says min-max")
+  T.raises(function() view.summary({ cos, other }, { spread = "iqr" }) end, "'spread' must be", "bad spread")
+  T.raises(function() view.summary(cos) end, "a list of results of one kind", "summary needs a list")
   local ci = view.summary({ interp, interp }, { spread = "range" })
   T.near(ci.err_lo[11], interp.err[11], 1e-12, "interpolation summary: min over runs")
   -- training: raw series faint behind the smoothed one, epochs marked
