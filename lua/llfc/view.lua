@@ -228,9 +228,11 @@ local function render(cv, V, status)
   cv:clear()
   local fig, n, panels = view_figure(V)
   local p = panels[V.st.panel]
-  local head = string.format("llfc view: %s", V.title or V.kind or "")
+  -- the head names the result (its kind), then the panel, then the title the computation gave
+  local head = string.format("llfc view: %s", V.kind or V.title or "")
   if p then head = head .. string.format("  [%d/%d] %s", V.st.panel, #panels, p.name) end
   if V.st.log then head = head .. "  (log)" end
+  if V.title and V.title ~= V.kind and V.title ~= "live" then head = head .. "   " .. V.title end
   status_line(cv, 0, w, head)
   if fig then draw_charts(cv, fig, n, 0, 1, w, h - 2)
   else cv:text(2, 2, "waiting for data ...") end
