@@ -30,13 +30,13 @@ for _, s in ipairs(o.seeds) do
         E.train_opts(o, { k = p.steps, unit = "step", seeds = {sa + 100, sb + 100}, seed0 = sa, progress = false }))
       return { a = a, b = b }
     end }
-    S:task{ id = string.format("measure/s%d/k%g", s, k), params = params, deps = { pair }, run = function(p, inputs)
+    S:task{ id = string.format("measure/s%d/k%g", s, k), params = params, deps = { pair }, run = function(_, inputs)
       local r = E.report(o, inputs[1].a, inputs[1].b, ds)
-      if s == o.seeds[1] then E.save(o, string.format("report_k%g", k), r) end
       local c = r.interpolate
       local lm, ab = E.llfc_mean(r.llfc)
+      -- the whole report goes into the row too (a few KB): the figures below come from the rows
       return { err_a = c.err_a, err_b = c.err_b, barrier_err = c.barrier.err, barrier_loss = c.barrier.loss,
-               llfc_mean = lm, ab_mean = ab }
+               llfc_mean = lm, ab_mean = ab, report = r }
     end }
   end
 end
@@ -63,6 +63,10 @@ E.table(o, "instability",
         { headers = { "k_epochs", "k_steps", "n", "err_A", "err_B", "barrier_err", "barrier_err_std", "barrier_loss",
                       "barrier_loss_std", "mean_1-cos_a", "mean_1-cos_a_std", "mean_1-cos_AB", "mean_1-cos_AB_std" },
           rows = trows })
+-- the first seed's report at each k, as the single-seed script saved it
+for _, r in ipairs(rows) do
+  if r.params.seed == o.seeds[1] then E.save(o, string.format("report_k%g", r.params.k), r.out.report) end
+end
 local per = {}
 for i, r in ipairs(rows) do
   per[i] = { r.params.seed, r.params.k, r.params.steps, r.out.err_a, r.out.err_b, r.out.barrier_err,
@@ -70,18 +74,16 @@ for i, r in ipairs(rows) do
 end
 E.write(o.out .. "/instability_runs.csv", E.csv{ headers = { "seed", "k_epochs", "k_steps", "err_A", "err_B",
   "barrier_err", "barrier_loss", "mean_1-cos_a", "mean_1-cos_AB" }, rows = per })
-print()
-sweep.plot(sum, { x = "k", y = "barrier_err", height = 14 })
-E.write(o.out .. "/barrier_vs_k.svg", E.svg_chart{
-  title = string.format("barrier against spawn time k (mean +- std, %d seeds)", #o.seeds), xlabel = "k (epochs)",
-  ylabel = "barrier",
-  series = { { name = "test error", x = series.k, y = series.barrier, err = series.barrier_sd },
-             { name = "test loss", x = series.k, y = series.loss, err = series.loss_sd, dash = true } } })
-E.write(o.out .. "/llfc_vs_k.svg", E.svg_chart{
-  title = string.format("LLFC against spawn time k (mean +- std, %d seeds)", #o.seeds), xlabel = "k (epochs)",
-  ylabel = "mean over layers",
-  series = { { name = "1 - cos_alpha", x = series.k, y = series.llfc, err = series.llfc_sd },
-             { name = "1 - cos_AB", x = series.k, y = series.ab, err = series.ab_sd, dash = true } } })
+E.figure(o, "barrier_vs_k", {
+  title = "barrier against spawn time k", xlabel = "k (epochs)", ylabel = "barrier", x = series.k,
+  errlabel = string.format("mean \u{b1} SD over %d seeds", #o.seeds),
+  series = { { name = "test error", y = series.barrier, sd = series.barrier_sd },
+             { name = "test loss", y = series.loss, sd = series.loss_sd, dashed = true } } })
+E.figure(o, "llfc_vs_k", {
+  title = "LLFC against spawn time k", xlabel = "k (epochs)", ylabel = "mean over layers and alphas", x = series.k,
+  errlabel = string.format("mean \u{b1} SD over %d seeds", #o.seeds),
+  series = { { name = "1 - cos_alpha", y = series.llfc, sd = series.llfc_sd },
+             { name = "1 - cos_AB", y = series.ab, sd = series.ab_sd, dashed = true } } })
 local summary = { seeds = o.seeds, runs = {}, by_k = {} }
 for i, r in ipairs(rows) do
   summary.runs[i] = { seed = r.params.seed, k = r.params.k, steps = r.params.steps, err_a = r.out.err_a,

@@ -226,11 +226,11 @@ local function provenance(self)
   return { llfc = L and L.version, lua = _VERSION, gemm = gemm, threads = b.threads, data = self.data }
 end
 
+-- a numeric output that is NaN fails the task (tables of outputs, such as a
+-- whole metrics result, are data and may hold NaN)
 local function check_finite(v, where)
-  if type(v) == "number" then
-    if v ~= v then error(string.format("output %s is NaN (sweep.new{allow_nan = true} keeps it)", where), 0) end
-  elseif type(v) == "table" then
-    for k, x in pairs(v) do check_finite(x, where .. (type(k) == "number" and ("[" .. k .. "]") or ("." .. k))) end
+  if type(v) == "number" and v ~= v then
+    error(string.format("output %s is NaN (sweep.new{allow_nan = true} keeps it)", where), 0)
   end
 end
 
@@ -671,61 +671,61 @@ function M.summary(rows, opts)
   return setmetatable({ kind = "summary", by = by, values = values, groups = groups }, SummaryMT)
 end
 
--- ---- plots of a summary: mean against a parameter, one line per series, error
--- bars of +- one std (through the view's chart primitives) ------------------------------
-local function chart_of(s, opts, fname)
-  if type(s) ~= "table" or s.kind ~= "summary" then error(fname .. ": expected a summary (sweep.summary)", 3) end
+-- ---- plots of a summary: the view's "series" kind (lines against a
+-- parameter, error bars of one standard deviation) -----------------------------------------
+function M.series(s, opts)
+  if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.series: expected a summary (sweep.summary)", 2) end
   opts = opts or {}
-  typos(opts, fname)
+  typos(opts, "sweep.series")
   local x = opts.x or s.by[1]
   local y = opts.y or s.values[1]
-  if not x then error(fname .. ": the summary has no parameter to put on the x axis (sweep.summary{by = ...})", 3) end
-  if not y then error(fname .. ": the summary has no value to plot", 3) end
-  local series_key = opts.series
-  if series_key == nil then
-    for _, b in ipairs(s.by) do if b ~= x then series_key = b; break end end
+  if not x then error("sweep.series: the summary has no parameter to put on the x axis (sweep.summary{by = ...})", 2) end
+  if not y then error("sweep.series: the summary has no value to plot", 2) end
+  local found = false
+  for _, v in ipairs(s.values) do found = found or v == y end
+  if not found then error(string.format("sweep.series: y = '%s' is not a value of the summary", y), 2) end
+  local key = opts.series
+  if key == nil then
+    for _, b in ipairs(s.by) do if b ~= x then key = b; break end end
   end
-  local order, bykey = {}, {}
+  local order, by, nmax = {}, {}, 0
   for _, g in ipairs(s.groups) do
-    if type(g[x]) ~= "number" then error(string.format("%s: x = '%s' must be a numeric parameter", fname, x), 3) end
-    local sk = series_key and tostring(g[series_key]) or y
-    if not bykey[sk] then bykey[sk] = { name = series_key and (series_key .. "=" .. sk) or y, x = {}, y = {} }; order[#order + 1] = sk end
-    local ser, st = bykey[sk], g[y]
-    if not st then error(string.format("%s: y = '%s' is not a value of the summary", fname, y), 3) end
-    ser.x[#ser.x + 1], ser.y[#ser.y + 1] = g[x], st.mean
-    ser.lo = ser.lo or {}
-    ser.hi = ser.hi or {}
-    ser.lo[#ser.x], ser.hi[#ser.x] = st.mean - (st.std == st.std and st.std or 0), st.mean + (st.std == st.std and st.std or 0)
-  end
-  local spec = { type = "lines", title = opts.title or string.format("%s against %s (mean +- std)", y, x),
-                 xlabel = x, ylabel = y, series = {}, notes = {} }
-  for k, sk in ipairs(order) do
-    local ser = bykey[sk]
-    spec.series[k] = { name = ser.name, x = ser.x, y = ser.y, color = (k - 1) % 6 + 1 }
-    for j = 1, #ser.x do
-      if ser.hi[j] > ser.lo[j] then spec.notes[#spec.notes + 1] = { x = ser.x[j], y0 = ser.lo[j], y1 = ser.hi[j], label = "" } end
+    if type(g[x]) ~= "number" then error(string.format("sweep.series: x = '%s' must be a numeric parameter", x), 2) end
+    local sk = key and tostring(g[key]) or y
+    local ser = by[sk]
+    if not ser then
+      ser = { name = key and (key .. "=" .. sk) or y, x = {}, y = {}, sd = {} }
+      by[sk] = ser
+      order[#order + 1] = sk
     end
+    local st = g[y]
+    ser.x[#ser.x + 1], ser.y[#ser.y + 1], ser.sd[#ser.sd + 1] = g[x], st.mean, st.std
+    nmax = math.max(nmax, st.count)
   end
-  return spec, opts
+  local r = { kind = "series", title = opts.title or string.format("%s against %s", y, x), xlabel = x, ylabel = y,
+              series = {}, errlabel = string.format("mean \u{b1} SD over up to %d rows", nmax) }
+  for k, sk in ipairs(order) do r.series[k] = by[sk] end
+  return r
 end
 
-local function view_c(fname)
-  local V = package.loaded["llfc.view.c"]
+local function view_module(fname)
+  local V = package.loaded["llfc.view"] or rawget(_G, "view")
   if not V then error(fname .. ": needs the view module", 3) end
   return V
 end
 
+-- split opts into the series' options and the view's
+local SERIES_KEYS = { x = true, y = true, series = true, title = true }
+local function split_opts(opts)
+  local so, vo = {}, {}
+  for k, v in pairs(opts or {}) do if SERIES_KEYS[k] then so[k] = v else vo[k] = v end end
+  return so, vo
+end
+
 function M.plot(s, opts)
-  local spec, o = chart_of(s, opts, "sweep.plot")
-  local V = view_c("sweep.plot")
-  local w = math.max(40, math.min(tonumber(os.getenv("COLUMNS") or "") or 80, 200))
-  local ascii = o.ascii
-  if ascii == nil then ascii = not (V.utf8 and V.utf8()) end
-  local cv = V.canvas(o.width or w, o.height or 18, ascii)
-  cv:draw(spec)
-  local text = cv:totext()
-  io.write(text)
-  return text
+  local so, vo = split_opts(opts)
+  local r = M.series(s, so)
+  return view_module("sweep.plot").plot(r, vo)
 end
 
 local function csv_cell(v)
@@ -752,20 +752,15 @@ local function summary_csv(s)
 end
 
 function M.save(s, path, opts)
-  if type(path) ~= "string" then error("sweep.save: expected a path ending in .svg or .csv", 2) end
-  local text
+  if type(path) ~= "string" then error("sweep.save: expected a path (.csv, or a figure: .svg, .pdf, .png, .json)", 2) end
+  if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.save: expected a summary (sweep.summary)", 2) end
   if path:match("%.csv$") then
-    if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.save: expected a summary (sweep.summary)", 2) end
-    text = summary_csv(s)
-  elseif path:match("%.svg$") then
-    local spec, o = chart_of(s, opts, "sweep.save")
-    text = view_c("sweep.save").svg({ spec }, 1, o.width or 640, o.height or 400)
-  else
-    error("sweep.save: the path must end in .svg or .csv, got '" .. path .. "'", 2)
+    local ok, msg = C.write(path, summary_csv(s))
+    if not ok then return nil, msg end
+    return path
   end
-  local ok, msg = C.write(path, text)
-  if not ok then return nil, msg end
-  return path
+  local so, vo = split_opts(opts)
+  return view_module("sweep.save").save(M.series(s, so), path, vo)
 end
 
 -- the done rows as CSV: id, each parameter, each scalar output, seconds, host, rank

@@ -9,6 +9,7 @@ struct llfc_embedded { const char *name; const char *text; };
 extern const struct llfc_embedded llfc_embedded_lua[];
 void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
+void lnn_push_checkarg(lua_State *L);           /* l_train.c: argument checks for lua/llfc/train.lua */
 
 static int load_embedded(lua_State *L)
 {
@@ -105,6 +106,18 @@ int llfc_open_all(lua_State *L)
     lua_setfield(L, -2, "blas");
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
+    /* the workflows written in Lua: net:train, nn.spawn, nn.pair */
+    int top = lua_gettop(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getfield(L, -1, "llfc.train");
+    lua_pushliteral(L, "llfc.train");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushvalue(L, top);
+    luaL_getmetatable(L, LLFC_NET_MT);
+    lnn_push_checkarg(L);
+    lua_call(L, 3, 0);
+    lua_settop(L, top);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

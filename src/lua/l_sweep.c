@@ -279,10 +279,10 @@ static int l_checkopts(lua_State *L)
     static const char *const task_opts[] = {"id", "params", "deps", "run", NULL};
     static const char *const run_opts[] = {"task", "array_index", "levels", "mpi", NULL};
     static const char *const summary_opts[] = {"by", "values", NULL};
-    static const char *const plot_opts[] = {"x", "y", "series", "title", "ascii", "height", "width", NULL};
+    static const char *const series_opts[] = {"x", "y", "series", "title", NULL};
     static const struct { const char *fname; const char *const *known; } sets[] = {
         {"sweep.new", new_opts}, {"Sweep:task", task_opts}, {"Sweep:run", run_opts},
-        {"sweep.summary", summary_opts}, {"sweep.plot", plot_opts}, {"sweep.save", plot_opts},
+        {"sweep.summary", summary_opts}, {"sweep.series", series_opts},
     };
     luaL_checktype(L, 1, LUA_TTABLE);
     const char *fname = luaL_checkstring(L, 2);

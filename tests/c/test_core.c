@@ -5,6 +5,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
+#include "nn/build.h"
 #include "core/tensor.h"
 
 static void test_errors(void)

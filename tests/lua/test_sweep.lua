@@ -100,16 +100,25 @@ T.section("summary", function()
        "a summary prints its statistics", text)
   local s2 = sweep.summary(rows, { by = { "w", "k" } })
   T.ok(#s2.values == 2 and s2.values[1] == "x" and #s2.groups == 3, "values default to every numeric output")
-  local txt = sweep.plot(s, { x = "k", y = "x", ascii = true, height = 12, width = 60 })
-  T.ok(txt:find("x against k", 1, true) and select(2, txt:gsub("\n", "")) >= 10, "sweep.plot draws a text chart")
+  local ser = sweep.series(s, { x = "k", y = "x" })
+  T.ok(ser.kind == "series" and view.kindof(ser) == "series" and #ser.series == 1, "sweep.series: a result of the view's series kind")
+  local s1 = ser.series[1]
+  T.ok(s1.x[1] == 0.5 and s1.x[2] == 1 and s1.y[2] == 2.5 and math.abs(s1.sd[2] - math.sqrt(5 / 3)) < 1e-15,
+       "the series: x, mean and sd of each group")
+  local s3 = sweep.summary(rows, { by = { "k", "w" }, values = { "x" } })
+  local ser3 = sweep.series(s3, { x = "k" }).series
+  T.ok(#ser3 == 2 and ser3[1].name == "w=a" and #ser3[1].x == 2 and ser3[2].name == "w=nil",
+       "one line per value of the second by name (the plain row has no w)")
+  local txt = view.text(ser, { ascii = true, height = 10 })
+  T.ok(txt:find("x against k", 1, true), "the view draws it as text", txt)
   local svg = tmp .. "/sum.svg"
-  T.eq(sweep.save(s, svg, { x = "k", y = "x" }), svg, "sweep.save writes SVG")
+  T.eq(sweep.save(s, svg, { x = "k", y = "x" }), svg, "sweep.save writes a figure through view.save")
   T.ok((slurp(svg) or ""):find("</svg>", 1, true), "the SVG is complete")
   local csvp = tmp .. "/sum.csv"
   sweep.save(s, csvp)
   local l = lines_of(csvp)
   T.ok(l[1] == "k,value,mean,std,min,max,count,n" and #l == 7 and l[4]:find("^1,x,2.5,", 1), "sweep.save writes CSV", l[4])
-  T.raises(function() sweep.save(s, tmp .. "/x.png") end, "must end in .svg or .csv", "other extensions are refused")
+  T.raises(function() sweep.series(s, { y = "zz" }) end, "not a value of the summary", "an unknown value to plot")
   T.raises(function() sweep.summary(rows, { vales = "x" }) end, "did you mean 'values'", "a typo in the options is named")
 end)
 
