@@ -215,7 +215,6 @@ local function scan(self, quiet)
 end
 
 -- ---- running one task ----------------------------------------------------------------
-local provenance_cache
 local function provenance(self)
   local L = llfc_table()
   local b = L and L.blas and L.blas() or {}
