@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/stats.h"
 
 /* ---- colours: classes, mapped to terminal pairs / export colours ---------- */
 enum {
@@ -98,14 +99,7 @@ void llfc_colormap(double t, double rgb[3]);
 int llfc_xterm256(const double rgb[3]);
 
 /* ---- histograms from samples ------------------------------------------------- */
-/* The q-quantile (0 <= q <= 1) of n values sorted ascending (linear interpolation). */
-double llfc_quantile_sorted(const double *sorted, int n, double q);
-/* A robust display range and a bin count for n samples (NaN and inf skipped):
- * [lo, hi] spans the 0.5% to 99.5% quantiles, widened by 5% on each side;
- * the bin width follows the Freedman-Diaconis rule, 2 IQR / n^(1/3) (Sturges'
- * rule when the IQR is 0), giving between 5 and 100 bins.  Returns the number
- * of finite samples (0: lo = hi = 0, bins = 0), -1 on no memory. */
-int llfc_hist_rule(const double *x, int n, double *lo, double *hi, int *bins);
+/* (the range and bin rule: llfc_hist_rule, core/stats.h) */
 /* Count x into bins equal bins over [lo, hi) (the last bin includes hi);
  * values outside go to *below / *above, NaN is ignored. */
 void llfc_hist_count(const double *x, int n, double lo, double hi, int bins, double *counts,
