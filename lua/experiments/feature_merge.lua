@@ -84,6 +84,27 @@ end
 
 local function test_of(net, test) local r = net:eval(test or ds.test) return r.err, r.loss end
 
+-- B aligned to A and the merges, computed once per net, pair and alignment
+local cache = {}
+local function aligned(key, a, b, how, fitset, nf)
+  local k = key .. "/" .. how
+  if not cache[k] then
+    if how == "weight" then cache[k] = perm.weight_match(a, b, { seed = s1 }):apply(b)
+    elseif how == "activation" then cache[k] = perm.activation_match(a, b, fitset, { n = nf }):apply(b)
+    else cache[k] = b end
+  end
+  return cache[k]
+end
+local function merged(key, a, bb, how, fitset, nf)
+  local k = key .. "/" .. how .. "/fm"
+  if not cache[k] then
+    local t0 = os.clock()
+    local fm, info = nn.merge_features({ a, bb }, fitset, { n = nf, ridge = o.ridge })
+    cache[k] = { fm, info, os.clock() - t0 }
+  end
+  return table.unpack(cache[k])
+end
+
 -- ---- 1. every merge of a pair --------------------------------------------------------
 local ROWS = {}   -- errors.csv: long form
 local WIDE = {}   -- merges.csv: one row per net, pair and alignment
@@ -93,7 +114,7 @@ local function add(net, pair, align, method, err, loss, secs)
   ROWS[#ROWS + 1] = { net, pair, align, method, err, loss, secs or 0 }
 end
 local function write_tables()
-  E.write(o.out .. "/errors.csv", E.csv({ headers = { "net", "pair", "align", "method", "err", "loss", "seconds" },
+  E.write(o.out .. "/errors.csv", E.csv({ headers = { "net", "pair", "align", "method", "err", "loss", "cpu_seconds" },
                                          rows = ROWS }))
   E.write(o.out .. "/merges.csv", E.csv({ headers = WIDE_HEADERS, rows = WIDE }))
 end
@@ -118,9 +139,8 @@ local function merges(netname, pname, a, b, fitset, test, nf, bn, aligns)
   local out = { err_a = ea, err_b = eb, best = math.min(ea, eb), align = {} }
   for _, al in ipairs(aligns) do
     local t0 = os.clock()
-    local bb, how = b, al
-    if al == "weight" then bb = perm.weight_match(a, b, { seed = s1 }):apply(b)
-    elseif al == "activation" then bb = perm.activation_match(a, b, fitset, { n = nf }):apply(b) end
+    local how = al
+    local bb = aligned(netname .. "/" .. pname, a, b, how, fitset, nf)
     local tal = os.clock() - t0
     local r = { align_seconds = tal }
     t0 = os.clock()
@@ -135,35 +155,29 @@ local function merges(netname, pname, a, b, fitset, test, nf, bn, aligns)
     t0 = os.clock()
     r.repair, r.repair_loss = terr(nn.repair(a, bb, 0.5, fitset, { n = nf }))
     add(netname, pname, how, "repair", r.repair, r.repair_loss, os.clock() - t0)
-    t0 = os.clock()
-    local fm, info = nn.merge_features({ a, bb }, fitset, { n = nf, ridge = o.ridge })
-    r.fm_seconds = os.clock() - t0
+    local fm, info, fs = merged(netname .. "/" .. pname, a, bb, how, fitset, nf)
+    r.fm_seconds = fs
     r.fm, r.fm_loss = terr(fm)
     r.fm_mse_ratio = mse_ratio(info)
     add(netname, pname, how, "fm", r.fm, r.fm_loss, r.fm_seconds)
-    E.log(o, string.format("%s %s, align %s: wa %.4f%s, repair %.4f, fm %.4f (fit: %.1f s; mse fit/avg %.3f)",
+    E.log(o, string.format("%s %s, align %s: wa %.4f%s, repair %.4f, fm %.4f (fit: %.1f cpu s; mse fit/avg %.3f)",
                            netname, pname, how, r.wa, bn and string.format(", reset %.4f", r.reset) or "", r.repair,
                            r.fm, r.fm_seconds, r.fm_mse_ratio))
     WIDE[#WIDE + 1] = { netname, pname, how, ea, eb, out.best, r.wa, bn and r.reset or "-", r.repair, r.fm,
                         r.fm_mse_ratio }
     out.align[how] = r
-    out.aligned = out.aligned or {}
-    out.aligned[how] = bb
     write_tables()
   end
   return out
 end
 
-local pairs_done = {}
 if parts.pairs then
   for _, pname in ipairs({ "independent", "spawned" }) do
     if want[pname] then
       local a, b
       if pname == "independent" then a, b = independent(1), independent(2) else a, b = spawned(1), spawned(2) end
       local r = merges("mlp", pname, a, b, fit, ds.test, nfit, false, { "none", "weight", "activation" })
-      pairs_done[pname] = r
       summary.pairs[pname] = r
-      r.aligned = nil
     end
   end
 end
@@ -172,7 +186,7 @@ end
 if parts.n then
   local a, b = independent(1), independent(2)
   E.log(o, "error against n: the independent pair, weight-matched")
-  local bw = perm.weight_match(a, b, { seed = s1 }):apply(b)
+  local bw = aligned("mlp/independent", a, b, "weight", fit, nfit)
   local wa = test_of(nn.lerp(a, bw, 0.5))
   local ns = {}
   for _, n in ipairs(o.ns) do if n <= #ds.train then ns[#ns + 1] = math.floor(n) end end
@@ -200,7 +214,7 @@ if parts.n then
   series[#series + 1] = flat("REPAIR (matched)", repair)
   series[#series + 1] = flat("better endpoint", best)
   E.table(o, "n_curve", "test error of the merge (weight-matched independent pair) against the fitting samples n",
-          { headers = { "n", "ridge", "test_err", "test_loss", "fit_err", "mse_ratio", "seconds" }, rows = rows })
+          { headers = { "n", "ridge", "test_err", "test_loss", "fit_err", "mse_ratio", "cpu_seconds" }, rows = rows })
   print(string.format("for reference: weight average %.4f, REPAIR %.4f, better endpoint %.4f (all matched)", wa,
                       repair, best))
   E.write(o.out .. "/n_curve.svg", E.svg_chart{ title = "feature merge: test error against n", xlabel = "log10 n",
@@ -210,8 +224,9 @@ end
 
 -- ---- 3. LLFC of the merged network against the members' average ------------------------
 local LL = {}
-local function llfc_part(netname, pname, a, bb, fitset, test, nf, align)
-  local fm = nn.merge_features({ a, bb }, fitset, { n = nf, ridge = o.ridge })
+local function llfc_part(netname, pname, a, b, fitset, test, nf, align)
+  local bb = aligned(netname .. "/" .. pname, a, b, align, fitset, nf)
+  local fm = merged(netname .. "/" .. pname, a, bb, align, fitset, nf)
   local wa = nn.lerp(a, bb, 0.5)
   local sets = { { "fit", fitset:subset(math.min(nf, #fitset)) }, { "test", test } }
   local res, series = {}, {}
@@ -252,8 +267,7 @@ end
 if parts.llfc then
   local a, b = independent(1), independent(2)
   E.log(o, "LLFC of the merges: the independent pair (weight-matched)")
-  local bw = perm.weight_match(a, b, { seed = s1 }):apply(b)
-  summary.llfc.independent = llfc_part("mlp", "independent", a, bw, fit, ds.test, nfit, "weight")
+  summary.llfc.independent = llfc_part("mlp", "independent", a, b, fit, ds.test, nfit, "weight")
   if want.spawned then
     E.log(o, "LLFC of the merges: the spawned pair")
     summary.llfc.spawned = llfc_part("mlp", "spawned", spawned(1), spawned(2), fit, ds.test, nfit, "none")
@@ -293,7 +307,7 @@ if parts.multi then
     end
   end
   E.table(o, "multi", string.format("merges of %d MLPs (matched: each weight-matched to the first)", M),
-          { headers = { "networks", "k", "best", "mean", "wa", "wa_matched", "fm", "fm_matched", "seconds",
+          { headers = { "networks", "k", "best", "mean", "wa", "wa_matched", "fm", "fm_matched", "cpu_seconds",
                         "mse_ratio" }, rows = rows })
 end
 
@@ -315,11 +329,9 @@ if parts.resnet then
   local a, b = nn.pair(tmpl, ids.train, ropts)
   local train_s = os.time() - t0
   local r = merges("resnet20", "independent", a, b, rfit, ids.test, rn, o.rnorm == "bn", { "none", "weight" })
-  local bw = r.aligned.weight
-  r.aligned = nil
   r.train_seconds = train_s
   summary.resnet = r
-  if parts.llfc then llfc_part("resnet20", "independent", a, bw, rfit, ids.test, rn, "weight") end
+  if parts.llfc then llfc_part("resnet20", "independent", a, b, rfit, ids.test, rn, "weight") end
 end
 
 if #WIDE > 0 then

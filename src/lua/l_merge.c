@@ -234,6 +234,7 @@ static int nn_merge_features(lua_State *L)
                                   "list of Perms, got \"%s\"", fn, align);
         } else if (t == LUA_TTABLE) {
             int ti = lua_gettop(L);
+            if (!m[0]->spec) return luaL_error(L, "%s: option 'align': the networks have no permutation spec", fn);
             if ((int)lua_rawlen(L, ti) != k - 1)
                 return luaL_error(L, "%s: option 'align' lists %d Perms for %d networks after the first", fn,
                                   (int)lua_rawlen(L, ti), k - 1);

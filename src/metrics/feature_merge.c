@@ -26,6 +26,7 @@
 #define KEEP_FLOATS ((int64_t)1 << 24)       /* values kept per forward batch (64 MB) */
 #define CHUNK ((int64_t)1 << 21)             /* design values per moment update */
 #define EIG_RCOND 1e-11                      /* ridge 0: eigenvalues kept above this * the largest */
+#define MAXD 8192                            /* inputs of one fit (three D x D double matrices: 1.5 GB) */
 
 static float *pdata(const llfc_net *net, int p) { return p >= 0 ? llfc_tensor_data(net->param[p]) : NULL; }
 static int is_act(int kind) { return kind == LLFC_OP_RELU || kind == LLFC_OP_TANH || kind == LLFC_OP_IDENTITY; }
@@ -188,7 +189,9 @@ static int plan_finish(const llfc_net *net, fm_plan *p)
     for (int f = 0; f < p->nfix; f++)
         if (llfc_net_slot_dim(net, p->fix[f]) != (int64_t)p->K * p->P * p->Q)
             return llfc_seterr("%s: slot %d added to the target has another size", p->name, p->fix[f]);
-    if (p->D > 1 << 16) return llfc_seterr("%s: %lld inputs per unit are too many to fit", p->name, (long long)p->D);
+    if (p->D > MAXD)
+        return llfc_seterr("%s: %lld inputs per unit are too many to fit (at most %d: the moment matrices are "
+                           "inputs x inputs doubles)", p->name, (long long)p->D, MAXD);
     return 0;
 }
 
@@ -644,6 +647,7 @@ llfc_net *llfc_feature_merge(const llfc_net *const *members, int k, const float 
     al[0] = members[0];
     /* alignment of members 2..k to member 1 */
     if (o->perms || o->align != LLFC_FM_ALIGN_NONE) {
+        if (!members[0]->spec) { llfc_seterr("the networks have no permutation spec to align them with"); goto fail; }
         if (!(st->perms = llfc_calloc((size_t)k, sizeof *st->perms))) goto fail;
         for (int j = 1; j < k; j++) {
             llfc_perm *p = NULL;

@@ -68,8 +68,9 @@
  * the minimum-norm solution of the correction, the limit of ridge -> 0.
  * QR (dgels) of the N x F design matrix would be better conditioned but
  * needs every row in memory; the moments are summed in double in batches,
- * so memory depends on the layer width, not on n.  Without ridge, a fit
- * with fewer rows than inputs (plus the intercept) is an error.
+ * so memory depends on the layer width, not on n (a fit of more than 8192
+ * inputs per unit is an error).  Without ridge, a fit with fewer rows than
+ * inputs (plus the intercept) is an error.
  */
 #ifndef LLFC_FEATURE_MERGE_H
 #define LLFC_FEATURE_MERGE_H
