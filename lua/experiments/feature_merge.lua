@@ -12,7 +12,7 @@ local E = dofile(dir .. "common.lua")
 local C = dofile(dir .. "cnn_common.lua")
 
 local extra = {
-  {"parts", "string", "pairs,n,llfc,multi,resnet", "what to run: pairs, n, llfc, multi, resnet"},
+  {"parts", "string", "pairs,n,llfc,multi,resnet", "what to run: MLP pairs, n, llfc, multi; resnet (with its llfc)"},
   {"pairs", "string", "independent,spawned", "MLP pairs: independent, spawned"},
   {"k", "number", 1, "spawn point of the spawned networks in epochs"},
   {"n-fit", "number", 10000, "training samples the merges, activation matching and REPAIR use"},
@@ -331,7 +331,7 @@ if parts.resnet then
   local r = merges("resnet20", "independent", a, b, rfit, ids.test, rn, o.rnorm == "bn", { "none", "weight" })
   r.train_seconds = train_s
   summary.resnet = r
-  if parts.llfc then llfc_part("resnet20", "independent", a, b, rfit, ids.test, rn, "weight") end
+  llfc_part("resnet20", "independent", a, b, rfit, ids.test, rn, "weight")
 end
 
 if #WIDE > 0 then
