@@ -55,6 +55,30 @@ print(string.format("merges fitted on the first %d training samples (ridge %g); 
                     nfit, o.ridge, #ds.test))
 local summary = { pairs = {}, n_curve = {}, llfc = {}, multi = {} }
 
+local function test_of(net, test) local r = net:eval(test or ds.test) return r.err, r.loss end
+
+-- the error of the ensemble: the weighted average of the networks' logits
+-- (what the merge's last fit aims at), in batches of 500 test samples
+local function ensemble_err(list, test)
+  local x, y = test:tensors()
+  local n, wrong = x:size(1), 0
+  for s = 1, n, 500 do
+    local m = math.min(500, n - s + 1)
+    local xb = x:narrow(1, s, m)
+    local z = list[1]:forward(xb):mul(1 / #list)
+    for i = 2, #list do z:add(list[i]:forward(xb), 1 / #list) end
+    wrong = wrong + m - z:argmax(2):eq(y:narrow(1, s, m)):sum()
+  end
+  return wrong / n
+end
+
+-- the trained networks are kept in OUT/nets/ (nn.load reads them)
+local function keep(net, name)
+  E.mkdir(o.out .. "/nets")
+  assert(net:save(o.out .. "/nets/" .. name .. ".safetensors"))
+  return net
+end
+
 -- ---- networks -----------------------------------------------------------------------
 local widths = E.widths(o, ds)
 local nets = {}     -- cache: independent[i], spawned[i]
@@ -65,7 +89,7 @@ local function independent(i)
     E.log(o, string.format("training independent MLP %d (seed %d)", i, seed))
     local net = E.mlp(widths, seed)
     net:train(ds.train, E.train_opts(o, { seed = seed }))
-    nets["i" .. i] = net
+    nets["i" .. i] = keep(net, "mlp_independent_" .. i)
   end
   return nets["i" .. i]
 end
@@ -77,12 +101,10 @@ local function spawned(i)
     E.log(o, string.format("spawning MLPs %d and %d (%g shared epochs)", j, j + 1, o.k))
     local a, b = nn.spawn(E.mlp(widths, s1), ds.train, E.train_opts(o, { k = math.max(1, math.floor(o.k * spe + 0.5)),
       unit = "step", seeds = {100 + j, 101 + j}, seed0 = s1 }))
-    nets["s" .. j], nets["s" .. (j + 1)] = a, b
+    nets["s" .. j], nets["s" .. (j + 1)] = keep(a, "mlp_spawned_" .. j), keep(b, "mlp_spawned_" .. (j + 1))
   end
   return nets["s" .. i]
 end
-
-local function test_of(net, test) local r = net:eval(test or ds.test) return r.err, r.loss end
 
 -- B aligned to A and the merges, computed once per net, pair and alignment
 local cache = {}
@@ -108,8 +130,8 @@ end
 -- ---- 1. every merge of a pair --------------------------------------------------------
 local ROWS = {}   -- errors.csv: long form
 local WIDE = {}   -- merges.csv: one row per net, pair and alignment
-local WIDE_HEADERS = { "net", "pair", "align", "err_A", "err_B", "best", "wa", "wa_reset_bn", "repair", "fm",
-                       "fm_mse_ratio" }
+local WIDE_HEADERS = { "net", "pair", "align", "err_A", "err_B", "best", "ensemble", "wa", "wa_reset_bn", "repair",
+                       "fm", "fm_mse_ratio" }
 local function add(net, pair, align, method, err, loss, secs)
   ROWS[#ROWS + 1] = { net, pair, align, method, err, loss, secs or 0 }
 end
@@ -136,7 +158,8 @@ local function merges(netname, pname, a, b, fitset, test, nf, bn, aligns)
   local eb, lb = terr(b)
   add(netname, pname, "-", "A", ea, la)
   add(netname, pname, "-", "B", eb, lb)
-  local out = { err_a = ea, err_b = eb, best = math.min(ea, eb), align = {} }
+  local out = { err_a = ea, err_b = eb, best = math.min(ea, eb), ensemble = ensemble_err({ a, b }, test), align = {} }
+  add(netname, pname, "-", "ensemble", out.ensemble, 0 / 0)
   for _, al in ipairs(aligns) do
     local t0 = os.clock()
     local how = al
@@ -163,8 +186,8 @@ local function merges(netname, pname, a, b, fitset, test, nf, bn, aligns)
     E.log(o, string.format("%s %s, align %s: wa %.4f%s, repair %.4f, fm %.4f (fit: %.1f cpu s; mse fit/avg %.3f)",
                            netname, pname, how, r.wa, bn and string.format(", reset %.4f", r.reset) or "", r.repair,
                            r.fm, r.fm_seconds, r.fm_mse_ratio))
-    WIDE[#WIDE + 1] = { netname, pname, how, ea, eb, out.best, r.wa, bn and r.reset or "-", r.repair, r.fm,
-                        r.fm_mse_ratio }
+    WIDE[#WIDE + 1] = { netname, pname, how, ea, eb, out.best, out.ensemble, r.wa, bn and r.reset or "-", r.repair,
+                        r.fm, r.fm_mse_ratio }
     out.align[how] = r
     write_tables()
   end
@@ -190,9 +213,10 @@ if parts.n then
   local wa = test_of(nn.lerp(a, bw, 0.5))
   local ns = {}
   for _, n in ipairs(o.ns) do if n <= #ds.train then ns[#ns + 1] = math.floor(n) end end
-  local rows, series = {}, {}
+  local rows, series, lx = {}, {}, {}
+  for i, n in ipairs(ns) do lx[i] = math.log(n, 10) end
   for ri, ridge in ipairs(o["n-ridges"]) do
-    local s = { name = string.format("fm, ridge %g", ridge), x = {}, y = {} }
+    local s = { name = string.format("merge, ridge %g", ridge), y = {} }
     for _, n in ipairs(ns) do
       local t0 = os.clock()
       local ok, fm, info = pcall(nn.merge_features, { a, bw }, ds.train, { n = n, ridge = ridge })
@@ -202,23 +226,27 @@ if parts.n then
         fiterr = fm:eval(ds.train, { n = n }).err
       end
       rows[#rows + 1] = { n, ridge, err, loss, fiterr, ok and mse_ratio(info) or 0 / 0, os.clock() - t0 }
-      s.x[#s.x + 1], s.y[#s.y + 1] = math.log(n, 10), err
+      s.y[#s.y + 1] = err
       E.log(o, string.format("n = %d, ridge %g: test error %.4f (on its fitting samples %.4f)", n, ridge, err, fiterr))
     end
     series[ri] = s
   end
   local repair = test_of(nn.repair(a, bw, 0.5, fit, { n = nfit }))
   local best = math.min((test_of(a)), (test_of(b)))
-  local flat = function(name, v) return { name = name, x = { series[1].x[1], series[1].x[#ns] }, y = { v, v }, dash = true } end
-  series[#series + 1] = flat("weight avg (matched)", wa)
+  local function flat(name, v)
+    local y = {}
+    for i = 1, #ns do y[i] = v end
+    return { name = name, y = y, dashed = true }
+  end
+  series[#series + 1] = flat("weight average (matched)", wa)
   series[#series + 1] = flat("REPAIR (matched)", repair)
   series[#series + 1] = flat("better endpoint", best)
   E.table(o, "n_curve", "test error of the merge (weight-matched independent pair) against the fitting samples n",
           { headers = { "n", "ridge", "test_err", "test_loss", "fit_err", "mse_ratio", "cpu_seconds" }, rows = rows })
   print(string.format("for reference: weight average %.4f, REPAIR %.4f, better endpoint %.4f (all matched)", wa,
                       repair, best))
-  E.write(o.out .. "/n_curve.svg", E.svg_chart{ title = "feature merge: test error against n", xlabel = "log10 n",
-                                                 ylabel = "test error", series = series })
+  E.figure(o, "n_curve_chart", { title = "feature merge: test error against the fitting samples n", xlabel = "log10 n",
+                           ylabel = "test error", x = lx, series = series })
   summary.n_curve = { rows = rows, wa = wa, repair = repair, best = best }
 end
 
@@ -229,25 +257,27 @@ local function llfc_part(netname, pname, a, b, fitset, test, nf, align)
   local fm = merged(netname .. "/" .. pname, a, bb, align, fitset, nf)
   local wa = nn.lerp(a, bb, 0.5)
   local sets = { { "fit", fitset:subset(math.min(nf, #fitset)) }, { "test", test } }
-  local res, series = {}, {}
+  local res, series, groups = {}, {}, nil
   for _, m in ipairs({ { "fm", fm }, { "wa", wa } }) do
     for _, f in ipairs({ "pre", "post" }) do
       for _, d in ipairs(sets) do
         local r = metrics.feature_llfc(m[2], { a, bb }, d[2], { features = f })
         local key = m[1] .. "_" .. f .. "_" .. d[1]
         res[key] = r
-        local s = { name = string.format("%s %s %s", m[1], f, d[1]), x = {}, y = {}, dash = m[1] == "wa" }
+        local s = { name = string.format("%s %s %s", m[1] == "fm" and "merge" or "weight avg", f, d[1]), y = {},
+                    dashed = m[1] == "wa" }
+        groups = groups or {}
         for i, l in ipairs(r.layers) do
           LL[#LL + 1] = { netname, pname, align, m[1], f, d[1], l.name, l.mean, l.std, l.coef_mean }
-          s.x[i], s.y[i] = i, l.mean
+          s.y[i], groups[i] = l.mean, l.name
         end
         if m[1] == "fm" or d[1] == "test" then series[#series + 1] = s end
       end
     end
   end
-  E.write(o.out .. "/llfc_" .. netname .. "_" .. pname .. ".svg", E.svg_chart{
-    title = string.format("%s %s: 1 - cos(f(merge), average of f)", netname, pname),
-    xlabel = "feature layer", ylabel = "mean 1 - cos", series = series })
+  E.figure(o, "llfc_" .. netname .. "_" .. pname .. "_chart", {
+    title = string.format("%s %s: 1 - cos(f(net), average of the members' f)", netname, pname),
+    xlabel = "feature layer", ylabel = "mean 1 - cos", groups = groups, series = series })
   local rows = {}
   for i, l in ipairs(res.fm_pre_fit.layers) do
     rows[i] = { l.name, l.mean, res.fm_pre_test.layers[i].mean, res.fm_post_fit.layers[i].mean,
@@ -292,23 +322,23 @@ if parts.multi then
         for i = 2, #l do w = nn.lerp(w, l[i], (i - 1) / i) end
         return w
       end
-      local r = { kind, M, best, mean, (test_of(wavg(list))), (test_of(wavg(al))) }
+      local r = { kind, M, best, mean, ensemble_err(list, ds.test), (test_of(wavg(list))), (test_of(wavg(al))) }
       local t0 = os.clock()
-      r[7] = test_of((nn.merge_features(list, fit, { n = nfit, ridge = o.ridge })))
+      r[8] = test_of((nn.merge_features(list, fit, { n = nfit, ridge = o.ridge })))
       local fm, info = nn.merge_features(al, fit, { n = nfit, ridge = o.ridge })
-      r[8] = test_of(fm)
-      r[9] = os.clock() - t0
-      r[10] = mse_ratio(info)
+      r[9] = test_of(fm)
+      r[10] = os.clock() - t0
+      r[11] = mse_ratio(info)
       rows[#rows + 1] = r
-      E.log(o, string.format("%d %s MLPs: best %.4f, weight avg %.4f / matched %.4f, fm %.4f / matched %.4f", M, kind,
-                             best, r[5], r[6], r[7], r[8]))
-      summary.multi[kind] = { errs = errs, best = best, mean = mean, wa = r[5], wa_matched = r[6], fm = r[7],
-                              fm_matched = r[8] }
+      E.log(o, string.format("%d %s MLPs: best %.4f, ensemble %.4f, weight avg %.4f / matched %.4f, fm %.4f / "
+                             .. "matched %.4f", M, kind, best, r[5], r[6], r[7], r[8], r[9]))
+      summary.multi[kind] = { errs = errs, best = best, mean = mean, ensemble = r[5], wa = r[6], wa_matched = r[7],
+                              fm = r[8], fm_matched = r[9] }
     end
   end
   E.table(o, "multi", string.format("merges of %d MLPs (matched: each weight-matched to the first)", M),
-          { headers = { "networks", "k", "best", "mean", "wa", "wa_matched", "fm", "fm_matched", "cpu_seconds",
-                        "mse_ratio" }, rows = rows })
+          { headers = { "networks", "k", "best", "mean", "ensemble", "wa", "wa_matched", "fm", "fm_matched",
+                        "cpu_seconds", "mse_ratio" }, rows = rows })
 end
 
 -- ---- 5. ResNet-20, a smaller run ----------------------------------------------------------
@@ -328,6 +358,8 @@ if parts.resnet then
   local t0 = os.time()
   local a, b = nn.pair(tmpl, ids.train, ropts)
   local train_s = os.time() - t0
+  keep(a, "resnet20_a")
+  keep(b, "resnet20_b")
   local r = merges("resnet20", "independent", a, b, rfit, ids.test, rn, o.rnorm == "bn", { "none", "weight" })
   r.train_seconds = train_s
   summary.resnet = r
@@ -336,7 +368,8 @@ end
 
 if #WIDE > 0 then
   E.table(o, "merges", "test error of each merge of a pair (fm: nn.merge_features; best: the better endpoint; "
-          .. "fm_mse_ratio: the fit's pre-activation error over the weight average's, mean over layers, on the fitting data)",
+          .. "ensemble: the average of the endpoints' logits; fm_mse_ratio: the fit's pre-activation error over the "
+          .. "weight average's, mean over layers, on the fitting data)",
           { headers = WIDE_HEADERS, rows = WIDE })
   write_tables()
 end

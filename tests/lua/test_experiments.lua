@@ -235,6 +235,13 @@ T.section("feature_merge.lua", function()
   T.ok(none and wm and none.err_A == wm.err_A and none.err_B == wm.err_B, "matching leaves the endpoints' errors")
   T.ok(none and none.fm < none.wa, "independent pair: the merge beats the plain weight average",
        none and (none.fm .. " vs " .. none.wa))
+  -- the saved networks give the table's endpoint and ensemble errors (the quick test set regenerated here)
+  local sp = data.spirals{ n = 1800, split = 1200 / 1800, seed = 1, classes = 3, noise = 0.2 }
+  local na, nb = nn.load(out .. "/nets/mlp_independent_1.safetensors"), nn.load(out .. "/nets/mlp_independent_2.safetensors")
+  local x, y = sp.test:tensors()
+  local ens = na and nb and 1 - na:forward(x):add(nb:forward(x)):argmax(2):eq(y):mean()
+  T.ok(na and none and math.abs(na:eval(sp.test).err - none.err_A) < 1e-9 and math.abs(ens - none.ensemble) < 1e-9,
+       "the saved networks reproduce err_A and the ensemble error", none and ens and (ens .. " vs " .. none.ensemble))
   local rb = find(rows, { net = "resnet20", align = "weight" })
   T.ok(rb and frac(rb.wa_reset_bn), "the BatchNorm ResNet has a reset_bn column")
   local nc = csv(out .. "/n_curve.csv")
@@ -246,9 +253,10 @@ T.section("feature_merge.lua", function()
   T.ok(find(ll, { net = "resnet20", merge = "fm", features = "post", data = "test", layer = "layer3.2" }),
        "llfc.csv has the ResNet's block outputs")
   local mu = csv(out .. "/multi.csv")
-  T.ok(mu and #mu == 2 and mu[1].k == 3 and frac(mu[1].fm) and frac(mu[2].fm_matched), "multi.csv: 3 networks merged, two kinds")
-  T.ok((slurp(out .. "/n_curve.svg") or ""):find("</svg>", 1, true) and
-       (slurp(out .. "/llfc_mlp_independent.svg") or ""):find("</svg>", 1, true), "feature_merge writes SVG charts")
+  T.ok(mu and #mu == 2 and mu[1].k == 3 and frac(mu[1].fm) and frac(mu[2].fm_matched) and frac(mu[1].ensemble),
+       "multi.csv: 3 networks merged, two kinds")
+  T.ok((slurp(out .. "/n_curve_chart.svg") or ""):find("</svg>", 1, true) and
+       (slurp(out .. "/llfc_mlp_independent_chart.svg") or ""):find("</svg>", 1, true), "feature_merge writes SVG charts")
   local js = slurp(out .. "/summary.json") or ""
   T.ok(js:find('"n_curve"', 1, true) and js:find('"options"', 1, true), "summary.json has the parts and options")
   local ok2 = run("feature_merge.lua", "--quick --no-view --parts everything --out " .. sh_quote(out))
