@@ -159,7 +159,7 @@ local function merges(netname, pname, a, b, fitset, test, nf, bn, aligns)
   add(netname, pname, "-", "A", ea, la)
   add(netname, pname, "-", "B", eb, lb)
   local out = { err_a = ea, err_b = eb, best = math.min(ea, eb), ensemble = ensemble_err({ a, b }, test), align = {} }
-  add(netname, pname, "-", "ensemble", out.ensemble, 0 / 0)
+  add(netname, pname, "-", "ensemble", out.ensemble, "-") -- (no loss: the average of logits is not a network)
   for _, al in ipairs(aligns) do
     local t0 = os.clock()
     local how = al
@@ -352,6 +352,10 @@ if parts.resnet then
   local rfit = ids.train:subset(rn)
   E.log(o, string.format("ResNet-20 (width %d, %s) on %s %s images: independent pair", o.rwidth, o.rnorm, ids.name,
                          table.concat(ids.train.shape, "x")))
+  print(string.format("\nResNet-20 part: data %s: %d train, %d test, images %s; width %d, norm %s; %g epochs, lr %g; "
+                      .. "merges, matching, reset and REPAIR on %d training images", ids.name, #ids.train, #ids.test,
+                      table.concat(ids.train.shape, "x"), math.floor(o.rwidth), o.rnorm,
+                      o.repochs > 0 and o.repochs or o.epochs, o.rlr, rn))
   local tmpl = C.net(arch, ids, s1, 1, math.floor(o.rwidth))
   local ropts = E.train_opts(o, { init_seeds = { s1, s2 }, seeds = { s1, s2 }, lr = o.rlr,
                                   epochs = o.repochs > 0 and o.repochs or o.epochs })
