@@ -499,3 +499,74 @@ double llfc_gemm_rate(int M, int N, int K, int transB, double seconds)
     llfc_free(a);
     return 2.0 * M * N * (double)K / (best > 0 ? best : 1e-9) / 1e9;
 }
+
+/* ---- double precision: OpenBLAS only (oneDNN has no dgemm) ---------------------- */
+
+void llfc_dgemm(int transA, int transB, int M, int N, int K, double alpha,
+                const double *A, int lda, const double *B, int ldb, double beta,
+                double *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0 ? 0.0 : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
+                beta, C, ldc);
+}
+
+void llfc_dsyrk(int N, int K, double alpha, const double *A, int lda, double beta, double *C, int ldc)
+{
+    if (N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < N; i++)
+            for (int j = i; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0 ? 0.0 : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, N, K, alpha, A, lda, beta, C, ldc);
+}
+
+/* LAPACK's Fortran entry points, which libopenblas exports (Debian ships no
+ * LAPACK header with libopenblas-dev): every argument by reference. */
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
+                    double *b, const int *ldb, int *info);
+extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                    double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+
+int llfc_chol_solve(int n, int nrhs, double *A, double *B)
+{
+    if (n < 1 || nrhs < 0) return llfc_seterr("chol_solve: %d x %d system with %d right-hand sides", n, n, nrhs);
+    int info = 0;
+    /* column-major 'L' of the symmetric A is the row-major upper triangle: either is A */
+    dpotrf_("L", &n, A, &n, &info);
+    if (info < 0) return llfc_seterr("chol_solve: dpotrf argument %d is bad", -info);
+    if (info > 0) return info;
+    if (nrhs == 0) return 0;
+    dpotrs_("L", &n, &nrhs, A, &n, B, &n, &info);
+    if (info != 0) return llfc_seterr("chol_solve: dpotrs argument %d is bad", -info);
+    return 0;
+}
+
+int llfc_sym_eig(int n, double *A, double *w)
+{
+    if (n < 1) return llfc_seterr("sym_eig: %d x %d matrix", n, n);
+    int info = 0, lwork = -1, liwork = -1, iq = 0;
+    double q = 0;
+    dsyevd_("V", "L", &n, A, &n, w, &q, &lwork, &iq, &liwork, &info); /* workspace query */
+    if (info != 0) return llfc_seterr("sym_eig: dsyevd workspace query failed (%d)", info);
+    lwork = (int)q + 1, liwork = iq + 1;
+    double *work = llfc_mallocarray((size_t)lwork, sizeof *work);
+    int *iwork = llfc_mallocarray((size_t)liwork, sizeof *iwork);
+    if (!work || !iwork) { free(work), free(iwork); return -1; }
+    /* column-major eigenvectors (columns) are row-major rows */
+    dsyevd_("V", "L", &n, A, &n, w, work, &lwork, iwork, &liwork, &info);
+    free(work), free(iwork);
+    if (info < 0) return llfc_seterr("sym_eig: dsyevd argument %d is bad", -info);
+    if (info > 0) return llfc_seterr("sym_eig: the eigenvalue iteration did not converge (%d)", info);
+    return 0;
+}

@@ -116,4 +116,28 @@ int llfc_dnnl_enter(void);
  * Only before oneDNN was loaded; a failed load is forgotten.  -1 if loaded. */
 int llfc_dnnl_set_library(const char *soname);
 
+/* llfc_gemm in double precision (always OpenBLAS), and the upper triangle of the symmetric
+ * C = alpha * A @ A^T + beta * C (A is N x K; the lower triangle of C is not
+ * touched): the moment matrices of least-squares fits, which need double
+ * (metrics/feature_merge.c). */
+void llfc_dgemm(int transA, int transB, int M, int N, int K, double alpha,
+                const double *A, int lda, const double *B, int ldb, double beta,
+                double *C, int ldc);
+void llfc_dsyrk(int N, int K, double alpha, const double *A, int lda, double beta, double *C, int ldc);
+
+/* ---- LAPACK (OpenBLAS ships it) ---------------------------------------------
+ * Symmetric n x n matrices, row-major (A is symmetric, so row- and
+ * column-major are the same matrix; both triangles must be filled).
+ * llfc_chol_solve: A X = B for positive definite A through a Cholesky
+ * factorisation (dpotrf, dpotrs); B holds nrhs right-hand sides of n values
+ * each, one after the other (row k of a [nrhs, n] array), and receives the
+ * solutions; A is overwritten by the factor.  Returns 0, or k >= 1 when the
+ * leading k x k minor is not positive definite (nothing solved), or -1 with
+ * a message on bad sizes or no memory.
+ * llfc_sym_eig: the eigenvalues of A in ascending order into w[n] and the
+ * eigenvectors into A (row i of A is the eigenvector of w[i]) through dsyevd.
+ * Returns 0, or -1 with a message (no convergence, bad sizes, no memory). */
+int llfc_chol_solve(int n, int nrhs, double *A, double *B);
+int llfc_sym_eig(int n, double *A, double *w);
+
 #endif
