@@ -10,6 +10,7 @@ extern const struct llfc_embedded llfc_embedded_lua[];
 void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
 void lnn_push_checkarg(lua_State *L);           /* l_train.c: argument checks for lua/llfc/train.lua */
+void llfc_open_landscape(lua_State *L, int idx); /* l_landscape.c: several networks, planes, curves, stitching */
 
 static int load_embedded(lua_State *L)
 {
@@ -99,6 +100,7 @@ int llfc_open_all(lua_State *L)
     lua_getfield(L, -1, "nn");
     llfc_open_repair(L, -1);
     lua_pop(L, 1);
+    llfc_open_landscape(L, -1);
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_blas);

@@ -47,6 +47,9 @@ void lb_pushnet(lua_State *L, llfc_net *net);       /* takes ownership */
 llfc_dataset *lb_checkdataset(lua_State *L, int idx);
 llfc_dataset *lb_todataset(lua_State *L, int idx);  /* NULL if not a dataset */
 void lb_pushdataset(lua_State *L, llfc_dataset *ds); /* takes one reference */
+/* Perms (the box of l_perm.c: __gc frees it with llfc_perm_free). */
+struct llfc_perm *lb_checkperm(lua_State *L, int idx);
+void lb_pushperm(lua_State *L, struct llfc_perm *p);  /* takes ownership */
 
 /* The live view protocol.  A long computation called with {view = true}
  * calls lb_view_begin(L, kind, title) once, lb_view_update(L, idx) with its

@@ -1,0 +1,209 @@
+/* test_landscape.c - several networks at once and paths beyond the straight
+ * line, on an MLP, a VGG and a ResNet-20 with BatchNorm: weighted averages
+ * against sums in double, N-model alignment (exact cycle consistency,
+ * planted permutations recovered). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nn/build.h"
+#include "nn/combine.h"
+#include "nn/nn.h"
+#include "perm/align.h"
+
+static const char *configs[] = {
+    "mlp widths=10,16,12,3 act=relu init=torch",
+    "vgg layers=4,M,6 norm=bn head=gap classes=3 input=1,8,8",
+    "resnet20 width=1 norm=bn classes=3 input=1,8,8",
+};
+#define NCONFIGS ((int)(sizeof configs / sizeof configs[0]))
+
+static llfc_net *build(const char *config, uint64_t seed)
+{
+    llfc_net *n = llfc_net_build(config, seed);
+    if (!n) { printf("not ok - build %s: %s\n", config, llfc_errmsg()); exit(1); }
+    /* give BatchNorm buffers values other than 0 and 1, so they take part */
+    llfc_rng r;
+    llfc_rng_seed(&r, seed + 100);
+    for (int i = 0; i < n->nops; i++) {
+        const llfc_op *o = &n->ops[i];
+        if (o->kind != LLFC_OP_BN) continue;
+        float *m = llfc_tensor_data(n->param[o->prm]), *v = llfc_tensor_data(n->param[o->prv]);
+        for (int c = 0; c < o->C; c++) {
+            m[c] = (float)(0.2 * llfc_rng_normal(&r));
+            v[c] = (float)(0.5 + llfc_rng_double(&r));
+        }
+    }
+    return n;
+}
+
+static const char *family(const llfc_net *net)
+{
+    static char buf[32];
+    return llfc_net_family(net, buf, sizeof buf);
+}
+
+/* largest |a - b| over every parameter */
+static double maxdiff(const llfc_net *a, const llfc_net *b)
+{
+    double m = 0.0;
+    for (int k = 0; k < a->nparams; k++) {
+        const float *x = llfc_tensor_data(a->param[k]), *y = llfc_tensor_data(b->param[k]);
+        for (int64_t i = 0; i < llfc_tensor_numel(a->param[k]); i++) {
+            double d = fabs((double)x[i] - (double)y[i]);
+            if (!(d <= m)) m = d;
+        }
+    }
+    return m;
+}
+
+/* ---- weighted averages ------------------------------------------------------------------ */
+static void test_average(const char *config)
+{
+    llfc_net *a = build(config, 1), *b = build(config, 2), *c = build(config, 3);
+    const char *f = family(a);
+    const llfc_net *two[2] = {a, a}, *three[3] = {a, a, a}, *abc[3] = {a, b, c};
+    llfc_net *m2 = llfc_net_average(two, 2, NULL), *m3 = llfc_net_average(three, 3, NULL);
+    CHECK(m2 && maxdiff(m2, a) == 0.0, "%s: the average of two copies is the model, bit for bit", f);
+    /* 1/3 is not a float: three thirds of x are x within a few ulps */
+    double scale = 0.0;
+    for (int k = 0; k < a->nparams; k++)
+        for (int64_t i = 0; i < llfc_tensor_numel(a->param[k]); i++) {
+            double v = fabs(llfc_tensor_data(a->param[k])[i]);
+            if (v > scale) scale = v;
+        }
+    CHECK(m3 && maxdiff(m3, a) <= 4e-7 * scale, "%s: the average of three copies is the model (%.3g)", f,
+          m3 ? maxdiff(m3, a) : -1.0);
+    double w[3] = {1.0, 2.0, 5.0};
+    llfc_net *m = llfc_net_average(abc, 3, w);
+    int ok = m != NULL;
+    double worst = 0.0;
+    for (int k = 0; ok && k < a->nparams; k++) {
+        int count = llfc_net_param_is_count(a, k);
+        for (int64_t i = 0; i < llfc_tensor_numel(a->param[k]); i++) {
+            double want = count ? llfc_tensor_data(a->param[k])[i]
+                                : (1.0 * llfc_tensor_data(a->param[k])[i] + 2.0 * llfc_tensor_data(b->param[k])[i] +
+                                   5.0 * llfc_tensor_data(c->param[k])[i]) / 8.0;
+            double d = fabs(llfc_tensor_data(m->param[k])[i] - want);
+            if (d > worst) worst = d;
+        }
+    }
+    CHECK(ok && worst <= 1e-6 * (scale > 1 ? scale : 1), "%s: weights 1, 2, 5 give (a + 2b + 5c)/8 (%.3g)", f, worst);
+    double bad[3] = {1.0, -1.0, 1.0};
+    llfc_net *e = llfc_net_average(abc, 3, bad);
+    CHECK(!e && strstr(llfc_errmsg(), "weight 2"), "%s: a negative weight is an error naming it (%s)", f, llfc_errmsg());
+    llfc_net *d = llfc_net_build("mlp widths=10,7,3 act=relu init=torch", 1);
+    const llfc_net *mixed[2] = {a, d};
+    e = llfc_net_average(mixed, 2, NULL);
+    CHECK(!e, "%s: networks of two layouts are an error (%s)", f, llfc_errmsg());
+    llfc_net_free(d);
+    llfc_net_free(m), llfc_net_free(m2), llfc_net_free(m3);
+    llfc_net_free(a), llfc_net_free(b), llfc_net_free(c);
+}
+
+/* ---- N-model alignment ------------------------------------------------------------------- */
+
+/* the map from network i to network j: p_j^-1 o p_i */
+static llfc_perm *map(llfc_perm **p, int i, int j)
+{
+    llfc_perm *inv = llfc_perm_inverse(p[j]);
+    llfc_perm *r = llfc_perm_compose(inv, p[i]);
+    llfc_perm_free(inv);
+    return r;
+}
+
+static void test_align(const char *config, int method)
+{
+    enum { N = 4 };
+    const char *mname = method == LLFC_ALIGN_AVERAGE ? "average" : "universe";
+    llfc_net *base = build(config, 7), *nets[N], *ind[N];
+    const char *f = family(base);
+    /* planted: N randomly permuted copies of one network */
+    for (int i = 0; i < N; i++) {
+        llfc_perm *q = llfc_perm_random(base->spec, 40 + (uint64_t)i);
+        nets[i] = llfc_perm_apply(q, base);
+        llfc_perm_free(q);
+        ind[i] = build(config, 20 + (uint64_t)i);
+    }
+    llfc_perm *p[N];
+    llfc_align_stats st;
+    llfc_align_opts o = {.method = method, .seed = 1};
+    int rc = llfc_align_many((const llfc_net *const *)nets, N, &o, p, &st);
+    CHECK(rc == 0, "%s %s: align_many on %d permuted copies (%s)", f, mname, N, rc ? llfc_errmsg() : "ok");
+    if (rc) return;
+    llfc_net *first = llfc_perm_apply(p[0], nets[0]);
+    double worst = 0.0;
+    for (int i = 1; i < N; i++) {
+        llfc_net *x = llfc_perm_apply(p[i], nets[i]);
+        double d = maxdiff(x, first);
+        if (d > worst) worst = d;
+        llfc_net_free(x);
+    }
+    CHECK(worst == 0.0, "%s %s: every copy aligned back to one network, every parameter equal", f, mname);
+    if (method == LLFC_ALIGN_AVERAGE)
+        CHECK(llfc_perm_is_identity(p[0]) && st.frame == 0,
+              "%s %s: the frame is the first network's (its Perm the identity)", f, mname);
+    else
+        CHECK(st.frame == 1, "%s %s: the frame is the universe", f, mname);
+    double best;
+    llfc_align_objective((const llfc_net *const *)nets, N, p, &best);
+    CHECK(best == st.final && st.final >= st.start, "%s %s: stats.final is the objective of the Perms (%.6g >= %.6g)",
+          f, mname, st.final, st.start);
+    llfc_net_free(first);
+    for (int i = 0; i < N; i++) llfc_perm_free(p[i]);
+    free(st.objective);
+
+    /* independent networks: the maps compose exactly, i -> j -> k = i -> k */
+    rc = llfc_align_many((const llfc_net *const *)ind, N, &o, p, &st);
+    CHECK(rc == 0, "%s %s: align_many on %d independent networks", f, mname, N);
+    if (rc) return;
+    int consistent = 1, triples = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            for (int k = 0; k < N; k++) {
+                llfc_perm *ij = map(p, i, j), *jk = map(p, j, k), *ik = map(p, i, k);
+                llfc_perm *ijk = llfc_perm_compose(jk, ij); /* ij first, then jk */
+                consistent &= llfc_perm_equal(ijk, ik);
+                if (i == k) consistent &= llfc_perm_is_identity(ik);
+                triples++;
+                llfc_perm_free(ij), llfc_perm_free(jk), llfc_perm_free(ik), llfc_perm_free(ijk);
+            }
+    CHECK(consistent, "%s %s: cycle consistency exact over all %d triples (i -> j -> k == i -> k, i -> i = id)", f,
+          mname, triples);
+    /* applied maps agree too: (i -> j)(net i) is network i in j's coordinates; p_j of it is p_i(net i) */
+    llfc_perm *m01 = map(p, 0, 1);
+    llfc_net *x = llfc_perm_apply(m01, ind[0]), *y = llfc_perm_apply(p[1], x), *z = llfc_perm_apply(p[0], ind[0]);
+    CHECK(maxdiff(y, z) == 0.0, "%s %s: p_2((1 -> 2)(net 1)) == p_1(net 1)", f, mname);
+    CHECK(st.final > st.start || st.iterations >= 1, "%s %s: the objective of the frame (%.6g from %.6g)", f, mname,
+          st.final, st.start);
+    llfc_perm_free(m01);
+    llfc_net_free(x), llfc_net_free(y), llfc_net_free(z);
+    for (int i = 0; i < N; i++) llfc_perm_free(p[i]);
+    free(st.objective);
+    for (int i = 0; i < N; i++) llfc_net_free(nets[i]), llfc_net_free(ind[i]);
+    llfc_net_free(base);
+}
+
+static void test_align_errors(void)
+{
+    llfc_net *a = build(configs[0], 1), *b = build("mlp widths=10,7,3 act=relu init=torch", 2);
+    const llfc_net *nets[2] = {a, b};
+    llfc_perm *p[2];
+    llfc_align_stats st;
+    CHECK(llfc_align_many(nets, 2, NULL, p, &st) && !p[0] && !p[1], "align_many: two layouts are an error (%s)",
+          llfc_errmsg());
+    CHECK(llfc_align_many(nets, 1, NULL, p, &st) && strstr(llfc_errmsg(), "at least 2"),
+          "align_many: one network is an error (%s)", llfc_errmsg());
+    llfc_net_free(a), llfc_net_free(b);
+}
+
+int main(void)
+{
+    for (int c = 0; c < NCONFIGS; c++) {
+        test_average(configs[c]);
+        test_align(configs[c], LLFC_ALIGN_AVERAGE);
+        test_align(configs[c], LLFC_ALIGN_UNIVERSE);
+    }
+    test_align_errors();
+    return check_summary();
+}

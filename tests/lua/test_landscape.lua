@@ -1,0 +1,115 @@
+-- test_landscape.lua - several networks at once and paths beyond the
+-- straight line, from Lua: nn.average (by hand with tensors, BatchNorm reset
+-- and REPAIR options), perm.align_many (the maps compose, planted copies come
+-- back), and the errors that name the bad argument.  The numerics are
+-- checked against double-precision references in test_landscape.c.
+local T = require "check"
+
+local function maxdiff(a, b)
+  local pa, pb = a:params(), b:params()
+  local m = 0
+  for i = 1, #pa do
+    local d = (pa[i].tensor:clone():sub(pb[i].tensor):abs():max())
+    if d > m then m = d end
+  end
+  return m
+end
+
+-- a small image dataset: 60 samples of 1x8x8, 3 classes
+local n = 60
+local x = tensor.rand({n, 64}, {seed = 3})
+local labels = {}
+for i = 1, n do labels[i] = (i % 3) + 1 end
+local ds = data.from_tensors(x, labels, {classes = 3})
+local function bnnet(seed) return nn.vgg{layers = {4, "M", 6}, norm = "bn", input = {1, 8, 8}, classes = 3, seed = seed} end
+local function mlp(seed) return nn.mlp{64, 12, 10, 3, seed = seed} end
+
+T.section("nn.average", function()
+  local a, b, c = mlp(1), mlp(2), mlp(3)
+  T.eq(maxdiff(nn.average({a, a}), a), 0, "the average of two copies is the model")
+  local m = nn.average({a, b, c}, {1, 1, 2})
+  local pa, pb, pc, pm = a:params(), b:params(), c:params(), m:params()
+  local worst = 0
+  for i = 1, #pa do
+    local want = pa[i].tensor:clone():add(pb[i].tensor):add(pc[i].tensor:clone():mul(2)):mul(0.25)
+    worst = math.max(worst, (want:sub(pm[i].tensor):abs():max()))
+  end
+  T.ok(worst < 1e-6, "weights {1, 1, 2}: (a + b + 2c)/4 parameter by parameter", worst)
+  local e = nn.average({a, b}):eval(ds).err
+  T.ok(e >= 0 and e <= 1, "the average evaluates")
+  -- BatchNorm: reset against nn.reset_bn of the plain average
+  local u, v = bnnet(1), bnnet(2)
+  local r1 = nn.average({u, v}, nil, {reset_bn = ds, batch = 16})
+  local r2 = nn.reset_bn(nn.average({u, v}), ds, {batch = 16})
+  T.eq(maxdiff(r1, r2), 0, "reset_bn = ds equals nn.reset_bn of the average")
+  T.ok(maxdiff(r1, nn.average({u, v})) > 0, "reset_bn changes the running statistics")
+  -- REPAIR of two copies changes nothing that matters: the function is the network's
+  local rp = nn.average({u, u}, nil, {repair = ds})
+  local d = rp:forward(x):sub(u:forward(x)):abs():max()
+  T.ok(d < 1e-4, "repair = ds of two copies computes the copy's function", d)
+  -- REPAIR of two networks at weights {1, 1} is nn.repair at alpha = 0.5
+  local r3, r4 = nn.average({u, v}, nil, {repair = ds, n = 40}), nn.repair(u, v, 0.5, ds, {n = 40})
+  T.eq(maxdiff(r3, r4), 0, "repair of two networks at equal weights is nn.repair(a, b, 0.5)")
+end)
+
+T.section("nn.average errors", function()
+  local a = mlp(1)
+  T.raises(function() nn.average({}) end, "at least 1", "an empty list")
+  T.raises(function() nn.average({a, nn.mlp{64, 5, 3}}) end, "network 2 does not have the layout",
+           "two layouts name the network")
+  T.raises(function() nn.average({a, 3}) end, "entry 2 is number", "a non-network entry")
+  T.raises(function() nn.average({a, a}, {1}) end, "1 weights for 2 networks", "a weight count")
+  T.raises(function() nn.average({a, a}, {1, -2}) end, "weight 2 is -2", "a negative weight")
+  T.raises(function() nn.average({a, a}, {0, 0}) end, "sum to 0", "zero weights")
+  T.raises(function() nn.average({a, a}, nil, {reset_bn = ds}) end, "no BatchNorm", "reset_bn on an MLP")
+  T.raises(function() nn.average({bnnet(1)}, nil, {reset_bn = ds, repair = ds}) end, "not both", "both options")
+  T.raises(function() nn.average({a}, nil, {repiar = ds}) end, "did you mean 'repair'", "an option typo")
+  T.raises(function() nn.average({bnnet(1)}, nil, {repair = ds, progress = function() return false end}) end,
+           "interrupted", "progress returning false stops")
+end)
+
+T.section("perm.align_many", function()
+  local base = mlp(5)
+  local copies = {}
+  for i = 1, 3 do copies[i] = perm.random(base, i):apply(base) end
+  for _, method in ipairs { "average", "universe" } do
+    local ps, st = perm.align_many(copies, {method = method})
+    T.eq(#ps, 3, method .. ": one Perm per network")
+    T.eq(st.kind, "align_many", method .. ": stats.kind")
+    T.eq(st.frame, method == "average" and "first" or "universe", method .. ": stats.frame")
+    local a1 = ps[1]:apply(copies[1])
+    T.ok(maxdiff(ps[2]:apply(copies[2]), a1) == 0 and maxdiff(ps[3]:apply(copies[3]), a1) == 0,
+         method .. ": permuted copies are aligned back to one network")
+    T.ok(st.final >= st.start and #st.objective == st.iterations, method .. ": objective trace",
+         st.start .. " -> " .. st.final)
+  end
+  -- independent networks: i -> j -> k is i -> k
+  local nets = { mlp(11), mlp(12), mlp(13) }
+  local ps = perm.align_many(nets, {method = "average", seed = 3})
+  local function map(i, j) return ps[j]:inverse():compose(ps[i]) end
+  local ok = true
+  for i = 1, 3 do for j = 1, 3 do for k = 1, 3 do
+    ok = ok and map(j, k):compose(map(i, j)) == map(i, k)
+  end end end
+  T.ok(ok, "maps of independent networks compose exactly over all 27 triples")
+  T.ok(ps[1]:is_identity(), "the average method's frame is the first network's")
+  local calls, lines = 0, 0
+  perm.align_many(nets, {progress = function(done, total, what)
+    calls = calls + 1
+    if what:find("round") then lines = lines + 1 end
+  end})
+  T.ok(calls >= 3 and lines >= 1, "progress is called for the start and each round", calls)
+end)
+
+T.section("perm.align_many errors", function()
+  local a = mlp(1)
+  T.raises(function() perm.align_many({a}) end, "at least 2", "one network")
+  T.raises(function() perm.align_many({a, a}, {method = "median"}) end, '"average" or "universe"', "a bad method")
+  T.raises(function() perm.align_many({a, a}, {init = "random"}) end, '"first" or "identity"', "a bad init")
+  T.raises(function() perm.align_many({a, a}, {max_iter = 0}) end, "max_iter", "max_iter 0")
+  T.raises(function() perm.align_many({a, a}, {mehtod = "average"}) end, "did you mean 'method'", "an option typo")
+  T.raises(function() perm.align_many({a, mlp(2)}, {progress = function() return false end}) end, "interrupted",
+           "progress returning false stops")
+end)
+
+T.done()
