@@ -4,9 +4,12 @@
 #include "lbind.h"
 #include "metrics/repair.h"
 #include "nn/combine.h"
+#include "metrics/plane.h"
+#include "metrics/span.h"
 #include "perm/align.h"
 
-#include <stdio.h>
+#include <math.h>
+
 #include <stdlib.h>
 
 #include <string.h>
@@ -142,27 +145,17 @@ static int nn_average(lua_State *L)
 
 /* ---- perm.align_many ------------------------------------------------------------------- */
 
-/* verbose printing, then the Lua progress function */
-typedef struct { int verbose; lb_progress lp; } align_prog;
-
-static int align_progress(void *ud, double done, double total, const char *what)
-{
-    align_prog *ap = ud;
-    if (ap->verbose && what) { printf("%s\n", what); fflush(stdout); }
-    return lb_progress_fn(&ap->lp, done, total, what);
-}
-
 static void setnum(lua_State *L, const char *k, double v) { lua_pushnumber(L, v); lua_setfield(L, -2, k); }
 static void setint(lua_State *L, const char *k, int64_t v) { lua_pushinteger(L, (lua_Integer)v); lua_setfield(L, -2, k); }
 static void setstr(lua_State *L, const char *k, const char *v) { lua_pushstring(L, v); lua_setfield(L, -2, k); }
 static void setbool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v); lua_setfield(L, -2, k); }
 
 /* perm.align_many(nets [, {method = "average", max_iter = 100, sweeps = 100, seed = 0, init = "first",
- * verbose, progress}]) -> perms, stats */
+ * progress}]) -> perms, stats */
 static int perm_align_many(lua_State *L)
 {
     const char *fname = "perm.align_many";
-    static const char *const names[] = {"method", "max_iter", "sweeps", "seed", "init", "verbose", "progress", NULL};
+    static const char *const names[] = {"method", "max_iter", "sweeps", "seed", "init", "progress", NULL};
     lua_settop(L, 2);
     int N;
     const llfc_net **nets = checknets(L, 1, 2, fname, &N);
@@ -181,10 +174,10 @@ static int perm_align_many(lua_State *L)
     const char *init = lb_optstring(L, 2, "init", "first", fname);
     if (!strcmp(init, "identity")) o.from_identity = 1;
     else if (strcmp(init, "first")) return luaL_error(L, "%s: option 'init' must be \"first\" or \"identity\", got \"%s\"", fname, init);
-    align_prog ap = {lb_optboolean(L, 2, "verbose", 0, fname), {L, 0}};
-    optprogress(L, 2, &ap.lp, fname);
-    o.progress = align_progress;
-    o.progress_ud = &ap;
+    lb_progress prog;
+    optprogress(L, 2, &prog, fname);
+    o.progress = lb_progress_fn;
+    o.progress_ud = &prog;
     /* the Perms' box: freed by a Lua error before they are pushed */
     llfc_perm **perms = scratch(L, (size_t)N * sizeof *perms);
     llfc_align_stats st;
@@ -215,6 +208,443 @@ static int perm_align_many(lua_State *L)
     return 2;
 }
 
+
+/* ---- points of the span: the runner shared by merge, plane and curves ----------------------- */
+
+#define SPAN_BOX_MT "llfc.span.values"
+
+typedef struct { llfc_span_value *v; int np; } span_box;
+
+static int span_box_gc(lua_State *L)
+{
+    span_box *b = luaL_checkudata(L, 1, SPAN_BOX_MT);
+    llfc_span_values_free(b->v, b->np);
+    free(b->v);
+    b->v = NULL;
+    return 0;
+}
+
+/* A box for np values on the stack (freed by __gc, also after a Lua error). */
+static span_box *span_newbox(lua_State *L, int np)
+{
+    span_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->v = NULL, b->np = 0;
+    if (luaL_newmetatable(L, SPAN_BOX_MT)) {
+        lua_pushcfunction(L, span_box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    if (!(b->v = llfc_calloc((size_t)np + 1, sizeof *b->v))) luaL_error(L, "%s", llfc_errmsg());
+    b->np = np;
+    return b;
+}
+
+typedef struct span_run {
+    lua_State *L;
+    const llfc_span_value *vals;
+    int np;                 /* points */
+    int view;               /* live view on */
+    double tlast;           /* last view update */
+    int failed;             /* the view raised */
+    /* push the result table of points [0, ndone) */
+    void (*push)(lua_State *L, struct span_run *r, int ndone, int complete);
+    const void *ud;         /* the caller's description of the points */
+    const llfc_net *net;    /* names of the feature layers */
+    const int *layers;      /* LLFC layers (0-based), nlayers of them */
+    int nlayers;
+    int64_t nsamples, total;
+    double t0;
+} span_run;
+
+static int span_view_step(lua_State *L)
+{
+    span_run *r = lua_touserdata(L, 1);
+    int nd = (int)lua_tointeger(L, 2);
+    r->push(L, r, nd, 0);
+    lua_pushboolean(L, lb_view_update(L, -1));
+    return 1;
+}
+
+static int span_on_point(void *ud, int p, const llfc_span_value *v)
+{
+    span_run *r = ud;
+    if (!r->view) return 0;
+    double now = llfc_now();
+    if (p + 1 < r->np && now - r->tlast < 0.1) return 0; /* the view redraws at most ten times a second */
+    r->tlast = now;
+    lua_State *L = r->L;
+    lua_pushcfunction(L, span_view_step);
+    lua_pushlightuserdata(L, r);
+    lua_pushinteger(L, p + 1);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        llfc_seterr("view: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        r->failed = 1;
+        return 1;
+    }
+    int stop = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop;
+}
+
+/* The common fields of a span result on the table at the top. */
+static void span_header(lua_State *L, const span_run *r, const char *kind, int complete)
+{
+    setstr(L, "kind", kind);
+    setint(L, "n", r->nsamples);
+    setint(L, "total", r->total);
+    setbool(L, "complete", complete);
+    setnum(L, "seconds", llfc_now() - r->t0);
+}
+
+/* {name, dim, mean, std, coef_mean, coef_std, skipped} of LLFC layer i at value v */
+static void span_push_layer(lua_State *L, const span_run *r, int i, const llfc_span_value *v)
+{
+    char name[32];
+    lua_createtable(L, 0, 7);
+    setstr(L, "name", llfc_net_featname(r->net, r->layers[i], name, sizeof name));
+    setint(L, "dim", llfc_net_featdim(r->net, r->layers[i]));
+    setnum(L, "mean", v->mean[i]);
+    setnum(L, "std", v->std[i]);
+    setnum(L, "coef_mean", v->coef_mean[i]);
+    setnum(L, "coef_std", v->coef_std[i]);
+    setint(L, "skipped", v->skipped[i]);
+}
+
+/* Run the points with the options' progress and view; leaves the result
+ * (complete, or partial after Ctrl-C or q) on the stack. */
+static int span_run_points(lua_State *L, span_run *r, const llfc_net *const *nodes, int K, const llfc_span_point *pts,
+                           const llfc_dataset *ds, llfc_span_opts *o, const char *kind, const char *title,
+                           const char *fname)
+{
+    span_box *box = span_newbox(L, r->np);
+    r->L = L;
+    r->vals = box->v;
+    r->t0 = llfc_now();
+    r->total = ds->n;
+    r->nsamples = ds->n;
+    o->on_point = span_on_point;
+    o->point_ud = r;
+    if (r->view) lb_view_begin(L, kind, title);
+    int done = llfc_span_eval(nodes, K, pts, r->np, ds, o, box->v);
+    int intr = done >= 0 && done < r->np && llfc_interrupted();
+    if (intr) llfc_interrupt_clear(); /* consumed: the points done are the answer */
+    if (done < 0 || (intr && done == 0) || r->failed) {
+        const char *msg = done < 0 || r->failed ? llfc_errmsg() : "interrupted";
+        if (r->view) {
+            lua_newtable(L);
+            lb_view_finish(L, -1, msg);
+        }
+        if (done >= 0 && !r->failed) llfc_seterr("interrupted");
+        return lb_error(L, fname);
+    }
+    r->push(L, r, done, done == r->np);
+    if (intr) setbool(L, "interrupted", 1);
+    if (r->view) lb_view_finish(L, -1, done == r->np ? NULL : intr ? "interrupted" : "stopped");
+    return 1;
+}
+
+/* Options shared by the span functions: layers (names or 1-based numbers), features, batch, progress. */
+static const int *span_layers(lua_State *L, int oidx, const llfc_net *net, int *n, const char *fname)
+{
+    int nf = llfc_net_nfeat(net);
+    int *ls;
+    if (!lua_istable(L, oidx) || lua_getfield(L, oidx, "layers") == LUA_TNIL) {
+        if (lua_istable(L, oidx)) lua_pop(L, 1);
+        ls = scratch(L, (size_t)nf * sizeof *ls);
+        for (int l = 0; l < nf; l++) ls[l] = l;
+        *n = nf;
+        return ls;
+    }
+    int t = lua_gettop(L);
+    if (!lua_istable(L, t)) luaL_error(L, "%s: option 'layers' must be a table, got %s", fname, luaL_typename(L, t));
+    int k = (int)luaL_len(L, t);
+    if (k < 1 || k > nf) luaL_error(L, "%s: option 'layers' must list between 1 and %d layers", fname, nf);
+    ls = scratch(L, (size_t)k * sizeof *ls);
+    for (int i = 0; i < k; i++) {
+        lua_rawgeti(L, t, i + 1);
+        ls[i] = -1;
+        if (lua_isinteger(L, -1)) {
+            lua_Integer v = lua_tointeger(L, -1);
+            if (v >= 1 && v <= nf) ls[i] = (int)v - 1;
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            char nm[32];
+            for (int l = 0; l < nf && ls[i] < 0; l++)
+                if (!strcmp(lua_tostring(L, -1), llfc_net_featname(net, l, nm, sizeof nm))) ls[i] = l;
+        }
+        if (ls[i] < 0)
+            luaL_error(L, "%s: layers[%d] is %s: not a feature layer (a name such as '%s' or a number 1..%d)", fname,
+                       i + 1, luaL_tolstring(L, -1, NULL), llfc_net_featname(net, 0, (char[32]){0}, 32), nf);
+        lua_pop(L, 1);
+    }
+    lua_remove(L, t);
+    *n = k;
+    return ls;
+}
+
+static void span_opts(lua_State *L, int oidx, llfc_span_opts *o, lb_progress *prog, const char *fname)
+{
+    memset(o, 0, sizeof *o);
+    const char *f = lb_optstring(L, oidx, "features", "post", fname);
+    if (!strcmp(f, "post")) o->features = 0;
+    else if (!strcmp(f, "pre")) o->features = 1;
+    else luaL_error(L, "%s: option 'features' must be \"post\" or \"pre\", got \"%s\"", fname, f);
+    o->batch = lb_optinteger(L, oidx, "batch", 0, fname);
+    if (o->batch < 0) luaL_error(L, "%s: option 'batch' must be positive", fname);
+    optprogress(L, oidx, prog, fname);
+    o->progress = lb_progress_fn;
+    o->progress_ud = prog;
+}
+
+/* ---- metrics.merge ------------------------------------------------------------------------- */
+
+typedef struct { int K; const double *w; } merge_desc;
+
+static void push_merge(lua_State *L, span_run *r, int ndone, int complete)
+{
+    const merge_desc *d = r->ud;
+    int K = d->K;
+    lua_newtable(L);
+    span_header(L, r, "merge", complete);
+    lua_createtable(L, K, 0);
+    double se = 0, sl = 0;
+    int nm = ndone < K ? ndone : K;
+    for (int k = 0; k < nm; k++) {
+        lua_createtable(L, 0, 2);
+        setnum(L, "err", r->vals[k].err);
+        setnum(L, "loss", r->vals[k].loss);
+        lua_rawseti(L, -2, k + 1);
+        se += r->vals[k].err, sl += r->vals[k].loss;
+    }
+    lua_setfield(L, -2, "members");
+    lua_createtable(L, K, 0);
+    for (int k = 0; k < K; k++) {
+        lua_pushnumber(L, d->w[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "weights");
+    if (nm > 0) {
+        setnum(L, "members_err", se / nm);
+        setnum(L, "members_loss", sl / nm);
+    }
+    if (ndone > K) {
+        const llfc_span_value *v = &r->vals[K];
+        setnum(L, "err", v->err);
+        setnum(L, "loss", v->loss);
+        setnum(L, "gap", v->err - se / K);
+        setnum(L, "loss_gap", v->loss - sl / K);
+        lua_createtable(L, v->nlayer, 0);
+        for (int i = 0; i < v->nlayer; i++) {
+            span_push_layer(L, r, i, v);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "layers");
+    }
+}
+
+/* metrics.merge(merged, nets, ds [, {weights, layers, features, batch, progress, view}]) */
+static int m_merge(lua_State *L)
+{
+    const char *fname = "metrics.merge";
+    static const char *const names[] = {"weights", "layers", "features", "batch", "progress", "view", "title", NULL};
+    lua_settop(L, 4);
+    const llfc_net *merged = lb_checknet(L, 1);
+    int K;
+    const llfc_net **nets = checknets(L, 2, 1, fname, &K);
+    llfc_dataset *ds = lb_checkdataset(L, 3);
+    if (llfc_net_same_arch(nets[0], merged))
+        return luaL_error(L, "%s: bad argument #1: the merged network does not have the members' layout (%s)", fname,
+                          llfc_errmsg());
+    if (!lua_isnil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fname); }
+    check_data(L, merged, ds, fname);
+    double *w = NULL;
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "weights");
+        w = optweights(L, lua_gettop(L), K, fname);
+    }
+    double *v = scratch(L, (size_t)K * sizeof *v);
+    if (llfc_average_weights(K, w, v)) return lb_error(L, fname);
+    int nl;
+    const int *ls = span_layers(L, 4, merged, &nl, fname);
+    llfc_span_opts o;
+    lb_progress prog;
+    span_opts(L, 4, &o, &prog, fname);
+    o.layers = ls, o.nlayers = nl;
+    /* the members (error only), then the merge against the weighted mix of their features */
+    llfc_span_point *pts = scratch(L, (size_t)(K + 1) * sizeof *pts);
+    double *onehot = scratch(L, (size_t)(K * K) * sizeof *onehot);
+    for (int k = 0; k < K; k++) {
+        for (int j = 0; j < K; j++) onehot[k * K + j] = j == k;
+        pts[k] = (llfc_span_point){.net = nets[k], .v = onehot + k * K};
+    }
+    pts[K] = (llfc_span_point){.net = merged, .v = v, .llfc = 1};
+    merge_desc d = {K, v};
+    span_run r = {.np = K + 1, .view = lb_optboolean(L, 4, "view", 0, fname), .push = push_merge, .ud = &d,
+                  .net = merged, .layers = ls, .nlayers = nl};
+    return span_run_points(L, &r, nets, K, pts, ds, &o, "merge", lb_optstring(L, 4, "title", "merge", fname), fname);
+}
+
+/* ---- metrics.plane ------------------------------------------------------------------------- */
+
+typedef struct { int G; const double *xs, *ys; llfc_plane pl; int llfc; } plane_desc;
+
+/* rows of G values, one per y, of field f of the grid values (NaN where not done) */
+static void push_grid(lua_State *L, const span_run *r, const plane_desc *d, int ndone, int layer)
+{
+    int G = d->G;
+    lua_createtable(L, G, 0);
+    for (int j = 0; j < G; j++) {
+        lua_createtable(L, G, 0);
+        for (int i = 0; i < G; i++) {
+            int p = 3 + j * G + i;
+            double x = NAN;
+            if (p < ndone) {
+                const llfc_span_value *v = &r->vals[p];
+                x = layer == -1 ? v->err : layer == -2 ? v->loss : v->nlayer > layer ? v->mean[layer] : NAN;
+            }
+            lua_pushnumber(L, x);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_rawseti(L, -2, j + 1);
+    }
+}
+
+static void push_plane(lua_State *L, span_run *r, int ndone, int complete)
+{
+    const plane_desc *d = r->ud;
+    static const char *pn[3] = {"a", "b", "c"};
+    double px[3] = {0, d->pl.bx, d->pl.cx}, py[3] = {0, 0, d->pl.cy};
+    lua_newtable(L);
+    span_header(L, r, "plane", complete);
+    setint(L, "grid", d->G);
+    setint(L, "done", ndone);
+    setint(L, "points_total", r->np);
+    lua_createtable(L, d->G, 0);
+    for (int i = 0; i < d->G; i++) { lua_pushnumber(L, d->xs[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, "x");
+    lua_createtable(L, d->G, 0);
+    for (int i = 0; i < d->G; i++) { lua_pushnumber(L, d->ys[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, "y");
+    push_grid(L, r, d, ndone, -1);
+    lua_setfield(L, -2, "err");
+    push_grid(L, r, d, ndone, -2);
+    lua_setfield(L, -2, "loss");
+    if (d->llfc) {
+        lua_createtable(L, r->nlayers, 0);
+        for (int l = 0; l < r->nlayers; l++) {
+            char name[32];
+            lua_createtable(L, 0, 3);
+            setstr(L, "name", llfc_net_featname(r->net, r->layers[l], name, sizeof name));
+            setint(L, "dim", llfc_net_featdim(r->net, r->layers[l]));
+            push_grid(L, r, d, ndone, l);
+            lua_setfield(L, -2, "mean");
+            lua_rawseti(L, -2, l + 1);
+        }
+        lua_setfield(L, -2, "llfc");
+    }
+    lua_createtable(L, 3, 0);
+    for (int k = 0; k < 3; k++) {
+        lua_createtable(L, 0, 5);
+        setstr(L, "label", pn[k]);
+        setnum(L, "x", px[k]);
+        setnum(L, "y", py[k]);
+        if (k < ndone) {
+            setnum(L, "err", r->vals[k].err);
+            setnum(L, "loss", r->vals[k].loss);
+        }
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "points");
+    lua_createtable(L, 0, 3);
+    setnum(L, "ab", d->pl.ab);
+    setnum(L, "ac", d->pl.ac);
+    setnum(L, "bc", d->pl.bc);
+    lua_setfield(L, -2, "dist");
+}
+
+/* metrics.plane(a, b, c, ds [, {grid = 21, margin = 0.2, what = {"err", "loss"}, layers, features,
+ * reset_bn = ds, n, bn_batch, batch, progress, view, title}]) */
+static int m_plane(lua_State *L)
+{
+    const char *fname = "metrics.plane";
+    static const char *const names[] = {"grid", "margin", "what", "layers", "features", "reset_bn", "n", "bn_batch",
+                                        "batch", "progress", "view", "title", NULL};
+    lua_settop(L, 5);
+    const llfc_net *nodes[3] = {lb_checknet(L, 1), lb_checknet(L, 2), lb_checknet(L, 3)};
+    llfc_dataset *ds = lb_checkdataset(L, 4);
+    for (int k = 1; k < 3; k++)
+        if (llfc_net_same_arch(nodes[0], nodes[k]))
+            return luaL_error(L, "%s: bad argument #%d: not the layout of argument #1 (%s)", fname, k + 1, llfc_errmsg());
+    if (!lua_isnil(L, 5)) { luaL_checktype(L, 5, LUA_TTABLE); lb_checktypos(L, 5, names, fname); }
+    check_data(L, nodes[0], ds, fname);
+    lua_Integer G = lb_optinteger(L, 5, "grid", 21, fname);
+    if (G < 2 || G > 1001) return luaL_error(L, "%s: option 'grid' must be between 2 and 1001, got %d", fname, (int)G);
+    double margin = lb_optnumber(L, 5, "margin", 0.2, fname);
+    if (!(margin >= 0 && margin <= 10)) return luaL_error(L, "%s: option 'margin' must be in [0, 10], got %g", fname, margin);
+    int want_llfc = 0;
+    if (lua_istable(L, 5) && lua_getfield(L, 5, "what") != LUA_TNIL) {
+        if (!lua_istable(L, -1)) return luaL_error(L, "%s: option 'what' must be a list of \"err\", \"loss\", \"llfc\"", fname);
+        for (int i = 1; i <= (int)luaL_len(L, -1); i++) {
+            lua_rawgeti(L, -1, i);
+            const char *s = lua_tostring(L, -1);
+            if (!s || (strcmp(s, "err") && strcmp(s, "loss") && strcmp(s, "llfc")))
+                return luaL_error(L, "%s: what[%d] must be \"err\", \"loss\" or \"llfc\"", fname, i);
+            want_llfc |= !strcmp(s, "llfc");
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 5);
+    llfc_dataset *bn = optdataset(L, 5, "reset_bn", fname);
+    lua_Integer bn_n = lb_optinteger(L, 5, "n", 5000, fname), bn_batch = lb_optinteger(L, 5, "bn_batch", 256, fname);
+    if (bn) {
+        if (!llfc_net_count_ops(nodes[0], LLFC_OP_BN))
+            return luaL_error(L, "%s: option 'reset_bn': the networks have no BatchNorm layers", fname);
+        check_data(L, nodes[0], bn, fname);
+        if (bn_n < 1 || bn_batch < 1) return luaL_error(L, "%s: options 'n' and 'bn_batch' must be at least 1", fname);
+    }
+    int nl;
+    const int *ls = span_layers(L, 5, nodes[0], &nl, fname);
+    llfc_span_opts o;
+    lb_progress prog;
+    span_opts(L, 5, &o, &prog, fname);
+    o.layers = ls, o.nlayers = nl;
+    if (bn) o.bn_x = bn->x, o.bn_n = bn_n < bn->n ? bn_n : bn->n, o.bn_batch = bn_batch;
+    plane_desc d = {.G = (int)G, .llfc = want_llfc};
+    if (llfc_plane_basis(nodes[0], nodes[1], nodes[2], &d.pl)) return lb_error(L, fname);
+    /* the grid: the three points' box widened by margin of its extent on each side */
+    double x0 = fmin(0, d.pl.cx), x1 = fmax(d.pl.bx, d.pl.cx), y0 = 0, y1 = d.pl.cy;
+    double mx = margin * (x1 - x0), my = margin * (y1 - y0);
+    double *xs = scratch(L, (size_t)G * sizeof *xs), *ys = scratch(L, (size_t)G * sizeof *ys);
+    for (int i = 0; i < G; i++) {
+        xs[i] = x0 - mx + (x1 - x0 + 2 * mx) * i / (double)(G - 1);
+        ys[i] = y0 - my + (y1 - y0 + 2 * my) * i / (double)(G - 1);
+    }
+    d.xs = xs, d.ys = ys;
+    int np = 3 + (int)(G * G);
+    llfc_span_point *pts = scratch(L, (size_t)np * sizeof *pts);
+    double *w = scratch(L, (size_t)np * 3 * sizeof *w);
+    for (int k = 0; k < 3; k++) {
+        for (int j = 0; j < 3; j++) w[3 * k + j] = j == k;
+        pts[k] = (llfc_span_point){.w = w + 3 * k, .llfc = want_llfc};
+    }
+    for (int j = 0; j < G; j++)
+        for (int i = 0; i < G; i++) {
+            int p = 3 + j * (int)G + i;
+            llfc_plane_weights(&d.pl, xs[i], ys[j], w + 3 * p);
+            pts[p] = (llfc_span_point){.w = w + 3 * p, .llfc = want_llfc};
+        }
+    span_run r = {.np = np, .view = lb_optboolean(L, 5, "view", 0, fname), .push = push_plane, .ud = &d,
+                  .net = nodes[0], .layers = ls, .nlayers = nl};
+    return span_run_points(L, &r, nodes, 3, pts, ds, &o, "plane",
+                           lb_optstring(L, 5, "title", "the plane through a, b, c", fname), fname);
+}
+
+static const luaL_Reg metrics_funcs[] = {
+    {"merge", m_merge},
+    {"plane", m_plane},
+    {NULL, NULL},
+};
+
 static const luaL_Reg perm_funcs[] = {
     {"align_many", perm_align_many},
     {NULL, NULL},
@@ -234,5 +664,8 @@ void llfc_open_landscape(lua_State *L, int idx)
     lua_pop(L, 1);
     lua_getfield(L, idx, "perm");
     luaL_setfuncs(L, perm_funcs, 0);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "metrics");
+    luaL_setfuncs(L, metrics_funcs, 0);
     lua_pop(L, 1);
 }

@@ -112,4 +112,68 @@ T.section("perm.align_many errors", function()
            "progress returning false stops")
 end)
 
+T.section("metrics.merge", function()
+  local a, b, c = mlp(1), mlp(2), mlp(3)
+  local m = metrics.merge(nn.average({a, b, c}), {a, b, c}, ds)
+  T.eq(m.kind, "merge", "kind merge")
+  local ea, eb, ec = a:eval(ds).err, b:eval(ds).err, c:eval(ds).err
+  T.near(m.members[2].err, eb, 1e-12, "a member's error is its own")
+  T.near(m.members_err, (ea + eb + ec) / 3, 1e-12, "members_err is the mean of the members' errors")
+  T.near(m.err, nn.average({a, b, c}):eval(ds).err, 1e-12, "err is the merge's")
+  T.near(m.gap, m.err - m.members_err, 1e-12, "gap = err - members_err")
+  T.eq(#m.layers, 3, "one LLFC entry per feature layer")
+  -- two members at weights (0.3, 0.7) against the pair's LLFC at alpha = 0.3 (metrics.c, another code path)
+  local mid = nn.lerp(a, b, 0.3)
+  local pm = metrics.merge(mid, {a, b}, ds, {weights = {0.3, 0.7}})
+  local pl = metrics.llfc(a, b, ds, {alphas = {0.3}})
+  local worst = 0
+  for i, l in ipairs(pl.layers) do
+    worst = math.max(worst, math.abs(l.at[1].mean - pm.layers[i].mean), math.abs(l.at[1].coef_mean - pm.layers[i].coef_mean))
+  end
+  T.ok(worst < 1e-6, "two members: the N-model LLFC is the pair's LLFC at alpha", worst)
+  local same = metrics.merge(a, {a, a}, ds, {layers = {"h1", 3}})
+  T.ok(#same.layers == 2 and same.layers[1].name == "h1" and same.layers[2].name == "logits", "layers by name and number")
+  T.ok(math.abs(same.layers[1].mean) < 1e-7 and same.gap == 0, "a merge of copies: gap 0 and 1 - cos 0")
+  T.raises(function() metrics.merge(a, {a, b}, ds, {weights = {1}}) end, "1 weights for 2", "weights count")
+  T.raises(function() metrics.merge(nn.mlp{64, 5, 3}, {a, b}, ds) end, "bad argument #1", "the merge's layout")
+  T.raises(function() metrics.merge(a, {a, b}, ds, {layers = {"h9"}}) end, "not a feature layer", "a bad layer")
+  T.raises(function() metrics.merge(a, {a, b}, ds, {wieghts = {1, 1}}) end, "did you mean 'weights'", "a typo")
+end)
+
+T.section("metrics.plane", function()
+  local a, b, c = mlp(1), mlp(2), mlp(3)
+  local p = metrics.plane(a, b, c, ds, {grid = 4, what = {"err", "loss", "llfc"}})
+  T.eq(p.kind, "plane", "kind plane")
+  T.ok(#p.x == 4 and #p.y == 4 and #p.err == 4 and #p.err[1] == 4 and #p.loss[4] == 4, "a 4 x 4 grid of err and loss")
+  for k, net in ipairs { a, b, c } do
+    local e = net:eval(ds)
+    T.eq(p.points[k].err, e.err, "point " .. p.points[k].label .. ": its error is the network's own")
+    T.near(p.points[k].loss, e.loss, 1e-9, "point " .. p.points[k].label .. ": its loss is the network's own")
+  end
+  T.ok(p.points[1].x == 0 and p.points[1].y == 0 and p.points[2].y == 0 and p.points[3].y > 0,
+       "a at the origin, b on the x axis, c above it")
+  T.near(p.points[2].x, p.dist.ab, 1e-12, "b at x = |b - a|")
+  T.near(p.points[3].x ^ 2 + p.points[3].y ^ 2, p.dist.ac ^ 2, 1e-9, "c at distance |c - a| from a")
+  T.near((p.points[3].x - p.points[2].x) ^ 2 + p.points[3].y ^ 2, p.dist.bc ^ 2, 1e-9, "c at distance |c - b| from b")
+  T.ok(p.x[1] < 0 and p.x[4] > p.points[2].x and p.y[1] < 0 and p.y[4] > p.points[3].y, "the grid has margins")
+  T.ok(#p.llfc == 3 and #p.llfc[1].mean == 4 and p.llfc[1].mean[2][2] >= 0, "LLFC grids per layer")
+  T.ok(tostring(p):find("plane", 1, true) ~= nil, "the plane prints")
+  -- a grid point through its weights: the corner (x[1], y[1]) is a combination of a, b, c
+  T.raises(function() metrics.plane(a, a, c, ds) end, "same point", "a = b has no plane")
+  T.raises(function() metrics.plane(a, b, nn.lerp(a, b, 0.5), ds) end, "on the line", "collinear points")
+  T.raises(function() metrics.plane(a, b, c, ds, {grid = 1}) end, "grid", "grid 1")
+  T.raises(function() metrics.plane(a, b, c, ds, {what = {"acc"}}) end, "what[1]", "a bad what")
+  T.raises(function() metrics.plane(a, b, c, ds, {reset_bn = ds}) end, "no BatchNorm", "reset_bn on an MLP")
+  local u, v, w = bnnet(1), bnnet(2), bnnet(3)
+  local q = metrics.plane(u, v, w, ds, {grid = 2, reset_bn = ds, bn_batch = 20})
+  T.ok(q.complete and q.err[2][2] >= 0, "a BatchNorm plane with statistics reset per point")
+  T.near(q.points[1].err, nn.reset_bn(u:clone(), ds, {batch = 20}):eval(ds).err, 1e-12,
+         "reset_bn: the point a is a with its statistics reset")
+  local calls = 0
+  metrics.plane(a, b, c, ds, {grid = 3, progress = function() calls = calls + 1 end})
+  T.eq(calls, 12, "progress after each of 3 + 9 points")
+  T.raises(function() metrics.plane(a, b, c, ds, {grid = 3, progress = function() return false end}) end,
+           "interrupted", "progress returning false stops")
+end)
+
 T.done()
