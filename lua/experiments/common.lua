@@ -1,6 +1,6 @@
 -- common.lua - shared pieces of the experiment scripts: the option parser,
 -- datasets and networks, the live view switch, tables, and the output
--- directory (CSV, JSON, SVG).  Loaded by each script with
+-- directory (CSV, JSON, SVG, PDF).  Loaded by each script with
 --   local E = dofile(script_dir .. "common.lua")
 -- so the scripts run from any directory.
 local E = {}
@@ -167,45 +167,13 @@ function E.mkdir(dir)
   if not ok then error("cannot create directory " .. dir, 0) end
 end
 
-local function json_value(v, ind)
-  local t = type(v)
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return tostring(v) end
-    return string.format("%.9g", v)
-  elseif t == "boolean" then return tostring(v)
-  elseif t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local m = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\t'] = '\\t' }
-      return m[c] or string.format("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "table" then
-    local pad = string.rep("  ", ind + 1)
-    if #v > 0 or next(v) == nil then
-      local parts = {}
-      for i = 1, #v do parts[i] = json_value(v[i], ind + 1) end
-      return "[" .. table.concat(parts, ", ") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do if type(k) == "string" then keys[#keys + 1] = k end end
-    table.sort(keys)
-    local parts = {}
-    for _, k in ipairs(keys) do
-      parts[#parts + 1] = pad .. json_value(k, 0) .. ": " .. json_value(v[k], ind + 1)
-    end
-    return "{\n" .. table.concat(parts, ",\n") .. "\n" .. string.rep("  ", ind) .. "}"
-  end
-  return "null"
-end
-E.json = function(v) return json_value(v, 0) end
+-- JSON through cJSON (NaN and inf become null) and files written atomically
+-- (a temporary file, then rename): the view module's primitives
+local VC = package.loaded["llfc.view.c"]
+E.json = function(v) return VC.json(v) end
 
--- write a text file atomically (temporary file in the same directory, rename)
 function E.write(path, text)
-  local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write(text)
-  f:close()
-  assert(os.rename(tmp, path))
+  assert(VC.write(path, text))
   return path
 end
 
@@ -261,10 +229,20 @@ function E.table(o, name, title, t)
   E.write(o.out .. "/" .. name .. ".csv", E.csv(t))
 end
 
--- save a result's SVG and CSV as out/NAME.svg, out/NAME.csv
-function E.save(o, name, result)
-  assert(view.save(result, o.out .. "/" .. name .. ".svg"))
-  assert(view.save(result, o.out .. "/" .. name .. ".csv"))
+-- save a result (or a list of results of one kind, with opts.labels) as
+-- out/NAME.svg, .pdf, .csv and .json
+function E.save(o, name, result, opts)
+  for _, ext in ipairs { ".svg", ".pdf", ".csv", ".json" } do
+    assert(view.save(result, o.out .. "/" .. name .. ext, opts))
+  end
+end
+
+-- a figure of quantities against a sweep variable or per layer:
+-- E.figure(o, NAME, {title =, xlabel =, ylabel =, x = {...} | groups = {...},
+--                    series = {{name =, y = {...}, dashed =}, ...}}) -> out/NAME.svg, .pdf, .csv, .json
+function E.figure(o, name, f)
+  f.kind = "series"
+  E.save(o, name, f)
 end
 
 -- ---- runs --------------------------------------------------------------------------
@@ -307,7 +285,7 @@ function E.finish(o, summary)
   summary.seconds = os.time() - o.t0
   summary.date = os.date("!%Y-%m-%d %H:%M UTC")
   E.write(o.out .. "/summary.json", E.json(summary) .. "\n")
-  print(string.format("\nwrote %s/ (summary.json, *.csv, *.svg) in %d s", o.out, summary.seconds))
+  print(string.format("\nwrote %s/ (summary.json, *.csv, *.json, *.svg, *.pdf) in %d s", o.out, summary.seconds))
 end
 
 -- ---- rows shared by several scripts --------------------------------------------------
@@ -344,59 +322,6 @@ function E.llfc_mean(r)
     for _, at in ipairs(l.at) do s = s + at.mean; n = n + 1 end
   end
   return s / n, sab / #r.layers
-end
-
--- ---- a small SVG line chart (for quantities against a sweep variable) -----------
--- E.svg_chart{title =, xlabel =, ylabel =, series = {{name =, x = {}, y = {}, dash = bool}, ...},
---             colors = {color index of each series} (optional)}
-local COLORS = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b" }
-function E.svg_chart(c)
-  local W, H, l, r, t, b = 620, 360, 64, 190, 36, 48
-  local x0, x1, y0, y1 = math.huge, -math.huge, 0, -math.huge
-  for _, s in ipairs(c.series) do
-    for i = 1, #s.x do
-      x0 = math.min(x0, s.x[i]); x1 = math.max(x1, s.x[i])
-      if s.y[i] == s.y[i] then y0 = math.min(y0, s.y[i]); y1 = math.max(y1, s.y[i]) end
-    end
-  end
-  if x1 <= x0 then x1 = x0 + 1 end
-  if y1 <= y0 then y1 = y0 + 1 end
-  y1 = y1 + 0.05 * (y1 - y0)
-  local function X(v) return l + (v - x0) / (x1 - x0) * (W - l - r) end
-  local function Y(v) return H - b - (v - y0) / (y1 - y0) * (H - t - b) end
-  local out = { string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" ' ..
-    'viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">', W, H, W, H),
-    string.format('<rect width="%d" height="%d" fill="white"/>', W, H),
-    string.format('<text x="%d" y="20" font-size="14" text-anchor="middle">%s</text>', (W - r + l) / 2, c.title),
-    string.format('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>', l, H - b, W - r, H - b),
-    string.format('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>', l, t, l, H - b),
-    string.format('<text x="%g" y="%d" text-anchor="middle">%s</text>', (W - r + l) / 2, H - 10, c.xlabel),
-    string.format('<text transform="translate(16,%g) rotate(-90)" text-anchor="middle">%s</text>',
-                  (H - b + t) / 2, c.ylabel) }
-  for i = 0, 4 do
-    local xv, yv = x0 + i * (x1 - x0) / 4, y0 + i * (y1 - y0) / 4
-    out[#out + 1] = string.format('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>', X(xv), H - b + 16, xv)
-    out[#out + 1] = string.format('<text x="%d" y="%.1f" text-anchor="end">%.3g</text>', l - 4, Y(yv) + 4, yv)
-    out[#out + 1] = string.format('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>', l, Y(yv), W - r, Y(yv))
-  end
-  for k, s in ipairs(c.series) do
-    local col = COLORS[c.colors and c.colors[k] or ((k - 1) % #COLORS + 1)]
-    local pts = {}
-    for i = 1, #s.x do
-      if s.y[i] == s.y[i] then pts[#pts + 1] = string.format("%.1f,%.1f", X(s.x[i]), Y(s.y[i])) end
-    end
-    out[#out + 1] = string.format('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>',
-                                  col, s.dash and ' stroke-dasharray="6,4"' or "", table.concat(pts, " "))
-    for _, pt in ipairs(pts) do
-      local px, py = pt:match("([^,]+),(.+)")
-      out[#out + 1] = string.format('<circle cx="%s" cy="%s" r="3" fill="%s"/>', px, py, col)
-    end
-    out[#out + 1] = string.format('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>' ..
-      '<text x="%d" y="%d">%s</text>', W - r + 10, t + 18 * k, W - r + 30, t + 18 * k, col,
-      s.dash and ' stroke-dasharray="6,4"' or "", W - r + 34, t + 18 * k + 4, s.name)
-  end
-  out[#out + 1] = "</svg>\n"
-  return table.concat(out, "\n")
 end
 
 return E

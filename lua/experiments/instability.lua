@@ -36,12 +36,10 @@ end
 E.table(o, "instability", "instability: barrier and mean LLFC metric (over layers and alphas) against k",
         { headers = { "k_epochs", "k_steps", "err_A", "err_B", "barrier_err", "barrier_loss",
                       "mean_1-cos_a", "mean_1-cos_AB" }, rows = rows })
-E.write(o.out .. "/barrier_vs_k.svg", E.svg_chart{
-  title = "barrier against spawn time k", xlabel = "k (epochs)", ylabel = "barrier",
-  series = { { name = "test error", x = series.k, y = series.barrier },
-             { name = "test loss", x = series.k, y = series.barrier_loss, dash = true } } })
-E.write(o.out .. "/llfc_vs_k.svg", E.svg_chart{
-  title = "LLFC against spawn time k", xlabel = "k (epochs)", ylabel = "mean over layers",
-  series = { { name = "1 - cos_alpha", x = series.k, y = series.llfc },
-             { name = "1 - cos_AB", x = series.k, y = series.ab, dash = true } } })
+E.figure(o, "barrier_vs_k", {
+  title = "barrier against spawn time k", xlabel = "k (epochs)", ylabel = "barrier", x = series.k,
+  series = { { name = "test error", y = series.barrier }, { name = "test loss", y = series.barrier_loss, dashed = true } } })
+E.figure(o, "llfc_vs_k", {
+  title = "LLFC against spawn time k", xlabel = "k (epochs)", ylabel = "mean over layers and alphas", x = series.k,
+  series = { { name = "1 - cos_alpha", y = series.llfc }, { name = "1 - cos_AB", y = series.ab, dashed = true } } })
 E.finish(o, summary)

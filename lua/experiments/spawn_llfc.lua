@@ -28,10 +28,11 @@ E.log(o, "metrics of the independent pair")
 local ri = E.report(o, ia, ib, ds)
 E.save(o, "spawned", rs)
 E.save(o, "independent", ri)
-assert(view.save(rs.llfc, o.out .. "/spawned_llfc.svg"))
-assert(view.save(ri.llfc, o.out .. "/independent_llfc.svg"))
-assert(view.save(rs.interpolate, o.out .. "/spawned_interpolate.svg"))
-assert(view.save(ri.interpolate, o.out .. "/independent_interpolate.svg"))
+E.save(o, "spawned_llfc", rs.llfc)
+E.save(o, "independent_llfc", ri.llfc)
+E.save(o, "spawned_interpolate", rs.interpolate)
+E.save(o, "independent_interpolate", ri.interpolate)
+E.save(o, "interpolate_overlay", { rs.interpolate, ri.interpolate }, { labels = { "spawned", "independent" } })
 
 E.table(o, "lmc", "LMC: test error along theta_alpha (barrier = max over alpha of err - chord)",
         { headers = E.LMC_HEADERS,

@@ -12,6 +12,11 @@ local function is_svg(path)
   return s ~= nil and s:find("<svg", 1, true) ~= nil and s:find("</svg>", 1, true) ~= nil
 end
 
+local function is_pdf(path)
+  local s = slurp(path)
+  return s ~= nil and s:sub(1, 5) == "%PDF-"
+end
+
 local function find_row(rows, key, val)
   for _, r in ipairs(rows or {}) do if r[key] == val then return r end end
 end
@@ -68,7 +73,11 @@ T.section("permutation", function()
   T.ok(sn and sw and sa and sw.mean_Dist_com < sn.mean_Dist_com and sa.mean_Dist_com < sn.mean_Dist_com,
        "both shrink Dist_com")
   T.ok(csv(out .. "/weak_additivity.csv") and is_svg(out .. "/commutativity_weight.svg")
-       and is_svg(out .. "/report_none.svg"), "permutation writes CSV and SVG")
+       and is_svg(out .. "/report_none.svg") and is_pdf(out .. "/factors.pdf"), "permutation writes CSV, SVG and PDF")
+  T.ok(is_pdf(out .. "/interpolate_overlay.pdf") and (slurp(out .. "/interpolate_overlay.png") or ""):sub(2, 4) == "PNG",
+       "permutation overlays the interpolations before and after matching (PDF, PNG)")
+  local j = view.load(out .. "/report_weight.json")
+  T.ok(j and view.kindof(j) == "report" and type(j.interpolate.barrier.err) == "number", "the report as JSON loads back")
 end)
 
 T.section("instability", function()
@@ -105,7 +114,7 @@ T.section("lemma", function()
   T.ok(good, "eps = max(err_A, err_B), 2eps, max_err >= eps and the verdict agree")
   local sp = find_row(rows, "pair", "spawned")
   T.ok(sp and sp.bound == "holds", "the bound holds for the spawned pair")
-  T.ok(is_svg(out .. "/lemma.svg"), "lemma draws the error curves")
+  T.ok(is_svg(out .. "/lemma_curves.svg") and is_pdf(out .. "/lemma_curves.pdf"), "lemma draws the error curves (SVG and PDF)")
 end)
 
 T.section("options", function()
