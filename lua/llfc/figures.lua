@@ -8,6 +8,8 @@ local M = {}
 
 local KINDS = { interpolate = true, llfc = true, weak_additivity = true, commutativity = true,
                 report = true, train = true, heatmap = true, series = true }
+-- several networks and paths beyond the line (metrics.merge, metrics.plane)
+KINDS.merge, KINDS.plane = true, true
 M.KINDS = KINDS
 
 -- kind, is_list: the kind of a result, or of a list of results of one kind.
@@ -480,6 +482,43 @@ local function series_panels(rs, labels, st)
   return { { name = "series", charts = charts } }
 end
 
+
+-- ---- several networks: the plane through three, a merge against its members ------------------------
+local function plane_panels(r, st)
+  local marks = list(r.points, function(p) return { x = p.x, y = p.y, label = p.label } end)
+  local function heat(title, z, zlabel)
+    return { type = "heat", title = title, xlabel = "x (along b - a)", ylabel = "y (towards c)",
+             heat = { x = r.x, y = r.y, z = z, zlabel = zlabel, log = st.log }, markers = marks }
+  end
+  local p = { { name = "error", charts = { heat("plane through a, b, c: error", r.err, "err") } },
+              { name = "loss", charts = { heat("plane through a, b, c: loss", r.loss, "loss") } } }
+  if type(r.llfc) == "table" and #r.llfc > 0 then
+    local charts = {}
+    for i, l in ipairs(r.llfc) do
+      if st.export or i == math.min(math.max(st.layer or 1, 1), #r.llfc) then
+        charts[#charts + 1] = heat("LLFC at " .. tostring(l.name) .. ": 1 - cos(f, w_a f(a) + w_b f(b) + w_c f(c))",
+                                   l.mean, "1 - cos")
+      end
+    end
+    p[3] = { name = "llfc", layered = true, charts = charts }
+  end
+  return p
+end
+
+local function merge_panels(r, st)
+  local layers = pick_layers(r.layers or {}, st.layers)
+  local bars = { type = "bars", title = "N-model LLFC: E[1 - cos(f(merge), " .. "sum_k w_k f(member_k))] per layer",
+                 ylabel = "1 - cos", log = st.log, errlabel = errlabel(r), groups = layer_names(layers),
+                 series = { { name = "merge", y = list(layers, function(l) return num(l.mean) end) } } }
+  bars.series[1].elo, bars.series[1].ehi = bars_err(bars.series[1].y, list(layers, function(l) return num(l.std) end))
+  local names, errs = {}, {}
+  for i, m in ipairs(r.members or {}) do names[i], errs[i] = tostring(i), num(m.err) end
+  names[#names + 1], errs[#errs + 1] = "merge", num(r.err)
+  local err = { type = "bars", title = string.format("error: members and their merge (gap %s)", fmt3(r.gap)),
+                ylabel = "err", groups = names, series = { { name = "err", y = errs } } }
+  return { { name = "merge", charts = { err, bars } } }
+end
+
 -- ---- every kind --------------------------------------------------------------------------------------
 -- panels(r, kind, is_list, st, C): st = {log, ascii, layer, layers, labels, smooth, export}
 function M.panels(r, kind, is_list, st, C)
@@ -489,6 +528,8 @@ function M.panels(r, kind, is_list, st, C)
   if kind == "train" then return train_panels(r, is_list, labels, st) end
   if kind == "heatmap" then return heat_panels(rs[1], st) end
   if kind == "series" then return series_panels(rs, labels, st) end
+  if kind == "plane" then return plane_panels(rs[1], st) end
+  if kind == "merge" then return merge_panels(rs[1], st) end
   local p = {}
   if kind == "llfc" then
     if #rs > 1 then
@@ -533,6 +574,7 @@ end
 -- number of layers a layered panel can step through
 function M.nlayers(r, kind)
   if kind == "report" then r = r.llfc end
+  if kind == "plane" then return type(r) == "table" and type(r.llfc) == "table" and #r.llfc or 0 end
   return type(r) == "table" and type(r.layers) == "table" and #r.layers or 0
 end
 

@@ -527,6 +527,25 @@ local function csv_rows(r, kind, row)
   elseif kind == "commutativity" then
     row("layer", "input", "dist_com", "dist_w", "dist_h")
     for i, l in ipairs(r.layers or {}) do row(l.layer or i, l.input, l.dist_com, l.dist_w, l.dist_h) end
+  elseif kind == "plane" then
+    local head = { "x", "y", "err", "loss" }
+    for _, l in ipairs(r.llfc or {}) do head[#head + 1] = "llfc_" .. tostring(l.name) end
+    row(table.unpack(head))
+    for _, p in ipairs(r.points or {}) do
+      row(p.x, p.y, p.err, p.loss) -- the three networks themselves first
+    end
+    for j, y in ipairs(r.y or {}) do
+      for i, x in ipairs(r.x or {}) do
+        local cells = { x, y, ((r.err or {})[j] or {})[i], ((r.loss or {})[j] or {})[i] }
+        for _, l in ipairs(r.llfc or {}) do cells[#cells + 1] = ((l.mean or {})[j] or {})[i] end
+        row(table.unpack(cells, 1, #head))
+      end
+    end
+  elseif kind == "merge" then
+    row("layer", "dim", "mean", "std", "coef_mean", "coef_std", "skipped", "err", "members_err", "gap")
+    for _, l in ipairs(r.layers or {}) do
+      row(l.name, l.dim, l.mean, l.std, l.coef_mean, l.coef_std, l.skipped, r.err, r.members_err, r.gap)
+    end
   elseif kind == "heatmap" then
     row("x", "y", "z")
     for j, y in ipairs(r.y or {}) do

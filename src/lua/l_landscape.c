@@ -256,11 +256,25 @@ typedef struct span_run {
     double t0;
 } span_run;
 
+/* The metatable of the result at the top (llfc.results: printing, its kind for the view). */
+static void attach(lua_State *L)
+{
+    int t = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "llfc.results");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_getfield(L, -1, "attach") == LUA_TFUNCTION) {
+        lua_pushvalue(L, t);
+        lua_pcall(L, 1, 0, 0);
+    }
+    lua_settop(L, t);
+}
+
 static int span_view_step(lua_State *L)
 {
     span_run *r = lua_touserdata(L, 1);
     int nd = (int)lua_tointeger(L, 2);
     r->push(L, r, nd, 0);
+    attach(L);
     lua_pushboolean(L, lb_view_update(L, -1));
     return 1;
 }
@@ -340,6 +354,7 @@ static int span_run_points(lua_State *L, span_run *r, const llfc_net *const *nod
     }
     r->push(L, r, done, done == r->np);
     if (intr) setbool(L, "interrupted", 1);
+    attach(L);
     if (r->view) lb_view_finish(L, -1, done == r->np ? NULL : intr ? "interrupted" : "stopped");
     return 1;
 }

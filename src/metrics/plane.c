@@ -24,7 +24,7 @@ int llfc_plane_basis(const llfc_net *a, const llfc_net *b, const llfc_net *c, ll
     pl->cx = uv / pl->ab;
     double r = vv - pl->cx * pl->cx;
     pl->cy = r > 0 ? sqrt(r) : 0.0;
-    if (!(pl->cy > 1e-9 * pl->ac))
+    if (!(pl->cy > 1e-6 * pl->ac)) /* float parameters: closer is rounding */
         return llfc_seterr("c is on the line through a and b: no plane");
     return 0;
 }

@@ -19,7 +19,7 @@ typedef struct {
 } llfc_plane;
 
 /* The basis of a, b, c (one layout); -1 with a message when b = a or c is
- * on the line through a and b (cy <= 1e-9 |c - a|). */
+ * on the line through a and b (cy <= 1e-6 |c - a|, within float rounding). */
 int llfc_plane_basis(const llfc_net *a, const llfc_net *b, const llfc_net *c, llfc_plane *pl);
 /* The weights (w_a, w_b, w_c) of the point (x, y). */
 void llfc_plane_weights(const llfc_plane *pl, double x, double y, double w[3]);

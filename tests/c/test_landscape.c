@@ -1,7 +1,9 @@
 /* test_landscape.c - several networks at once and paths beyond the straight
  * line, on an MLP, a VGG and a ResNet-20 with BatchNorm: weighted averages
  * against sums in double, N-model alignment (exact cycle consistency,
- * planted permutations recovered). */
+ * planted permutations recovered), the plane's basis against vectors built
+ * here in double, error, loss and LLFC at points of the span against whole
+ * batch forward passes and cosines in double. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,8 @@
 #include "nn/build.h"
 #include "nn/combine.h"
 #include "nn/nn.h"
+#include "metrics/plane.h"
+#include "metrics/span.h"
 #include "perm/align.h"
 
 static const char *configs[] = {
@@ -184,6 +188,162 @@ static void test_align(const char *config, int method)
     llfc_net_free(base);
 }
 
+
+/* ---- the plane's basis ------------------------------------------------------------------- */
+static void test_plane(const char *config)
+{
+    llfc_net *a = build(config, 1), *b = build(config, 2), *c = build(config, 3);
+    const char *f = family(a);
+    llfc_plane pl;
+    int rc = llfc_plane_basis(a, b, c, &pl);
+    CHECK(rc == 0, "%s: the plane through three networks", f);
+    if (rc) return;
+    /* u, v in double over every value but counts */
+    int64_t tot = 0;
+    for (int k = 0; k < a->nparams; k++)
+        if (!llfc_net_param_is_count(a, k)) tot += llfc_tensor_numel(a->param[k]);
+    double *u = malloc((size_t)tot * sizeof *u), *v = malloc((size_t)tot * sizeof *v), *o = malloc((size_t)tot * sizeof *o);
+    double uu = 0, uv = 0;
+    for (int k = 0, e = 0; k < a->nparams; k++) {
+        if (llfc_net_param_is_count(a, k)) continue;
+        for (int64_t i = 0; i < llfc_tensor_numel(a->param[k]); i++, e++) {
+            o[e] = llfc_tensor_data(a->param[k])[i];
+            u[e] = llfc_tensor_data(b->param[k])[i] - o[e];
+            v[e] = llfc_tensor_data(c->param[k])[i] - o[e];
+            uu += u[e] * u[e];
+        }
+    }
+    double nu = sqrt(uu);
+    for (int64_t e = 0; e < tot; e++) { u[e] /= nu; uv += u[e] * v[e]; }
+    double vv = 0;
+    for (int64_t e = 0; e < tot; e++) { v[e] -= uv * u[e]; vv += v[e] * v[e]; }
+    double nv = sqrt(vv);
+    for (int64_t e = 0; e < tot; e++) v[e] /= nv;
+    CHECK_NEAR(pl.bx, nu, 1e-12, "%s: b at (|b - a|, 0)", f);
+    CHECK(fabs(pl.cx - uv) <= 1e-9 * nu && fabs(pl.cy - nv) <= 1e-9 * nu, "%s: c at (<c - a, u>, |v|)", f);
+    double w[3];
+    llfc_plane_weights(&pl, pl.bx, 0, w);
+    CHECK(fabs(w[0]) < 1e-12 && fabs(w[1] - 1) < 1e-12 && fabs(w[2]) < 1e-12, "%s: the weights of b's point are (0, 1, 0)", f);
+    llfc_plane_weights(&pl, pl.cx, pl.cy, w);
+    CHECK(fabs(w[0]) < 1e-12 && fabs(w[1]) < 1e-12 && fabs(w[2] - 1) < 1e-12, "%s: the weights of c's point are (0, 0, 1)", f);
+    /* a point outside the triangle: its combination is a + x u + y v */
+    double x = -0.3 * pl.bx, y = 1.4 * pl.cy;
+    llfc_plane_weights(&pl, x, y, w);
+    const llfc_net *abc[3] = {a, b, c};
+    llfc_net *t = llfc_net_combine(abc, 3, w);
+    double worst = 0, scale = 0;
+    for (int k = 0, e = 0; k < a->nparams; k++) {
+        if (llfc_net_param_is_count(a, k)) continue;
+        for (int64_t i = 0; i < llfc_tensor_numel(a->param[k]); i++, e++) {
+            double want = o[e] + x * u[e] + y * v[e], d = fabs(llfc_tensor_data(t->param[k])[i] - want);
+            if (d > worst) worst = d;
+            if (fabs(want) > scale) scale = fabs(want);
+        }
+    }
+    CHECK(w[0] + w[1] + w[2] > 1 - 1e-12 && w[0] + w[1] + w[2] < 1 + 1e-12 && (w[0] < 0 || w[1] < 0),
+          "%s: weights sum to 1, one negative outside the triangle (%.3g %.3g %.3g)", f, w[0], w[1], w[2]);
+    CHECK(worst <= 1e-6 * scale, "%s: the point (x, y) = w_a a + w_b b + w_c c is a + x u + y v (%.3g)", f, worst);
+    const llfc_net *line[3] = {a, b, b};
+    llfc_net *mid = llfc_net_combine(line, 2, (double[]){0.5, 0.5});
+    line[2] = mid;
+    CHECK(llfc_plane_basis(a, b, mid, &pl) && strstr(llfc_errmsg(), "line"), "%s: three points on a line have no plane (%s)",
+          f, llfc_errmsg());
+    llfc_net_free(mid), llfc_net_free(t);
+    free(u), free(v), free(o);
+    llfc_net_free(a), llfc_net_free(b), llfc_net_free(c);
+}
+
+/* ---- points of the span -------------------------------------------------------------------- */
+static float *random_x(int64_t n, int64_t d, uint64_t seed)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, seed);
+    float *x = malloc((size_t)(n * d) * sizeof *x);
+    for (int64_t i = 0; i < n * d; i++) x[i] = (float)llfc_rng_double(&r);
+    return x;
+}
+
+static void test_span(const char *config)
+{
+    enum { K = 3, NS = 23 };
+    llfc_net *nodes[K];
+    for (int k = 0; k < K; k++) nodes[k] = build(config, 30 + (uint64_t)k);
+    const char *f = family(nodes[0]);
+    int64_t din = llfc_net_input_dim(nodes[0]), C = llfc_net_num_classes(nodes[0]);
+    llfc_dataset ds = {0};
+    ds.n = NS, ds.dim = din, ds.nclasses = (int)C;
+    ds.x = random_x(NS, din, 5);
+    int32_t *y = malloc(NS * sizeof *y);
+    for (int i = 0; i < NS; i++) y[i] = i % (int)C;
+    ds.y = y;
+    double w[K] = {0.2, 0.5, 0.3}, v[K] = {0.6, 0.0, 0.4};
+    llfc_span_point pts[2] = {{.w = w, .llfc = 1}, {.w = w, .v = v, .llfc = 1}};
+    llfc_span_value vals[2];
+    llfc_span_opts o = {.batch = 7};
+    int done = llfc_span_eval((const llfc_net *const *)nodes, K, pts, 2, &ds, &o, vals);
+    CHECK(done == 2, "%s: two points of the span evaluated (%s)", f, done == 2 ? "ok" : llfc_errmsg());
+    if (done != 2) return;
+    /* the reference: the combination, every network's features on the whole batch, cosines in double */
+    llfc_net *t = llfc_net_combine((const llfc_net *const *)nodes, K, w);
+    llfc_eval_result ev;
+    llfc_net_eval(t, ds.x, y, NS, NS, &ev, NULL, NULL);
+    CHECK(vals[0].err == ev.err && fabs(vals[0].loss - ev.loss) < 1e-9, "%s: err and loss of the point (%g %g)", f,
+          vals[0].err, vals[0].loss);
+    int L = t->nfeat;
+    float **ft = calloc((size_t)L, sizeof *ft), **fk[K];
+    for (int l = 0; l < L; l++) ft[l] = malloc((size_t)(NS * llfc_net_featdim(t, l)) * sizeof(float));
+    llfc_net_forward_features(t, ds.x, NS, NULL, ft);
+    for (int k = 0; k < K; k++) {
+        fk[k] = calloc((size_t)L, sizeof **fk);
+        for (int l = 0; l < L; l++) fk[k][l] = malloc((size_t)(NS * llfc_net_featdim(t, l)) * sizeof(float));
+        llfc_net_forward_features(nodes[k], ds.x, NS, NULL, fk[k]);
+    }
+    for (int q = 0; q < 2; q++) {
+        const double *mv = q ? v : w;
+        double worst = 0, worstc = 0;
+        for (int l = 0; l < L; l++) {
+            int64_t d = llfc_net_featdim(t, l);
+            double s = 0, sc = 0;
+            int cnt = 0;
+            for (int i = 0; i < NS; i++) {
+                double fm = 0, ff = 0, mm = 0;
+                for (int64_t j = 0; j < d; j++) {
+                    double mix = 0;
+                    for (int k = 0; k < K; k++) mix += mv[k] * fk[k][l][i * d + j];
+                    double x = ft[l][i * d + j];
+                    fm += x * mix, ff += x * x, mm += mix * mix;
+                }
+                if (ff == 0 || mm == 0) continue;
+                s += 1 - fm / sqrt(ff * mm), sc += fm / ff, cnt++;
+            }
+            double dm = fabs(vals[q].mean[l] - s / cnt), dc = fabs(vals[q].coef_mean[l] - sc / cnt);
+            if (dm > worst) worst = dm;
+            if (dc > worstc) worstc = dc;
+        }
+        CHECK(vals[q].nlayer == L && worst < 1e-6 && worstc < 1e-5,
+              "%s: LLFC against %s mix of the nodes' features matches a whole-batch double computation (%.2g, %.2g)", f,
+              q ? "another" : "the point's", worst, worstc);
+    }
+    /* a given network and a stop after the first point */
+    llfc_span_point gp[2] = {{.net = nodes[1]}, {.net = nodes[2]}};
+    llfc_span_values_free(vals, 2);
+    done = llfc_span_eval((const llfc_net *const *)nodes, K, gp, 2, &ds, &o, vals);
+    llfc_net_eval(nodes[2], ds.x, y, NS, NS, &ev, NULL, NULL);
+    CHECK(done == 2 && vals[1].err == ev.err && vals[1].nlayer == 0, "%s: a given network is evaluated as it is", f);
+    llfc_span_values_free(vals, 2);
+    y[3] = (int32_t)C;
+    done = llfc_span_eval((const llfc_net *const *)nodes, K, pts, 1, &ds, &o, vals);
+    CHECK(done < 0 && strstr(llfc_errmsg(), "label"), "%s: a label out of range is an error (%s)", f, llfc_errmsg());
+    for (int l = 0; l < L; l++) {
+        free(ft[l]);
+        for (int k = 0; k < K; k++) free(fk[k][l]);
+    }
+    free(ft);
+    for (int k = 0; k < K; k++) free(fk[k]), llfc_net_free(nodes[k]);
+    llfc_net_free(t);
+    free(ds.x), free(y);
+}
+
 static void test_align_errors(void)
 {
     llfc_net *a = build(configs[0], 1), *b = build("mlp widths=10,7,3 act=relu init=torch", 2);
@@ -203,6 +363,8 @@ int main(void)
         test_average(configs[c]);
         test_align(configs[c], LLFC_ALIGN_AVERAGE);
         test_align(configs[c], LLFC_ALIGN_UNIVERSE);
+        test_plane(configs[c]);
+        test_span(configs[c]);
     }
     test_align_errors();
     return check_summary();
