@@ -3,13 +3,24 @@
  * against sums in double, N-model alignment (exact cycle consistency,
  * planted permutations recovered), the plane's basis against vectors built
  * here in double, error, loss and LLFC at points of the span against whole
- * batch forward passes and cosines in double. */
+ * batch forward passes and cosines in double, curves (exact endpoints,
+ * Bernstein weights by hand, the straight line to start, the bend gradient
+ * against central differences of the naive double executor, one training
+ * step against the gradient, files). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+/* the naive double executor; its builders are not used here */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "cnn_naive.h"
+#pragma GCC diagnostic pop
 #include "nn/build.h"
 #include "nn/combine.h"
+#include "nn/curve.h"
+#include "nn/train.h"
 #include "nn/nn.h"
 #include "metrics/plane.h"
 #include "metrics/span.h"
@@ -344,6 +355,156 @@ static void test_span(const char *config)
     free(ds.x), free(y);
 }
 
+
+/* ---- curves ------------------------------------------------------------------------------------ */
+static void test_curve(const char *config)
+{
+    llfc_net *a = build(config, 1), *b = build(config, 2);
+    const char *f = family(a);
+    for (int kind = 0; kind < 2; kind++) {
+        const char *kn = llfc_curve_kind_name(kind);
+        llfc_curve *c = llfc_curve_new(a, b, kind, kind ? 2 : 1);
+        CHECK(c != NULL, "%s %s: a curve", f, kn);
+        if (!c) continue;
+        llfc_net *p0 = llfc_curve_at(c, 0.0), *p1 = llfc_curve_at(c, 1.0);
+        CHECK(maxdiff(p0, b) == 0.0 && maxdiff(p1, a) == 0.0, "%s %s: at(0) is b and at(1) is a, bit for bit", f, kn);
+        llfc_net *pt = llfc_curve_at(c, 0.3), *ln = llfc_net_lerp(a, b, 0.3);
+        CHECK(maxdiff(pt, ln) < 1e-6, "%s %s: a new curve is the straight line (at(0.3) = lerp 0.3, %.2g)", f, kn,
+              maxdiff(pt, ln));
+        double w[8], t = 0.3;
+        llfc_curve_weights(c, t, w);
+        if (kind == LLFC_CURVE_BEZIER)
+            CHECK(fabs(w[0] - 0.49) < 1e-15 && fabs(w[1] - 0.42) < 1e-15 && fabs(w[2] - 0.09) < 1e-15,
+                  "%s bezier: weights (1-t)^2, 2t(1-t), t^2 at t = 0.3", f);
+        else
+            CHECK(fabs(w[0] - 0.1) < 1e-15 && fabs(w[1] - 0.9) < 1e-15 && w[2] == 0 && w[3] == 0,
+                  "%s polychain: hat weights at t = 0.3 (nodes at 0, 1/3, 2/3, 1)", f);
+        CHECK(llfc_curve_weights(c, 1.5, w) && strstr(llfc_errmsg(), "outside"), "%s %s: t outside [0, 1] is an error", f,
+              kn);
+        llfc_net_free(p0), llfc_net_free(p1), llfc_net_free(pt), llfc_net_free(ln);
+        llfc_curve_release(c);
+    }
+    llfc_net_free(a), llfc_net_free(b);
+}
+
+/* the bend gradient against central differences of the loss at theta(t), in double */
+static void test_curve_grad(const char *config, int nbends)
+{
+    llfc_net *a = build(config, 1), *b = build(config, 2);
+    const char *f = family(a);
+    llfc_curve *c = llfc_curve_new(a, b, LLFC_CURVE_BEZIER, nbends);
+    /* move the bends off the line */
+    llfc_rng r;
+    llfc_rng_seed(&r, 3);
+    for (int k = 1; k <= nbends; k++)
+        for (int p = 0; p < c->node[k]->nparams; p++)
+            if (c->node[k]->ptrain[p])
+                for (int64_t i = 0; i < llfc_tensor_numel(c->node[k]->param[p]); i++)
+                    llfc_tensor_data(c->node[k]->param[p])[i] += (float)(0.1 * llfc_rng_normal(&r));
+    enum { N = 6 };
+    int64_t din = llfc_net_input_dim(a);
+    float *x = random_x(N, din, 8);
+    int32_t y[N];
+    for (int i = 0; i < N; i++) y[i] = (int32_t)(i % llfc_net_num_classes(a));
+    double t = 0.35, w[8];
+    llfc_curve_weights(c, t, w);
+    int k = nbends; /* the last bend */
+    float **g = calloc((size_t)a->nparams, sizeof *g);
+    for (int p = 0; p < a->nparams; p++) g[p] = calloc((size_t)llfc_tensor_numel(a->param[p]), sizeof(float));
+    double loss;
+    int rc = llfc_curve_grad(c, t, x, y, N, k, g, &loss);
+    CHECK(rc == 0, "%s: the gradient of bend %d of %d", f, k, nbends);
+    llfc_net *pt = llfc_curve_at(c, t);
+    double **par = tn_params(pt), h = 1e-4;
+    int okall = 1, nchecked = 0;
+    for (int p = 0; p < a->nparams; p++) {
+        if (!a->ptrain[p]) continue;
+        int64_t m = llfc_tensor_numel(a->param[p]), step = m > 24 ? m / 24 : 1;
+        double err = 0, scale = 0;
+        for (int64_t i = 0; i < m; i += step) {
+            /* bend k's entry moves by +-h: theta(t) moves by +-w_k h */
+            double keep = par[p][i];
+            tn_run rr;
+            par[p][i] = keep + w[k] * h;
+            tn_forward(pt, par, x, N, 1, &rr);
+            double Lp = tn_loss(pt, &rr, y, N);
+            tn_run_free(&rr);
+            par[p][i] = keep - w[k] * h;
+            tn_forward(pt, par, x, N, 1, &rr);
+            double Lm = tn_loss(pt, &rr, y, N);
+            tn_run_free(&rr);
+            par[p][i] = keep;
+            double fd = (Lp - Lm) / (2 * h);
+            if (fabs(fd) > scale) scale = fabs(fd);
+            if (fabs(fd - g[p][i]) > err) err = fabs(fd - g[p][i]);
+        }
+        okall &= err <= 2e-3 * scale + 2e-5;
+        nchecked++;
+    }
+    CHECK(okall && nchecked >= 2, "%s: bend %d's gradient = central differences along the bend (double, %d tensors)", f,
+          k, nchecked);
+    tn_params_free(pt, par);
+    llfc_net_free(pt);
+    /* one training step with momentum 0 on the whole set: the bend moves by -lr w_k(t) g(t) */
+    llfc_dataset ds = {0};
+    ds.n = N, ds.dim = din, ds.nclasses = (int)llfc_net_num_classes(a), ds.x = x, ds.y = y, ds.refcount = 1;
+    llfc_net *point = llfc_curve_at(c, 0.5);
+    llfc_train_opts o;
+    llfc_train_opts_default(&o);
+    o.lr = 0.1, o.momentum = 0, o.batch = N, o.total_steps = 1;
+    llfc_trainer *tr = llfc_trainer_new(point, &ds, &o, 1);
+    llfc_net *before = llfc_net_clone(c->node[k]), *ea = llfc_net_clone(c->node[c->nnodes - 1]);
+    rc = tr ? llfc_curve_attach(c, tr, 5) : -1;
+    llfc_step_info info;
+    if (!rc) rc = llfc_trainer_step(tr, &info);
+    CHECK(rc == 0 && c->refs == 2, "%s: a training step through the trainer's hooks (%s)", f, rc ? llfc_errmsg() : "ok");
+    double tl = c->t_last;
+    llfc_curve_grad(c, tl, x, y, N, k, g, &loss); /* the bends moved by a step: close enough for the check below */
+    double worst = 0, scale = 0;
+    for (int p = 0; p < a->nparams; p++) {
+        if (!a->ptrain[p]) continue;
+        for (int64_t i = 0; i < llfc_tensor_numel(a->param[p]); i++) {
+            double d = llfc_tensor_data(c->node[k]->param[p])[i] - llfc_tensor_data(before->param[p])[i];
+            double want = -0.1 * g[p][i];
+            if (fabs(d - want) > worst) worst = fabs(d - want);
+            if (fabs(want) > scale) scale = fabs(want);
+        }
+    }
+    CHECK(scale > 0 && worst <= 0.05 * scale, "%s: the step moved bend %d by -lr w_k(t) dL/dtheta(t) at the drawn t = %.3f "
+          "(%.2g of %.2g)", f, k, tl, worst, scale);
+    CHECK(maxdiff(c->node[c->nnodes - 1], ea) == 0, "%s: the endpoints do not move", f);
+    llfc_trainer_free(tr);
+    CHECK(c->refs == 1, "%s: freeing the trainer releases the curve", f);
+    llfc_net_free(before), llfc_net_free(ea), llfc_net_free(point);
+    for (int p = 0; p < a->nparams; p++) free(g[p]);
+    free(g), free(x);
+    llfc_curve_release(c);
+    llfc_net_free(a), llfc_net_free(b);
+}
+
+static void test_curve_file(void)
+{
+    llfc_net *a = build(configs[1], 1), *b = build(configs[1], 2);
+    llfc_curve *c = llfc_curve_new(a, b, LLFC_CURVE_POLYCHAIN, 2);
+    llfc_tensor_data(c->node[1]->param[0])[0] = 0.25f;
+    char path[] = "/tmp/llfc-test-curve-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    int rc = llfc_curve_save(c, path);
+    llfc_curve *d = rc ? NULL : llfc_curve_load(path);
+    int same = d && d->kind == c->kind && d->nbends == 2;
+    for (int k = 0; same && k < c->nnodes; k++) same &= maxdiff(c->node[k], d->node[k]) == 0;
+    CHECK(same, "a polychain of 2 bends saves and loads bit for bit (%s)", same ? "ok" : llfc_errmsg());
+    CHECK(llfc_curve_file(path) == 1, "a curve file says it is one");
+    llfc_net_save(a, path);
+    CHECK(llfc_curve_file(path) == 0 && !llfc_curve_load(path) && strstr(llfc_errmsg(), "not a curve"),
+          "a network file is not a curve (%s)", llfc_errmsg());
+    remove(path);
+    llfc_curve_release(c);
+    llfc_curve_release(d);
+    llfc_net_free(a), llfc_net_free(b);
+}
+
 static void test_align_errors(void)
 {
     llfc_net *a = build(configs[0], 1), *b = build("mlp widths=10,7,3 act=relu init=torch", 2);
@@ -365,7 +526,12 @@ int main(void)
         test_align(configs[c], LLFC_ALIGN_UNIVERSE);
         test_plane(configs[c]);
         test_span(configs[c]);
+        test_curve(configs[c]);
     }
+    test_curve_grad(configs[0], 1);
+    test_curve_grad(configs[0], 2);
+    test_curve_grad(configs[1], 1);
+    test_curve_file();
     test_align_errors();
     return check_summary();
 }
