@@ -8,6 +8,9 @@ local fmt = util.fmt
 
 local M = {}
 local CONV = "theta_alpha = alpha*A + (1-alpha)*B  (alpha=1 is A, alpha=0 is B)"
+-- a result along a curve (nn.curve) says so: alpha is t, the mix the curve's weights
+local CURVE = "along a curve: theta(t) = sum_k w_k(t) theta_k  (t=1 is A, t=0 is B; alpha below is t)"
+local function conv(t) return t.path == "curve" and CURVE or CONV end
 
 local function pm(m, s) return fmt(m) .. " +- " .. fmt(s) end
 
@@ -30,7 +33,7 @@ local show = {}
 
 function show.interpolate(t)
   local out = {}
-  out[#out + 1] = "interpolate: " .. CONV .. ", " .. count(t)
+  out[#out + 1] = "interpolate: " .. conv(t) .. ", " .. count(t)
   out[#out + 1] = "  alpha       err      loss"
   for i, a in ipairs(t.alphas) do
     out[#out + 1] = string.format("  %5.3f  %8s  %8s", a, fmt(t.err[i]), fmt(t.loss[i]))
@@ -49,8 +52,9 @@ end
 
 function show.llfc(t)
   local out = {}
-  out[#out + 1] = "llfc: 1 - cos(f(theta_alpha), alpha f(A) + (1-alpha) f(B)); c = <f_alpha, mix>/|f_alpha|^2; "
-    .. CONV .. "; features " .. (t.features or "post") .. ", " .. count(t)
+  out[#out + 1] = (t.path == "curve" and "llfc: 1 - cos(f(theta(t)), sum_k w_k(t) f(theta_k)); c = <f_t, mix>/|f_t|^2; "
+                   or "llfc: 1 - cos(f(theta_alpha), alpha f(A) + (1-alpha) f(B)); c = <f_alpha, mix>/|f_alpha|^2; ")
+    .. conv(t) .. "; features " .. (t.features or "post") .. ", " .. count(t)
   local nw = namew(t.layers)
   out[#out + 1] = "  " .. pad("layer", nw) .. lpad("dim", 6) .. "  " .. pad("1-cos(A,B)", 20) .. "  alpha  "
     .. pad("1-cos_alpha", 20) .. "  " .. pad("c", 20) .. "  skipped"

@@ -11,6 +11,7 @@ void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
 void lnn_push_checkarg(lua_State *L);           /* l_train.c: argument checks for lua/llfc/train.lua */
 void llfc_open_landscape(lua_State *L, int idx); /* l_landscape.c: several networks, planes, curves, stitching */
+void llfc_open_curve(lua_State *L);              /* l_curve.c: the Curve type */
 
 static int load_embedded(lua_State *L)
 {
@@ -101,6 +102,7 @@ int llfc_open_all(lua_State *L)
     llfc_open_repair(L, -1);
     lua_pop(L, 1);
     llfc_open_landscape(L, -1);
+    llfc_open_curve(L);
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_blas);
@@ -118,6 +120,16 @@ int llfc_open_all(lua_State *L)
     luaL_getmetatable(L, LLFC_NET_MT);
     lnn_push_checkarg(L);
     lua_call(L, 3, 0);
+    lua_settop(L, top);
+    /* nn.curve, written on the Trainer too */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getfield(L, -1, "llfc.curve");
+    lua_pushliteral(L, "llfc.curve");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushvalue(L, top);
+    lnn_push_checkarg(L);
+    lua_call(L, 2, 0);
     lua_settop(L, top);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;

@@ -4,7 +4,9 @@
 #include "lbind.h"
 #include "metrics/repair.h"
 #include "nn/combine.h"
+#include "metrics/metrics.h"
 #include "metrics/plane.h"
+#include "nn/curve.h"
 #include "metrics/span.h"
 #include "perm/align.h"
 
@@ -652,6 +654,176 @@ static int m_plane(lua_State *L)
                   .net = nodes[0], .layers = ls, .nlayers = nl};
     return span_run_points(L, &r, nodes, 3, pts, ds, &o, "plane",
                            lb_optstring(L, 5, "title", "the plane through a, b, c", fname), fname);
+}
+
+
+/* ---- metrics.interpolate and metrics.llfc of a curve ------------------------------------------ */
+
+typedef struct { int nt; const double *ts; int llfc, features; } curve_desc;
+
+/* interpolate: points are the t's; llfc: point 0 is the baseline (a against b), then the t's */
+static void push_curve(lua_State *L, span_run *r, int ndone, int complete)
+{
+    const curve_desc *d = r->ud;
+    int off = d->llfc, nt = ndone - off > 0 ? ndone - off : 0;
+    lua_newtable(L);
+    span_header(L, r, d->llfc ? "llfc" : "interpolate", complete);
+    setstr(L, "path", "curve");
+    lua_createtable(L, nt, 0);
+    for (int i = 0; i < nt; i++) { lua_pushnumber(L, d->ts[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, "alphas");
+    if (!d->llfc) {
+        const llfc_span_value *v = r->vals;
+        lua_createtable(L, nt, 0);
+        for (int i = 0; i < nt; i++) { lua_pushnumber(L, v[i].err); lua_rawseti(L, -2, i + 1); }
+        lua_setfield(L, -2, "err");
+        lua_createtable(L, nt, 0);
+        for (int i = 0; i < nt; i++) { lua_pushnumber(L, v[i].loss); lua_rawseti(L, -2, i + 1); }
+        lua_setfield(L, -2, "loss");
+        if (!complete) return;
+        /* the ends are t = 1 (a) and t = 0 (b), always on the grid */
+        double ea = v[nt - 1].err, eb = v[0].err, la = v[nt - 1].loss, lb = v[0].loss;
+        double be = -INFINITY, bl = -INFINITY, bea = NAN, bla = NAN, mx = ea > eb ? ea : eb, eps = mx;
+        int nanloss = isnan(la) || isnan(lb);
+        for (int i = 0; i < nt; i++) {
+            double t = d->ts[i];
+            double e = (v[i].err - eb) - t * (ea - eb), l = (v[i].loss - lb) - t * (la - lb);
+            if (e > be) be = e, bea = t;
+            if (l > bl) bl = l, bla = t;
+            if (v[i].err > mx) mx = v[i].err;
+            nanloss |= isnan(l);
+        }
+        if (nanloss) bl = bla = NAN;
+        setnum(L, "err_a", ea), setnum(L, "err_b", eb), setnum(L, "loss_a", la), setnum(L, "loss_b", lb);
+        lua_createtable(L, 0, 4);
+        setnum(L, "err", be), setnum(L, "err_alpha", bea), setnum(L, "loss", bl), setnum(L, "loss_alpha", bla);
+        lua_setfield(L, -2, "barrier");
+        lua_createtable(L, 0, 3);
+        setnum(L, "eps", eps), setnum(L, "max_err", mx), setbool(L, "holds", !nanloss && mx <= 2 * eps);
+        lua_setfield(L, -2, "lemma");
+        return;
+    }
+    setstr(L, "features", d->features ? "pre" : "post");
+    lua_createtable(L, r->nlayers, 0);
+    for (int l = 0; l < r->nlayers; l++) {
+        char name[32];
+        lua_createtable(L, 0, 5);
+        setstr(L, "name", llfc_net_featname(r->net, r->layers[l], name, sizeof name));
+        setint(L, "dim", llfc_net_featdim(r->net, r->layers[l]));
+        if (ndone > 0) {
+            const llfc_span_value *b = &r->vals[0];
+            setint(L, "skipped", b->skipped[l]);
+            lua_createtable(L, 0, 2);
+            setnum(L, "mean", b->mean[l]), setnum(L, "std", b->std[l]);
+            lua_setfield(L, -2, "ab");
+        }
+        lua_createtable(L, nt, 0);
+        for (int i = 0; i < nt; i++) {
+            const llfc_span_value *v = &r->vals[1 + i];
+            lua_createtable(L, 0, 6);
+            setnum(L, "alpha", d->ts[i]);
+            setnum(L, "mean", v->mean[l]), setnum(L, "std", v->std[l]);
+            setnum(L, "coef_mean", v->coef_mean[l]), setnum(L, "coef_std", v->coef_std[l]);
+            setint(L, "skipped", v->skipped[l]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "at");
+        lua_rawseti(L, -2, l + 1);
+    }
+    lua_setfield(L, -2, "layers");
+}
+
+/* opts[field]: k >= 2 evenly spaced points of [0, 1] or a list; def otherwise (sorted, no duplicates) */
+static double *opt_ts(lua_State *L, int oidx, const char *field, const double *def, int ndef, int *n, const char *fname)
+{
+    double *ts = NULL;
+    int k = ndef;
+    if (lua_istable(L, oidx) && lua_getfield(L, oidx, field) != LUA_TNIL) {
+        int t = lua_gettop(L);
+        if (lua_isinteger(L, t)) {
+            lua_Integer m = lua_tointeger(L, t);
+            if (m < 2 || m > 100000) luaL_error(L, "%s: option '%s' = %d: need between 2 and 100000 points", fname, field, (int)m);
+            k = (int)m;
+            ts = scratch(L, (size_t)k * sizeof *ts);
+            for (int i = 0; i < k; i++) ts[i] = (double)i / (k - 1);
+        } else if (lua_istable(L, t)) {
+            k = (int)luaL_len(L, t);
+            if (k < 1 || k > 100000) luaL_error(L, "%s: option '%s' must hold between 1 and 100000 values", fname, field);
+            ts = scratch(L, (size_t)k * sizeof *ts);
+            for (int i = 0; i < k; i++) {
+                lua_rawgeti(L, t, i + 1);
+                int ok;
+                ts[i] = lua_tonumberx(L, -1, &ok);
+                if (!ok) luaL_error(L, "%s: %s[%d] must be a number, got %s", fname, field, i + 1, luaL_typename(L, -1));
+                lua_pop(L, 1);
+            }
+        } else {
+            luaL_error(L, "%s: option '%s' must be a number of points or a list of t values, got %s", fname, field,
+                       luaL_typename(L, t));
+        }
+        lua_remove(L, t);
+    } else {
+        if (lua_istable(L, oidx)) lua_pop(L, 1);
+        ts = scratch(L, (size_t)k * sizeof *ts);
+        memcpy(ts, def, (size_t)k * sizeof *ts);
+    }
+    if (llfc_metrics_check_alphas(ts, &k, field)) lb_error(L, fname);
+    *n = k;
+    return ts;
+}
+
+int lb_curve_metric(lua_State *L, int llfc)
+{
+    const char *fname = llfc ? "metrics.llfc" : "metrics.interpolate";
+    static const char *const names[] = {"alphas", "layers", "features", "batch", "progress", "view", "title",
+                                        "reset_bn", "n", "bn_batch", NULL};
+    lua_settop(L, 3);
+    llfc_curve *c = lb_checkcurve(L, 1);
+    llfc_dataset *ds = lb_checkdataset(L, 2);
+    if (!lua_isnil(L, 3)) { luaL_checktype(L, 3, LUA_TTABLE); lb_checktypos(L, 3, names, fname); }
+    const llfc_net *const *nodes = (const llfc_net *const *)c->node;
+    int K = c->nnodes;
+    check_data(L, nodes[0], ds, fname);
+    double grid[21], mids[3] = {0.25, 0.5, 0.75};
+    for (int i = 0; i < 21; i++) grid[i] = i / 20.0;
+    int nt;
+    double *ts = opt_ts(L, 3, "alphas", llfc ? mids : grid, llfc ? 3 : 21, &nt, fname);
+    if (!llfc && (ts[0] != 0.0 || ts[nt - 1] != 1.0))
+        return luaL_error(L, "%s: the t values of a curve's interpolation must include 0 and 1 (its ends)", fname);
+    int nl;
+    const int *ls = span_layers(L, 3, nodes[0], &nl, fname);
+    llfc_span_opts o;
+    lb_progress prog;
+    span_opts(L, 3, &o, &prog, fname);
+    o.layers = ls, o.nlayers = nl;
+    llfc_dataset *bn = optdataset(L, 3, "reset_bn", fname);
+    if (bn) {
+        if (!llfc_net_count_ops(nodes[0], LLFC_OP_BN))
+            return luaL_error(L, "%s: option 'reset_bn': the networks have no BatchNorm layers", fname);
+        check_data(L, nodes[0], bn, fname);
+        lua_Integer n = lb_optinteger(L, 3, "n", 5000, fname), bb = lb_optinteger(L, 3, "bn_batch", 256, fname);
+        if (n < 1 || bb < 1) return luaL_error(L, "%s: options 'n' and 'bn_batch' must be at least 1", fname);
+        o.bn_x = bn->x, o.bn_n = n < bn->n ? n : bn->n, o.bn_batch = bb;
+    }
+    int np = nt + llfc;
+    llfc_span_point *pts = scratch(L, (size_t)np * sizeof *pts);
+    double *w = scratch(L, (size_t)(np + 1) * K * sizeof *w);
+    if (llfc) { /* the baseline: a against b */
+        double *e = w + (size_t)np * K;
+        for (int k = 0; k < K; k++) e[k] = k == 0;
+        pts[0] = (llfc_span_point){.net = nodes[K - 1], .v = e, .llfc = 1};
+    }
+    for (int i = 0; i < nt; i++) {
+        llfc_curve_weights(c, ts[i], w + (size_t)(i + llfc) * K);
+        pts[i + llfc] = (llfc_span_point){.w = w + (size_t)(i + llfc) * K, .llfc = llfc};
+    }
+    curve_desc d = {nt, ts, llfc, o.features};
+    span_run r = {.np = np, .view = lb_optboolean(L, 3, "view", 0, fname), .push = push_curve, .ud = &d,
+                  .net = nodes[0], .layers = ls, .nlayers = nl};
+    char title[96];
+    snprintf(title, sizeof title, "along a %s curve (t = 1 is a, t = 0 is b)", llfc_curve_kind_name(c->kind));
+    return span_run_points(L, &r, nodes, K, pts, ds, &o, llfc ? "llfc" : "interpolate",
+                           lb_optstring(L, 3, "title", title, fname), fname);
 }
 
 static const luaL_Reg metrics_funcs[] = {

@@ -176,4 +176,64 @@ T.section("metrics.plane", function()
            "interrupted", "progress returning false stops")
 end)
 
+T.section("nn.curve", function()
+  local sp = data.spirals{n = 600, classes = 3, noise = 0.2, split = 0.5, seed = 1}
+  local function trained(seed)
+    local net = nn.mlp{2, 32, 32, 3, seed = seed}
+    net:train(sp.train, {epochs = 20, lr = 0.05, progress = false, seed = seed})
+    return net
+  end
+  local a, b = trained(1), trained(2)
+  local c, h = nn.curve(a, b, sp.train, {epochs = 20, lr = 0.05, progress = false})
+  T.eq(c.kind, "bezier", "a Bezier curve by default")
+  T.ok(c.bends == 1 and c.steps == #h.step and #h.step > 0 and h.curve.kind == "bezier", "one bend, its history")
+  T.eq(maxdiff(c:at(1), a), 0, "at(1) is a, bit for bit")
+  T.eq(maxdiff(c:at(0), b), 0, "at(0) is b, bit for bit")
+  local w = c:weights(0.3)
+  T.ok(#w == 3 and math.abs(w[1] - 0.49) < 1e-12 and math.abs(w[2] - 0.42) < 1e-12 and math.abs(w[3] - 0.09) < 1e-12,
+       "weights (1-t)^2, 2t(1-t), t^2 for b, the bend, a")
+  local ci = metrics.interpolate(c, sp.test, {alphas = 5})
+  local li = metrics.interpolate(a, b, sp.test, {alphas = 5})
+  T.eq(ci.path, "curve", "the result says it is along a curve")
+  local exact = true
+  for i, t in ipairs(ci.alphas) do exact = exact and ci.err[i] == c:at(t):eval(sp.test).err end
+  T.ok(exact, "err at every t is the error of curve:at(t)")
+  T.ok(ci.err_a == li.err_a and ci.err_b == li.err_b, "the curve's ends are the pair's")
+  T.ok(ci.loss[3] < li.loss[3], "training bends the curve below the straight line at t = 0.5",
+       ci.loss[3] .. " vs " .. li.loss[3])
+  T.ok(tostring(ci):find("along a curve", 1, true) ~= nil, "it prints as a curve")
+  -- a polychain of one bend: theta(1/4) is halfway from b to the bend, its mix half of each's features
+  local pc = nn.curve(a, b, sp.train, {kind = "polychain", steps = 10, lr = 0.05, progress = false})
+  local bend = pc:nodes()[2]
+  local cl = metrics.llfc(pc, sp.test, {alphas = {0.25, 0.5}})
+  local pl = metrics.llfc(bend, b, sp.test, {alphas = {0.5}})
+  local worst = 0
+  for i, l in ipairs(cl.layers) do worst = math.max(worst, math.abs(l.at[1].mean - pl.layers[i].at[1].mean)) end
+  T.ok(worst < 1e-6, "polychain LLFC at t = 1/4 is the pair (bend, b)'s at alpha = 1/2", worst)
+  T.ok(math.abs(cl.layers[1].at[2].mean) < 1e-7, "at a node the point is the node: 1 - cos = 0")
+  T.near(cl.layers[1].ab.mean, metrics.llfc(a, b, sp.test).layers[1].ab.mean, 1e-9, "the baseline is 1 - cos(f(a), f(b))")
+  -- files
+  local path = T.tmpname(".safetensors")
+  assert(c:save(path))
+  local d = nn.load(path)
+  T.ok(d and d.kind == "bezier" and maxdiff(d:at(0.3), c:at(0.3)) == 0, "a curve file loads back as the curve")
+  os.remove(path)
+  -- BatchNorm: reset at t
+  local u, v = bnnet(1), bnnet(2)
+  local bc = nn.curve(u, v, ds, {steps = 2, lr = 0.01, batch = 20, progress = false})
+  local r1 = bc:at(0.5, {reset_bn = ds, batch = 20})
+  T.eq(maxdiff(r1, nn.reset_bn(bc:at(0.5), ds, {batch = 20})), 0, "at(t, {reset_bn = ds}) resets the point's statistics")
+  local bi = metrics.interpolate(bc, ds, {alphas = 3, reset_bn = ds, bn_batch = 20})
+  T.eq(bi.err[2], r1:eval(ds).err, "interpolate with reset_bn evaluates the reset points")
+  -- errors
+  T.raises(function() nn.curve(a, b, sp.train, {kind = "spline"}) end, '"bezier" or "polychain"', "a bad kind")
+  T.raises(function() nn.curve(a, b, sp.train, {bends = 0}) end, "bends", "zero bends")
+  T.raises(function() nn.curve(a, b, sp.train, {test = sp.test}) end, "'test' is not used", "option test")
+  T.raises(function() nn.curve(a, nn.mlp{2, 5, 3}, sp.train) end, "bad argument #2", "two layouts")
+  T.raises(function() nn.curve(a, b, sp.train, {eppochs = 2}) end, "did you mean 'epochs'", "a typo")
+  T.raises(function() c:at(1.5) end, "t must be in [0, 1]", "t outside [0, 1]")
+  T.raises(function() metrics.interpolate(c, sp.test, {alphas = {0.2, 0.5}}) end, "include 0 and 1", "ends missing")
+  T.raises(function() c:at(0.5, {reset_bn = sp.test}) end, "no BatchNorm", "reset_bn on an MLP curve")
+end)
+
 T.done()
