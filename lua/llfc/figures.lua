@@ -9,7 +9,7 @@ local M = {}
 local KINDS = { interpolate = true, llfc = true, weak_additivity = true, commutativity = true,
                 report = true, train = true, heatmap = true, series = true }
 -- several networks and paths beyond the line (metrics.merge, metrics.plane)
-KINDS.merge, KINDS.plane = true, true
+KINDS.merge, KINDS.plane, KINDS.stitch = true, true, true
 M.KINDS = KINDS
 
 -- kind, is_list: the kind of a result, or of a list of results of one kind.
@@ -519,6 +519,22 @@ local function merge_panels(r, st)
   return { { name = "merge", charts = { err, bars } } }
 end
 
+
+-- stitching: the error at each cut, A's and B's errors as the references
+local function stitch_panels(r, st)
+  local names, err, tr, ea, eb = {}, {}, {}, {}, {}
+  for i, l in ipairs(r.layers or {}) do
+    names[i], err[i], tr[i], ea[i], eb[i] = tostring(l.name), num(l.err), num(l.err_trained), num(r.err_a), num(r.err_b)
+  end
+  local chart = { type = "lines", title = "stitching: A up to the cut, then B", xlabel = "cut after (layer of A)",
+                  ylabel = "err", groups = names, log = st.log,
+                  series = { { name = "identity stitch", y = err } } }
+  if r.trained then chart.series[#chart.series + 1] = { name = "trained stitch", y = tr } end
+  chart.series[#chart.series + 1] = { name = "A", y = ea, dashed = true }
+  chart.series[#chart.series + 1] = { name = "B", y = eb, dashed = true }
+  return { { name = "stitching", charts = { chart } } }
+end
+
 -- ---- every kind --------------------------------------------------------------------------------------
 -- panels(r, kind, is_list, st, C): st = {log, ascii, layer, layers, labels, smooth, export}
 function M.panels(r, kind, is_list, st, C)
@@ -530,6 +546,7 @@ function M.panels(r, kind, is_list, st, C)
   if kind == "series" then return series_panels(rs, labels, st) end
   if kind == "plane" then return plane_panels(rs[1], st) end
   if kind == "merge" then return merge_panels(rs[1], st) end
+  if kind == "stitch" then return stitch_panels(rs[1], st) end
   local p = {}
   if kind == "llfc" then
     if #rs > 1 then

@@ -199,6 +199,23 @@ function show.merge(t)
   return table.concat(out, "\n")
 end
 
+function show.stitch(t)
+  local out = {}
+  out[#out + 1] = string.format("stitching: A's layers up to the cut, a linear stitching layer (identity%s), then B's; "
+    .. "err_a = %s, err_b = %s, %s", t.trained and " and trained" or "", fmt(t.err_a), fmt(t.err_b), count(t))
+  local nw = namew(t.layers)
+  out[#out + 1] = "  cut  " .. pad("after", nw) .. "        err       loss" .. (t.trained and "  err_trained  loss_trained" or "")
+  for _, l in ipairs(t.layers or {}) do
+    if l.note then
+      out[#out + 1] = string.format("  %3s  %s  (%s)", tostring(l.layer), pad(l.name or "", nw), l.note)
+    else
+      out[#out + 1] = string.format("  %3d  %s  %9s  %9s%s", l.layer, pad(l.name or "", nw), fmt(l.err), fmt(l.loss),
+        t.trained and string.format("  %11s  %12s", fmt(l.err_trained), fmt(l.loss_trained)) or "")
+    end
+  end
+  return table.concat(out, "\n")
+end
+
 M.meta = {}
 for kind, f in pairs(show) do
   -- a result edited into the wrong shape still prints (print must not raise)

@@ -541,6 +541,9 @@ local function csv_rows(r, kind, row)
         row(table.unpack(cells, 1, #head))
       end
     end
+  elseif kind == "stitch" then
+    row("layer", "name", "err", "loss", "err_trained", "loss_trained", "note")
+    for _, l in ipairs(r.layers or {}) do row(l.layer, l.name, l.err, l.loss, l.err_trained, l.loss_trained, l.note) end
   elseif kind == "merge" then
     row("layer", "dim", "mean", "std", "coef_mean", "coef_std", "skipped", "err", "members_err", "gap")
     for _, l in ipairs(r.layers or {}) do

@@ -1,6 +1,6 @@
 /* l_curve.c - Lua binding of curves (curve.h): the Curve type (Curve:at,
  * Curve:weights, Curve:nodes, Curve:save; nn.load returns a curve for a curve
- * file) and the private primitives of lua/llfc/curve.lua, which writes
+ * file) and the private primitives of lua/llfc/landscape.lua, which writes
  * nn.curve on the Trainer: package.loaded["llfc.curve.c"] = {new, attach}.
  * metrics.interpolate and metrics.llfc of a curve are in l_landscape.c. */
 #include "lbind.h"
@@ -142,7 +142,7 @@ static int mm_index(lua_State *L)
     return 1;
 }
 
-/* ---- the primitives of lua/llfc/curve.lua ---------------------------------------------------- */
+/* ---- the primitives of lua/llfc/landscape.lua ---------------------------------------------------- */
 
 /* new(a, b, kind, bends) -> curve on the straight line */
 static int p_new(lua_State *L)

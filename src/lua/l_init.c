@@ -121,10 +121,10 @@ int llfc_open_all(lua_State *L)
     lnn_push_checkarg(L);
     lua_call(L, 3, 0);
     lua_settop(L, top);
-    /* nn.curve, written on the Trainer too */
+    /* nn.curve (on the Trainer too) and metrics.stitch */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_getfield(L, -1, "llfc.curve");
-    lua_pushliteral(L, "llfc.curve");
+    lua_getfield(L, -1, "llfc.landscape");
+    lua_pushliteral(L, "llfc.landscape");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "install");
     lua_pushvalue(L, top);

@@ -7,6 +7,7 @@
 #include "metrics/metrics.h"
 #include "metrics/plane.h"
 #include "nn/curve.h"
+#include "nn/stitch.h"
 #include "metrics/span.h"
 #include "perm/align.h"
 
@@ -837,8 +838,78 @@ static const luaL_Reg perm_funcs[] = {
     {NULL, NULL},
 };
 
+
+/* ---- nn.stitch ---------------------------------------------------------------------------------- */
+
+/* The cut at idx: 0 (the input), a feature layer number 1..nfeat or name; returns it 0-based (-1: input). */
+static int check_cut(lua_State *L, int idx, const llfc_net *net, const char *fname)
+{
+    int nf = llfc_net_nfeat(net);
+    char nm[32];
+    if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        if (v < 0 || v > nf)
+            luaL_error(L, "%s: bad argument #%d: layer %d is outside 0 (the input) .. %d (the logits)", fname, idx, (int)v, nf);
+        return (int)v - 1;
+    }
+    const char *s = luaL_checkstring(L, idx);
+    if (!strcmp(s, "x")) return -1;
+    for (int l = 0; l < nf; l++)
+        if (!strcmp(s, llfc_net_featname(net, l, nm, sizeof nm))) return l;
+    luaL_error(L, "%s: bad argument #%d: no feature layer named '%s'", fname, idx, s);
+    return -2;
+}
+
+/* the float data of the tensor option field with n values, or NULL */
+static const float *opt_values(lua_State *L, int oidx, const char *field, int64_t n, const char *fname)
+{
+    if (!lua_istable(L, oidx) || lua_getfield(L, oidx, field) == LUA_TNIL) {
+        if (lua_istable(L, oidx)) lua_pop(L, 1);
+        return NULL;
+    }
+    llfc_tensor *t = lb_totensor(L, -1);
+    if (!t) luaL_error(L, "%s: option '%s' must be a tensor, got %s", fname, field, luaL_typename(L, -1));
+    if (llfc_tensor_numel(t) != n)
+        luaL_error(L, "%s: option '%s' has %d values, the stitching layer needs %d", fname, field,
+                   (int)llfc_tensor_numel(t), (int)n);
+    lua_pop(L, 1); /* anchored by the options table */
+    if (llfc_tensor_is_contiguous(t)) return llfc_tensor_data(t);
+    float *c = scratch(L, (size_t)n * sizeof *c);
+    llfc_tensor *cc = llfc_tensor_clone(t);
+    if (!cc) lb_error(L, fname);
+    memcpy(c, llfc_tensor_data(cc), (size_t)n * sizeof *c);
+    llfc_tensor_free(cc);
+    return c;
+}
+
+/* nn.stitch(a, b, layer [, {weight = T, bias = T}]) -> net, {layer =, name =, width =} */
+static int nn_stitch(lua_State *L)
+{
+    const char *fname = "nn.stitch";
+    static const char *const names[] = {"weight", "bias", NULL};
+    lua_settop(L, 4);
+    llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
+    if (llfc_net_same_arch(a, b))
+        return luaL_error(L, "%s: bad argument #2: not the layout of argument #1 (%s)", fname, llfc_errmsg());
+    int l = check_cut(L, 3, a, fname);
+    if (!lua_isnil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fname); }
+    if (llfc_net_stitch_check(a, l)) return lb_error(L, fname);
+    int64_t C = llfc_net_stitch_width(a, l);
+    const float *w = opt_values(L, 4, "weight", C * C, fname), *bias = opt_values(L, 4, "bias", C, fname);
+    llfc_net *s = llfc_net_stitch(a, b, l, w, bias);
+    if (!s) return lb_error(L, fname);
+    lb_pushnet(L, s);
+    char nm[32];
+    lua_createtable(L, 0, 3);
+    setint(L, "layer", l + 1);
+    setstr(L, "name", l < 0 ? "x" : llfc_net_featname(a, l, nm, sizeof nm));
+    setint(L, "width", C);
+    return 2;
+}
+
 static const luaL_Reg nn_funcs[] = {
     {"average", nn_average},
+    {"stitch", nn_stitch},
     {NULL, NULL},
 };
 

@@ -6,7 +6,8 @@
  * batch forward passes and cosines in double, curves (exact endpoints,
  * Bernstein weights by hand, the straight line to start, the bend gradient
  * against central differences of the naive double executor, one training
- * step against the gradient, files). */
+ * step against the gradient, files), stitching (none and all of A's layers,
+ * a permutation stitch between a network and its permuted copy). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "nn/build.h"
 #include "nn/combine.h"
 #include "nn/curve.h"
+#include "nn/stitch.h"
 #include "nn/train.h"
 #include "nn/nn.h"
 #include "metrics/plane.h"
@@ -505,6 +507,72 @@ static void test_curve_file(void)
     llfc_net_free(a), llfc_net_free(b);
 }
 
+
+/* ---- stitching -------------------------------------------------------------------------------- */
+static double maxout(const llfc_net *p, const llfc_net *q, const float *x, int64_t n)
+{
+    int64_t k = llfc_net_num_classes(p);
+    float *u = malloc((size_t)(n * k) * sizeof *u), *v = malloc((size_t)(n * k) * sizeof *v);
+    double m = -1;
+    if (!llfc_net_forward(p, x, n, u) && !llfc_net_forward(q, x, n, v)) {
+        m = 0;
+        for (int64_t i = 0; i < n * k; i++) {
+            double d = fabs((double)u[i] - v[i]);
+            if (!(d <= m)) m = d;
+        }
+    }
+    free(u), free(v);
+    return m;
+}
+
+static void test_stitch(const char *config)
+{
+    llfc_net *a = build(config, 1), *b = build(config, 2);
+    const char *f = family(a);
+    enum { N = 9 };
+    float *x = random_x(N, llfc_net_input_dim(a), 4);
+    llfc_net *s0 = llfc_net_stitch(a, b, -1, NULL, NULL), *sL = llfc_net_stitch(a, b, a->nfeat - 1, NULL, NULL);
+    CHECK(s0 && maxout(s0, b, x, N) == 0.0, "%s: none of A's layers (an identity stitch on the input) is B", f);
+    CHECK(sL && maxout(sL, a, x, N) == 0.0, "%s: all of A's layers (an identity stitch on the logits) is A", f);
+    int ntested = 0, okall = 1, ninvalid = 0;
+    llfc_perm *p = llfc_perm_random(a->spec, 9);
+    llfc_net *pa = llfc_perm_apply(p, a);
+    for (int l = 0; l < a->nfeat - 1; l++) {
+        if (llfc_net_stitch_check(a, l)) { ninvalid++; continue; }
+        llfc_net *m = llfc_net_stitch(a, b, l, NULL, NULL);
+        if (!m) { okall = 0; continue; }
+        llfc_net_free(m);
+        int g = -1;
+        for (int q = 0; q < a->spec->ngroups; q++)
+            if (a->spec->gfeat[q] == l) g = q;
+        if (g < 0) continue;
+        /* B = p(A): unit i of B is unit p[i] of A, so W[i, p[i]] = 1 maps A's units to B's */
+        int64_t C = llfc_net_stitch_width(a, l);
+        float *W = calloc((size_t)(C * C), sizeof *W);
+        for (int64_t i = 0; i < C; i++) W[i * C + p->idx[g][i]] = 1.0f;
+        llfc_net *st = llfc_net_stitch(a, pa, l, W, NULL);
+        double d = st ? maxout(st, a, x, N) : -1;
+        okall &= d >= 0 && d <= 1e-5;
+        ntested++;
+        llfc_net_free(st);
+        free(W);
+    }
+    CHECK(okall && ntested >= 1, "%s: a stitch set to the permutation between a net and its permuted copy computes the "
+          "net (%d cuts)", f, ntested);
+    if (ninvalid) {
+        int l = 0;
+        while (!llfc_net_stitch_check(a, l)) l++;
+        llfc_net *bad = llfc_net_stitch(a, b, l, NULL, NULL);
+        CHECK(!bad && strstr(llfc_errmsg(), "residual"), "%s: a cut inside a residual block is refused (%s)", f,
+              llfc_errmsg());
+    }
+    CHECK(!llfc_net_stitch(a, b, a->nfeat, NULL, NULL), "%s: a layer past the logits is an error (%s)", f, llfc_errmsg());
+    llfc_perm_free(p);
+    llfc_net_free(pa), llfc_net_free(s0), llfc_net_free(sL);
+    free(x);
+    llfc_net_free(a), llfc_net_free(b);
+}
+
 static void test_align_errors(void)
 {
     llfc_net *a = build(configs[0], 1), *b = build("mlp widths=10,7,3 act=relu init=torch", 2);
@@ -527,6 +595,7 @@ int main(void)
         test_plane(configs[c]);
         test_span(configs[c]);
         test_curve(configs[c]);
+        test_stitch(configs[c]);
     }
     test_curve_grad(configs[0], 1);
     test_curve_grad(configs[0], 2);

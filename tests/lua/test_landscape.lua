@@ -236,4 +236,48 @@ T.section("nn.curve", function()
   T.raises(function() c:at(0.5, {reset_bn = sp.test}) end, "no BatchNorm", "reset_bn on an MLP curve")
 end)
 
+T.section("nn.stitch and metrics.stitch", function()
+  local sp = data.spirals{n = 600, classes = 3, noise = 0.2, split = 0.5, seed = 1}
+  local a, b = nn.mlp{2, 32, 32, 3, seed = 1}, nn.mlp{2, 32, 32, 3, seed = 2}
+  a:train(sp.train, {epochs = 15, lr = 0.05, progress = false})
+  b:train(sp.train, {epochs = 15, lr = 0.05, progress = false, seed = 2})
+  local x = sp.test:tensors()
+  local s0, cut = nn.stitch(a, b, 0)
+  T.ok(cut.layer == 0 and cut.name == "x" and cut.width == 2, "the cut at the input")
+  T.eq(s0:forward(x):sub(b:forward(x)):abs():max(), 0, "none of A's layers: B's function")
+  local s3 = nn.stitch(a, b, "logits")
+  T.eq(s3:forward(x):sub(a:forward(x)):abs():max(), 0, "all of A's layers: A's function")
+  -- a permutation stitch between a network and its permuted copy: the network's function
+  local p = perm.random(a, 4)
+  local pa = p:apply(a)
+  local idx = p:get("P2")
+  local W = tensor.zeros({32, 32})
+  for i = 1, 32 do W:set(i, idx[i], 1) end
+  local ps = nn.stitch(a, pa, "h2", {weight = W})
+  T.ok(ps:forward(x):sub(a:forward(x)):abs():max() < 1e-5, "a stitch set to the permutation gives the net's function")
+  T.eq(ps:nparams(), 32 * 32 + 32, "only the stitching layer trains")
+  local r = metrics.stitch(a, b, sp.test, {train = sp.train, epochs = 5, lr = 0.05})
+  T.eq(r.kind, "stitch", "kind stitch")
+  T.eq(#r.layers, 4, "cuts 0 (input) .. 3 (logits)")
+  T.ok(r.layers[1].err == r.err_b and r.layers[4].err == r.err_a, "identity stitch: B at the input, A at the logits")
+  T.ok(r.layers[3].err_trained < r.layers[3].err, "training the stitch at h2 lowers its error",
+       r.layers[3].err_trained .. " vs " .. r.layers[3].err)
+  T.ok(tostring(r):find("stitching", 1, true) ~= nil, "it prints")
+  local one = metrics.stitch(a, b, sp.test, {layer = "h1"})
+  T.ok(#one.layers == 1 and one.layers[1].name == "h1" and one.layers[1].err_trained == nil, "one cut, untrained")
+  -- a ResNet: cuts inside residual blocks are noted
+  local rn1 = nn.resnet20{width = 1, input = {1, 8, 8}, classes = 3, seed = 1}
+  local rn2 = nn.resnet20{width = 1, input = {1, 8, 8}, classes = 3, seed = 2}
+  local rr = metrics.stitch(rn1, rn2, ds, {layers = {1, 2, 3}})
+  T.ok(rr.layers[2].note and rr.layers[2].err ~= rr.layers[2].err and rr.layers[2].name == "layer1.0.relu1",
+       "a cut inside a residual block: NaN and a note")
+  T.ok(rr.layers[3].err >= 0, "a cut at a block output is fine")
+  T.raises(function() nn.stitch(rn1, rn2, "layer1.0.relu1") end, "residual block", "nn.stitch refuses it")
+  T.raises(function() nn.stitch(a, b, 4) end, "outside 0", "a layer past the logits")
+  T.raises(function() nn.stitch(a, b, "h7") end, "no feature layer named", "a bad name")
+  T.raises(function() nn.stitch(a, b, 1, {weight = tensor.zeros({3, 3})}) end, "has 9 values", "a weight of another size")
+  T.raises(function() metrics.stitch(a, b, sp.test, {lr = 0.1, eppochs = 2}) end, "unknown option", "a typo")
+  T.raises(function() metrics.stitch(a, b, sp.test, {train = 3}) end, "option 'train'", "a bad train")
+end)
+
 T.done()
