@@ -9,7 +9,7 @@ local M = {}
 local KINDS = { interpolate = true, llfc = true, weak_additivity = true, commutativity = true,
                 report = true, train = true, heatmap = true, series = true }
 -- several networks and paths beyond the line (metrics.merge, metrics.plane)
-KINDS.merge, KINDS.plane, KINDS.stitch = true, true, true
+KINDS.merge, KINDS.plane, KINDS.stitch, KINDS.principal_angles = true, true, true, true
 M.KINDS = KINDS
 
 -- kind, is_list: the kind of a result, or of a list of results of one kind.
@@ -535,6 +535,17 @@ local function stitch_panels(r, st)
   return { { name = "stitching", charts = { chart } } }
 end
 
+
+-- principal angles: per layer, the mean and the smallest cosine
+local function angles_panels(r, st)
+  local layers = pick_layers(r.layers or {}, st.layers)
+  local chart = { type = "bars", title = string.format("principal angles of the top-%s subspaces (sample space)", tostring(r.k)),
+                  ylabel = "cos θ", groups = layer_names(layers),
+                  series = { { name = "mean cos", y = list(layers, function(l) return num(l.mean_cos) end) },
+                             { name = "smallest cos", y = list(layers, function(l) return num(l.min_cos) end) } } }
+  return { { name = "principal angles", charts = { chart } } }
+end
+
 -- ---- every kind --------------------------------------------------------------------------------------
 -- panels(r, kind, is_list, st, C): st = {log, ascii, layer, layers, labels, smooth, export}
 function M.panels(r, kind, is_list, st, C)
@@ -547,6 +558,7 @@ function M.panels(r, kind, is_list, st, C)
   if kind == "plane" then return plane_panels(rs[1], st) end
   if kind == "merge" then return merge_panels(rs[1], st) end
   if kind == "stitch" then return stitch_panels(rs[1], st) end
+  if kind == "principal_angles" then return angles_panels(rs[1], st) end
   local p = {}
   if kind == "llfc" then
     if #rs > 1 then

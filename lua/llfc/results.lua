@@ -216,6 +216,25 @@ function show.stitch(t)
   return table.concat(out, "\n")
 end
 
+function show.principal_angles(t)
+  local out = {}
+  out[#out + 1] = string.format("principal angles between the top-%d subspaces of A's and B's features in sample space "
+    .. "(the spans of their top left singular vectors over n = %d samples; 0 = the same subspace, 90 = orthogonal); "
+    .. "features %s", t.k, t.n, t.features or "post")
+  local nw = namew(t.layers)
+  out[#out + 1] = "  " .. pad("layer", nw) .. lpad("dim", 7) .. lpad("k", 4) .. "  mean cos  min cos  angles (degrees)"
+  for _, l in ipairs(t.layers or {}) do
+    local deg = {}
+    for i, a in ipairs(l.angles or {}) do
+      if i > 8 then deg[#deg + 1] = "..."; break end
+      deg[#deg + 1] = string.format("%.1f", math.deg(a))
+    end
+    out[#out + 1] = string.format("  %s%s%s  %8s  %7s  %s", pad(l.name, nw), lpad(l.dim, 7), lpad(l.k, 4),
+      fmt(l.mean_cos), fmt(l.min_cos), table.concat(deg, " "))
+  end
+  return table.concat(out, "\n")
+end
+
 M.meta = {}
 for kind, f in pairs(show) do
   -- a result edited into the wrong shape still prints (print must not raise)

@@ -541,6 +541,13 @@ local function csv_rows(r, kind, row)
         row(table.unpack(cells, 1, #head))
       end
     end
+  elseif kind == "principal_angles" then
+    row("layer", "dim", "k", "mean_cos", "min_cos", "angles_deg")
+    for _, l in ipairs(r.layers or {}) do
+      local deg = {}
+      for i, a in ipairs(l.angles or {}) do deg[i] = string.format("%.4f", math.deg(a)) end
+      row(l.name, l.dim, l.k, l.mean_cos, l.min_cos, table.concat(deg, " "))
+    end
   elseif kind == "stitch" then
     row("layer", "name", "err", "loss", "err_trained", "loss_trained", "note")
     for _, l in ipairs(r.layers or {}) do row(l.layer, l.name, l.err, l.loss, l.err_trained, l.loss_trained, l.note) end

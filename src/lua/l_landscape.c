@@ -9,6 +9,7 @@
 #include "nn/curve.h"
 #include "nn/stitch.h"
 #include "metrics/span.h"
+#include "metrics/subspace.h"
 #include "perm/align.h"
 
 #include <math.h>
@@ -827,9 +828,87 @@ int lb_curve_metric(lua_State *L, int llfc)
                            lb_optstring(L, 3, "title", title, fname), fname);
 }
 
+
+/* ---- metrics.principal_angles ------------------------------------------------------------------ */
+
+static void pushvec(lua_State *L, const double *v, int n, int acos_of)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, acos_of ? acos(v[i]) : v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* metrics.principal_angles(a, b, ds [, {k = 10, n = 1000, layers, features, batch, progress}]) */
+static int m_principal_angles(lua_State *L)
+{
+    const char *fname = "metrics.principal_angles";
+    static const char *const names[] = {"k", "n", "layers", "features", "batch", "progress", NULL};
+    lua_settop(L, 4);
+    llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
+    llfc_dataset *ds = lb_checkdataset(L, 3);
+    if (llfc_net_same_arch(a, b))
+        return luaL_error(L, "%s: bad argument #2: not the layout of argument #1 (%s)", fname, llfc_errmsg());
+    if (!lua_isnil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fname); }
+    check_data(L, a, ds, fname);
+    lua_Integer k = lb_optinteger(L, 4, "k", 10, fname), n = lb_optinteger(L, 4, "n", 1000, fname);
+    if (k < 1 || k > 64) return luaL_error(L, "%s: option 'k' must be between 1 and 64, got %d", fname, (int)k);
+    if (n < 2) return luaL_error(L, "%s: option 'n' must be at least 2, got %d", fname, (int)n);
+    if (n > ds->n) n = ds->n;
+    if (n < 2) return luaL_error(L, "%s: the dataset has fewer than 2 samples", fname);
+    int nl;
+    const int *ls = span_layers(L, 4, a, &nl, fname);
+    llfc_span_opts so;
+    lb_progress prog;
+    span_opts(L, 4, &so, &prog, fname);
+    llfc_pa_opts o = {.k = (int)k, .layers = ls, .nlayers = nl, .features = so.features, .batch = so.batch,
+                      .progress = lb_progress_fn, .progress_ud = &prog};
+    llfc_pa_layer *res;
+    int nout;
+    double t0 = llfc_now();
+    if (llfc_principal_angles(a, b, ds->x, n, &o, &res, &nout)) {
+        if (llfc_interrupted()) llfc_interrupt_clear();
+        return lb_error(L, fname);
+    }
+    lua_createtable(L, 0, 6);
+    setstr(L, "kind", "principal_angles");
+    setint(L, "k", k);
+    setint(L, "n", n);
+    setstr(L, "features", so.features ? "pre" : "post");
+    lua_createtable(L, nout, 0);
+    for (int i = 0; i < nout; i++) {
+        const llfc_pa_layer *r = &res[i];
+        char nm[32];
+        double mean = 0;
+        for (int j = 0; j < r->k; j++) mean += r->cos[j];
+        lua_createtable(L, 0, 9);
+        setstr(L, "name", llfc_net_featname(a, r->feat, nm, sizeof nm));
+        setint(L, "dim", r->dim);
+        setint(L, "k", r->k);
+        pushvec(L, r->cos, r->k, 0);
+        lua_setfield(L, -2, "cos");
+        pushvec(L, r->cos, r->k, 1);
+        lua_setfield(L, -2, "angles");
+        setnum(L, "mean_cos", r->k ? mean / r->k : NAN);
+        setnum(L, "min_cos", r->k ? r->cos[r->k - 1] : NAN);
+        pushvec(L, r->sv_a, r->k, 0);
+        lua_setfield(L, -2, "sv_a");
+        pushvec(L, r->sv_b, r->k, 0);
+        lua_setfield(L, -2, "sv_b");
+        lua_rawseti(L, -2, i + 1);
+    }
+    free(res);
+    lua_setfield(L, -2, "layers");
+    setnum(L, "seconds", llfc_now() - t0);
+    attach(L);
+    return 1;
+}
+
 static const luaL_Reg metrics_funcs[] = {
     {"merge", m_merge},
     {"plane", m_plane},
+    {"principal_angles", m_principal_angles},
     {NULL, NULL},
 };
 

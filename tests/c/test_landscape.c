@@ -7,7 +7,8 @@
  * Bernstein weights by hand, the straight line to start, the bend gradient
  * against central differences of the naive double executor, one training
  * step against the gradient, files), stitching (none and all of A's layers,
- * a permutation stitch between a network and its permuted copy). */
+ * a permutation stitch between a network and its permuted copy), principal
+ * angles against a one-sided Jacobi SVD in double written here. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "nn/nn.h"
 #include "metrics/plane.h"
 #include "metrics/span.h"
+#include "metrics/subspace.h"
 #include "perm/align.h"
 
 static const char *configs[] = {
@@ -573,6 +575,160 @@ static void test_stitch(const char *config)
     llfc_net_free(a), llfc_net_free(b);
 }
 
+
+/* ---- principal angles ----------------------------------------------------------------------------- */
+
+/* The top-k left singular vectors of A [n, d] (double, row-major) by one-sided
+ * Jacobi (Hestenes): columns rotated until orthogonal; U [n, k], sv[k]. */
+static void jacobi_left(const double *A, int n, int d, int k, double *U, double *sv)
+{
+    double *a = malloc((size_t)n * d * sizeof *a);
+    memcpy(a, A, (size_t)n * d * sizeof *a);
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0;
+        for (int p = 0; p < d; p++)
+            for (int q = p + 1; q < d; q++) {
+                double al = 0, be = 0, ga = 0;
+                for (int i = 0; i < n; i++) {
+                    al += a[i * d + p] * a[i * d + p], be += a[i * d + q] * a[i * d + q], ga += a[i * d + p] * a[i * d + q];
+                }
+                if (fabs(ga) <= 1e-15 * sqrt(al * be) || ga == 0) continue;
+                off = fmax(off, fabs(ga) / sqrt(al * be));
+                double z = (be - al) / (2 * ga), t = (z >= 0 ? 1 : -1) / (fabs(z) + sqrt(1 + z * z));
+                double c = 1 / sqrt(1 + t * t), s = c * t;
+                for (int i = 0; i < n; i++) {
+                    double x = a[i * d + p], y = a[i * d + q];
+                    a[i * d + p] = c * x - s * y, a[i * d + q] = s * x + c * y;
+                }
+            }
+        if (off < 1e-14) break;
+    }
+    char *used = calloc((size_t)d, 1);
+    for (int j = 0; j < k && j < d; j++) {
+        int best = 0;
+        double bn = -1;
+        for (int c = 0; c < d; c++) {
+            if (used[c]) continue;
+            double nn = 0;
+            for (int i = 0; i < n; i++) nn += a[i * d + c] * a[i * d + c];
+            if (nn > bn) bn = nn, best = c;
+        }
+        used[best] = 1;
+        sv[j] = sqrt(bn);
+        for (int i = 0; i < n; i++) U[i * k + j] = a[i * d + best] / sv[j];
+    }
+    free(used), free(a);
+}
+
+/* cosines of the principal angles between span(UA) and span(UB) by Jacobi on UA^T UB */
+static void ref_cosines(const double *UA, const double *UB, int n, int k, double *cos)
+{
+    double *M = calloc((size_t)k * k, sizeof *M), *u = malloc((size_t)k * k * sizeof *u);
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < k; p++)
+            for (int q = 0; q < k; q++) M[p * k + q] += UA[i * k + p] * UB[i * k + q];
+    jacobi_left(M, k, k, k, u, cos);
+    free(M), free(u);
+}
+
+static void test_subspace_random(int n, int d, int k)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, (uint64_t)(n * 131 + d));
+    float *FA = malloc((size_t)n * d * sizeof *FA), *FB = malloc((size_t)n * d * sizeof *FB);
+    double *A = malloc((size_t)n * d * sizeof *A), *B = malloc((size_t)n * d * sizeof *B);
+    /* a decaying spectrum, so the top-k subspaces are well defined */
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d; c++) {
+            double sc = 1.0 / (1 + c);
+            FA[i * d + c] = (float)(sc * llfc_rng_normal(&r));
+            FB[i * d + c] = (float)(0.7 * FA[i * d + c] + 0.3 * sc * llfc_rng_normal(&r));
+            A[i * d + c] = FA[i * d + c], B[i * d + c] = FB[i * d + c];
+        }
+    double *UA = malloc((size_t)n * k * sizeof *UA), *UB = malloc((size_t)n * k * sizeof *UB), sva[64], svb[64];
+    double *RA = malloc((size_t)n * k * sizeof *RA), *RB = malloc((size_t)n * k * sizeof *RB), rsa[64], rsb[64];
+    int rc = llfc_top_left_singular(FA, n, d, k, UA, sva) | llfc_top_left_singular(FB, n, d, k, UB, svb);
+    jacobi_left(A, n, d, k, RA, rsa);
+    jacobi_left(B, n, d, k, RB, rsb);
+    double esv = 0, eproj = 0;
+    for (int j = 0; j < k; j++) {
+        esv = fmax(esv, fabs(sva[j] - rsa[j]) / rsa[0]);
+        /* column j of UA lies in span(RA): its projection has norm 1 */
+        double pn = 0;
+        for (int q = 0; q < k; q++) {
+            double dot = 0;
+            for (int i = 0; i < n; i++) dot += UA[i * k + j] * RA[i * k + q];
+            pn += dot * dot;
+        }
+        eproj = fmax(eproj, fabs(1 - pn));
+    }
+    CHECK(rc == 0 && esv < 1e-5 && eproj < 1e-4, "subspace %dx%d (%s Gram): top-%d singular values and vectors against "
+          "Jacobi in double (%.2g, %.2g)", n, d, d <= n ? "F^T F" : "F F^T", k, esv, eproj);
+    double cos[64], rcos[64];
+    llfc_subspace_cosines(UA, UB, n, k, cos);
+    ref_cosines(RA, RB, n, k, rcos);
+    double ec = 0;
+    for (int j = 0; j < k; j++) ec = fmax(ec, fabs(cos[j] - rcos[j]));
+    CHECK(ec < 1e-4 && cos[0] <= 1 && cos[k - 1] >= 0 && cos[0] >= cos[k - 1],
+          "subspace %dx%d: the principal angles' cosines against Jacobi in double (%.2g)", n, d, ec);
+    free(FA), free(FB), free(A), free(B), free(UA), free(UB), free(RA), free(RB);
+}
+
+static void test_principal_angles(const char *config)
+{
+    llfc_net *a = build(config, 1), *b = build(config, 2);
+    const char *f = family(a);
+    enum { N = 24, K = 4 };
+    float *x = random_x(N, llfc_net_input_dim(a), 6);
+    llfc_pa_opts o = {.k = K, .batch = 10};
+    llfc_pa_layer *res;
+    int nl;
+    int rc = llfc_principal_angles(a, b, x, N, &o, &res, &nl);
+    CHECK(rc == 0 && nl == a->nfeat, "%s: principal angles of every layer (%s)", f, rc ? llfc_errmsg() : "ok");
+    if (rc) return;
+    /* the reference: every layer's features in double, Jacobi SVDs */
+    int L = a->nfeat, worst_l = -1;
+    float **fa = calloc((size_t)L, sizeof *fa), **fb = calloc((size_t)L, sizeof *fb);
+    for (int l = 0; l < L; l++) {
+        fa[l] = malloc((size_t)(N * llfc_net_featdim(a, l)) * sizeof(float));
+        fb[l] = malloc((size_t)(N * llfc_net_featdim(a, l)) * sizeof(float));
+    }
+    llfc_net_forward_features(a, x, N, NULL, fa);
+    llfc_net_forward_features(b, x, N, NULL, fb);
+    double worst = 0;
+    int compared = 0;
+    for (int l = 0; l < L; l++) {
+        int d = (int)llfc_net_featdim(a, l), k = res[l].k;
+        if (k < 1) continue;
+        double *A = malloc((size_t)N * d * sizeof *A), *B = malloc((size_t)N * d * sizeof *B);
+        for (int i = 0; i < N * d; i++) A[i] = fa[l][i], B[i] = fb[l][i];
+        double *RA = malloc((size_t)N * k * sizeof *RA), *RB = malloc((size_t)N * k * sizeof *RB), sa[64], sb[64], rc2[64];
+        jacobi_left(A, N, d, k, RA, sa);
+        jacobi_left(B, N, d, k, RB, sb);
+        ref_cosines(RA, RB, N, k, rc2);
+        for (int j = 0; j < k; j++)
+            if (fabs(rc2[j] - res[l].cos[j]) > worst) worst = fabs(rc2[j] - res[l].cos[j]), worst_l = l;
+        compared++;
+        free(A), free(B), free(RA), free(RB);
+    }
+    CHECK(compared >= 2 && worst < 2e-3, "%s: cosines of %d layers against Jacobi SVDs in double (%.2g at layer %d)", f,
+          compared, worst, worst_l + 1);
+    free(res);
+    /* a permuted copy: the same subspaces, every angle 0 */
+    llfc_perm *p = llfc_perm_random(a->spec, 3);
+    llfc_net *pa = llfc_perm_apply(p, a);
+    rc = llfc_principal_angles(a, pa, x, N, &o, &res, &nl);
+    double low = 1;
+    for (int l = 0; rc == 0 && l < nl; l++)
+        for (int j = 0; j < res[l].k; j++) low = fmin(low, res[l].cos[j]);
+    CHECK(rc == 0 && low > 1 - 1e-4, "%s: a permuted copy spans the same subspaces (smallest cos %.6f)", f, low);
+    if (!rc) free(res);
+    for (int l = 0; l < L; l++) free(fa[l]), free(fb[l]);
+    free(fa), free(fb), free(x);
+    llfc_perm_free(p);
+    llfc_net_free(pa), llfc_net_free(a), llfc_net_free(b);
+}
+
 static void test_align_errors(void)
 {
     llfc_net *a = build(configs[0], 1), *b = build("mlp widths=10,7,3 act=relu init=torch", 2);
@@ -596,7 +752,10 @@ int main(void)
         test_span(configs[c]);
         test_curve(configs[c]);
         test_stitch(configs[c]);
+        test_principal_angles(configs[c]);
     }
+    test_subspace_random(40, 12, 5);
+    test_subspace_random(25, 60, 6);
     test_curve_grad(configs[0], 1);
     test_curve_grad(configs[0], 2);
     test_curve_grad(configs[1], 1);

@@ -280,4 +280,28 @@ T.section("nn.stitch and metrics.stitch", function()
   T.raises(function() metrics.stitch(a, b, sp.test, {train = 3}) end, "option 'train'", "a bad train")
 end)
 
+T.section("metrics.principal_angles", function()
+  local a, b = mlp(1), mlp(2)
+  local r = metrics.principal_angles(a, b, ds, {k = 4, n = 40})
+  T.eq(r.kind, "principal_angles", "kind principal_angles")
+  T.ok(r.n == 40 and #r.layers == 3 and r.layers[1].k == 4 and #r.layers[1].angles == 4, "k angles per layer")
+  local l = r.layers[1]
+  local sorted = true
+  for i = 2, #l.cos do sorted = sorted and l.cos[i] <= l.cos[i - 1] and l.angles[i] >= l.angles[i - 1] end
+  T.ok(sorted and l.cos[1] <= 1 and l.min_cos >= 0, "cosines descend in [0, 1], angles ascend")
+  T.near(math.cos(l.angles[2]), l.cos[2], 1e-12, "angles are acos of the cosines")
+  local same = metrics.principal_angles(a, perm.random(a, 3):apply(a), ds, {k = 4, n = 40})
+  local low = 1
+  for _, y in ipairs(same.layers) do low = math.min(low, y.min_cos) end
+  T.ok(low > 1 - 1e-4, "a permuted copy: every angle 0", low)
+  local c = metrics.principal_angles(bnnet(1), bnnet(2), ds, {k = 3, n = 30, layers = {"h1"}})
+  T.ok(#c.layers == 1 and c.layers[1].name == "h1" and c.layers[1].dim == 4 * 64, "a conv net's layer, chosen by name")
+  T.ok(tostring(r):find("principal angles", 1, true) ~= nil, "it prints")
+  T.raises(function() metrics.principal_angles(a, b, ds, {k = 0}) end, "option 'k'", "k 0")
+  T.raises(function() metrics.principal_angles(a, nn.mlp{64, 5, 3}, ds) end, "bad argument #2", "two layouts")
+  T.raises(function() metrics.principal_angles(a, b, ds, {layres = {1}}) end, "did you mean 'layers'", "a typo")
+  T.raises(function() metrics.principal_angles(a, b, ds, {progress = function() return false end}) end,
+           "interrupted", "progress returning false stops")
+end)
+
 T.done()
