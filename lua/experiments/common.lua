@@ -13,6 +13,7 @@ local COMMON = {
   {"hidden", "list", "512,512,512", "hidden widths (input and classes come from the data)"},
   {"epochs", "number", 3, "training epochs of each network"},
   {"lr", "number", 0.05, "SGD learning rate (momentum 0.9)"},
+  {"schedule", "string", "constant", "learning-rate schedule over the run: constant | cosine | linear | step"},
   {"batch", "number", 128, "mini-batch size"},
   {"n-train", "number", 10000, "training samples (first n of the training set)"},
   {"n-test", "number", 2000, "test samples the metrics are measured on"},
@@ -151,7 +152,7 @@ end
 function E.train_opts(o, extra)
   -- a progress bar on stderr when the run is in a terminal
   local t = { lr = o.lr, momentum = 0.9, batch = math.floor(o.batch), epochs = o.epochs,
-              progress = o.view == true }
+              schedule = o.schedule, progress = o.view == true }
   for k, v in pairs(extra or {}) do t[k] = v end
   return t
 end
@@ -247,12 +248,14 @@ end
 
 -- ---- runs --------------------------------------------------------------------------
 -- Everything a script starts with: options, output dir, data, header line.
-function E.start(name, about, argv, extra)
+-- quiet = true prints nothing (the worker ranks of a sweep under mpirun).
+function E.start(name, about, argv, extra, quiet)
   local o = E.options(name, about, argv, extra)
   E.mkdir(o.out)
   o.t0 = os.time()
   o.clock0 = os.clock()
   local ds = E.dataset(o)
+  if quiet then o.view = false; return o, ds end
   print(string.format("%s: %s", name, about))
   print(string.format("data %s: %d train, %d test; widths %s; %g epochs, lr %g, batch %d%s",
                       ds.name, #ds.train, #ds.test, table.concat(E.widths(o, ds), "-"), o.epochs,
@@ -260,6 +263,54 @@ function E.start(name, about, argv, extra)
   print("theta_alpha = alpha*A + (1-alpha)*B (alpha = 1 is A, alpha = 0 is B); errors are fractions")
   if o.view then print("(each computation is drawn live; press q to go on, or run with --no-view)") end
   return o, ds
+end
+
+-- ---- sweeps over seeds ----------------------------------------------------------------
+-- The options of the scripts that run as sweeps (llfc.sweep): one run per seed.
+E.SWEEP_OPTIONS = {
+  {"seeds", "list", "1,2,3", "one run per seed s; its two networks use seeds 2s-1 and 2s"},
+  {"retries", "number", 1, "times a failed task runs again"},
+}
+
+-- E.start for a sweep script: only rank 0 prints (under mpirun every rank
+-- runs the script; the others end in Sweep:run), no live view (tasks run
+-- wherever the scheduler sends them).  Returns o, ds, S (the sweep, results
+-- in o.out: results.jsonl and models/).
+function E.start_sweep(name, about, argv, extra)
+  local all = {}
+  for _, s in ipairs(extra or {}) do all[#all + 1] = s end
+  for _, s in ipairs(E.SWEEP_OPTIONS) do all[#all + 1] = s end
+  local rank0 = sweep.rank() == 0
+  local o, ds = E.start(name, about, argv, all, not rank0)
+  o.view = false
+  o.rank0 = rank0
+  for i, s in ipairs(o.seeds) do
+    if math.type(s) ~= "integer" and s ~= math.floor(s) or s < 1 then
+      error(string.format("--seeds: seeds are integers >= 1, got %s", tostring(s)), 0)
+    end
+    o.seeds[i] = math.floor(s)
+  end
+  local S = sweep.new{ dir = o.out, name = name, retries = math.floor(o.retries), data = E.data_desc(o, ds) }
+  if rank0 then
+    print(string.format("a sweep over seeds %s: results in %s/results.jsonl (running the command again resumes it)",
+                        table.concat(o.seeds, ","), o.out))
+  end
+  return o, ds, S
+end
+
+-- What the tasks train and measure on, for the rows' provenance
+function E.data_desc(o, ds)
+  local d = string.format("%s: first %d training and %d test samples", ds.name, #ds.train, #ds.test)
+  if ds.name ~= "fashion_mnist" then d = d .. " (seed 1)" end
+  return d
+end
+
+-- The options that change what a task computes, recorded in its params (a run
+-- with other options does not take the old rows as done)
+function E.run_config(o, ds)
+  return { dataset = ds.name, n_train = #ds.train, n_test = #ds.test, widths = table.concat(E.widths(o, ds), "-"),
+           epochs = o.epochs, lr = o.lr, schedule = o.schedule, batch = math.floor(o.batch),
+           alphas = math.floor(o.alphas) }
 end
 
 -- metrics.report with the run's alphas and the live view when in a terminal

@@ -109,9 +109,10 @@ int llfc_open_nn(lua_State *L);
 int llfc_open_perm(lua_State *L);
 int llfc_open_metrics(lua_State *L);
 int llfc_open_view(lua_State *L);
+int llfc_open_sweep(lua_State *L);
 
 /* Open everything: pushes the llfc table {tensor=, data=, nn=, perm=,
- * metrics=, view=, version=} and installs the embedded Lua modules in
+ * metrics=, view=, sweep=, version=} and installs the embedded Lua modules in
  * package.preload. */
 int llfc_open_all(lua_State *L);
 
