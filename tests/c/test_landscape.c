@@ -703,8 +703,18 @@ static void test_principal_angles(const char *config)
         double *A = malloc((size_t)N * d * sizeof *A), *B = malloc((size_t)N * d * sizeof *B);
         for (int i = 0; i < N * d; i++) A[i] = fa[l][i], B[i] = fb[l][i];
         double *RA = malloc((size_t)N * k * sizeof *RA), *RB = malloc((size_t)N * k * sizeof *RB), sa[64], sb[64], rc2[64];
-        jacobi_left(A, N, d, k, RA, sa);
-        jacobi_left(B, N, d, k, RB, sb);
+        if (d <= N) {
+            jacobi_left(A, N, d, k, RA, sa);
+            jacobi_left(B, N, d, k, RB, sb);
+        } else { /* wide: the left singular vectors of F are those of F F^T, built here in double */
+            double *KA = calloc((size_t)N * N, sizeof *KA), *KB = calloc((size_t)N * N, sizeof *KB);
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++)
+                    for (int c = 0; c < d; c++) KA[i * N + j] += A[i * d + c] * A[j * d + c], KB[i * N + j] += B[i * d + c] * B[j * d + c];
+            jacobi_left(KA, N, N, k, RA, sa);
+            jacobi_left(KB, N, N, k, RB, sb);
+            free(KA), free(KB);
+        }
         ref_cosines(RA, RB, N, k, rc2);
         for (int j = 0; j < k; j++)
             if (fabs(rc2[j] - res[l].cos[j]) > worst) worst = fabs(rc2[j] - res[l].cos[j]), worst_l = l;
