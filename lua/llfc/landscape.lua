@@ -14,18 +14,24 @@ local OWN = { kind = true, bends = true }
 
 function M.install(llfc, checkarg)
   local nn, view, metrics = llfc.nn, llfc.view, llfc.metrics
-  local C = assert(package.loaded["llfc.curve.c"], "llfc.curve needs the llfc binary or module")
+
+  -- f(a, b, ds [, opts]): two networks, a dataset and an options table (nil: {})
+  local function check3(fname, a, b, ds, opts)
+    checkarg(a, "net", 1, fname)
+    checkarg(b, "net", 2, fname)
+    checkarg(ds, "dataset", 3, fname)
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then
+      error(string.format("bad argument #4 to '%s' (table expected, got %s)", fname, type(opts)), 3)
+    end
+    return opts
+  end
+  local C = assert(package.loaded["llfc.curve.c"], "llfc.landscape needs the llfc binary or module")
 
   -- nn.curve(a, b, ds [, {kind = "bezier", bends = 1, epochs, lr, seed, ...}]) -> curve, history
   function nn.curve(a, b, ds, opts)
     local fname = "nn.curve"
-    checkarg(a, "net", 1, fname)
-    checkarg(b, "net", 2, fname)
-    checkarg(ds, "dataset", 3, fname)
-    if opts == nil then opts = {} end
-    if type(opts) ~= "table" then
-      error(string.format("bad argument #4 to '%s' (table expected, got %s)", fname, type(opts)), 2)
-    end
+    opts = check3(fname, a, b, ds, opts)
     local kind, bends = opts.kind == nil and "bezier" or opts.kind, opts.bends == nil and 1 or opts.bends
     if type(kind) ~= "string" then
       error(string.format("%s: option 'kind' must be \"bezier\" or \"polychain\", got %s", fname, type(kind)), 2)
@@ -65,13 +71,7 @@ function M.install(llfc, checkarg)
   -- metrics.stitch(a, b, ds [, {layer | layers, train = false | true | dataset, epochs = 1, lr = 0.01, ...}])
   function metrics.stitch(a, b, ds, opts)
     local fname = "metrics.stitch"
-    checkarg(a, "net", 1, fname)
-    checkarg(b, "net", 2, fname)
-    checkarg(ds, "dataset", 3, fname)
-    if opts == nil then opts = {} end
-    if type(opts) ~= "table" then
-      error(string.format("bad argument #4 to '%s' (table expected, got %s)", fname, type(opts)), 2)
-    end
+    opts = check3(fname, a, b, ds, opts)
     local known = {}
     for _, k in ipairs(TRAIN) do known[k] = true end
     for _, k in ipairs(STITCH_OPTS) do known[k] = true end

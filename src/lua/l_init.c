@@ -67,6 +67,22 @@ static int l_demo(lua_State *L)
     return 0;
 }
 
+/* require(name).install(llfc [, Net metatable], checkarg) with the llfc table on top */
+static void install_lua(lua_State *L, const char *name, int with_net_mt)
+{
+    int top = lua_gettop(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getfield(L, -1, name);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushvalue(L, top);
+    if (with_net_mt) luaL_getmetatable(L, LLFC_NET_MT);
+    lnn_push_checkarg(L);
+    lua_call(L, 2 + with_net_mt, 0);
+    lua_settop(L, top);
+}
+
 int llfc_open_all(lua_State *L)
 {
     /* package.preload entries for the embedded Lua modules */
@@ -110,28 +126,9 @@ int llfc_open_all(lua_State *L)
     lua_setfield(L, -2, "blas");
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
-    /* the workflows written in Lua: net:train, nn.spawn, nn.pair */
-    int top = lua_gettop(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_getfield(L, -1, "llfc.train");
-    lua_pushliteral(L, "llfc.train");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "install");
-    lua_pushvalue(L, top);
-    luaL_getmetatable(L, LLFC_NET_MT);
-    lnn_push_checkarg(L);
-    lua_call(L, 3, 0);
-    lua_settop(L, top);
-    /* nn.curve (on the Trainer too) and metrics.stitch */
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_getfield(L, -1, "llfc.landscape");
-    lua_pushliteral(L, "llfc.landscape");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "install");
-    lua_pushvalue(L, top);
-    lnn_push_checkarg(L);
-    lua_call(L, 2, 0);
-    lua_settop(L, top);
+    /* the workflows written in Lua: net:train, nn.spawn, nn.pair; nn.curve (on the Trainer too) and metrics.stitch */
+    install_lua(L, "llfc.train", 1);
+    install_lua(L, "llfc.landscape", 0);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

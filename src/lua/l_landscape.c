@@ -315,13 +315,19 @@ static void span_header(lua_State *L, const span_run *r, const char *kind, int c
     setnum(L, "seconds", llfc_now() - r->t0);
 }
 
-/* {name, dim, mean, std, coef_mean, coef_std, skipped} of LLFC layer i at value v */
-static void span_push_layer(lua_State *L, const span_run *r, int i, const llfc_span_value *v)
+/* a new table {name =, dim =} of LLFC layer i */
+static void span_layer_head(lua_State *L, const span_run *r, int i)
 {
     char name[32];
     lua_createtable(L, 0, 7);
     setstr(L, "name", llfc_net_featname(r->net, r->layers[i], name, sizeof name));
     setint(L, "dim", llfc_net_featdim(r->net, r->layers[i]));
+}
+
+/* {name, dim, mean, std, coef_mean, coef_std, skipped} of LLFC layer i at value v */
+static void span_push_layer(lua_State *L, const span_run *r, int i, const llfc_span_value *v)
+{
+    span_layer_head(L, r, i);
     setnum(L, "mean", v->mean[i]);
     setnum(L, "std", v->std[i]);
     setnum(L, "coef_mean", v->coef_mean[i]);
@@ -401,7 +407,10 @@ static const int *span_layers(lua_State *L, int oidx, const llfc_net *net, int *
     return ls;
 }
 
-static void span_opts(lua_State *L, int oidx, llfc_span_opts *o, lb_progress *prog, const char *fname)
+/* The options the span functions share: layers, features, batch, progress and, with bn_opts,
+ * reset_bn (a dataset), n and bn_batch. */
+static void span_opts(lua_State *L, int oidx, const llfc_net *net, int bn_opts, llfc_span_opts *o, lb_progress *prog,
+                      const char *fname)
 {
     memset(o, 0, sizeof *o);
     const char *f = lb_optstring(L, oidx, "features", "post", fname);
@@ -410,9 +419,18 @@ static void span_opts(lua_State *L, int oidx, llfc_span_opts *o, lb_progress *pr
     else luaL_error(L, "%s: option 'features' must be \"post\" or \"pre\", got \"%s\"", fname, f);
     o->batch = lb_optinteger(L, oidx, "batch", 0, fname);
     if (o->batch < 0) luaL_error(L, "%s: option 'batch' must be positive", fname);
+    o->layers = span_layers(L, oidx, net, &o->nlayers, fname);
     optprogress(L, oidx, prog, fname);
     o->progress = lb_progress_fn;
     o->progress_ud = prog;
+    llfc_dataset *bn = bn_opts ? optdataset(L, oidx, "reset_bn", fname) : NULL;
+    if (!bn) return;
+    if (!llfc_net_count_ops(net, LLFC_OP_BN))
+        luaL_error(L, "%s: option 'reset_bn': the networks have no BatchNorm layers", fname);
+    check_data(L, net, bn, fname);
+    lua_Integer n = lb_optinteger(L, oidx, "n", 5000, fname), bb = lb_optinteger(L, oidx, "bn_batch", 256, fname);
+    if (n < 1 || bb < 1) luaL_error(L, "%s: options 'n' and 'bn_batch' must be at least 1", fname);
+    o->bn_x = bn->x, o->bn_n = n < bn->n ? n : bn->n, o->bn_batch = bb;
 }
 
 /* ---- metrics.merge ------------------------------------------------------------------------- */
@@ -483,12 +501,9 @@ static int m_merge(lua_State *L)
     }
     double *v = scratch(L, (size_t)K * sizeof *v);
     if (llfc_average_weights(K, w, v)) return lb_error(L, fname);
-    int nl;
-    const int *ls = span_layers(L, 4, merged, &nl, fname);
     llfc_span_opts o;
     lb_progress prog;
-    span_opts(L, 4, &o, &prog, fname);
-    o.layers = ls, o.nlayers = nl;
+    span_opts(L, 4, merged, 0, &o, &prog, fname);
     /* the members (error only), then the merge against the weighted mix of their features */
     llfc_span_point *pts = scratch(L, (size_t)(K + 1) * sizeof *pts);
     double *onehot = scratch(L, (size_t)(K * K) * sizeof *onehot);
@@ -499,7 +514,7 @@ static int m_merge(lua_State *L)
     pts[K] = (llfc_span_point){.net = merged, .v = v, .llfc = 1};
     merge_desc d = {K, v};
     span_run r = {.np = K + 1, .view = lb_optboolean(L, 4, "view", 0, fname), .push = push_merge, .ud = &d,
-                  .net = merged, .layers = ls, .nlayers = nl};
+                  .net = merged, .layers = o.layers, .nlayers = o.nlayers};
     return span_run_points(L, &r, nets, K, pts, ds, &o, "merge", lb_optstring(L, 4, "title", "merge", fname), fname);
 }
 
@@ -551,10 +566,7 @@ static void push_plane(lua_State *L, span_run *r, int ndone, int complete)
     if (d->llfc) {
         lua_createtable(L, r->nlayers, 0);
         for (int l = 0; l < r->nlayers; l++) {
-            char name[32];
-            lua_createtable(L, 0, 3);
-            setstr(L, "name", llfc_net_featname(r->net, r->layers[l], name, sizeof name));
-            setint(L, "dim", llfc_net_featdim(r->net, r->layers[l]));
+            span_layer_head(L, r, l);
             push_grid(L, r, d, ndone, l);
             lua_setfield(L, -2, "mean");
             lua_rawseti(L, -2, l + 1);
@@ -613,21 +625,9 @@ static int m_plane(lua_State *L)
         }
     }
     lua_settop(L, 5);
-    llfc_dataset *bn = optdataset(L, 5, "reset_bn", fname);
-    lua_Integer bn_n = lb_optinteger(L, 5, "n", 5000, fname), bn_batch = lb_optinteger(L, 5, "bn_batch", 256, fname);
-    if (bn) {
-        if (!llfc_net_count_ops(nodes[0], LLFC_OP_BN))
-            return luaL_error(L, "%s: option 'reset_bn': the networks have no BatchNorm layers", fname);
-        check_data(L, nodes[0], bn, fname);
-        if (bn_n < 1 || bn_batch < 1) return luaL_error(L, "%s: options 'n' and 'bn_batch' must be at least 1", fname);
-    }
-    int nl;
-    const int *ls = span_layers(L, 5, nodes[0], &nl, fname);
     llfc_span_opts o;
     lb_progress prog;
-    span_opts(L, 5, &o, &prog, fname);
-    o.layers = ls, o.nlayers = nl;
-    if (bn) o.bn_x = bn->x, o.bn_n = bn_n < bn->n ? bn_n : bn->n, o.bn_batch = bn_batch;
+    span_opts(L, 5, nodes[0], 1, &o, &prog, fname);
     plane_desc d = {.G = (int)G, .llfc = want_llfc};
     if (llfc_plane_basis(nodes[0], nodes[1], nodes[2], &d.pl)) return lb_error(L, fname);
     /* the grid: the three points' box widened by margin of its extent on each side */
@@ -653,7 +653,7 @@ static int m_plane(lua_State *L)
             pts[p] = (llfc_span_point){.w = w + 3 * p, .llfc = want_llfc};
         }
     span_run r = {.np = np, .view = lb_optboolean(L, 5, "view", 0, fname), .push = push_plane, .ud = &d,
-                  .net = nodes[0], .layers = ls, .nlayers = nl};
+                  .net = nodes[0], .layers = o.layers, .nlayers = o.nlayers};
     return span_run_points(L, &r, nodes, 3, pts, ds, &o, "plane",
                            lb_optstring(L, 5, "title", "the plane through a, b, c", fname), fname);
 }
@@ -708,10 +708,7 @@ static void push_curve(lua_State *L, span_run *r, int ndone, int complete)
     setstr(L, "features", d->features ? "pre" : "post");
     lua_createtable(L, r->nlayers, 0);
     for (int l = 0; l < r->nlayers; l++) {
-        char name[32];
-        lua_createtable(L, 0, 5);
-        setstr(L, "name", llfc_net_featname(r->net, r->layers[l], name, sizeof name));
-        setint(L, "dim", llfc_net_featdim(r->net, r->layers[l]));
+        span_layer_head(L, r, l);
         if (ndone > 0) {
             const llfc_span_value *b = &r->vals[0];
             setint(L, "skipped", b->skipped[l]);
@@ -792,21 +789,9 @@ int lb_curve_metric(lua_State *L, int llfc)
     double *ts = opt_ts(L, 3, "alphas", llfc ? mids : grid, llfc ? 3 : 21, &nt, fname);
     if (!llfc && (ts[0] != 0.0 || ts[nt - 1] != 1.0))
         return luaL_error(L, "%s: the t values of a curve's interpolation must include 0 and 1 (its ends)", fname);
-    int nl;
-    const int *ls = span_layers(L, 3, nodes[0], &nl, fname);
     llfc_span_opts o;
     lb_progress prog;
-    span_opts(L, 3, &o, &prog, fname);
-    o.layers = ls, o.nlayers = nl;
-    llfc_dataset *bn = optdataset(L, 3, "reset_bn", fname);
-    if (bn) {
-        if (!llfc_net_count_ops(nodes[0], LLFC_OP_BN))
-            return luaL_error(L, "%s: option 'reset_bn': the networks have no BatchNorm layers", fname);
-        check_data(L, nodes[0], bn, fname);
-        lua_Integer n = lb_optinteger(L, 3, "n", 5000, fname), bb = lb_optinteger(L, 3, "bn_batch", 256, fname);
-        if (n < 1 || bb < 1) return luaL_error(L, "%s: options 'n' and 'bn_batch' must be at least 1", fname);
-        o.bn_x = bn->x, o.bn_n = n < bn->n ? n : bn->n, o.bn_batch = bb;
-    }
+    span_opts(L, 3, nodes[0], 1, &o, &prog, fname);
     int np = nt + llfc;
     llfc_span_point *pts = scratch(L, (size_t)np * sizeof *pts);
     double *w = scratch(L, (size_t)(np + 1) * K * sizeof *w);
@@ -821,7 +806,7 @@ int lb_curve_metric(lua_State *L, int llfc)
     }
     curve_desc d = {nt, ts, llfc, o.features};
     span_run r = {.np = np, .view = lb_optboolean(L, 3, "view", 0, fname), .push = push_curve, .ud = &d,
-                  .net = nodes[0], .layers = ls, .nlayers = nl};
+                  .net = nodes[0], .layers = o.layers, .nlayers = o.nlayers};
     char title[96];
     snprintf(title, sizeof title, "along a %s curve (t = 1 is a, t = 0 is b)", llfc_curve_kind_name(c->kind));
     return span_run_points(L, &r, nodes, K, pts, ds, &o, llfc ? "llfc" : "interpolate",
@@ -857,12 +842,10 @@ static int m_principal_angles(lua_State *L)
     if (n < 2) return luaL_error(L, "%s: option 'n' must be at least 2, got %d", fname, (int)n);
     if (n > ds->n) n = ds->n;
     if (n < 2) return luaL_error(L, "%s: the dataset has fewer than 2 samples", fname);
-    int nl;
-    const int *ls = span_layers(L, 4, a, &nl, fname);
     llfc_span_opts so;
     lb_progress prog;
-    span_opts(L, 4, &so, &prog, fname);
-    llfc_pa_opts o = {.k = (int)k, .layers = ls, .nlayers = nl, .features = so.features, .batch = so.batch,
+    span_opts(L, 4, a, 0, &so, &prog, fname);
+    llfc_pa_opts o = {.k = (int)k, .layers = so.layers, .nlayers = so.nlayers, .features = so.features, .batch = so.batch,
                       .progress = lb_progress_fn, .progress_ud = &prog};
     llfc_pa_layer *res;
     int nout;

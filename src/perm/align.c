@@ -59,9 +59,15 @@ done:
     return rc;
 }
 
-/* A progress callback asked to stop: keep its own message, else "interrupted". */
-static int asked_to_stop(void)
+/* The progress callback after a round or step: 0 go on, 1 Ctrl-C (stop with
+ * the Perms so far), -1 the callback asked to stop (its message, else
+ * "interrupted"). */
+static int report(const llfc_align_opts *o, double done, double total, const char *msg)
 {
+    if (!o->progress) return 0;
+    llfc_seterr("%s", "");
+    if (!o->progress(o->progress_ud, done, total, msg)) return 0;
+    if (llfc_interrupted()) return 1;
     if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
     return -1;
 }
@@ -80,15 +86,11 @@ static int start_perms(const llfc_net *const *nets, int N, const llfc_align_opts
         free(ws.objective);
         if (!p[i]) return -1;
         if (ws.interrupted) *intr = 1;
-        if (o->progress) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "align_many: start, network %d matched to network 1", i + 1);
-            llfc_seterr("%s", "");
-            if (o->progress(o->progress_ud, i, N - 1, msg)) {
-                if (llfc_interrupted()) *intr = 1;
-                else return asked_to_stop();
-            }
-        }
+        char msg[96];
+        snprintf(msg, sizeof msg, "align_many: start, network %d matched to network 1", i + 1);
+        int r = report(o, i, N - 1, msg);
+        if (r < 0) return -1;
+        if (r > 0) *intr = 1;
     }
     return 0;
 }
@@ -137,17 +139,12 @@ static int align_average(const llfc_net *const *nets, int N, const llfc_align_op
         if (intr) break; /* a partial round: not counted */
         st->objective[it] = pair_objective((const llfc_net *const *)al, N);
         st->iterations = it + 1;
-        if (o->progress) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "align_many round %d: objective %.9g%s", it + 1, st->objective[it],
-                     changed ? "" : " (no change, done)");
-            llfc_seterr("%s", "");
-            if (o->progress(o->progress_ud, it + 1, o->max_iter, msg)) {
-                if (llfc_interrupted()) { intr = 1; break; }
-                asked_to_stop();
-                goto done;
-            }
-        }
+        char msg[128];
+        snprintf(msg, sizeof msg, "align_many round %d: objective %.9g%s", it + 1, st->objective[it],
+                 changed ? "" : " (no change, done)");
+        int r = report(o, it + 1, o->max_iter, msg);
+        if (r < 0) goto done;
+        if (r > 0) { intr = 1; break; }
         if (!changed) break;
     }
     /* into the frame of the first network: q_i = p_1^-1 o p_i */
@@ -456,17 +453,12 @@ static int align_universe(const llfc_net *const *nets, int N, const llfc_align_o
         F = fw_eval(&w, w.M);
         st->objective[it] = F;
         st->iterations = it + 1;
-        if (o->progress) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "align_many step %d: objective %.9g, step %.3g%s", it + 1, F, best,
-                     gain ? "" : " (no gain, done)");
-            llfc_seterr("%s", "");
-            if (o->progress(o->progress_ud, it + 1, o->max_iter, msg)) {
-                if (llfc_interrupted()) { intr = 1; break; }
-                asked_to_stop();
-                goto done;
-            }
-        }
+        char msg[128];
+        snprintf(msg, sizeof msg, "align_many step %d: objective %.9g, step %.3g%s", it + 1, F, best,
+                 gain ? "" : " (no gain, done)");
+        int r = report(o, it + 1, o->max_iter, msg);
+        if (r < 0) goto done;
+        if (r > 0) { intr = 1; break; }
         if (!gain) break;
     }
     /* the projection runs when interrupted too: the flag is set again after it */
