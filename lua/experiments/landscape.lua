@@ -146,8 +146,10 @@ E.table(o, "merge", "merging K networks: err of the average, mean err of the mem
         .. "mean over layers of the N-model LLFC 1 - cos(f(average), mean of f(members))",
   { headers = { "K", "alignment", "err_merge", "err_members", "gap", "loss_gap", "mean_1-cos", "align_iter",
                 "align_s" }, rows = mrows })
+local knames = {}
+for i, K in ipairs(ks) do knames[i] = tostring(K) end
 E.figure(o, "merge_gap", { title = "merging K networks: error gap of the average", xlabel = "K (networks)",
-                           ylabel = "err(average) - mean err(members)", x = ks,
+                           ylabel = "err(average) - mean err(members)", groups = knames,
                            series = { { name = "no alignment", y = gaps.none, dashed = true },
                                       { name = "align_many average", y = gaps.average },
                                       { name = "align_many universe", y = gaps.universe } } })

@@ -97,6 +97,10 @@ local function interp_chart(rs, labels, field, st)
                  xlabel = "α  (θ = αA + (1-α)B: 1 = A, 0 = B)", ylabel = q[6],
                  series = {}, markers = {}, notes = {}, log = st.log }
   if st.ascii then spec.xlabel = "alpha  (1 = A, 0 = B)" end
+  -- along a curve (nn.curve) alpha is the curve's t
+  local curve = false
+  for _, r in ipairs(rs) do curve = curve or r.path == "curve" end
+  if curve then spec.xlabel = st.ascii and "alpha, or t on a curve  (1 = A, 0 = B)" or "α, or t on a curve  (1 = A, 0 = B)" end
   local span = 0
   local spread = false
   for i, r in ipairs(rs) do
