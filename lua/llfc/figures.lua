@@ -466,7 +466,8 @@ end
 -- ---- heat maps and generic series ------------------------------------------------------------------
 local function heat_panels(r, st)
   local spec = { type = "heat", title = r.title or "heat map", xlabel = r.xlabel or "x", ylabel = r.ylabel or "y",
-                 heat = { x = r.x, y = r.y, z = r.z, zlabel = r.zlabel or "", log = r.log or st.log },
+                 heat = { x = r.x, y = r.y, z = r.z, zlabel = r.zlabel or "", log = r.log or st.log,
+                          contour = st.contour or r.contour },
                  markers = list(r.points, function(p) return { x = p.x or p[1], y = p.y or p[2], label = p.label or p[3] or "" } end) }
   return { { name = "heat map", charts = { spec } } }
 end
@@ -492,7 +493,10 @@ local function plane_panels(r, st)
   local marks = list(r.points, function(p) return { x = p.x, y = p.y, label = p.label } end)
   local function heat(title, z, zlabel)
     return { type = "heat", title = title, xlabel = "x (along b - a)", ylabel = "y (towards c)",
-             heat = { x = r.x, y = r.y, z = z, zlabel = zlabel, log = st.log }, markers = marks }
+             heat = { x = r.x, y = r.y, z = z, zlabel = zlabel, log = st.log,
+                      -- the error map gets the contour level (the view's option, else the plane's)
+                      contour = zlabel == "err" and (st.contour or r.contour) or nil },
+             markers = marks }
   end
   local p = { { name = "error", charts = { heat("plane through a, b, c: error", r.err, "err") } },
               { name = "loss", charts = { heat("plane through a, b, c: loss", r.loss, "loss") } } }

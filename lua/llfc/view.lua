@@ -29,7 +29,7 @@ local function check_result(fname, r)
 end
 
 local OPT_NAMES = { "log", "ascii", "layer", "layers", "panel", "panels", "width", "height", "title", "labels",
-                    "ylim", "xlim", "size", "dpi", "smooth", "cols" }
+                    "ylim", "xlim", "size", "dpi", "smooth", "cols", "contour" }
 
 local function bad(fname, msg, ...) error(string.format("%s: " .. msg, fname, ...), 4) end
 
@@ -68,6 +68,9 @@ local function check_opts(fname, opts, argn)
     bad(fname, "option 'smooth' must be false or an EMA weight in [0, 1)")
   end
   if opts.cols ~= nil and math.type(opts.cols) ~= "integer" then bad(fname, "option 'cols' must be an integer") end
+  if opts.contour ~= nil and type(opts.contour) ~= "number" then
+    bad(fname, "option 'contour' must be a number (the level a heat map draws a contour line at)")
+  end
   return opts
 end
 
@@ -81,7 +84,7 @@ local function new_state(opts, ascii)
   if type(opts.labels) == "table" then labels = list(opts.labels, tostring) end
   return { panel = 1, layer = opts.layer or 1, log = opts.log or false, ascii = ascii, help = false, msg = nil,
            layers = opts.layers, labels = labels, smooth = opts.smooth, ylim = opts.ylim, xlim = opts.xlim,
-           title = opts.title }
+           title = opts.title, contour = opts.contour }
 end
 
 -- The panels of a result with the options applied to every chart.

@@ -520,7 +520,7 @@ static int m_merge(lua_State *L)
 
 /* ---- metrics.plane ------------------------------------------------------------------------- */
 
-typedef struct { int G; const double *xs, *ys; llfc_plane pl; int llfc; } plane_desc;
+typedef struct { int G; const double *xs, *ys; llfc_plane pl; int llfc; double contour; } plane_desc;
 
 /* rows of G values, one per y, of field f of the grid values (NaN where not done) */
 static void push_grid(lua_State *L, const span_run *r, const plane_desc *d, int ndone, int layer)
@@ -551,6 +551,7 @@ static void push_plane(lua_State *L, span_run *r, int ndone, int complete)
     lua_newtable(L);
     span_header(L, r, "plane", complete);
     setint(L, "grid", d->G);
+    if (d->contour == d->contour) setnum(L, "contour", d->contour);
     setint(L, "done", ndone);
     setint(L, "points_total", r->np);
     lua_createtable(L, d->G, 0);
@@ -599,7 +600,7 @@ static int m_plane(lua_State *L)
 {
     const char *fname = "metrics.plane";
     static const char *const names[] = {"grid", "margin", "what", "layers", "features", "reset_bn", "n", "bn_batch",
-                                        "batch", "progress", "view", "title", NULL};
+                                        "batch", "progress", "view", "title", "contour", NULL};
     lua_settop(L, 5);
     const llfc_net *nodes[3] = {lb_checknet(L, 1), lb_checknet(L, 2), lb_checknet(L, 3)};
     llfc_dataset *ds = lb_checkdataset(L, 4);
@@ -628,7 +629,7 @@ static int m_plane(lua_State *L)
     llfc_span_opts o;
     lb_progress prog;
     span_opts(L, 5, nodes[0], 1, &o, &prog, fname);
-    plane_desc d = {.G = (int)G, .llfc = want_llfc};
+    plane_desc d = {.G = (int)G, .llfc = want_llfc, .contour = lb_optnumber(L, 5, "contour", NAN, fname)};
     if (llfc_plane_basis(nodes[0], nodes[1], nodes[2], &d.pl)) return lb_error(L, fname);
     /* the grid: the three points' box widened by margin of its extent on each side */
     double x0 = fmin(0, d.pl.cx), x1 = fmax(d.pl.bx, d.pl.cx), y0 = 0, y1 = d.pl.cy;

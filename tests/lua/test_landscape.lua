@@ -169,6 +169,16 @@ T.section("metrics.plane", function()
   T.ok(q.complete and q.err[2][2] >= 0, "a BatchNorm plane with statistics reset per point")
   T.near(q.points[1].err, nn.reset_bn(u:clone(), ds, {batch = 20}):eval(ds).err, 1e-12,
          "reset_bn: the point a is a with its statistics reset")
+  -- a contour level: kept in the result, drawn on the error map
+  local lo, hi = math.huge, -math.huge
+  for _, row in ipairs(p.err) do for _, e in ipairs(row) do lo, hi = math.min(lo, e), math.max(hi, e) end end
+  local level = (lo + hi) / 2
+  local pc = metrics.plane(a, b, c, ds, {grid = 4, contour = level})
+  T.eq(pc.contour, level, "the contour level is kept in the result")
+  local txt = view.text(pc, {panel = 1, ascii = true})
+  T.ok(lo < hi and txt:find("~", 1, true) ~= nil, "the error map draws the contour line ('~') halfway between its ends")
+  T.ok(not view.text(p, {panel = 1, ascii = true}):find("~", 1, true), "no contour without a level")
+  T.raises(function() view.text(p, {contour = "high"}) end, "option 'contour' must be a number", "a bad contour")
   local calls = 0
   metrics.plane(a, b, c, ds, {grid = 3, progress = function() calls = calls + 1 end})
   T.eq(calls, 12, "progress after each of 3 + 9 points")
