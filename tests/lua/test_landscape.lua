@@ -314,4 +314,37 @@ T.section("metrics.principal_angles", function()
            "interrupted", "progress returning false stops")
 end)
 
+T.section("Ctrl-C", function()
+  -- the signal comes from a background shell while a progress callback waits
+  local function ctrl_c()
+    os.execute("(sleep 0.05; kill -INT $PPID) &")
+    local t0 = os.clock()
+    while os.clock() - t0 < 5 do end
+  end
+  local a, b, c = mlp(1), mlp(2), mlp(3)
+  local sent = false
+  local p = metrics.plane(a, b, c, ds, {grid = 3, progress = function(done)
+    if done == 4 and not sent then sent = true; ctrl_c() end
+  end})
+  T.ok(p.interrupted == true and p.complete == false and p.done == 4, "Ctrl-C in metrics.plane returns the points done",
+       tostring(p.interrupted) .. ", " .. tostring(p.done))
+  T.ok(p.err[1][1] == p.err[1][1] and p.err[3][3] ~= p.err[3][3], "the first grid point is there, the last is NaN")
+  local full = metrics.plane(a, b, c, ds, {grid = 3})
+  T.ok(full.complete and full.err[1][1] == p.err[1][1], "the interrupt was consumed: the next plane completes, the same")
+  sent = false
+  local ps, st = perm.align_many({ a, b, c }, {progress = function()
+    if not sent then sent = true; ctrl_c() end
+  end})
+  T.ok(st.interrupted == true and #ps == 3 and ps[1]:is_identity(), "Ctrl-C in perm.align_many returns the Perms so far")
+  local _, st2 = perm.align_many({ a, b, c })
+  T.ok(st2.interrupted == false, "the interrupt was consumed: the next alignment runs to the end")
+  sent = false
+  T.raises(function()
+    metrics.principal_angles(a, b, ds, {k = 3, n = 40, progress = function()
+      if not sent then sent = true; ctrl_c() end
+    end})
+  end, "interrupted", "Ctrl-C in metrics.principal_angles stops it")
+  T.ok(metrics.principal_angles(a, b, ds, {k = 3, n = 40}).layers[1].k == 3, "and the next call runs")
+end)
+
 T.done()
