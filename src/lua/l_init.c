@@ -11,6 +11,8 @@ void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
 void llfc_open_merge(lua_State *L, int idx);   /* l_merge.c: nn.merge_features, metrics.feature_llfc */
 void lnn_push_checkarg(lua_State *L);           /* l_train.c: argument checks for lua/llfc/train.lua */
+void llfc_open_landscape(lua_State *L, int idx); /* l_landscape.c: several networks, planes, curves, stitching */
+void llfc_open_curve(lua_State *L);              /* l_curve.c: the Curve type */
 
 static int load_embedded(lua_State *L)
 {
@@ -109,6 +111,22 @@ static int l_demo(lua_State *L)
     return 0;
 }
 
+/* require(name).install(llfc [, Net metatable], checkarg) with the llfc table on top */
+static void install_lua(lua_State *L, const char *name, int with_net_mt)
+{
+    int top = lua_gettop(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getfield(L, -1, name);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushvalue(L, top);
+    if (with_net_mt) luaL_getmetatable(L, LLFC_NET_MT);
+    lnn_push_checkarg(L);
+    lua_call(L, 2 + with_net_mt, 0);
+    lua_settop(L, top);
+}
+
 int llfc_open_all(lua_State *L)
 {
     if (llfc_gemm_init_env() < 0) return luaL_error(L, "%s", llfc_errmsg()); /* LLFC_BLAS */
@@ -146,24 +164,17 @@ int llfc_open_all(lua_State *L)
     llfc_open_repair(L, -1);
     lua_pop(L, 1);
     llfc_open_merge(L, -1);
+    llfc_open_landscape(L, -1);
+    llfc_open_curve(L);
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_blas);
     lua_setfield(L, -2, "blas");
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
-    /* the workflows written in Lua: net:train, nn.spawn, nn.pair */
-    int top = lua_gettop(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_getfield(L, -1, "llfc.train");
-    lua_pushliteral(L, "llfc.train");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "install");
-    lua_pushvalue(L, top);
-    luaL_getmetatable(L, LLFC_NET_MT);
-    lnn_push_checkarg(L);
-    lua_call(L, 3, 0);
-    lua_settop(L, top);
+    /* the workflows written in Lua: net:train, nn.spawn, nn.pair; nn.curve (on the Trainer too) and metrics.stitch */
+    install_lua(L, "llfc.train", 1);
+    install_lua(L, "llfc.landscape", 0);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

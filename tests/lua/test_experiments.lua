@@ -141,6 +141,45 @@ T.section("lemma", function()
   T.ok(is_svg(out .. "/lemma_curves.svg") and is_pdf(out .. "/lemma_curves.pdf"), "lemma draws the error curves (SVG and PDF)")
 end)
 
+T.section("landscape", function()
+  local out = tmp .. "/landscape"
+  local t0 = os.time()
+  local ok, code, text = run("landscape.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "landscape --quick exits 0", "exit " .. tostring(code))
+  T.ok(elapsed(t0) < 60, "landscape --quick is fast", elapsed(t0) .. " s")
+  T.ok(text:find("plane through a, b, c", 1, true) and text:find("merging K networks", 1, true)
+       and text:find("stitching", 1, true), "landscape prints the plane, the merges and the stitching")
+  local pl = csv(out .. "/plane.csv")
+  local before, after = find_row(pl, "plane", "as trained"), find_row(pl, "plane", "aligned")
+  T.ok(before and after and before.err_1 == after.err_1 and before.err_3 == after.err_3,
+       "aligning permutes the networks: their own errors stay")
+  T.ok(before and after and after.max_err_triangle < before.max_err_triangle and after["|b-a|"] < before["|b-a|"],
+       "after alignment the triangle's worst error and the distances are smaller")
+  local grid = csv(out .. "/plane_after.csv")
+  T.ok(grid and #grid == 3 + 7 * 7 and grid[1].err == after.err_1, "the plane's CSV: the three networks, then 7x7 points")
+  local cv = csv(out .. "/curve.csv")
+  local mid = find_row(cv, "t", 0.5)
+  T.ok(mid and mid.err_curve < mid.err_line and cv[1].err_line == cv[1].err_curve,
+       "the trained curve's error at t = 0.5 is below the line's, with the same ends")
+  local m = csv(out .. "/merge.csv")
+  local none3, avg3 = nil, nil
+  for _, r in ipairs(m or {}) do
+    if r.K == 3 and r.alignment == "none" then none3 = r end
+    if r.K == 3 and r.alignment == "average" then avg3 = r end
+  end
+  T.ok(m and #m == 3 * 2 and none3 and avg3 and avg3.gap < none3.gap and avg3["mean_1-cos"] < none3["mean_1-cos"],
+       "merging 3 and 4 networks: aligning first shrinks the gap and the N-model LLFC")
+  local st = csv(out .. "/stitch.csv")
+  T.ok(st and #st == 4 and st[1].name == "x" and st[4].name == "logits", "stitch.csv: one row per cut")
+  T.ok(is_svg(out .. "/plane_after.svg") and is_pdf(out .. "/plane_before.pdf") and is_svg(out .. "/curve_vs_line.svg")
+       and is_pdf(out .. "/merge_gap.pdf"), "landscape draws the planes, the curve and the merges (SVG and PDF)")
+  local c = nn.load(out .. "/curve.safetensors")
+  T.ok(c and c.kind == "bezier", "the trained curve is saved and loads back")
+  local js = slurp(out .. "/summary.json") or ""
+  T.ok(js:find('"plane"', 1, true) and js:find('"options"', 1, true) and js:find('"barrier_err_curve"', 1, true),
+       "summary.json has the numbers and options")
+end)
+
 T.section("options", function()
   local ok, code, text = run("lemma.lua", "--help")
   T.ok(ok and text:find("--quick", 1, true) and text:find("--pairs", 1, true), "--help lists the options")
