@@ -326,7 +326,17 @@ function E.log(o, msg)
   io.stderr:write(string.format("[%4ds] %s\n", os.time() - o.t0, msg))
 end
 
--- write summary.json (the options and the script's numbers) and say where things are
+-- What computed the run: llfc's version and its BLAS backend (llfc.blas():
+-- a seed gives the same bits only on the same backend), as a sweep's rows
+-- record it
+function E.provenance()
+  local L = rawget(_G, "llfc") or package.loaded.llfc or {}
+  local b = L.blas and L.blas() or {}
+  return { llfc = L.version, gemm = b.gemm, backend = b.backend, isa = b.isa, threads = b.threads, conv = b.conv }
+end
+
+-- write summary.json (the options, the script's numbers and the run's
+-- provenance) and say where things are
 function E.finish(o, summary)
   local opts = {}
   for k, v in pairs(o) do
@@ -335,6 +345,7 @@ function E.finish(o, summary)
   summary.options = opts
   summary.seconds = os.time() - o.t0
   summary.date = os.date("!%Y-%m-%d %H:%M UTC")
+  summary.provenance = E.provenance()
   E.write(o.out .. "/summary.json", E.json(summary) .. "\n")
   print(string.format("\nwrote %s/ (summary.json, *.csv, *.json, *.svg, *.pdf) in %d s", o.out, summary.seconds))
 end

@@ -156,6 +156,10 @@ static int net_info(lua_State *L)
     lua_setfield(L, -2, "nparams");
     lua_pushinteger(L, net->nfeat);
     lua_setfield(L, -2, "layers");
+    if (net->gemm[0]) {
+        lua_pushstring(L, net->gemm);
+        lua_setfield(L, -2, "gemm");
+    }
     return 1;
 }
 

@@ -66,7 +66,9 @@ int llfc_net_save_named(const llfc_net *net, const char *path, const llfc_names 
     if (llfc_net_to_st(net, f, "", names)) goto done;
     for (int i = 0; i < nm; i++)
         if (llfc_st_set_meta(f, keys[i], vals[i])) goto done;
-    if (llfc_st_set_meta(f, "config", net->config) || llfc_st_set_meta(f, "format", "pt")) goto done;
+    if (llfc_st_set_meta(f, "config", net->config) || llfc_st_set_meta(f, "format", "pt") ||
+        llfc_st_set_meta(f, "gemm", net->gemm[0] ? net->gemm : "unknown"))
+        goto done;
     rc = llfc_st_write(path, f);
 done:
     llfc_st_free(f);
@@ -134,6 +136,8 @@ llfc_net *llfc_net_load_opts(const char *path, const llfc_names *names, int allo
         goto done;
     }
     if (llfc_net_from_st(net, f, "", path, cfg, allow_nonfinite)) goto fail;
+    const char *gemm = llfc_st_get_meta(f, "gemm");
+    if (gemm && strcmp(gemm, "unknown")) snprintf(net->gemm, sizeof net->gemm, "%s", gemm);
     for (int i = 0; i < f->n; i++) {
         int known = 0;
         for (int p = 0; p < net->nparams && !known; p++) known = !strcmp(f->tensors[i].name, net->pname[p]);

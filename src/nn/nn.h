@@ -75,6 +75,8 @@ typedef struct llfc_net {
     float bn_eps, bn_momentum; /* 1e-5, 0.1 as PyTorch */
     float ln_eps;          /* 1e-5 */
     char config[256];      /* the builder's description, which rebuilds the net (build.h) */
+    char gemm[128];        /* what computed the products of its training: llfc_gemm_describe() at the last
+                            * training step, or the model file's "gemm"; "" when unknown */
 } llfc_net;
 
 void llfc_net_free(llfc_net *net);

@@ -309,6 +309,8 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     }
     t->opt.step = stepno;
     t->pos += m;
+    /* the backend is a property of the result: a seed gives the same bits only on the same one */
+    snprintf(net->gemm, sizeof net->gemm, "%s", llfc_gemm_describe());
     if (info) {
         info->step = stepno;
         info->epoch = t->epoch + 1;

@@ -50,6 +50,8 @@ T.section("spawn_llfc", function()
   T.ok(ll and #ll == 6, "llfc.csv has one row per pair and layer (2 x 3)", ll and #ll)
   local js = slurp(out .. "/summary.json") or ""
   T.ok(js:find('"spawned"', 1, true) and js:find('"options"', 1, true), "summary.json has the numbers and options")
+  T.ok(js:find('"provenance"', 1, true) and js:find('"' .. llfc.blas().gemm .. '"', 1, true),
+       "summary.json records the BLAS backend that computed the run", llfc.blas().gemm)
   -- a sweep over seeds: 3 seeds x (2 pairs + 2 measurements) rows, each measurement in the means
   T.ok(s and i and s.n == 3 and i.n == 3 and s.barrier_err_std >= 0, "lmc.csv: 3 seeds per pair, with std")
   local rows = sweep.read(out .. "/results.jsonl")
