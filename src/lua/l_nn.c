@@ -316,24 +316,19 @@ static int net_eval(lua_State *L)
     return 1;
 }
 
-/* nn.gemm_rate([n = 1024 [, reps = 3]]) -> GFLOP/s of an n x n x n product
- * through llfc_gemm (the machine's sgemm rate with the current threads). */
+/* nn.gemm_rate([n = 1024 [, seconds = 0.2]]) -> GFLOP/s of an n x n x n
+ * product through llfc_gemm (llfc_gemm_rate: the best of the calls in about
+ * `seconds`, at least 3; the machine's sgemm rate with the current backend and
+ * threads, as llfc.blas{measure =} measures it). */
 static int nn_gemm_rate(lua_State *L)
 {
-    lua_Integer n = luaL_optinteger(L, 1, 1024), reps = luaL_optinteger(L, 2, 3);
+    lua_Integer n = luaL_optinteger(L, 1, 1024);
+    double seconds = luaL_optnumber(L, 2, 0.2);
     luaL_argcheck(L, n >= 16 && n <= 8192, 1, "n must be in [16, 8192]");
-    luaL_argcheck(L, reps >= 1 && reps <= 1000, 2, "reps must be in [1, 1000]");
-    float *a = llfc_mallocarray((size_t)(3 * n * n), sizeof(float));
-    if (!a) return lb_error(L, "nn.gemm_rate");
-    for (lua_Integer i = 0; i < 3 * n * n; i++) a[i] = (float)(i % 7) * 0.25f;
-    float *b = a + n * n, *c = b + n * n;
-    llfc_gemm(0, 0, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n); /* warm up */
-    double t0 = llfc_now();
-    for (lua_Integer r = 0; r < reps; r++)
-        llfc_gemm(0, 0, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n);
-    double dt = llfc_now() - t0;
-    free(a);
-    lua_pushnumber(L, 2.0 * (double)n * (double)n * (double)n * (double)reps / dt / 1e9);
+    luaL_argcheck(L, seconds >= 0 && seconds <= 60, 2, "seconds must be in [0, 60]");
+    double g = llfc_gemm_rate((int)n, (int)n, (int)n, 0, seconds);
+    if (g < 0) return lb_error(L, "nn.gemm_rate");
+    lua_pushnumber(L, g);
     return 1;
 }
 

@@ -141,7 +141,8 @@ T.section("init", function()
        "same seed, same weights")
 end)
 
-T.ok(nn.gemm_rate(64, 1) > 0, "gemm_rate measures something")
+T.ok(nn.gemm_rate(64, 0) > 0, "gemm_rate measures something")
+T.raises(function() nn.gemm_rate(64, -1) end, "seconds must be in", "gemm_rate: a negative time is refused")
 
 -- ---- conv and residual nets --------------------------------------------------
 do

@@ -127,7 +127,7 @@ S("Dataset.__len", getmetatable(ds).__len, ds)
 S("nn.mlp", nn.mlp, {2, 4, 2, seed = 1})
 S("nn.lerp", nn.lerp, netA, netB, 0.5)
 S("nn.load", nn.load, tmp("net.llfc"))
-S("nn.gemm_rate", nn.gemm_rate, 16, 1)
+S("nn.gemm_rate", nn.gemm_rate, 16, 0)
 S("nn.spawn", nn.spawn, netA, ds, {k = 1, epochs = 1, seeds = {2, 3}, batch = 12})
 S("nn.pair", nn.pair, {2, 4, 2}, ds, {epochs = 1, batch = 12})
 local function NM(method, ...) M("Net", nn.mlp{2, 4, 2, seed = 1}, method, ...) end
