@@ -13,6 +13,10 @@
 /* Values kept per forward pass are capped at this many floats: a batch is
  * split so that its kept slots fit (the A and B passes keep every site). */
 #define KEEP_FLOATS ((int64_t)1 << 24)
+/* The values the site passes keep for the next one (all n samples of the
+ * slots the next pass starts from) are capped at this many floats (1 GB);
+ * beyond it each pass starts from the input. */
+#define REPAIR_CACHE_FLOATS ((int64_t)1 << 28)
 
 int llfc_repair_sites(const llfc_net *net, llfc_repair_site **sites)
 {
@@ -61,8 +65,13 @@ static void accumulate(const float *v, int64_t nb, int64_t C, int64_t HW, double
     }
 }
 
-int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int nsites, const float *x, int64_t n,
-                      int64_t batch, double *mean, double *std)
+/* The statistics of the given sites (all written by ops [first, slot of the
+ * last site)) over the n samples in batches.  first = 0: from the input x.
+ * first > 0: the values of the slots <= first that the range reads come from
+ * cache (cache[t]: [n, slot_dim(t)]).  With a cache, every cached slot the
+ * range writes is stored there (and a site's values are read from it). */
+static int stats_pass(const llfc_net *net, const llfc_repair_site *sites, int nsites, int first, float *const *cache,
+                      const float *x, int64_t n, int64_t batch, double *mean, double *std)
 {
     if (n < 1) return llfc_seterr("no samples (n = %lld)", (long long)n);
     if (batch < 1) return llfc_seterr("batch must be at least 1, got %lld", (long long)batch);
@@ -76,27 +85,39 @@ int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int ns
     if (nb * per > KEEP_FLOATS) nb = KEEP_FLOATS / per > 0 ? KEEP_FLOATS / per : 1;
     if (nb > n) nb = n;
     int nkeep = net->nslots, upto = 0; /* the pass stops after the last site */
-    float **keep = llfc_calloc((size_t)nkeep, sizeof *keep);
+    float **keep = llfc_calloc((size_t)nkeep, sizeof *keep), **vals = llfc_calloc((size_t)nkeep, sizeof *vals);
+    float **site_buf = llfc_calloc((size_t)nkeep, sizeof *site_buf);
+    int64_t *dim = llfc_calloc((size_t)nkeep, sizeof *dim);
     float *buf = llfc_mallocarray((size_t)(nb * per), sizeof(float));
     double *sum = llfc_calloc((size_t)(2 * total), sizeof(double));
     int rc = -1;
-    if (!keep || !buf || !sum) goto done;
+    if (!keep || !vals || !site_buf || !dim || !buf || !sum) goto done;
     double *sq = sum + total;
     {
         float *p = buf;
         for (int s = 0; s < nsites; s++) {
             int k = sites[s].slot;
-            if (k < 1 || k >= nkeep) { llfc_seterr("site %d is out of range", s); goto done; }
-            keep[k] = p;
+            if (k < 1 || k >= nkeep || k <= first) { llfc_seterr("site %d is out of range", s); goto done; }
+            site_buf[k] = p;
             if (k > upto) upto = k;
             p += nb * site_dim(&sites[s]);
         }
     }
+    for (int t = 1; t < nkeep; t++)
+        if (cache && cache[t]) dim[t] = llfc_net_slot_dim(net, t);
     int64_t in = llfc_net_input_dim(net);
     for (int64_t i0 = 0; i0 < n; i0 += nb) {
         if (llfc_check_interrupt()) goto done;
         int64_t m = n - i0 < nb ? n - i0 : nb;
-        if (llfc_net_forward_range(net, 0, upto, x + i0 * in, NULL, m, keep)) goto done;
+        for (int t = 1; t < nkeep; t++) {
+            keep[t] = site_buf[t];
+            if (!cache || !cache[t]) continue;
+            if (t <= first) vals[t] = cache[t] + i0 * dim[t];
+            else keep[t] = cache[t] + i0 * dim[t];
+        }
+        if (llfc_net_forward_range(net, first, upto, x + i0 * in, first ? (const float *const *)vals : NULL, m,
+                                   keep))
+            goto done;
         int64_t off = 0;
         for (int s = 0; s < nsites; s++) {
             int k = sites[s].slot;
@@ -119,9 +140,101 @@ int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int ns
     rc = 0;
 done:
     free(keep);
+    free(vals);
+    free(site_buf);
+    free(dim);
     free(buf);
     free(sum);
     return rc;
+}
+
+int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int nsites, const float *x, int64_t n,
+                      int64_t batch, double *mean, double *std)
+{
+    return stats_pass(net, sites, nsites, 0, NULL, x, n, batch, mean, std);
+}
+
+/* The site passes after the first need not start from the input: pass s > 0
+ * runs ops [sites[s-1].op, sites[s].op] (from the op the previous fold
+ * changed to the site) when the slots <= sites[s-1].op that those ops read
+ * were kept, for all n samples, by the last pass that wrote them (after every
+ * fold upstream of them).  A slot is kept from the first pass that writes it
+ * to the last pass that reads it, within REPAIR_CACHE_FLOATS; a pass whose
+ * slots were not all kept starts from the input (the same values, more
+ * work). */
+typedef struct {
+    float **v;      /* [nslots] kept values [n, slot_dim] or NULL */
+    int *last;      /* [nslots] the last pass that reads the slot, or -1 */
+    char *valid;    /* [nslots] written by a pass since it was allocated */
+    int64_t used;   /* floats allocated */
+} site_cache;
+
+static int pass_first(const llfc_repair_site *sites, int s) { return s > 0 ? sites[s - 1].op : 0; }
+
+static void cache_free(const llfc_net *net, site_cache *c)
+{
+    if (c->v)
+        for (int t = 0; t < net->nslots; t++) free(c->v[t]);
+    free(c->v), free(c->last), free(c->valid);
+}
+
+/* Which pass reads each slot last (no cache, c->v NULL, when memory is short) */
+static void cache_plan(const llfc_net *net, const llfc_repair_site *sites, int ns, site_cache *c)
+{
+    memset(c, 0, sizeof *c);
+    if (ns < 2) return;
+    c->v = llfc_calloc((size_t)net->nslots, sizeof *c->v);
+    c->last = llfc_mallocarray((size_t)net->nslots, sizeof *c->last);
+    c->valid = llfc_calloc((size_t)net->nslots, 1);
+    if (!c->v || !c->last || !c->valid) { cache_free(net, c); memset(c, 0, sizeof *c); return; }
+    for (int t = 0; t < net->nslots; t++) c->last[t] = -1;
+    for (int s = 1; s < ns; s++) {
+        int f = pass_first(sites, s);
+        for (int i = f; i <= sites[s].op; i++) {
+            const llfc_op *o = &net->ops[i];
+            int rd[2] = {o->in, o->kind == LLFC_OP_ADD ? o->in2 : -1};
+            for (int r = 0; r < 2; r++)
+                if (rd[r] >= 1 && rd[r] <= f) c->last[rd[r]] = s;
+        }
+    }
+}
+
+/* Before pass s (ops [first, sites[s].op]): keep the slots it writes that a
+ * later pass reads; return the op the pass starts from. */
+static int cache_before(const llfc_net *net, const llfc_repair_site *sites, int s, int64_t n, site_cache *c)
+{
+    if (!c->v) return 0;
+    int f = pass_first(sites, s), ok = s > 0;
+    for (int i = f; i <= sites[s].op && ok; i++) {
+        const llfc_op *o = &net->ops[i];
+        int rd[2] = {o->in, o->kind == LLFC_OP_ADD ? o->in2 : -1};
+        for (int r = 0; r < 2; r++)
+            if (rd[r] >= 1 && rd[r] <= f && !c->valid[rd[r]]) ok = 0;
+    }
+    int first = ok ? f : 0;
+    for (int t = first + 1; t <= sites[s].slot; t++) {
+        if (c->v[t] || c->last[t] <= s) continue;
+        int64_t m = n * llfc_net_slot_dim(net, t);
+        if (c->used + m > REPAIR_CACHE_FLOATS || !(c->v[t] = llfc_mallocarray((size_t)m, sizeof(float)))) continue;
+        c->used += m;
+    }
+    return first;
+}
+
+/* After pass s (which started at op first): what it kept is valid; drop what
+ * no later pass reads. */
+static void cache_after(const llfc_net *net, const llfc_repair_site *sites, int s, int first, int64_t n,
+                        site_cache *c)
+{
+    if (!c->v) return;
+    for (int t = first + 1; t <= sites[s].slot; t++)
+        if (c->v[t]) c->valid[t] = 1;
+    for (int t = 1; t < net->nslots; t++)
+        if (c->v[t] && c->last[t] <= s) {
+            free(c->v[t]);
+            c->v[t] = NULL, c->valid[t] = 0;
+            c->used -= n * llfc_net_slot_dim(net, t);
+        }
 }
 
 /* Fold y -> sc*(y - m) + g per channel into the site's parameters. */
@@ -146,6 +259,7 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
     for (int k = 1; k < K; k++)
         if (llfc_net_same_arch(nets[0], nets[k])) return NULL;
     llfc_repair_site *sites;
+    site_cache cache = {0};
     int ns = llfc_repair_sites(nets[0], &sites);
     if (ns < 0) return NULL;
     llfc_net *out = llfc_net_combine(nets, K, w);
@@ -165,9 +279,12 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
             goto fail;
     }
     int64_t off = 0;
+    cache_plan(out, sites, ns, &cache);
     for (int s = 0; s < ns; s++) {
         if (progress && progress(ud, K + s, steps, "repair: sites")) goto stop;
-        if (llfc_repair_stats(out, &sites[s], 1, x, n, batch, cm, cs)) goto fail;
+        int first = cache_before(out, sites, s, n, &cache);
+        if (stats_pass(out, &sites[s], 1, first, cache.v, x, n, batch, cm, cs)) goto fail;
+        cache_after(out, sites, s, first, n, &cache);
         for (int64_t c = 0; c < sites[s].C; c++) {
             gm[c] = gs[c] = 0.0;
             for (int k = 0; k < K; k++) {
@@ -179,12 +296,14 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
         off += sites[s].C;
     }
     if (progress && progress(ud, steps, steps, "repair: done")) goto stop;
+    cache_free(nets[0], &cache);
     free(st);
     free(sites);
     return out;
 stop:
     llfc_seterr("interrupted");
 fail:
+    cache_free(nets[0], &cache);
     free(st);
     free(sites);
     llfc_net_free(out);

@@ -19,6 +19,11 @@
  * each measured after the previous ones are fixed, so after llfc_repair every
  * site has its goal statistics on the data it was given.
  *
+ * The passes that measure the sites one after the other stop at their site
+ * and start where the previous fold took effect, from the values the previous
+ * pass kept for all samples (at most 1 GB; beyond it from the input): one
+ * forward pass in all instead of a prefix per site, with the same bits.
+ *
  * BatchNorm in eval mode is a per-channel affine map of its input, so the
  * repaired network does not depend on the running statistics it starts with
  * (the correction sets the whole map); no reset is needed first.
