@@ -66,6 +66,21 @@ typedef int (*llfc_progress_fn)(void *ud, double done, double total, const char 
 int llfc_parallel_for(int64_t n, int64_t min_per_thread,
                       void (*fn)(void *ud, int64_t lo, int64_t hi), void *ud);
 
+/* ---- element-wise loops at the CPU's vector width ------------------------------
+ * LLFC_VECTOR_CLONES before a function with hot element-wise loops makes GCC
+ * compile it twice, for AVX2 and for the x86-64 baseline (SSE2), and pick the
+ * copy when the program loads (ifunc): the same operations in wider vectors.
+ * C11 mode never contracts a*b+c into an FMA, so both copies round alike and
+ * give the same bits.  Elsewhere (other compilers or CPUs) it is empty. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define LLFC_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef LLFC_VECTOR_CLONES
+#define LLFC_VECTOR_CLONES
+#endif
+
 /* ---- a documented, portable PRNG ----------------------------------------------
  * xoshiro256** seeded through splitmix64: the same numbers on every machine. */
 typedef struct { uint64_t s[4]; } llfc_rng;

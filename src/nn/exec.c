@@ -18,9 +18,11 @@ static float *pdata(const llfc_net *net, int p) { return p >= 0 ? llfc_tensor_da
  * Written as fixed-size blocks of VB so that -O2 vectorizes them;
  * an in-place call goes to the single-pointer form. */
 #define VB 16
+/* inlined into the AVX2 and baseline copies of their callers (LLFC_VECTOR_CLONES) */
+#define EW_INLINE inline __attribute__((always_inline))
 
 /* x = relu(x); NaN stays NaN (as in torch) */
-static void relu_inplace(float *x, int64_t m)
+static EW_INLINE void relu_inplace(float *x, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -28,7 +30,7 @@ static void relu_inplace(float *x, int64_t m)
     for (; k < m; k++) x[k] = x[k] < 0.0f ? 0.0f : x[k];
 }
 
-static void relu_copy(const float *restrict in, float *restrict out, int64_t m)
+static EW_INLINE void relu_copy(const float *restrict in, float *restrict out, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -37,7 +39,7 @@ static void relu_copy(const float *restrict in, float *restrict out, int64_t m)
 }
 
 /* d += g */
-static void add_to(float *restrict d, const float *restrict g, int64_t m)
+static EW_INLINE void add_to(float *restrict d, const float *restrict g, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -46,7 +48,7 @@ static void add_to(float *restrict d, const float *restrict g, int64_t m)
 }
 
 /* out = a + b (out distinct from both; a and b may be the same) */
-static void add_copy(const float *a, const float *b, float *restrict out, int64_t m)
+static EW_INLINE void add_copy(const float *a, const float *b, float *restrict out, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -55,7 +57,7 @@ static void add_copy(const float *a, const float *b, float *restrict out, int64_
 }
 
 /* d = relu(d + g) */
-static void add_to_relu(float *restrict d, const float *restrict g, int64_t m)
+static EW_INLINE void add_to_relu(float *restrict d, const float *restrict g, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -67,7 +69,7 @@ static void add_to_relu(float *restrict d, const float *restrict g, int64_t m)
 }
 
 /* out = relu(a + b) */
-static void add_copy_relu(const float *a, const float *b, float *restrict out, int64_t m)
+static EW_INLINE void add_copy_relu(const float *a, const float *b, float *restrict out, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -79,7 +81,7 @@ static void add_copy_relu(const float *a, const float *b, float *restrict out, i
 }
 
 /* d = h > 0 ? g : 0 (the ReLU's derivative, h its output) */
-static void relu_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
+static EW_INLINE void relu_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
 {
     int64_t k = 0;
     for (; k + VB <= m; k += VB)
@@ -91,13 +93,13 @@ static void relu_back(float *restrict d, const float *restrict g, const float *r
 }
 
 /* d = tanh(a) (d may be a) */
-static void tanh_copy(const float *a, float *d, int64_t m)
+static EW_INLINE void tanh_copy(const float *a, float *d, int64_t m)
 {
     for (int64_t k = 0; k < m; k++) d[k] = tanhf(a[k]);
 }
 
 /* d = g * (1 - h^2) (the derivative of tanh, h its output) */
-static void tanh_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
+static EW_INLINE void tanh_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
 {
     for (int64_t k = 0; k < m; k++) d[k] = g[k] * (1.0f - h[k] * h[k]);
 }
@@ -112,6 +114,7 @@ enum { EW_BLOCK = 1024, EW_MIN_BLOCKS = 32 };
 
 struct ew_args { int kind; float *d; const float *a, *b; int64_t m; };
 
+LLFC_VECTOR_CLONES
 static void ew_part(void *ud, int64_t lo, int64_t hi)
 {
     const struct ew_args *e = ud;
@@ -136,6 +139,14 @@ static void ew(int kind, float *d, const float *a, const float *b, int64_t m)
 {
     struct ew_args e = {kind, d, a, b, m};
     llfc_parallel_for((m + EW_BLOCK - 1) / EW_BLOCK, EW_MIN_BLOCKS, ew_part, &e);
+}
+
+/* db [K] = the column sums of G [n, K], row after row */
+LLFC_VECTOR_CLONES
+static void bias_grad(float *restrict db, const float *restrict G, int n, int K)
+{
+    memset(db, 0, (size_t)K * sizeof *db);
+    for (int r = 0; r < n; r++) add_to(db, G + (int64_t)r * K, K);
 }
 
 /* ---- one op, forward ----------------------------------------------------------- */
@@ -674,10 +685,7 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
             int F = C * H * W;
             /* dW [K, F] = G^T [K, n] @ in [n, F]; db = column sums; din [n, F] = G [n, K] @ W [K, F] */
             if (dw) llfc_gemm(1, 0, K, F, n, 1.0f, G, K, in, F, 0.0f, dw, F);
-            if (db) {
-                memset(db, 0, (size_t)K * sizeof *db);
-                for (int r = 0; r < n; r++) add_to(db, G + (int64_t)r * K, K);
-            }
+            if (db) bias_grad(db, G, n, K);
             if (din) llfc_gemm(0, 0, n, F, K, 1.0f, G, K, pdata(net, o->pw), F, 0.0f, din, F);
             break;
         }

@@ -211,6 +211,7 @@ int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t)
  * Loops run in blocks of VB so that -O2 vectorizes them. */
 #define VB 16
 
+LLFC_VECTOR_CLONES
 void llfc_sgd_update(const llfc_train_opts *o, int first, float lr, float *restrict w, const float *restrict g,
                        float *restrict buf, int64_t m)
 {
@@ -251,6 +252,37 @@ void llfc_sgd_update(const llfc_train_opts *o, int first, float lr, float *restr
             w[i] -= lr * b;
         }
     }
+}
+
+/* The update of every trainable tensor, as one range of elements over the
+ * tensors one after the other, split between two threads in blocks of
+ * SGD_BLOCK (at least SGD_MIN_BLOCKS each): element-wise, so the result does
+ * not depend on the split. */
+enum { SGD_BLOCK = 4096, SGD_MIN_BLOCKS = 16 };
+
+struct sgd_job { llfc_trainer *t; int first; float lr; int64_t total; };
+
+static void sgd_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct sgd_job *j = ud;
+    llfc_net *net = j->t->net;
+    int64_t a = lo * SGD_BLOCK, b = hi * SGD_BLOCK < j->total ? hi * SGD_BLOCK : j->total, off = 0;
+    for (int p = 0; p < net->nparams && off < b; p++) {
+        if (!j->t->grad[p]) continue;
+        int64_t m = llfc_tensor_numel(net->param[p]), s = a > off ? a - off : 0, e = b - off < m ? b - off : m;
+        if (s < e)
+            llfc_sgd_update(&j->t->opt.o, j->first, j->lr, llfc_tensor_data(net->param[p]) + s, j->t->grad[p] + s,
+                            j->t->opt.buf[p] + s, e - s);
+        off += m;
+    }
+}
+
+static void sgd_all(llfc_trainer *t, int first, float lr)
+{
+    struct sgd_job j = {t, first, lr, 0};
+    for (int p = 0; p < t->net->nparams; p++)
+        if (t->grad[p]) j.total += llfc_tensor_numel(t->net->param[p]);
+    llfc_parallel_for((j.total + SGD_BLOCK - 1) / SGD_BLOCK, SGD_MIN_BLOCKS, sgd_part, &j);
 }
 
 /* The buffers (BatchNorm running statistics) are changed by the forward
@@ -302,10 +334,7 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     if (t->hooks.update) {
         if (t->hooks.update(t->hooks.ud, net, t->grad, lr, first)) return llfc_adderr("step %lld", (long long)stepno);
     } else {
-        for (int p = 0; p < net->nparams; p++)
-            if (t->grad[p])
-                llfc_sgd_update(&t->opt.o, first, lr, llfc_tensor_data(net->param[p]), t->grad[p], t->opt.buf[p],
-                                llfc_tensor_numel(net->param[p]));
+        sgd_all(t, first, lr);
     }
     t->opt.step = stepno;
     t->pos += m;
