@@ -19,55 +19,12 @@
 
 extern const char llfc_manpage[];
 
-/* ---- a growable string owned by a userdata (freed by __gc on errors) ---- */
-
-typedef struct { char *p; size_t n, cap; } sbuf;
-
-static int sbuf_gc(lua_State *L)
-{
-    sbuf *b = lua_touserdata(L, 1);
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
-    return 0;
-}
-
-static sbuf *sbuf_new(lua_State *L)
-{
-    sbuf *b = lua_newuserdatauv(L, sizeof *b, 0);
-    memset(b, 0, sizeof *b);
-    if (luaL_newmetatable(L, "llfc.help.buffer")) {
-        lua_pushcfunction(L, sbuf_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return b;
-}
-
-static void sb_addn(sbuf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *p = realloc(b->p, nc);
-        if (!p) return; /* keep what fits; help text is not critical */
-        b->p = p;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-static void sb_add(sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
-static void sb_char(sbuf *b, char c) { sb_addn(b, &c, 1); }
-static void sb_spaces(sbuf *b, int n) { while (n-- > 0) sb_char(b, ' '); }
-
 /* ---- roff to plain text ------------------------------------------------------ */
 
 #define NBSP '\001' /* an unbreakable space inside a word, printed as ' ' */
 
 /* Append the text of s[0..n) with roff escapes replaced. */
-static void roff_text(sbuf *out, const char *s, size_t n)
+static void roff_text(llfc_strbuf *out, const char *s, size_t n)
 {
     static const struct { const char *name, *text; } glyphs[] = {
         {"em", "--"}, {"en", "-"}, {"aq", "'"}, {"dq", "\""}, {"bu", "*"}, {"mu", "x"},
@@ -76,7 +33,7 @@ static void roff_text(sbuf *out, const char *s, size_t n)
         {"ha", "^"}, {"rs", "\\"}, {"pl", "+"}, {"eq", "="}, {"**", "*"}, {"sc", "S"},
         {"de", "deg"}, {"+-", "+-"}, {"ga", "`"}, {"al", "alpha"}, {"*a", "alpha"}, {NULL, NULL}};
     for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) { sb_char(out, s[i]); continue; }
+        if (s[i] != '\\' || i + 1 >= n) { llfc_strbuf_putc(out, s[i]); continue; }
         char c = s[++i];
         switch (c) {
         case 'f': /* font: \fB \fI \fR \fP \f(CW \f[B] */
@@ -84,16 +41,16 @@ static void roff_text(sbuf *out, const char *s, size_t n)
             else if (i + 1 < n && s[i + 1] == '[') { while (i < n && s[i] != ']') i++; }
             else i++;
             break;
-        case '-': sb_char(out, '-'); break;
-        case 'e': case '\\': sb_char(out, '\\'); break;
+        case '-': llfc_strbuf_putc(out, '-'); break;
+        case 'e': case '\\': llfc_strbuf_putc(out, '\\'); break;
         case '&': case '|': case '^': case 'c': case ')': break;
-        case ' ': case '~': case '0': sb_char(out, NBSP); break;
+        case ' ': case '~': case '0': llfc_strbuf_putc(out, NBSP); break;
         case '(':
             if (i + 2 < n) {
                 int k;
                 for (k = 0; glyphs[k].name; k++)
                     if (!strncmp(s + i + 1, glyphs[k].name, 2)) break;
-                sb_add(out, glyphs[k].name ? glyphs[k].text : "?");
+                llfc_strbuf_puts(out, glyphs[k].name ? glyphs[k].text : "?");
                 i += 2;
             }
             break;
@@ -103,7 +60,7 @@ static void roff_text(sbuf *out, const char *s, size_t n)
             int k;
             for (k = 0; glyphs[k].name; k++)
                 if (j - i - 1 == strlen(glyphs[k].name) && !strncmp(s + i + 1, glyphs[k].name, j - i - 1)) break;
-            sb_add(out, glyphs[k].name ? glyphs[k].text : "?");
+            llfc_strbuf_puts(out, glyphs[k].name ? glyphs[k].text : "?");
             i = j;
             break;
         }
@@ -112,14 +69,14 @@ static void roff_text(sbuf *out, const char *s, size_t n)
             else i++;
             break;
         case '"': i = n; break; /* comment to end of line */
-        default: sb_char(out, c); break;
+        default: llfc_strbuf_putc(out, c); break;
         }
     }
 }
 
 /* The arguments of a macro line (after the macro name): quoted or space
  * separated; `join` is placed between them ("" for .BI/.BR..., " " for .B). */
-static void roff_args(sbuf *out, const char *s, size_t n, const char *join)
+static void roff_args(llfc_strbuf *out, const char *s, size_t n, const char *join)
 {
     size_t i = 0;
     int first = 1;
@@ -136,7 +93,7 @@ static void roff_args(sbuf *out, const char *s, size_t n, const char *join)
             while (i < n && s[i] != ' ' && s[i] != '\t') i += s[i] == '\\' && i + 1 < n ? 2 : 1;
             e = i;
         }
-        if (!first) sb_add(out, join);
+        if (!first) llfc_strbuf_puts(out, join);
         first = 0;
         roff_text(out, s + a, e - a);
     }
@@ -159,17 +116,17 @@ static const char *font_macro(const char *line, size_t n, size_t *namelen)
 
 /* A formatter: filled paragraphs wrapped at `width`, indented. */
 typedef struct {
-    sbuf *out;
-    sbuf para; /* words of the current paragraph */
+    llfc_strbuf *out;
+    llfc_strbuf para; /* words of the current paragraph */
     int width, indent, nofill, blank_pending;
 } fmt;
 
 static void fmt_flush(fmt *f)
 {
-    const char *s = f->para.p;
-    size_t n = f->para.n;
+    const char *s = f->para.s;
+    size_t n = f->para.len;
     if (!s || n == 0) return;
-    if (f->blank_pending && f->out->n > 0) sb_char(f->out, '\n');
+    if (f->blank_pending && f->out->len > 0) llfc_strbuf_putc(f->out, '\n');
     f->blank_pending = 0;
     int col = 0, avail = f->width - f->indent;
     if (avail < 20) avail = 20;
@@ -180,48 +137,48 @@ static void fmt_flush(fmt *f)
         size_t a = i;
         while (i < n && s[i] != ' ' && s[i] != '\n' && s[i] != '\t') i++;
         int wl = (int)(i - a);
-        if (col > 0 && col + 1 + wl > avail) { sb_char(f->out, '\n'); col = 0; }
-        if (col == 0) sb_spaces(f->out, f->indent);
-        else { sb_char(f->out, ' '); col++; }
-        for (size_t k = a; k < i; k++) sb_char(f->out, s[k] == NBSP ? ' ' : s[k]);
+        if (col > 0 && col + 1 + wl > avail) { llfc_strbuf_putc(f->out, '\n'); col = 0; }
+        if (col == 0) llfc_strbuf_spaces(f->out, f->indent);
+        else { llfc_strbuf_putc(f->out, ' '); col++; }
+        for (size_t k = a; k < i; k++) llfc_strbuf_putc(f->out, s[k] == NBSP ? ' ' : s[k]);
         col += wl;
     }
-    if (col > 0) sb_char(f->out, '\n');
-    f->para.n = 0;
-    f->para.p[0] = '\0';
+    if (col > 0) llfc_strbuf_putc(f->out, '\n');
+    f->para.len = 0;
+    f->para.s[0] = '\0';
 }
 
 static void fmt_words(fmt *f, const char *text, size_t n)
 {
     if (f->nofill) {
-        if (f->blank_pending && f->out->n > 0) sb_char(f->out, '\n');
+        if (f->blank_pending && f->out->len > 0) llfc_strbuf_putc(f->out, '\n');
         f->blank_pending = 0;
-        sb_spaces(f->out, f->indent + 2);
-        for (size_t k = 0; k < n; k++) sb_char(f->out, text[k] == NBSP ? ' ' : text[k]);
-        sb_char(f->out, '\n');
+        llfc_strbuf_spaces(f->out, f->indent + 2);
+        for (size_t k = 0; k < n; k++) llfc_strbuf_putc(f->out, text[k] == NBSP ? ' ' : text[k]);
+        llfc_strbuf_putc(f->out, '\n');
         return;
     }
-    if (f->para.n) sb_char(&f->para, ' ');
-    sb_addn(&f->para, text, n);
+    if (f->para.len) llfc_strbuf_putc(&f->para, ' ');
+    llfc_strbuf_append(&f->para, text, n);
 }
 
 /* Render the roff lines in [from, to). */
 static void fmt_lines(fmt *f, const char *from, const char *to)
 {
-    sbuf tmp = {0};
+    llfc_strbuf tmp = {0};
     const char *p = from;
     while (p < to) {
         const char *e = memchr(p, '\n', to - p);
         if (!e) e = to;
         size_t n = e - p, mlen;
         const char *join;
-        tmp.n = 0;
+        tmp.len = 0;
         if (n >= 2 && (p[0] == '.' || p[0] == '\'') && p[1] == '\\' && n >= 3 && p[2] == '"') {
             /* comment */
         } else if (n > 0 && (p[0] == '.' || p[0] == '\'')) {
             if ((join = font_macro(p, n, &mlen))) {
                 roff_args(&tmp, p + mlen, n - mlen, join);
-                fmt_words(f, tmp.p ? tmp.p : "", tmp.n);
+                fmt_words(f, tmp.s ? tmp.s : "", tmp.len);
             } else if (!strncmp(p, ".PP", 3) || !strncmp(p, ".LP", 3) || (n == 2 && p[1] == 'P') ||
                        !strncmp(p, ".sp", 3) || !strncmp(p, ".TP", 3)) {
                 fmt_flush(f);
@@ -243,12 +200,12 @@ static void fmt_lines(fmt *f, const char *from, const char *to)
                 fmt_flush(f);
                 f->blank_pending = 1;
                 roff_args(&tmp, p + 3, n - 3, " ");
-                if (tmp.n) fmt_words(f, tmp.p, tmp.n);
+                if (tmp.len) fmt_words(f, tmp.s, tmp.len);
             } else if (!strncmp(p, ".SS", 3) || !strncmp(p, ".SH", 3)) {
                 fmt_flush(f);
                 f->blank_pending = 1;
                 roff_args(&tmp, p + 3, n - 3, " ");
-                if (tmp.n) fmt_words(f, tmp.p, tmp.n);
+                if (tmp.len) fmt_words(f, tmp.s, tmp.len);
                 fmt_flush(f);
             }
             /* other requests (.TH, .PD, .ad, ...) print nothing */
@@ -257,15 +214,15 @@ static void fmt_lines(fmt *f, const char *from, const char *to)
             f->blank_pending = 1;
         } else {
             roff_text(&tmp, p, n);
-            fmt_words(f, tmp.p ? tmp.p : "", tmp.n);
+            fmt_words(f, tmp.s ? tmp.s : "", tmp.len);
         }
         p = e + 1;
     }
     fmt_flush(f);
-    free(tmp.p);
-    free(f->para.p);
-    f->para.p = NULL;
-    f->para.n = f->para.cap = 0;
+    free(tmp.s);
+    free(f->para.s);
+    f->para.s = NULL;
+    f->para.len = f->para.cap = 0;
 }
 
 static int term_width(void)
@@ -305,12 +262,12 @@ static int head_name(const char *line, const char *end, char *name, size_t cap)
     size_t mlen;
     const char *join = font_macro(line, end - line, &mlen);
     if (!join) return 0;
-    sbuf t = {0};
+    llfc_strbuf t = {0};
     roff_args(&t, line + mlen, end - line - mlen, join);
     int ok = 0;
-    if (t.p) {
+    if (t.s) {
         size_t i = 0;
-        const char *s = t.p;
+        const char *s = t.s;
         if (s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')) {
             while (s[i] == '_' || s[i] == '.' || s[i] == ':' || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ||
                    (s[i] >= '0' && s[i] <= '9'))
@@ -322,7 +279,7 @@ static int head_name(const char *line, const char *end, char *name, size_t cap)
             }
         }
     }
-    free(t.p);
+    free(t.s);
     return ok;
 }
 
@@ -366,7 +323,7 @@ static const entry *find_entry(const char *name)
 }
 
 /* Render one entry: the head, then the text indented. */
-static void render_entry(sbuf *out, const entry *en, int width)
+static void render_entry(llfc_strbuf *out, const entry *en, int width)
 {
     fmt f = {out, {0}, width, 0, 0, 0};
     fmt_lines(&f, en->head, en->head_end);
@@ -375,21 +332,21 @@ static void render_entry(sbuf *out, const entry *en, int width)
 }
 
 /* The first sentence of an entry, for lists. */
-static void summary(sbuf *out, const entry *en, size_t maxlen)
+static void summary(llfc_strbuf *out, const entry *en, size_t maxlen)
 {
-    sbuf tmp = {0};
+    llfc_strbuf tmp = {0};
     fmt f = {&tmp, {0}, 100000, 0, 0, 0};
     fmt_lines(&f, en->body, en->end);
-    if (tmp.p) {
-        char *s = tmp.p;
+    if (tmp.s) {
+        char *s = tmp.s;
         while (*s == ' ' || *s == '\n') s++;
         size_t n = 0;
         while (s[n] && s[n] != '\n' && !(s[n] == '.' && (s[n + 1] == ' ' || s[n + 1] == '\n' || !s[n + 1]))) n++;
         if (s[n] == '.') n++;
-        if (n > maxlen && maxlen > 3) { sb_addn(out, s, maxlen - 3); sb_add(out, "..."); }
-        else sb_addn(out, s, n);
+        if (n > maxlen && maxlen > 3) { llfc_strbuf_append(out, s, maxlen - 3); llfc_strbuf_puts(out, "..."); }
+        else llfc_strbuf_append(out, s, n);
     }
-    free(tmp.p);
+    free(tmp.s);
 }
 
 /* ---- resolving Lua values to names ------------------------------------------- */
@@ -533,7 +490,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 /* List the functions of the table at idx: documented ones with their head
  * and first sentence, undocumented ones marked. prefix is "tensor." or
  * "Tensor:". */
-static void list_functions(lua_State *L, sbuf *out, int idx, const char *prefix, int width)
+static void list_functions(lua_State *L, llfc_strbuf *out, int idx, const char *prefix, int width)
 {
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -556,23 +513,23 @@ static void list_functions(lua_State *L, sbuf *out, int idx, const char *prefix,
     if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         const entry *en = entry_for(names[i]);
-        size_t start = out->n;
-        sb_add(out, "  ");
+        size_t start = out->len;
+        llfc_strbuf_puts(out, "  ");
         if (en) {
             fmt f = {out, {0}, 100000, 0, 0, 0};
             fmt_lines(&f, en->head, en->head_end);
-            if (out->n > start && out->p[out->n - 1] == '\n') out->n--;
-            size_t used = out->n - start;
+            if (out->len > start && out->s[out->len - 1] == '\n') out->len--;
+            size_t used = out->len - start;
             if (used + 4 < (size_t)width) {
-                sb_spaces(out, used < 28 ? (int)(28 - used) : 2);
-                size_t u2 = out->n - start;
+                llfc_strbuf_spaces(out, used < 28 ? (int)(28 - used) : 2);
+                size_t u2 = out->len - start;
                 if (u2 + 10 < (size_t)width) summary(out, en, width - u2);
             }
         } else {
-            sb_add(out, names[i]);
-            sb_add(out, "  (no documentation)");
+            llfc_strbuf_puts(out, names[i]);
+            llfc_strbuf_puts(out, "  (no documentation)");
         }
-        sb_char(out, '\n');
+        llfc_strbuf_putc(out, '\n');
         free(names[i]);
     }
     free(names);
@@ -580,7 +537,7 @@ static void list_functions(lua_State *L, sbuf *out, int idx, const char *prefix,
 
 /* The text of a man section (".SH NAME" or ".SS NAME" whose first word is
  * `title`) before its first entry. */
-static void section_intro(sbuf *out, const char *macro, const char *title, int width)
+static void section_intro(llfc_strbuf *out, const char *macro, const char *title, int width)
 {
     size_t tl = strlen(title);
     const char *p = llfc_manpage;
@@ -603,32 +560,32 @@ static void section_intro(sbuf *out, const char *macro, const char *title, int w
     }
 }
 
-static void doc_module(lua_State *L, sbuf *out, int idx, const char *mod, int width)
+static void doc_module(lua_State *L, llfc_strbuf *out, int idx, const char *mod, int width)
 {
     char title[80];
     snprintf(title, sizeof title, "MODULE %s", mod);
-    sb_add(out, "Module ");
-    sb_add(out, mod);
-    sb_add(out, "\n\n");
-    size_t before = out->n;
+    llfc_strbuf_puts(out, "Module ");
+    llfc_strbuf_puts(out, mod);
+    llfc_strbuf_puts(out, "\n\n");
+    size_t before = out->len;
     section_intro(out, ".SH", title, width);
-    if (out->n > before) sb_char(out, '\n');
+    if (out->len > before) llfc_strbuf_putc(out, '\n');
     char prefix[80];
     snprintf(prefix, sizeof prefix, "%s.", mod);
     list_functions(L, out, idx, prefix, width);
-    sb_add(out, "\nhelp(");
-    sb_add(out, mod);
-    sb_add(out, ".NAME) shows one function.\n");
+    llfc_strbuf_puts(out, "\nhelp(");
+    llfc_strbuf_puts(out, mod);
+    llfc_strbuf_puts(out, ".NAME) shows one function.\n");
 }
 
-static void doc_type(lua_State *L, sbuf *out, const char *type, int width)
+static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width)
 {
-    sb_add(out, "Type ");
-    sb_add(out, type);
-    sb_add(out, " (methods are called as obj:name(...))\n\n");
-    size_t before = out->n;
+    llfc_strbuf_puts(out, "Type ");
+    llfc_strbuf_puts(out, type);
+    llfc_strbuf_puts(out, " (methods are called as obj:name(...))\n\n");
+    size_t before = out->len;
     section_intro(out, ".SS", type, width);
-    if (out->n > before) sb_char(out, '\n');
+    if (out->len > before) llfc_strbuf_putc(out, '\n');
     push_type(L, type);
     if (lua_istable(L, -1) && push_methods(L, -1)) {
         char prefix[80];
@@ -637,21 +594,21 @@ static void doc_type(lua_State *L, sbuf *out, const char *type, int width)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    sb_add(out, "\nhelp(\"");
-    sb_add(out, type);
-    sb_add(out, ":NAME\") shows one method.\n");
+    llfc_strbuf_puts(out, "\nhelp(\"");
+    llfc_strbuf_puts(out, type);
+    llfc_strbuf_puts(out, ":NAME\") shows one method.\n");
 }
 
-static void doc_overview(lua_State *L, sbuf *out, int width)
+static void doc_overview(lua_State *L, llfc_strbuf *out, int width)
 {
     fmt f = {out, {0}, width, 0, 0, 0};
     lua_getfield(L, LLFC_TABLE, "version");
-    sb_add(out, "llfc ");
-    sb_add(out, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+    llfc_strbuf_puts(out, "llfc ");
+    llfc_strbuf_puts(out, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
-    sb_add(out, "\n\n");
+    llfc_strbuf_puts(out, "\n\n");
     section_intro(out, ".SH", "DESCRIPTION", width);
-    sb_add(out, "\nModules (help(tensor) lists the functions of tensor):\n");
+    llfc_strbuf_puts(out, "\nModules (help(tensor) lists the functions of tensor):\n");
     static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", NULL};
     for (int i = 0; mods[i]; i++) {
         if (lua_getfield(L, LLFC_TABLE, mods[i]) == LUA_TTABLE) {
@@ -660,7 +617,7 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
             while (lua_next(L, -2)) { nf += lua_type(L, -1) == LUA_TFUNCTION; lua_pop(L, 1); }
             char line[128];
             snprintf(line, sizeof line, "  %-9s %d function%s\n", mods[i], nf, nf == 1 ? "" : "s");
-            sb_add(out, line);
+            llfc_strbuf_puts(out, line);
         }
         lua_pop(L, 1);
     }
@@ -675,13 +632,13 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
     }
     for (int i = 0; i < nt; i++) if (!types[i]) { types[i] = types[--nt]; i--; }
     qsort(types, nt, sizeof *types, cmp_str);
-    if (nt > 0) sb_add(out, "Object types (help(\"Tensor\") lists the methods):\n ");
+    if (nt > 0) llfc_strbuf_puts(out, "Object types (help(\"Tensor\") lists the methods):\n ");
     for (int i = 0; i < nt; i++) {
-        sb_char(out, ' ');
-        sb_add(out, types[i]);
+        llfc_strbuf_putc(out, ' ');
+        llfc_strbuf_puts(out, types[i]);
         free(types[i]);
     }
-    sb_add(out, nt > 0 ? "\n\n" : "\n");
+    llfc_strbuf_puts(out, nt > 0 ? "\n\n" : "\n");
     static const char more[] =
         "Getting help:\n"
         "  help(tensor.new)      a function\n"
@@ -690,12 +647,12 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
         "  help(tensor)          a module\n"
         "In the REPL: Tab completes names, a trailing ';' hides the result,\n"
         "Ctrl-C interrupts a computation, Ctrl-D quits.  The full manual: man llfc.\n";
-    sb_add(out, more);
+    llfc_strbuf_puts(out, more);
     (void)f;
 }
 
 /* Entries whose last component (after '.' or ':') is `short_name`. */
-static int doc_by_short_name(sbuf *out, const char *short_name, int width)
+static int doc_by_short_name(llfc_strbuf *out, const char *short_name, int width)
 {
     parse_manpage();
     int found = 0;
@@ -707,11 +664,11 @@ static int doc_by_short_name(sbuf *out, const char *short_name, int width)
     }
     if (found == 1) { render_entry(out, one, width); return 1; }
     if (found > 1) {
-        sb_add(out, "Several entries match; ask for one of them:\n");
+        llfc_strbuf_puts(out, "Several entries match; ask for one of them:\n");
         for (int i = 0; i < nentries; i++) {
             const char *n = entries[i].name, *s = n + strlen(n);
             while (s > n && s[-1] != '.' && s[-1] != ':') s--;
-            if (!strcmp(s, short_name)) { sb_add(out, "  help(\""); sb_add(out, n); sb_add(out, "\")\n"); }
+            if (!strcmp(s, short_name)) { llfc_strbuf_puts(out, "  help(\""); llfc_strbuf_puts(out, n); llfc_strbuf_puts(out, "\")\n"); }
         }
         return 1;
     }
@@ -720,7 +677,7 @@ static int doc_by_short_name(sbuf *out, const char *short_name, int width)
 
 /* Build the documentation of the value at idx into out.  Returns 1, or 0
  * with an explanation in out. */
-static int build_doc(lua_State *L, int idx, sbuf *out, int width)
+static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
 {
     idx = lua_absindex(L, idx);
     int t = lua_type(L, idx);
@@ -751,9 +708,9 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
         if (push_type(L, m)) { lua_pop(L, 1); doc_type(L, out, m, width); return 1; }
         lua_pop(L, 1);
         if (!strchr(s, '.') && !strchr(s, ':') && doc_by_short_name(out, s, width)) return 1;
-        sb_add(out, "no documentation for '");
-        sb_add(out, s);
-        sb_add(out, "' (help() lists the modules)");
+        llfc_strbuf_puts(out, "no documentation for '");
+        llfc_strbuf_puts(out, s);
+        llfc_strbuf_puts(out, "' (help() lists the modules)");
         return 0;
     }
     if (t == LUA_TTABLE) {
@@ -783,19 +740,19 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
         const char *nm = lua_tostring(L, -1);
         const entry *en = entry_for(nm);
         if (en) render_entry(out, en, width);
-        else { sb_add(out, nm); sb_add(out, " has no documentation yet"); }
+        else { llfc_strbuf_puts(out, nm); llfc_strbuf_puts(out, " has no documentation yet"); }
         lua_pop(L, 1);
         return en != NULL;
     }
     if (t == LUA_TFUNCTION && std_name(L, idx)) {
-        sb_add(out, lua_tostring(L, -1));
-        sb_add(out, " is a standard Lua function: see the Lua 5.4 reference manual");
+        llfc_strbuf_puts(out, lua_tostring(L, -1));
+        llfc_strbuf_puts(out, " is a standard Lua function: see the Lua 5.4 reference manual");
         lua_pop(L, 1);
         return 0;
     }
-    sb_add(out, "no documentation for this ");
-    sb_add(out, luaL_typename(L, idx));
-    sb_add(out, " (help() lists the modules)");
+    llfc_strbuf_puts(out, "no documentation for this ");
+    llfc_strbuf_puts(out, luaL_typename(L, idx));
+    llfc_strbuf_puts(out, " (help() lists the modules)");
     return 0;
 }
 
@@ -805,12 +762,12 @@ static int l_doc(lua_State *L)
     int n = lua_gettop(L);
     int width = (int)luaL_optinteger(L, 2, term_width());
     if (width < 20) width = 20;
-    sbuf *b = sbuf_new(L);
+    llfc_strbuf *b = lb_newstrbuf(L);
     int ok = 1;
     if (n == 0) doc_overview(L, b, width);
     else ok = build_doc(L, 1, b, width);
     if (!ok) lua_pushnil(L);
-    lua_pushlstring(L, b->p ? b->p : "", b->n);
+    lua_pushlstring(L, b->s ? b->s : "", b->len);
     return ok ? 1 : 2;
 }
 
@@ -818,11 +775,11 @@ static int l_doc(lua_State *L)
 static int l_help(lua_State *L)
 {
     int n = lua_gettop(L);
-    sbuf *b = sbuf_new(L);
+    llfc_strbuf *b = lb_newstrbuf(L);
     if (n == 0) doc_overview(L, b, term_width());
     else build_doc(L, 1, b, term_width());
-    if (b->n == 0 || b->p[b->n - 1] != '\n') sb_char(b, '\n');
-    fwrite(b->p, 1, b->n, stdout);
+    if (b->len == 0 || b->s[b->len - 1] != '\n') llfc_strbuf_putc(b, '\n');
+    fwrite(b->s, 1, b->len, stdout);
     fflush(stdout);
     return 0;
 }

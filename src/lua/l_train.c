@@ -163,28 +163,10 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
 /* ---- history tables ------------------------------------------------------------------ */
 static const char *const step_fields[] = {"step", "epoch", "loss", "acc", "lr", NULL};
 
-/* a growing C string (a luaL_Buffer cannot be used while reading fields) */
-typedef struct { char *s; size_t len, cap; int oom; } strbuf;
-
-static void sb_add(strbuf *b, const char *t)
-{
-    size_t n = strlen(t);
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = 1; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, t, n + 1);
-    b->len += n;
-}
-
 static int hist_tostring(lua_State *L)
 {
-    strbuf b = {0};
+    /* a luaL_Buffer cannot be used while reading fields */
+    llfc_strbuf *b = lb_newstrbuf(L);
     lua_getfield(L, 1, "loss");
     lua_Integer nsteps = lua_istable(L, -1) ? luaL_len(L, -1) : 0;
     lua_pop(L, 1);
@@ -198,7 +180,7 @@ static int hist_tostring(lua_State *L)
     char line[256];
     snprintf(line, sizeof line, "train: %lld steps, %.2f s, %.0f examples/s%s\n", (long long)nsteps, secs,
              secs > 0 ? ex / secs : 0.0, intr ? " (interrupted)" : "");
-    sb_add(&b, line);
+    llfc_strbuf_puts(b, line);
     lua_getfield(L, 1, "epochs");
     int ep = lua_gettop(L);
     int has_test = 0;
@@ -212,7 +194,7 @@ static int hist_tostring(lua_State *L)
         lua_pop(L, 1);
         snprintf(line, sizeof line, "  %5s %7s %9s %8s %9s%s\n", "epoch", "step", "loss", "acc", "lr",
                  has_test ? "  test_err test_loss" : "");
-        sb_add(&b, line);
+        llfc_strbuf_puts(b, line);
         lua_Integer ne = luaL_len(L, ep);
         for (lua_Integer i = 1; i <= ne; i++) {
             if (lua_geti(L, ep, i) != LUA_TTABLE) { lua_pop(L, 1); continue; }
@@ -224,16 +206,16 @@ static int hist_tostring(lua_State *L)
             snprintf(line, sizeof line, "  %5lld %7lld %9.4f %7.2f%% %9.3g", (long long)lua_tointeger(L, -5),
                      (long long)lua_tointeger(L, -4), lua_tonumber(L, -3), 100 * lua_tonumber(L, -2),
                      lua_tonumber(L, -1));
-            sb_add(&b, line);
+            llfc_strbuf_puts(b, line);
             lua_pop(L, 5);
             if (has_test) {
                 lua_getfield(L, -1, "test_err");
                 lua_getfield(L, -2, "test_loss");
                 snprintf(line, sizeof line, "  %7.2f%% %9.4f", 100 * lua_tonumber(L, -2), lua_tonumber(L, -1));
-                sb_add(&b, line);
+                llfc_strbuf_puts(b, line);
                 lua_pop(L, 2);
             }
-            sb_add(&b, "\n");
+            llfc_strbuf_puts(b, "\n");
             lua_pop(L, 1);
         }
     } else if (nsteps > 0) {
@@ -243,13 +225,11 @@ static int hist_tostring(lua_State *L)
         else lua_pushnil(L);
         snprintf(line, sizeof line, "  last step: loss %.4f, batch accuracy %.2f%%\n", lua_tonumber(L, -3),
                  100 * lua_tonumber(L, -1));
-        sb_add(&b, line);
+        llfc_strbuf_puts(b, line);
         lua_pop(L, 4);
     }
     lua_pop(L, 1);
-    if (b.oom) { free(b.s); return luaL_error(L, "out of memory"); }
-    lua_pushlstring(L, b.s ? b.s : "", b.len && b.s[b.len - 1] == '\n' ? b.len - 1 : b.len);
-    free(b.s);
+    lb_pushstrbuf(L, b, 1);
     return 1;
 }
 

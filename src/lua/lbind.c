@@ -189,6 +189,36 @@ const char *lb_optstring(lua_State *L, int idx, const char *field, const char *d
     return s;
 }
 
+static int strbuf_gc(lua_State *L)
+{
+    llfc_strbuf_free(luaL_checkudata(L, 1, "llfc.strbuf"));
+    return 0;
+}
+
+llfc_strbuf *lb_newstrbuf(lua_State *L)
+{
+    llfc_strbuf *b = lua_newuserdatauv(L, sizeof *b, 0);
+    *b = (llfc_strbuf)LLFC_STRBUF_INIT;
+    if (luaL_newmetatable(L, "llfc.strbuf")) {
+        lua_pushcfunction(L, strbuf_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+void lb_pushstrbuf(lua_State *L, llfc_strbuf *b, int chomp)
+{
+    if (b->oom) {
+        llfc_strbuf_free(b);
+        luaL_error(L, "out of memory");
+    }
+    size_t n = b->len;
+    if (chomp && n && b->s[n - 1] == '\n') n--;
+    lua_pushlstring(L, b->s ? b->s : "", n);
+    llfc_strbuf_free(b);
+}
+
 void lb_pushresult_chomp(luaL_Buffer *b)
 {
     lua_State *L = b->L;

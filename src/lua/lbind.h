@@ -7,6 +7,7 @@
 #include <lualib.h>
 
 #include "core/core.h"
+#include "core/strbuf.h"
 #include "data/data.h"
 #include "nn/nn.h"
 #include "core/tensor.h"
@@ -72,6 +73,13 @@ const char *lb_optstring(lua_State *L, int idx, const char *field, const char *d
  * string key that is not in known (NULL-terminated) but is a near miss of one (a typo: edit distance
  * <= 2, or equal ignoring case).  Keys far from every known name pass: tables may be shared. */
 void lb_checktypos(lua_State *L, int idx, const char *const *known, const char *fname);
+
+/* A string builder owned by a userdata pushed on the stack (its __gc frees
+ * the text), so that a Lua error while the text grows leaks nothing. */
+llfc_strbuf *lb_newstrbuf(lua_State *L);
+/* Push the text of b (without a final newline when chomp is set) and free
+ * it; raises "out of memory" if b ran out of memory. */
+void lb_pushstrbuf(lua_State *L, llfc_strbuf *b, int chomp);
 
 /* luaL_pushresult(b), without the text's final newline (for tostring). */
 void lb_pushresult_chomp(luaL_Buffer *b);

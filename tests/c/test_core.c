@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "core/core.h"
+#include "core/strbuf.h"
 #include "nn/nn.h"
 #include "core/tensor.h"
 
@@ -13,6 +14,49 @@ static void test_errors(void)
     CHECK(strcmp(llfc_errmsg(), "bad 3") == 0, "seterr formats the message");
     llfc_adderr("mm");
     CHECK(strcmp(llfc_errmsg(), "mm: bad 3") == 0, "adderr prefixes the message");
+}
+
+/* The string builder against the C library's own formatting. */
+static void test_strbuf(void)
+{
+    llfc_strbuf b = LLFC_STRBUF_INIT;
+    char *s = llfc_strbuf_take(&b, NULL);
+    CHECK(s && s[0] == '\0', "strbuf: an empty buffer hands over \"\"");
+    free(s);
+    char ref[4096] = "";
+    size_t rl = 0;
+    for (int i = 0; i < 200; i++) { /* grows past every capacity step */
+        llfc_strbuf_printf(&b, "%d:%s,", i, i % 7 ? "x" : "yy");
+        rl += (size_t)snprintf(ref + rl, sizeof ref - rl, "%d:%s,", i, i % 7 ? "x" : "yy");
+    }
+    llfc_strbuf_append(&b, "ab\0cd", 5); /* counted bytes, a NUL included */
+    memcpy(ref + rl, "ab\0cd", 5);
+    rl += 5;
+    CHECK(b.len == rl && memcmp(b.s, ref, rl) == 0 && b.s[b.len] == '\0', "strbuf: printf and append give the same bytes as snprintf (%zu)", rl);
+    char big[1000];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    size_t before = b.len;
+    llfc_strbuf_printf(&b, "<%s>", big); /* longer than the stack buffer */
+    CHECK(b.len == before + 1001 && b.s[before] == '<' && b.s[b.len - 1] == '>' && b.s[b.len - 2] == 'z',
+          "strbuf: a long printf is written whole");
+    llfc_strbuf_spaces(&b, 3);
+    llfc_strbuf_putc(&b, '!');
+    CHECK(!strcmp(b.s + b.len - 4, "   !"), "strbuf: spaces and putc");
+    CHECK(llfc_strbuf_reserve(&b, 100000) == 0 && b.cap >= b.len + 100001, "strbuf: reserve makes room");
+    size_t len;
+    s = llfc_strbuf_take(&b, &len);
+    CHECK(s && len == before + 1005 && b.s == NULL && b.len == 0, "strbuf: take hands the text over and empties the buffer");
+    free(s);
+    CHECK(llfc_strbuf_reserve(&b, SIZE_MAX) == -1 && b.oom, "strbuf: an impossible size sets the OOM flag");
+    llfc_strbuf_puts(&b, "lost");
+    CHECK(b.len == 0, "strbuf: after OOM nothing is appended");
+    llfc_seterr("%s", "");
+    CHECK(llfc_strbuf_take(&b, NULL) == NULL && strstr(llfc_errmsg(), "out of memory"), "strbuf: take after OOM fails with a message");
+    llfc_strbuf_puts(&b, "again");
+    CHECK(b.s && !strcmp(b.s, "again") && !b.oom, "strbuf: usable again after take");
+    llfc_strbuf_free(&b);
+    CHECK(b.s == NULL && b.len == 0, "strbuf: free empties");
 }
 
 static void test_rng(void)
@@ -135,6 +179,7 @@ static void test_mlp_forward(void)
 int main(void)
 {
     test_errors();
+    test_strbuf();
     test_rng();
     test_gemm();
     test_tensor();
