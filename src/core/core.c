@@ -72,10 +72,17 @@ volatile sig_atomic_t llfc_interrupt_flag = 0;
 
 void llfc_interrupt_clear(void) { llfc_interrupt_flag = 0; }
 
-int llfc_check_interrupt(void)
+int llfc_check_interrupt(void) { return llfc_progress_stop(NULL, NULL, 0, 0, NULL); }
+
+int llfc_progress_stop(llfc_progress_fn fn, void *ud, double done, double total, const char *what)
 {
     if (llfc_interrupt_flag) return llfc_seterr("interrupted");
-    return 0;
+    if (!fn) return 0;
+    int r = fn(ud, done, total, what);
+    if (r == 0) return 0;
+    if (r > 0 || llfc_interrupt_flag) return llfc_seterr("interrupted");
+    if (!errbuf[0]) llfc_seterr("progress callback failed");
+    return -1;
 }
 
 void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,

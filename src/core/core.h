@@ -44,14 +44,23 @@ void llfc_free(void *p);
 extern volatile sig_atomic_t llfc_interrupt_flag;
 static inline int llfc_interrupted(void) { return llfc_interrupt_flag != 0; }
 void llfc_interrupt_clear(void);
-/* Convenience: if interrupted, record "interrupted" and return -1, else 0. */
+/* llfc_progress_stop without a callback: if interrupted, record
+ * "interrupted" and return -1, else 0. */
 int llfc_check_interrupt(void);
 
 /* ---- progress reporting ---------------------------------------------------
  * Long computations take an optional progress callback.  `done` of `total`
- * units finished; `what` says what is computing.  Returning non-zero asks the
- * computation to stop (it then fails with "interrupted"). */
+ * units finished; `what` says what is computing.  The callback returns 0 to go
+ * on, LLFC_PROGRESS_STOP to ask the computation to stop, or
+ * LLFC_PROGRESS_FAILED after recording its own error with llfc_seterr(). */
 typedef int (*llfc_progress_fn)(void *ud, double done, double total, const char *what);
+enum { LLFC_PROGRESS_FAILED = -1, LLFC_PROGRESS_STOP = 1 };
+/* The one way a long computation polls between units of work: Ctrl-C first,
+ * then the callback (fn may be NULL).  Returns 0 to go on, or -1 with the
+ * reason recorded: "interrupted" for Ctrl-C or a callback asking to stop, the
+ * callback's own message when it failed.  A computation that keeps a partial
+ * result on Ctrl-C tells that case apart with llfc_interrupted(). */
+int llfc_progress_stop(llfc_progress_fn fn, void *ud, double done, double total, const char *what);
 
 /* ---- the one BLAS shim ----------------------------------------------------
  * Row-major C = alpha * op(A) @ op(B) + beta * C, with op(X) = X or X^T.

@@ -236,7 +236,7 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l) { luaL_setfuncs(L, l, 0); }
 int lb_progress_fn(void *ud, double done, double total, const char *what)
 {
     lb_progress *p = ud;
-    if (llfc_interrupted()) return 1;
+    if (llfc_interrupted()) return LLFC_PROGRESS_STOP;
     if (!p || !p->fidx) return 0;
     lua_State *L = p->L;
     lua_pushvalue(L, p->fidx);
@@ -246,12 +246,12 @@ int lb_progress_fn(void *ud, double done, double total, const char *what)
     if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
         llfc_seterr("progress callback: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
-        return 1;
+        return LLFC_PROGRESS_FAILED;
     }
     /* a callback returning false asks to stop */
     int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
-    return stop;
+    return stop ? LLFC_PROGRESS_STOP : 0;
 }
 
 /* edit distance (with swaps) between a and b, ignoring case, capped at 3 (enough to tell a typo) */

@@ -127,7 +127,7 @@ typedef struct llfc_metrics_opts {
     int hist_bins;                   /* 0: 20 */
     double hist_lo, hist_hi;         /* lo == hi: [0, 2] */
     int64_t batch;                   /* 0: 1000 (conv nets: sized by memory) */
-    llfc_progress_fn progress;       /* per batch; non-zero return: fail "interrupted" */
+    llfc_progress_fn progress;       /* per batch, through llfc_progress_stop */
     void *progress_ud;
     /* per batch with the partial (finalized) report; non-zero return stops
      * early and returns the partial report (complete = 0). */

@@ -189,13 +189,13 @@ llfc_net *llfc_repair(const llfc_net *a, const llfc_net *b, double alpha, const 
     double *ma = st, *sa = ma + total, *mb = sa + total, *sb = mb + total;
     double *cm = sb + total, *cs = cm + maxc, *gm = cs + maxc, *gs = gm + maxc;
     double steps = ns + 2;
-    if (progress && progress(ud, 0, steps, "repair: endpoint statistics")) goto stop;
+    if (llfc_progress_stop(progress, ud, 0, steps, "repair: endpoint statistics")) goto fail;
     if (llfc_repair_stats(a, sites, ns, x, n, batch, ma, sa)) goto fail;
-    if (progress && progress(ud, 1, steps, "repair: endpoint statistics")) goto stop;
+    if (llfc_progress_stop(progress, ud, 1, steps, "repair: endpoint statistics")) goto fail;
     if (llfc_repair_stats(b, sites, ns, x, n, batch, mb, sb)) goto fail;
     int64_t off = 0;
     for (int s = 0; s < ns; s++) {
-        if (progress && progress(ud, 2 + s, steps, "repair: sites")) goto stop;
+        if (llfc_progress_stop(progress, ud, 2 + s, steps, "repair: sites")) goto fail;
         if (llfc_repair_stats(out, &sites[s], 1, x, n, batch, cm, cs)) goto fail;
         for (int64_t c = 0; c < sites[s].C; c++) {
             gm[c] = alpha * ma[off + c] + (1.0 - alpha) * mb[off + c];
@@ -204,12 +204,10 @@ llfc_net *llfc_repair(const llfc_net *a, const llfc_net *b, double alpha, const 
         fold(out, &sites[s], cm, cs, gm, gs);
         off += sites[s].C;
     }
-    if (progress && progress(ud, steps, steps, "repair: done")) goto stop;
+    if (llfc_progress_stop(progress, ud, steps, steps, "repair: done")) goto fail;
     free(st);
     free(sites);
     return out;
-stop:
-    llfc_seterr("interrupted");
 fail:
     free(st);
     free(sites);

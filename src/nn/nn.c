@@ -558,9 +558,9 @@ int llfc_net_eval(const llfc_net *net, const float *x, const int32_t *y, int64_t
             free(logits);
             return -1;
         }
-        if (llfc_interrupted() || (progress && progress(ud, (double)(s + m), (double)n, "eval"))) {
+        if (llfc_progress_stop(progress, ud, (double)(s + m), (double)n, "eval")) {
             free(logits);
-            return llfc_seterr("interrupted");
+            return -1;
         }
     }
     free(logits);

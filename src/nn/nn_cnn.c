@@ -794,10 +794,7 @@ int llfc_cnn_reset_bn(llfc_net *net, const float *x, int64_t n, int64_t batch, l
             llfc_adderr("reset_bn: batch %lld", (long long)t + 1);
             goto restore;
         }
-        if (llfc_interrupted() || (progress && progress(ud, (double)(s + m), (double)n, "reset_bn"))) {
-            llfc_seterr("interrupted");
-            goto restore;
-        }
+        if (llfc_progress_stop(progress, ud, (double)(s + m), (double)n, "reset_bn")) goto restore;
     }
     rc = 0;
     goto done;

@@ -59,6 +59,36 @@ static void test_strbuf(void)
     CHECK(b.s == NULL && b.len == 0, "strbuf: free empties");
 }
 
+static int prog_calls;
+static int prog_go(void *ud, double d, double t, const char *w) { prog_calls++; return 0; }
+static int prog_stop(void *ud, double d, double t, const char *w) { prog_calls++; return LLFC_PROGRESS_STOP; }
+static int prog_fail(void *ud, double d, double t, const char *w)
+{
+    prog_calls++;
+    return ud ? llfc_seterr("callback: %s", (const char *)ud) : LLFC_PROGRESS_FAILED;
+}
+
+static void test_progress_stop(void)
+{
+    llfc_seterr("stale");
+    CHECK(llfc_progress_stop(NULL, NULL, 1, 2, "x") == 0 && llfc_progress_stop(prog_go, NULL, 1, 2, "x") == 0 &&
+          prog_calls == 1, "progress_stop: no callback, or one going on: 0");
+    CHECK(llfc_progress_stop(prog_stop, NULL, 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "interrupted"),
+          "progress_stop: a callback asking to stop: -1, 'interrupted'");
+    CHECK(llfc_progress_stop(prog_fail, "boom", 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "callback: boom"),
+          "progress_stop: a failing callback keeps its own message");
+    llfc_seterr("%s", "");
+    CHECK(llfc_progress_stop(prog_fail, NULL, 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "progress callback failed"),
+          "progress_stop: a failing callback without a message gets one");
+    prog_calls = 0;
+    llfc_interrupt_flag = 1;
+    CHECK(llfc_progress_stop(prog_go, NULL, 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "interrupted") && prog_calls == 0,
+          "progress_stop: Ctrl-C stops with 'interrupted' before the callback runs");
+    CHECK(llfc_check_interrupt() == -1 && llfc_interrupted(), "check_interrupt is progress_stop without a callback (the flag stays)");
+    llfc_interrupt_clear();
+    CHECK(llfc_check_interrupt() == 0, "check_interrupt: 0 once the flag is cleared");
+}
+
 static void test_rng(void)
 {
     llfc_rng a, b;
@@ -180,6 +210,7 @@ int main(void)
 {
     test_errors();
     test_strbuf();
+    test_progress_stop();
     test_rng();
     test_gemm();
     test_tensor();
