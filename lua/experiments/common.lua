@@ -241,17 +241,11 @@ function E.format_table(t)
   return table.concat(lines, "\n")
 end
 
+-- the CSV text of a table (llfc.csv: the core's writer)
 function E.csv(t)
-  local lines = { table.concat(t.headers, ",") }
-  for _, r in ipairs(t.rows) do
-    local s = {}
-    for j = 1, #t.headers do
-      local v = r[j]
-      s[j] = type(v) == "number" and string.format("%.9g", v) or tostring(v)
-    end
-    lines[#lines + 1] = table.concat(s, ",")
-  end
-  return table.concat(lines, "\n") .. "\n"
+  local rows = { t.headers }
+  for i, r in ipairs(t.rows) do rows[i + 1] = r end
+  return llfc.csv(rows)
 end
 
 -- print a table with a title and save it as out/NAME.csv

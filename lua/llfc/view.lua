@@ -605,20 +605,6 @@ function M.live(fn, title)
 end
 
 -- ---- export ---------------------------------------------------------------------------
-local function csvval(v)
-  if v == nil then return "" end
-  if type(v) == "number" then
-    if v ~= v then return "nan" end
-    if math.type(v) == "integer" then return tostring(v) end
-    if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
-    return string.format("%.10g", v)
-  end
-  if type(v) == "boolean" then return tostring(v) end
-  local s = tostring(v)
-  if s:find('[,"\r\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
-
 local function csv_table(r, kind)
   local rows = {}
   local function row(...) rows[#rows + 1] = table.pack(...) end
@@ -672,13 +658,7 @@ local function csv_table(r, kind)
       for _, q in ipairs { "dist_com", "dist_w", "dist_h" } do row("commutativity", l.layer or i, "", q, l[q]) end
     end
   end
-  local out = {}
-  for i, rw in ipairs(rows) do
-    local cells = {}
-    for j = 1, rw.n do cells[j] = csvval(rw[j]) end
-    out[i] = table.concat(cells, ",")
-  end
-  return table.concat(out, "\n") .. "\n"
+  return C.csv(rows)
 end
 M.csv = function(r)
   return csv_table(r, check_result("view.csv", r))

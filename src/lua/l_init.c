@@ -9,6 +9,7 @@ struct llfc_embedded { const char *name; const char *text; };
 extern const struct llfc_embedded llfc_embedded_lua[];
 void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
+void llfc_open_file(lua_State *L, int idx);    /* l_file.c: llfc.csv */
 
 static int load_embedded(lua_State *L)
 {
@@ -104,6 +105,7 @@ int llfc_open_all(lua_State *L)
     lua_setfield(L, -2, "blas");
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
+    llfc_open_file(L, -1);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

@@ -92,6 +92,10 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l);
 typedef struct { lua_State *L; int fidx; } lb_progress;
 int lb_progress_fn(void *ud, double done, double total, const char *what);
 
+/* Text formats and files (l_file.c), also view.lua's exporters:
+ * llfc.csv(rows) -> text. */
+int lb_csv(lua_State *L);
+
 /* Module openers: each pushes its module table. */
 int llfc_open_tensor(lua_State *L);
 int llfc_open_data(lua_State *L);

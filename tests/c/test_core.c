@@ -5,6 +5,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "core/strbuf.h"
+#include "core/csv.h"
 #include "nn/nn.h"
 #include "core/tensor.h"
 
@@ -57,6 +58,29 @@ static void test_strbuf(void)
     CHECK(b.s && !strcmp(b.s, "again") && !b.oom, "strbuf: usable again after take");
     llfc_strbuf_free(&b);
     CHECK(b.s == NULL && b.len == 0, "strbuf: free empties");
+}
+
+/* CSV cells against hand-written RFC 4180 text. */
+static void test_csv(void)
+{
+    llfc_strbuf out = LLFC_STRBUF_INIT;
+    llfc_csv c = {&out, 0};
+    llfc_csv_text(&c, "alpha", 5);
+    llfc_csv_text(&c, "a,\"b\"", 5);
+    llfc_csv_text(&c, "line\nbreak", 10);
+    llfc_csv_endrow(&c);
+    llfc_csv_number(&c, 0.1);
+    llfc_csv_number(&c, 1.0 / 3.0);
+    llfc_csv_number(&c, NAN);
+    llfc_csv_number(&c, -INFINITY);
+    llfc_csv_integer(&c, -9007199254740993LL);
+    llfc_csv_empty(&c);
+    llfc_csv_endrow(&c);
+    llfc_csv_empty(&c);
+    llfc_csv_endrow(&c);
+    const char *want = "alpha,\"a,\"\"b\"\"\",\"line\nbreak\"\n0.1,0.3333333333,nan,-inf,-9007199254740993,\n\n";
+    CHECK(out.s && !strcmp(out.s, want), "csv: quoting, numbers (10 digits, nan, -inf), integers exactly, empty cells: %s", out.s);
+    llfc_strbuf_free(&out);
 }
 
 static int prog_calls;
@@ -210,6 +234,7 @@ int main(void)
 {
     test_errors();
     test_strbuf();
+    test_csv();
     test_progress_stop();
     test_rng();
     test_gemm();
