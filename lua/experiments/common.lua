@@ -167,37 +167,8 @@ function E.mkdir(dir)
   if not ok then error("cannot create directory " .. dir, 0) end
 end
 
-local function json_value(v, ind)
-  local t = type(v)
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return tostring(v) end
-    return string.format("%.9g", v)
-  elseif t == "boolean" then return tostring(v)
-  elseif t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local m = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\t'] = '\\t' }
-      return m[c] or string.format("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "table" then
-    local pad = string.rep("  ", ind + 1)
-    if #v > 0 or next(v) == nil then
-      local parts = {}
-      for i = 1, #v do parts[i] = json_value(v[i], ind + 1) end
-      return "[" .. table.concat(parts, ", ") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do if type(k) == "string" then keys[#keys + 1] = k end end
-    table.sort(keys)
-    local parts = {}
-    for _, k in ipairs(keys) do
-      parts[#parts + 1] = pad .. json_value(k, 0) .. ": " .. json_value(v[k], ind + 1)
-    end
-    return "{\n" .. table.concat(parts, ",\n") .. "\n" .. string.rep("  ", ind) .. "}"
-  end
-  return "null"
-end
-E.json = function(v) return json_value(v, 0) end
+-- the JSON text of a value (llfc.json: cJSON)
+E.json = llfc.json
 
 -- write a text file atomically (temporary file in the same directory, rename)
 function E.write(path, text)

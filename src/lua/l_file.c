@@ -1,6 +1,11 @@
 /* l_file.c - text formats and files from Lua: llfc.csv (the core's CSV
- * writer).  view.lua exports through the same functions. */
+ * writer) and llfc.json (cJSON).  view.lua exports through the same
+ * functions. */
 #include "lbind.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/csv.h"
 
@@ -41,10 +46,128 @@ int lb_csv(lua_State *L)
     return 1;
 }
 
-/* Install llfc.csv into the llfc table at idx. */
+/* ---- JSON ------------------------------------------------------------------------ */
+#define JSON_MAXDEPTH 100
+
+static int cmp_key(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Add the value at idx to `parent` (an array, or an object under `key`).
+ * Containers are linked into their parent before they are filled, so a
+ * raised error leaves nothing outside the tree that the caller frees.
+ * Returns 0, or -1 when cJSON runs out of memory.  Raises on a value JSON
+ * cannot hold; `path` names where ("options.seeds[2]"). */
+static int add_json(lua_State *L, int idx, int depth, llfc_strbuf *path, cJSON *parent, const char *key)
+{
+    idx = lua_absindex(L, idx);
+    const char *where = path->len ? path->s : "the value";
+    cJSON *item = NULL;
+    int t = lua_type(L, idx);
+    if (t == LUA_TBOOLEAN) item = cJSON_CreateBool(lua_toboolean(L, idx));
+    else if (t == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (strlen(s) != n) luaL_error(L, "llfc.json: %s: a string with a zero byte", where);
+        item = cJSON_CreateString(s);
+    } else if (t == LUA_TNUMBER) {
+        double v = lua_tonumber(L, idx);
+        item = v == v && v - v == 0 ? cJSON_CreateNumber(v) : cJSON_CreateNull(); /* JSON has no nan, inf */
+    } else if (t != LUA_TTABLE) {
+        luaL_error(L, "llfc.json: %s: cannot encode a %s", where, luaL_typename(L, idx));
+    }
+    if (t != LUA_TTABLE) {
+        if (!item) return -1;
+        if (!(key ? cJSON_AddItemToObject(parent, key, item) : cJSON_AddItemToArray(parent, item))) {
+            cJSON_Delete(item);
+            return -1;
+        }
+        return 0;
+    }
+    if (depth >= JSON_MAXDEPTH) luaL_error(L, "llfc.json: %s: tables nested more than %d deep (a cycle?)", where, JSON_MAXDEPTH);
+    luaL_checkstack(L, 8, "llfc.json");
+    /* a list (keys 1..n, or no keys: []) or an object (string keys, written sorted) */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), nkeys = 0, nstr = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        nkeys++;
+        nstr += lua_type(L, -2) == LUA_TSTRING;
+    }
+    int list = nkeys == n;
+    if (!list && nstr != nkeys)
+        luaL_error(L, "llfc.json: %s: a table with %s keys (a list has keys 1..n, an object string keys)", where,
+                   n > 0 ? "both list and other" : "non-string");
+    item = list ? cJSON_CreateArray() : cJSON_CreateObject();
+    if (!item) return -1;
+    if (!(key ? cJSON_AddItemToObject(parent, key, item) : cJSON_AddItemToArray(parent, item))) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    size_t mark = path->len;
+    if (list) {
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, i);
+            llfc_strbuf_printf(path, "[%lld]", (long long)i);
+            int rc = add_json(L, -1, depth + 1, path, item, NULL);
+            path->len = mark;
+            if (path->s) path->s[mark] = '\0';
+            lua_pop(L, 1);
+            if (rc) return -1;
+        }
+        return 0;
+    }
+    const char **keys = lua_newuserdatauv(L, (size_t)nkeys * sizeof *keys, 0); /* freed by the GC */
+    lua_Integer k = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) keys[k++] = lua_tostring(L, -2); /* anchored by the table */
+    qsort(keys, (size_t)nkeys, sizeof *keys, cmp_key);
+    for (k = 0; k < nkeys; k++) {
+        lua_getfield(L, idx, keys[k]);
+        llfc_strbuf_printf(path, "%s%s", mark ? "." : "", keys[k]);
+        int rc = add_json(L, -1, depth + 1, path, item, keys[k]);
+        path->len = mark;
+        if (path->s) path->s[mark] = '\0';
+        lua_pop(L, 1);
+        if (rc) { lua_pop(L, 1); return -1; }
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* The tree under construction, owned by a userdata: an error raised while
+ * it grows frees it. */
+static int json_gc(lua_State *L)
+{
+    cJSON **box = luaL_checkudata(L, 1, "llfc.json.tree");
+    cJSON_Delete(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* llfc.json(value) -> text */
+static int l_json(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    cJSON **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, "llfc.json.tree")) {
+        lua_pushcfunction(L, json_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    llfc_strbuf *path = lb_newstrbuf(L);
+    if (!(*box = cJSON_CreateArray())) return luaL_error(L, "llfc.json: out of memory"); /* holds the value */
+    char *text = NULL;
+    if (add_json(L, 1, 0, path, *box, NULL) == 0) text = cJSON_Print(cJSON_GetArrayItem(*box, 0));
+    if (!text) return luaL_error(L, "llfc.json: out of memory");
+    lua_pushstring(L, text);
+    cJSON_free(text);
+    return 1;
+}
+
+/* Install llfc.csv and llfc.json into the llfc table at idx. */
 void llfc_open_file(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     lua_pushcfunction(L, lb_csv);
     lua_setfield(L, idx, "csv");
+    lua_pushcfunction(L, l_json);
+    lua_setfield(L, idx, "json");
 }
