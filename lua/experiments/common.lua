@@ -170,14 +170,9 @@ end
 -- the JSON text of a value (llfc.json: cJSON)
 E.json = llfc.json
 
--- write a text file atomically (temporary file in the same directory, rename)
+-- write a text file atomically (llfc.write: temporary file, fsync, rename); raises on failure
 function E.write(path, text)
-  local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write(text)
-  f:close()
-  assert(os.rename(tmp, path))
-  return path
+  return assert(llfc.write(path, text))
 end
 
 -- ---- tables ------------------------------------------------------------------------

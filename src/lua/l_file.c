@@ -1,6 +1,6 @@
-/* l_file.c - text formats and files from Lua: llfc.csv (the core's CSV
- * writer) and llfc.json (cJSON).  view.lua exports through the same
- * functions. */
+/* l_file.c - text formats and files from Lua: llfc.write (the core's
+ * atomic file), llfc.csv (the core's CSV writer) and llfc.json (cJSON).
+ * view.lua exports through the same functions. */
 #include "lbind.h"
 
 #include <cjson/cJSON.h>
@@ -8,6 +8,21 @@
 #include <string.h>
 
 #include "core/csv.h"
+
+/* llfc.write(path, text) -> path | nil, "PATH: reason" */
+int lb_write(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    if (llfc_write_file_atomic(path, text, len) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, llfc_errmsg());
+        return 2;
+    }
+    lua_settop(L, 1);
+    return 1;
+}
 
 /* llfc.csv(rows) -> text.  rows = {{cell, ...}, ...}; a row has rows[i].n
  * cells (table.pack), else #rows[i], and at least as many as the first row
@@ -162,10 +177,12 @@ static int l_json(lua_State *L)
     return 1;
 }
 
-/* Install llfc.csv and llfc.json into the llfc table at idx. */
+/* Install llfc.write, llfc.csv and llfc.json into the llfc table at idx. */
 void llfc_open_file(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, lb_write);
+    lua_setfield(L, idx, "write");
     lua_pushcfunction(L, lb_csv);
     lua_setfield(L, idx, "csv");
     lua_pushcfunction(L, l_json);

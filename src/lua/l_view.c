@@ -260,16 +260,6 @@ static int l_svg(lua_State *L)
     return 1;
 }
 
-static int l_write(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
-    if (llfc_write_file_atomic(path, data, len) != 0) return lb_fail(L, "save");
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 /* ---- the terminal ------------------------------------------------------------------- */
 static SCREEN *screen;
 static unsigned screen_gen; /* bumped on every close: a box only closes its own screen */
@@ -509,7 +499,7 @@ int llfc_open_view(lua_State *L)
     };
     static const luaL_Reg canvas_mm[] = {{"__gc", canvas_gc}, {"__close", canvas_gc}, {NULL, NULL}};
     static const luaL_Reg prims[] = {
-        {"canvas", canvas_new}, {"svg", l_svg}, {"write", l_write}, {"csv", lb_csv}, {"term", l_term},
+        {"canvas", canvas_new}, {"svg", l_svg}, {"write", lb_write}, {"csv", lb_csv}, {"term", l_term},
         {"utf8", l_utf8}, {"open", l_open}, {"close", l_close}, {"isopen", l_isopen},
         {"blit", l_blit}, {"getkey", l_getkey}, {"size", l_size},
         {"interrupted", l_interrupted}, {"clear_interrupt", l_clear_interrupt}, {"now", l_now},

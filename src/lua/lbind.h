@@ -93,7 +93,9 @@ typedef struct { lua_State *L; int fidx; } lb_progress;
 int lb_progress_fn(void *ud, double done, double total, const char *what);
 
 /* Text formats and files (l_file.c), also view.lua's exporters:
+ * llfc.write(path, text) -> path | nil, message (atomically, llfc_afile);
  * llfc.csv(rows) -> text. */
+int lb_write(lua_State *L);
 int lb_csv(lua_State *L);
 
 /* Module openers: each pushes its module table. */

@@ -1,7 +1,28 @@
--- test_file.lua - llfc.csv and llfc.json: the text formats every exported
--- file is made of, checked against hand-written text and, for JSON, against
--- Python's json module as an independent parser.
+-- test_file.lua - llfc.write, llfc.csv and llfc.json: the atomic file and
+-- the text formats every exported file is made of, checked against
+-- hand-written text and, for JSON, against Python's json module as an
+-- independent parser.
 local T = require "check"
+
+local dir = T.tmpname("_file")
+assert(os.execute("mkdir -p " .. dir))
+local function ls() local p = io.popen("ls -A " .. dir); local s = p:read("a"); p:close(); return s end
+
+T.section("llfc.write", function()
+  local p = dir .. "/a.txt"
+  T.eq(llfc.write(p, "one\0two\n"), p, "returns the path")
+  T.eq(T.slurp(p), "one\0two\n", "the bytes are written as given (a zero byte too)")
+  T.eq(llfc.write(p, "new"), p, "writes over an existing file")
+  T.eq(T.slurp(p), "new", "the new text replaces the old")
+  local r, msg = llfc.write(dir .. "/missing/b.txt", "x")
+  T.ok(r == nil and tostring(msg):find(dir .. "/missing/b.txt", 1, true) and tostring(msg):find("No such file", 1, true),
+       "a missing directory: nil and a message naming the path and the reason", tostring(msg))
+  assert(os.execute("mkdir " .. dir .. "/sub"))
+  r, msg = llfc.write(dir .. "/sub", "x")
+  T.ok(r == nil and msg, "writing over a directory fails", tostring(msg))
+  T.eq(ls(), "a.txt\nsub\n", "failures leave no temporary file behind")
+  T.raises(function() llfc.write(p) end, "string expected", "the text is required")
+end)
 
 T.section("llfc.csv", function()
   T.eq(llfc.csv{{"alpha", "err"}, {0.5, 0.25}, {1, 0 / 0}}, "alpha,err\n0.5,0.25\n1,nan\n", "header and rows")
@@ -51,4 +72,5 @@ T.section("llfc.json", function()
   T.raises(function() llfc.json() end, "value expected", "a value is required")
 end)
 
+os.execute("rm -rf " .. dir)
 T.done()
