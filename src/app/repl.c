@@ -29,7 +29,7 @@
 #include <readline/readline.h>
 
 #include "core/core.h"
-#include "lua/lbind.h"
+#include "lua/llfclib.h"
 
 #define PROMPT1 "llfc> "
 #define PROMPT2 "...> "

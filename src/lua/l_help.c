@@ -17,7 +17,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-extern const char llfc_manpage[];
 
 /* ---- roff to plain text ------------------------------------------------------ */
 
@@ -785,7 +784,6 @@ static int l_help(lua_State *L)
 }
 
 /* Install help and doc into the llfc table at idx. */
-void llfc_help_install(lua_State *L, int idx);
 void llfc_help_install(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);

@@ -5,11 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct llfc_embedded { const char *name; const char *text; };
-extern const struct llfc_embedded llfc_embedded_lua[];
-void llfc_help_install(lua_State *L, int idx); /* l_help.c */
-void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
-void llfc_open_file(lua_State *L, int idx);    /* l_file.c: llfc.write, llfc.csv, llfc.json */
 
 static int load_embedded(lua_State *L)
 {

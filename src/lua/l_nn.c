@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lnn_cnn_tostring(lua_State *L, const llfc_net *net); /* l_cnn.c */
-
 /* ---- nn.mlp{784, 512, 10, seed = 1, act = "relu", init = "torch"} ------------ */
 static int nn_mlp(lua_State *L)
 {
@@ -396,9 +394,6 @@ static const luaL_Reg nn_funcs[] = {
     {NULL, NULL},
 };
 
-extern const luaL_Reg lnn_train_methods[];
-extern const luaL_Reg lnn_train_funcs[];
-extern const luaL_Reg lnn_cnn_funcs[];
 
 int llfc_open_nn(lua_State *L)
 {

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void lnn_push_eval(lua_State *L, const llfc_eval_result *r);
 
 /* ---- the trainer as a collectable box (freed even when a callback raises) -------- */
 #define TRAINER_MT "llfc.Trainer"

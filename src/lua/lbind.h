@@ -11,6 +11,7 @@
 #include "data/data.h"
 #include "nn/nn.h"
 #include "core/tensor.h"
+#include "llfclib.h" /* the openers */
 
 /* Metatable names (luaL_newmetatable sets __name, so argument errors read
  * "llfc.Tensor expected, got table"). */
@@ -97,18 +98,5 @@ int lb_progress_fn(void *ud, double done, double total, const char *what);
  * llfc.csv(rows) -> text. */
 int lb_write(lua_State *L);
 int lb_csv(lua_State *L);
-
-/* Module openers: each pushes its module table. */
-int llfc_open_tensor(lua_State *L);
-int llfc_open_data(lua_State *L);
-int llfc_open_nn(lua_State *L);
-int llfc_open_perm(lua_State *L);
-int llfc_open_metrics(lua_State *L);
-int llfc_open_view(lua_State *L);
-
-/* Open everything: pushes the llfc table {tensor=, data=, nn=, perm=,
- * metrics=, view=, version=} and installs the embedded Lua modules in
- * package.preload. */
-int llfc_open_all(lua_State *L);
 
 #endif
