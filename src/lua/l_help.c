@@ -1,352 +1,30 @@
 /* l_help.c - help() and llfc.doc(): documentation from the embedded man page.
  *
- * The man page (man/llfc.1, embedded as llfc_manpage) is the only source of
- * documentation.  An entry is
- *     .TP
- *     .B module.func(args)        or   .B Type:method(args)
- *     text ... (until the next .TP, .SH or .SS)
  * help(x) resolves x (a function, a module table, an object, or a name such
  * as "tensor.new" / "Tensor:mm" / "mm") to entry names by walking the llfc
- * modules and the __index tables of the registered metatables, strips the
- * roff markup and prints the text wrapped to the terminal width.
+ * modules and the __index tables of the registered metatables; the entries
+ * and their text come from src/app/manpage.c.
  */
 #include "lbind.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
+
+#include "app/manpage.h"
 
 
-/* ---- roff to plain text ------------------------------------------------------ */
+/* ---- the parsed man page ------------------------------------------------------ */
 
-#define NBSP '\001' /* an unbreakable space inside a word, printed as ' ' */
+static llfc_man man;
+static int man_parsed;
 
-/* Append the text of s[0..n) with roff escapes replaced. */
-static void roff_text(llfc_strbuf *out, const char *s, size_t n)
+static const llfc_man *manpage(void)
 {
-    static const struct { const char *name, *text; } glyphs[] = {
-        {"em", "--"}, {"en", "-"}, {"aq", "'"}, {"dq", "\""}, {"bu", "*"}, {"mu", "x"},
-        {"->", "->"}, {"<-", "<-"}, {"<=", "<="}, {">=", ">="}, {"!=", "!="}, {"co", "(c)"},
-        {"hy", "-"}, {"lq", "\""}, {"rq", "\""}, {"oq", "'"}, {"cq", "'"}, {"ti", "~"},
-        {"ha", "^"}, {"rs", "\\"}, {"pl", "+"}, {"eq", "="}, {"**", "*"}, {"sc", "S"},
-        {"de", "deg"}, {"+-", "+-"}, {"ga", "`"}, {"al", "alpha"}, {"*a", "alpha"}, {NULL, NULL}};
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) { llfc_strbuf_putc(out, s[i]); continue; }
-        char c = s[++i];
-        switch (c) {
-        case 'f': /* font: \fB \fI \fR \fP \f(CW \f[B] */
-            if (i + 1 < n && s[i + 1] == '(') i += 3;
-            else if (i + 1 < n && s[i + 1] == '[') { while (i < n && s[i] != ']') i++; }
-            else i++;
-            break;
-        case '-': llfc_strbuf_putc(out, '-'); break;
-        case 'e': case '\\': llfc_strbuf_putc(out, '\\'); break;
-        case '&': case '|': case '^': case 'c': case ')': break;
-        case ' ': case '~': case '0': llfc_strbuf_putc(out, NBSP); break;
-        case '(':
-            if (i + 2 < n) {
-                int k;
-                for (k = 0; glyphs[k].name; k++)
-                    if (!strncmp(s + i + 1, glyphs[k].name, 2)) break;
-                llfc_strbuf_puts(out, glyphs[k].name ? glyphs[k].text : "?");
-                i += 2;
-            }
-            break;
-        case '[': {
-            size_t j = i + 1;
-            while (j < n && s[j] != ']') j++;
-            int k;
-            for (k = 0; glyphs[k].name; k++)
-                if (j - i - 1 == strlen(glyphs[k].name) && !strncmp(s + i + 1, glyphs[k].name, j - i - 1)) break;
-            llfc_strbuf_puts(out, glyphs[k].name ? glyphs[k].text : "?");
-            i = j;
-            break;
-        }
-        case '*': /* strings: \*(lq \*R ... */
-            if (i + 1 < n && s[i + 1] == '(') i += 3;
-            else i++;
-            break;
-        case '"': i = n; break; /* comment to end of line */
-        default: llfc_strbuf_putc(out, c); break;
-        }
-    }
+    if (!man_parsed && llfc_man_parse(&man, llfc_manpage) == 0) man_parsed = 1;
+    return &man; /* no entries if memory ran out */
 }
 
-/* The arguments of a macro line (after the macro name): quoted or space
- * separated; `join` is placed between them ("" for .BI/.BR..., " " for .B). */
-static void roff_args(llfc_strbuf *out, const char *s, size_t n, const char *join)
-{
-    size_t i = 0;
-    int first = 1;
-    while (i < n) {
-        while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
-        if (i >= n) break;
-        size_t a, e;
-        if (s[i] == '"') {
-            a = ++i;
-            while (i < n && !(s[i] == '"' && (i + 1 >= n || s[i + 1] != '"'))) i += s[i] == '"' ? 2 : 1;
-            e = i++;
-        } else {
-            a = i;
-            while (i < n && s[i] != ' ' && s[i] != '\t') i += s[i] == '\\' && i + 1 < n ? 2 : 1;
-            e = i;
-        }
-        if (!first) llfc_strbuf_puts(out, join);
-        first = 0;
-        roff_text(out, s + a, e - a);
-    }
-}
-
-/* Is the line a font macro (.B .I .BI .BR .IB .IR .RB .RI .SM .SB)?  Returns
- * the join string for its arguments, or NULL. */
-static const char *font_macro(const char *line, size_t n, size_t *namelen)
-{
-    static const char *one[] = {".B", ".I", ".SM", ".SB", NULL};
-    static const char *alt[] = {".BI", ".BR", ".IB", ".IR", ".RB", ".RI", NULL};
-    for (int k = 0; alt[k]; k++)
-        if (n >= 3 && !strncmp(line, alt[k], 3) && (n == 3 || line[3] == ' ')) { *namelen = 3; return ""; }
-    for (int k = 0; one[k]; k++) {
-        size_t m = strlen(one[k]);
-        if (n >= m && !strncmp(line, one[k], m) && (n == m || line[m] == ' ')) { *namelen = m; return " "; }
-    }
-    return NULL;
-}
-
-/* A formatter: filled paragraphs wrapped at `width`, indented. */
-typedef struct {
-    llfc_strbuf *out;
-    llfc_strbuf para; /* words of the current paragraph */
-    int width, indent, nofill, blank_pending;
-} fmt;
-
-static void fmt_flush(fmt *f)
-{
-    const char *s = f->para.s;
-    size_t n = f->para.len;
-    if (!s || n == 0) return;
-    if (f->blank_pending && f->out->len > 0) llfc_strbuf_putc(f->out, '\n');
-    f->blank_pending = 0;
-    int col = 0, avail = f->width - f->indent;
-    if (avail < 20) avail = 20;
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t')) i++;
-        if (i >= n) break;
-        size_t a = i;
-        while (i < n && s[i] != ' ' && s[i] != '\n' && s[i] != '\t') i++;
-        int wl = (int)(i - a);
-        if (col > 0 && col + 1 + wl > avail) { llfc_strbuf_putc(f->out, '\n'); col = 0; }
-        if (col == 0) llfc_strbuf_spaces(f->out, f->indent);
-        else { llfc_strbuf_putc(f->out, ' '); col++; }
-        for (size_t k = a; k < i; k++) llfc_strbuf_putc(f->out, s[k] == NBSP ? ' ' : s[k]);
-        col += wl;
-    }
-    if (col > 0) llfc_strbuf_putc(f->out, '\n');
-    f->para.len = 0;
-    f->para.s[0] = '\0';
-}
-
-static void fmt_words(fmt *f, const char *text, size_t n)
-{
-    if (f->nofill) {
-        if (f->blank_pending && f->out->len > 0) llfc_strbuf_putc(f->out, '\n');
-        f->blank_pending = 0;
-        llfc_strbuf_spaces(f->out, f->indent + 2);
-        for (size_t k = 0; k < n; k++) llfc_strbuf_putc(f->out, text[k] == NBSP ? ' ' : text[k]);
-        llfc_strbuf_putc(f->out, '\n');
-        return;
-    }
-    if (f->para.len) llfc_strbuf_putc(&f->para, ' ');
-    llfc_strbuf_append(&f->para, text, n);
-}
-
-/* Render the roff lines in [from, to). */
-static void fmt_lines(fmt *f, const char *from, const char *to)
-{
-    llfc_strbuf tmp = {0};
-    const char *p = from;
-    while (p < to) {
-        const char *e = memchr(p, '\n', to - p);
-        if (!e) e = to;
-        size_t n = e - p, mlen;
-        const char *join;
-        tmp.len = 0;
-        if (n >= 2 && (p[0] == '.' || p[0] == '\'') && p[1] == '\\' && n >= 3 && p[2] == '"') {
-            /* comment */
-        } else if (n > 0 && (p[0] == '.' || p[0] == '\'')) {
-            if ((join = font_macro(p, n, &mlen))) {
-                roff_args(&tmp, p + mlen, n - mlen, join);
-                fmt_words(f, tmp.s ? tmp.s : "", tmp.len);
-            } else if (!strncmp(p, ".PP", 3) || !strncmp(p, ".LP", 3) || (n == 2 && p[1] == 'P') ||
-                       !strncmp(p, ".sp", 3) || !strncmp(p, ".TP", 3)) {
-                fmt_flush(f);
-                f->blank_pending = 1;
-            } else if (!strncmp(p, ".br", 3)) {
-                fmt_flush(f);
-            } else if (!strncmp(p, ".RS", 3)) {
-                fmt_flush(f);
-                f->indent += 4;
-            } else if (!strncmp(p, ".RE", 3)) {
-                fmt_flush(f);
-                if (f->indent >= 4) f->indent -= 4;
-            } else if (!strncmp(p, ".nf", 3) || !strncmp(p, ".EX", 3)) {
-                fmt_flush(f);
-                f->nofill = 1;
-            } else if (!strncmp(p, ".fi", 3) || !strncmp(p, ".EE", 3)) {
-                f->nofill = 0;
-            } else if (!strncmp(p, ".IP", 3)) {
-                fmt_flush(f);
-                f->blank_pending = 1;
-                roff_args(&tmp, p + 3, n - 3, " ");
-                if (tmp.len) fmt_words(f, tmp.s, tmp.len);
-            } else if (!strncmp(p, ".SS", 3) || !strncmp(p, ".SH", 3)) {
-                fmt_flush(f);
-                f->blank_pending = 1;
-                roff_args(&tmp, p + 3, n - 3, " ");
-                if (tmp.len) fmt_words(f, tmp.s, tmp.len);
-                fmt_flush(f);
-            }
-            /* other requests (.TH, .PD, .ad, ...) print nothing */
-        } else if (n == 0 && !f->nofill) {
-            fmt_flush(f);
-            f->blank_pending = 1;
-        } else {
-            roff_text(&tmp, p, n);
-            fmt_words(f, tmp.s ? tmp.s : "", tmp.len);
-        }
-        p = e + 1;
-    }
-    fmt_flush(f);
-    free(tmp.s);
-    free(f->para.s);
-    f->para.s = NULL;
-    f->para.len = f->para.cap = 0;
-}
-
-static int term_width(void)
-{
-    struct winsize ws;
-    int w = 0;
-    if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0) w = ws.ws_col;
-    if (w <= 0) {
-        const char *c = getenv("COLUMNS");
-        w = c ? atoi(c) : 0;
-    }
-    if (w <= 0) w = 80;
-    if (w < 40) w = 40;
-    if (w > 200) w = 200;
-    return w - 1;
-}
-
-/* ---- the entries of the man page ------------------------------------------- */
-
-typedef struct {
-    char name[96];        /* "tensor.new", "Tensor:mm", "help" */
-    const char *head;     /* the .B line */
-    const char *head_end;
-    const char *body;     /* text after the head line(s) */
-    const char *end;
-} entry;
-
-#define MAX_ENTRIES 2048
-static entry entries[MAX_ENTRIES];
-static int nentries = -1;
-
-static const char *next_line(const char *p) { const char *e = strchr(p, '\n'); return e ? e + 1 : p + strlen(p); }
-
-/* The name of a head line such as ".B tensor.new(t)": 1 if it is an entry. */
-static int head_name(const char *line, const char *end, char *name, size_t cap)
-{
-    size_t mlen;
-    const char *join = font_macro(line, end - line, &mlen);
-    if (!join) return 0;
-    llfc_strbuf t = {0};
-    roff_args(&t, line + mlen, end - line - mlen, join);
-    int ok = 0;
-    if (t.s) {
-        size_t i = 0;
-        const char *s = t.s;
-        if (s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')) {
-            while (s[i] == '_' || s[i] == '.' || s[i] == ':' || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ||
-                   (s[i] >= '0' && s[i] <= '9'))
-                i++;
-            if ((s[i] == '(' || s[i] == '{') && i < cap) { /* f(args) or f{options} */
-                memcpy(name, s, i);
-                name[i] = '\0';
-                ok = 1;
-            }
-        }
-    }
-    free(t.s);
-    return ok;
-}
-
-static void parse_manpage(void)
-{
-    if (nentries >= 0) return;
-    nentries = 0;
-    const char *p = llfc_manpage;
-    entry *cur = NULL;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        if (!e) e = p + strlen(p);
-        if (!strncmp(p, ".TP", 3) || !strncmp(p, ".SH", 3) || !strncmp(p, ".SS", 3)) {
-            if (cur) { cur->end = p; cur = NULL; }
-            if (!strncmp(p, ".TP", 3) && *e) {
-                const char *h = e + 1, *he = strchr(h, '\n');
-                if (!he) he = h + strlen(h);
-                char name[96];
-                if (nentries < MAX_ENTRIES && head_name(h, he, name, sizeof name)) {
-                    cur = &entries[nentries++];
-                    memcpy(cur->name, name, sizeof name);
-                    cur->head = h;
-                    cur->head_end = he;
-                    cur->body = *he ? he + 1 : he;
-                    p = cur->body;
-                    continue;
-                }
-            }
-        }
-        p = *e ? e + 1 : e;
-    }
-    if (cur) cur->end = p;
-}
-
-static const entry *find_entry(const char *name)
-{
-    parse_manpage();
-    for (int i = 0; i < nentries; i++)
-        if (!strcmp(entries[i].name, name)) return &entries[i];
-    return NULL;
-}
-
-/* Render one entry: the head, then the text indented. */
-static void render_entry(llfc_strbuf *out, const entry *en, int width)
-{
-    fmt f = {out, {0}, width, 0, 0, 0};
-    fmt_lines(&f, en->head, en->head_end);
-    f.indent = 4;
-    fmt_lines(&f, en->body, en->end);
-}
-
-/* The first sentence of an entry, for lists. */
-static void summary(llfc_strbuf *out, const entry *en, size_t maxlen)
-{
-    llfc_strbuf tmp = {0};
-    fmt f = {&tmp, {0}, 100000, 0, 0, 0};
-    fmt_lines(&f, en->body, en->end);
-    if (tmp.s) {
-        char *s = tmp.s;
-        while (*s == ' ' || *s == '\n') s++;
-        size_t n = 0;
-        while (s[n] && s[n] != '\n' && !(s[n] == '.' && (s[n + 1] == ' ' || s[n + 1] == '\n' || !s[n + 1]))) n++;
-        if (s[n] == '.') n++;
-        if (n > maxlen && maxlen > 3) { llfc_strbuf_append(out, s, maxlen - 3); llfc_strbuf_puts(out, "..."); }
-        else llfc_strbuf_append(out, s, n);
-    }
-    free(tmp.s);
-}
+static const llfc_man_entry *find_entry(const char *name) { return llfc_man_find(manpage(), name); }
 
 /* ---- resolving Lua values to names ------------------------------------------- */
 
@@ -476,9 +154,9 @@ static int std_name(lua_State *L, int idx)
 }
 
 /* The entry for a resolved name: "llfc.help" is also documented as "help". */
-static const entry *entry_for(const char *name)
+static const llfc_man_entry *entry_for(const char *name)
 {
-    const entry *en = find_entry(name);
+    const llfc_man_entry *en = find_entry(name);
     if (!en && !strncmp(name, "llfc.", 5)) en = find_entry(name + 5);
     return en;
 }
@@ -511,18 +189,16 @@ static void list_functions(lua_State *L, llfc_strbuf *out, int idx, const char *
     }
     if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        const entry *en = entry_for(names[i]);
+        const llfc_man_entry *en = entry_for(names[i]);
         size_t start = out->len;
         llfc_strbuf_puts(out, "  ");
         if (en) {
-            fmt f = {out, {0}, 100000, 0, 0, 0};
-            fmt_lines(&f, en->head, en->head_end);
-            if (out->len > start && out->s[out->len - 1] == '\n') out->len--;
+            llfc_man_head(out, en);
             size_t used = out->len - start;
             if (used + 4 < (size_t)width) {
                 llfc_strbuf_spaces(out, used < 28 ? (int)(28 - used) : 2);
                 size_t u2 = out->len - start;
-                if (u2 + 10 < (size_t)width) summary(out, en, width - u2);
+                if (u2 + 10 < (size_t)width) llfc_man_summary(out, en, width - u2);
             }
         } else {
             llfc_strbuf_puts(out, names[i]);
@@ -534,31 +210,6 @@ static void list_functions(lua_State *L, llfc_strbuf *out, int idx, const char *
     free(names);
 }
 
-/* The text of a man section (".SH NAME" or ".SS NAME" whose first word is
- * `title`) before its first entry. */
-static void section_intro(llfc_strbuf *out, const char *macro, const char *title, int width)
-{
-    size_t tl = strlen(title);
-    const char *p = llfc_manpage;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        if (!e) break;
-        if (!strncmp(p, macro, 3)) {
-            const char *t = p + 3;
-            while (*t == ' ' || *t == '"') t++;
-            if (!strncmp(t, title, tl) && (t[tl] == '\n' || t[tl] == ' ' || t[tl] == '"')) {
-                const char *from = e + 1, *q = from;
-                while (*q && strncmp(q, ".TP", 3) && strncmp(q, ".SH", 3) && strncmp(q, ".SS", 3))
-                    q = next_line(q);
-                fmt f = {out, {0}, width, 0, 0, 0};
-                fmt_lines(&f, from, q);
-                return;
-            }
-        }
-        p = e + 1;
-    }
-}
-
 static void doc_module(lua_State *L, llfc_strbuf *out, int idx, const char *mod, int width)
 {
     char title[80];
@@ -567,7 +218,7 @@ static void doc_module(lua_State *L, llfc_strbuf *out, int idx, const char *mod,
     llfc_strbuf_puts(out, mod);
     llfc_strbuf_puts(out, "\n\n");
     size_t before = out->len;
-    section_intro(out, ".SH", title, width);
+    llfc_man_intro(out, manpage(), ".SH", title, width);
     if (out->len > before) llfc_strbuf_putc(out, '\n');
     char prefix[80];
     snprintf(prefix, sizeof prefix, "%s.", mod);
@@ -583,7 +234,7 @@ static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width
     llfc_strbuf_puts(out, type);
     llfc_strbuf_puts(out, " (methods are called as obj:name(...))\n\n");
     size_t before = out->len;
-    section_intro(out, ".SS", type, width);
+    llfc_man_intro(out, manpage(), ".SS", type, width);
     if (out->len > before) llfc_strbuf_putc(out, '\n');
     push_type(L, type);
     if (lua_istable(L, -1) && push_methods(L, -1)) {
@@ -600,13 +251,12 @@ static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width
 
 static void doc_overview(lua_State *L, llfc_strbuf *out, int width)
 {
-    fmt f = {out, {0}, width, 0, 0, 0};
     lua_getfield(L, LLFC_TABLE, "version");
     llfc_strbuf_puts(out, "llfc ");
     llfc_strbuf_puts(out, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
     llfc_strbuf_puts(out, "\n\n");
-    section_intro(out, ".SH", "DESCRIPTION", width);
+    llfc_man_intro(out, manpage(), ".SH", "DESCRIPTION", width);
     llfc_strbuf_puts(out, "\nModules (help(tensor) lists the functions of tensor):\n");
     static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", NULL};
     for (int i = 0; mods[i]; i++) {
@@ -647,28 +297,22 @@ static void doc_overview(lua_State *L, llfc_strbuf *out, int width)
         "In the REPL: Tab completes names, a trailing ';' hides the result,\n"
         "Ctrl-C interrupts a computation, Ctrl-D quits.  The full manual: man llfc.\n";
     llfc_strbuf_puts(out, more);
-    (void)f;
 }
 
 /* Entries whose last component (after '.' or ':') is `short_name`. */
 static int doc_by_short_name(llfc_strbuf *out, const char *short_name, int width)
 {
-    parse_manpage();
+    const llfc_man *m = manpage();
     int found = 0;
-    const entry *one = NULL;
-    for (int i = 0; i < nentries; i++) {
-        const char *n = entries[i].name, *s = n + strlen(n);
-        while (s > n && s[-1] != '.' && s[-1] != ':') s--;
-        if (!strcmp(s, short_name)) { found++; one = &entries[i]; }
-    }
-    if (found == 1) { render_entry(out, one, width); return 1; }
+    const llfc_man_entry *one = NULL;
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(llfc_man_short_name(m->entry[i].name), short_name)) { found++; one = &m->entry[i]; }
+    if (found == 1) { llfc_man_entry_text(out, one, width); return 1; }
     if (found > 1) {
         llfc_strbuf_puts(out, "Several entries match; ask for one of them:\n");
-        for (int i = 0; i < nentries; i++) {
-            const char *n = entries[i].name, *s = n + strlen(n);
-            while (s > n && s[-1] != '.' && s[-1] != ':') s--;
-            if (!strcmp(s, short_name)) { llfc_strbuf_puts(out, "  help(\""); llfc_strbuf_puts(out, n); llfc_strbuf_puts(out, "\")\n"); }
-        }
+        for (int i = 0; i < m->n; i++)
+            if (!strcmp(llfc_man_short_name(m->entry[i].name), short_name))
+                llfc_strbuf_printf(out, "  help(\"%s\")\n", m->entry[i].name);
         return 1;
     }
     return 0;
@@ -683,7 +327,7 @@ static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
     if (lua_rawequal(L, idx, LLFC_TABLE)) { doc_overview(L, out, width); return 1; }
     if (t == LUA_TSTRING) {
         const char *s = lua_tostring(L, idx);
-        const entry *en = entry_for(s);
+        const llfc_man_entry *en = entry_for(s);
         if (!en && strchr(s, '.')) { /* "Tensor.mm" for "Tensor:mm" */
             char alt[128];
             snprintf(alt, sizeof alt, "%s", s);
@@ -696,7 +340,7 @@ static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
             snprintf(alt, sizeof alt, "llfc.%s", s);
             en = find_entry(alt);
         }
-        if (en) { render_entry(out, en, width); return 1; }
+        if (en) { llfc_man_entry_text(out, en, width); return 1; }
         const char *m = !strncmp(s, "llfc.", 5) ? s + 5 : s;
         if (lua_getfield(L, LLFC_TABLE, m) == LUA_TTABLE) {
             doc_module(L, out, -1, m, width);
@@ -737,8 +381,8 @@ static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
     }
     if (name_of(L, idx)) {
         const char *nm = lua_tostring(L, -1);
-        const entry *en = entry_for(nm);
-        if (en) render_entry(out, en, width);
+        const llfc_man_entry *en = entry_for(nm);
+        if (en) llfc_man_entry_text(out, en, width);
         else { llfc_strbuf_puts(out, nm); llfc_strbuf_puts(out, " has no documentation yet"); }
         lua_pop(L, 1);
         return en != NULL;
@@ -759,7 +403,7 @@ static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
 static int l_doc(lua_State *L)
 {
     int n = lua_gettop(L);
-    int width = (int)luaL_optinteger(L, 2, term_width());
+    int width = (int)luaL_optinteger(L, 2, llfc_man_term_width());
     if (width < 20) width = 20;
     llfc_strbuf *b = lb_newstrbuf(L);
     int ok = 1;
@@ -775,8 +419,8 @@ static int l_help(lua_State *L)
 {
     int n = lua_gettop(L);
     llfc_strbuf *b = lb_newstrbuf(L);
-    if (n == 0) doc_overview(L, b, term_width());
-    else build_doc(L, 1, b, term_width());
+    if (n == 0) doc_overview(L, b, llfc_man_term_width());
+    else build_doc(L, 1, b, llfc_man_term_width());
     if (b->len == 0 || b->s[b->len - 1] != '\n') llfc_strbuf_putc(b, '\n');
     fwrite(b->s, 1, b->len, stdout);
     fflush(stdout);

@@ -1,0 +1,83 @@
+/* test_manpage.c - the man page as help text: entries found in a small
+ * hand-written page, roff markup turned into the expected text, and the
+ * word wrapper's widths. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/manpage.h"
+#include "check.h"
+
+static const char page[] =
+    ".TH T 1\n"
+    ".SH MODULE demo\n"
+    "The demo module\\(em intro text.\n"
+    ".TP\n"
+    ".B demo.f(x [, {n = 1}])\n"
+    "Return \\fIx\\fR doubled. Second sentence.\n"
+    "Example:\n"
+    ".B \"print(demo.f(\\(dqa b\\(dq))\"\n"
+    ".TP\n"
+    ".BI demo.g( t )\n"
+    "One \\- two \\(*a \\e.\n"
+    ".SS Thing\n"
+    "Things intro.\n"
+    ".TP\n"
+    ".B Thing:f()\n"
+    "A method with a long text that has to be wrapped across several lines when the width is small enough.\n"
+    ".TP\n"
+    "no entry here\n";
+
+static void test_entries(void)
+{
+    llfc_man m;
+    CHECK(llfc_man_parse(&m, page) == 0 && m.n == 3, "parse: three entries (a .TP without a name is none): %d", m.n);
+    const llfc_man_entry *f = llfc_man_find(&m, "demo.f"), *g = llfc_man_find(&m, "demo.g"), *t = llfc_man_find(&m, "Thing:f");
+    CHECK(f && g && t && !llfc_man_find(&m, "demo"), "find by exact name");
+    CHECK(!strcmp(llfc_man_short_name("Thing:f"), "f") && !strcmp(llfc_man_short_name("demo.g"), "g") &&
+          !strcmp(llfc_man_short_name("help"), "help"), "short names");
+    llfc_strbuf b = LLFC_STRBUF_INIT;
+    if (f) llfc_man_entry_text(&b, f, 80);
+    CHECK(b.s && !strcmp(b.s, "demo.f(x [, {n = 1}])\n    Return x doubled. Second sentence. Example: print(demo.f(\"a b\"))\n"),
+          "entry text: head, fonts dropped, \\(dq inside a quoted .B argument kept: [%s]", b.s);
+    llfc_strbuf_free(&b);
+    if (g) llfc_man_entry_text(&b, g, 80);
+    CHECK(b.s && !strcmp(b.s, "demo.g(t)\n    One - two alpha \\.\n"), ".BI joins its arguments; escapes and glyphs: [%s]", b.s);
+    llfc_strbuf_free(&b);
+    if (f) llfc_man_summary(&b, f, 100);
+    CHECK(b.s && !strcmp(b.s, "Return x doubled."), "summary: the first sentence: [%s]", b.s);
+    llfc_strbuf_free(&b);
+    if (f) llfc_man_summary(&b, f, 10);
+    CHECK(b.s && !strcmp(b.s, "Return ..."), "summary cut to its width: [%s]", b.s);
+    llfc_strbuf_free(&b);
+    if (f) llfc_man_head(&b, f);
+    CHECK(b.s && !strcmp(b.s, "demo.f(x [, {n = 1}])"), "head on one line");
+    llfc_strbuf_free(&b);
+    CHECK(llfc_man_intro(&b, &m, ".SH", "MODULE demo", 80) && b.s && !strcmp(b.s, "The demo module-- intro text.\n"),
+          "section intro: the text before the first entry: [%s]", b.s);
+    llfc_strbuf_free(&b);
+    CHECK(llfc_man_intro(&b, &m, ".SS", "Thing", 80) && !llfc_man_intro(&b, &m, ".SS", "Nothing", 80),
+          "subsection intro found; a missing one is not");
+    llfc_strbuf_free(&b);
+    /* the word wrapper: no line longer than the width, words intact, indented */
+    int widths[] = {30, 41, 60};
+    for (int k = 0; k < 3; k++) {
+        if (t) llfc_man_entry_text(&b, t, widths[k]);
+        int longest = 0, ok = b.s != NULL, lines = 0;
+        for (char *p = b.s, *e; ok && *p; p = e + 1) {
+            e = strchr(p, '\n');
+            if (!e) { ok = 0; break; }
+            if (e - p > longest) longest = (int)(e - p);
+            if (lines++ > 0) ok = !strncmp(p, "    ", 4) && p[4] != ' ';
+        }
+        CHECK(ok && longest <= widths[k] && lines >= 2 && strstr(b.s, "several") && strstr(b.s, "enough."),
+              "wrap at %d: %d lines, longest %d, text indented by 4", widths[k], lines, longest);
+        llfc_strbuf_free(&b);
+    }
+    llfc_man_free(&m);
+}
+
+int main(void)
+{
+    test_entries();
+    return check_summary();
+}
