@@ -1,6 +1,7 @@
 /* test_manpage.c - the man page as help text: entries found in a small
- * hand-written page, roff markup turned into the expected text, and the
- * word wrapper's widths. */
+ * hand-written page, roff markup turned into the expected text, the word
+ * wrapper's widths, and the real man/llfc.1 checked for macro lines whose
+ * quoting groff would read otherwise than meant. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,8 +77,49 @@ static void test_entries(void)
     llfc_man_free(&m);
 }
 
+/* groff reads a macro argument that starts with '"' up to the next '"': in
+ * `.B f("a", "b")` the second argument is b and the rest a new argument, so
+ * the page would print f("a", b ,).  Every such line must quote its whole
+ * argument and write inner quotes as \(dq. */
+static void test_quoting(void)
+{
+    const char *dir = getenv("LLFC_SRCDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/man/llfc.1", dir ? dir : ".");
+    FILE *fp = fopen(path, "r");
+    CHECK(fp != NULL, "man page found at %s", path);
+    if (!fp) return;
+    char line[8192];
+    int lineno = 0, bad = 0, macros = 0;
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        if (line[0] != '.' || !strchr("BIST", line[1])) continue;
+        size_t i = 1;
+        while (line[i] && line[i] != ' ' && line[i] != '\n') i++;
+        macros++;
+        while (line[i] && line[i] != '\n') {
+            while (line[i] == ' ' || line[i] == '\t') i++;
+            if (!line[i] || line[i] == '\n') break;
+            if (line[i] == '"') {
+                i++;
+                while (line[i] && line[i] != '\n' && !(line[i] == '"' && line[i + 1] != '"')) i += line[i] == '"' ? 2 : 1;
+                if (line[i] == '"') i++;
+                if (line[i] && line[i] != ' ' && line[i] != '\t' && line[i] != '\n') {
+                    if (bad++ < 5) printf("# man/llfc.1:%d: a quoted argument ends inside a word: %s", lineno, line);
+                    break;
+                }
+            } else {
+                while (line[i] && line[i] != ' ' && line[i] != '\t' && line[i] != '\n') i += line[i] == '\\' && line[i + 1] ? 2 : 1;
+            }
+        }
+    }
+    fclose(fp);
+    CHECK(bad == 0 && macros > 100, "man/llfc.1: no macro line whose quoted argument ends inside a word (%d lines, %d bad)", macros, bad);
+}
+
 int main(void)
 {
     test_entries();
+    test_quoting();
     return check_summary();
 }
