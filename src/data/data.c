@@ -166,18 +166,6 @@ int llfc_dataset_stats(const llfc_dataset *ds, int per_channel, float *mean, flo
     return nch;
 }
 
-int llfc_dataset_validate(const llfc_dataset *ds)
-{
-    for (int64_t i = 0; i < ds->n; i++)
-        if (ds->y[i] < 0 || ds->y[i] >= ds->nclasses)
-            return llfc_seterr("label %d of sample %lld out of range [0, %d)", ds->y[i], (long long)i + 1, ds->nclasses);
-    for (int64_t i = 0; i < ds->n * ds->dim; i++)
-        if (!isfinite(ds->x[i]))
-            return llfc_seterr("input %lld of sample %lld is not finite", (long long)(i % ds->dim) + 1,
-                               (long long)(i / ds->dim) + 1);
-    return 0;
-}
-
 llfc_dataset *llfc_dataset_concat(llfc_dataset *const *parts, int nparts)
 {
     if (nparts < 1) { llfc_seterr("concat: no datasets"); return NULL; }

@@ -61,8 +61,6 @@ llfc_dataset *llfc_dataset_normalized(const llfc_dataset *ds, const float *mean,
 /* Per-feature or per-channel statistics: mean[k], std[k] (population std)
  * over all samples, k < nch where nch = c for images (per channel) else 1. */
 int llfc_dataset_stats(const llfc_dataset *ds, int per_channel, float *mean, float *std);
-/* Check every label is in [0, nclasses) and every input finite. */
-int llfc_dataset_validate(const llfc_dataset *ds);
 
 /* ---- synthetic sets (src/synth.c) ------------------------------------------
  * All seeded with llfc_rng; sample i has label i % classes (balanced).
