@@ -1,6 +1,6 @@
 -- llfc.view: plots of result tables, in the terminal (ncurses, live) or as
 -- text, SVG and CSV.  Layout and dispatch by result kind live here; drawing is
--- done by the pure C canvas (src/plot.c) through the private primitives
+-- done by the pure C canvas (src/plot/plot.c) through the private primitives
 -- package.loaded["llfc.view.c"] (src/lua/l_view.c).
 local C = assert(package.loaded["llfc.view.c"], "llfc.view needs the llfc binary or module")
 local M = {}

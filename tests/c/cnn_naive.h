@@ -1,6 +1,6 @@
 /* cnn_naive.h - conv nets built op by op for the tests, and a naive
  * double-precision executor of them (plain loops, no kernels, no BLAS) as the
- * independent reference of src/nn_cnn.c. */
+ * independent reference of src/nn/nn_cnn.c. */
 #ifndef LLFC_CNN_NAIVE_H
 #define LLFC_CNN_NAIVE_H
 
