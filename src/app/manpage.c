@@ -369,8 +369,9 @@ int llfc_man_intro(llfc_strbuf *out, const llfc_man *m, const char *macro, const
                 const char *from = e + 1, *q = from;
                 while (*q && strncmp(q, ".TP", 3) && strncmp(q, ".SH", 3) && strncmp(q, ".SS", 3))
                     q = next_line(q);
+                size_t before = out->len;
                 llfc_man_render(out, from, q, width, 0);
-                return 1;
+                return out->len > before;
             }
         }
         p = e + 1;

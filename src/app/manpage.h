@@ -48,7 +48,7 @@ void llfc_man_head(llfc_strbuf *out, const llfc_man_entry *e);
 /* The first sentence of an entry, cut to maxlen characters with "...". */
 void llfc_man_summary(llfc_strbuf *out, const llfc_man_entry *e, size_t maxlen);
 /* The text of the section (".SH" or ".SS", `macro`) whose title starts with
- * the word(s) `title`, before its first entry.  1 if found. */
+ * the word(s) `title`, before its first entry.  1 if it has any. */
 int llfc_man_intro(llfc_strbuf *out, const llfc_man *m, const char *macro, const char *title, int width);
 
 /* The terminal's width in columns, less one (COLUMNS when stdout is not a

@@ -212,30 +212,19 @@ static void list_functions(lua_State *L, llfc_strbuf *out, int idx, const char *
 
 static void doc_module(lua_State *L, llfc_strbuf *out, int idx, const char *mod, int width)
 {
-    char title[80];
+    char title[80], prefix[80];
     snprintf(title, sizeof title, "MODULE %s", mod);
-    llfc_strbuf_puts(out, "Module ");
-    llfc_strbuf_puts(out, mod);
-    llfc_strbuf_puts(out, "\n\n");
-    size_t before = out->len;
-    llfc_man_intro(out, manpage(), ".SH", title, width);
-    if (out->len > before) llfc_strbuf_putc(out, '\n');
-    char prefix[80];
     snprintf(prefix, sizeof prefix, "%s.", mod);
+    llfc_strbuf_printf(out, "Module %s\n\n", mod);
+    if (llfc_man_intro(out, manpage(), ".SH", title, width)) llfc_strbuf_putc(out, '\n');
     list_functions(L, out, idx, prefix, width);
-    llfc_strbuf_puts(out, "\nhelp(");
-    llfc_strbuf_puts(out, mod);
-    llfc_strbuf_puts(out, ".NAME) shows one function.\n");
+    llfc_strbuf_printf(out, "\nhelp(%s.NAME) shows one function.\n", mod);
 }
 
 static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width)
 {
-    llfc_strbuf_puts(out, "Type ");
-    llfc_strbuf_puts(out, type);
-    llfc_strbuf_puts(out, " (methods are called as obj:name(...))\n\n");
-    size_t before = out->len;
-    llfc_man_intro(out, manpage(), ".SS", type, width);
-    if (out->len > before) llfc_strbuf_putc(out, '\n');
+    llfc_strbuf_printf(out, "Type %s (methods are called as obj:name(...))\n\n", type);
+    if (llfc_man_intro(out, manpage(), ".SS", type, width)) llfc_strbuf_putc(out, '\n');
     push_type(L, type);
     if (lua_istable(L, -1) && push_methods(L, -1)) {
         char prefix[80];
@@ -244,9 +233,7 @@ static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    llfc_strbuf_puts(out, "\nhelp(\"");
-    llfc_strbuf_puts(out, type);
-    llfc_strbuf_puts(out, ":NAME\") shows one method.\n");
+    llfc_strbuf_printf(out, "\nhelp(\"%s:NAME\") shows one method.\n", type);
 }
 
 static void doc_overview(lua_State *L, llfc_strbuf *out, int width)

@@ -56,8 +56,8 @@ static void test_entries(void)
     CHECK(llfc_man_intro(&b, &m, ".SH", "MODULE demo", 80) && b.s && !strcmp(b.s, "The demo module-- intro text.\n"),
           "section intro: the text before the first entry: [%s]", b.s);
     llfc_strbuf_free(&b);
-    CHECK(llfc_man_intro(&b, &m, ".SS", "Thing", 80) && !llfc_man_intro(&b, &m, ".SS", "Nothing", 80),
-          "subsection intro found; a missing one is not");
+    CHECK(llfc_man_intro(&b, &m, ".SS", "Thing", 80) && !llfc_man_intro(&b, &m, ".SS", "Nothing", 80) &&
+          !llfc_man_intro(&b, &m, ".SH", "NOPE", 80), "subsection intro found; a missing one is not");
     llfc_strbuf_free(&b);
     /* the word wrapper: no line longer than the width, words intact, indented */
     int widths[] = {30, 41, 60};
