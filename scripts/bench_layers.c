@@ -5,7 +5,7 @@
  *   bench_layers N C H W reps
  * Prints one line per kernel: "NAME fwd_ms=<median> bwd_ms=<median>" (wall
  * clock; the kernels are single-threaded).  ReLU lives in the network code;
- * two ways of writing its loops are timed: a plain loop and nn.c's blocks. */
+ * two ways of writing its loops are timed: a plain loop and the executor's blocks (src/nn/exec.c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ static void relu_bwd(float *restrict d, const float *restrict h, size_t n)
     for (size_t i = 0; i < n; i++) d[i] = h[i] > 0.0f ? d[i] : 0.0f;
 }
 
-/* nn.c's way: fixed blocks of 16 that -O2 vectorizes (branch-free) */
+/* the executor's way: fixed blocks of 16 that -O2 vectorizes (branch-free) */
 #define VB 16
 static void relu_fwd_vb(float *restrict out, const float *restrict in, size_t n)
 {

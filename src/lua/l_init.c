@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static int load_embedded(lua_State *L)
 {
     const struct llfc_embedded *e = lua_touserdata(L, lua_upvalueindex(1));
@@ -101,6 +100,18 @@ int llfc_open_all(lua_State *L)
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
     llfc_open_file(L, -1);
+    /* the workflows written in Lua: net:train, nn.spawn, nn.pair */
+    int top = lua_gettop(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getfield(L, -1, "llfc.train");
+    lua_pushliteral(L, "llfc.train");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushvalue(L, top);
+    luaL_getmetatable(L, LLFC_NET_MT);
+    lnn_push_checkarg(L);
+    lua_call(L, 3, 0);
+    lua_settop(L, top);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

@@ -1,47 +1,16 @@
-/* l_nn.c - Lua binding of the nn module: building networks, running them,
- * copies, interpolation, evaluation.  Training, spawning and model files are
- * in l_train.c (they register into the same module and Net type). */
+/* l_nn.c - Lua binding of the nn module: the Net type (running networks,
+ * features, copies, parameters, printing), interpolation, evaluation.  The
+ * builders are in l_build.c, the Trainer and model files in l_train.c (they
+ * register into the same module and Net type); net:train, nn.spawn and
+ * nn.pair are Lua (lua/llfc/train.lua). */
 #include "lbind.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 #include "nn/train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- nn.mlp{784, 512, 10, seed = 1, act = "relu", init = "torch"} ------------ */
-static int nn_mlp(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer nw = luaL_len(L, 1);
-    if (nw < 2) return luaL_error(L, "nn.mlp: give at least 2 widths (input and classes), got %d", (int)nw);
-    if (nw > 1024) return luaL_error(L, "nn.mlp: %d widths is too many", (int)nw);
-    int64_t widths[1025];
-    for (lua_Integer i = 1; i <= nw; i++) {
-        lua_geti(L, 1, i);
-        int ok;
-        lua_Integer v = lua_tointegerx(L, -1, &ok);
-        if (!ok) return luaL_error(L, "nn.mlp: width %d must be an integer, got %s", (int)i, luaL_typename(L, -1));
-        widths[i - 1] = v;
-        lua_pop(L, 1);
-    }
-    static const char *const names[] = {"seed", "act", "init", NULL};
-    lb_checktypos(L, 1, names, "nn.mlp");
-    lua_Integer seed = lb_optinteger(L, 1, "seed", 1, "nn.mlp");
-    const char *act = lb_optstring(L, 1, "act", "relu", "nn.mlp");
-    const char *init = lb_optstring(L, 1, "init", "torch", "nn.mlp");
-    int a = llfc_act_from_name(act);
-    if (a < 0) return luaL_error(L, "nn.mlp: unknown act '%s' (relu, tanh or identity)", act);
-    int in;
-    if (!strcmp(init, "torch")) in = LLFC_INIT_TORCH;
-    else if (!strcmp(init, "kaiming") || !strcmp(init, "he")) in = LLFC_INIT_KAIMING;
-    else return luaL_error(L, "nn.mlp: unknown init '%s' (torch or kaiming)", init);
-    llfc_net *net = llfc_mlp_new((int)nw, widths, a, in, (uint64_t)seed);
-    if (!net) return lb_error(L, "nn.mlp");
-    lb_pushnet(L, net);
-    return 1;
-}
 
 /* A contiguous [n, in] view of the tensor at idx (1-d [in] counts as one row,
  * an image batch [n, c, h, w] with c*h*w = in as n rows in NCHW order).
@@ -131,6 +100,16 @@ oom:
     return lb_error(L, "features");
 }
 
+/* net:like([seed = 1]) -> a new net of net's layout, initialised from seed */
+static int net_like(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    llfc_net *c = llfc_net_like(net, (uint64_t)luaL_optinteger(L, 2, 1));
+    if (!c) return lb_error(L, "like");
+    lb_pushnet(L, c);
+    return 1;
+}
+
 static int net_clone(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
@@ -163,17 +142,10 @@ static int net_params(lua_State *L)
 
 /* trainable values, as sum(p.numel() for p in model.parameters()): BatchNorm
  * buffers are not counted */
-static int64_t ntrainable(const llfc_net *net)
-{
-    int64_t n = 0;
-    for (int p = 0; p < net->nparams; p++)
-        if (!net->ptrain || net->ptrain[p]) n += llfc_tensor_numel(net->param[p]);
-    return n;
-}
-
 static int net_nparams(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)ntrainable(lb_checknet(L, 1)));
+    llfc_net *net = lb_checknet(L, 1);
+    lua_pushinteger(L, (lua_Integer)(llfc_net_nparams_total(net) - llfc_net_nbuffer_values(net)));
     return 1;
 }
 
@@ -181,76 +153,89 @@ static int net_nparams(lua_State *L)
 static int net_widths(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
-    lua_createtable(L, net->nlayers + 1, 0);
-    for (int l = 0; l <= net->nlayers; l++) {
+    lua_createtable(L, net->nfeat + 1, 0);
+    for (int l = 0; l <= net->nfeat; l++) {
         lua_pushinteger(L, (lua_Integer)net->widths[l]);
         lua_rawseti(L, -2, l + 1);
     }
     return 1;
 }
 
-static const char *arch_name(const llfc_net *net)
-{
-    return net->arch == LLFC_ARCH_CNN ? "cnn" : "mlp";
-}
-
-/* net:info() -> {arch = "mlp" | "cnn", widths = {...}, act = "relu", nparams = N, layers = N
- *                [, config = "resnet20 width=1 ..." for conv nets]} */
+/* net:info() -> {arch = "mlp" | "cnn", config = "...", widths = {...}, act = "relu", nparams = N, layers = N} */
 static int net_info(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     lua_createtable(L, 0, 6);
-    lua_pushstring(L, arch_name(net));
+    lua_pushstring(L, llfc_net_arch(net));
     lua_setfield(L, -2, "arch");
-    if (net->cnn) {
-        lua_pushstring(L, net->cnn->config);
-        lua_setfield(L, -2, "config");
-    }
+    lua_pushstring(L, net->config);
+    lua_setfield(L, -2, "config");
     net_widths(L);
     lua_setfield(L, -2, "widths");
-    lua_pushstring(L, llfc_act_name(net->act));
+    lua_pushstring(L, llfc_net_act(net));
     lua_setfield(L, -2, "act");
-    lua_pushinteger(L, (lua_Integer)ntrainable(net));
+    lua_pushinteger(L, (lua_Integer)(llfc_net_nparams_total(net) - llfc_net_nbuffer_values(net)));
     lua_setfield(L, -2, "nparams");
-    lua_pushinteger(L, net->nlayers);
+    lua_pushinteger(L, net->nfeat);
     lua_setfield(L, -2, "layers");
     return 1;
 }
 
-static void widths_str(const llfc_net *net, luaL_Buffer *b)
+/* "conv3x3/2 16 -> 32", "linear 784 -> 512", "relu (h1)" ... */
+static void describe(const llfc_net *net, const llfc_op *o, char *buf, size_t n)
 {
-    for (int l = 0; l <= net->nlayers; l++) {
-        char w[32];
-        snprintf(w, sizeof w, l ? "-%lld" : "%lld", (long long)net->widths[l]);
-        luaL_addstring(b, w);
+    switch (o->kind) {
+    case LLFC_OP_CONV: {
+        char st[16] = "";
+        if (o->stride > 1) snprintf(st, sizeof st, "/%d", o->stride);
+        snprintf(buf, n, "conv%dx%d%s %d -> %d", o->R, o->R, st, o->C, o->K);
+        break;
     }
+    case LLFC_OP_BN: snprintf(buf, n, "batchnorm %d", o->C); break;
+    case LLFC_OP_LN: snprintf(buf, n, "layernorm %d (channels)", o->C); break;
+    case LLFC_OP_MAXPOOL: snprintf(buf, n, "maxpool%dx%d", o->R, o->R); break;
+    case LLFC_OP_GAP: snprintf(buf, n, "global avgpool"); break;
+    case LLFC_OP_ADD:
+        snprintf(buf, n, "add %s + %s", o->in > 0 ? net->ops[o->in - 1].name : "input",
+                 o->in2 > 0 ? net->ops[o->in2 - 1].name : "input");
+        break;
+    case LLFC_OP_LINEAR: snprintf(buf, n, "linear %d -> %d", o->C * o->H * o->W, o->K); break;
+    default: snprintf(buf, n, "%s", llfc_op_kind_name(o->kind)); break;
+    }
+    size_t len = strlen(buf);
+    if (o->feat >= 0 && len < n) snprintf(buf + len, n - len, " (feature %s)", o->fname);
 }
 
+static int64_t numel_or0(const llfc_net *net, int p) { return p >= 0 ? llfc_tensor_numel(net->param[p]) : 0; }
+
+/* tostring(net): the title, the parameter count, then one line per op */
 static int net_tostring(lua_State *L)
 {
     void **box = luaL_checkudata(L, 1, LLFC_NET_MT);
     llfc_net *net = *box;
     if (!net) { lua_pushstring(L, "llfc.Net (freed)"); return 1; }
-    if (net->arch == LLFC_ARCH_CNN && net->cnn) return lnn_cnn_tostring(L, net);
+    int64_t nbuf = llfc_net_nbuffer_values(net), ntrain = llfc_net_nparams_total(net) - nbuf;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    luaL_addstring(&b, "llfc.Net mlp ");
-    widths_str(net, &b);
-    char line[256];
-    snprintf(line, sizeof line, " (%s), %lld parameters\n", llfc_act_name(net->act),
-             (long long)llfc_net_nparams_total(net));
+    char line[400], title[300];
+    snprintf(line, sizeof line, "llfc.Net %s\n  %lld parameters", llfc_net_title(net, title, sizeof title),
+             (long long)ntrain);
     luaL_addstring(&b, line);
-    snprintf(line, sizeof line, "  %-5s %-16s %-32s %8s  %s\n", "layer", "linear", "parameters", "count",
-             "activation");
+    if (nbuf) {
+        snprintf(line, sizeof line, " (+ %lld values in BatchNorm buffers)", (long long)nbuf);
+        luaL_addstring(&b, line);
+    }
+    snprintf(line, sizeof line, "\n  %-26s %-44s %-12s %9s\n", "name", "module", "output", "params");
     luaL_addstring(&b, line);
-    for (int l = 0; l < net->nlayers; l++) {
-        char lin[64], par[128];
-        snprintf(lin, sizeof lin, "%lld -> %lld", (long long)net->widths[l], (long long)net->widths[l + 1]);
-        snprintf(par, sizeof par, "%s %lldx%lld, %s %lld", net->pname[2 * l], (long long)net->widths[l + 1],
-                 (long long)net->widths[l], net->pname[2 * l + 1], (long long)net->widths[l + 1]);
-        snprintf(line, sizeof line, "  %-5d %-16s %-32s %8lld  %s\n", l + 1, lin, par,
-                 (long long)(net->widths[l + 1] * (net->widths[l] + 1)),
-                 l < net->nlayers - 1 ? llfc_act_name(net->act) : "(logits)");
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
+        char mod[128], out[32], par[24] = "";
+        describe(net, o, mod, sizeof mod);
+        if (o->P == 1 && o->Q == 1) snprintf(out, sizeof out, "%d", o->K);
+        else snprintf(out, sizeof out, "%dx%dx%d", o->K, o->P, o->Q);
+        int64_t np = numel_or0(net, o->pw) + numel_or0(net, o->pb);
+        if (np) snprintf(par, sizeof par, "%lld", (long long)np);
+        snprintf(line, sizeof line, "  %-26s %-44s %-12s %9s\n", o->name, mod, out, par);
         luaL_addstring(&b, line);
     }
     lb_pushresult_chomp(&b);
@@ -258,17 +243,13 @@ static int net_tostring(lua_State *L)
 }
 
 /* __index: the read-only fields net.arch ("mlp" or "cnn") and net.config
- * (a conv net's builder configuration, nil for MLPs), else a method */
+ * (the builder's description), else a method */
 static int net_index(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     const char *k = lua_tostring(L, 2);
-    if (k && !strcmp(k, "arch")) { lua_pushstring(L, arch_name(net)); return 1; }
-    if (k && !strcmp(k, "config")) {
-        if (net->cnn) lua_pushstring(L, net->cnn->config);
-        else lua_pushnil(L);
-        return 1;
-    }
+    if (k && !strcmp(k, "arch")) { lua_pushstring(L, llfc_net_arch(net)); return 1; }
+    if (k && !strcmp(k, "config")) { lua_pushstring(L, net->config); return 1; }
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
     return 1;
@@ -305,7 +286,7 @@ static int eval_tostring(lua_State *L)
     return 1;
 }
 
-void lnn_push_eval(lua_State *L, const llfc_eval_result *r)
+static void lnn_push_eval(lua_State *L, const llfc_eval_result *r)
 {
     lua_createtable(L, 0, 4);
     lua_pushstring(L, "eval");
@@ -376,7 +357,7 @@ static int nn_gemm_rate(lua_State *L)
 
 /* ---- module ---------------------------------------------------------------------- */
 static const luaL_Reg net_methods[] = {
-    {"forward", net_forward}, {"features", net_features}, {"clone", net_clone},
+    {"forward", net_forward}, {"features", net_features}, {"clone", net_clone}, {"like", net_like},
     {"params", net_params},   {"nparams", net_nparams},   {"widths", net_widths},
     {"info", net_info},       {"eval", net_eval},         {NULL, NULL},
 };
@@ -388,7 +369,6 @@ static const luaL_Reg net_meta[] = {
 };
 
 static const luaL_Reg nn_funcs[] = {
-    {"mlp", nn_mlp},
     {"lerp", nn_lerp},
     {"gemm_rate", nn_gemm_rate},
     {NULL, NULL},
@@ -409,6 +389,7 @@ int llfc_open_nn(lua_State *L)
     lua_newtable(L);
     luaL_setfuncs(L, nn_funcs, 0);
     luaL_setfuncs(L, lnn_train_funcs, 0);
-    luaL_setfuncs(L, lnn_cnn_funcs, 0);
+    luaL_setfuncs(L, lnn_build_funcs, 0);
+    lnn_open_trainer(L);
     return 1;
 }

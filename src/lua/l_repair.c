@@ -2,7 +2,6 @@
  * nn.reset_bn(net, ds [, opts]) and nn.repair(a, b, alpha, ds [, opts]).
  * Registered into the nn module by llfc_open_repair (l_init.c). */
 #include "lbind.h"
-#include "nn/nn_cnn.h"
 #include "metrics/repair.h"
 
 #include <string.h>
@@ -41,18 +40,14 @@ static int nn_reset_bn(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     llfc_dataset *ds = lb_checkdataset(L, 2);
-    int nbn = 0;
-    if (net->arch == LLFC_ARCH_CNN && net->cnn)
-        for (int i = 0; i < net->cnn->nops; i++) nbn += net->cnn->ops[i].kind == LLFC_OP_BN;
-    if (!nbn)
-        return luaL_error(L, "nn.reset_bn: bad argument #1: the network has no BatchNorm layers (%s)",
-                          net->arch == LLFC_ARCH_CNN ? "a conv net without norm \"bn\"" : "an MLP");
+    if (!llfc_net_count_ops(net, LLFC_OP_BN))
+        return luaL_error(L, "nn.reset_bn: bad argument #1: the network has no BatchNorm layers (%s)", net->config);
     lua_Integer batch, n;
     int pidx;
     check_opts(L, 3, net, ds, "nn.reset_bn", &batch, &n, &pidx);
     lb_progress prog = {L, pidx};
-    /* an interrupted reset restores the buffers (llfc_cnn_reset_bn) */
-    if (llfc_cnn_reset_bn(net, ds->x, n, batch, lb_progress_fn, &prog)) {
+    /* an interrupted reset restores the buffers (llfc_net_reset_bn) */
+    if (llfc_net_reset_bn(net, ds->x, n, batch, lb_progress_fn, &prog)) {
         if (llfc_interrupted()) llfc_interrupt_clear();
         return lb_error(L, "nn.reset_bn");
     }

@@ -1,7 +1,9 @@
-/* l_train.c - Lua binding of training and spawning (nn module): net:train,
- * nn.spawn, nn.pair, the history tables and the progress bar. */
+/* l_train.c - Lua binding of training (nn module): the Trainer object
+ * (net:trainer, Trainer:run / history / fork / reseed), the history tables,
+ * the progress bar and model files.  net:train, nn.spawn and nn.pair are
+ * written in Lua on top of it (lua/llfc/train.lua). */
 #include "lbind.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 #include "nn/train.h"
 
 #include <math.h>
@@ -10,41 +12,22 @@
 #include <string.h>
 #include <unistd.h>
 
-
-/* ---- the trainer as a collectable box (freed even when a callback raises) -------- */
-#define TRAINER_MT "llfc.Trainer"
-
-static int trainer_gc(lua_State *L)
-{
-    llfc_trainer **box = luaL_checkudata(L, 1, TRAINER_MT);
-    llfc_trainer_free(*box);
-    *box = NULL;
-    return 0;
-}
-
-static llfc_trainer **push_trainer_box(lua_State *L)
-{
-    llfc_trainer **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    if (luaL_newmetatable(L, TRAINER_MT)) {
-        lua_pushcfunction(L, trainer_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return box;
-}
-
 /* ---- options ------------------------------------------------------------------------ */
 typedef struct {
     llfc_train_opts o;
     lua_Integer epochs, steps;  /* one of them > 0 */
     lua_Integer seed;
     int progress, view;
-    int on_step, on_epoch, test; /* stack indices, 0 = none */
-    int viewset;                 /* stack index of a list of histories the view overlays, 0 = none */
-    const char *title;
     int aug_pad, aug_flip;       /* option augment: crop padding, flips (0 0: off) */
 } train_cfg;
+
+/* What one run reads from the options when it starts (stack indices, 0 = none). */
+typedef struct {
+    int on_step, on_epoch, test;
+    int viewset;                 /* a list of histories the view overlays */
+    const char *label;           /* the progress bar's prefix */
+    int oneline;                 /* one progress line for the whole run */
+} run_opts;
 
 static int opt_function(lua_State *L, int idx, const char *field, const char *fname)
 {
@@ -97,18 +80,31 @@ static void read_augment(lua_State *L, int idx, const llfc_dataset *ds, train_cf
     c->aug_flip = flip;
 }
 
-/* A new trainer with the options' augmentation, into *box; raises as fname. */
-static void new_trainer(lua_State *L, llfc_trainer **box, llfc_net *net, llfc_dataset *ds, const train_cfg *c,
-                        uint64_t seed, const char *fname)
+/* The callbacks and the test set of the options at idx, left on the stack. */
+static void read_run_opts(lua_State *L, int idx, run_opts *r, const char *fname)
 {
-    if (!(*box = llfc_trainer_new(net, ds, &c->o, seed))) lb_error(L, fname);
-    if (llfc_trainer_set_augment(*box, c->aug_pad, c->aug_flip)) lb_error(L, fname);
+    memset(r, 0, sizeof *r);
+    r->on_step = opt_function(L, idx, "callback", fname);
+    if (!r->on_step) r->on_step = opt_function(L, idx, "on_step", fname);
+    r->on_epoch = opt_function(L, idx, "on_epoch", fname);
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "test");
+        if (lua_isnil(L, -1)) lua_pop(L, 1);
+        else {
+            if (!lb_todataset(L, -1))
+                luaL_error(L, "%s: option 'test' must be a dataset, got %s", fname, luaL_typename(L, -1));
+            r->test = lua_gettop(L);
+        }
+    }
 }
 
 static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c, const char *fname)
 {
     if (!lua_isnoneornil(L, idx)) luaL_checktype(L, idx, LUA_TTABLE);
     lb_checktypos(L, idx, train_opt_names, fname);
+    if (ds->n < 1)
+        luaL_error(L, "%s: the dataset %s is empty (0 samples): nothing to train on", fname,
+                   ds->name[0] ? ds->name : "given");
     llfc_train_opts_default(&c->o);
     c->o.lr = lb_optnumber(L, idx, "lr", c->o.lr, fname);
     c->o.momentum = lb_optnumber(L, idx, "momentum", c->o.momentum, fname);
@@ -141,22 +137,10 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
     c->view = lb_optboolean(L, idx, "view", 0, fname);
     /* the view has its own status line: a bar on stderr would scribble over it */
     c->progress = lb_optboolean(L, idx, "progress", isatty(2), fname) && isatty(2) && !c->view;
-    c->title = lb_optstring(L, idx, "title", NULL, fname);
-    c->on_step = opt_function(L, idx, "callback", fname);
-    if (!c->on_step) c->on_step = opt_function(L, idx, "on_step", fname);
-    c->on_epoch = opt_function(L, idx, "on_epoch", fname);
-    c->test = 0;
-    c->viewset = 0;
+    lb_optstring(L, idx, "title", NULL, fname);
     read_augment(L, idx, ds, c, fname);
-    if (lua_istable(L, idx)) {
-        lua_getfield(L, idx, "test");
-        if (lua_isnil(L, -1)) lua_pop(L, 1);
-        else {
-            if (!lb_todataset(L, -1))
-                luaL_error(L, "%s: option 'test' must be a dataset, got %s", fname, luaL_typename(L, -1));
-            c->test = lua_gettop(L);
-        }
-    }
+    run_opts r;
+    read_run_opts(L, idx, &r, fname); /* checks their types now */
 }
 
 /* ---- history tables ------------------------------------------------------------------ */
@@ -290,15 +274,15 @@ static void append(lua_State *L, int hist, const char *field, lua_Number v, int 
 typedef struct {
     lua_State *L;
     const train_cfg *c;
+    const run_opts *ro;
     llfc_trainer *t;
-    int hist, net;          /* stack indices */
+    int hist;               /* stack index */
     int64_t planned;        /* steps in this run */
     int64_t done;
     double t0, tlast_draw, tlast_view, seconds0, examples0;
     double ep_loss, ep_acc;
     int64_t ep_n;
     int64_t examples;
-    const char *label;
     int drawn;
     int64_t last_epoch;     /* the epoch this run ends in */
 } run_ctx;
@@ -315,12 +299,13 @@ static void draw_bar(run_ctx *r, const llfc_step_info *s, int final)
     for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
     bar[20] = 0;
     double loss = r->ep_n ? r->ep_loss / r->ep_n : s->loss, acc = r->ep_n ? r->ep_acc / r->ep_n : s->acc;
+    const char *label = r->ro->label;
     fprintf(stderr, "\r%s%sepoch %lld/%lld [%s] %3.0f%% loss %.4f acc %5.2f%% %6.0f ex/s ETA %d:%02d ",
-            r->label ? r->label : "", r->label ? " " : "", (long long)s->epoch, (long long)r->last_epoch, bar, 100 * frac, loss, 100 * acc,
-            el > 0 ? r->examples / el : 0.0, (int)(eta / 60), (int)eta % 60);
+            label ? label : "", label ? " " : "", (long long)s->epoch, (long long)r->last_epoch, bar, 100 * frac, loss,
+            100 * acc, el > 0 ? r->examples / el : 0.0, (int)(eta / 60), (int)eta % 60);
     if (final) fputc('\n', stderr);
     fflush(stderr);
-    r->drawn = 1;
+    r->drawn = !final;
 }
 
 static void set_totals(run_ctx *r)
@@ -358,6 +343,7 @@ static int on_step(void *ud, const llfc_step_info *s)
     run_ctx *r = ud;
     lua_State *L = r->L;
     const train_cfg *c = r->c;
+    const run_opts *ro = r->ro;
     int stop = 0;
     r->done++;
     r->examples += s->n;
@@ -369,7 +355,7 @@ static int on_step(void *ud, const llfc_step_info *s)
     append(L, r->hist, "loss", s->loss, 0);
     append(L, r->hist, "acc", s->acc, 0);
     append(L, r->hist, "lr", s->lr, 0);
-    if (c->on_step && call_cb(L, c->on_step, s, s->loss, s->acc)) stop = 1;
+    if (ro->on_step && call_cb(L, ro->on_step, s, s->loss, s->acc)) stop = 1;
     if (s->epoch_end) {
         double el = llfc_now() - r->t0;
         lua_getfield(L, r->hist, "epochs");
@@ -386,9 +372,9 @@ static int on_step(void *ud, const llfc_step_info *s)
         lua_setfield(L, -2, "lr");
         lua_pushnumber(L, r->seconds0 + el);
         lua_setfield(L, -2, "seconds");
-        if (c->test) {
+        if (ro->test) {
             llfc_eval_result ev;
-            if (llfc_net_eval_ds(r->t->net, lb_checkdataset(L, c->test), 1000, &ev, NULL, NULL) == 0) {
+            if (llfc_net_eval_ds(r->t->net, lb_checkdataset(L, ro->test), 1000, &ev, NULL, NULL) == 0) {
                 lua_pushnumber(L, ev.err);
                 lua_setfield(L, -2, "test_err");
                 lua_pushnumber(L, ev.loss);
@@ -397,8 +383,9 @@ static int on_step(void *ud, const llfc_step_info *s)
         }
         lua_rawseti(L, -2, luaL_len(L, -2) + 1);
         lua_pop(L, 1);
-        if (c->on_epoch && call_cb(L, c->on_epoch, s, r->ep_loss / r->ep_n, r->ep_acc / r->ep_n)) stop = 1;
-        if (c->progress) draw_bar(r, s, 1);
+        if (ro->on_epoch && call_cb(L, ro->on_epoch, s, r->ep_loss / r->ep_n, r->ep_acc / r->ep_n)) stop = 1;
+        /* a finished epoch keeps its line, unless the run asked for one line */
+        if (c->progress) draw_bar(r, s, !ro->oneline || r->done == r->planned);
         r->ep_loss = r->ep_acc = 0;
         r->ep_n = 0;
     } else if (c->progress) {
@@ -409,251 +396,209 @@ static int on_step(void *ud, const llfc_step_info *s)
         if (s->epoch_end || now - r->tlast_view > 0.25 || r->done == r->planned) {
             r->tlast_view = now;
             set_totals(r);
-            if (lb_view_update(L, c->viewset ? c->viewset : r->hist)) stop = 1;
+            if (lb_view_update(L, ro->viewset ? ro->viewset : r->hist)) stop = 1;
         }
     }
     return stop;
 }
 
-/* Train t for nsteps, appending to the history at hist.  Returns 0, or raises. */
-static int run_steps(lua_State *L, llfc_trainer *t, const train_cfg *c, int hist, int64_t nsteps, const char *label,
-                     const char *fname)
+/* ---- the Trainer object ------------------------------------------------------------------ *
+ * A userdata holding the core trainer and the options it was made with;
+ * its user values keep the options table (callbacks, test set), the net
+ * (which the core trainer borrows) and the dataset alive. */
+#define TRAINER_MT "llfc.Trainer"
+
+typedef struct {
+    llfc_trainer *t;
+    train_cfg c;
+    char fname[32];
+} trainer_box;
+
+static trainer_box *check_trainer(lua_State *L, int idx)
 {
+    trainer_box *b = luaL_checkudata(L, idx, TRAINER_MT);
+    if (!b->t) luaL_error(L, "the trainer was freed");
+    return b;
+}
+
+static int trainer_gc(lua_State *L)
+{
+    trainer_box *b = luaL_checkudata(L, 1, TRAINER_MT);
+    llfc_trainer_free(b->t);
+    b->t = NULL;
+    return 0;
+}
+
+/* A new box on the stack with the options at opts, the net at net and the
+ * dataset at ds as user values. */
+static trainer_box *push_trainer(lua_State *L, int opts, int net, int ds)
+{
+    opts = lua_absindex(L, opts), net = lua_absindex(L, net), ds = lua_absindex(L, ds);
+    trainer_box *b = lua_newuserdatauv(L, sizeof *b, 3);
+    memset(b, 0, sizeof *b);
+    luaL_setmetatable(L, TRAINER_MT);
+    lua_pushvalue(L, opts);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, net);
+    lua_setiuservalue(L, -2, 2);
+    lua_pushvalue(L, ds);
+    lua_setiuservalue(L, -2, 3);
+    return b;
+}
+
+/* net:trainer(ds [, opts [, fname]]) -> an llfc.Trainer: SGD on net with
+ * the training options (as net:train); errors name fname. */
+static int net_trainer(lua_State *L)
+{
+    llfc_net *net = lb_checknet(L, 1);
+    llfc_dataset *ds = lb_checkdataset(L, 2);
+    const char *fname = luaL_optstring(L, 4, "train");
+    if (lua_isnoneornil(L, 3)) {
+        lua_settop(L, 2);
+        lua_newtable(L);
+    }
+    lua_settop(L, 3);
+    train_cfg c;
+    read_cfg(L, 3, ds, &c, fname);
+    lua_settop(L, 3);
+    trainer_box *b = push_trainer(L, 3, 1, 2);
+    b->c = c;
+    snprintf(b->fname, sizeof b->fname, "%s", fname);
+    if (!(b->t = llfc_trainer_new(net, ds, &c.o, (uint64_t)c.seed))) return lb_error(L, fname);
+    if (llfc_trainer_set_augment(b->t, c.aug_pad, c.aug_flip)) return lb_error(L, fname);
+    return 1;
+}
+
+/* Trainer:history([phase [, seed]]) -> a new history table for this trainer's runs */
+static int trainer_history(lua_State *L)
+{
+    trainer_box *b = check_trainer(L, 1);
+    train_cfg c = b->c;
+    c.seed = luaL_optinteger(L, 3, (lua_Integer)b->t->seed);
+    push_history(L, &c, luaL_optstring(L, 2, NULL));
+    return 1;
+}
+
+/* Trainer:run(nsteps, history [, {label =, viewset =, oneline =}]) -> interrupted
+ * Trains up to nsteps steps, appending to history, with the progress bar,
+ * the callbacks and the live view of the trainer's options.  Ctrl-C (or a
+ * callback or the view asking to stop) ends the run early: true if it was
+ * Ctrl-C.  Divergence raises (the net keeps the weights of the last good step). */
+static int trainer_run(lua_State *L)
+{
+    trainer_box *b = check_trainer(L, 1);
+    lua_Integer nsteps = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, nsteps >= 0, 2, "the number of steps must be >= 0");
+    luaL_checktype(L, 3, LUA_TTABLE);
+    run_opts ro;
+    lua_getiuservalue(L, 1, 1);
+    int opts = lua_gettop(L);
+    read_run_opts(L, opts, &ro, b->fname);
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "label");
+        ro.label = lua_tostring(L, -1);
+        lua_getfield(L, 4, "viewset");
+        if (lua_istable(L, -1)) ro.viewset = lua_gettop(L);
+        ro.oneline = lb_optboolean(L, 4, "oneline", 0, b->fname);
+    }
     run_ctx r;
     memset(&r, 0, sizeof r);
     r.L = L;
-    r.c = c;
-    r.t = t;
-    r.hist = hist;
+    r.c = &b->c;
+    r.ro = &ro;
+    r.t = b->t;
+    r.hist = 3;
     r.planned = nsteps;
     r.t0 = llfc_now();
-    r.label = label;
-    int64_t spe = llfc_trainer_steps_per_epoch(t);
-    r.last_epoch = (t->opt.step + nsteps + spe - 1) / spe;
-    lua_getfield(L, hist, "seconds");
+    int64_t spe = llfc_trainer_steps_per_epoch(b->t);
+    r.last_epoch = (b->t->opt.step + nsteps + spe - 1) / spe;
+    lua_getfield(L, 3, "seconds");
     r.seconds0 = lua_tonumber(L, -1);
-    lua_getfield(L, hist, "examples");
+    lua_getfield(L, 3, "examples");
     r.examples0 = lua_tonumber(L, -1);
     lua_pop(L, 2);
     int64_t done;
     int intr;
-    int rc = llfc_trainer_run(t, nsteps, on_step, &r, &done, &intr);
-    if (c->progress && r.drawn && r.ep_n) fputc('\n', stderr);
+    int rc = llfc_trainer_run(b->t, nsteps, on_step, &r, &done, &intr);
+    if (b->c.progress && r.drawn) fputc('\n', stderr);
     set_totals(&r);
-    if (rc) {
-        if (c->view) lb_view_finish(L, hist, llfc_errmsg());
-        return lb_error(L, fname);
-    }
+    if (rc) return lb_error(L, b->fname);
     if (intr) {
         llfc_interrupt_clear();
         lua_pushboolean(L, 1);
-        lua_setfield(L, hist, "interrupted");
-        return 1;
+        lua_setfield(L, 3, "interrupted");
     }
-    return 0;
-}
-
-/* net:train(ds, opts) -> history */
-static int net_train(lua_State *L)
-{
-    llfc_net *net = lb_checknet(L, 1);
-    llfc_dataset *ds = lb_checkdataset(L, 2);
-    train_cfg c;
-    read_cfg(L, 3, ds, &c, "train");
-    llfc_trainer **box = push_trainer_box(L);
-    new_trainer(L, box, net, ds, &c, (uint64_t)c.seed, "train");
-    push_history(L, &c, NULL);
-    int hist = lua_gettop(L);
-    if (c.view) lb_view_begin(L, "train", c.title ? c.title : "train");
-    int intr = run_steps(L, *box, &c, hist, c.o.total_steps, NULL, "train");
-    if (c.view) lb_view_finish(L, hist, intr ? "interrupted" : NULL);
-    lua_pushvalue(L, hist);
+    lua_pushboolean(L, intr);
     return 1;
 }
 
-/* ---- spawning ------------------------------------------------------------------------ */
-static void read_seeds(lua_State *L, int idx, const char *field, lua_Integer def1, lua_Integer def2, lua_Integer *s,
-                       const char *fname)
+/* Trainer:fork(net) -> a copy of the whole trainer state (momentum, schedule
+ * position, data order) that trains net, a copy of this trainer's net. */
+static int trainer_fork(lua_State *L)
 {
-    s[0] = def1;
-    s[1] = def2;
-    if (!lua_istable(L, idx)) return;
-    lua_getfield(L, idx, field);
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
-    if (!lua_istable(L, -1) || luaL_len(L, -1) != 2)
-        luaL_error(L, "%s: option '%s' must be a list of two integers", fname, field);
-    for (int i = 0; i < 2; i++) {
-        lua_geti(L, -1, i + 1);
-        int ok;
-        s[i] = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: option '%s' must be a list of two integers", fname, field);
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    trainer_box *b = check_trainer(L, 1);
+    llfc_net *net = lb_checknet(L, 2);
+    lua_getiuservalue(L, 1, 1);
+    lua_getiuservalue(L, 1, 3);
+    trainer_box *f = push_trainer(L, -2, 2, -1);
+    f->c = b->c;
+    memcpy(f->fname, b->fname, sizeof f->fname);
+    if (!(f->t = llfc_trainer_clone(b->t, net))) return lb_error(L, b->fname);
+    return 1;
 }
 
-/* nn.spawn(net, ds, {k = 1, unit = "epoch", epochs = 5, seeds = {2, 3}, seed0 = 1, ...})
- *   -> a, b, info  with info = {parent = net at the spawn point, spawn = history, a = history, b = history} */
-static int nn_spawn(lua_State *L)
+/* Trainer:reseed(seed): the data order from here on (train.h) */
+static int trainer_reseed(lua_State *L)
 {
-    llfc_net *net = lb_checknet(L, 1);
-    llfc_dataset *ds = lb_checkdataset(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    train_cfg c;
-    read_cfg(L, 3, ds, &c, "nn.spawn");
-    lua_Integer k = lb_optinteger(L, 3, "k", 1, "nn.spawn");
-    const char *unit = lb_optstring(L, 3, "unit", "epoch", "nn.spawn");
-    int64_t spe = (ds->n + c.o.batch - 1) / c.o.batch;
-    int64_t ksteps;
-    if (!strcmp(unit, "epoch")) ksteps = k > LLFC_MAX_STEPS / spe ? INT64_MAX : (int64_t)k * spe;
-    else if (!strcmp(unit, "step")) ksteps = (int64_t)k;
-    else return luaL_error(L, "nn.spawn: unit must be \"epoch\" or \"step\", got \"%s\"", unit);
-    if (k < 0 || ksteps > c.o.total_steps)
-        return luaL_error(L, "nn.spawn: k = %I %s(s) is outside the run of %I steps", (lua_Integer)k, unit,
-                          (lua_Integer)c.o.total_steps);
-    lua_Integer seeds[2];
-    read_seeds(L, 3, "seeds", 2, 3, seeds, "nn.spawn");
-    lua_Integer seed0 = lb_optinteger(L, 3, "seed0", c.seed, "nn.spawn");
-    c.seed = seed0;
-
-    llfc_net *pa = llfc_net_clone(net);
-    if (!pa) return lb_error(L, "nn.spawn");
-    lb_pushnet(L, pa);
-    int ia = lua_gettop(L);
-    llfc_trainer **box0 = push_trainer_box(L);
-    new_trainer(L, box0, pa, ds, &c, (uint64_t)seed0, "nn.spawn");
-    lua_createtable(L, 0, 6); /* info */
-    int info = lua_gettop(L);
-    /* the view overlays the histories: spawn, then child a and child b */
-    lua_createtable(L, 3, 0);
-    int vs = lua_gettop(L);
-    c.viewset = c.view ? vs : 0;
-    push_history(L, &c, "spawn");
-    int h0 = lua_gettop(L);
-    lua_pushvalue(L, h0);
-    lua_rawseti(L, vs, 1);
-    if (c.view) lb_view_begin(L, "train", c.title ? c.title : "spawn");
-    if (run_steps(L, *box0, &c, h0, ksteps, "spawn", "nn.spawn")) {
-        if (c.view) lb_view_finish(L, vs, "interrupted");
-        lua_pushvalue(L, h0);
-        lua_setfield(L, info, "spawn");
-        lua_pushboolean(L, 1);
-        lua_setfield(L, info, "interrupted");
-        lua_pushnil(L);
-        lua_pushnil(L);
-        lua_pushvalue(L, info);
-        return 3;
-    }
-    lua_setfield(L, info, "spawn");
-    /* the copy: weights, momentum buffers, step count / schedule position, data position */
-    llfc_net *par = llfc_net_clone(pa);
-    if (!par) return lb_error(L, "nn.spawn");
-    lb_pushnet(L, par);
-    lua_setfield(L, info, "parent");
-    llfc_net *pb = llfc_net_clone(pa);
-    if (!pb) return lb_error(L, "nn.spawn");
-    lb_pushnet(L, pb);
-    int ib = lua_gettop(L);
-    llfc_trainer **box1 = push_trainer_box(L);
-    if (!(*box1 = llfc_trainer_clone(*box0, pb))) return lb_error(L, "nn.spawn");
-    llfc_trainer *tr[2] = {*box0, *box1};
-    int interrupted = 0;
-    for (int i = 0; i < 2 && !interrupted; i++) {
-        llfc_trainer_reseed(tr[i], (uint64_t)seeds[i]);
-        train_cfg ci = c;
-        ci.seed = seeds[i];
-        push_history(L, &ci, i ? "b" : "a");
-        int hi = lua_gettop(L);
-        lua_pushinteger(L, (lua_Integer)ksteps);
-        lua_setfield(L, hi, "spawn_step");
-        lua_pushvalue(L, hi);
-        lua_rawseti(L, vs, i + 2);
-        interrupted = run_steps(L, tr[i], &ci, hi, c.o.total_steps - ksteps, i ? "child b" : "child a", "nn.spawn");
-        lua_setfield(L, info, i ? "b" : "a");
-    }
-    lua_pushinteger(L, (lua_Integer)ksteps);
-    lua_setfield(L, info, "spawn_step");
-    lua_pushboolean(L, interrupted);
-    lua_setfield(L, info, "interrupted");
-    if (c.view) lb_view_finish(L, vs, interrupted ? "interrupted" : NULL);
-    lua_pushvalue(L, ia);
-    lua_pushvalue(L, ib);
-    lua_pushvalue(L, info);
-    return 3;
+    trainer_box *b = check_trainer(L, 1);
+    llfc_trainer_reseed(b->t, (uint64_t)luaL_checkinteger(L, 2));
+    b->c.seed = luaL_checkinteger(L, 2);
+    return 0;
 }
 
-/* nn.pair(widths_or_net, ds, {init_seeds = {1, 2}, seeds = {1, 2}, epochs = ..., ...})
- *   -> a, b, {a = history, b = history}: two independent trainings. */
-static int nn_pair(lua_State *L)
+/* fields: step (steps taken), total_steps, steps_per_epoch, seed; else a method */
+static int trainer_index(lua_State *L)
 {
-    llfc_dataset *ds = lb_checkdataset(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    train_cfg c;
-    read_cfg(L, 3, ds, &c, "nn.pair");
-    lua_Integer is[2], ss[2];
-    read_seeds(L, 3, "init_seeds", 1, 2, is, "nn.pair");
-    read_seeds(L, 3, "seeds", is[0], is[1], ss, "nn.pair");
-    int64_t widths[1025];
-    int nw, act = LLFC_ACT_RELU, init = LLFC_INIT_TORCH;
-    llfc_net *tmpl = lb_tonet(L, 1);
-    if (tmpl) {
-        if (tmpl->arch != LLFC_ARCH_MLP && tmpl->arch != LLFC_ARCH_CNN)
-            return luaL_error(L, "nn.pair: unsupported architecture");
-        nw = tmpl->nlayers + 1;
-        memcpy(widths, tmpl->widths, (size_t)nw * sizeof *widths);
-        act = tmpl->act;
-    } else {
-        luaL_argexpected(L, lua_istable(L, 1), 1, "llfc.Net or table of widths");
-        lua_Integer n = luaL_len(L, 1);
-        if (n < 2 || n > 1024) return luaL_error(L, "nn.pair: give 2 to 1024 widths, got %d", (int)n);
-        nw = (int)n;
-        for (int i = 0; i < nw; i++) {
-            lua_geti(L, 1, i + 1);
-            widths[i] = lua_tointeger(L, -1);
-            lua_pop(L, 1);
-        }
-        const char *a = lb_optstring(L, 1, "act", "relu", "nn.pair");
-        if ((act = llfc_act_from_name(a)) < 0) return luaL_error(L, "nn.pair: unknown act '%s'", a);
+    trainer_box *b = check_trainer(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    if (!strcmp(k, "step")) lua_pushinteger(L, (lua_Integer)b->t->opt.step);
+    else if (!strcmp(k, "total_steps")) lua_pushinteger(L, (lua_Integer)b->c.o.total_steps);
+    else if (!strcmp(k, "steps_per_epoch")) lua_pushinteger(L, (lua_Integer)llfc_trainer_steps_per_epoch(b->t));
+    else if (!strcmp(k, "seed")) lua_pushinteger(L, (lua_Integer)b->t->seed);
+    else {
+        luaL_getmetatable(L, TRAINER_MT);
+        lua_getfield(L, -1, "methods");
+        lua_getfield(L, -1, k);
     }
-    const char *in = lb_optstring(L, 3, "init", "torch", "nn.pair");
-    if (!strcmp(in, "kaiming") || !strcmp(in, "he")) init = LLFC_INIT_KAIMING;
-    else if (strcmp(in, "torch")) return luaL_error(L, "nn.pair: unknown init '%s' (torch or kaiming)", in);
-    lua_createtable(L, 0, 3);
-    int info = lua_gettop(L);
-    int inet[2];
-    int interrupted = 0;
-    lua_createtable(L, 2, 0); /* the view overlays both histories */
-    int vs = lua_gettop(L);
-    c.viewset = c.view ? vs : 0;
-    if (c.view) lb_view_begin(L, "train", c.title ? c.title : "pair");
-    for (int i = 0; i < 2; i++) {
-        llfc_net *n = tmpl && tmpl->arch == LLFC_ARCH_CNN ? llfc_cnn_like(tmpl, (uint64_t)is[i])
-                                                           : llfc_mlp_new(nw, widths, act, init, (uint64_t)is[i]);
-        if (!n) return lb_error(L, "nn.pair");
-        lb_pushnet(L, n);
-        inet[i] = lua_gettop(L);
-        if (interrupted) continue;
-        llfc_trainer **box = push_trainer_box(L);
-        new_trainer(L, box, n, ds, &c, (uint64_t)ss[i], "nn.pair");
-        train_cfg ci = c;
-        ci.seed = ss[i];
-        push_history(L, &ci, i ? "b" : "a");
-        lua_pushinteger(L, is[i]);
-        lua_setfield(L, -2, "init_seed");
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, vs, i + 1);
-        interrupted = run_steps(L, *box, &ci, lua_gettop(L), c.o.total_steps, i ? "net b" : "net a", "nn.pair");
-        lua_setfield(L, info, i ? "b" : "a");
-        lua_pop(L, 1); /* trainer box */
-    }
-    lua_pushboolean(L, interrupted);
-    lua_setfield(L, info, "interrupted");
-    if (c.view) lb_view_finish(L, vs, interrupted ? "interrupted" : NULL);
-    lua_pushvalue(L, inet[0]);
-    lua_pushvalue(L, inet[1]);
-    lua_pushvalue(L, info);
-    return 3;
+    return 1;
 }
+
+static int trainer_tostring(lua_State *L)
+{
+    trainer_box *b = luaL_checkudata(L, 1, TRAINER_MT);
+    if (!b->t) lua_pushstring(L, "llfc.Trainer (freed)");
+    else
+        lua_pushfstring(L, "llfc.Trainer: step %I of %I (%I per epoch), lr %f, batch %I, data-order seed %I",
+                        (lua_Integer)b->t->opt.step, (lua_Integer)b->c.o.total_steps,
+                        (lua_Integer)llfc_trainer_steps_per_epoch(b->t), (lua_Number)b->c.o.lr,
+                        (lua_Integer)b->c.o.batch, (lua_Integer)b->t->seed);
+    return 1;
+}
+
+static const luaL_Reg trainer_methods[] = {
+    {"run", trainer_run},
+    {"history", trainer_history},
+    {"fork", trainer_fork},
+    {"reseed", trainer_reseed},
+    {NULL, NULL},
+};
+
+static const luaL_Reg trainer_meta[] = {
+    {"__gc", trainer_gc},
+    {"__close", trainer_gc},
+    {"__tostring", trainer_tostring},
+    {NULL, NULL},
+};
 
 /* ---- model files ------------------------------------------------------------------------ */
 /* net:save(path) -> true, or nil, message */
@@ -677,14 +622,46 @@ static int nn_load(lua_State *L)
 }
 
 const luaL_Reg lnn_train_methods[] = {
-    {"train", net_train},
+    {"trainer", net_trainer},
     {"save", net_save},
     {NULL, NULL},
 };
 
 const luaL_Reg lnn_train_funcs[] = {
-    {"spawn", nn_spawn},
-    {"pair", nn_pair},
     {"load", nn_load},
     {NULL, NULL},
 };
+
+/* checkarg(value, "net" | "dataset", n, fname) -> value: the argument checks
+ * of the Lua-written functions (n = 0: a method's self) ("bad argument #n to 'fname' (llfc.Net
+ * expected, got table)", or "network has been freed") */
+static int l_checkarg(lua_State *L)
+{
+    const char *kind = luaL_checkstring(L, 2), *fname = luaL_checkstring(L, 4);
+    int n = (int)luaL_checkinteger(L, 3), net = !strcmp(kind, "net");
+    const char *mt = net ? LLFC_NET_MT : LLFC_DATASET_MT;
+    void **box = luaL_testudata(L, 1, mt);
+    char which[64];
+    if (n > 0) snprintf(which, sizeof which, "bad argument #%d to '%s'", n, fname);
+    else snprintf(which, sizeof which, "calling '%s' on bad self", fname);
+    if (!box) {
+        const char *got = luaL_typename(L, 1);
+        if (luaL_getmetafield(L, 1, "__name") == LUA_TSTRING) got = lua_tostring(L, -1);
+        return luaL_error(L, "%s (%s expected, got %s)", which, mt, got);
+    }
+    if (!*box) return luaL_error(L, "%s (%s has been freed)", which, net ? "network" : "dataset");
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* The Trainer type (its __index serves the fields, then the methods). */
+void lnn_open_trainer(lua_State *L)
+{
+    lb_newtype(L, TRAINER_MT, trainer_methods, trainer_meta);
+    luaL_getmetatable(L, TRAINER_MT);
+    lua_pushcfunction(L, trainer_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+void lnn_push_checkarg(lua_State *L) { lua_pushcfunction(L, l_checkarg); }

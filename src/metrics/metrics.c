@@ -2,26 +2,23 @@
  * additivity and commutativity metrics of a network pair.
  *
  * Per batch of m samples:
- *   1. forward A and B once, keeping every layer's pre- and post-activations
- *      (the endpoint features, reused by every alpha and every metric);
+ *   1. forward A and B once through the executor (llfc_net_forward_slots),
+ *      keeping only the slots some metric reads: the endpoint features,
+ *      reused by every alpha and every metric;
  *   2. for each alpha of the union of the interpolation and LLFC grids,
- *      forward theta_alpha.  Its first pre-activation is exactly
- *      alpha*Ht_1(A) + (1-alpha)*Ht_1(B) (the first layer is linear in the
- *      parameters for a fixed input), so only layers 2..L are lerped into one
- *      buffer net and run; alpha = 0 and 1 reuse B's and A's features;
+ *      forward theta_alpha.  When the first op is a weight op on the input
+ *      (a linear or conv layer: every builder's nets), its output is
+ *      exactly alpha*out_A + (1-alpha)*out_B (linear in the parameters for a
+ *      fixed input), so only the parameters of the later ops are lerped and
+ *      the pass starts at the second op; alpha = 0 and 1 reuse B's and A's
+ *      features;
  *   3. accumulate per-sample sums in double.
- *
- * Conv nets (nn_cnn.h) run through llfc_cnn_forward_slots keeping only the
- * slots some metric reads: the features are the ReLU outputs (pre: their
- * inputs) and the logits, flattened per sample; theta_alpha is the full
- * lerp of every parameter and buffer (as nn.lerp) run from the input.
  * Commutativity visits the weight ops (CONV, LINEAR) with H = the op's input
  * slot: W_A H_A + W_B H_B is read from the two output slots minus the
- * biases, and (W_A - W_B)(H_A - H_B) is one llfc_cnn_apply_weight of a copy
+ * biases, and (W_A - W_B)(H_A - H_B) is one llfc_net_apply_weight of a copy
  * of A holding W_A - W_B on the difference of the inputs.
  */
 #include "metrics/metrics.h"
-#include "nn/nn_cnn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -169,11 +166,12 @@ void llfc_report_finalize(llfc_report *r)
 
 /* ---- per-sample kernels (rows of a batch; reductions in double) ---------- */
 
-static double act1(int act, double v)
+/* the activation of a feature op (LLFC_OP_RELU, TANH, IDENTITY) in double */
+static double act1(int kind, double v)
 {
-    switch (act) {
-    case LLFC_ACT_RELU: return v < 0 ? 0 : v; /* NaN propagates */
-    case LLFC_ACT_TANH: return tanh(v);
+    switch (kind) {
+    case LLFC_OP_RELU: return v < 0 ? 0 : v; /* NaN propagates */
+    case LLFC_OP_TANH: return tanh(v);
     default: return v;
     }
 }
@@ -235,7 +233,7 @@ static void llfc_rows(const float *ft, const float *fa, const float *fb, int64_t
 }
 
 /* 1 - cos(s(al*Ht_A + (1-al)*Ht_B), al*s(Ht_A) + (1-al)*s(Ht_B)). */
-static void weak_rows(int act, const float *pa, const float *pb, const float *ha, const float *hb, int64_t m,
+static void weak_rows(int kind, const float *pa, const float *pb, const float *ha, const float *hb, int64_t m,
                       int64_t d, double al, llfc_weak_at *at)
 {
     double bl = 1.0 - al;
@@ -243,7 +241,7 @@ static void weak_rows(int act, const float *pa, const float *pb, const float *ha
         const float *xa = pa + i * d, *xb = pb + i * d, *ya = ha + i * d, *yb = hb + i * d;
         double uv = 0, uu = 0, vv = 0;
         for (int64_t j = 0; j < d; j++) {
-            double u = act1(act, al * (double)xa[j] + bl * (double)xb[j]);
+            double u = act1(kind, al * (double)xa[j] + bl * (double)xb[j]);
             double v = al * (double)ya[j] + bl * (double)yb[j];
             uv += u * v; uu += u * u; vv += v * v;
         }
@@ -262,18 +260,16 @@ static double sumsq_f(const float *x, int64_t n)
 /* ---- the pass ------------------------------------------------------------ */
 
 typedef struct {
-    int L;
-    float **pa, **ha, **pb, **hb, **pt, **ht; /* [L] each [bs, width] */
-    float *dh, *dz;                           /* commutativity: [bs, maxw] */
-    float **dW;                               /* W_A - W_B per layer */
-    llfc_net *tnet;
+    int L;                                    /* feature layers */
+    int nslots;
+    float **sa, **sb, **st;                   /* kept values by slot ([bs, slot_dim] or NULL) of A, B, theta_alpha */
+    float **pa, **ha, **pb, **hb, **pt, **ht; /* [L] pre- and post-activations: pointers into them */
+    int op0;                                  /* the first op, a weight op on the input (the shortcut), or -1 */
+    llfc_net *tnet;                           /* theta_alpha */
     int nu;                                   /* union of forward alphas */
     double *ua;
     int *u_ip, *u_ll;                         /* index into interp / llfc grids, or -1 */
-    /* conv nets: kept values by slot ([bs, slot_dim] or NULL); pa .. ht
-     * point into them */
-    int cnn, nslots;
-    float **sa, **sb, **st;
+    float *dh, *dz;                           /* commutativity: [bs, largest input or output] */
     llfc_net *dnet;                           /* A with W_A - W_B in its weight ops */
 } pass_work;
 
@@ -284,150 +280,79 @@ static void work_free(pass_work *w)
         if (w->sb) free(w->sb[s]);
         if (w->st) free(w->st[s]);
     }
-    free(w->sa); free(w->sb); free(w->st);
-    llfc_net_free(w->dnet);
-    for (int l = 0; l < w->L && !w->cnn; l++) {
-        if (w->pa) free(w->pa[l]);
-        if (w->ha) free(w->ha[l]);
-        if (w->pb) free(w->pb[l]);
-        if (w->hb) free(w->hb[l]);
-        if (w->pt) free(w->pt[l]);
-        if (w->ht) free(w->ht[l]);
-        if (w->dW) free(w->dW[l]);
-    }
-    free(w->pa); free(w->ha); free(w->pb); free(w->hb); free(w->pt); free(w->ht); free(w->dW);
-    free(w->dh); free(w->dz);
-    free(w->ua); free(w->u_ip); free(w->u_ll);
+    free(w->sa), free(w->sb), free(w->st);
+    free(w->pa), free(w->ha), free(w->pb), free(w->hb), free(w->pt), free(w->ht);
+    free(w->dh), free(w->dz);
+    free(w->ua), free(w->u_ip), free(w->u_ll);
     llfc_net_free(w->tnet);
+    llfc_net_free(w->dnet);
 }
 
-static void act_rows(int act, const float *in, float *out, int64_t n)
-{
-    switch (act) {
-    case LLFC_ACT_RELU: for (int64_t i = 0; i < n; i++) out[i] = in[i] < 0 ? 0.0f : in[i]; break;
-    case LLFC_ACT_TANH: for (int64_t i = 0; i < n; i++) out[i] = tanhf(in[i]); break;
-    default: memcpy(out, in, (size_t)n * sizeof *out);
-    }
-}
-
-/* Forward theta_alpha on m rows from its first pre-activation
- * (al*Ht_1(A) + (1-al)*Ht_1(B)); layers 2..L of w->tnet hold the lerped
- * parameters.  Fills w->pt[l], w->ht[l] ([m, width_l]). */
-static void forward_alpha(pass_work *w, const llfc_net *net, int64_t m, double al)
-{
-    int L = w->L;
-    float fa = (float)al, fb = (float)(1.0 - al);
-    int64_t o = net->widths[1];
-    const float *a = w->pa[0], *b = w->pb[0];
-    float *z = w->pt[0];
-    for (int64_t i = 0; i < m * o; i++) z[i] = fa * a[i] + fb * b[i];
-    for (int l = 0; l < L; l++) {
-        int64_t in = net->widths[l], out = net->widths[l + 1];
-        z = w->pt[l];
-        if (l > 0) {
-            const float *bias = llfc_tensor_data(w->tnet->param[2 * l + 1]);
-            for (int64_t r = 0; r < m; r++) memcpy(z + r * out, bias, (size_t)out * sizeof *z);
-            llfc_gemm(0, 1, (int)m, (int)out, (int)in, 1.0f, w->ht[l - 1], (int)in,
-                      llfc_tensor_data(w->tnet->param[2 * l]), (int)in, 1.0f, z, (int)out);
-        }
-        if (l < L - 1) act_rows(net->act, z, w->ht[l], m * out);
-        else if (w->ht[l] != z) memcpy(w->ht[l], z, (size_t)(m * out) * sizeof *z);
-    }
-}
-
-/* Lerp layers 2..L of a and b into w->tnet (the same float formula as
- * llfc_net_lerp_into). */
-static void lerp_upper(pass_work *w, const llfc_net *a, const llfc_net *b, double al)
+/* Lerp the parameters of a and b into w->tnet, those of the first op
+ * excepted when the shortcut gives its output (the same float formula as
+ * llfc_net_lerp_into; counts are a's). */
+static void lerp_params(pass_work *w, const llfc_net *a, const llfc_net *b, double al)
 {
     float fa = (float)al, fb = (float)(1.0 - al);
-    for (int p = 2; p < a->nparams; p++) {
+    int skip_w = w->op0 >= 0 ? a->ops[w->op0].pw : -1, skip_b = w->op0 >= 0 ? a->ops[w->op0].pb : -1;
+    for (int p = 0; p < a->nparams; p++) {
+        if (p == skip_w || p == skip_b) continue;
         const float *x = llfc_tensor_data(a->param[p]), *y = llfc_tensor_data(b->param[p]);
         float *o = llfc_tensor_data(w->tnet->param[p]);
         int64_t n = llfc_tensor_numel(a->param[p]);
-        for (int64_t i = 0; i < n; i++) o[i] = fa * x[i] + fb * y[i];
+        if (llfc_net_param_is_count(a, p)) memcpy(o, x, (size_t)n * sizeof *o);
+        else
+            for (int64_t i = 0; i < n; i++) o[i] = fa * x[i] + fb * y[i];
     }
 }
 
-static int alloc_layers(float ***dst, int L, const llfc_net *net, int64_t bs)
+/* Forward theta_alpha on m rows into w->st.  The first op is linear in its
+ * parameters for a fixed input, so with the shortcut its output is exactly
+ * al*out_A + (1-al)*out_B and the pass starts at the second op. */
+static int forward_alpha(pass_work *w, const llfc_net *a, const llfc_net *b, const float *x, int64_t m, double al)
 {
-    *dst = llfc_calloc((size_t)L, sizeof **dst);
-    if (!*dst) return -1;
-    for (int l = 0; l < L; l++)
-        if (!((*dst)[l] = llfc_mallocarray((size_t)(bs * net->widths[l + 1]), sizeof(float)))) return -1;
-    return 0;
+    lerp_params(w, a, b, al);
+    if (w->op0 < 0) return llfc_net_forward_slots(w->tnet, x, m, w->st);
+    int s = a->ops[w->op0].out;
+    float fa = (float)al, fb = (float)(1.0 - al);
+    const float *za = w->sa[s], *zb = w->sb[s];
+    float *z = w->st[s];
+    for (int64_t i = 0, n = m * llfc_net_slot_dim(a, s); i < n; i++) z[i] = fa * za[i] + fb * zb[i];
+    return llfc_net_forward_range(w->tnet, w->op0 + 1, a->nops, x, (const float *const *)w->st, m, w->st);
 }
 
-/* ---- conv nets ------------------------------------------------------------ */
-
-static int is_weight_op(const llfc_op *op) { return op->kind == LLFC_OP_CONV || op->kind == LLFC_OP_LINEAR; }
-
-static int cnn_nweight(const llfc_net *net)
+/* Mark the slots the asked-for metrics read, size the batch (unless given)
+ * so the kept values stay near 128 MB, allocate them and point pa .. ht into
+ * them; the weight-difference net for commutativity. */
+static int setup_work(pass_work *w, const llfc_report *r, const llfc_net *a, const llfc_net *b, int64_t given,
+                      int64_t *bs)
 {
-    int n = 0;
-    for (int i = 0; i < net->cnn->nops; i++) n += is_weight_op(&net->cnn->ops[i]);
-    return n;
-}
-
-/* The name of a value slot: "x" for the input, the feature name of a
- * feature ReLU (or the logits), else the module path of the op writing it. */
-static void cnn_slot_name(const llfc_net *net, int slot, char *buf, size_t n)
-{
-    if (slot <= 0) { snprintf(buf, n, "x"); return; }
-    const llfc_op *p = &net->cnn->ops[slot - 1];
-    if ((p->kind == LLFC_OP_RELU || p->kind == LLFC_OP_LINEAR) && p->feat >= 0 && p->feat < llfc_net_nfeat(net))
-        llfc_net_featname(net, p->feat, buf, n);
-    else snprintf(buf, n, "%s", p->name);
-}
-
-/* Slots of feature layer l's pre- and post-activations: a feature ReLU's
- * input and output; the logits are the output of the last LINEAR op. */
-static int cnn_feat_slots(const llfc_net *net, int *pre, int *post)
-{
-    const llfc_cnn *c = net->cnn;
-    int F = llfc_net_nfeat(net);
-    for (int l = 0; l < F; l++) pre[l] = post[l] = -1;
-    for (int i = 0; i < c->nops; i++) {
-        const llfc_op *op = &c->ops[i];
-        if (op->kind == LLFC_OP_RELU && op->feat >= 0 && op->feat < F - 1) pre[op->feat] = op->in, post[op->feat] = op->out;
-        if (op->kind == LLFC_OP_LINEAR) pre[F - 1] = post[F - 1] = op->out;
-    }
-    for (int l = 0; l < F; l++)
-        if (post[l] < 0) return llfc_seterr("metrics: feature layer %d has no value in the op list", l + 1);
-    return 0;
-}
-
-/* Conv net buffers: mark the slots the asked-for metrics read, size the
- * batch (unless given) so the kept values stay near 128 MB, allocate them
- * and point pa .. ht into them; the weight-difference net for commutativity. */
-static int cnn_setup(pass_work *w, const llfc_report *r, const llfc_net *a, const llfc_net *b, int64_t given,
-                     int64_t *bs)
-{
-    int F = w->L, S = w->nslots = a->cnn->nslots;
-    int pre[256], post[256];
-    if (F > 256) return llfc_seterr("metrics: too many feature layers (%d)", F);
-    if (cnn_feat_slots(a, pre, post)) return -1;
+    int F = w->L, S = w->nslots = a->nslots;
     char *nab = llfc_calloc((size_t)S, 1), *nt = llfc_calloc((size_t)S, 1);
     int rc = -1;
     if (!nab || !nt) goto done;
-    nab[post[F - 1]] = 1; /* the logits */
-    if (w->nu > 0) nt[post[F - 1]] = 1;
+    w->op0 = llfc_op_has_weight(&a->ops[0]) && a->ops[0].in == 0 ? 0 : -1;
+    int logits = llfc_net_feat_slot(a, F - 1, 0);
+    nab[logits] = 1;
+    if (w->nu > 0) nt[logits] = 1;
     if (r->what & LLFC_M_LLFC)
         for (int i = 0; i < r->llfc.nlayer; i++) {
-            int l = r->llfc.layer[i].feat, s = r->llfc.features == LLFC_FEAT_PRE ? pre[l] : post[l];
+            int s = llfc_net_feat_slot(a, r->llfc.layer[i].feat, r->llfc.features == LLFC_FEAT_PRE);
             nab[s] = 1;
             if (w->nu > 0) nt[s] = 1;
         }
+    if (w->nu > 0 && w->op0 >= 0) nab[a->ops[w->op0].out] = nt[a->ops[w->op0].out] = 1;
     if (r->what & LLFC_M_WEAK)
         for (int i = 0; i < r->weak.nlayer; i++) {
             int l = r->weak.layer[i].feat;
-            nab[pre[l]] = nab[post[l]] = 1;
+            nab[llfc_net_feat_slot(a, l, 1)] = nab[llfc_net_feat_slot(a, l, 0)] = 1;
         }
     int64_t maxc = 0;
     if (r->what & LLFC_M_COMM)
         for (int k = 0; k < r->comm.nlayer; k++) {
-            const llfc_op *op = &a->cnn->ops[r->comm.layer[k].op];
+            const llfc_op *op = &a->ops[r->comm.layer[k].op];
             nab[op->in] = nab[op->out] = 1;
-            int64_t di = llfc_cnn_slot_dim(a, op->in), dout = llfc_cnn_slot_dim(a, op->out);
+            int64_t di = llfc_net_slot_dim(a, op->in), dout = llfc_net_slot_dim(a, op->out);
             if (di > maxc) maxc = di;
             if (dout > maxc) maxc = dout;
         }
@@ -435,10 +360,7 @@ static int cnn_setup(pass_work *w, const llfc_report *r, const llfc_net *a, cons
     /* floats per sample: kept slots of A, B and theta_alpha, the
      * commutativity scratch, and one of every slot for the executor */
     int64_t per = 2 * maxc;
-    for (int s = 0; s < S; s++) {
-        int64_t d = llfc_cnn_slot_dim(a, s);
-        per += d * (1 + 2 * nab[s] + nt[s]);
-    }
+    for (int s = 0; s < S; s++) per += llfc_net_slot_dim(a, s) * (1 + 2 * nab[s] + nt[s]);
     if (given <= 0) {
         int64_t cap = (INT64_C(32) << 20) / (per > 0 ? per : 1);
         if (cap < 1) cap = 1;
@@ -448,7 +370,7 @@ static int cnn_setup(pass_work *w, const llfc_report *r, const llfc_net *a, cons
         !(w->st = llfc_calloc((size_t)S, sizeof *w->st)))
         goto done;
     for (int s = 1; s < S; s++) {
-        size_t n = (size_t)(*bs * llfc_cnn_slot_dim(a, s));
+        size_t n = (size_t)(*bs * llfc_net_slot_dim(a, s));
         if (nab[s] && (!(w->sa[s] = llfc_mallocarray(n, sizeof(float))) ||
                        !(w->sb[s] = llfc_mallocarray(n, sizeof(float)))))
             goto done;
@@ -459,15 +381,16 @@ static int cnn_setup(pass_work *w, const llfc_report *r, const llfc_net *a, cons
         !(w->pt = llfc_calloc((size_t)F, sizeof *w->pt)) || !(w->ht = llfc_calloc((size_t)F, sizeof *w->ht)))
         goto done;
     for (int l = 0; l < F; l++) {
-        w->pa[l] = w->sa[pre[l]], w->ha[l] = w->sa[post[l]];
-        w->pb[l] = w->sb[pre[l]], w->hb[l] = w->sb[post[l]];
-        w->pt[l] = w->st[pre[l]], w->ht[l] = w->st[post[l]];
+        int pre = llfc_net_feat_slot(a, l, 1), post = llfc_net_feat_slot(a, l, 0);
+        w->pa[l] = w->sa[pre], w->ha[l] = w->sa[post];
+        w->pb[l] = w->sb[pre], w->hb[l] = w->sb[post];
+        w->pt[l] = w->st[pre], w->ht[l] = w->st[post];
     }
     if (w->nu > 0 && !(w->tnet = llfc_net_clone(a))) goto done;
     if (r->what & LLFC_M_COMM) {
         if (!(w->dnet = llfc_net_clone(a))) goto done;
         for (int k = 0; k < r->comm.nlayer; k++) {
-            int p = a->cnn->ops[r->comm.layer[k].op].pw;
+            int p = a->ops[r->comm.layer[k].op].pw;
             const float *x = llfc_tensor_data(a->param[p]), *y = llfc_tensor_data(b->param[p]);
             float *d = llfc_tensor_data(w->dnet->param[p]);
             int64_t n = llfc_tensor_numel(a->param[p]);
@@ -485,12 +408,12 @@ done:
 }
 
 /* Commutativity of every weight op on one batch of m rows (x the input). */
-static int comm_cnn(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_net *b, const float *x, int64_t m)
+static int comm_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_net *b, const float *x, int64_t m)
 {
     for (int k = 0; k < r->comm.nlayer; k++) {
         llfc_comm_layer *c = &r->comm.layer[k];
-        const llfc_op *op = &a->cnn->ops[c->op];
-        int64_t din = llfc_cnn_slot_dim(a, op->in), dout = llfc_cnn_slot_dim(a, op->out);
+        const llfc_op *op = &a->ops[c->op];
+        int64_t din = llfc_net_slot_dim(a, op->in), dout = llfc_net_slot_dim(a, op->out);
         const float *HA = op->in > 0 ? w->sa[op->in] : x, *HB = op->in > 0 ? w->sb[op->in] : x;
         if (llfc_check_interrupt()) return -1;
         /* D [m, dout] = (W_A - W_B) applied to H_A - H_B; zero on the input */
@@ -503,7 +426,7 @@ static int comm_cnn(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_
             c->dh2 += s;
             c->ha2 += sumsq_f(HA, m * din);
             c->hb2 += sumsq_f(HB, m * din);
-            if (llfc_cnn_apply_weight(w->dnet, c->op, w->dh, m, w->dz)) return -1;
+            if (llfc_net_apply_weight(w->dnet, c->op, w->dh, m, w->dz)) return -1;
         } else {
             double s = sumsq_f(x, m * din);
             c->ha2 += s;
@@ -532,7 +455,7 @@ static int comm_cnn(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_
 static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, const llfc_metrics_opts *o)
 {
     static const double def_llfc[] = {0.25, 0.5, 0.75};
-    int L = a->nlayers;
+    int L = a->nfeat;
     int sel[256], nsel = 0;
     if (L > 256) return llfc_seterr("metrics: too many layers (%d)", L);
     if (o->layers) {
@@ -610,31 +533,22 @@ static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, c
     }
     if (r->what & LLFC_M_COMM) {
         llfc_comm_res *cr = &r->comm;
-        int nw = a->arch == LLFC_ARCH_CNN ? cnn_nweight(a) : L;
+        int nw = 0;
+        for (int i = 0; i < a->nops; i++) nw += llfc_op_has_weight(&a->ops[i]);
         if (!(cr->layer = llfc_calloc((size_t)(nw ? nw : 1), sizeof *cr->layer))) return -1;
         cr->nlayer = nw;
-        for (int l = 0, i = 0; l < nw; l++) {
-            llfc_comm_layer *c = &cr->layer[l];
-            int pw;
-            c->layer = l + 1;
-            if (a->arch == LLFC_ARCH_CNN) {
-                while (!is_weight_op(&a->cnn->ops[i])) i++;
-                const llfc_op *op = &a->cnn->ops[i];
-                c->op = i++;
-                pw = op->pw;
-                snprintf(c->name, sizeof c->name, "%s", op->name);
-                cnn_slot_name(a, op->in, c->input, sizeof c->input);
-            } else {
-                c->op = -1;
-                pw = 2 * l;
-                snprintf(c->name, sizeof c->name, "%d", 2 * l);
-                if (l == 0) strcpy(c->input, "x");
-                else llfc_net_featname(a, l - 1, c->input, sizeof c->input);
-            }
-            const float *wa = llfc_tensor_data(a->param[pw]), *wb = llfc_tensor_data(b->param[pw]);
-            int64_t n = llfc_tensor_numel(a->param[pw]);
-            for (int64_t i = 0; i < n; i++) {
-                double x = wa[i], y = wb[i];
+        for (int i = 0, l = 0; i < a->nops; i++) {
+            const llfc_op *op = &a->ops[i];
+            if (!llfc_op_has_weight(op)) continue;
+            llfc_comm_layer *c = &cr->layer[l++];
+            c->layer = l;
+            c->op = i;
+            snprintf(c->name, sizeof c->name, "%s", op->name);
+            llfc_net_slot_name(a, op->in, c->input, sizeof c->input);
+            const float *wa = llfc_tensor_data(a->param[op->pw]), *wb = llfc_tensor_data(b->param[op->pw]);
+            int64_t n = llfc_tensor_numel(a->param[op->pw]);
+            for (int64_t j = 0; j < n; j++) {
+                double x = wa[j], y = wb[j];
                 c->wa2 += x * x; c->wb2 += y * y; c->dw2 += (x - y) * (x - y);
             }
         }
@@ -669,11 +583,6 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
 {
     if (!a || !b || !ds) return llfc_seterr("metrics: missing network or dataset");
     if (llfc_net_same_arch(a, b)) return llfc_adderr("the networks do not match");
-    if (a->arch == LLFC_ARCH_CNN) {
-        if (!a->cnn || !b->cnn || a->cnn->nops < 1) return llfc_seterr("conv net without its op list");
-    } else if (a->arch != LLFC_ARCH_MLP) {
-        return llfc_seterr("unsupported architecture");
-    }
     if (ds->n < 1) return llfc_seterr("the dataset is empty");
     if (ds->dim != llfc_net_input_dim(a))
         return llfc_seterr("the networks take %lld inputs but the dataset has %lld features",
@@ -690,18 +599,15 @@ static int check_inputs(const llfc_net *a, const llfc_net *b, const llfc_dataset
 
 /* One batch of m rows starting at x, y. */
 static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc_net *b, const float *x,
-                     const int32_t *y, int64_t m, int64_t dim)
+                     const int32_t *y, int64_t m)
 {
-    int L = w->L, act = a->arch == LLFC_ARCH_CNN ? LLFC_ACT_RELU : a->act;
+    int L = w->L;
     int64_t C = llfc_net_num_classes(a);
     for (int64_t i = 0; i < m; i++)
         if (y[i] < 0 || y[i] >= C)
             return llfc_seterr("label %d of sample %lld is out of range for %lld classes", (int)y[i],
                                (long long)(r->n + i + 1), (long long)C);
-    if (w->cnn) {
-        if (llfc_cnn_forward_slots(a, x, m, w->sa) || llfc_cnn_forward_slots(b, x, m, w->sb)) return -1;
-    } else if (llfc_net_forward_features(a, x, m, w->pa, w->ha) || llfc_net_forward_features(b, x, m, w->pb, w->hb))
-        return -1;
+    if (llfc_net_forward_slots(a, x, m, w->sa) || llfc_net_forward_slots(b, x, m, w->sb)) return -1;
 
     if (r->what & LLFC_M_INTERP) {
         interp_rows(w->ha[L - 1], y, m, C, &r->interp.nerr_a, &r->interp.losssum_a);
@@ -713,7 +619,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
     if (r->what & LLFC_M_LLFC)
         for (int i = 0; i < lr->nlayer; i++) {
             int l = lr->layer[i].feat;
-            ab_rows(fa[l], fb[l], m, a->widths[l + 1], &lr->layer[i]);
+            ab_rows(fa[l], fb[l], m, llfc_net_featdim(a, l), &lr->layer[i]);
         }
 
     for (int u = 0; u < w->nu; u++) {
@@ -722,12 +628,8 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
         if (llfc_check_interrupt()) return -1; /* one forward pass per alpha: stop between them */
         if (al == 1.0) pt = w->pa, ht = w->ha;
         else if (al == 0.0) pt = w->pb, ht = w->hb;
-        else if (w->cnn) {
-            if (llfc_net_lerp_into(w->tnet, a, b, al) || llfc_cnn_forward_slots(w->tnet, x, m, w->st)) return -1;
-            pt = w->pt, ht = w->ht;
-        } else {
-            lerp_upper(w, a, b, al);
-            forward_alpha(w, a, m, al);
+        else {
+            if (forward_alpha(w, a, b, x, m, al)) return -1;
             pt = w->pt, ht = w->ht;
         }
         if (w->u_ip[u] >= 0) {
@@ -739,7 +641,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
             float **ft = lr->features == LLFC_FEAT_PRE ? pt : ht;
             for (int i = 0; i < lr->nlayer; i++) {
                 int l = lr->layer[i].feat;
-                llfc_rows(ft[l], fa[l], fb[l], m, a->widths[l + 1], al, &lr->layer[i].at[k], lr->nbins,
+                llfc_rows(ft[l], fa[l], fb[l], m, llfc_net_featdim(a, l), al, &lr->layer[i].at[k], lr->nbins,
                           lr->hist_lo, lr->hist_hi);
             }
         }
@@ -748,47 +650,12 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
     if (r->what & LLFC_M_WEAK)
         for (int i = 0; i < r->weak.nlayer; i++) {
             llfc_weak_layer *ly = &r->weak.layer[i];
-            int l = ly->feat;
+            int l = ly->feat, kind = a->ops[llfc_net_feat_op(a, l)].kind;
             for (int k = 0; k < r->weak.nalpha; k++)
-                weak_rows(act, w->pa[l], w->pb[l], w->ha[l], w->hb[l], m, ly->dim, ly->at[k].alpha, &ly->at[k]);
+                weak_rows(kind, w->pa[l], w->pb[l], w->ha[l], w->hb[l], m, ly->dim, ly->at[k].alpha, &ly->at[k]);
         }
 
-    if ((r->what & LLFC_M_COMM) && w->cnn) return comm_cnn(w, r, a, b, x, m);
-    if (r->what & LLFC_M_COMM)
-        for (int l = 0; l < L; l++) {
-            llfc_comm_layer *c = &r->comm.layer[l];
-            int64_t in = a->widths[l], out = a->widths[l + 1];
-            const float *HA = l ? w->ha[l - 1] : x, *HB = l ? w->hb[l - 1] : x;
-            const float *biasA = llfc_tensor_data(a->param[2 * l + 1]);
-            const float *biasB = llfc_tensor_data(b->param[2 * l + 1]);
-            /* D [m, out] = (H_A - H_B) [m, in] @ (W_A - W_B)^T; zero for the input layer */
-            if (l > 0) {
-                double s = 0;
-                for (int64_t i = 0; i < m * in; i++) {
-                    w->dh[i] = HA[i] - HB[i];
-                    s += (double)w->dh[i] * w->dh[i];
-                }
-                c->dh2 += s;
-                c->ha2 += sumsq_f(HA, m * in);
-                c->hb2 += sumsq_f(HB, m * in);
-                llfc_gemm(0, 1, (int)m, (int)out, (int)in, 1.0f, w->dh, (int)in, w->dW[l], (int)in, 0.0f, w->dz,
-                          (int)out);
-            } else {
-                double s = sumsq_f(x, m * in);
-                c->ha2 += s;
-                c->hb2 += s;
-            }
-            /* X = W_A H_A + W_B H_B = (Ht_A - b_A) + (Ht_B - b_B);  Y = X - D */
-            const float *PA = w->pa[l], *PB = w->pb[l];
-            double num = 0, x2 = 0, y2 = 0;
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t j = 0; j < out; j++) {
-                    double X = ((double)PA[i * out + j] - biasA[j]) + ((double)PB[i * out + j] - biasB[j]);
-                    double D = l ? w->dz[i * out + j] : 0.0;
-                    num += D * D; x2 += X * X; y2 += (X - D) * (X - D);
-                }
-            c->num += num; c->x2 += x2; c->y2 += y2;
-        }
+    if (r->what & LLFC_M_COMM) return comm_batch(w, r, a, b, x, m);
     return 0;
 }
 
@@ -805,40 +672,16 @@ llfc_report *llfc_metrics_run(const llfc_net *a, const llfc_net *b, const llfc_d
     double t0 = llfc_now();
     pass_work w;
     memset(&w, 0, sizeof w);
-    int L = w.L = a->nlayers;
+    w.L = a->nfeat;
     int64_t bs = o->batch > 0 ? o->batch : 1000;
     if (bs > ds->n) bs = ds->n;
-    if (setup_results(r, a, b, o) || setup_union(&w, r)) goto fail;
-    if (a->arch == LLFC_ARCH_CNN) {
-        w.cnn = 1;
-        if (cnn_setup(&w, r, a, b, o->batch, &bs)) goto fail;
-    } else if (alloc_layers(&w.pa, L, a, bs) || alloc_layers(&w.ha, L, a, bs) || alloc_layers(&w.pb, L, a, bs) ||
-        alloc_layers(&w.hb, L, a, bs))
-        goto fail;
-    if (w.nu > 0 && !w.cnn) {
-        if (alloc_layers(&w.pt, L, a, bs) || alloc_layers(&w.ht, L, a, bs)) goto fail;
-        if (!(w.tnet = llfc_net_clone(a))) goto fail;
-    }
-    if ((r->what & LLFC_M_COMM) && !w.cnn) {
-        int64_t maxw = 0;
-        for (int l = 0; l <= L; l++) if (a->widths[l] > maxw) maxw = a->widths[l];
-        if (!(w.dh = llfc_mallocarray((size_t)(bs * maxw), sizeof(float))) ||
-            !(w.dz = llfc_mallocarray((size_t)(bs * maxw), sizeof(float))) ||
-            !(w.dW = llfc_calloc((size_t)L, sizeof *w.dW)))
-            goto fail;
-        for (int l = 1; l < L; l++) {
-            int64_t n = llfc_tensor_numel(a->param[2 * l]);
-            const float *x = llfc_tensor_data(a->param[2 * l]), *y = llfc_tensor_data(b->param[2 * l]);
-            if (!(w.dW[l] = llfc_mallocarray((size_t)n, sizeof(float)))) goto fail;
-            for (int64_t i = 0; i < n; i++) w.dW[l][i] = x[i] - y[i];
-        }
-    }
+    if (setup_results(r, a, b, o) || setup_union(&w, r) || setup_work(&w, r, a, b, o->batch, &bs)) goto fail;
 
     int64_t nb = (ds->n + bs - 1) / bs;
     for (int64_t bi = 0; bi < nb; bi++) {
         if (llfc_check_interrupt()) goto fail;
         int64_t i0 = bi * bs, m = ds->n - i0 < bs ? ds->n - i0 : bs;
-        if (run_batch(&w, r, a, b, ds->x + i0 * ds->dim, ds->y + i0, m, ds->dim)) goto fail;
+        if (run_batch(&w, r, a, b, ds->x + i0 * ds->dim, ds->y + i0, m)) goto fail;
         r->n += m;
         r->seconds = llfc_now() - t0;
         if (o->progress && llfc_progress_stop(o->progress, o->progress_ud, (double)(bi + 1), (double)nb, "metrics"))

@@ -13,12 +13,12 @@
  *                   on hidden layers, s = the hidden activation (ReLU)
  *   commutativity   Dist_com, Dist_W, Dist_H per weight layer (biases excluded)
  *
- * Conv nets (LLFC_ARCH_CNN, nn_cnn.h): features are the ReLU outputs and the
- * logits flattened per sample (C*H*W values in NCHW order), pre-activations
- * the ReLUs' inputs; commutativity has one entry per weight op (CONV and
- * LINEAR ops in order, shortcut convs included) with H the op's input slot.
- * Without an explicit batch, conv nets run in batches sized to keep the
- * kept values near 128 MB.
+ * Features are the feature layers of nn.h (activation outputs and the
+ * logits, flattened per sample: C*H*W values in NCHW order for conv maps),
+ * pre-activations the activations' inputs; commutativity has one entry per
+ * weight op (CONV and LINEAR ops in order, shortcut convs included) with H
+ * the op's input slot.  Without an explicit batch, the pass runs in batches
+ * of 1000 samples, fewer when the kept values would pass about 128 MB.
  *
  * Means and stds are over samples (population std, divide by the count).
  * A sample whose vector (either side of a cosine) is exactly zero is skipped
@@ -89,10 +89,10 @@ typedef struct { int nalpha; double *alpha; int nlayer; llfc_weak_layer *layer; 
 
 /* ---- commutativity ---- */
 typedef struct {
-    int layer;                       /* 1-based weight layer (conv nets: weight op) */
-    int op;                          /* conv nets: index of the op; MLPs: -1 */
+    int layer;                       /* 1-based number among the weight ops */
+    int op;                          /* index of the weight op in the op list */
     char name[48];                   /* module of the weight: "0", "2", ...; "features.0", "linear" */
-    char input[48];                  /* "x", "h1", ...; conv nets: the feature or op producing the input */
+    char input[48];                  /* "x", "h1", ...: the feature layer or op producing the input */
     double num;                      /* |(W_A-W_B)(H_A-H_B)|_F^2 */
     double x2, y2;                   /* |W_A H_A + W_B H_B|_F^2, |W_A H_B + W_B H_A|_F^2 */
     double ha2, hb2, dh2;            /* |H_A|^2, |H_B|^2, |H_A-H_B|^2 */
@@ -126,7 +126,7 @@ typedef struct llfc_metrics_opts {
     int features;                    /* LLFC_FEAT_POST (default) or LLFC_FEAT_PRE, for llfc */
     int hist_bins;                   /* 0: 20 */
     double hist_lo, hist_hi;         /* lo == hi: [0, 2] */
-    int64_t batch;                   /* 0: 1000 (conv nets: sized by memory) */
+    int64_t batch;                   /* 0: 1000, fewer when memory asks */
     llfc_progress_fn progress;       /* per batch, through llfc_progress_stop */
     void *progress_ud;
     /* per batch with the partial (finalized) report; non-zero return stops

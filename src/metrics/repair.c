@@ -3,7 +3,6 @@
 #include "metrics/repair.h"
 
 #include "core/core.h"
-#include "nn/nn_cnn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,39 +16,18 @@
 int llfc_repair_sites(const llfc_net *net, llfc_repair_site **sites)
 {
     *sites = NULL;
-    if (net->arch == LLFC_ARCH_MLP) {
-        int nh = net->nlayers - 1;
-        llfc_repair_site *s = llfc_calloc((size_t)(nh > 0 ? nh : 1), sizeof *s);
-        if (!s) return -1;
-        for (int l = 0; l < nh; l++) {
-            s[l].op = l;
-            s[l].slot = -1;
-            s[l].C = net->widths[l + 1];
-            s[l].HW = 1;
-            s[l].pw = 2 * l;
-            s[l].pb = 2 * l + 1;
-            snprintf(s[l].name, sizeof s[l].name, "%d", 2 * l);
-        }
-        *sites = s;
-        return nh;
-    }
-    if (net->arch != LLFC_ARCH_CNN || !net->cnn)
-        return llfc_seterr("needs an MLP or a conv net (nn.vgg, nn.resnet20)");
-    const llfc_cnn *cn = net->cnn;
-    int nnorm = 0;
-    for (int i = 0; i < cn->nops; i++)
-        if (cn->ops[i].kind == LLFC_OP_BN || cn->ops[i].kind == LLFC_OP_LN) nnorm++;
-    int want = nnorm ? -1 : LLFC_OP_CONV;
-    llfc_repair_site *s = llfc_calloc((size_t)cn->nops + 1, sizeof *s);
+    int nnorm = llfc_net_count_ops(net, LLFC_OP_BN) + llfc_net_count_ops(net, LLFC_OP_LN);
+    int logits = llfc_net_feat_op(net, net->nfeat - 1);
+    llfc_repair_site *s = llfc_calloc((size_t)net->nops + 1, sizeof *s);
     if (!s) return -1;
     int ns = 0;
-    for (int i = 0; i < cn->nops; i++) {
-        const llfc_op *op = &cn->ops[i];
-        int hit = want < 0 ? (op->kind == LLFC_OP_BN || op->kind == LLFC_OP_LN) : op->kind == want;
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *op = &net->ops[i];
+        int hit = nnorm ? (op->kind == LLFC_OP_BN || op->kind == LLFC_OP_LN) : llfc_op_has_weight(op) && i != logits;
         if (!hit) continue;
         if (op->pw < 0 || op->pb < 0) {
             free(s);
-            return llfc_seterr("op %d (%s) has no %s to correct", i, op->name, op->pw < 0 ? "weight" : "bias");
+            return llfc_seterr("op %d (%s) has no %s to correct", i + 1, op->name, op->pw < 0 ? "weight" : "bias");
         }
         llfc_repair_site *t = &s[ns++];
         t->op = i;
@@ -82,13 +60,6 @@ static void accumulate(const float *v, int64_t nb, int64_t C, int64_t HW, double
     }
 }
 
-/* Forward xb [nb, in] keeping slots (conv nets) or pre-activations (MLPs). */
-static int forward_keep(const llfc_net *net, const float *xb, int64_t nb, float **keep)
-{
-    if (net->arch == LLFC_ARCH_MLP) return llfc_net_forward_features(net, xb, nb, keep, NULL);
-    return llfc_cnn_forward_slots(net, xb, nb, keep);
-}
-
 int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int nsites, const float *x, int64_t n,
                       int64_t batch, double *mean, double *std)
 {
@@ -103,7 +74,7 @@ int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int ns
     int64_t nb = batch;
     if (nb * per > KEEP_FLOATS) nb = KEEP_FLOATS / per > 0 ? KEEP_FLOATS / per : 1;
     if (nb > n) nb = n;
-    int nkeep = net->arch == LLFC_ARCH_MLP ? llfc_net_nfeat(net) : net->cnn->nslots;
+    int nkeep = net->nslots, upto = 0; /* the pass stops after the last site */
     float **keep = llfc_calloc((size_t)nkeep, sizeof *keep);
     float *buf = llfc_mallocarray((size_t)(nb * per), sizeof(float));
     double *sum = llfc_calloc((size_t)(2 * total), sizeof(double));
@@ -113,9 +84,10 @@ int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int ns
     {
         float *p = buf;
         for (int s = 0; s < nsites; s++) {
-            int k = net->arch == LLFC_ARCH_MLP ? sites[s].op : sites[s].slot;
-            if (k < 0 || k >= nkeep) { llfc_seterr("site %d is out of range", s); goto done; }
+            int k = sites[s].slot;
+            if (k < 1 || k >= nkeep) { llfc_seterr("site %d is out of range", s); goto done; }
             keep[k] = p;
+            if (k > upto) upto = k;
             p += nb * site_dim(&sites[s]);
         }
     }
@@ -123,10 +95,10 @@ int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int ns
     for (int64_t i0 = 0; i0 < n; i0 += nb) {
         if (llfc_check_interrupt()) goto done;
         int64_t m = n - i0 < nb ? n - i0 : nb;
-        if (forward_keep(net, x + i0 * in, m, keep)) goto done;
+        if (llfc_net_forward_range(net, 0, upto, x + i0 * in, NULL, m, keep)) goto done;
         int64_t off = 0;
         for (int s = 0; s < nsites; s++) {
-            int k = net->arch == LLFC_ARCH_MLP ? sites[s].op : sites[s].slot;
+            int k = sites[s].slot;
             accumulate(keep[k], m, sites[s].C, sites[s].HW, sum + off, sq + off);
             off += sites[s].C;
         }

@@ -5,12 +5,11 @@
  *
  * A site is a value whose channels REPAIR corrects, with the affine
  * parameters that set it:
- *  - conv nets with normalisation: the output of every BatchNorm / LayerNorm
- *    op (its weight and bias, [C]);
- *  - conv nets without normalisation: the output of every conv op (the value
- *    feeding a ReLU or a residual sum; its weight [K, C, R, R] row by row and
- *    its bias [K]);
- *  - MLPs: the pre-activation of every hidden layer (weight rows and bias).
+ *  - nets with normalisation: the output of every BatchNorm / LayerNorm op
+ *    (its weight and bias, [C]);
+ *  - nets without: the output of every weight op but the classifier (a conv
+ *    or linear layer feeding an activation or a residual sum: an MLP's
+ *    pre-activations; its weight [K, ...] row by row and its bias [K]).
  * Statistics are per channel over samples and positions: mean and population
  * std.  With theta_alpha = alpha*A + (1-alpha)*B the goal of channel c is
  *   mean_goal = alpha*mean_A + (1-alpha)*mean_B,  std_goal = alpha*std_A + (1-alpha)*std_B
@@ -30,16 +29,15 @@
 #include "nn/nn.h"
 
 typedef struct llfc_repair_site {
-    int op;          /* conv nets: the op whose output is corrected; MLPs: the weight layer */
-    int slot;        /* conv nets: the value slot (op + 1); MLPs: -1 */
+    int op;          /* the op whose output is corrected */
+    int slot;        /* its value slot (op + 1) */
     int64_t C, HW;   /* channels and positions per channel */
     int pw, pb;      /* the parameters scaled (axis 0) and shifted */
     char name[48];   /* module name ("layer1.0.bn1", "features.0", "0") */
 } llfc_repair_site;
 
 /* The sites of net in op order (see above): *sites is malloc'd (free it);
- * returns their count, or -1 (an old-style VGG net, a conv net without norms
- * whose conv has no bias). */
+ * returns their count, or -1 (a site whose op has no weight or no bias). */
 int llfc_repair_sites(const llfc_net *net, llfc_repair_site **sites);
 
 /* Per-channel mean and std of the given sites of net (eval mode) on x [n, in],

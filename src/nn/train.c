@@ -71,8 +71,6 @@ void llfc_trainer_free(llfc_trainer *t)
     free(t->opt.buf);
     free(t->order);
     llfc_nn_work_free(t->work);
-    free(t->gw);
-    free(t->gb);
     if (t->grad) for (int p = 0; p < t->net->nparams; p++) free(t->grad[p]);
     free(t->grad);
     free(t->saved);
@@ -101,37 +99,22 @@ static int check_opts(const llfc_train_opts *o)
 
 static int alloc_work(llfc_trainer *t)
 {
-    int64_t maxp = 0;
-    for (int p = 0; p < t->net->nparams; p++) {
-        int64_t m = llfc_tensor_numel(t->net->param[p]);
-        if (m > maxp) maxp = m;
-    }
     int64_t b = t->opt.o.batch < t->ds->n ? t->opt.o.batch : t->ds->n;
     if (!(t->work = llfc_nn_work_new(t->net, b))) return -1;
-    if (!(t->gw = llfc_mallocarray((size_t)maxp, sizeof(float)))) return -1;
-    if (!(t->gb = llfc_mallocarray((size_t)maxp, sizeof(float)))) return -1;
     if (!(t->xb = llfc_mallocarray((size_t)(b * t->ds->dim), sizeof(float)))) return -1;
     if (!(t->yb = llfc_mallocarray((size_t)b, sizeof(int32_t)))) return -1;
-    if (t->net->arch == LLFC_ARCH_CNN) {
-        int64_t nbuf = 0;
-        if (!(t->grad = llfc_calloc((size_t)t->net->nparams, sizeof *t->grad))) return -1;
-        for (int p = 0; p < t->net->nparams; p++) {
-            int64_t m = llfc_tensor_numel(t->net->param[p]);
-            if (t->net->ptrain && !t->net->ptrain[p]) nbuf += m;
-            else if (!(t->grad[p] = llfc_mallocarray((size_t)m, sizeof(float)))) return -1;
-        }
-        if (!(t->saved = llfc_mallocarray((size_t)nbuf + 1, sizeof(float)))) return -1;
-    }
+    if (!(t->grad = llfc_calloc((size_t)t->net->nparams, sizeof *t->grad))) return -1;
+    for (int p = 0; p < t->net->nparams; p++)
+        if (t->net->ptrain[p] &&
+            !(t->grad[p] = llfc_mallocarray((size_t)llfc_tensor_numel(t->net->param[p]), sizeof(float))))
+            return -1;
+    if (!(t->saved = llfc_mallocarray((size_t)llfc_net_nbuffer_values(t->net) + 1, sizeof(float)))) return -1;
     return 0;
 }
 
 llfc_trainer *llfc_trainer_new(llfc_net *net, llfc_dataset *ds, const llfc_train_opts *o, uint64_t seed)
 {
     if (check_opts(o)) return NULL;
-    if (net->arch != LLFC_ARCH_MLP && net->arch != LLFC_ARCH_CNN) {
-        llfc_seterr("unsupported architecture");
-        return NULL;
-    }
     if (ds->n < 1) { llfc_seterr("the dataset is empty"); return NULL; }
     if (ds->dim != llfc_net_input_dim(net)) {
         llfc_seterr("the dataset has %lld features per sample, the network takes %lld", (long long)ds->dim,
@@ -263,15 +246,13 @@ static void sgd_update(const llfc_train_opts *o, int first, float lr, float *res
     }
 }
 
-/* A conv net's buffers (BatchNorm running statistics) are changed by the
- * forward pass: keep them to undo a diverged step. */
-static int is_buffer(const llfc_net *net, int p) { return net->ptrain && !net->ptrain[p]; }
-
+/* The buffers (BatchNorm running statistics) are changed by the forward
+ * pass: keep them to undo a diverged step. */
 static void buffers_copy(llfc_trainer *t, int restore)
 {
     float *s = t->saved;
     for (int p = 0; p < t->net->nparams; p++) {
-        if (!is_buffer(t->net, p)) continue;
+        if (t->net->ptrain[p]) continue;
         int64_t m = llfc_tensor_numel(t->net->param[p]);
         float *d = llfc_tensor_data(t->net->param[p]);
         if (restore) memcpy(d, s, (size_t)m * sizeof *d);
@@ -292,40 +273,28 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     int64_t stepno = t->opt.step + 1;
     double loss = 0.0;
     int64_t nerr = 0;
-    int cnn = net->arch == LLFC_ARCH_CNN;
-    if (cnn) buffers_copy(t, 0);
+    buffers_copy(t, 0);
     if (llfc_net_forward_train(net, t->work, t->xb, m) ||
         llfc_net_loss_start(net, t->work, t->yb, m, &loss, &nerr)) {
-        if (cnn) buffers_copy(t, 1);
+        buffers_copy(t, 1);
         return llfc_adderr("step %lld", (long long)stepno);
     }
     loss /= (double)m;
-    if (!isfinite(loss) && cnn) buffers_copy(t, 1);
-    if (!isfinite(loss))
+    if (!isfinite(loss)) {
+        buffers_copy(t, 1);
         return llfc_seterr("the loss is %s at step %lld (epoch %lld): training diverged; the network keeps the "
                            "weights of step %lld (try a smaller lr)",
                            isnan(loss) ? "NaN" : "infinite", (long long)stepno, (long long)t->epoch + 1,
                            (long long)t->opt.step);
+    }
     float lr = (float)llfc_train_lr(&t->opt.o, t->opt.step);
     int first = t->opt.step == 0;
-    if (cnn) {
-        /* the whole gradient first, then every trainable parameter */
-        if (llfc_net_backward_all(net, t->work, t->xb, m, t->grad)) return llfc_adderr("step %lld", (long long)stepno);
-        for (int p = 0; p < net->nparams; p++)
-            if (t->grad[p])
-                sgd_update(&t->opt.o, first, lr, llfc_tensor_data(net->param[p]), t->grad[p], t->opt.buf[p],
-                           llfc_tensor_numel(net->param[p]));
-    }
-    /* backward layer by layer, updating each layer as soon as its gradient is
-     * known (backward_layer has already used its weights) */
-    for (int l = cnn ? -1 : net->nlayers - 1; l >= 0; l--) {
-        llfc_tensor *W = net->param[2 * l], *B = net->param[2 * l + 1];
-        int64_t nw = llfc_tensor_numel(W), nb = llfc_tensor_numel(B);
-        if (llfc_net_backward_layer(net, t->work, t->xb, l, m, t->gw, t->gb))
-            return llfc_adderr("step %lld", (long long)stepno);
-        sgd_update(&t->opt.o, first, lr, llfc_tensor_data(W), t->gw, t->opt.buf[2 * l], nw);
-        sgd_update(&t->opt.o, first, lr, llfc_tensor_data(B), t->gb, t->opt.buf[2 * l + 1], nb);
-    }
+    /* the whole gradient first, then every trainable parameter */
+    if (llfc_net_backward(net, t->work, t->xb, m, t->grad)) return llfc_adderr("step %lld", (long long)stepno);
+    for (int p = 0; p < net->nparams; p++)
+        if (t->grad[p])
+            sgd_update(&t->opt.o, first, lr, llfc_tensor_data(net->param[p]), t->grad[p], t->opt.buf[p],
+                       llfc_tensor_numel(net->param[p]));
     t->opt.step = stepno;
     t->pos += m;
     if (info) {

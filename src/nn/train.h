@@ -1,11 +1,11 @@
-/* train.h - training networks (MLPs, conv nets): SGD with momentum, learning-rate schedules, seeded
+/* train.h - training networks: SGD with momentum, learning-rate schedules, seeded
  * data order, and the trainer state that spawning copies.
  *
  * The update is PyTorch's torch.optim.SGD (dampening 0):
  *   g = grad + wd * w;  buf = mu * buf + g  (buf = g on the first step);
  *   d = nesterov ? g + mu * buf : buf;  w -= lr_t * d
- * applied to every trainable parameter (weights and biases; a conv net's
- * BatchNorm buffers are updated by its training-mode forward pass instead).
+ * applied to every trainable parameter (weights and biases; BatchNorm's
+ * buffers are updated by the training-mode forward pass instead).
  *
  * Data order: epoch e visits the samples in the order of a Fisher-Yates
  * shuffle seeded with (seed, e); batches are consecutive slices of it, the
@@ -70,9 +70,8 @@ typedef struct llfc_trainer {
     llfc_rng aug_rng;      /* its stream (see llfc_trainer_set_augment) */
     /* workspaces (not state) */
     llfc_nn_work *work;
-    float *gw, *gb;    /* scratch gradients (weight, bias), as large as the largest parameter */
-    float **grad;      /* conv nets: a gradient per trainable parameter (NULL for buffers) */
-    float *saved;      /* conv nets: the buffers before the step (restored on divergence) */
+    float **grad;      /* a gradient per trainable parameter (NULL for buffers) */
+    float *saved;      /* the buffers before the step (restored on divergence) */
     float *xb;         /* [batch, dim] */
     int32_t *yb;       /* [batch] */
 } llfc_trainer;

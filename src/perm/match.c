@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "perm/lap.h"
-#include "nn/nn_cnn.h"
+#include "nn/nn.h"
 
 /* out[i, p, q] = in[p, i, q] for in viewed as [pre, n, post]. */
 static void move_to_front(const float *in, float *out, int64_t pre, int64_t n, int64_t post)
@@ -321,14 +321,13 @@ static void chan_last(const float *in, float *out, int64_t m, int64_t d, int64_t
     }
 }
 
-/* Default batch: 500 samples, fewer for conv nets so that the executor's
- * values (about one of every slot) and the kept features with their
- * transposes stay near 128 MB. */
+/* Default batch: 500 samples, fewer when the executor's values (about one
+ * of every slot) and the kept features with their transposes would pass
+ * about 128 MB. */
 static int64_t am_batch(const llfc_net *a, const llfc_permspec *s, const int64_t *hw)
 {
-    if (a->arch != LLFC_ARCH_CNN || !a->cnn) return 500;
     int64_t per = 0;
-    for (int k = 0; k < a->cnn->nslots; k++) per += llfc_cnn_slot_dim(a, k);
+    for (int k = 0; k < a->nslots; k++) per += llfc_net_slot_dim(a, k);
     for (int g = 0; g < s->ngroups; g++)
         if (hw[g]) per += 4 * s->gsize[g] * hw[g];
     int64_t bs = (INT64_C(32) << 20) / (per > 0 ? per : 1);
@@ -347,10 +346,6 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
     }
     if (n < 1) { llfc_seterr("need at least one sample, got %lld", (long long)n); return NULL; }
     if (check_pair(a, b)) return NULL;
-    if (a->arch != LLFC_ARCH_MLP && a->arch != LLFC_ARCH_CNN) {
-        llfc_seterr("activation matching needs an MLP or a conv net built as an op list");
-        return NULL;
-    }
     const llfc_permspec *s = a->spec;
     int G = s->ngroups, F = llfc_net_nfeat(a), nmatch = 0;
     char fname[48];

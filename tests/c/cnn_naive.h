@@ -1,10 +1,10 @@
-/* cnn_naive.h - conv nets built op by op for the tests, and a naive
+/* cnn_naive.h - networks built op by op for the tests, and a naive
  * double-precision executor of them (plain loops, no kernels, no BLAS) as the
- * independent reference of src/nn/nn_cnn.c. */
+ * independent reference of the executor (src/nn/exec.c). */
 #ifndef LLFC_CNN_NAIVE_H
 #define LLFC_CNN_NAIVE_H
 
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,17 +21,14 @@ static llfc_rng tn_rng;
 static llfc_net *tn_new(int c, int h, int w, uint64_t seed)
 {
     llfc_net *net = llfc_calloc(1, sizeof *net);
-    net->arch = LLFC_ARCH_CNN;
-    net->act = LLFC_ACT_RELU;
     net->pname = llfc_calloc(TN_MAXPARAMS, sizeof *net->pname);
     net->param = llfc_calloc(TN_MAXPARAMS, sizeof *net->param);
     net->ptrain = llfc_calloc(TN_MAXPARAMS, 1);
-    net->cnn = llfc_calloc(1, sizeof *net->cnn);
-    net->cnn->ops = llfc_calloc(TN_MAXOPS, sizeof(llfc_op));
-    net->cnn->c = c, net->cnn->h = h, net->cnn->w = w;
-    net->cnn->bn_eps = 1e-5f, net->cnn->bn_momentum = 0.1f, net->cnn->ln_eps = 1e-5f;
-    net->cnn->family = LLFC_CNN_VGG;
-    snprintf(net->cnn->config, sizeof net->cnn->config, "test");
+    net->ops = llfc_calloc(TN_MAXOPS, sizeof(llfc_op));
+    net->featop = llfc_calloc(TN_MAXOPS, sizeof *net->featop);
+    net->c = c, net->h = h, net->w = w;
+    net->bn_eps = 1e-5f, net->bn_momentum = 0.1f, net->ln_eps = 1e-5f;
+    snprintf(net->config, sizeof net->config, "test");
     llfc_rng_seed(&tn_rng, seed);
     return net;
 }
@@ -65,7 +62,7 @@ static int tn_param(llfc_net *net, const char *op, const char *what, int ndim, c
 
 static llfc_op *tn_op(llfc_net *net, int kind, int in, const char *name)
 {
-    llfc_cnn *c = net->cnn;
+    llfc_net *c = net;
     llfc_op *o = &c->ops[c->nops];
     memset(o, 0, sizeof *o);
     o->kind = kind;
@@ -114,7 +111,9 @@ static int tn_ln(llfc_net *net, int in, const char *name)
 static int tn_relu(llfc_net *net, int in, const char *feat)
 {
     llfc_op *o = tn_op(net, LLFC_OP_RELU, in, feat);
-    o->feat = net->nlayers++;
+    snprintf(o->fname, sizeof o->fname, "%s", feat);
+    net->featop[net->nfeat] = o->out - 1;
+    o->feat = net->nfeat++;
     return o->out;
 }
 
@@ -149,10 +148,12 @@ static int tn_linear(llfc_net *net, int in, const char *name, int K)
     int64_t ws[2] = {K, F}, bs[1] = {K};
     o->pw = tn_param(net, name, "weight", 2, ws, 1, TN_NORMAL, 1.0 / sqrt((double)F));
     o->pb = tn_param(net, name, "bias", 1, bs, 1, TN_SMALL, 0);
-    o->feat = net->nlayers++;
-    llfc_cnn *c = net->cnn;
+    snprintf(o->fname, sizeof o->fname, "logits");
+    net->featop[net->nfeat] = o->out - 1;
+    o->feat = net->nfeat++;
+    llfc_net *c = net;
     c->nslots = c->nops + 1;
-    net->widths = llfc_calloc((size_t)net->nlayers + 1, sizeof *net->widths);
+    net->widths = llfc_calloc((size_t)net->nfeat + 1, sizeof *net->widths);
     net->widths[0] = (int64_t)c->c * c->h * c->w;
     for (int i = 0; i < c->nops; i++)
         if (c->ops[i].feat >= 0) net->widths[c->ops[i].feat + 1] = (int64_t)c->ops[i].K * c->ops[i].P * c->ops[i].Q;
@@ -193,7 +194,7 @@ static void tn_run_free(tn_run *r)
 
 static int64_t tn_dim(const llfc_net *net, int s)
 {
-    const llfc_cnn *c = net->cnn;
+    const llfc_net *c = net;
     if (s == 0) return (int64_t)c->c * c->h * c->w;
     return (int64_t)c->ops[s - 1].K * c->ops[s - 1].P * c->ops[s - 1].Q;
 }
@@ -201,7 +202,7 @@ static int64_t tn_dim(const llfc_net *net, int s)
 /* Runs the net on x [n, in]; train: BN with batch statistics (no running update). */
 static void tn_forward(const llfc_net *net, double **par, const float *x, int n, int train, tn_run *r)
 {
-    const llfc_cnn *c = net->cnn;
+    const llfc_net *c = net;
     r->ns = c->nops + 1;
     r->v = calloc((size_t)r->ns, sizeof *r->v);
     r->bmean = calloc((size_t)c->nops, sizeof *r->bmean);
@@ -269,6 +270,12 @@ static void tn_forward(const llfc_net *net, double **par, const float *x, int n,
             break;
         case LLFC_OP_RELU:
             for (int64_t j = 0; j < n * tn_dim(net, o->out); j++) out[j] = in[j] > 0 ? in[j] : 0;
+            break;
+        case LLFC_OP_TANH:
+            for (int64_t j = 0; j < n * tn_dim(net, o->out); j++) out[j] = tanh(in[j]);
+            break;
+        case LLFC_OP_IDENTITY:
+            for (int64_t j = 0; j < n * tn_dim(net, o->out); j++) out[j] = in[j];
             break;
         case LLFC_OP_MAXPOOL:
             for (int b = 0; b < n; b++)

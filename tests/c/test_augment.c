@@ -4,6 +4,7 @@
  * runs, the stream copied by clones, the batches the trainer augments. */
 #include "check.h"
 #include "data/data.h"
+#include "nn/build.h"
 #include "nn/train.h"
 
 #include <stdlib.h>

@@ -7,6 +7,7 @@
 #include "core/strbuf.h"
 #include "core/csv.h"
 #include "nn/nn.h"
+#include "nn/build.h"
 #include "core/tensor.h"
 
 static void test_errors(void)

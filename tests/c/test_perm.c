@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "nn/nn.h"
+#include "nn/build.h"
 #include "perm/perm.h"
 
 static llfc_net *mlp(int nw, const int64_t *w, uint64_t seed)

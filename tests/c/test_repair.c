@@ -6,7 +6,7 @@
 #include "check.h"
 #include "core/core.h"
 #include "nn/nn.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 #include "metrics/repair.h"
 
 #include <stdlib.h>
@@ -53,33 +53,12 @@ static void naive_stats(const llfc_net *net, const llfc_repair_site *s, int ns, 
                         double *mean, double *std)
 {
     int64_t off = 0;
-    if (net->arch == LLFC_ARCH_MLP) {
-        int nf = llfc_net_nfeat(net);
-        float **pre = calloc((size_t)nf, sizeof *pre);
-        for (int l = 0; l < nf; l++) pre[l] = malloc((size_t)(n * llfc_net_featdim(net, l)) * sizeof(float));
-        llfc_net_forward_features(net, x, n, pre, NULL);
-        for (int i = 0; i < ns; i++) {
-            int64_t C = llfc_net_featdim(net, s[i].op);
-            for (int64_t c = 0; c < C; c++) {
-                double m = 0, v = 0;
-                for (int64_t k = 0; k < n; k++) m += pre[s[i].op][k * C + c];
-                m /= (double)n;
-                for (int64_t k = 0; k < n; k++) { double e = pre[s[i].op][k * C + c] - m; v += e * e; }
-                mean[off + c] = m;
-                std[off + c] = sqrt(v / (double)n);
-            }
-            off += C;
-        }
-        for (int l = 0; l < nf; l++) free(pre[l]);
-        free(pre);
-        return;
-    }
-    int nsl = net->cnn->nslots;
+    int nsl = net->nslots;
     float **sl = calloc((size_t)nsl, sizeof *sl);
-    for (int k = 1; k < nsl; k++) sl[k] = malloc((size_t)(n * llfc_cnn_slot_dim(net, k)) * sizeof(float));
-    llfc_cnn_forward_slots(net, x, n, sl);
+    for (int k = 1; k < nsl; k++) sl[k] = malloc((size_t)(n * llfc_net_slot_dim(net, k)) * sizeof(float));
+    llfc_net_forward_slots(net, x, n, sl);
     for (int i = 0; i < ns; i++) {
-        const llfc_op *op = &net->cnn->ops[s[i].op];
+        const llfc_op *op = &net->ops[s[i].op];
         int64_t C = op->K, HW = (int64_t)op->P * op->Q;
         const float *v = sl[op->out];
         for (int64_t c = 0; c < C; c++) {
@@ -210,29 +189,29 @@ static void test_sites(void)
     llfc_net_free(m);
 
     int spec[] = {4, -1, 6};
-    llfc_net *v = llfc_cnn_vgg(2, 6, 6, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 1);
+    llfc_net *v = llfc_vgg_new(2, 6, 6, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 1);
     ns = llfc_repair_sites(v, &s);
     int good = ns == 2;
     for (int i = 0; good && i < ns; i++) {
-        const llfc_op *op = &v->cnn->ops[s[i].op];
+        const llfc_op *op = &v->ops[s[i].op];
         good = op->kind == LLFC_OP_BN && s[i].pw == op->pw && s[i].pb == op->pb && s[i].slot == op->out;
     }
     CHECK(good && s[0].C == 4 && s[0].HW == 36 && s[1].C == 6 && s[1].HW == 9,
           "VGG bn sites: the BatchNorm outputs (%d)", ns);
     free(s);
     llfc_net_free(v);
-    v = llfc_cnn_vgg(2, 6, 6, 3, spec, LLFC_NORM_NONE, LLFC_VGG_GAP, 3, 1);
+    v = llfc_vgg_new(2, 6, 6, 3, spec, LLFC_NORM_NONE, LLFC_VGG_GAP, 3, 1);
     ns = llfc_repair_sites(v, &s);
-    CHECK(ns == 2 && v->cnn->ops[s[0].op].kind == LLFC_OP_CONV && v->cnn->ops[s[1].op].kind == LLFC_OP_CONV,
+    CHECK(ns == 2 && v->ops[s[0].op].kind == LLFC_OP_CONV && v->ops[s[1].op].kind == LLFC_OP_CONV,
           "VGG without norm: the conv outputs");
     free(s);
     llfc_net_free(v);
-    llfc_net *r = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_BN, 3, 1);
+    llfc_net *r = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_BN, 3, 1);
     ns = llfc_repair_sites(r, &s);
     CHECK(ns == 21, "ResNet-20 bn: 21 norm sites (19 convs + 2 shortcuts), got %d", ns);
     free(s);
     llfc_net_free(r);
-    r = llfc_cnn_resnet20(1, 8, 8, 1, LLFC_NORM_NONE, 3, 1);
+    r = llfc_resnet20_new(1, 8, 8, 1, LLFC_NORM_NONE, 3, 1);
     ns = llfc_repair_sites(r, &s);
     CHECK(ns == 21, "ResNet-20 without norm: 21 conv sites, got %d", ns);
     free(s);
@@ -245,23 +224,23 @@ static void test_sites(void)
 static void test_reset_bn(void)
 {
     int spec[] = {5, -1, 4};
-    llfc_net *v = llfc_cnn_vgg(2, 6, 6, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 7);
+    llfc_net *v = llfc_vgg_new(2, 6, 6, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 7);
     perturb(v, 3);
     llfc_net *orig = llfc_net_clone(v);
     int64_t n = 37, bs = 10, in = llfc_net_input_dim(v);
     float *x = random_x(n, in, 9);
     const llfc_op *bn = NULL;
-    for (int i = 0; i < v->cnn->nops && !bn; i++)
-        if (v->cnn->ops[i].kind == LLFC_OP_BN) bn = &v->cnn->ops[i];
+    for (int i = 0; i < v->nops && !bn; i++)
+        if (v->ops[i].kind == LLFC_OP_BN) bn = &v->ops[i];
     int C = bn->C, HW = bn->H * bn->W;
     double *rm = calloc((size_t)(2 * C), sizeof(double)), *rv = rm + C;
     int nb = 0;
-    int nsl = v->cnn->nslots;
+    int nsl = v->nslots;
     float **sl = calloc((size_t)nsl, sizeof *sl);
-    sl[bn->in] = malloc((size_t)(bs * llfc_cnn_slot_dim(v, bn->in)) * sizeof(float));
+    sl[bn->in] = malloc((size_t)(bs * llfc_net_slot_dim(v, bn->in)) * sizeof(float));
     for (int64_t i0 = 0; i0 < n; i0 += bs, nb++) {
         int64_t m = n - i0 < bs ? n - i0 : bs;
-        llfc_cnn_forward_slots(v, x + i0 * in, m, sl);
+        llfc_net_forward_slots(v, x + i0 * in, m, sl);
         for (int c = 0; c < C; c++) {
             double s = 0, q = 0, cnt = (double)(m * HW);
             for (int64_t k = 0; k < m; k++)
@@ -273,8 +252,8 @@ static void test_reset_bn(void)
             rv[c] += q / (cnt - 1);
         }
     }
-    int rc = llfc_cnn_reset_bn(v, x, n, bs, NULL, NULL);
-    CHECK(rc == 0, "llfc_cnn_reset_bn runs (%s)", rc ? llfc_errmsg() : "");
+    int rc = llfc_net_reset_bn(v, x, n, bs, NULL, NULL);
+    CHECK(rc == 0, "llfc_net_reset_bn runs (%s)", rc ? llfc_errmsg() : "");
     const float *gm = llfc_tensor_data(v->param[bn->prm]), *gv = llfc_tensor_data(v->param[bn->prv]);
     double e = 0;
     for (int c = 0; c < C; c++) {
@@ -292,8 +271,8 @@ static void test_reset_bn(void)
     CHECK(same, "reset_bn: trainable parameters unchanged");
     /* every BN layer's mean is reset too: the last BN's running mean moved */
     const llfc_op *last = NULL;
-    for (int i = 0; i < v->cnn->nops; i++)
-        if (v->cnn->ops[i].kind == LLFC_OP_BN) last = &v->cnn->ops[i];
+    for (int i = 0; i < v->nops; i++)
+        if (v->ops[i].kind == LLFC_OP_BN) last = &v->ops[i];
     CHECK(last != bn && memcmp(llfc_tensor_data(v->param[last->prm]), llfc_tensor_data(orig->param[last->prm]),
                                (size_t)last->C * sizeof(float)),
           "reset_bn: later BatchNorm layers re-estimated too");
@@ -308,9 +287,9 @@ static void test_reset_bn(void)
 static void test_errors(void)
 {
     int spec[] = {4, -1, 6};
-    llfc_net *a = llfc_cnn_vgg(1, 6, 6, 3, spec, LLFC_NORM_LN, LLFC_VGG_GAP, 3, 1);
-    llfc_net *b = llfc_cnn_vgg(1, 6, 6, 3, spec, LLFC_NORM_LN, LLFC_VGG_GAP, 3, 2);
-    llfc_net *c = llfc_cnn_resnet20(1, 6, 6, 1, LLFC_NORM_LN, 3, 1);
+    llfc_net *a = llfc_vgg_new(1, 6, 6, 3, spec, LLFC_NORM_LN, LLFC_VGG_GAP, 3, 1);
+    llfc_net *b = llfc_vgg_new(1, 6, 6, 3, spec, LLFC_NORM_LN, LLFC_VGG_GAP, 3, 2);
+    llfc_net *c = llfc_resnet20_new(1, 6, 6, 1, LLFC_NORM_LN, 3, 1);
     float *x = random_x(20, 36, 1);
     llfc_net *r = llfc_repair(a, b, 1.5, x, 20, 8, NULL, NULL);
     CHECK(!r && strstr(llfc_errmsg(), "alpha"), "alpha outside [0, 1] is an error: %s", llfc_errmsg());
@@ -349,10 +328,10 @@ int main(void)
     for (int k = 0; k < 3; k++) {
         char what[32];
         snprintf(what, sizeof what, "VGG %s", nn[k]);
-        check_repair(what, llfc_cnn_vgg(2, 8, 8, 5, spec, k, LLFC_VGG_GAP, 3, 1),
-                     llfc_cnn_vgg(2, 8, 8, 5, spec, k, LLFC_VGG_GAP, 3, 2), 40);
+        check_repair(what, llfc_vgg_new(2, 8, 8, 5, spec, k, LLFC_VGG_GAP, 3, 1),
+                     llfc_vgg_new(2, 8, 8, 5, spec, k, LLFC_VGG_GAP, 3, 2), 40);
         snprintf(what, sizeof what, "ResNet-20 %s", nn[k]);
-        check_repair(what, llfc_cnn_resnet20(1, 8, 8, 1, k, 3, 1), llfc_cnn_resnet20(1, 8, 8, 1, k, 3, 2), 24);
+        check_repair(what, llfc_resnet20_new(1, 8, 8, 1, k, 3, 1), llfc_resnet20_new(1, 8, 8, 1, k, 3, 2), 24);
     }
     test_reset_bn();
     test_errors();

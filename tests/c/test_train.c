@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "data/data.h"
 #include "nn/nn.h"
+#include "nn/build.h"
 #include "nn/train.h"
 
 /* three Gaussian blobs in 2-d */

@@ -20,8 +20,9 @@
  * Kernels are short (one layer on one batch) and do not check
  * llfc_interrupted(); callers check it between batches.
  *
- * Not here: ReLU (see nn.c), residual addition (an elementwise add; its
- * backward passes dout to both branches), dropout.  Flatten is a no-op on a
+ * Not here: the activations and the residual addition (element-wise loops
+ * of the executor, nn/exec.c; a sum's backward passes dout to both
+ * branches), dropout.  Flatten is a no-op on a
  * contiguous NCHW buffer: [N, C, H, W] is already [N, C*H*W] row-major, in the
  * same order as torch.flatten(x, 1).
  */

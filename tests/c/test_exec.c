@@ -1,15 +1,17 @@
-/* test_cnn_exec.c - the conv net executor (nn_cnn.c) against the naive
- * double-precision executor of cnn_naive.h: eval forward of every op kind,
- * features, one weight alone; training passes (gradients against central
- * finite differences of the training-mode loss, BatchNorm statistics);
- * model files; training. */
+/* test_exec.c - the executor (src/nn/exec.c) on every architecture: MLPs
+ * (relu, tanh, identity) from the builder and hand-built conv and residual op
+ * lists, against the naive double-precision executor of cnn_naive.h and a
+ * naive MLP written here: eval forward of every op kind, features, one weight
+ * alone; cross-entropy; training passes (gradients against central finite
+ * differences of the training-mode loss, BatchNorm statistics); model files
+ * (MLP state_dicts with and without metadata, conv nets); training. */
 #include "check.h"
 #include "cnn_naive.h"
 #include "nn/nn.h"
-#include "nn/nn_cnn.h"
-#include "nn/nn_cnn_exec.h"
+#include "nn/build.h"
 #include "io/safetensors.h"
 #include "nn/train.h"
+#include "core/core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,13 +104,13 @@ static int progress_count(void *ud, double done, double total, const char *what)
 /* ---- (c) eval forward, features, apply_weight ------------------------------- */
 static void test_eval(const char *what, llfc_net *net)
 {
-    CHECK(llfc_cnn_check(net) == 0, "%s: the hand-built op list checks (%s)", what, llfc_errmsg());
-    const llfc_cnn *c = net->cnn;
+    CHECK(llfc_net_check(net) == 0, "%s: the hand-built op list checks (%s)", what, llfc_errmsg());
+    const llfc_net *c = net;
     int n = 3, ns = c->nops + 1;
     float *x = rand_x(n * llfc_net_input_dim(net), 7);
     float **slots = calloc((size_t)ns, sizeof *slots);
-    for (int s = 1; s < ns; s++) slots[s] = malloc((size_t)(n * llfc_cnn_slot_dim(net, s)) * sizeof(float));
-    int rc = llfc_cnn_forward_slots(net, x, n, slots);
+    for (int s = 1; s < ns; s++) slots[s] = malloc((size_t)(n * llfc_net_slot_dim(net, s)) * sizeof(float));
+    int rc = llfc_net_forward_slots(net, x, n, slots);
     CHECK(rc == 0, "%s: forward_slots (%s)", what, llfc_errmsg());
     double **par = tn_params(net);
     tn_run r;
@@ -116,13 +118,13 @@ static void test_eval(const char *what, llfc_net *net)
     double worst = 0;
     int bad = -1;
     for (int s = 1; s < ns; s++) {
-        double e = rel_err_fd(slots[s], r.v[s], n * llfc_cnn_slot_dim(net, s));
+        double e = rel_err_fd(slots[s], r.v[s], n * llfc_net_slot_dim(net, s));
         if (e > worst) worst = e, bad = s;
         if (e > 1e-4) printf("# %s: slot %d (%s) rel err %g\n", what, s, c->ops[s - 1].name, e);
     }
     CHECK(worst < 1e-4, "%s: every slot of the eval forward equals the naive loops (worst %.2g at slot %d)", what,
           worst, bad);
-    CHECK(llfc_cnn_slot_dim(net, 0) == llfc_net_input_dim(net) && llfc_cnn_slot_dim(net, ns) < 0 &&
+    CHECK(llfc_net_slot_dim(net, 0) == llfc_net_input_dim(net) && llfc_net_slot_dim(net, ns) < 0 &&
               strstr(llfc_errmsg(), "no slot"),
           "%s: slot_dim of the input; out of range fails", what);
 
@@ -131,12 +133,12 @@ static void test_eval(const char *what, llfc_net *net)
     for (int i = 0; i < c->nops; i++) {
         const llfc_op *o = &c->ops[i];
         if (o->kind != LLFC_OP_CONV && o->kind != LLFC_OP_LINEAR) {
-            if (i == 1) CHECK(llfc_cnn_apply_weight(net, i, slots[o->in] ? slots[o->in] : x, n, slots[o->out]) < 0 &&
+            if (i == 1) CHECK(llfc_net_apply_weight(net, i, slots[o->in] ? slots[o->in] : x, n, slots[o->out]) < 0 &&
                                   strstr(llfc_errmsg(), "not a conv or linear"),
                               "%s: apply_weight refuses a %s op", what, o->name);
             continue;
         }
-        int64_t d = llfc_cnn_slot_dim(net, o->out), hw = (int64_t)o->P * o->Q;
+        int64_t d = llfc_net_slot_dim(net, o->out), hw = (int64_t)o->P * o->Q;
         float *out = malloc((size_t)(n * d) * sizeof *out);
         const float *in = o->in ? slots[o->in] : x;
         /* the naive value of this op with the network's own input slot, minus the bias */
@@ -147,7 +149,7 @@ static void test_eval(const char *what, llfc_net *net)
             for (int k = 0; k < o->K; k++)
                 for (int64_t j = 0; j < hw; j++) ref[(b * o->K + k) * hw + j] -= o->pb >= 0 ? par[o->pb][k] : 0.0;
         (void)r2;
-        okw &= llfc_cnn_apply_weight(net, i, in, n, out) == 0 && rel_err_fd(out, ref, n * d) < 1e-4;
+        okw &= llfc_net_apply_weight(net, i, in, n, out) == 0 && rel_err_fd(out, ref, n * d) < 1e-4;
         nconv++;
         free(out), free(ref);
     }
@@ -164,13 +166,13 @@ static void test_eval(const char *what, llfc_net *net)
     int l = 0;
     for (int i = 0; i < c->nops; i++) {
         const llfc_op *o = &c->ops[i];
-        if (o->kind != LLFC_OP_RELU) continue;
+        if (o->kind != LLFC_OP_RELU && o->kind != LLFC_OP_TANH && o->kind != LLFC_OP_IDENTITY) continue;
         char buf[64];
-        okn &= !strcmp(llfc_net_featname(net, l, buf, sizeof buf), o->name);
-        okf &= llfc_net_featdim(net, l) == llfc_cnn_slot_dim(net, o->out) &&
+        okn &= !strcmp(llfc_net_featname(net, l, buf, sizeof buf), o->fname) && o->feat == l;
+        okf &= llfc_net_featdim(net, l) == llfc_net_slot_dim(net, o->out) &&
                !memcmp(pre[l], slots[o->in], (size_t)(n * llfc_net_featdim(net, l)) * sizeof(float)) &&
                !memcmp(post[l], slots[o->out], (size_t)(n * llfc_net_featdim(net, l)) * sizeof(float));
-        okf &= llfc_net_feat_has_act(net, l);
+        okf &= llfc_net_feat_has_act(net, l) == (o->kind != LLFC_OP_IDENTITY);
         l++;
     }
     char buf[64];
@@ -179,8 +181,8 @@ static void test_eval(const char *what, llfc_net *net)
     okf &= !llfc_net_feat_has_act(net, nf - 1) &&
            !memcmp(pre[nf - 1], slots[ns - 1], (size_t)(n * k) * sizeof(float)) &&
            !memcmp(post[nf - 1], slots[ns - 1], (size_t)(n * k) * sizeof(float));
-    CHECK(okf, "%s: features are the relus' input/output slots, then the logits (pre == post)", what);
-    CHECK(okn, "%s: feature names are the relu op names, then 'logits'", what);
+    CHECK(okf, "%s: features are the activations' input/output slots, then the logits (pre == post)", what);
+    CHECK(okn, "%s: feature names are the activation ops' feature names, then 'logits'", what);
     /* only some buffers, the same slot asked twice (logits pre and post) */
     float *lg = malloc((size_t)(n * k) * sizeof *lg), *lg2 = malloc((size_t)(n * k) * sizeof *lg2);
     float **pre2 = calloc((size_t)nf, sizeof *pre2), **post2 = calloc((size_t)nf, sizeof *post2);
@@ -207,19 +209,19 @@ static void test_eval(const char *what, llfc_net *net)
 static void test_check_errors(void)
 {
     llfc_net *net = net_vgg(1);
-    net->cnn->ops[4].C = 5;
-    CHECK(llfc_cnn_check(net) < 0 && strstr(llfc_errmsg(), "features.4") && strstr(llfc_errmsg(), "expects 5x3x3"),
+    net->ops[4].C = 5;
+    CHECK(llfc_net_check(net) < 0 && strstr(llfc_errmsg(), "features.4") && strstr(llfc_errmsg(), "expects 5x3x3"),
           "check: a geometry mismatch names the op (%s)", llfc_errmsg());
-    net->cnn->ops[4].C = 3;
-    net->cnn->ops[2].out = 7;
+    net->ops[4].C = 3;
+    net->ops[2].out = 7;
     float x[72] = {0}, out[5];
     CHECK(llfc_net_forward(net, x, 1, out) < 0 && strstr(llfc_errmsg(), "writes slot 7"),
           "check: forward refuses a broken op list (%s)", llfc_errmsg());
-    net->cnn->ops[2].out = 3;
+    net->ops[2].out = 3;
     int64_t sz[4] = {3, 2, 2, 2};
     llfc_tensor_free(net->param[0]);
     net->param[0] = llfc_tensor_new(4, sz);
-    CHECK(llfc_cnn_check(net) < 0 && strstr(llfc_errmsg(), "features.0.weight") && strstr(llfc_errmsg(), "3x2x3x3"),
+    CHECK(llfc_net_check(net) < 0 && strstr(llfc_errmsg(), "features.0.weight") && strstr(llfc_errmsg(), "3x2x3x3"),
           "check: a weight of the wrong shape (%s)", llfc_errmsg());
     llfc_net_free(net);
 }
@@ -229,22 +231,23 @@ static void test_arch(void)
     llfc_net *a = net_res(1), *b = net_res(2), *v = net_vgg(1);
     CHECK(llfc_net_same_arch(a, b) == 0, "same_arch: two ResNet-like nets");
     CHECK(llfc_net_same_arch(a, v) < 0, "same_arch: different op lists differ (%s)", llfc_errmsg());
-    snprintf(b->cnn->config, sizeof b->cnn->config, "other");
-    CHECK(llfc_net_same_arch(a, b) < 0 && strstr(llfc_errmsg(), "other"), "same_arch: configs differ (%s)",
-          llfc_errmsg());
-    snprintf(b->cnn->config, sizeof b->cnn->config, "test");
-    b->cnn->ops[3].stride = 2;
+    /* the layout is the op list and the parameter shapes: descriptions
+     * that differ in nothing else (an MLP's init) are the same layout */
+    snprintf(b->config, sizeof b->config, "other");
+    CHECK(llfc_net_same_arch(a, b) == 0, "same_arch: the same ops under another description");
+    snprintf(b->config, sizeof b->config, "test");
+    b->ops[3].stride = 2;
     CHECK(llfc_net_same_arch(a, b) < 0 && strstr(llfc_errmsg(), "op 4"), "same_arch: an op differs (%s)",
           llfc_errmsg());
-    b->cnn->ops[3].stride = 1;
+    b->ops[3].stride = 1;
     /* counts: a's */
-    int nbt = a->cnn->ops[1].pnbt;
+    int nbt = a->ops[1].pnbt;
     llfc_tensor_data(a->param[nbt])[0] = 7, llfc_tensor_data(b->param[nbt])[0] = 100;
     llfc_net *m = llfc_net_lerp(a, b, 0.25);
     int ok = m != NULL;
     unsigned char count[TN_MAXPARAMS] = {0};
-    for (int i = 0; i < a->cnn->nops; i++)
-        if (a->cnn->ops[i].kind == LLFC_OP_BN) count[a->cnn->ops[i].pnbt] = 1;
+    for (int i = 0; i < a->nops; i++)
+        if (a->ops[i].kind == LLFC_OP_BN) count[a->ops[i].pnbt] = 1;
     for (int p = 0; ok && p < a->nparams; p++) {
         const float *pa = llfc_tensor_data(a->param[p]), *pb = llfc_tensor_data(b->param[p]),
                     *pm = llfc_tensor_data(m->param[p]);
@@ -257,7 +260,7 @@ static void test_arch(void)
     llfc_net *cl = llfc_net_clone(a);
     float x[2 * 108], la[6], lc[6];
     for (int i = 0; i < 216; i++) x[i] = (float)((i * 37 % 17) - 8) / 8.0f;
-    ok = cl && llfc_net_same_arch(a, cl) == 0 && cl->ptrain != a->ptrain && cl->cnn->ops != a->cnn->ops &&
+    ok = cl && llfc_net_same_arch(a, cl) == 0 && cl->ptrain != a->ptrain && cl->ops != a->ops &&
          !memcmp(cl->ptrain, a->ptrain, (size_t)a->nparams) && llfc_net_forward(a, x, 2, la) == 0 &&
          llfc_net_forward(cl, x, 2, lc) == 0 && !memcmp(la, lc, sizeof la);
     CHECK(ok, "clone: own op list and flags, same logits");
@@ -340,7 +343,7 @@ static void test_grad(const char *what, llfc_net *net, int n)
 static void test_bn(void)
 {
     llfc_net *net = net_res(21);
-    const llfc_cnn *c = net->cnn;
+    const llfc_net *c = net;
     int n = 5;
     float *x = rand_x(n * llfc_net_input_dim(net), 3);
     for (int i = 0; i < c->nops; i++)
@@ -404,7 +407,7 @@ static void test_bn(void)
     }
     llfc_net *keep = llfc_net_clone(net);
     llfc_interrupt_flag = 1;
-    int rc = llfc_cnn_reset_bn(net, xs, N, B, NULL, NULL);
+    int rc = llfc_net_reset_bn(net, xs, N, B, NULL, NULL);
     llfc_interrupt_clear();
     int same = 1;
     for (int p = 0; p < net->nparams; p++)
@@ -412,7 +415,7 @@ static void test_bn(void)
                         (size_t)llfc_tensor_numel(net->param[p]) * 4);
     CHECK(rc < 0 && strstr(llfc_errmsg(), "interrupted") && same, "reset_bn: interrupted, the statistics are restored");
     int calls = 0;
-    rc = llfc_cnn_reset_bn(net, xs, N, B, progress_count, &calls);
+    rc = llfc_net_reset_bn(net, xs, N, B, progress_count, &calls);
     CHECK(rc == 0 && calls == 3, "reset_bn: %d batches, progress called per batch (%s)", calls, rc ? llfc_errmsg() : "");
     ok = 1;
     for (int i = 0; i < c->nops; i++) {
@@ -433,19 +436,15 @@ static void test_bn(void)
                             (size_t)llfc_tensor_numel(net->param[p]) * 4);
     CHECK(same, "reset_bn: trainable parameters unchanged");
     calls = 100;
-    CHECK(llfc_cnn_reset_bn(net, xs, N, B, progress_count, &calls) < 0 && strstr(llfc_errmsg(), "interrupted"),
+    CHECK(llfc_net_reset_bn(net, xs, N, B, progress_count, &calls) < 0 && strstr(llfc_errmsg(), "interrupted"),
           "reset_bn: a progress callback asking to stop interrupts");
-    CHECK(llfc_cnn_reset_bn(net, xs, N, 0, NULL, NULL) < 0 && strstr(llfc_errmsg(), "batch"),
+    CHECK(llfc_net_reset_bn(net, xs, N, 0, NULL, NULL) < 0 && strstr(llfc_errmsg(), "batch"),
           "reset_bn: batch 0 is an error (%s)", llfc_errmsg());
     llfc_net *f = net_flat(1);
-    CHECK(llfc_cnn_reset_bn(f, xs, 2, 2, NULL, NULL) < 0 && strstr(llfc_errmsg(), "no BatchNorm"),
+    CHECK(llfc_net_reset_bn(f, xs, 2, 2, NULL, NULL) < 0 && strstr(llfc_errmsg(), "no BatchNorm"),
           "reset_bn: a net without BatchNorm is an error (%s)", llfc_errmsg());
     llfc_nn_work *fw = llfc_nn_work_new(f, 2);
-    float gw[64], gb[8];
-    CHECK(fw && llfc_net_forward_train(f, fw, xs, 2) == 0 &&
-              llfc_net_backward_layer(f, fw, xs, 0, 2, gw, gb) < 0 && strstr(llfc_errmsg(), "backward_all"),
-          "backward_layer refuses a conv net (%s)", llfc_errmsg());
-    CHECK(llfc_net_backward_all(f, fw, xs, 2, NULL) < 0 && strstr(llfc_errmsg(), "no forward_train and loss"),
+    CHECK(fw && llfc_net_forward_train(f, fw, xs, 2) == 0 && llfc_net_backward(f, fw, xs, 2, NULL) < 0 && strstr(llfc_errmsg(), "no forward_train and loss"),
           "backward_all before loss_start fails (%s)", llfc_errmsg());
     llfc_nn_work_free(fw);
     llfc_net_free(f);
@@ -520,7 +519,7 @@ static void test_train(void)
           e1.loss, e0.err, e1.err);
     CHECK(params_equal(a, b), "train: the same seed gives bit-identical parameters and buffers");
     CHECK(params_equal(b, c), "train: a cloned trainer continues bit-identically");
-    int nbt = a->cnn->ops[1].pnbt;
+    int nbt = a->ops[1].pnbt;
     CHECK(llfc_tensor_data(a->param[nbt])[0] == 60, "train: num_batches_tracked counts the steps");
     llfc_trainer_free(ta), llfc_trainer_free(tb), llfc_trainer_free(tc);
 
@@ -563,8 +562,8 @@ static void randomize_buffers(llfc_net *net, uint64_t seed)
 {
     llfc_rng r;
     llfc_rng_seed(&r, seed);
-    for (int i = 0; i < net->cnn->nops; i++) {
-        const llfc_op *o = &net->cnn->ops[i];
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
         if (o->kind != LLFC_OP_BN) continue;
         for (int ch = 0; ch < o->C; ch++) {
             llfc_tensor_data(net->param[o->prm])[ch] = (float)(0.1 * llfc_rng_normal(&r));
@@ -611,9 +610,9 @@ static void test_io(void)
     if (!mkdtemp(dir)) { CHECK(0, "io: mkdtemp"); return; }
     snprintf(path, sizeof path, "%s/net.safetensors", dir);
     static const int spec[] = {4, -1, 6};
-    llfc_net *nets[3] = {llfc_cnn_resnet20(3, 8, 8, 1, LLFC_NORM_BN, 10, 3),
-                         llfc_cnn_vgg(1, 8, 8, 3, spec, LLFC_NORM_BN, LLFC_VGG_FLATTEN, 4, 2),
-                         llfc_cnn_resnet20(3, 8, 8, 1, LLFC_NORM_LN, 5, 4)};
+    llfc_net *nets[3] = {llfc_resnet20_new(3, 8, 8, 1, LLFC_NORM_BN, 10, 3),
+                         llfc_vgg_new(1, 8, 8, 3, spec, LLFC_NORM_BN, LLFC_VGG_FLATTEN, 4, 2),
+                         llfc_resnet20_new(3, 8, 8, 1, LLFC_NORM_LN, 5, 4)};
     for (int k = 0; k < 3; k++) {
         llfc_net *net = nets[k];
         if (!net) { CHECK(0, "io: build net %d (%s)", k, llfc_errmsg()); continue; }
@@ -623,28 +622,28 @@ static void test_io(void)
         float *x = rand_x(n * llfc_net_input_dim(net), 5), *la = malloc((size_t)(n * K) * 4),
               *lb = malloc((size_t)(n * K) * 4);
         int rc = llfc_net_save(net, path);
-        CHECK(rc == 0, "io %s: save (%s)", net->cnn->config, rc ? llfc_errmsg() : "");
+        CHECK(rc == 0, "io %s: save (%s)", net->config, rc ? llfc_errmsg() : "");
         llfc_net *back = llfc_net_load(path);
-        CHECK(back != NULL, "io %s: load (%s)", net->cnn->config, back ? "" : llfc_errmsg());
+        CHECK(back != NULL, "io %s: load (%s)", net->config, back ? "" : llfc_errmsg());
         if (!back) { free(x), free(la), free(lb); continue; }
-        CHECK(back->arch == LLFC_ARCH_CNN && llfc_net_same_arch(net, back) == 0 && params_equal(net, back) &&
+        CHECK(!strcmp(back->config, net->config) && llfc_net_same_arch(net, back) == 0 && params_equal(net, back) &&
                   !memcmp(back->ptrain, net->ptrain, (size_t)net->nparams),
-              "io %s: same layout, every parameter and buffer back bit for bit", net->cnn->config);
+              "io %s: same layout, every parameter and buffer back bit for bit", net->config);
         CHECK(llfc_net_forward(net, x, n, la) == 0 && llfc_net_forward(back, x, n, lb) == 0 &&
                   !memcmp(la, lb, (size_t)(n * K) * 4),
-              "io %s: identical logits after the round trip", net->cnn->config);
+              "io %s: identical logits after the round trip", net->config);
         size_t len;
         char *txt = slurp(path, &len);
         int nbn = 0, ni64 = 0;
-        for (int i = 0; i < net->cnn->nops; i++) {
-            const llfc_op *o = &net->cnn->ops[i];
+        for (int i = 0; i < net->nops; i++) {
+            const llfc_op *o = &net->ops[i];
             if (o->kind != LLFC_OP_BN) continue;
             char want[160];
             snprintf(want, sizeof want, "\"%s\":{\"dtype\":\"I64\",\"shape\":[]", net->pname[o->pnbt]);
             nbn++;
             ni64 += txt && strstr(txt + 8, want) != NULL;
         }
-        if (k < 2) CHECK(nbn > 0 && ni64 == nbn, "io %s: the %d num_batches_tracked are I64 scalars", net->cnn->config, nbn);
+        if (k < 2) CHECK(nbn > 0 && ni64 == nbn, "io %s: the %d num_batches_tracked are I64 scalars", net->config, nbn);
         free(txt);
         llfc_net_free(back);
         free(x), free(la), free(lb);
@@ -652,7 +651,7 @@ static void test_io(void)
 
     /* malformed files */
     llfc_net *net = nets[0];
-    const char *cfg = net->cnn->config;
+    const char *cfg = net->config;
     struct { const char *arch, *config, *drop, *extra, *reshape, *want; } bad[] = {
         {"cnn", NULL, NULL, NULL, NULL, "needs a config"},
         {"cnn", "vgg depth=12", NULL, NULL, NULL, "config 'vgg depth=12'"},
@@ -680,8 +679,289 @@ static void test_io(void)
     rmdir(dir);
 }
 
+
+/* Reference forward in double: loss (mean xent) of the MLP with parameters
+ * given as double arrays P[p] (same layout as net->param[p]). */
+static double ref_loss(const llfc_net *net, double **P, const float *x, const int32_t *y, int n, double *logits_out,
+                       int *nerr)
+{
+    int L = net->nfeat, act = llfc_act_from_name(llfc_net_act(net));
+    double loss = 0;
+    int errs = 0;
+    for (int r = 0; r < n; r++) {
+        double a[64], z[64];
+        int in = (int)net->widths[0];
+        for (int i = 0; i < in; i++) a[i] = x[r * in + i];
+        for (int l = 0; l < L; l++) {
+            int o = (int)net->widths[l + 1], i0 = (int)net->widths[l];
+            for (int j = 0; j < o; j++) {
+                double s = P[2 * l + 1][j];
+                for (int i = 0; i < i0; i++) s += P[2 * l][j * i0 + i] * a[i];
+                z[j] = s;
+            }
+            for (int j = 0; j < o; j++) {
+                if (l == L - 1) a[j] = z[j];
+                else if (act == LLFC_ACT_RELU) a[j] = z[j] > 0 ? z[j] : 0;
+                else if (act == LLFC_ACT_TANH) a[j] = tanh(z[j]);
+                else a[j] = z[j];
+            }
+        }
+        int k = (int)net->widths[L];
+        double m = a[0];
+        int am = 0;
+        for (int j = 1; j < k; j++) if (a[j] > m) { m = a[j]; am = j; }
+        double s = 0;
+        for (int j = 0; j < k; j++) s += exp(a[j] - m);
+        loss += m + log(s) - a[y[r]];
+        errs += am != y[r];
+        if (logits_out) for (int j = 0; j < k; j++) logits_out[r * k + j] = a[j];
+    }
+    if (nerr) *nerr = errs;
+    return loss / n;
+}
+
+static void test_gradcheck(int act, const char *actname)
+{
+    int64_t widths[] = {5, 7, 6, 3};
+    llfc_net *net = llfc_mlp_new(4, widths, act, LLFC_INIT_TORCH, 11);
+    CHECK(net != NULL, "%s: mlp_new", actname);
+    if (!net) return;
+    enum { N = 6 };
+    float x[N * 5];
+    int32_t y[N];
+    llfc_rng rng;
+    llfc_rng_seed(&rng, 5);
+    for (int i = 0; i < N * 5; i++) x[i] = (float)llfc_rng_normal(&rng);
+    for (int i = 0; i < N; i++) y[i] = (int32_t)llfc_rng_below(&rng, 3);
+    /* make the logits layer larger so the loss is not flat */
+    float *grad[8];
+    double *P[8];
+    for (int p = 0; p < net->nparams; p++) {
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        float *w = llfc_tensor_data(net->param[p]);
+        for (int64_t i = 0; i < m; i++) w[i] *= 2.0f;
+        size_t mz = m > 0 ? (size_t)m : 1;
+        grad[p] = calloc(mz, sizeof(float));
+        P[p] = calloc(mz, sizeof(double));
+        for (int64_t i = 0; i < m; i++) P[p][i] = w[i];
+    }
+    double loss = 0;
+    int64_t nerr = 0;
+    CHECK(llfc_net_loss_grad(net, x, y, N, grad, &loss, &nerr) == 0, "%s: loss_grad runs", actname);
+    int rerr;
+    double rl = ref_loss(net, P, x, y, N, NULL, &rerr);
+    CHECK_NEAR(loss, rl, 1e-5, "%s: loss matches the double reference (%g)", actname, rl);
+    CHECK(nerr == rerr, "%s: error count matches the reference (%lld vs %d)", actname, (long long)nerr, rerr);
+    double maxdiff = 0, maxg = 0;
+    for (int p = 0; p < net->nparams; p++) {
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        for (int64_t i = 0; i < m; i++) {
+            double h = 1e-6, w0 = P[p][i];
+            P[p][i] = w0 + h;
+            double lp = ref_loss(net, P, x, y, N, NULL, NULL);
+            P[p][i] = w0 - h;
+            double lm = ref_loss(net, P, x, y, N, NULL, NULL);
+            P[p][i] = w0;
+            double fd = (lp - lm) / (2 * h);
+            double d = fabs(fd - grad[p][i]);
+            if (d > maxdiff) maxdiff = d;
+            if (fabs(fd) > maxg) maxg = fabs(fd);
+        }
+    }
+    CHECK(maxg > 1e-2, "%s: gradients are not trivially zero (max %g)", actname, maxg);
+    CHECK(maxdiff < 1e-4 * (maxg > 1 ? maxg : 1), "%s: backward matches finite differences (max diff %g)", actname,
+          maxdiff);
+    for (int p = 0; p < net->nparams; p++) { free(grad[p]); free(P[p]); }
+    llfc_net_free(net);
+}
+
+static void test_xent(void)
+{
+    float z[6] = {1, 2, 3, 0, 0, 0};
+    int32_t y[2] = {2, 1};
+    double loss = 0;
+    int64_t nerr = 0;
+    float d[6];
+    CHECK(llfc_xent(z, y, 2, 3, 0.5f, &loss, &nerr, d) == 0, "xent runs");
+    double l0 = log(exp(1) + exp(2) + exp(3)) - 3, l1 = log(3.0);
+    CHECK_NEAR(loss, l0 + l1, 1e-6, "xent: summed loss by hand");
+    /* row 2 is a three-way tie: argmax is class 0, label 1 -> an error */
+    CHECK(nerr == 1, "xent: error count (tie counts against)");
+    CHECK_NEAR(d[2], 0.5 * (exp(3) / (exp(1) + exp(2) + exp(3)) - 1), 1e-6, "xent: gradient at the label");
+    CHECK_NEAR(d[3], 0.5 / 3, 1e-6, "xent: gradient off the label");
+    int32_t bad[2] = {0, 3};
+    CHECK(llfc_xent(z, bad, 2, 3, 1, NULL, NULL, NULL) == -1 && strstr(llfc_errmsg(), "label 3"),
+          "xent: label out of range is an error (%s)", llfc_errmsg());
+    float big[2] = {1e4f, -1e4f};
+    int32_t y1[1] = {1};
+    loss = 0;
+    llfc_xent(big, y1, 1, 2, 1, &loss, NULL, NULL);
+    CHECK_NEAR(loss, 2e4, 1e-6, "xent: stable for large logits");
+}
+
+static void test_eval_mlp(void)
+{
+    int64_t widths[] = {4, 8, 3};
+    llfc_net *net = llfc_mlp_new(3, widths, LLFC_ACT_RELU, LLFC_INIT_KAIMING, 3);
+    enum { N = 37 };
+    float x[N * 4];
+    int32_t y[N];
+    llfc_rng rng;
+    llfc_rng_seed(&rng, 9);
+    for (int i = 0; i < N * 4; i++) x[i] = (float)llfc_rng_normal(&rng);
+    for (int i = 0; i < N; i++) y[i] = (int32_t)llfc_rng_below(&rng, 3);
+    double *P[4];
+    for (int p = 0; p < 4; p++) {
+        int64_t m = llfc_tensor_numel(net->param[p]);
+        P[p] = malloc((size_t)m * sizeof(double));
+        for (int64_t i = 0; i < m; i++) P[p][i] = llfc_tensor_data(net->param[p])[i];
+    }
+    int rerr;
+    double rl = ref_loss(net, P, x, y, N, NULL, &rerr);
+    llfc_eval_result r;
+    CHECK(llfc_net_eval(net, x, y, N, 5, &r, NULL, NULL) == 0, "eval runs with a batch that does not divide n");
+    CHECK(r.n == N, "eval: n");
+    CHECK_NEAR(r.loss, rl, 1e-5, "eval: mean loss matches the reference");
+    CHECK_NEAR(r.err, (double)rerr / N, 1e-12, "eval: error rate matches the reference");
+    CHECK(llfc_net_eval(net, x, y, N, 0, &r, NULL, NULL) == -1, "eval: batch 0 is an error");
+    for (int p = 0; p < 4; p++) free(P[p]);
+    llfc_net_free(net);
+}
+
+static void test_backward_twice(void)
+{
+    /* the backward pass reads the weights and the kept values only: two
+     * passes after one forward give the same gradients as loss_grad */
+    int64_t widths[] = {3, 5, 4, 2};
+    llfc_net *net = llfc_mlp_new(4, widths, LLFC_ACT_TANH, LLFC_INIT_TORCH, 2);
+    float x[3 * 3] = {1, -2, .5f, .3f, .1f, -1, 2, 2, -.7f};
+    int32_t y[3] = {0, 1, 1};
+    float *grad[6], *g2[6];
+    for (int p = 0; p < 6; p++) {
+        grad[p] = calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float));
+        g2[p] = calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float));
+    }
+    llfc_net_loss_grad(net, x, y, 3, grad, NULL, NULL);
+    llfc_nn_work *w = llfc_nn_work_new(net, 4);
+    double ls = 0;
+    int ok = llfc_net_forward_train(net, w, x, 3) == 0 && llfc_net_loss_start(net, w, y, 3, &ls, NULL) == 0 &&
+             llfc_net_backward(net, w, x, 3, g2) == 0;
+    for (int p = 0; ok && p < 6; p++)
+        ok = !memcmp(grad[p], g2[p], (size_t)llfc_tensor_numel(net->param[p]) * sizeof(float));
+    CHECK(ok, "backward after forward_train and loss_start equals loss_grad bit for bit");
+    CHECK(llfc_net_backward(net, w, x, 3, g2) == -1, "a second backward without a forward is an error (%s)",
+          llfc_errmsg());
+    CHECK(llfc_net_forward_train(net, w, x, 9) == -1, "workspace: batch larger than allocated is an error");
+    llfc_nn_work_free(w);
+    for (int p = 0; p < 6; p++) free(grad[p]), free(g2[p]);
+    llfc_net_free(net);
+}
+
+/* write a file holding tensors name_i of the given shapes (and metadata) */
+static int write_st(const char *path, int n, const char **names, const int64_t (*shapes)[2], const int *ndims,
+                    const char *widths_meta)
+{
+    llfc_st_file *f = llfc_st_new();
+    for (int i = 0; i < n; i++) {
+        llfc_tensor *t = llfc_tensor_new(ndims[i], shapes[i]);
+        float *d = llfc_tensor_data(t);
+        for (int64_t k = 0; k < llfc_tensor_numel(t); k++) d[k] = 0.01f * (float)k;
+        llfc_st_add(f, names[i], t);
+        llfc_tensor_free(t);
+    }
+    if (widths_meta) llfc_st_set_meta(f, "widths", widths_meta);
+    int rc = llfc_st_write(path, f);
+    llfc_st_free(f);
+    return rc;
+}
+
+static void test_files(void)
+{
+    char path[] = "/tmp/llfc_test_nn_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    int64_t widths[] = {3, 4, 2};
+    llfc_net *net = llfc_mlp_new(3, widths, LLFC_ACT_TANH, LLFC_INIT_TORCH, 1);
+    CHECK(llfc_net_save(net, path) == 0, "save");
+    llfc_net *back = llfc_net_load(path);
+    CHECK(back && llfc_net_same_arch(net, back) == 0 && !strcmp(llfc_net_act(back), "tanh"), "load: same architecture");
+    int same = back != NULL;
+    for (int p = 0; same && p < net->nparams; p++)
+        same = !memcmp(llfc_tensor_data(net->param[p]), llfc_tensor_data(back->param[p]),
+                       (size_t)llfc_tensor_numel(net->param[p]) * sizeof(float));
+    CHECK(same, "load: same values");
+    llfc_net_free(back);
+    llfc_st_file *f = llfc_st_read(path);
+    CHECK(f && !strcmp(llfc_st_get_meta(f, "widths"), "3,4,2") && !strcmp(llfc_st_get_meta(f, "arch"), "mlp") &&
+              llfc_st_get(f, "2.weight") && llfc_st_get(f, "2.weight")->size[0] == 2,
+          "metadata and state_dict names");
+    llfc_st_free(f);
+
+    const char *n1[] = {"0.weight", "0.bias", "2.weight"};
+    const int64_t s1[][2] = {{4, 3}, {4, 0}, {2, 4}};
+    const int d1[] = {2, 1, 2};
+    int64_t s1b[3][2];
+    memcpy(s1b, s1, sizeof s1b);
+    s1b[1][0] = 4;
+    write_st(path, 3, n1, (const int64_t(*)[2])s1b, d1, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "'2.weight' without '2.bias'"),
+          "a weight without its bias (%s)", llfc_errmsg());
+    const char *n2[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+    const int64_t s2[][2] = {{4, 3}, {4, 0}, {2, 5}, {2, 0}};
+    const int d2[] = {2, 1, 2, 1};
+    write_st(path, 4, n2, s2, d2, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "takes 5 inputs"),
+          "layers that do not chain (%s)", llfc_errmsg());
+    const int64_t s3[][2] = {{4, 3}, {4, 0}, {2, 4}, {2, 0}};
+    write_st(path, 4, n2, s3, d2, NULL);
+    llfc_net *ok = llfc_net_load(path);
+    CHECK(ok && ok->nfeat == 2 && ok->widths[0] == 3 && !strcmp(llfc_net_act(ok), "relu"),
+          "no metadata: widths from the shapes, relu");
+    llfc_net_free(ok);
+    write_st(path, 4, n2, s3, d2, "3,5,2");
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "metadata says widths 3,5,2"),
+          "metadata that disagrees with the shapes (%s)", llfc_errmsg());
+    const char *n4[] = {"0.weight", "0.bias", "2.weight", "2.bias", "extra"};
+    const int64_t s4[][2] = {{4, 3}, {4, 0}, {2, 4}, {2, 0}, {1, 0}};
+    const int d4[] = {2, 1, 2, 1, 1};
+    write_st(path, 5, n4, s4, d4, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "unexpected tensor 'extra'"),
+          "an unexpected tensor (%s)", llfc_errmsg());
+    const int64_t s5[][2] = {{4, 3}, {3, 0}, {2, 4}, {2, 0}};
+    write_st(path, 4, n2, s5, d2, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "'0.bias' must be [4]"),
+          "a bias of the wrong size (%s)", llfc_errmsg());
+    const char *n6[] = {"layer.weight"};
+    const int64_t s6[][2] = {{4, 3}};
+    const int d6[] = {2};
+    write_st(path, 1, n6, s6, d6, NULL);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), "not an MLP state_dict"),
+          "a file without 0.weight (%s)", llfc_errmsg());
+    unlink(path);
+    CHECK(llfc_net_load(path) == NULL && strstr(llfc_errmsg(), path), "a missing file names it (%s)", llfc_errmsg());
+    llfc_net_free(net);
+}
+
 int main(void)
 {
+    /* MLPs from the builder */
+    test_xent();
+    test_gradcheck(LLFC_ACT_RELU, "relu");
+    test_gradcheck(LLFC_ACT_TANH, "tanh");
+    test_gradcheck(LLFC_ACT_IDENTITY, "identity");
+    test_eval_mlp();
+    test_backward_twice();
+    test_files();
+    static const int acts[] = {LLFC_ACT_RELU, LLFC_ACT_TANH, LLFC_ACT_IDENTITY};
+    static const char *names[] = {"mlp relu", "mlp tanh", "mlp identity"};
+    int64_t mw[] = {5, 6, 4, 3};
+    for (int k = 0; k < 3; k++) {
+        llfc_net *m = llfc_mlp_new(4, mw, acts[k], LLFC_INIT_TORCH, 6 + k);
+        test_eval(names[k], m);
+        test_grad(names[k], m, 4);
+        llfc_net_free(m);
+    }
+    /* conv and residual op lists */
     llfc_net *v = net_vgg(3), *r = net_res(4), *f = net_flat(5);
     test_eval("vgg", v);
     test_eval("res", r);

@@ -1,157 +1,21 @@
-/* nn_cnn.c - executing conv nets (nn_cnn.h): slot sizes, the eval-mode
- * forward with features, one weight applied alone, the training passes
- * (BatchNorm in training mode, the backward pass to every parameter) and the
- * re-estimation of BatchNorm statistics.  The kernels are layers.h's; the
- * classifier is one llfc_gemm. */
-#include "nn/nn_cnn_exec.h"
+/* exec.c - the executor (nn.h): the eval-mode forward over any range of
+ * ops, one weight applied alone, the training passes (BatchNorm in
+ * training mode, the backward pass to every parameter), the loss,
+ * evaluation and the re-estimation of BatchNorm statistics.  The kernels are
+ * kernels/layers.h's; linear layers are one llfc_gemm each. */
+#include "nn/nn.h"
 #include "nn/kernels/layers.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static float *pdata(const llfc_net *net, int p) { return p >= 0 ? llfc_tensor_data(net->param[p]) : NULL; }
 
-static const char *kind_name(int kind)
-{
-    static const char *names[] = {"?", "conv", "batchnorm", "layernorm", "relu", "maxpool", "avgpool", "add", "linear"};
-    return kind >= 1 && kind <= LLFC_OP_LINEAR ? names[kind] : "?";
-}
-
-/* Geometry (C, H, W) of slot s. */
-static void slot_geom(const llfc_cnn *c, int s, int *C, int *H, int *W)
-{
-    if (s == 0) *C = c->c, *H = c->h, *W = c->w;
-    else *C = c->ops[s - 1].K, *H = c->ops[s - 1].P, *W = c->ops[s - 1].Q;
-}
-
-int64_t llfc_cnn_slot_dim(const llfc_net *net, int slot)
-{
-    const llfc_cnn *c = net->cnn;
-    if (net->arch != LLFC_ARCH_CNN || !c) return llfc_seterr("slot_dim: not a conv net");
-    if (slot < 0 || slot > c->nops) return llfc_seterr("slot_dim: no slot %d (the net has 0 to %d)", slot, c->nops);
-    int C, H, W;
-    slot_geom(c, slot, &C, &H, &W);
-    return (int64_t)C * H * W;
-}
-
-/* ---- checking the op list -------------------------------------------------- */
-
-/* Param p of op i exists, contiguous, with shape d[0..nd-1]. */
-static int param_ok(const llfc_net *net, int i, const char *what, int p, int nd, int64_t d0, int64_t d1, int64_t d2,
-                    int64_t d3)
-{
-    if (p < 0 || p >= net->nparams)
-        return llfc_seterr("op %d (%s): %s is parameter %d, the net has %d", i + 1, net->cnn->ops[i].name, what,
-                           p + 1, net->nparams);
-    const llfc_tensor *t = net->param[p];
-    int64_t want[4] = {d0, d1, d2, d3};
-    int ok = t->ndim == nd && llfc_tensor_is_contiguous(t);
-    for (int d = 0; ok && d < nd; d++) ok = t->size[d] == want[d];
-    if (!ok) {
-        char sh[64], ex[96];
-        size_t len = 0;
-        for (int d = 0; d < nd; d++) len += (size_t)snprintf(ex + len, sizeof ex - len, d ? "x%lld" : "%lld", (long long)want[d]);
-        return llfc_seterr("op %d (%s): %s '%s' is %s, expected %s (contiguous)", i + 1, net->cnn->ops[i].name, what,
-                           net->pname[p], llfc_tensor_shape_str(t, sh, sizeof sh), ex);
-    }
-    return 0;
-}
-
-int llfc_cnn_check(const llfc_net *net)
-{
-    const llfc_cnn *c = net->cnn;
-    if (net->arch != LLFC_ARCH_CNN || !c) return llfc_seterr("not a conv net");
-    if (c->nops < 1 || !c->ops) return llfc_seterr("the conv net has no ops");
-    if (c->c < 1 || c->h < 1 || c->w < 1) return llfc_seterr("the conv net's input is %dx%dx%d", c->c, c->h, c->w);
-    for (int i = 0; i < c->nops; i++) {
-        const llfc_op *o = &c->ops[i];
-        const char *nm = o->name;
-        if (o->out != i + 1) return llfc_seterr("op %d (%s) writes slot %d, not %d", i + 1, nm, o->out, i + 1);
-        if (o->in < 0 || o->in > i) return llfc_seterr("op %d (%s) reads slot %d, not yet written", i + 1, nm, o->in);
-        int C, H, W;
-        slot_geom(c, o->in, &C, &H, &W);
-        if (o->C != C || o->H != H || o->W != W)
-            return llfc_seterr("op %d (%s) expects %dx%dx%d, slot %d is %dx%dx%d", i + 1, nm, o->C, o->H, o->W, o->in,
-                               C, H, W);
-        int same = o->K == C && o->P == H && o->Q == W, P;
-        switch (o->kind) {
-        case LLFC_OP_CONV:
-            if (o->K < 1 || o->R < 1 || o->stride < 1 || o->pad < 0)
-                return llfc_seterr("op %d (%s): conv with %d outputs, kernel %d, stride %d, pad %d", i + 1, nm, o->K,
-                                   o->R, o->stride, o->pad);
-            if ((P = llfc_conv2d_outsize(H, o->R, o->stride, o->pad)) < 0) return llfc_adderr("op %d (%s)", i + 1, nm);
-            if (o->P != P || o->Q != llfc_conv2d_outsize(W, o->R, o->stride, o->pad))
-                return llfc_seterr("op %d (%s): conv output %dx%d, expected %dx%d", i + 1, nm, o->P, o->Q, P,
-                                   llfc_conv2d_outsize(W, o->R, o->stride, o->pad));
-            if (param_ok(net, i, "weight", o->pw, 4, o->K, C, o->R, o->R)) return -1;
-            if (o->pb >= 0 && param_ok(net, i, "bias", o->pb, 1, o->K, 0, 0, 0)) return -1;
-            break;
-        case LLFC_OP_BN:
-        case LLFC_OP_LN:
-            if (!same) return llfc_seterr("op %d (%s): a norm keeps the geometry", i + 1, nm);
-            if (o->pw >= 0 && param_ok(net, i, "weight", o->pw, 1, C, 0, 0, 0)) return -1;
-            if (o->pb >= 0 && param_ok(net, i, "bias", o->pb, 1, C, 0, 0, 0)) return -1;
-            if (o->kind == LLFC_OP_BN) {
-                if (param_ok(net, i, "running_mean", o->prm, 1, C, 0, 0, 0)) return -1;
-                if (param_ok(net, i, "running_var", o->prv, 1, C, 0, 0, 0)) return -1;
-                if (o->pnbt >= 0 && (o->pnbt >= net->nparams || llfc_tensor_numel(net->param[o->pnbt]) != 1 ||
-                                     !llfc_tensor_is_contiguous(net->param[o->pnbt])))
-                    return llfc_seterr("op %d (%s): num_batches_tracked must be one number", i + 1, nm);
-            }
-            break;
-        case LLFC_OP_RELU:
-            if (!same) return llfc_seterr("op %d (%s): relu keeps the geometry", i + 1, nm);
-            break;
-        case LLFC_OP_MAXPOOL:
-            if (o->R < 1 || o->stride < 1 || o->R > H || o->R > W)
-                return llfc_seterr("op %d (%s): max pool %d stride %d on a %dx%d map", i + 1, nm, o->R, o->stride, H, W);
-            if (o->K != C || o->P != llfc_pool2d_outsize(H, o->R, o->stride) ||
-                o->Q != llfc_pool2d_outsize(W, o->R, o->stride))
-                return llfc_seterr("op %d (%s): max pool output %dx%dx%d does not fit", i + 1, nm, o->K, o->P, o->Q);
-            break;
-        case LLFC_OP_GAP:
-            if (o->K != C || o->P != 1 || o->Q != 1)
-                return llfc_seterr("op %d (%s): global pool output must be %dx1x1", i + 1, nm, C);
-            break;
-        case LLFC_OP_ADD: {
-            if (o->in2 < 0 || o->in2 > i) return llfc_seterr("op %d (%s) reads slot %d, not yet written", i + 1, nm, o->in2);
-            int C2, H2, W2;
-            slot_geom(c, o->in2, &C2, &H2, &W2);
-            if (C2 != C || H2 != H || W2 != W || !same)
-                return llfc_seterr("op %d (%s): adds %dx%dx%d (slot %d) and %dx%dx%d (slot %d)", i + 1, nm, C, H, W,
-                                   o->in, C2, H2, W2, o->in2);
-            break;
-        }
-        case LLFC_OP_LINEAR:
-            if (o->K < 1 || o->P != 1 || o->Q != 1) return llfc_seterr("op %d (%s): linear output must be Kx1x1", i + 1, nm);
-            if (param_ok(net, i, "weight", o->pw, 2, o->K, (int64_t)C * H * W, 0, 0)) return -1;
-            if (o->pb >= 0 && param_ok(net, i, "bias", o->pb, 1, o->K, 0, 0, 0)) return -1;
-            break;
-        default:
-            return llfc_seterr("op %d (%s): unknown kind %d", i + 1, nm, o->kind);
-        }
-    }
-    if (llfc_cnn_feat_op(net, net->nlayers - 1) < 0) return llfc_seterr("the conv net has no linear classifier");
-    return 0;
-}
-
-int llfc_cnn_feat_op(const llfc_net *net, int l)
-{
-    const llfc_cnn *c = net->cnn;
-    if (l == net->nlayers - 1) {
-        for (int i = c->nops - 1; i >= 0; i--)
-            if (c->ops[i].kind == LLFC_OP_LINEAR) return i;
-        return -1;
-    }
-    for (int i = 0; i < c->nops; i++)
-        if (c->ops[i].kind == LLFC_OP_RELU && c->ops[i].feat == l) return i;
-    return -1;
-}
-
 /* ---- element-wise loops ------------------------------------------------------------
- * Written as fixed-size blocks of VB so that -O2 vectorizes them (as nn.c);
+ * Written as fixed-size blocks of VB so that -O2 vectorizes them;
  * an in-place call goes to the single-pointer form. */
 #define VB 16
 
@@ -226,11 +90,24 @@ static void relu_back(float *restrict d, const float *restrict g, const float *r
     for (; k < m; k++) d[k] = h[k] > 0.0f ? g[k] : 0.0f;
 }
 
+/* d = tanh(a) (d may be a) */
+static void tanh_copy(const float *a, float *d, int64_t m)
+{
+    for (int64_t k = 0; k < m; k++) d[k] = tanhf(a[k]);
+}
+
+/* d = g * (1 - h^2) (the derivative of tanh, h its output) */
+static void tanh_back(float *restrict d, const float *restrict g, const float *restrict h, int64_t m)
+{
+    for (int64_t k = 0; k < m; k++) d[k] = g[k] * (1.0f - h[k] * h[k]);
+}
+
 /* The same loops split between two threads (llfc_parallel_for) when the
  * thread count allows and m is large: in blocks of EW_BLOCK elements, at
  * least EW_MIN_BLOCKS of them per thread.  Element-wise, so the result does
  * not depend on the split. */
-enum { EW_RELU, EW_RELU_COPY, EW_ADD_TO, EW_ADD_COPY, EW_ADD_TO_RELU, EW_ADD_COPY_RELU, EW_RELU_BACK };
+enum { EW_RELU, EW_RELU_COPY, EW_ADD_TO, EW_ADD_COPY, EW_ADD_TO_RELU, EW_ADD_COPY_RELU, EW_RELU_BACK, EW_TANH,
+       EW_TANH_BACK };
 enum { EW_BLOCK = 1024, EW_MIN_BLOCKS = 32 };
 
 struct ew_args { int kind; float *d; const float *a, *b; int64_t m; };
@@ -249,6 +126,8 @@ static void ew_part(void *ud, int64_t lo, int64_t hi)
     case EW_ADD_TO_RELU: add_to_relu(d, a, m); break;
     case EW_ADD_COPY_RELU: add_copy_relu(a, b, d, m); break;
     case EW_RELU_BACK: relu_back(d, a, b, m); break;
+    case EW_TANH: tanh_copy(a, d, m); break;
+    case EW_TANH_BACK: tanh_back(d, a, b, m); break;
     }
 }
 
@@ -273,7 +152,6 @@ typedef struct {
 static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, const float *in2, float *out,
                       int64_t n64, op_ctx *cx)
 {
-    const llfc_cnn *c = net->cnn;
     int n = (int)n64, C = o->C, H = o->H, W = o->W;
     int64_t m = n64 * C * H * W;
     switch (o->kind) {
@@ -284,19 +162,25 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
         if (!cx->train)
             return (cx->relu ? llfc_batchnorm2d_forward_eval_relu : llfc_batchnorm2d_forward_eval)(
                 out, in, pdata(net, o->pw), pdata(net, o->pb), pdata(net, o->prm), pdata(net, o->prv), n, C, H, W,
-                c->bn_eps);
+                net->bn_eps);
         if ((cx->relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
                 out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in, pdata(net, o->pw),
-                pdata(net, o->pb), n, C, H, W, cx->momentum, c->bn_eps))
+                pdata(net, o->pb), n, C, H, W, cx->momentum, net->bn_eps))
             return -1;
         if (o->pnbt >= 0) pdata(net, o->pnbt)[0] += 1.0f;
         return 0;
     case LLFC_OP_LN:
         return llfc_layernorm_c_forward(out, cx->mean, cx->rstd, in, pdata(net, o->pw), pdata(net, o->pb), n, C, H, W,
-                                        c->ln_eps);
+                                        net->ln_eps);
     case LLFC_OP_RELU:
         if (out == in) ew(EW_RELU, out, NULL, NULL, m);
         else ew(EW_RELU_COPY, out, in, NULL, m);
+        return 0;
+    case LLFC_OP_TANH:
+        ew(EW_TANH, out, in, NULL, m);
+        return 0;
+    case LLFC_OP_IDENTITY:
+        if (out != in) memcpy(out, in, (size_t)m * sizeof *out);
         return 0;
     case LLFC_OP_MAXPOOL:
         return llfc_maxpool2d_forward(out, cx->idx, in, n, C, H, W, o->R, o->stride);
@@ -330,19 +214,19 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
 /* Op i is a BatchNorm or a sum whose output goes into the ReLU of op i + 1:
  * the executor may apply that ReLU in op i's own pass over the data, when
  * nothing else needs op i's output (the caller decides). */
-static int relu_follows(const llfc_cnn *c, int i)
+static int relu_follows(const llfc_net *net, int i)
 {
-    const llfc_op *o = &c->ops[i];
-    return (o->kind == LLFC_OP_BN || o->kind == LLFC_OP_ADD) && i + 1 < c->nops &&
-           c->ops[i + 1].kind == LLFC_OP_RELU && c->ops[i + 1].in == o->out;
+    const llfc_op *o = &net->ops[i];
+    return (o->kind == LLFC_OP_BN || o->kind == LLFC_OP_ADD) && i + 1 < net->nops &&
+           net->ops[i + 1].kind == LLFC_OP_RELU && net->ops[i + 1].in == o->out;
 }
 
 /* Scratch sizes over the ops for batches of n: conv work, LN statistics. */
-static void scratch_sizes(const llfc_cnn *c, int64_t n, size_t *cw, int64_t *ln)
+static void scratch_sizes(const llfc_net *net, int64_t n, size_t *cw, int64_t *ln)
 {
     *cw = 0, *ln = 0;
-    for (int i = 0; i < c->nops; i++) {
-        const llfc_op *o = &c->ops[i];
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
         if (o->kind == LLFC_OP_CONV) {
             size_t s = llfc_conv2d_worksize((int)n, o->C, o->H, o->W, o->K, o->R, o->R, o->stride, o->pad);
             if (s > *cw) *cw = s;
@@ -384,47 +268,61 @@ static float *pool_take(bufpool *bp, int64_t need, int64_t *cap)
     return b;
 }
 
-int llfc_cnn_forward_slots(const llfc_net *net, const float *x, int64_t n, float **slots)
+static int is_act(int kind) { return kind == LLFC_OP_RELU || kind == LLFC_OP_TANH || kind == LLFC_OP_IDENTITY; }
+
+int llfc_net_forward_range(const llfc_net *net, int first, int last, const float *x, const float *const *vals,
+                           int64_t n, float **keep)
 {
-    if (llfc_cnn_check(net) || check_batch("forward", n)) return -1;
-    const llfc_cnn *c = net->cnn;
-    int ns = c->nops + 1;
+    if (llfc_net_check(net) || check_batch("forward", n)) return -1;
+    if (first < 0 || last > net->nops || first > last)
+        return llfc_seterr("forward: ops %d to %d of %d", first + 1, last, net->nops);
+    int ns = net->nslots;
     int rc = -1;
     size_t cwn;
     int64_t lnn;
-    scratch_sizes(c, n, &cwn, &lnn);
+    scratch_sizes(net, n, &cwn, &lnn);
     float **v = llfc_calloc((size_t)ns, sizeof *v);
     int64_t *own = llfc_calloc((size_t)ns, sizeof *own); /* floats of a buffer owned by slot s, or 0 */
-    int *last = llfc_mallocarray((size_t)ns, sizeof *last);
+    int *lastr = llfc_mallocarray((size_t)ns, sizeof *lastr);
     float *cwork = llfc_mallocarray(cwn + 1, sizeof(float));
     float *st = llfc_mallocarray((size_t)(2 * lnn + 1), sizeof(float));
     bufpool bp = {llfc_calloc((size_t)ns, sizeof(float *)), llfc_calloc((size_t)ns, sizeof(int64_t)), 0};
-    if (!v || !own || !last || !cwork || !st || !bp.buf || !bp.cap) goto done;
+    if (!v || !own || !lastr || !cwork || !st || !bp.buf || !bp.cap) goto done;
     /* a value the caller does not keep lives until its last reader */
-    for (int s = 0; s < ns; s++) last[s] = -1;
-    for (int i = 0; i < c->nops; i++) {
-        last[c->ops[i].in] = i;
-        if (c->ops[i].kind == LLFC_OP_ADD) last[c->ops[i].in2] = i;
+    for (int s = 0; s < ns; s++) lastr[s] = -1;
+    for (int i = first; i < last; i++) {
+        lastr[net->ops[i].in] = i;
+        if (net->ops[i].kind == LLFC_OP_ADD) lastr[net->ops[i].in2] = i;
     }
-    v[0] = (float *)x;
+    for (int s = 0; s <= first; s++) {
+        if (lastr[s] < 0) continue;
+        v[s] = s == 0 ? (float *)x : vals ? (float *)vals[s] : NULL;
+        if (!v[s]) {
+            llfc_seterr("forward from op %d: no value for slot %d, which op %d reads", first + 1, s, lastr[s] + 1);
+            goto done;
+        }
+    }
     op_ctx cx = {0, 0, 0.0f, st, st + lnn, NULL, cwork};
-    for (int i = 0; i < c->nops; i++) {
-        const llfc_op *o = &c->ops[i];
+    for (int i = first; i < last; i++) {
+        const llfc_op *o = &net->ops[i];
         /* a BN or sum that only the next op's ReLU reads writes the ReLU's
          * output directly (its own slot is never made) */
-        cx.relu = relu_follows(c, i) && !(slots && slots[o->out]) && last[o->out] == i + 1;
-        int s = cx.relu ? c->ops[i + 1].out : o->out;
-        if (slots && slots[s]) v[s] = slots[s];
-        else {
-            if (!(v[s] = pool_take(&bp, n * llfc_cnn_slot_dim(net, s), &own[s]))) goto done;
+        cx.relu = relu_follows(net, i) && i + 1 < last && !(keep && keep[o->out]) && lastr[o->out] == i + 1;
+        int s = cx.relu ? net->ops[i + 1].out : o->out;
+        if (keep && keep[s]) v[s] = keep[s];
+        else if (is_act(o->kind) && own[o->in] && lastr[o->in] == i) {
+            /* an activation of a value nothing else reads: in place */
+            v[s] = v[o->in], own[s] = own[o->in], own[o->in] = 0;
+        } else if (!(v[s] = pool_take(&bp, n * llfc_net_slot_dim(net, s), &own[s]))) {
+            goto done;
         }
         if (op_forward(net, o, v[o->in], o->kind == LLFC_OP_ADD ? v[o->in2] : NULL, v[s], n, &cx)) {
-            llfc_adderr("%s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
+            llfc_adderr("%s (op %d, %s)", o->name, i + 1, llfc_op_kind_name(o->kind));
             goto done;
         }
         if (cx.relu) i++;
         for (int t = 1; t <= s; t++)
-            if (own[t] && last[t] <= i) {
+            if (own[t] && lastr[t] <= i) {
                 bp.buf[bp.n] = v[t], bp.cap[bp.n++] = own[t];
                 v[t] = NULL, own[t] = 0;
             }
@@ -436,15 +334,28 @@ done:
             if (own && own[s]) free(v[s]);
     for (int k = 0; k < bp.n; k++) free(bp.buf[k]);
     free(bp.buf), free(bp.cap);
-    free(v), free(own), free(last), free(cwork), free(st);
+    free(v), free(own), free(lastr), free(cwork), free(st);
     return rc;
 }
 
-int llfc_cnn_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
+int llfc_net_forward_slots(const llfc_net *net, const float *x, int64_t n, float **keep)
 {
-    if (llfc_cnn_check(net)) return -1;
-    const llfc_cnn *c = net->cnn;
-    int ns = c->nops + 1, nf = net->nlayers;
+    return llfc_net_forward_range(net, 0, net->nops, x, NULL, n, keep);
+}
+
+int llfc_net_forward(const llfc_net *net, const float *x, int64_t n, float *logits)
+{
+    float **keep = llfc_calloc((size_t)net->nslots, sizeof *keep);
+    if (!keep) return -1;
+    keep[llfc_net_feat_slot(net, net->nfeat - 1, 0)] = logits;
+    int rc = llfc_net_forward_slots(net, x, n, keep);
+    free(keep);
+    return rc;
+}
+
+int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n, float **pre, float **post)
+{
+    int ns = net->nslots, nf = net->nfeat;
     /* each requested buffer receives a slot; a slot asked for twice is copied */
     float **slots = llfc_calloc((size_t)ns, sizeof *slots);
     int *cs = llfc_mallocarray((size_t)(2 * nf + 1), sizeof *cs);
@@ -452,9 +363,7 @@ int llfc_cnn_forward_features(const llfc_net *net, const float *x, int64_t n, fl
     int nc = 0, rc = -1;
     if (!slots || !cs || !cd) goto done;
     for (int l = 0; l < nf; l++) {
-        int i = llfc_cnn_feat_op(net, l);
-        if (i < 0) { llfc_seterr("forward: no op for feature layer %d", l + 1); goto done; }
-        int s[2] = {l == nf - 1 ? c->ops[i].out : c->ops[i].in, c->ops[i].out};
+        int s[2] = {llfc_net_feat_slot(net, l, 1), llfc_net_feat_slot(net, l, 0)};
         float *d[2] = {pre ? pre[l] : NULL, post ? post[l] : NULL};
         for (int k = 0; k < 2; k++) {
             if (!d[k]) continue;
@@ -462,21 +371,20 @@ int llfc_cnn_forward_features(const llfc_net *net, const float *x, int64_t n, fl
             else cs[nc] = s[k], cd[nc++] = d[k];
         }
     }
-    if (llfc_cnn_forward_slots(net, x, n, slots)) goto done;
+    if (llfc_net_forward_slots(net, x, n, slots)) goto done;
     for (int k = 0; k < nc; k++)
-        memcpy(cd[k], slots[cs[k]], (size_t)(n * llfc_cnn_slot_dim(net, cs[k])) * sizeof(float));
+        memcpy(cd[k], slots[cs[k]], (size_t)(n * llfc_net_slot_dim(net, cs[k])) * sizeof(float));
     rc = 0;
 done:
     free(slots), free(cs), free(cd);
     return rc;
 }
 
-int llfc_cnn_apply_weight(const llfc_net *net, int op, const float *in, int64_t n, float *out)
+int llfc_net_apply_weight(const llfc_net *net, int op, const float *in, int64_t n, float *out)
 {
-    if (llfc_cnn_check(net) || check_batch("apply_weight", n)) return -1;
-    const llfc_cnn *c = net->cnn;
-    if (op < 0 || op >= c->nops) return llfc_seterr("apply_weight: no op %d (the net has %d)", op + 1, c->nops);
-    const llfc_op *o = &c->ops[op];
+    if (llfc_net_check(net) || check_batch("apply_weight", n)) return -1;
+    if (op < 0 || op >= net->nops) return llfc_seterr("apply_weight: no op %d (the net has %d)", op + 1, net->nops);
+    const llfc_op *o = &net->ops[op];
     if (o->kind == LLFC_OP_CONV)
         return llfc_conv2d_forward(out, in, pdata(net, o->pw), NULL, (int)n, o->C, o->H, o->W, o->K, o->R, o->R,
                                    o->stride, o->pad, NULL);
@@ -485,12 +393,12 @@ int llfc_cnn_apply_weight(const llfc_net *net, int op, const float *in, int64_t 
         llfc_gemm(0, 1, (int)n, o->K, F, 1.0f, in, F, pdata(net, o->pw), F, 0.0f, out, o->K);
         return 0;
     }
-    return llfc_seterr("apply_weight: op %d (%s) is a %s, not a conv or linear", op + 1, o->name, kind_name(o->kind));
+    return llfc_seterr("apply_weight: op %d (%s) is a %s, not a conv or linear", op + 1, o->name, llfc_op_kind_name(o->kind));
 }
 
 /* ---- training passes ---------------------------------------------------------- */
 
-struct llfc_cnn_work {
+struct llfc_nn_work {
     int64_t maxbatch, n;  /* n: batch of the last forward_train (0: none) */
     int nops, lslot;      /* lslot: the logits' slot */
     float **v;            /* [nops + 1] slot values; v[0] is the caller's batch */
@@ -506,9 +414,10 @@ struct llfc_cnn_work {
     float *tmp;           /* [gsize] a gradient to add into an existing one */
     float *cwork;         /* conv scratch */
     char *fused;          /* per op: a BN or sum computing the ReLU of the next op (which writes over it) */
+    char *accp;           /* per param: its kernel adds into the gradient (zeroed first); 0 for linear layers */
 };
 
-void llfc_cnn_work_free(llfc_cnn_work *w)
+void llfc_nn_work_free(llfc_nn_work *w)
 {
     if (!w) return;
     for (int i = 0; i < w->nops; i++) {
@@ -519,47 +428,55 @@ void llfc_cnn_work_free(llfc_cnn_work *w)
     }
     for (int k = 0; k < w->ngall; k++) free(w->gall[k]);
     free(w->v), free(w->own), free(w->mean), free(w->rstd), free(w->idx), free(w->g), free(w->pool), free(w->gall);
-    free(w->tmp), free(w->cwork), free(w->fused);
+    free(w->tmp), free(w->cwork), free(w->fused), free(w->accp);
     free(w);
 }
 
-int64_t llfc_cnn_work_maxbatch(const llfc_cnn_work *w) { return w->maxbatch; }
+int64_t llfc_nn_work_maxbatch(const llfc_nn_work *w) { return w->maxbatch; }
 
-llfc_cnn_work *llfc_cnn_work_new(const llfc_net *net, int64_t maxbatch)
+llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
 {
-    if (llfc_cnn_check(net) || check_batch("work", maxbatch)) return NULL;
-    const llfc_cnn *c = net->cnn;
-    int ns = c->nops + 1;
-    llfc_cnn_work *w = llfc_calloc(1, sizeof *w);
+    if (llfc_net_check(net) || check_batch("work", maxbatch)) return NULL;
+    int ns = net->nslots;
+    llfc_nn_work *w = llfc_calloc(1, sizeof *w);
     int *nread = llfc_calloc((size_t)ns, sizeof *nread);
     if (!w || !nread) goto fail;
     w->maxbatch = maxbatch;
-    w->nops = c->nops;
-    w->lslot = c->ops[llfc_cnn_feat_op(net, net->nlayers - 1)].out;
+    w->nops = net->nops;
+    w->lslot = net->ops[llfc_net_feat_op(net, net->nfeat - 1)].out;
     if (!(w->v = llfc_calloc((size_t)ns, sizeof *w->v)) || !(w->own = llfc_calloc((size_t)ns, sizeof *w->own)) ||
-        !(w->mean = llfc_calloc((size_t)c->nops, sizeof *w->mean)) ||
-        !(w->rstd = llfc_calloc((size_t)c->nops, sizeof *w->rstd)) ||
-        !(w->idx = llfc_calloc((size_t)c->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
+        !(w->mean = llfc_calloc((size_t)net->nops, sizeof *w->mean)) ||
+        !(w->rstd = llfc_calloc((size_t)net->nops, sizeof *w->rstd)) ||
+        !(w->idx = llfc_calloc((size_t)net->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
         !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)) ||
-        !(w->fused = llfc_calloc((size_t)c->nops, 1)))
+        !(w->fused = llfc_calloc((size_t)net->nops, 1)) || !(w->accp = llfc_malloc((size_t)net->nparams + 1)))
         goto fail;
-    for (int i = 0; i < c->nops; i++) {
-        nread[c->ops[i].in]++;
-        if (c->ops[i].kind == LLFC_OP_ADD) nread[c->ops[i].in2]++;
+    memset(w->accp, 1, (size_t)net->nparams);
+    for (int i = 0; i < net->nops; i++)
+        if (net->ops[i].kind == LLFC_OP_LINEAR) {
+            if (net->ops[i].pw >= 0) w->accp[net->ops[i].pw] = 0;
+            if (net->ops[i].pb >= 0) w->accp[net->ops[i].pb] = 0;
+        }
+    for (int i = 0; i < net->nops; i++) {
+        nread[net->ops[i].in]++;
+        if (net->ops[i].kind == LLFC_OP_ADD) nread[net->ops[i].in2]++;
     }
     int64_t maxd = 1;
-    for (int i = 0; i < c->nops; i++) {
-        const llfc_op *o = &c->ops[i];
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
         int s = o->out;
-        int64_t d = llfc_cnn_slot_dim(net, s), hw = (int64_t)o->H * o->W;
+        int64_t d = llfc_net_slot_dim(net, s), hw = (int64_t)o->H * o->W;
         if (d > maxd) maxd = d;
-        /* A ReLU or a sum writes over an input that nothing else reads and
-         * whose value no backward step needs (only a ReLU needs its output). */
+        /* An activation or a sum writes over an input that nothing else
+         * reads and whose value no backward step needs (of all ops, only
+         * ReLU and tanh need their own output). */
         int alias = -1;
-        if (o->kind == LLFC_OP_RELU || o->kind == LLFC_OP_ADD) {
+        if (is_act(o->kind) || o->kind == LLFC_OP_ADD) {
             int cand[2] = {o->in, o->kind == LLFC_OP_ADD ? o->in2 : -1};
             for (int k = 0; k < 2 && alias < 0; k++)
-                if (cand[k] > 0 && nread[cand[k]] == 1 && c->ops[cand[k] - 1].kind != LLFC_OP_RELU) alias = cand[k];
+                if (cand[k] > 0 && nread[cand[k]] == 1 && net->ops[cand[k] - 1].kind != LLFC_OP_RELU &&
+                    net->ops[cand[k] - 1].kind != LLFC_OP_TANH)
+                    alias = cand[k];
         }
         if (alias > 0) w->v[s] = w->v[alias];
         else if (!(w->v[s] = w->own[s] = llfc_mallocarray((size_t)(maxbatch * d), sizeof(float)))) goto fail;
@@ -575,11 +492,11 @@ llfc_cnn_work *llfc_cnn_work_new(const llfc_net *net, int64_t maxbatch)
             if (!(w->idx[i] = llfc_mallocarray((size_t)(maxbatch * d), sizeof(int32_t)))) goto fail;
         }
     }
-    for (int i = 0; i < c->nops; i++)
-        w->fused[i] = (char)(relu_follows(c, i) && w->v[c->ops[i + 1].out] == w->v[c->ops[i].out]);
+    for (int i = 0; i < net->nops; i++)
+        w->fused[i] = (char)(relu_follows(net, i) && w->v[net->ops[i + 1].out] == w->v[net->ops[i].out]);
     size_t cw;
     int64_t ln;
-    scratch_sizes(c, maxbatch, &cw, &ln);
+    scratch_sizes(net, maxbatch, &cw, &ln);
     w->gsize = maxbatch * maxd;
     if (!(w->cwork = llfc_mallocarray(cw + 1, sizeof(float))) ||
         !(w->tmp = llfc_mallocarray((size_t)w->gsize, sizeof(float))))
@@ -588,11 +505,11 @@ llfc_cnn_work *llfc_cnn_work_new(const llfc_net *net, int64_t maxbatch)
     return w;
 fail:
     free(nread);
-    llfc_cnn_work_free(w);
+    llfc_nn_work_free(w);
     return NULL;
 }
 
-static float *grad_get(llfc_cnn_work *w)
+static float *grad_get(llfc_nn_work *w)
 {
     if (w->npool > 0) return w->pool[--w->npool];
     float *b = llfc_mallocarray((size_t)w->gsize, sizeof(float));
@@ -600,45 +517,46 @@ static float *grad_get(llfc_cnn_work *w)
     return b;
 }
 
-static void grad_put(llfc_cnn_work *w, int s)
+static void grad_put(llfc_nn_work *w, int s)
 {
     if (w->g[s]) w->pool[w->npool++] = w->g[s];
     w->g[s] = NULL;
 }
 
 /* Training-mode forward through ops [0, upto); momentum < 0: the net's. */
-static int train_run(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n, float momentum, int upto)
+static int train_run(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n, float momentum, int upto)
 {
-    const llfc_cnn *c = net->cnn;
-    if (c->nops != w->nops) return llfc_seterr("workspace made for another network");
+    if (net->nops != w->nops) return llfc_seterr("workspace made for another network");
     if (n < 1 || n > w->maxbatch)
         return llfc_seterr("batch of %lld samples, workspace holds 1 to %lld", (long long)n, (long long)w->maxbatch);
-    for (int s = 0; s <= c->nops; s++) grad_put(w, s);
+    for (int s = 0; s <= net->nops; s++) grad_put(w, s);
     w->n = 0;
     w->v[0] = (float *)x;
     for (int i = 0; i < upto; i++) {
-        const llfc_op *o = &c->ops[i];
-        op_ctx cx = {1, w->fused[i], momentum < 0 ? c->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i],
+        const llfc_op *o = &net->ops[i];
+        op_ctx cx = {1, w->fused[i], momentum < 0 ? net->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i],
                      w->cwork};
         if (op_forward(net, o, w->v[o->in], o->kind == LLFC_OP_ADD ? w->v[o->in2] : NULL, w->v[o->out], n, &cx))
-            return llfc_adderr("%s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
+            return llfc_adderr("%s (op %d, %s)", o->name, i + 1, llfc_op_kind_name(o->kind));
         if (cx.relu) i++; /* the ReLU's output (the same buffer) is written */
     }
     w->n = n;
     return 0;
 }
 
-int llfc_cnn_forward_train(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n)
+int llfc_net_forward_train(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n)
 {
-    return train_run(net, w, x, n, -1.0f, net->cnn->nops);
+    return train_run(net, w, x, n, -1.0f, net->nops);
 }
 
-float *llfc_cnn_work_logits(llfc_cnn_work *w) { return w->v[w->lslot]; }
-
-float *llfc_cnn_work_dlogits(llfc_cnn_work *w)
+int llfc_net_loss_start(const llfc_net *net, llfc_nn_work *w, const int32_t *y, int64_t n, double *loss_sum,
+                        int64_t *nerr)
 {
-    if (!w->g[w->lslot]) w->g[w->lslot] = grad_get(w);
-    return w->g[w->lslot];
+    if (net->nops != w->nops) return llfc_seterr("workspace made for another network");
+    if (w->n != n) return llfc_seterr("loss: no forward_train of %lld samples before it", (long long)n);
+    if (!w->g[w->lslot] && !(w->g[w->lslot] = grad_get(w))) return -1;
+    return llfc_xent(w->v[w->lslot], y, n, llfc_net_num_classes(net), 1.0f / (float)n, loss_sum, nerr,
+                     w->g[w->lslot]);
 }
 
 static float *pgrad(const llfc_net *net, float **grad, int p)
@@ -650,7 +568,7 @@ static float *pgrad(const llfc_net *net, float **grad, int p)
 /* Where the gradient of input slot s goes: its own buffer when this is the
  * first contribution (*acc = 0), else w->tmp to be added (*acc = 1); NULL
  * for the network input. */
-static float *din_for(llfc_cnn_work *w, int s, int *acc)
+static float *din_for(llfc_nn_work *w, int s, int *acc)
 {
     *acc = 0;
     if (s == 0) return NULL;
@@ -658,25 +576,36 @@ static float *din_for(llfc_cnn_work *w, int s, int *acc)
     return w->g[s] = grad_get(w);
 }
 
-int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int64_t n64, float **grad)
+int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int64_t n64, float **grad)
 {
-    const llfc_cnn *c = net->cnn;
-    if (c->nops != w->nops) return llfc_seterr("backward: workspace made for another network");
+    if (net->nops != w->nops) return llfc_seterr("backward: workspace made for another network");
     if (w->n != n64 || !w->g[w->lslot])
         return llfc_seterr("backward: no forward_train and loss of %lld samples before it", (long long)n64);
+    /* the conv and norm kernels add into their gradients; linear layers write theirs */
     for (int p = 0; p < net->nparams; p++) {
         float *gp = pgrad(net, grad, p);
-        if (gp) memset(gp, 0, (size_t)llfc_tensor_numel(net->param[p]) * sizeof *gp);
+        if (gp && w->accp[p]) memset(gp, 0, (size_t)llfc_tensor_numel(net->param[p]) * sizeof *gp);
     }
     int n = (int)n64;
-    for (int i = c->nops - 1; i >= 0; i--) {
-        const llfc_op *o = &c->ops[i];
+    for (int i = net->nops - 1; i >= 0; i--) {
+        const llfc_op *o = &net->ops[i];
         const float *G = w->g[o->out];
-        if (!G) continue; /* does not reach the loss */
-        if (o->kind == LLFC_OP_RELU && i > 0 && w->fused[i - 1] && c->ops[i - 1].kind == LLFC_OP_BN &&
+        if (!G) { /* does not reach the loss */
+            float *gp[2] = {o->kind == LLFC_OP_LINEAR ? pgrad(net, grad, o->pw) : NULL,
+                            o->kind == LLFC_OP_LINEAR ? pgrad(net, grad, o->pb) : NULL};
+            for (int k = 0; k < 2; k++)
+                if (gp[k]) memset(gp[k], 0, (size_t)llfc_tensor_numel(net->param[k ? o->pb : o->pw]) * sizeof(float));
+            continue;
+        }
+        if (o->kind == LLFC_OP_RELU && i > 0 && w->fused[i - 1] && net->ops[i - 1].kind == LLFC_OP_BN &&
             !w->g[o->in]) {
             /* the fused BatchNorm's backward applies the ReLU's mask itself */
             w->g[o->in] = w->g[o->out];
+            w->g[o->out] = NULL;
+            continue;
+        }
+        if (o->kind == LLFC_OP_IDENTITY && o->in > 0 && !w->g[o->in]) {
+            w->g[o->in] = w->g[o->out]; /* the gradient passes unchanged */
             w->g[o->out] = NULL;
             continue;
         }
@@ -729,6 +658,12 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
         case LLFC_OP_RELU:
             if (din) ew(EW_RELU_BACK, din, G, w->v[o->out], m);
             break;
+        case LLFC_OP_TANH:
+            if (din) ew(EW_TANH_BACK, din, G, w->v[o->out], m);
+            break;
+        case LLFC_OP_IDENTITY:
+            if (din) memcpy(din, G, (size_t)m * sizeof *din);
+            break;
         case LLFC_OP_MAXPOOL:
             if (din) rc = llfc_maxpool2d_backward(din, G, w->idx[i], n, C, H, W, o->R, o->stride);
             break;
@@ -737,43 +672,123 @@ int llfc_cnn_backward(const llfc_net *net, llfc_cnn_work *w, const float *x, int
             break;
         case LLFC_OP_LINEAR: {
             int F = C * H * W;
-            /* dW [K, F] += G^T [K, n] @ in [n, F]; db += column sums; din [n, F] = G [n, K] @ W [K, F] */
-            if (dw) llfc_gemm(1, 0, K, F, n, 1.0f, G, K, in, F, 1.0f, dw, F);
-            if (db)
+            /* dW [K, F] = G^T [K, n] @ in [n, F]; db = column sums; din [n, F] = G [n, K] @ W [K, F] */
+            if (dw) llfc_gemm(1, 0, K, F, n, 1.0f, G, K, in, F, 0.0f, dw, F);
+            if (db) {
+                memset(db, 0, (size_t)K * sizeof *db);
                 for (int r = 0; r < n; r++) add_to(db, G + (int64_t)r * K, K);
+            }
             if (din) llfc_gemm(0, 0, n, F, K, 1.0f, G, K, pdata(net, o->pw), F, 0.0f, din, F);
             break;
         }
         }
-        if (rc) return llfc_adderr("backward: %s (op %d, %s)", o->name, i + 1, kind_name(o->kind));
+        if (rc) return llfc_adderr("backward: %s (op %d, %s)", o->name, i + 1, llfc_op_kind_name(o->kind));
         if (din && acc) ew(EW_ADD_TO, w->g[o->in], din, NULL, m);
         grad_put(w, o->out);
     }
-    for (int s = 0; s <= c->nops; s++) grad_put(w, s);
+    for (int s = 0; s <= net->nops; s++) grad_put(w, s);
     w->n = 0;
+    return 0;
+}
+
+/* ---- loss and evaluation ----------------------------------------------------- */
+int llfc_xent(const float *logits, const int32_t *y, int64_t n, int64_t k, float scale,
+              double *loss_sum, int64_t *nerr, float *dlogits)
+{
+    double loss = 0.0;
+    int64_t errs = 0;
+    for (int64_t r = 0; r < n; r++) {
+        const float *z = logits + r * k;
+        int32_t t = y[r];
+        if (t < 0 || t >= k)
+            return llfc_seterr("label %d of row %lld is outside [0, %lld)", (int)t, (long long)r + 1, (long long)k);
+        int64_t am = 0;
+        float m = z[0];
+        for (int64_t j = 1; j < k; j++) if (z[j] > m) { m = z[j]; am = j; }
+        if (am != t || z[t] != z[t]) errs++;
+        double s = 0.0;
+        for (int64_t j = 0; j < k; j++) s += exp((double)(z[j] - m));
+        double lse = (double)m + log(s);
+        loss += lse - (double)z[t];
+        if (dlogits) {
+            float *d = dlogits + r * k;
+            float inv = (float)(1.0 / s);
+            for (int64_t j = 0; j < k; j++) d[j] = scale * (expf(z[j] - m) * inv);
+            d[t] -= scale;
+        }
+    }
+    if (loss_sum) *loss_sum += loss;
+    if (nerr) *nerr += errs;
+    return 0;
+}
+
+int llfc_net_loss_grad(const llfc_net *net, const float *x, const int32_t *y, int64_t n,
+                       float **grad, double *loss, int64_t *nerr)
+{
+    llfc_nn_work *w = llfc_nn_work_new(net, n);
+    if (!w) return -1;
+    double ls = 0.0;
+    int rc = -1;
+    if (llfc_net_forward_train(net, w, x, n)) goto done;
+    if (llfc_net_loss_start(net, w, y, n, &ls, nerr)) goto done;
+    if (llfc_net_backward(net, w, x, n, grad)) goto done;
+    if (loss) *loss = ls / (double)n;
+    rc = 0;
+done:
+    llfc_nn_work_free(w);
+    return rc;
+}
+
+/* ---- evaluation -------------------------------------------------------------- */
+int llfc_net_eval(const llfc_net *net, const float *x, const int32_t *y, int64_t n, int64_t batch,
+                  llfc_eval_result *res, llfc_progress_fn progress, void *ud)
+{
+    if (batch < 1) return llfc_seterr("batch size must be positive, got %lld", (long long)batch);
+    if (n < 1) return llfc_seterr("no samples to evaluate");
+    if (batch > n) batch = n;
+    int64_t in = llfc_net_input_dim(net), k = llfc_net_num_classes(net);
+    float *logits = llfc_mallocarray((size_t)(batch * k), sizeof(float));
+    if (!logits) return -1;
+    double loss = 0.0;
+    int64_t errs = 0;
+    for (int64_t s = 0; s < n; s += batch) {
+        int64_t m = n - s < batch ? n - s : batch;
+        if (llfc_net_forward(net, x + s * in, m, logits) ||
+            llfc_xent(logits, y + s, m, k, 1.0f, &loss, &errs, NULL)) {
+            free(logits);
+            return -1;
+        }
+        if (llfc_progress_stop(progress, ud, (double)(s + m), (double)n, "eval")) {
+            free(logits);
+            return -1;
+        }
+    }
+    free(logits);
+    res->n = n;
+    res->err = (double)errs / (double)n;
+    res->loss = loss / (double)n;
     return 0;
 }
 
 /* ---- BatchNorm statistics ------------------------------------------------------- */
 
-int llfc_cnn_reset_bn(llfc_net *net, const float *x, int64_t n, int64_t batch, llfc_progress_fn progress, void *ud)
+int llfc_net_reset_bn(llfc_net *net, const float *x, int64_t n, int64_t batch, llfc_progress_fn progress, void *ud)
 {
-    if (llfc_cnn_check(net)) return -1;
-    const llfc_cnn *c = net->cnn;
+    if (llfc_net_check(net)) return -1;
     if (n < 1) return llfc_seterr("reset_bn: no samples");
     if (batch < 1) return llfc_seterr("reset_bn: batch must be positive, got %lld", (long long)batch);
     if (batch > n) batch = n;
     int last = -1, nbn = 0;
-    for (int i = 0; i < c->nops; i++)
-        if (c->ops[i].kind == LLFC_OP_BN) last = i, nbn++;
+    for (int i = 0; i < net->nops; i++)
+        if (net->ops[i].kind == LLFC_OP_BN) last = i, nbn++;
     if (last < 0) return llfc_seterr("reset_bn: the network has no BatchNorm layers");
     /* the buffers as they were, restored on failure or interruption */
     float **saved = llfc_calloc((size_t)net->nparams, sizeof *saved);
-    llfc_cnn_work *w = llfc_cnn_work_new(net, batch);
+    llfc_nn_work *w = llfc_nn_work_new(net, batch);
     int rc = -1;
     if (!saved || !w) goto done;
     for (int i = 0; i <= last; i++) {
-        const llfc_op *o = &c->ops[i];
+        const llfc_op *o = &net->ops[i];
         if (o->kind != LLFC_OP_BN) continue;
         int ps[3] = {o->prm, o->prv, o->pnbt};
         float init[3] = {0.0f, 1.0f, 0.0f};
@@ -786,7 +801,7 @@ int llfc_cnn_reset_bn(llfc_net *net, const float *x, int64_t n, int64_t batch, l
             for (int64_t j = 0; j < m; j++) d[j] = init[k];
         }
     }
-    int64_t in = llfc_cnn_slot_dim(net, 0), t = 0;
+    int64_t in = llfc_net_slot_dim(net, 0), t = 0;
     for (int64_t s = 0; s < n; s += batch, t++) {
         int64_t m = n - s < batch ? n - s : batch;
         /* momentum 1/(t+1): the running values are the mean over batches so far */
@@ -805,6 +820,6 @@ done:
     if (saved)
         for (int p = 0; p < net->nparams; p++) free(saved[p]);
     free(saved);
-    llfc_cnn_work_free(w);
+    llfc_nn_work_free(w);
     return rc;
 }

@@ -1,13 +1,45 @@
-/* l_cnn.c - Lua binding of the conv net builders (nn_cnn.h): nn.vgg{...},
- * nn.resnet20{...} and the module listing of tostring(net) for conv nets
- * (registers into the nn module). */
+/* l_build.c - Lua binding of the builders (build.h): nn.mlp{...},
+ * nn.vgg{...}, nn.resnet20{...} (registers into the nn module). */
 #include "lbind.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- nn.mlp{784, 512, 10, seed = 1, act = "relu", init = "torch"} ------------ */
+static int nn_mlp(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer nw = luaL_len(L, 1);
+    if (nw < 2) return luaL_error(L, "nn.mlp: give at least 2 widths (input and classes), got %d", (int)nw);
+    if (nw > 1024) return luaL_error(L, "nn.mlp: %d widths is too many", (int)nw);
+    int64_t widths[1025];
+    for (lua_Integer i = 1; i <= nw; i++) {
+        lua_geti(L, 1, i);
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok) return luaL_error(L, "nn.mlp: width %d must be an integer, got %s", (int)i, luaL_typename(L, -1));
+        widths[i - 1] = v;
+        lua_pop(L, 1);
+    }
+    static const char *const names[] = {"seed", "act", "init", NULL};
+    lb_checktypos(L, 1, names, "nn.mlp");
+    lua_Integer seed = lb_optinteger(L, 1, "seed", 1, "nn.mlp");
+    const char *act = lb_optstring(L, 1, "act", "relu", "nn.mlp");
+    const char *init = lb_optstring(L, 1, "init", "torch", "nn.mlp");
+    int a = llfc_act_from_name(act);
+    if (a < 0) return luaL_error(L, "nn.mlp: unknown act '%s' (relu, tanh or identity)", act);
+    int in;
+    if (!strcmp(init, "torch")) in = LLFC_INIT_TORCH;
+    else if (!strcmp(init, "kaiming") || !strcmp(init, "he")) in = LLFC_INIT_KAIMING;
+    else return luaL_error(L, "nn.mlp: unknown init '%s' (torch or kaiming)", init);
+    llfc_net *net = llfc_mlp_new((int)nw, widths, a, in, (uint64_t)seed);
+    if (!net) return lb_error(L, "nn.mlp");
+    lb_pushnet(L, net);
+    return 1;
+}
 
 #define M_POOL (-1)
 #define MAXSPEC 128
@@ -108,20 +140,14 @@ static int nn_vgg(lua_State *L)
     read_input(L, 1, in, fn);
     llfc_net *net;
     if (depth) {
-        char ws[32], cfg[256];
-        snprintf(ws, sizeof ws, "%g", width);
-        if (strtod(ws, NULL) != width) snprintf(ws, sizeof ws, "%.17g", width);
-        snprintf(cfg, sizeof cfg, "vgg depth=%d width=%s norm=%s head=%s classes=%lld input=%d,%d,%d", (int)depth, ws,
-                 norm == LLFC_NORM_BN ? "bn" : norm == LLFC_NORM_LN ? "ln" : "none", hs, (long long)classes, in[0],
-                 in[1], in[2]);
-        net = llfc_cnn_build(cfg, (uint64_t)seed);
+        net = llfc_vgg_depth_new(in[0], in[1], in[2], (int)depth, width, norm, head, classes, (uint64_t)seed);
     } else {
         for (int i = 0; i < ns; i++)
             if (spec[i] != M_POOL) {
                 double c = floor(spec[i] * width + 0.5);
                 spec[i] = c < 1 ? 1 : (int)c;
             }
-        net = llfc_cnn_vgg(in[0], in[1], in[2], ns, spec, norm, head, classes, (uint64_t)seed);
+        net = llfc_vgg_new(in[0], in[1], in[2], ns, spec, norm, head, classes, (uint64_t)seed);
     }
     if (!net) return lb_error(L, fn);
     lb_pushnet(L, net);
@@ -147,80 +173,14 @@ static int nn_resnet20(lua_State *L)
     lua_Integer seed = lb_optinteger(L, 1, "seed", 1, fn);
     int in[3];
     read_input(L, 1, in, fn);
-    llfc_net *net = llfc_cnn_resnet20(in[0], in[1], in[2], (int)width, norm, classes, (uint64_t)seed);
+    llfc_net *net = llfc_resnet20_new(in[0], in[1], in[2], (int)width, norm, classes, (uint64_t)seed);
     if (!net) return lb_error(L, fn);
     lb_pushnet(L, net);
     return 1;
 }
 
-/* ---- tostring ---------------------------------------------------------------- */
-
-static int64_t numel_or0(const llfc_net *net, int p) { return p >= 0 ? llfc_tensor_numel(net->param[p]) : 0; }
-
-/* "conv3x3/2 16 -> 32" etc. */
-static void describe(const llfc_net *net, const llfc_op *o, char *buf, size_t n)
-{
-    switch (o->kind) {
-    case LLFC_OP_CONV: {
-        char st[16] = "";
-        if (o->stride > 1) snprintf(st, sizeof st, "/%d", o->stride);
-        snprintf(buf, n, "conv%dx%d%s %d -> %d", o->R, o->R, st, o->C, o->K);
-        break;
-    }
-    case LLFC_OP_BN: snprintf(buf, n, "batchnorm %d", o->C); break;
-    case LLFC_OP_LN: snprintf(buf, n, "layernorm %d (channels)", o->C); break;
-    case LLFC_OP_RELU: snprintf(buf, n, "relu%s", o->feat >= 0 ? " (feature)" : ""); break;
-    case LLFC_OP_MAXPOOL: snprintf(buf, n, "maxpool%dx%d", o->R, o->R); break;
-    case LLFC_OP_GAP: snprintf(buf, n, "global avgpool"); break;
-    case LLFC_OP_ADD: {
-        const char *a = o->in > 0 ? net->cnn->ops[o->in - 1].name : "input";
-        const char *b = o->in2 > 0 ? net->cnn->ops[o->in2 - 1].name : "input";
-        snprintf(buf, n, "add %s + %s", a, b);
-        break;
-    }
-    case LLFC_OP_LINEAR: snprintf(buf, n, "linear %d -> %d", o->C * o->H * o->W, o->K); break;
-    default: snprintf(buf, n, "op %d", o->kind); break;
-    }
-}
-
-/* tostring(net) of a conv net: the config, then one line per op */
-int lnn_cnn_tostring(lua_State *L, const llfc_net *net)
-{
-    const llfc_cnn *c = net->cnn;
-    int64_t ntrain = 0, nbuf = 0;
-    for (int p = 0; p < net->nparams; p++) {
-        if (!net->ptrain || net->ptrain[p]) ntrain += llfc_tensor_numel(net->param[p]);
-        else nbuf += llfc_tensor_numel(net->param[p]);
-    }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    char line[320];
-    snprintf(line, sizeof line, "llfc.Net cnn: %s\n", c->config);
-    luaL_addstring(&b, line);
-    snprintf(line, sizeof line, "  %lld parameters%s", (long long)ntrain, nbuf ? "" : "\n");
-    luaL_addstring(&b, line);
-    if (nbuf) {
-        snprintf(line, sizeof line, " (+ %lld values in BatchNorm buffers)\n", (long long)nbuf);
-        luaL_addstring(&b, line);
-    }
-    snprintf(line, sizeof line, "  %-26s %-44s %-12s %9s\n", "name", "module", "output", "params");
-    luaL_addstring(&b, line);
-    for (int i = 0; i < c->nops; i++) {
-        const llfc_op *o = &c->ops[i];
-        char mod[128], out[32], par[24] = "";
-        describe(net, o, mod, sizeof mod);
-        if (o->kind == LLFC_OP_LINEAR) snprintf(out, sizeof out, "%d", o->K);
-        else snprintf(out, sizeof out, "%dx%dx%d", o->K, o->P, o->Q);
-        int64_t np = numel_or0(net, o->pw) + numel_or0(net, o->pb);
-        if (np) snprintf(par, sizeof par, "%lld", (long long)np);
-        snprintf(line, sizeof line, "  %-26s %-44s %-12s %9s\n", o->name, mod, out, par);
-        luaL_addstring(&b, line);
-    }
-    lb_pushresult_chomp(&b);
-    return 1;
-}
-
-const luaL_Reg lnn_cnn_funcs[] = {
+const luaL_Reg lnn_build_funcs[] = {
+    {"mlp", nn_mlp},
     {"vgg", nn_vgg},
     {"resnet20", nn_resnet20},
     {NULL, NULL},

@@ -1,9 +1,9 @@
-/* test_cnn_build.c - the conv net builders (nn_cnn_build.c): PyTorch names,
- * shapes and parameter counts (checked against totals computed here by hand),
+/* test_build.c - the builders (MLP, VGG, ResNet-20): PyTorch names, shapes
+ * and parameter counts (checked against totals computed here by hand),
  * op lists, feature layers, permutation specs, initialisation, the
  * configuration text and its parser. */
 #include "check.h"
-#include "nn/nn_cnn.h"
+#include "nn/build.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static const char *shape(const llfc_net *net, const char *name)
 /* op list structure: slots chain, geometry of each input matches its slot */
 static int ops_consistent(const llfc_net *net, char *why, size_t n)
 {
-    const llfc_cnn *c = net->cnn;
+    const llfc_net *c = net;
     if (c->nslots != c->nops + 1) return snprintf(why, n, "nslots %d nops %d", c->nslots, c->nops), 0;
     int feats = 0;
     for (int i = 0; i < c->nops; i++) {
@@ -71,7 +71,7 @@ static int ops_consistent(const llfc_net *net, char *why, size_t n)
             feats++;
         } else if (o->feat != -1) return snprintf(why, n, "op %d has feat", i), 0;
     }
-    if (feats != net->nlayers) return snprintf(why, n, "%d features, nlayers %d", feats, net->nlayers), 0;
+    if (feats != net->nfeat) return snprintf(why, n, "%d features, nlayers %d", feats, net->nfeat), 0;
     if (c->ops[c->nops - 1].kind != LLFC_OP_LINEAR) return snprintf(why, n, "last op not linear"), 0;
     return 1;
 }
@@ -95,9 +95,9 @@ static int spec_consistent(const llfc_net *net, char *why, size_t n)
             }
         if (!out || !in) return snprintf(why, n, "group %s unused (out %d in %d)", s->gname[g], out, in), 0;
         int f = s->gfeat[g], found = 0;
-        for (int i = 0; i < net->cnn->nops; i++)
-            if (net->cnn->ops[i].kind == LLFC_OP_RELU && net->cnn->ops[i].feat == f && f >= 0)
-                found = net->cnn->ops[i].K == s->gsize[g];
+        for (int i = 0; i < net->nops; i++)
+            if (net->ops[i].kind == LLFC_OP_RELU && net->ops[i].feat == f && f >= 0)
+                found = net->ops[i].K == s->gsize[g];
         if (!found) return snprintf(why, n, "group %s gfeat %d", s->gname[g], f), 0;
     }
     return 1;
@@ -113,8 +113,8 @@ static const char *group_of(const llfc_net *net, const char *pname, int d)
 
 static int op_named(const llfc_net *net, const char *name)
 {
-    for (int i = 0; i < net->cnn->nops; i++)
-        if (!strcmp(net->cnn->ops[i].name, name)) return i;
+    for (int i = 0; i < net->nops; i++)
+        if (!strcmp(net->ops[i].name, name)) return i;
     return -1;
 }
 
@@ -140,12 +140,14 @@ static int64_t resnet_count(int64_t k, int norm, int64_t cin, int64_t classes)
 
 static void test_resnet(void)
 {
-    llfc_net *net = llfc_cnn_resnet20(3, 32, 32, 1, LLFC_NORM_BN, 10, 1);
+    llfc_net *net = llfc_resnet20_new(3, 32, 32, 1, LLFC_NORM_BN, 10, 1);
     CHECK(net != NULL, "resnet20 width 1 bn builds");
     if (!net) return;
     char why[160] = "";
-    CHECK(net->arch == LLFC_ARCH_CNN && net->cnn->family == LLFC_CNN_RESNET && net->cnn->norm == LLFC_NORM_BN,
-          "resnet20: arch cnn, family resnet, norm bn");
+    char fam[16];
+    CHECK(!strcmp(llfc_net_arch(net), "cnn") && !strcmp(llfc_net_family(net, fam, sizeof fam), "resnet20") &&
+              strstr(net->config, " norm=bn") && llfc_net_count_ops(net, LLFC_OP_BN) == 21,
+          "resnet20: arch cnn, family resnet20, norm bn (21 BatchNorm ops)");
     CHECK(trainable(net) == 272474, "resnet20 bn: 272,474 trainable parameters as PyTorch's parameters() (got %lld)",
           (long long)trainable(net));
     CHECK(resnet_count(1, 1, 3, 10) == 272474, "the hand count agrees with PyTorch's 272,474");
@@ -175,25 +177,25 @@ static void test_resnet(void)
     CHECK(bufs == 3 * 21 && bad == 0, "ptrain is 0 exactly for the 63 BatchNorm buffers (%d, %d wrong)", bufs, bad);
     CHECK(ops_consistent(net, why, sizeof why), "resnet20 op list consistent %s", why);
     /* features: conv1, then relu1 and the output of each of 9 blocks, logits */
-    CHECK(net->nlayers == 20 && net->widths[0] == 3 * 32 * 32, "resnet20: 20 feature layers, input 3072");
+    CHECK(net->nfeat == 20 && net->widths[0] == 3 * 32 * 32, "resnet20: 20 feature layers, input 3072");
     CHECK(net->widths[1] == 16 * 32 * 32 && net->widths[4] == 16 * 32 * 32 && net->widths[8] == 32 * 16 * 16 &&
               net->widths[19] == 64 * 8 * 8 && net->widths[20] == 10,
           "resnet20 feature sizes 16x32x32 ... 64x8x8, 10");
     int f1 = op_named(net, "conv1"), f2 = op_named(net, "layer1.0.relu1"), f3 = op_named(net, "layer3.2");
-    CHECK(f1 >= 0 && net->cnn->ops[f1].kind == LLFC_OP_CONV, "op 'conv1' is the stem conv (module path)");
+    CHECK(f1 >= 0 && net->ops[f1].kind == LLFC_OP_CONV, "op 'conv1' is the stem conv (module path)");
     /* the stem relu is also called conv1: find the RELU */
     int relu_stem = -1;
-    for (int i = 0; i < net->cnn->nops; i++)
-        if (net->cnn->ops[i].kind == LLFC_OP_RELU && !strcmp(net->cnn->ops[i].name, "conv1")) relu_stem = i;
-    CHECK(relu_stem >= 0 && net->cnn->ops[relu_stem].feat == 0, "feature 0 is the stem ReLU named conv1");
-    CHECK(f2 >= 0 && net->cnn->ops[f2].feat == 1, "feature 1 is layer1.0.relu1");
-    CHECK(f3 >= 0 && net->cnn->ops[f3].kind == LLFC_OP_RELU && net->cnn->ops[f3].feat == 18,
+    for (int i = 0; i < net->nops; i++)
+        if (net->ops[i].kind == LLFC_OP_RELU && !strcmp(net->ops[i].name, "conv1")) relu_stem = i;
+    CHECK(relu_stem >= 0 && net->ops[relu_stem].feat == 0, "feature 0 is the stem ReLU named conv1");
+    CHECK(f2 >= 0 && net->ops[f2].feat == 1, "feature 1 is layer1.0.relu1");
+    CHECK(f3 >= 0 && net->ops[f3].kind == LLFC_OP_RELU && net->ops[f3].feat == 18,
           "feature 18 is layer3.2 (block output)");
     int add = op_named(net, "layer2.0.add"), sc = op_named(net, "layer2.0.shortcut.1");
-    CHECK(add >= 0 && sc >= 0 && net->cnn->ops[add].in2 == sc + 1 && net->cnn->ops[add].P == 16,
+    CHECK(add >= 0 && sc >= 0 && net->ops[add].in2 == sc + 1 && net->ops[add].P == 16,
           "layer2.0: the sum reads the projection shortcut's norm, 16x16");
     int add1 = op_named(net, "layer1.1.add"), out0 = op_named(net, "layer1.0");
-    CHECK(add1 >= 0 && net->cnn->ops[add1].in2 == out0 + 1, "layer1.1: identity shortcut from layer1.0's output");
+    CHECK(add1 >= 0 && net->ops[add1].in2 == out0 + 1, "layer1.1: identity shortcut from layer1.0's output");
     /* permspec */
     CHECK(spec_consistent(net, why, sizeof why), "resnet20 permspec consistent %s", why);
     CHECK(net->spec->ngroups == 12, "resnet20: 3 stream groups + 9 inner groups (got %d)", net->spec->ngroups);
@@ -220,8 +222,8 @@ static void test_resnet(void)
     int g = llfc_permspec_group(net->spec, "S2"), gi = llfc_permspec_group(net->spec, "layer1.0");
     CHECK(g >= 0 && net->spec->gfeat[g] == 12 && gi >= 0 && net->spec->gfeat[gi] == 1,
           "gfeat: S2 -> layer2.2 (feature 12), layer1.0 -> layer1.0.relu1 (feature 1)");
-    CHECK(!strcmp(net->cnn->config, "resnet20 width=1 norm=bn classes=10 input=3,32,32"), "config text '%s'",
-          net->cnn->config);
+    CHECK(!strcmp(net->config, "resnet20 width=1 norm=bn classes=10 input=3,32,32"), "config text '%s'",
+          net->config);
     /* init: BN 1/0 and running stats, linear bound, conv std */
     const float *rv = llfc_tensor_data(net->param[find(net, "layer3.1.bn1.running_var")]);
     const float *bw = llfc_tensor_data(net->param[find(net, "layer3.1.bn1.weight")]);
@@ -234,17 +236,17 @@ static void test_resnet(void)
     net_free(net);
 
     /* LayerNorm, none, wide, odd input */
-    net = llfc_cnn_resnet20(3, 32, 32, 1, LLFC_NORM_LN, 10, 1);
+    net = llfc_resnet20_new(3, 32, 32, 1, LLFC_NORM_LN, 10, 1);
     CHECK(net && trainable(net) == 272474 && net->nparams == 1 + 2 + 9 * 6 + 2 * 3 + 2 && find(net, "ln1.weight") == 1 &&
               find(net, "layer2.0.ln2.bias") >= 0 && find(net, "layer2.0.shortcut.1.weight") >= 0 &&
-              net->cnn->ops[1].kind == LLFC_OP_LN,
+              net->ops[1].kind == LLFC_OP_LN,
           "resnet20 ln: 272,474 parameters, 65 tensors named ln1, ln2, shortcut.1");
     int nobuf = 1;
     for (int p = 0; net && p < net->nparams; p++) nobuf &= net->ptrain[p];
     CHECK(nobuf, "resnet20 ln: no buffers");
     if (net) CHECK(spec_consistent(net, why, sizeof why), "resnet20 ln permspec consistent %s", why);
     net_free(net);
-    net = llfc_cnn_resnet20(1, 28, 28, 2, LLFC_NORM_NONE, 7, 3);
+    net = llfc_resnet20_new(1, 28, 28, 2, LLFC_NORM_NONE, 7, 3);
     CHECK(net && trainable(net) == resnet_count(2, 0, 1, 7) && find(net, "conv1.bias") >= 0 &&
               find(net, "layer3.0.shortcut.0.bias") >= 0 && find(net, "layer3.0.shortcut.1.weight") < 0,
           "resnet20 none width 2 on 1x28x28: convs with biases, count %lld", (long long)resnet_count(2, 0, 1, 7));
@@ -256,19 +258,19 @@ static void test_resnet(void)
         CHECK(!strcmp(group_of(net, "layer1.0.conv2.bias", 0), "S1"), "conv biases follow their group");
     }
     net_free(net);
-    net = llfc_cnn_resnet20(3, 32, 32, 4, LLFC_NORM_BN, 10, 1);
+    net = llfc_resnet20_new(3, 32, 32, 4, LLFC_NORM_BN, 10, 1);
     CHECK(net && trainable(net) == resnet_count(4, 1, 3, 10), "resnet20 width 4: %lld parameters",
           (long long)resnet_count(4, 1, 3, 10));
     net_free(net);
-    net = llfc_cnn_resnet20(3, 5, 3, 1, LLFC_NORM_BN, 2, 1);
+    net = llfc_resnet20_new(3, 5, 3, 1, LLFC_NORM_BN, 2, 1);
     CHECK(net && ops_consistent(net, why, sizeof why) && net->widths[19] == 64 * 2 * 1,
           "resnet20 on 5x3: odd sides halve to 3x2 and 2x1 %s", why);
     net_free(net);
-    CHECK(!llfc_cnn_resnet20(3, 32, 32, 0, LLFC_NORM_BN, 10, 1) && strstr(llfc_errmsg(), "width"),
+    CHECK(!llfc_resnet20_new(3, 32, 32, 0, LLFC_NORM_BN, 10, 1) && strstr(llfc_errmsg(), "width"),
           "resnet20 width 0 is an error: %s", llfc_errmsg());
-    CHECK(!llfc_cnn_resnet20(3, 32, 32, 1, 7, 10, 1) && strstr(llfc_errmsg(), "norm"), "unknown norm is an error");
-    CHECK(!llfc_cnn_resnet20(0, 32, 32, 1, 1, 10, 1) && strstr(llfc_errmsg(), "input"), "input 0 is an error");
-    CHECK(!llfc_cnn_resnet20(3, 32, 32, 1, 1, 0, 1) && strstr(llfc_errmsg(), "classes"), "0 classes is an error");
+    CHECK(!llfc_resnet20_new(3, 32, 32, 1, 7, 10, 1) && strstr(llfc_errmsg(), "norm"), "unknown norm is an error");
+    CHECK(!llfc_resnet20_new(0, 32, 32, 1, 1, 10, 1) && strstr(llfc_errmsg(), "input"), "input 0 is an error");
+    CHECK(!llfc_resnet20_new(3, 32, 32, 1, 1, 0, 1) && strstr(llfc_errmsg(), "classes"), "0 classes is an error");
 }
 
 /* ---- VGG ------------------------------------------------------------------------ */
@@ -278,7 +280,7 @@ static const int vgg11[] = {64, -1, 128, -1, 256, 256, -1, 512, 512, -1, 512, 51
 static void test_vgg(void)
 {
     char why[160] = "";
-    llfc_net *net = llfc_cnn_vgg(3, 32, 32, 13, vgg11, LLFC_NORM_NONE, LLFC_VGG_GAP, 10, 1);
+    llfc_net *net = llfc_vgg_new(3, 32, 32, 13, vgg11, LLFC_NORM_NONE, LLFC_VGG_GAP, 10, 1);
     CHECK(net != NULL, "vgg11 builds");
     if (!net) return;
     /* by hand: (C*9 + 1) * K per conv, 512*10 + 10 classifier */
@@ -296,14 +298,14 @@ static void test_vgg(void)
     CHECK(ok, "vgg11 conv names follow torchvision's features indices");
     CHECK(!strcmp(shape(net, "features.8.weight"), "256,256,3,3") && !strcmp(shape(net, "classifier.weight"), "10,512"),
           "features.8.weight [256, 256, 3, 3], classifier.weight [10, 512]");
-    CHECK(op_named(net, "features.20") >= 0 && net->cnn->ops[op_named(net, "features.20")].kind == LLFC_OP_MAXPOOL &&
+    CHECK(op_named(net, "features.20") >= 0 && net->ops[op_named(net, "features.20")].kind == LLFC_OP_MAXPOOL &&
               op_named(net, "avgpool") >= 0,
           "5th max pool is features.20, then avgpool");
-    CHECK(net->nlayers == 9 && net->widths[1] == 64 * 32 * 32 && net->widths[2] == 128 * 16 * 16 &&
+    CHECK(net->nfeat == 9 && net->widths[1] == 64 * 32 * 32 && net->widths[2] == 128 * 16 * 16 &&
               net->widths[8] == 512 * 2 * 2 && net->widths[9] == 10,
           "vgg11 features h1 64x32x32 ... h8 512x2x2, logits");
-    CHECK(op_named(net, "h1") >= 0 && net->cnn->ops[op_named(net, "h1")].kind == LLFC_OP_RELU &&
-              net->cnn->ops[op_named(net, "h8")].feat == 7,
+    CHECK(op_named(net, "h1") >= 0 && net->ops[op_named(net, "h1")].kind == LLFC_OP_RELU &&
+              net->ops[op_named(net, "h8")].feat == 7,
           "ReLU ops are named h1 .. h8");
     CHECK(ops_consistent(net, why, sizeof why), "vgg11 ops consistent %s", why);
     CHECK(spec_consistent(net, why, sizeof why), "vgg11 permspec consistent %s", why);
@@ -311,9 +313,9 @@ static void test_vgg(void)
               !strcmp(group_of(net, "classifier.weight", 1), "P8") && !strcmp(group_of(net, "features.3.weight", 1), "P1") &&
               !strcmp(group_of(net, "features.3.bias", 0), "P2") && net->spec->gfeat[2] == 2,
           "vgg11 groups P1..P8: conv outputs, next inputs, classifier input");
-    CHECK(!strcmp(net->cnn->config, "vgg layers=64,M,128,M,256,256,M,512,512,M,512,512,M norm=none head=gap "
+    CHECK(!strcmp(net->config, "vgg layers=64,M,128,M,256,256,M,512,512,M,512,512,M norm=none head=gap "
                                     "classes=10 input=3,32,32"),
-          "vgg config text '%s'", net->cnn->config);
+          "vgg config text '%s'", net->config);
     /* conv init: N(0, 2 / fan_out) */
     const llfc_tensor *w = net->param[find(net, "features.16.weight")];
     double s2 = 0, s1 = 0;
@@ -325,11 +327,11 @@ static void test_vgg(void)
     net_free(net);
 
     /* BatchNorm and 28x28: the 5th pool goes */
-    net = llfc_cnn_vgg(1, 28, 28, 13, vgg11, LLFC_NORM_BN, LLFC_VGG_GAP, 10, 1);
+    net = llfc_vgg_new(1, 28, 28, 13, vgg11, LLFC_NORM_BN, LLFC_VGG_GAP, 10, 1);
     CHECK(net != NULL, "vgg11 bn on 1x28x28 builds");
     if (!net) return;
     int pools = 0;
-    for (int i = 0; i < net->cnn->nops; i++) pools += net->cnn->ops[i].kind == LLFC_OP_MAXPOOL;
+    for (int i = 0; i < net->nops; i++) pools += net->ops[i].kind == LLFC_OP_MAXPOOL;
     CHECK(pools == 4 && net->widths[8] == 512 * 1 * 1, "28x28: 4 max pools (the 5th on a 1x1 map is left out)");
     int64_t hand_bn = (1 * 9 + 1) * 64 + (64 * 9 + 1) * 128 + (128 * 9 + 1) * 256 + (256 * 9 + 1) * 256 +
                       (256 * 9 + 1) * 512 + 3 * (512 * 9 + 1) * 512 + 5130 + 2 * (64 + 128 + 2 * 256 + 4 * 512);
@@ -344,7 +346,7 @@ static void test_vgg(void)
 
     /* LayerNorm, flatten heads */
     static const int small[] = {4, -1, 8};
-    net = llfc_cnn_vgg(1, 8, 8, 3, small, LLFC_NORM_LN, LLFC_VGG_FLATTEN, 3, 2);
+    net = llfc_vgg_new(1, 8, 8, 3, small, LLFC_NORM_LN, LLFC_VGG_FLATTEN, 3, 2);
     CHECK(net && !strcmp(shape(net, "classifier.weight"), "3,128") && find(net, "features.1.weight") == 2 &&
               find(net, "features.5.bias") >= 0 && net->spec->ngroups == 1 && !strcmp(group_of(net, "features.4.weight", 1), "P1") &&
               !strcmp(group_of(net, "features.4.weight", 0), "-"),
@@ -352,28 +354,28 @@ static void test_vgg(void)
     if (net) CHECK(spec_consistent(net, why, sizeof why), "vgg ln flatten permspec consistent %s", why);
     net_free(net);
     static const int tiny[] = {4, -1, 6, -1};
-    net = llfc_cnn_vgg(2, 4, 4, 4, tiny, LLFC_NORM_NONE, LLFC_VGG_FLATTEN, 5, 2);
+    net = llfc_vgg_new(2, 4, 4, 4, tiny, LLFC_NORM_NONE, LLFC_VGG_FLATTEN, 5, 2);
     CHECK(net && !strcmp(shape(net, "classifier.weight"), "5,6") && net->spec->ngroups == 2 &&
               !strcmp(group_of(net, "classifier.weight", 1), "P2"),
           "flatten head on a 1x1 map keeps the last group");
     net_free(net);
     /* errors */
     static const int bad1[] = {-1, 4}, bad2[] = {4, -1, -1}, bad3[] = {4, 0};
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 2, bad1, 0, 0, 10, 1) && strstr(llfc_errmsg(), "layers[1]"), "pool first: %s",
+    CHECK(!llfc_vgg_new(3, 8, 8, 2, bad1, 0, 0, 10, 1) && strstr(llfc_errmsg(), "layers[1]"), "pool first: %s",
           llfc_errmsg());
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 3, bad2, 0, 0, 10, 1) && strstr(llfc_errmsg(), "layers[3]"), "two pools: %s",
+    CHECK(!llfc_vgg_new(3, 8, 8, 3, bad2, 0, 0, 10, 1) && strstr(llfc_errmsg(), "layers[3]"), "two pools: %s",
           llfc_errmsg());
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 2, bad3, 0, 0, 10, 1) && strstr(llfc_errmsg(), "0 channels"), "0 channels: %s",
+    CHECK(!llfc_vgg_new(3, 8, 8, 2, bad3, 0, 0, 10, 1) && strstr(llfc_errmsg(), "0 channels"), "0 channels: %s",
           llfc_errmsg());
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 1, small, 3, 0, 10, 1) && strstr(llfc_errmsg(), "norm"), "bad norm");
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 1, small, 0, 5, 10, 1) && strstr(llfc_errmsg(), "head"), "bad head");
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 0, small, 0, 0, 10, 1), "no layers");
+    CHECK(!llfc_vgg_new(3, 8, 8, 1, small, 3, 0, 10, 1) && strstr(llfc_errmsg(), "norm"), "bad norm");
+    CHECK(!llfc_vgg_new(3, 8, 8, 1, small, 0, 5, 10, 1) && strstr(llfc_errmsg(), "head"), "bad head");
+    CHECK(!llfc_vgg_new(3, 8, 8, 0, small, 0, 0, 10, 1), "no layers");
     static const int huge[] = {1 << 20, 1 << 20};
-    CHECK(!llfc_cnn_vgg(1, 1, 1, 2, huge, 0, 0, 10, 1) && strstr(llfc_errmsg(), "2^31"),
+    CHECK(!llfc_vgg_new(1, 1, 1, 2, huge, 0, 0, 10, 1) && strstr(llfc_errmsg(), "2^31"),
           "a net of more than 2^31 values is refused before allocating: %s", llfc_errmsg());
     int many[200];
     for (int i = 0; i < 200; i++) many[i] = 100;
-    CHECK(!llfc_cnn_vgg(3, 8, 8, 200, many, 0, 0, 10, 1) && strstr(llfc_errmsg(), "do not fit"),
+    CHECK(!llfc_vgg_new(3, 8, 8, 200, many, 0, 0, 10, 1) && strstr(llfc_errmsg(), "do not fit"),
           "too many layers for the configuration text: %s", llfc_errmsg());
 }
 
@@ -381,10 +383,10 @@ static void test_vgg(void)
 
 static int same_net(const llfc_net *a, const llfc_net *b, int values)
 {
-    if (a->nparams != b->nparams || a->nlayers != b->nlayers || a->cnn->nops != b->cnn->nops) return 0;
-    if (strcmp(a->cnn->config, b->cnn->config)) return 0;
-    if (memcmp(a->cnn->ops, b->cnn->ops, (size_t)a->cnn->nops * sizeof *a->cnn->ops)) return 0;
-    if (memcmp(a->widths, b->widths, (size_t)(a->nlayers + 1) * sizeof *a->widths)) return 0;
+    if (a->nparams != b->nparams || a->nfeat != b->nfeat || a->nops != b->nops) return 0;
+    if (strcmp(a->config, b->config)) return 0;
+    if (memcmp(a->ops, b->ops, (size_t)a->nops * sizeof *a->ops)) return 0;
+    if (memcmp(a->widths, b->widths, (size_t)(a->nfeat + 1) * sizeof *a->widths)) return 0;
     if (a->spec->ngroups != b->spec->ngroups || memcmp(a->spec->axis, b->spec->axis, (size_t)a->nparams * sizeof *a->spec->axis))
         return 0;
     for (int p = 0; p < a->nparams; p++) {
@@ -401,42 +403,55 @@ static void test_config(void)
 {
     static const int small[] = {4, -1, 8, 8, -1, 6};
     llfc_net *nets[] = {
-        llfc_cnn_vgg(3, 12, 10, 6, small, LLFC_NORM_BN, LLFC_VGG_GAP, 7, 1),
-        llfc_cnn_vgg(1, 8, 8, 6, small, LLFC_NORM_LN, LLFC_VGG_FLATTEN, 3, 1),
-        llfc_cnn_resnet20(2, 9, 9, 1, LLFC_NORM_LN, 4, 1),
-        llfc_cnn_resnet20(3, 8, 8, 2, LLFC_NORM_NONE, 4, 1),
+        llfc_vgg_new(3, 12, 10, 6, small, LLFC_NORM_BN, LLFC_VGG_GAP, 7, 1),
+        llfc_vgg_new(1, 8, 8, 6, small, LLFC_NORM_LN, LLFC_VGG_FLATTEN, 3, 1),
+        llfc_resnet20_new(2, 9, 9, 1, LLFC_NORM_LN, 4, 1),
+        llfc_resnet20_new(3, 8, 8, 2, LLFC_NORM_NONE, 4, 1),
     };
     for (int i = 0; i < 4; i++) {
-        llfc_net *b = nets[i] ? llfc_cnn_from_config(nets[i]->cnn->config) : NULL;
-        CHECK(b && same_net(nets[i], b, 1), "from_config round trip (seed 1): %s", nets[i] ? nets[i]->cnn->config : "?");
-        llfc_net *c = nets[i] ? llfc_cnn_like(nets[i], 9) : NULL;
+        llfc_net *b = nets[i] ? llfc_net_build(nets[i]->config, 1) : NULL;
+        CHECK(b && same_net(nets[i], b, 1), "from_config round trip (seed 1): %s", nets[i] ? nets[i]->config : "?");
+        llfc_net *c = nets[i] ? llfc_net_like(nets[i], 9) : NULL;
         CHECK(c && same_net(nets[i], c, 0) && !same_net(nets[i], c, 1), "cnn_like: same layout, other weights");
-        llfc_net *d = i < 2 ? llfc_cnn_vgg(nets[i]->cnn->c, nets[i]->cnn->h, nets[i]->cnn->w, 6, small, nets[i]->cnn->norm,
+        int norm = strstr(nets[i]->config, "norm=bn") ? LLFC_NORM_BN
+                   : strstr(nets[i]->config, "norm=ln") ? LLFC_NORM_LN
+                                                        : LLFC_NORM_NONE;
+        llfc_net *d = i < 2 ? llfc_vgg_new(nets[i]->c, nets[i]->h, nets[i]->w, 6, small, norm,
                                            i ? LLFC_VGG_FLATTEN : LLFC_VGG_GAP, i ? 3 : 7, 9)
-                            : llfc_cnn_resnet20(nets[i]->cnn->c, nets[i]->cnn->h, nets[i]->cnn->w, i - 1,
-                                                nets[i]->cnn->norm, 4, 9);
+                            : llfc_resnet20_new(nets[i]->c, nets[i]->h, nets[i]->w, i - 1, norm, 4, 9);
         CHECK(c && d && same_net(c, d, 1), "cnn_like(net, 9) equals the builder with seed 9");
         net_free(b), net_free(c), net_free(d);
     }
     for (int i = 0; i < 4; i++) net_free(nets[i]);
-    llfc_net *v = llfc_cnn_from_config("vgg depth=16 width=0.125 norm=bn head=gap classes=10 input=1,28,28");
-    CHECK(v && !strcmp(v->cnn->config, "vgg depth=16 width=0.125 norm=bn head=gap classes=10 input=1,28,28") &&
+    /* MLPs: the config rebuilds the same net, init included */
+    int64_t mw[] = {5, 7, 3};
+    llfc_net *m = llfc_mlp_new(3, mw, LLFC_ACT_TANH, LLFC_INIT_KAIMING, 4);
+    llfc_net *m2 = m ? llfc_net_build(m->config, 4) : NULL;
+    CHECK(m && !strcmp(m->config, "mlp widths=5,7,3 act=tanh init=kaiming") && m2 && same_net(m, m2, 1),
+          "mlp: config '%s' rebuilds the net, weights included", m ? m->config : llfc_errmsg());
+    llfc_net *m3 = m ? llfc_net_like(m, 5) : NULL;
+    CHECK(m3 && same_net(m, m3, 0) && !same_net(m, m3, 1) && m->nops == 3 && m->ops[1].kind == LLFC_OP_TANH &&
+              !strcmp(m->ops[1].fname, "h1") && !strcmp(m->ops[2].fname, "logits") && m->spec->ngroups == 1,
+          "mlp: linear, tanh (h1), linear (logits); one group; like() keeps the layout");
+    net_free(m), net_free(m2), net_free(m3);
+    llfc_net *v = llfc_net_build("vgg depth=16 width=0.125 norm=bn head=gap classes=10 input=1,28,28", 1);
+    CHECK(v && !strcmp(v->config, "vgg depth=16 width=0.125 norm=bn head=gap classes=10 input=1,28,28") &&
               v->spec->ngroups == 13 && !strcmp(shape(v, "features.40.weight"), "64,64,3,3") &&
               !strcmp(shape(v, "classifier.weight"), "10,64"),
-          "vgg depth=16 width=1/8: 13 convs, features.40 is the last conv, config kept: %s", v ? v->cnn->config : llfc_errmsg());
-    llfc_net *v2 = v ? llfc_cnn_from_config(v->cnn->config) : NULL;
+          "vgg depth=16 width=1/8: 13 convs, features.40 is the last conv, config kept: %s", v ? v->config : llfc_errmsg());
+    llfc_net *v2 = v ? llfc_net_build(v->config, 1) : NULL;
     CHECK(v2 && same_net(v, v2, 1), "depth form round trip");
     net_free(v), net_free(v2);
-    v = llfc_cnn_from_config("vgg depth=13 width=0.1 input=3,32,32");
+    v = llfc_net_build("vgg depth=13 width=0.1 input=3,32,32", 1);
     CHECK(v && v->spec->ngroups == 10 && v->spec->gsize[0] == 6 && v->spec->gsize[9] == 51 &&
-              strstr(v->cnn->config, "width=0.1 "),
+              strstr(v->config, "width=0.1 "),
           "vgg depth=13 width=0.1: 10 convs of round(c/10) channels; width kept: %s",
-          v ? v->cnn->config : llfc_errmsg());
-    v2 = v ? llfc_cnn_from_config(v->cnn->config) : NULL;
+          v ? v->config : llfc_errmsg());
+    v2 = v ? llfc_net_build(v->config, 1) : NULL;
     CHECK(v2 && same_net(v, v2, 1), "depth 13 round trip");
     net_free(v), net_free(v2);
-    v = llfc_cnn_from_config("  resnet20   width=1  ");
-    CHECK(v && !strcmp(v->cnn->config, "resnet20 width=1 norm=bn classes=10 input=3,32,32"),
+    v = llfc_net_build("  resnet20   width=1  ", 1);
+    CHECK(v && !strcmp(v->config, "resnet20 width=1 norm=bn classes=10 input=3,32,32"),
           "defaults: norm bn, 10 classes, 3x32x32; extra spaces ignored");
     net_free(v);
 
@@ -452,11 +467,14 @@ static void test_config(void)
         "vgg layers=99999999", "vgg layers=4 input=3,99999999,2", "vgg layers=4 input=3,32,32x",
         "vgg layers=4 input=33333333333333333333333333333333333333333333333333333333333333333333,1,1",
         "resnet20\twidth=1", "vgg layers=-1", "vgg layers=1048576,1048576 input=1,1,1",
+        "mlp", "mlp widths=", "mlp widths=4", "mlp widths=4,,2", "mlp widths=4,0,2", "mlp widths=4,2,",
+        "mlp widths=4,2 act=sigmoid", "mlp widths=4,2 init=xavier", "mlp widths=4,2 norm=bn", "mlp act=relu",
+        "mlp widths=4,2 widths=4,2", "mlp widths=99999999999,2", "mlp widths=4x,2",
     };
     int nbad = (int)(sizeof bad / sizeof *bad), all = 1;
     for (int i = 0; i < nbad; i++) {
         llfc_seterr("none");
-        llfc_net *n = llfc_cnn_from_config(bad[i]);
+        llfc_net *n = llfc_net_build(bad[i], 1);
         if (n || !strcmp(llfc_errmsg(), "none") || !*llfc_errmsg()) {
             all = 0;
             printf("# accepted or no message: '%s'\n", bad[i]);
@@ -464,13 +482,13 @@ static void test_config(void)
         net_free(n);
     }
     CHECK(all, "%d malformed configurations are errors with a message", nbad);
-    CHECK(!llfc_cnn_from_config(NULL), "NULL config is an error");
+    CHECK(!llfc_net_build(NULL, 1), "NULL config is an error");
     char longcfg[400];
     memset(longcfg, 'x', sizeof longcfg - 1);
     longcfg[sizeof longcfg - 1] = 0;
-    CHECK(!llfc_cnn_from_config(longcfg) && strstr(llfc_errmsg(), "longer"), "an over-long text is an error");
+    CHECK(!llfc_net_build(longcfg, 1) && strstr(llfc_errmsg(), "longer"), "an over-long text is an error");
     llfc_seterr("none");
-    llfc_net *e = llfc_cnn_from_config("vgg layers=4 classes=0");
+    llfc_net *e = llfc_net_build("vgg layers=4 classes=0", 1);
     CHECK(!e && strstr(llfc_errmsg(), "classes=0"), "the message names the bad key: %s", llfc_errmsg());
 
     /* mutations of small valid texts: errors or nets, never a crash */
@@ -496,7 +514,7 @@ static void test_config(void)
             else if (kind == 1) s[at] = repl[llfc_rng_below(&rng, sizeof repl - 1)]; /* replace */
             else s[at] = 0;                                                         /* truncate */
         }
-        llfc_net *n = llfc_cnn_from_config(s);
+        llfc_net *n = llfc_net_build(s, 1);
         if (n) built++, net_free(n);
         else failed++;
     }

@@ -1,0 +1,90 @@
+/* modelfile.c - model files: networks as safetensors with PyTorch
+ * state_dict names, the config that rebuilds them and the builder's own keys
+ * in __metadata__ (see nn.h). */
+#include "nn/build.h"
+#include "io/safetensors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int llfc_net_save(const llfc_net *net, const char *path)
+{
+    if (!net->config[0]) return llfc_seterr("the network has no description to save");
+    const char *keys[8], *vals[8];
+    char buf[1024];
+    int nm = llfc_net_file_meta(net, keys, vals, buf, sizeof buf, 8);
+    if (nm < 0) return -1;
+    llfc_st_file *f = llfc_st_new();
+    if (!f) return -1;
+    int rc = -1;
+    for (int p = 0; p < net->nparams; p++) {
+        if (llfc_net_param_is_count(net, p)) { /* an I64 scalar, as PyTorch writes it */
+            llfc_tensor *t = llfc_tensor_new(0, NULL);
+            if (!t) goto done;
+            llfc_tensor_data(t)[0] = llfc_tensor_data(net->param[p])[0];
+            int e = llfc_st_add_i64(f, net->pname[p], t);
+            llfc_tensor_free(t);
+            if (e) goto done;
+        } else if (llfc_st_add(f, net->pname[p], net->param[p])) {
+            goto done;
+        }
+    }
+    for (int i = 0; i < nm; i++)
+        if (llfc_st_set_meta(f, keys[i], vals[i])) goto done;
+    if (llfc_st_set_meta(f, "config", net->config) || llfc_st_set_meta(f, "format", "pt")) goto done;
+    rc = llfc_st_write(path, f);
+done:
+    llfc_st_free(f);
+    return rc;
+}
+
+static const char *file_meta(void *ud, const char *key) { return llfc_st_get_meta(ud, key); }
+static const llfc_tensor *file_tensor(void *ud, const char *name) { return llfc_st_get(ud, name); }
+
+llfc_net *llfc_net_load(const char *path)
+{
+    llfc_st_file *f = llfc_st_read(path);
+    if (!f) return NULL;
+    llfc_net *net = NULL;
+    char cfg[sizeof net->config];
+    if (llfc_net_file_config(file_meta, file_tensor, f, cfg, sizeof cfg)) {
+        llfc_adderr("%s", path);
+        goto done;
+    }
+    if (!(net = llfc_net_build(cfg, 1))) {
+        llfc_adderr("%s: config '%s'", path, cfg);
+        goto done;
+    }
+    for (int p = 0; p < net->nparams; p++) {
+        llfc_tensor *t = llfc_st_get(f, net->pname[p]);
+        char sa[64], sb[64];
+        if (!t) {
+            llfc_seterr("%s: missing tensor '%s' for the net of config '%s'", path, net->pname[p], cfg);
+            goto fail;
+        }
+        int count_ok = llfc_net_param_is_count(net, p) && llfc_tensor_numel(t) == 1 && t->ndim <= 1;
+        if (!count_ok && !llfc_tensor_same_shape(t, net->param[p])) {
+            llfc_seterr("%s: '%s' is %s, the config '%s' needs %s", path, net->pname[p],
+                        llfc_tensor_shape_str(t, sa, sizeof sa), cfg,
+                        llfc_tensor_shape_str(net->param[p], sb, sizeof sb));
+            goto fail;
+        }
+        if (llfc_tensor_copy(net->param[p], t)) goto fail;
+    }
+    for (int i = 0; i < f->n; i++) {
+        int known = 0;
+        for (int p = 0; p < net->nparams && !known; p++) known = !strcmp(f->tensors[i].name, net->pname[p]);
+        if (!known) {
+            llfc_seterr("%s: unexpected tensor '%s' for the net of config '%s'", path, f->tensors[i].name, cfg);
+            goto fail;
+        }
+    }
+    goto done;
+fail:
+    llfc_net_free(net);
+    net = NULL;
+done:
+    llfc_st_free(f);
+    return net;
+}
