@@ -164,7 +164,7 @@ static int load_fail(lua_State *L, const char *fname)
 /* data.idx(images_file, labels_file [, {classes = k}]) */
 static int d_idx(lua_State *L)
 {
-    const char *img = luaL_checkstring(L, 1), *lab = luaL_checkstring(L, 2);
+    const char *img = lb_checkpath(L, 1), *lab = lb_checkpath(L, 2);
     static const char *const names[] = {"classes", NULL};
     lb_checktypos(L, 3, names, "data.idx");
     lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.idx");
@@ -178,7 +178,7 @@ static int d_idx(lua_State *L)
 /* data.npy(x_file, y_file [, {classes = k, scale = s}]) */
 static int d_npy(lua_State *L)
 {
-    const char *xp = luaL_checkstring(L, 1), *yp = luaL_checkstring(L, 2);
+    const char *xp = lb_checkpath(L, 1), *yp = lb_checkpath(L, 2);
     static const char *const names[] = {"classes", "scale", NULL};
     lb_checktypos(L, 3, names, "data.npy");
     lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.npy");
@@ -197,7 +197,7 @@ static int is_dir(const char *p) { return p && access(p, R_OK | X_OK) == 0; }
  * there is none).  Pushes the chosen path. */
 static const char *pick_dir(lua_State *L, int arg, const char *sub, const char *sysdir)
 {
-    if (!lua_isnoneornil(L, arg)) { lua_pushvalue(L, arg); return luaL_checkstring(L, arg); }
+    if (!lua_isnoneornil(L, arg)) { lua_pushvalue(L, arg); return lb_checkpath(L, arg); }
     const char *env = getenv("LLFC_DATA");
     if (env && *env) {
         lua_pushfstring(L, "%s/%s", env, sub);
@@ -299,7 +299,7 @@ static llfc_st_file **stbox(lua_State *L)
 /* tensors, metadata, names = data.safetensors_read(path) */
 static int d_st_read(lua_State *L)
 {
-    const char *p = luaL_checkstring(L, 1);
+    const char *p = lb_checkpath(L, 1);
     if (access(p, R_OK) != 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "data.safetensors_read: %s: cannot read (missing file?)", p);
@@ -330,7 +330,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 /* data.safetensors_write(path, {name = tensor, ...} [, {key = "value"}]) */
 static int d_st_write(lua_State *L)
 {
-    const char *p = luaL_checkstring(L, 1);
+    const char *p = lb_checkpath(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);

@@ -1,6 +1,6 @@
 /* l_file.c - text formats and files from Lua: llfc.write (the core's
  * atomic file), llfc.csv (the core's CSV writer) and llfc.json (cJSON).
- * view.lua exports through the same functions. */
+ * view.lua exports through them too. */
 #include "lbind.h"
 
 #include <cjson/cJSON.h>
@@ -10,9 +10,9 @@
 #include "core/csv.h"
 
 /* llfc.write(path, text) -> path | nil, "PATH: reason" */
-int lb_write(lua_State *L)
+static int l_write(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lb_checkpath(L, 1);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
     if (llfc_write_file_atomic(path, text, len) != 0) {
@@ -27,7 +27,7 @@ int lb_write(lua_State *L)
 /* llfc.csv(rows) -> text.  rows = {{cell, ...}, ...}; a row has rows[i].n
  * cells (table.pack), else #rows[i], and at least as many as the first row
  * (nil cells are empty). */
-int lb_csv(lua_State *L)
+static int l_csv(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     llfc_strbuf *b = lb_newstrbuf(L);
@@ -181,9 +181,9 @@ static int l_json(lua_State *L)
 void llfc_open_file(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    lua_pushcfunction(L, lb_write);
+    lua_pushcfunction(L, l_write);
     lua_setfield(L, idx, "write");
-    lua_pushcfunction(L, lb_csv);
+    lua_pushcfunction(L, l_csv);
     lua_setfield(L, idx, "csv");
     lua_pushcfunction(L, l_json);
     lua_setfield(L, idx, "json");

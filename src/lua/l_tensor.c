@@ -248,7 +248,7 @@ static int t_randn(lua_State *L) { return random_ctor(L, 1); }
 
 static int t_load(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lb_checkpath(L, 1);
     llfc_tensor *t = llfc_npy_load(path);
     if (!t) return lb_fail(L, "load");
     lb_pushtensor(L, t);
@@ -558,7 +558,7 @@ static int m_totable(lua_State *L)
 static int m_save(lua_State *L)
 {
     llfc_tensor *t = check(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = lb_checkpath(L, 2);
     if (llfc_npy_save(path, t)) return lb_fail(L, "save");
     lua_pushboolean(L, 1);
     return 1;

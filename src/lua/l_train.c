@@ -605,7 +605,7 @@ static const luaL_Reg trainer_meta[] = {
 static int net_save(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = lb_checkpath(L, 2);
     if (llfc_net_save(net, path)) return lb_fail(L, "save");
     lua_pushboolean(L, 1);
     return 1;
@@ -614,7 +614,7 @@ static int net_save(lua_State *L)
 /* nn.load(path) -> net, or nil, message */
 static int nn_load(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lb_checkpath(L, 1);
     llfc_net *net = llfc_net_load(path);
     if (!net) return lb_fail(L, "nn.load");
     lb_pushnet(L, net);

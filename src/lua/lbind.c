@@ -141,6 +141,16 @@ void lb_view_finish(lua_State *L, int idx, const char *status)
     lua_call(L, 2, 0);
 }
 
+const char *lb_checkpath(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "file name");
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    luaL_argcheck(L, n > 0, idx, "empty file name");
+    luaL_argcheck(L, strlen(s) == n, idx, "file name with a zero byte");
+    return s;
+}
+
 static int opt_field(lua_State *L, int idx, const char *field)
 {
     if (idx == 0 || lua_isnoneornil(L, idx)) return 0;

@@ -64,6 +64,12 @@ void lb_view_begin(lua_State *L, const char *kind, const char *title);
 int lb_view_update(lua_State *L, int idx);
 void lb_view_finish(lua_State *L, int idx, const char *status);
 
+/* A file or directory name argument: a non-empty string without a zero byte.
+ * Anything else (a number, nil, a table) raises "bad argument #idx to 'f'
+ * (file name expected, got number)": Lua would turn 0/0 into the path
+ * "-nan". */
+const char *lb_checkpath(lua_State *L, int idx);
+
 /* Options tables: read a field of the table at idx with a default; raise a
  * clear error ("fname: option 'lr' must be a number") on a wrong type. */
 lua_Number lb_optnumber(lua_State *L, int idx, const char *field, lua_Number def, const char *fname);
@@ -92,11 +98,5 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l);
  * (or none) is called as f(done, total, what).  Used by metrics and training. */
 typedef struct { lua_State *L; int fidx; } lb_progress;
 int lb_progress_fn(void *ud, double done, double total, const char *what);
-
-/* Text formats and files (l_file.c), also view.lua's exporters:
- * llfc.write(path, text) -> path | nil, message (atomically, llfc_afile);
- * llfc.csv(rows) -> text. */
-int lb_write(lua_State *L);
-int lb_csv(lua_State *L);
 
 #endif

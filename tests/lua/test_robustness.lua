@@ -219,6 +219,37 @@ for _, spec in ipairs(specs) do
 end
 T.ok(swept > 3000, "swept " .. swept .. " bad calls")
 
+-- every path argument is a string: a number is not turned into the file "-nan"
+T.section("paths are strings", function()
+  local net, t = nn.mlp{2, 3, 2, seed = 1}, tensor.ones{2}
+  local calls = {
+    {"Net:save", function(p) return net:save(p) end}, {"nn.load", function(p) return nn.load(p) end},
+    {"Tensor:save", function(p) return t:save(p) end}, {"tensor.load", function(p) return tensor.load(p) end},
+    {"data.idx", function(p) return data.idx(p, p) end}, {"data.npy", function(p) return data.npy(p, p) end},
+    {"data.fashion_mnist", function(p) return data.fashion_mnist(p) end}, {"data.mnist", function(p) return data.mnist(p) end},
+    {"data.cifar10", function(p) return data.cifar10(p) end},
+    {"data.safetensors_read", function(p) return data.safetensors_read(p) end},
+    {"data.safetensors_write", function(p) return data.safetensors_write(p, {w = t}) end},
+    {"llfc.write", function(p) return llfc.write(p, "x") end},
+    {"view.save", function(p) return view.save(curve, p) end},
+  }
+  local names = {"-nan", "nan", "inf", "-inf", "1.5", "-1", "0", "true"}
+  for _, n in ipairs(names) do os.remove(n) end
+  for _, c in ipairs(calls) do
+    local bad = {}
+    for _, v in ipairs{0 / 0, 1 / 0, 1.5, -1, 0, true, {}} do
+      local ok, err = pcall(c[2], v)
+      if ok or not tostring(err):find("file name expected", 1, true) then bad[#bad + 1] = tostring(v) .. ": " .. tostring(err) end
+    end
+    local ok, err = pcall(c[2], "")
+    if ok or not tostring(err):find("file name", 1, true) then bad[#bad + 1] = "\"\": " .. tostring(err) end
+    T.ok(#bad == 0, c[1] .. ": a path that is not a non-empty string raises 'file name expected'", table.concat(bad, "; "))
+  end
+  local left = {}
+  for _, n in ipairs(names) do if io.open(n) then left[#left + 1] = n; os.remove(n) end end
+  T.ok(#left == 0, "no file named after a number is left in the working directory", table.concat(left, " "))
+end)
+
 -- a freed object still prints
 T.section("freed objects print", function()
   for _, o in ipairs{freedT, freedN, freedD, freedP} do
