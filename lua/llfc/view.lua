@@ -3,6 +3,8 @@
 -- done by the pure C canvas (src/plot/plot.c) through the private primitives
 -- package.loaded["llfc.view.c"] (src/lua/l_view.c).
 local C = assert(package.loaded["llfc.view.c"], "llfc.view needs the llfc binary or module")
+-- files and CSV go through llfc.write and llfc.csv (the llfc table, once it is complete)
+local function lib() return package.loaded.llfc end
 local M = {}
 
 local fmt3 = function(x)
@@ -235,20 +237,22 @@ local function check_opts(fname, opts, argn)
   return opts
 end
 
-local function pick_panel(fname, panels, want)
+-- level: where errors point (3: the caller of the function that asks)
+local function pick_panel(fname, panels, want, level)
+  level = level or 3
   if want == nil then return 1 end
   if math.type(want) == "integer" then
     if want < 1 or want > #panels then
-      error(string.format("%s: panel %d out of range (1..%d)", fname, want, #panels), 3)
+      error(string.format("%s: panel %d out of range (1..%d)", fname, want, #panels), level)
     end
     return want
   end
   if type(want) == "string" then
     for i, p in ipairs(panels) do if p.name == want then return i end end
     error(string.format("%s: no panel '%s' (have: %s)", fname, want,
-                        table.concat(list(panels, function(p) return p.name end), ", ")), 3)
+                        table.concat(list(panels, function(p) return p.name end), ", ")), level)
   end
-  error(string.format("%s: option 'panel' must be a number or a name, got %s", fname, type(want)), 3)
+  error(string.format("%s: option 'panel' must be a number or a name, got %s", fname, type(want)), level)
 end
 
 local function new_state(opts, ascii)
@@ -392,7 +396,7 @@ local function handle_key(key, st, r, kind, title)
     local p = panels[st.panel]
     if p then
       local name = unique_name(string.format("llfc-%s-%s", kind, (p.name:gsub("%W+", "_"))))
-      local ok, err = C.write(name, panel_svg(p))
+      local ok, err = lib().write(name, panel_svg(p))
       st.msg = ok and ("saved " .. name) or ("save failed: " .. tostring(err))
     end
   end
@@ -658,25 +662,29 @@ local function csv_table(r, kind)
       for _, q in ipairs { "dist_com", "dist_w", "dist_h" } do row("commutativity", l.layer or i, "", q, l[q]) end
     end
   end
-  return C.csv(rows)
+  return lib().csv(rows)
 end
 M.csv = function(r)
   return csv_table(r, check_result("view.csv", r))
 end
 
-function M.svg(r, opts)
-  local kind = check_result("view.svg", r)
-  opts = check_opts("view.svg", opts, 2)
+-- the SVG text of a result; fname is the function the errors name
+local function svg_of(fname, r, kind, opts)
   local st = new_state(opts, false)
   local panels = panels_of(r, kind, st)
   local charts = {}
   local first, last = 1, #panels
-  if opts.panel ~= nil then first = pick_panel("view.svg", panels, opts.panel); last = first end
+  if opts.panel ~= nil then first = pick_panel(fname, panels, opts.panel, 4); last = first end
   for i = first, last do
     for _, c in ipairs(panels[i].charts) do charts[#charts + 1] = c end
   end
-  if #charts == 0 then error("view.svg: nothing to draw", 2) end
+  if #charts == 0 then error(fname .. ": nothing to draw", 4) end
   return C.svg(charts, #charts > 1 and 2 or 1, opts.width or 640, opts.height or 420)
+end
+
+function M.svg(r, opts)
+  local kind = check_result("view.svg", r)
+  return svg_of("view.svg", r, kind, check_opts("view.svg", opts, 2))
 end
 
 function M.save(r, path, opts)
@@ -688,19 +696,20 @@ function M.save(r, path, opts)
   local ext = path:match("%.(%w+)$")
   ext = ext and ext:lower()
   local data
-  if ext == "svg" then data = M.svg(r, opts)
+  if ext == "svg" then data = svg_of("view.save", r, kind, opts)
   elseif ext == "csv" then data = csv_table(r, kind)
   else
     error(string.format("view.save: cannot tell the format of '%s' (use a .svg or .csv file name)", path), 2)
   end
-  local ok, err = C.write(path, data)
-  if not ok then return nil, err end
+  -- a file that cannot be written is not a mistake in the call: nil, message
+  local ok, err = lib().write(path, data)
+  if not ok then return nil, "view.save: " .. err end
   return path
 end
 
 -- A result table edited into the wrong shape (a number where a list belongs)
 -- fails deep inside the drawing code; say which function and what it got.
-for _, name in ipairs { "text", "csv", "svg", "save" } do
+for _, name in ipairs { "plot", "text", "csv", "svg", "save" } do
   local f = M[name]
   M[name] = function(...)
     local r = table.pack(pcall(f, ...))

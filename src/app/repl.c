@@ -153,9 +153,20 @@ static int own_frame(const char *s, size_t n)
     return 0;
 }
 
-/* In the REPL, a traceback that only shows the typed line itself is noise:
- * print the message alone.  Otherwise print everything but the final
- * "[C]: in ?". */
+/* Is this traceback line inside llfc itself: C, or a Lua module embedded in
+ * llfc ("[llfc] llfc.view:212: ...") or the tail calls into one? */
+static int library_frame(const char *s, size_t n)
+{
+    static const char *pats[] = {"\t[C]", "\t[llfc] ", "\t(...tail calls...)", NULL};
+    for (int i = 0; pats[i]; i++)
+        if (n >= strlen(pats[i]) && !memcmp(s, pats[i], strlen(pats[i]))) return 1;
+    return 0;
+}
+
+/* In the REPL, a traceback that only shows the typed line itself and llfc's
+ * own frames (an error raised by llfc's C or embedded Lua code on bad
+ * arguments) is noise: print the message alone.  Otherwise print everything
+ * but the final "[C]: in ?". */
 static void print_error(const char *msg)
 {
     const char *tb = strstr(msg, "\nstack traceback:\n");
@@ -166,7 +177,7 @@ static void print_error(const char *msg)
         while (*p) {
             const char *e = strchr(p, '\n');
             size_t n = e ? (size_t)(e - p) : strlen(p);
-            if (!own_frame(p, n) && !(n > 4 && !memcmp(p, "\t[C]", 4))) useful = 1;
+            if (!own_frame(p, n) && !library_frame(p, n)) useful = 1;
             p += n + (e != NULL);
         }
         if (!useful) keep = tb - msg;

@@ -100,6 +100,11 @@ int llfc_open_all(lua_State *L)
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
     llfc_open_file(L, -1);
+    /* package.loaded.llfc: `require "llfc"` gives this table in the binary too */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "llfc");
+    lua_pop(L, 1);
     /* the workflows written in Lua: net:train, nn.spawn, nn.pair */
     int top = lua_gettop(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -499,7 +499,7 @@ int llfc_open_view(lua_State *L)
     };
     static const luaL_Reg canvas_mm[] = {{"__gc", canvas_gc}, {"__close", canvas_gc}, {NULL, NULL}};
     static const luaL_Reg prims[] = {
-        {"canvas", canvas_new}, {"svg", l_svg}, {"write", lb_write}, {"csv", lb_csv}, {"term", l_term},
+        {"canvas", canvas_new}, {"svg", l_svg}, {"term", l_term},
         {"utf8", l_utf8}, {"open", l_open}, {"close", l_close}, {"isopen", l_isopen},
         {"blit", l_blit}, {"getkey", l_getkey}, {"size", l_size},
         {"interrupted", l_interrupted}, {"clear_interrupt", l_clear_interrupt}, {"now", l_now},

@@ -49,6 +49,19 @@ check "piped REPL exits 0 without errors" "0" "$?"
 
 printf 'function bad()\n  error("deep")\nend\nbad()\n' | "$LLFC" > /dev/null 2> "$tmp/err"
 has "an error inside a function shows a traceback" "in function 'bad'" "$tmp/err"
+# errors raised by llfc's own code (C or its embedded Lua modules such as the view) on bad
+# arguments print the message alone, one style per function
+printf 'view.plot(42)\nview.save({kind = "interpolate", alphas = 3}, "a.svg")\nview.text({kind = "interpolate", alphas = {0, 1}, err = {0, 0}, loss = {0, 0}}, {panel = 9})\ntensor.zeros("x")\n' |
+  "$LLFC" > /dev/null 2> "$tmp/err"
+if grep -q "stack traceback\|\[llfc\]" "$tmp/err"; then notok "view.* errors print no internal traceback" "$(cat "$tmp/err")"; else ok "view.* errors print no internal traceback"; fi
+has "view.plot of a number says what it expects" "view.plot: expected a result table" "$tmp/err"
+has "view.save of a malformed result names view.save" "view.save: malformed interpolate result" "$tmp/err"
+has "a bad panel names the function" "view.text: panel 9 out of range" "$tmp/err"
+printf 'function g() view.plot(42) end\ng()\n' | "$LLFC" > /dev/null 2> "$tmp/err"
+has "an llfc error inside the user's own function still shows the traceback" "in function 'g'" "$tmp/err"
+printf 'print(view.save({kind = "interpolate", alphas = {0, 1}, err = {0, 0}, loss = {0, 0}}, "%s/missing/a.svg"))\n' "$tmp" |
+  "$LLFC" > "$tmp/out" 2>&1
+has "view.save on an unwritable path: nil and a message naming view.save" "nil${tab}view.save: $tmp/missing/a.svg:" "$tmp/out"
 printf 'x = = 1\n' | "$LLFC" > /dev/null 2> "$tmp/err"
 has "a syntax error is reported" "unexpected symbol near '='" "$tmp/err"
 printf 'function f(\n' | "$LLFC" > /dev/null 2> "$tmp/err"
