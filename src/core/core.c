@@ -2,16 +2,13 @@
 #include "core/core.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static _Thread_local char errbuf[1024];
 
@@ -209,83 +206,4 @@ double llfc_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* ---- atomic file writing ---------------------------------------------------- */
-FILE *llfc_afile_open(llfc_afile *a, const char *path)
-{
-    size_t n = strlen(path);
-    a->f = NULL;
-    a->path = path;
-    if (!(a->tmp = llfc_malloc(n + 16))) return NULL;
-    memcpy(a->tmp, path, n);
-    memcpy(a->tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(a->tmp);
-    if (fd < 0) {
-        llfc_seterr("%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(a->tmp);
-        a->tmp = NULL;
-        return NULL;
-    }
-    mode_t mask = umask(0); /* mkstemp makes 0600; give what fopen would */
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */ }
-    if (!(a->f = fdopen(fd, "wb"))) {
-        llfc_seterr("%s: %s", path, strerror(errno));
-        close(fd);
-        unlink(a->tmp);
-        free(a->tmp);
-        a->tmp = NULL;
-    }
-    return a->f;
-}
-
-int llfc_afile_commit(llfc_afile *a, int ok)
-{
-    int err = 0;
-    if (!a->f) return -1;
-    if (ok && fflush(a->f) != 0) { ok = 0; err = errno; }
-    if (fclose(a->f) != 0 && ok) { ok = 0; err = errno; }
-    a->f = NULL;
-    if (ok && rename(a->tmp, a->path) != 0) {
-        err = errno;
-        llfc_seterr("%s: cannot rename the temporary file: %s", a->path, strerror(err));
-        ok = -1;
-    }
-    if (ok != 1) {
-        unlink(a->tmp);
-        if (ok == 0 && err) llfc_seterr("%s: write failed: %s", a->path, strerror(err));
-        else if (ok == 0 && !*llfc_errmsg()) llfc_seterr("%s: write failed", a->path);
-    }
-    free(a->tmp);
-    a->tmp = NULL;
-    return ok == 1 ? 0 : -1;
-}
-
-int llfc_write_file_atomic(const char *path, const char *data, size_t len)
-{
-    llfc_afile a;
-    FILE *f = llfc_afile_open(&a, path);
-    if (!f) return -1;
-    llfc_seterr("%s: write failed", path);
-    return llfc_afile_commit(&a, fwrite(data, 1, len, f) == len);
-}
-
-FILE *llfc_fopen_read(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        llfc_seterr("%s: cannot open: %s", path, strerror(e));
-        errno = e;
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        llfc_seterr("%s: is a directory, not a file", path);
-        errno = EISDIR;
-        return NULL;
-    }
-    return f;
 }

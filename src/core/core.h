@@ -100,15 +100,19 @@ double llfc_rng_normal(llfc_rng *r);
 /* Fisher-Yates shuffle of an int64 array. */
 void llfc_rng_shuffle(llfc_rng *r, int64_t *a, int64_t n);
 
-/* ---- atomic file writing ---------------------------------------------------
- * Every file llfc writes goes to a temporary file in the same directory and is
- * renamed over the target only when everything was written, so a failure or an
- * interruption never leaves a truncated file behind:
+/* ---- atomic file writing (file.c) --------------------------------------------
+ * Every file llfc writes goes to a temporary file PATH.tmp.PID.XXXXXX in the
+ * same directory, is flushed to the disk (fsync) and renamed over the target
+ * only when everything was written (then the directory is synced), so a
+ * failure, an interruption, a killed process or a power cut never leaves a
+ * truncated file behind:
  *     llfc_afile a;
  *     FILE *f = llfc_afile_open(&a, path);      // NULL + error
  *     ok = fwrite(...) == n && ...;
- *     return llfc_afile_commit(&a, ok);         // flush, close, rename or remove
- * The new file gets the usual 0666 & ~umask permissions. */
+ *     return llfc_afile_commit(&a, ok);         // flush, sync, close, rename or remove
+ * The new file gets the usual 0666 & ~umask permissions.  A successful commit
+ * also removes the temporary files of earlier saves of the same path whose
+ * process no longer runs (llfc_afile_clean). */
 #include <stdio.h>
 typedef struct { FILE *f; char *tmp; const char *path; } llfc_afile;
 FILE *llfc_afile_open(llfc_afile *a, const char *path);
@@ -117,6 +121,10 @@ FILE *llfc_afile_open(llfc_afile *a, const char *path);
 int llfc_afile_commit(llfc_afile *a, int ok);
 /* Write len bytes atomically. */
 int llfc_write_file_atomic(const char *path, const char *data, size_t len);
+/* Remove PATH.tmp.PID.XXXXXX files left next to path by killed saves: only
+ * those whose PID is not a running process (not ours either) and that have
+ * not changed for a minute (a writer in another PID namespace). */
+void llfc_afile_clean(const char *path);
 
 /* Open a file for reading ("rb").  NULL + "PATH: cannot open: REASON", or
  * "PATH: is a directory, not a file", so that no reader mistakes a directory

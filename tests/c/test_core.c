@@ -1,6 +1,12 @@
 /* test_core.c - errors, PRNG, the BLAS shim, tensors' storage and views, MLP forward. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
 
 #include "check.h"
 #include "core/core.h"
@@ -82,6 +88,83 @@ static void test_csv(void)
     const char *want = "alpha,\"a,\"\"b\"\"\",\"line\nbreak\"\n0.1,0.3333333333,nan,-inf,-9007199254740993,\n\n";
     CHECK(out.s && !strcmp(out.s, want), "csv: quoting, numbers (10 digits, nan, -inf), integers exactly, empty cells: %s", out.s);
     llfc_strbuf_free(&out);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name, int age_seconds)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) { fputs("partial", f); fclose(f); }
+    struct utimbuf t = {time(NULL) - age_seconds, time(NULL) - age_seconds};
+    utime(p, &t);
+}
+
+/* Atomic saves: the temporary name carries the pid; a successful save removes
+ * leftovers of killed saves of the same target, and nothing else. */
+static void test_afile(void)
+{
+    char dir[] = "/tmp/llfc_afile_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0, "afile: a temporary directory"); return; }
+    char target[256];
+    snprintf(target, sizeof target, "%s/model.bin", dir);
+    llfc_afile a;
+    FILE *f = llfc_afile_open(&a, target);
+    char want[64];
+    snprintf(want, sizeof want, "model.bin.tmp.%ld.", (long)getpid());
+    CHECK(f && strstr(a.tmp, want) && exists(dir, strrchr(a.tmp, '/') + 1) && !exists(dir, "model.bin"),
+          "afile: writes to model.bin.tmp.PID.XXXXXX first (%s)", f ? a.tmp : llfc_errmsg());
+    if (f) fputs("new", f);
+    /* a dead process: a child that has exited and been reaped */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char dead[64], dead_fresh[64], alive[64], mine[64], other[64];
+    snprintf(dead, sizeof dead, "model.bin.tmp.%ld.aB3dE9", (long)child);
+    snprintf(dead_fresh, sizeof dead_fresh, "model.bin.tmp.%ld.Zz0011", (long)child);
+    snprintf(alive, sizeof alive, "model.bin.tmp.%ld.qwerty", (long)getppid());
+    snprintf(mine, sizeof mine, "model.bin.tmp.%ld.abcdef", (long)getpid());
+    snprintf(other, sizeof other, "other.bin.tmp.%ld.aB3dE9", (long)child);
+    touch(dir, dead, 3600);
+    touch(dir, dead_fresh, 0);
+    touch(dir, alive, 3600);
+    touch(dir, mine, 3600);
+    touch(dir, other, 3600);
+    touch(dir, "model.bin.tmp.XYZabc", 3600);   /* an older version's name: no pid */
+    touch(dir, "model.bin.tmp.12x.abcdef", 3600); /* not a pid */
+    CHECK(f && llfc_afile_commit(&a, 1) == 0, "afile: commit");
+    FILE *r = fopen(target, "r");
+    char got[16] = "";
+    if (r) { if (!fgets(got, sizeof got, r)) got[0] = 0; fclose(r); }
+    CHECK(!strcmp(got, "new"), "afile: the target holds the new text");
+    CHECK(!exists(dir, dead), "afile: a stale leftover of a dead process is removed on the next save");
+    CHECK(exists(dir, dead_fresh), "afile: a leftover changed within the last minute is kept (a writer in another PID namespace)");
+    CHECK(exists(dir, alive), "afile: the temporary file of a running process is kept");
+    CHECK(exists(dir, mine), "afile: this process's own temporary files are kept");
+    CHECK(exists(dir, other), "afile: leftovers of another target are kept");
+    CHECK(exists(dir, "model.bin.tmp.XYZabc") && exists(dir, "model.bin.tmp.12x.abcdef"), "afile: names not of the form NAME.tmp.PID.XXXXXX are kept");
+    /* a failed save removes its own temporary file and keeps the old target */
+    f = llfc_afile_open(&a, target);
+    if (f) fputs("half", f);
+    CHECK(f && llfc_afile_commit(&a, 0) == -1, "afile: a failed commit reports failure");
+    int tmps = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) tmps += strstr(e->d_name, want) != NULL;
+    if (d) closedir(d);
+    r = fopen(target, "r");
+    got[0] = 0;
+    if (r) { if (!fgets(got, sizeof got, r)) got[0] = 0; fclose(r); }
+    CHECK(tmps == 1 && !strcmp(got, "new"), "afile: a failed save leaves no temporary file of its own (only the planted one) and the old text");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
 }
 
 static int prog_calls;
@@ -236,6 +319,7 @@ int main(void)
     test_errors();
     test_strbuf();
     test_csv();
+    test_afile();
     test_progress_stop();
     test_rng();
     test_gemm();
