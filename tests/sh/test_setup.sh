@@ -1,0 +1,20 @@
+#!/bin/sh
+# test_setup.sh - scripts/setup (the README's first command) installs every
+# package the suite checks with, so the README's second command runs them all:
+# each package the tests look for is in its list, as is every package CI needs.
+s=${LLFC_SRCDIR:-.}
+setup="$s/scripts/setup"
+pkgs=$(awk '/^PKGS="/ { f = 1 } f { print } f && /"$/ { f = 0 }' "$setup" | sed 's/PKGS=//; s/"//g; s/\$PKGS//' | tr -s ' \t' '\n\n')
+# package: what needs it
+for need in "python3-numpy:NumPy interop (test_tensor, test_data, test_nn, test_cnn_numpy)" \
+            "dataset-fashion-mnist:the real Fashion-MNIST (test_data)" \
+            "libxml2-utils:xmllint on SVG exports (test_view)" \
+            "tmux:terminal tests (test_*_tmux)" \
+            "strace:saves reach the disk (test_save)" \
+            "lua5.4:require \"llfc\" from plain Lua (test_module)" \
+            "libdnnl-dev:oneDNN against im2col (test_conv)"; do
+  p=${need%%:*}
+  if printf '%s\n' "$pkgs" | grep -qx "$p"; then echo "ok - scripts/setup installs $p: ${need#*:}"
+  else echo "not ok - scripts/setup installs $p: ${need#*:}"; fi
+done
+grep -q '^\./scripts/setup$' "$s/.ci/run" && echo "ok - CI installs through scripts/setup" || echo "not ok - CI installs through scripts/setup"
