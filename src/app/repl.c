@@ -273,18 +273,25 @@ lua_State *llfc_repl_newstate(void)
 
 /* ---- evaluating one statement ------------------------------------------------ */
 
-/* print(...) of the values on the stack above `base`, run protected since
- * __tostring may fail */
+/* print(...) of the values on the stack, run protected since __tostring may
+ * fail.  Values are separated by tabs, as print does; when one of them takes
+ * several lines (a network, a result table) each value starts on a line of
+ * its own instead, so that two multi-line values are not joined by a tab. */
 static int print_values(lua_State *L)
 {
-    int n = lua_gettop(L);
+    int n = lua_gettop(L), multiline = 0;
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        multiline |= memchr(s, '\n', len) != NULL;
+        lua_replace(L, i);
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {
         size_t len;
-        const char *s = luaL_tolstring(L, i, &len);
-        lua_pop(L, 1);
-        if (i > 1) luaL_addchar(&b, '\t');
+        const char *s = lua_tolstring(L, i, &len);
+        if (i > 1) luaL_addchar(&b, multiline ? '\n' : '\t');
         luaL_addlstring(&b, s, len);
     }
     luaL_addchar(&b, '\n');

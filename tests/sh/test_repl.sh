@@ -23,6 +23,14 @@ check "trailing ; prints nothing" "" "$(echo 'x = 3;' | "$LLFC")"
 check "f(); with a trailing ; prints nothing" "" "$(printf 'function f() return 1 end\nf();\n' | "$LLFC")"
 check "assignment then expression" "3" "$(printf 'x = 3\nx\n' | "$LLFC")"
 check "several values are tab separated" "1${tab}a${tab}nil${tab}true" "$(echo '1, "a", nil, true' | "$LLFC")"
+check "a multi-line value puts every value on lines of its own" "x
+y
+z
+3" "$(printf '%s\n' 'setmetatable({}, {__tostring = function() return "x\ny" end}), "z", 3' | "$LLFC")"
+out=$(printf 'a, b = nn.mlp{2, 3, 2}, nn.mlp{2, 4, 2}\na, b\n' | "$LLFC")
+first=$(printf '%s\n' "$out" | grep -c "^llfc.Net mlp")
+if [ "$first" -eq 2 ] && ! printf '%s' "$out" | grep -q "$tab"; then ok "two nets print one after the other, each from the start of a line"
+else notok "two nets print one after the other, each from the start of a line" "[$out]"; fi
 out=$(echo '{}' | "$LLFC")
 case $out in "table: 0x"*) ok "a table prints through tostring" ;; *) notok "a table prints through tostring" "[$out]" ;; esac
 out=$(echo 'setmetatable({}, {__tostring = function() return "obj!" end})' | "$LLFC")
