@@ -2,6 +2,7 @@
  * the word wrapper, and the entries. */
 #include "app/manpage.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -376,5 +377,60 @@ int llfc_man_intro(llfc_strbuf *out, const llfc_man *m, const char *macro, const
         }
         p = e + 1;
     }
+    return 0;
+}
+
+/* ---- search ------------------------------------------------------------------- */
+
+/* Does text hold every word of query (ignoring case)? */
+static int holds_words(const char *text, const char *query)
+{
+    const char *q = query;
+    while (*q) {
+        while (*q == ' ') q++;
+        size_t n = 0;
+        while (q[n] && q[n] != ' ') n++;
+        if (!n) break;
+        int found = 0;
+        for (const char *t = text; *t && !found; t++) {
+            size_t k = 0;
+            while (k < n && t[k] && tolower((unsigned char)t[k]) == tolower((unsigned char)q[k])) k++;
+            found = k == n;
+        }
+        if (!found) return 0;
+        q += n;
+    }
+    return 1;
+}
+
+int llfc_man_search(const llfc_man *m, const char *query, int *hits, int max)
+{
+    int count = 0;
+    char *in_text = calloc((size_t)m->n + 1, 1); /* 1: matched by the text only */
+    if (!in_text) return 0;
+    llfc_strbuf t = LLFC_STRBUF_INIT;
+    for (int i = 0; i < m->n; i++) {
+        if (holds_words(m->entry[i].name, query)) { in_text[i] = 2; continue; }
+        t.len = 0;
+        if (t.s) t.s[0] = '\0';
+        llfc_man_entry_text(&t, &m->entry[i], 100000);
+        if (t.s && holds_words(t.s, query)) in_text[i] = 1;
+    }
+    llfc_strbuf_free(&t);
+    for (int pass = 2; pass >= 1; pass--)
+        for (int i = 0; i < m->n; i++)
+            if (in_text[i] == pass) {
+                if (count < max) hits[count] = i;
+                count++;
+            }
+    free(in_text);
+    return count;
+}
+
+int llfc_man_has_type(const llfc_man *m, const char *type)
+{
+    size_t n = strlen(type);
+    for (int i = 0; i < m->n; i++)
+        if (!strncmp(m->entry[i].name, type, n) && m->entry[i].name[n] == ':') return 1;
     return 0;
 }

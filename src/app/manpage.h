@@ -51,6 +51,14 @@ void llfc_man_summary(llfc_strbuf *out, const llfc_man_entry *e, size_t maxlen);
  * the word(s) `title`, before its first entry.  1 if it has any. */
 int llfc_man_intro(llfc_strbuf *out, const llfc_man *m, const char *macro, const char *title, int width);
 
+/* Apropos: the entries whose name or text holds every word of `query`,
+ * ignoring case (words are separated by spaces), those that hold them in
+ * their name first, then in page order.  Up to max entry indices go to
+ * hits; returns how many entries match. */
+int llfc_man_search(const llfc_man *m, const char *query, int *hits, int max);
+/* Does the page document methods of the type ("Type:name" entries)? */
+int llfc_man_has_type(const llfc_man *m, const char *type);
+
 /* The terminal's width in columns, less one (COLUMNS when stdout is not a
  * terminal; 80 by default; kept within 40..200). */
 int llfc_man_term_width(void);

@@ -164,6 +164,26 @@ static const llfc_man_entry *entry_for(const char *name)
 /* Compare names for sorting. */
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* One line of a list: "  head   first sentence" (cut to the width), or the
+ * bare name when there is no entry. */
+static void entry_line(llfc_strbuf *out, const char *name, const llfc_man_entry *en, int width)
+{
+    size_t start = out->len;
+    llfc_strbuf_puts(out, "  ");
+    if (en) {
+        llfc_man_head(out, en);
+        size_t used = out->len - start;
+        if (used + 4 < (size_t)width) {
+            llfc_strbuf_spaces(out, used < 28 ? (int)(28 - used) : 2);
+            size_t u2 = out->len - start;
+            if (u2 + 10 < (size_t)width) llfc_man_summary(out, en, width - u2);
+        }
+    } else {
+        llfc_strbuf_printf(out, "%s  (no documentation)", name);
+    }
+    llfc_strbuf_putc(out, '\n');
+}
+
 /* List the functions of the table at idx: documented ones with their head
  * and first sentence, undocumented ones marked. prefix is "tensor." or
  * "Tensor:". */
@@ -189,22 +209,7 @@ static void list_functions(lua_State *L, llfc_strbuf *out, int idx, const char *
     }
     if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        const llfc_man_entry *en = entry_for(names[i]);
-        size_t start = out->len;
-        llfc_strbuf_puts(out, "  ");
-        if (en) {
-            llfc_man_head(out, en);
-            size_t used = out->len - start;
-            if (used + 4 < (size_t)width) {
-                llfc_strbuf_spaces(out, used < 28 ? (int)(28 - used) : 2);
-                size_t u2 = out->len - start;
-                if (u2 + 10 < (size_t)width) llfc_man_summary(out, en, width - u2);
-            }
-        } else {
-            llfc_strbuf_puts(out, names[i]);
-            llfc_strbuf_puts(out, "  (no documentation)");
-        }
-        llfc_strbuf_putc(out, '\n');
+        entry_line(out, names[i], entry_for(names[i]), width);
         free(names[i]);
     }
     free(names);
@@ -223,6 +228,10 @@ static void doc_module(lua_State *L, llfc_strbuf *out, int idx, const char *mod,
 
 static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width)
 {
+    if (!llfc_man_has_type(manpage(), type)) {
+        llfc_strbuf_printf(out, "llfc.%s is internal to llfc: no documentation (help() lists the modules and types)\n", type);
+        return;
+    }
     llfc_strbuf_printf(out, "Type %s (methods are called as obj:name(...))\n\n", type);
     if (llfc_man_intro(out, manpage(), ".SS", type, width)) llfc_strbuf_putc(out, '\n');
     push_type(L, type);
@@ -262,7 +271,10 @@ static void doc_overview(lua_State *L, llfc_strbuf *out, int width)
     char *types[64];
     while (lua_next(L, LUA_REGISTRYINDEX)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1) && nt < 64)
+        /* the types users meet: those the man page documents (the view's
+         * ChartBox and Screen are its own business) */
+        if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1) && nt < 64 &&
+            llfc_man_has_type(manpage(), k + 5))
             types[nt++] = strdup(k + 5);
         lua_pop(L, 1);
     }
@@ -279,6 +291,7 @@ static void doc_overview(lua_State *L, llfc_strbuf *out, int width)
         "Getting help:\n"
         "  help(tensor.new)      a function\n"
         "  help(\"Tensor:mm\")     a function or method by name (help(\"mm\") finds it too)\n"
+        "  help(\"barrier\")       the entries that mention a word\n"
         "  help(t)               the type of an object t\n"
         "  help(tensor)          a module\n"
         "In the REPL: Tab completes names, a trailing ';' hides the result,\n"
@@ -303,6 +316,21 @@ static int doc_by_short_name(llfc_strbuf *out, const char *short_name, int width
         return 1;
     }
     return 0;
+}
+
+/* No entry is named s: list those whose name or text mention its words. */
+static int apropos(llfc_strbuf *out, const char *s, int width)
+{
+    const llfc_man *m = manpage();
+    enum { MAX_HITS = 40 };
+    int hits[MAX_HITS];
+    int n = llfc_man_search(m, s, hits, MAX_HITS);
+    if (n == 0) return 0;
+    llfc_strbuf_printf(out, "No entry is named '%s'; %d mention%s it:\n", s, n, n == 1 ? "s" : "");
+    for (int i = 0; i < n && i < MAX_HITS; i++) entry_line(out, m->entry[hits[i]].name, &m->entry[hits[i]], width);
+    if (n > MAX_HITS) llfc_strbuf_printf(out, "  ... and %d more (add a word to narrow the search)\n", n - MAX_HITS);
+    llfc_strbuf_puts(out, "help(\"NAME\") shows one.\n");
+    return 1;
 }
 
 /* Build the documentation of the value at idx into out.  Returns 1, or 0
@@ -338,9 +366,8 @@ static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
         if (push_type(L, m)) { lua_pop(L, 1); doc_type(L, out, m, width); return 1; }
         lua_pop(L, 1);
         if (!strchr(s, '.') && !strchr(s, ':') && doc_by_short_name(out, s, width)) return 1;
-        llfc_strbuf_puts(out, "no documentation for '");
-        llfc_strbuf_puts(out, s);
-        llfc_strbuf_puts(out, "' (help() lists the modules)");
+        if (apropos(out, s, width)) return 1;
+        llfc_strbuf_printf(out, "no documentation for '%s': no entry is named so or mentions it (help() lists the modules)", s);
         return 0;
     }
     if (t == LUA_TTABLE) {

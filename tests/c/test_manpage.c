@@ -14,7 +14,7 @@ static const char page[] =
     "The demo module\\(em intro text.\n"
     ".TP\n"
     ".B demo.f(x [, {n = 1}])\n"
-    "Return \\fIx\\fR doubled. Second sentence.\n"
+    "Return \\fIx\\fR doubled (as a Thing does). Second sentence.\n"
     "Example:\n"
     ".B \"print(demo.f(\\(dqa b\\(dq))\"\n"
     ".TP\n"
@@ -38,14 +38,14 @@ static void test_entries(void)
           !strcmp(llfc_man_short_name("help"), "help"), "short names");
     llfc_strbuf b = LLFC_STRBUF_INIT;
     if (f) llfc_man_entry_text(&b, f, 80);
-    CHECK(b.s && !strcmp(b.s, "demo.f(x [, {n = 1}])\n    Return x doubled. Second sentence. Example: print(demo.f(\"a b\"))\n"),
+    CHECK(b.s && !strcmp(b.s, "demo.f(x [, {n = 1}])\n    Return x doubled (as a Thing does). Second sentence. Example:\n    print(demo.f(\"a b\"))\n"),
           "entry text: head, fonts dropped, \\(dq inside a quoted .B argument kept: [%s]", b.s);
     llfc_strbuf_free(&b);
     if (g) llfc_man_entry_text(&b, g, 80);
     CHECK(b.s && !strcmp(b.s, "demo.g(t)\n    One - two alpha \\.\n"), ".BI joins its arguments; escapes and glyphs: [%s]", b.s);
     llfc_strbuf_free(&b);
     if (f) llfc_man_summary(&b, f, 100);
-    CHECK(b.s && !strcmp(b.s, "Return x doubled."), "summary: the first sentence: [%s]", b.s);
+    CHECK(b.s && !strcmp(b.s, "Return x doubled (as a Thing does)."), "summary: the first sentence: [%s]", b.s);
     llfc_strbuf_free(&b);
     if (f) llfc_man_summary(&b, f, 10);
     CHECK(b.s && !strcmp(b.s, "Return ..."), "summary cut to its width: [%s]", b.s);
@@ -74,6 +74,15 @@ static void test_entries(void)
               "wrap at %d: %d lines, longest %d, text indented by 4", widths[k], lines, longest);
         llfc_strbuf_free(&b);
     }
+    int hits[4];
+    CHECK(llfc_man_search(&m, "DOUBLED", hits, 4) == 1 && hits[0] == 0, "search: a word of the text, ignoring case");
+    CHECK(llfc_man_search(&m, "thing", hits, 4) == 2 && hits[0] == 2 && hits[1] == 0,
+          "search: entries with the word in their name first (Thing:f), then those with it in their text (demo.f)");
+    CHECK(llfc_man_search(&m, "wrapped several", hits, 4) == 1 && hits[0] == 2, "search: every word must appear");
+    CHECK(llfc_man_search(&m, "nowhere", hits, 4) == 0, "search: no match");
+    CHECK(llfc_man_search(&m, "a", hits, 1) == 3, "search: the count of all matches, hits cut to max");
+    CHECK(llfc_man_has_type(&m, "Thing") && !llfc_man_has_type(&m, "Thin") && !llfc_man_has_type(&m, "demo"),
+          "has_type: Type:method entries");
     llfc_man_free(&m);
 }
 
