@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Thread_local char errbuf[1024];
 
@@ -36,8 +37,44 @@ int llfc_adderr(const char *fmt, ...)
 
 const char *llfc_errmsg(void) { return errbuf; }
 
+/* ---- allocation under a cap ---------------------------------------------------
+ * One allocation may not exceed the cap: the machine's physical memory, or
+ * LLFC_MAX_ALLOC (bytes, with an optional K, M, G or T suffix).  A larger
+ * request (a tensor of 2^40 floats) is an error at once instead of an attempt
+ * that the kernel might grant lazily and then kill the process for. */
+static size_t alloc_cap;
+
+size_t llfc_alloc_cap(void)
+{
+    if (alloc_cap) return alloc_cap;
+    size_t cap = 0;
+    const char *env = getenv("LLFC_MAX_ALLOC");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double mul = *end == 'K' || *end == 'k' ? 0x1p10 : *end == 'M' || *end == 'm' ? 0x1p20
+                   : *end == 'G' || *end == 'g' ? 0x1p30 : *end == 'T' || *end == 't' ? 0x1p40 : 1;
+        if (v > 0 && v * mul < 0x1p63) cap = (size_t)(v * mul);
+    }
+    if (!cap) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        cap = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)1 << 34;
+    }
+    alloc_cap = cap;
+    return cap;
+}
+
+static int over_cap(size_t n)
+{
+    if (n <= llfc_alloc_cap()) return 0;
+    llfc_seterr("out of memory: %.4g GB asked in one piece, more than the cap of %.4g GB "
+                "(the physical memory, or LLFC_MAX_ALLOC)", (double)n / 0x1p30, (double)llfc_alloc_cap() / 0x1p30);
+    return 1;
+}
+
 void *llfc_malloc(size_t n)
 {
+    if (over_cap(n)) return NULL;
     void *p = malloc(n ? n : 1);
     if (!p) llfc_seterr("out of memory (%zu bytes)", n);
     return p;
@@ -49,9 +86,18 @@ void *llfc_calloc(size_t count, size_t size)
         llfc_seterr("out of memory (size overflow)");
         return NULL;
     }
+    if (over_cap(count * size)) return NULL;
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) llfc_seterr("out of memory (%zu bytes)", count * size);
     return p;
+}
+
+void *llfc_realloc(void *p, size_t n)
+{
+    if (over_cap(n)) return NULL;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) llfc_seterr("out of memory (%zu bytes)", n);
+    return q;
 }
 
 void *llfc_mallocarray(size_t count, size_t size)

@@ -34,11 +34,15 @@ const char *llfc_errmsg(void);
 int llfc_adderr(const char *fmt, ...) LLFC_PRINTF(1, 2);
 
 /* Checked allocation helpers: on failure they record "out of memory (N bytes)"
- * and return NULL.  Sizes are checked for overflow. */
+ * and return NULL.  Sizes are checked for overflow, and one allocation may
+ * not exceed llfc_alloc_cap(): the physical memory, or LLFC_MAX_ALLOC bytes
+ * (K, M, G, T suffixes) when that is set. */
 void *llfc_malloc(size_t n);
 void *llfc_calloc(size_t count, size_t size);
 void *llfc_mallocarray(size_t count, size_t size);
+void *llfc_realloc(void *p, size_t n); /* p is kept on failure */
 void llfc_free(void *p);
+size_t llfc_alloc_cap(void);
 
 /* ---- interruption (Ctrl-C) ----------------------------------------------- */
 extern volatile sig_atomic_t llfc_interrupt_flag;

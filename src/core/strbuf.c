@@ -14,7 +14,7 @@ int llfc_strbuf_reserve(llfc_strbuf *b, size_t extra)
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *s = realloc(b->s, cap);
+    char *s = llfc_realloc(b->s, cap);
     if (!s) { b->oom = 1; return -1; }
     if (!b->s) s[0] = '\0';
     b->s = s;

@@ -249,8 +249,8 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
         if (n == cap) {
             if (cap >= max + 1) break;
             size_t nc = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            unsigned char *nb = realloc(buf, nc);
-            if (!nb) { free(buf); gzclose(g); llfc_seterr("out of memory (%zu bytes)", nc); return NULL; }
+            unsigned char *nb = llfc_realloc(buf, nc);
+            if (!nb) { free(buf); gzclose(g); return NULL; }
             buf = nb;
             cap = nc;
         }

@@ -197,6 +197,27 @@ static void test_progress_stop(void)
     CHECK(llfc_check_interrupt() == 0, "check_interrupt: 0 once the flag is cleared");
 }
 
+/* One allocation above the cap fails at once, with a message saying why. */
+static void test_alloc_cap(void)
+{
+    size_t cap = llfc_alloc_cap();
+    CHECK(cap >= ((size_t)1 << 26), "alloc cap: at least 64 MB (%.3g GB)", (double)cap / 0x1p30);
+    double t0 = llfc_now();
+    void *p = llfc_malloc(cap + 1);
+    CHECK(!p && strstr(llfc_errmsg(), "more than the cap"), "alloc cap: malloc above the cap fails (%s)", llfc_errmsg());
+    p = llfc_calloc(cap / 2 + 1, 2);
+    CHECK(!p && strstr(llfc_errmsg(), "more than the cap"), "alloc cap: calloc above the cap fails");
+    p = llfc_mallocarray(cap / 4 + 1, 4);
+    CHECK(!p && strstr(llfc_errmsg(), "more than the cap"), "alloc cap: mallocarray above the cap fails");
+    void *q = llfc_malloc(16);
+    p = llfc_realloc(q, cap + 1);
+    CHECK(!p && q, "alloc cap: realloc above the cap fails and keeps the block");
+    free(q);
+    int64_t big[2] = {(int64_t)(cap / 4 / 1024) + 1, 1024};
+    CHECK(!llfc_tensor_new(2, big) && strstr(llfc_errmsg(), "allocation cap"), "alloc cap: a tensor above the cap is refused");
+    CHECK(llfc_now() - t0 < 1.0, "alloc cap: refused without trying (%.3f s)", llfc_now() - t0);
+}
+
 static void test_rng(void)
 {
     llfc_rng a, b;
@@ -320,6 +341,7 @@ int main(void)
     test_strbuf();
     test_csv();
     test_afile();
+    test_alloc_cap();
     test_progress_stop();
     test_rng();
     test_gemm();
