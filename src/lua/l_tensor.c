@@ -421,6 +421,8 @@ static int arith(lua_State *L, int op)
         if (box && !*box) return errorf(L, "%s: operand %d is a freed tensor", fname, i);
     }
     if (a && b) return push(L, llfc_tensor_binop(op, a, b), fname);
+    /* called directly (getmetatable(t).__mul(2, 3)), neither operand may be a tensor */
+    if (!a && !b) return errorf(L, "%s: neither operand is a tensor (%s and %s)", fname, luaL_typename(L, 1), luaL_typename(L, 2));
     int ti = a ? 1 : 2, ni = a ? 2 : 1;
     if (lua_type(L, ni) != LUA_TNUMBER)
         return errorf(L, "%s: cannot combine a tensor with a %s", fname, luaL_typename(L, ni));
