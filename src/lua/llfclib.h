@@ -14,7 +14,7 @@
 LUALIB_API int luaopen_llfc(lua_State *L);
 
 /* Open everything: pushes the llfc table {tensor=, data=, nn=, perm=,
- * metrics=, view=, version=, ...} and installs the embedded Lua modules in
+ * metrics=, view=, sweep=, version=, ...} and installs the embedded Lua modules in
  * package.preload (l_init.c). */
 int llfc_open_all(lua_State *L);
 
@@ -25,6 +25,7 @@ int llfc_open_nn(lua_State *L);      /* l_nn.c, with l_build.c and l_train.c */
 int llfc_open_perm(lua_State *L);    /* l_perm.c */
 int llfc_open_metrics(lua_State *L); /* l_metrics.c */
 int llfc_open_view(lua_State *L);    /* l_view.c */
+int llfc_open_sweep(lua_State *L);   /* l_sweep.c */
 
 /* Installers: add functions to the table at idx. */
 void llfc_open_repair(lua_State *L, int idx); /* l_repair.c: nn.reset_bn, nn.repair */

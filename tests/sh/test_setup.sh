@@ -4,7 +4,7 @@
 # each package the tests look for is in its list, as is every package CI needs.
 s=${LLFC_SRCDIR:-.}
 setup="$s/scripts/setup"
-pkgs=$(awk '/^PKGS="/ { f = 1 } f { print } f && /"$/ { f = 0 }' "$setup" | sed 's/PKGS=//; s/"//g; s/\$PKGS//' | tr -s ' \t' '\n\n')
+pkgs=$(tr '\n' ' ' < "$setup" | grep -o 'PKGS="[^"]*"' | sed 's/PKGS=//; s/"//g; s/\$PKGS//' | tr -s ' \t' '\n\n')
 # package: what needs it
 for need in "python3-numpy:NumPy interop (test_tensor, test_data, test_nn, test_cnn_numpy)" \
             "dataset-fashion-mnist:the real Fashion-MNIST (test_data)" \
@@ -12,7 +12,11 @@ for need in "python3-numpy:NumPy interop (test_tensor, test_data, test_nn, test_
             "tmux:terminal tests (test_*_tmux)" \
             "strace:saves reach the disk (test_save)" \
             "lua5.4:require \"llfc\" from plain Lua (test_module)" \
-            "libdnnl-dev:oneDNN against im2col (test_conv)"; do
+            "libdnnl-dev:oneDNN against im2col (test_conv)" \
+            "poppler-utils:PDF exports (test_view)" \
+            "librsvg2-bin:PDF against SVG (test_view)" \
+            "openmpi-bin:sweeps under mpirun (test_sweep_mpi)" \
+            "libopenmpi-dev:the MPI build (test_sweep_mpi)"; do
   p=${need%%:*}
   if printf '%s\n' "$pkgs" | grep -qx "$p"; then echo "ok - scripts/setup installs $p: ${need#*:}"
   else echo "not ok - scripts/setup installs $p: ${need#*:}"; fi
