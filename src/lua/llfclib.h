@@ -30,6 +30,9 @@ int llfc_open_sweep(lua_State *L);   /* l_sweep.c */
 /* Installers: add functions to the table at idx. */
 void llfc_open_repair(lua_State *L, int idx); /* l_repair.c: nn.reset_bn, nn.repair */
 void llfc_open_file(lua_State *L, int idx);   /* l_file.c: llfc.write, llfc.csv, llfc.json */
+void llfc_open_merge(lua_State *L, int idx);  /* l_merge.c: nn.merge_features, metrics.feature_llfc */
+void llfc_open_landscape(lua_State *L, int idx); /* l_landscape.c: several networks, planes, curves, stitching */
+void llfc_open_curve(lua_State *L);           /* l_curve.c: the Curve type */
 void llfc_help_install(lua_State *L, int idx); /* l_help.c: llfc.help, llfc.doc */
 
 /* The nn module's parts in other files. */

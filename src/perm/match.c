@@ -41,9 +41,8 @@ static void move_to_front(const float *in, float *out, int64_t pre, int64_t n, i
             memcpy(out + (i * pre + p) * post, in + (p * n + i) * post, (size_t)post * sizeof *out);
 }
 
-/* C[n, n] += moveaxis(A, d, 0) @ moveaxis(B, d, 0)^T for two tensors of
- * the same shape (contiguous data A and B); scratch holds 2 * numel floats. */
-static void axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch)
+/* C[n, n] += moveaxis(A, d, 0) @ moveaxis(B, d, 0)^T (perm.h) */
+void llfc_axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch)
 {
     int nd = shape->ndim;
     int64_t n = shape->size[d], numel = llfc_tensor_numel(shape), rest = numel / n;
@@ -123,7 +122,7 @@ static int term_full(const llfc_net *a, const llfc_net *b, const llfc_perm *p, w
     const float *B = llfc_tensor_data(Wb);
     if (other) { llfc_perm_gather(Wb, tmp, ap); B = llfc_tensor_data(tmp); }
     memset(t->T, 0, (size_t)(n * n) * sizeof(float));
-    axis_gram(Wb, t->d, llfc_tensor_data(a->param[t->k]), B, t->T, scratch);
+    llfc_axis_gram(Wb, t->d, llfc_tensor_data(a->param[t->k]), B, t->T, scratch);
     return 0;
 }
 

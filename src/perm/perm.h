@@ -97,4 +97,11 @@ typedef struct {
 llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const float *x, int64_t n,
                                  const llfc_am_opts *opts, llfc_am_stats *stats);
 
+/* The cost term of weight matching: C[n, n] += moveaxis(A, d, 0) @
+ * moveaxis(B, d, 0)^T for two tensors of the shape of `shape` (contiguous
+ * data A and B; n = shape->size[d]); scratch holds 2 * numel floats.
+ * C[i, j] is the inner product of unit i of A with unit j of B over the
+ * other axes. */
+void llfc_axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch);
+
 #endif
