@@ -727,36 +727,42 @@ function M.plot(s, opts)
   return view_module("sweep.plot").plot(r, vo)
 end
 
-local function csv_cell(v)
-  if type(v) == "number" then return (v ~= v) and "" or string.format("%.9g", v) end
-  local s = tostring(v == nil and "" or v)
-  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
+-- CSV through llfc.csv and atomic files through llfc.write, the library's
+-- one writer of each (nil cells: row.n)
+local function checkpath(path, fname, what)
+  if type(path) ~= "string" or path == "" or path:find("\0", 1, true) then
+    error(string.format("%s: %s (a non-empty file name), got %s", fname, what,
+      type(path) == "string" and string.format("%q", path) or type(path)), 3)
+  end
 end
 
-local function summary_csv(s)
+local function write_csv(path, rows)
+  local L = llfc_table()
+  return L.write(path, L.csv(rows))
+end
+
+local function summary_rows(s)
   local head = {}
   for _, b in ipairs(s.by) do head[#head + 1] = b end
   for _, h in ipairs({ "value", "mean", "std", "min", "max", "count", "n" }) do head[#head + 1] = h end
-  local lines = { table.concat(head, ",") }
+  local rows = { head }
   for _, g in ipairs(s.groups) do
     for _, v in ipairs(s.values) do
-      local st, r = g[v], {}
-      for _, b in ipairs(s.by) do r[#r + 1] = csv_cell(g[b]) end
-      for _, x in ipairs({ v, st.mean, st.std, st.min, st.max, st.count, g.n }) do r[#r + 1] = csv_cell(x) end
-      lines[#lines + 1] = table.concat(r, ",")
+      local st, r = g[v], { n = 0 }
+      local function add(x) r.n = r.n + 1; r[r.n] = x end
+      for _, b in ipairs(s.by) do add(g[b]) end
+      for _, x in ipairs({ v, st.mean, st.std, st.min, st.max, st.count, g.n }) do add(x) end
+      rows[#rows + 1] = r
     end
   end
-  return table.concat(lines, "\n") .. "\n"
+  return rows
 end
 
 function M.save(s, path, opts)
-  if type(path) ~= "string" then error("sweep.save: expected a path (.csv, or a figure: .svg, .pdf, .png, .json)", 2) end
+  checkpath(path, "sweep.save", "expected a path (.csv, or a figure: .svg, .pdf, .png, .json)")
   if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.save: expected a summary (sweep.summary)", 2) end
   if path:match("%.csv$") then
-    local ok, msg = C.write(path, summary_csv(s))
-    if not ok then return nil, msg end
-    return path
+    return write_csv(path, summary_rows(s))
   end
   local so, vo = split_opts(opts)
   return view_module("sweep.save").save(M.series(s, so), path, vo)
@@ -765,7 +771,7 @@ end
 -- the done rows as CSV: id, each parameter, each scalar output, seconds, host, rank
 function Sweep:csv(path)
   if getmetatable(self) ~= SweepMT then error("Sweep:csv: call it as S:csv(path)", 2) end
-  if type(path) ~= "string" then error("Sweep:csv: expected a path", 2) end
+  checkpath(path, "Sweep:csv", "expected a path")
   local rows = self:rows()
   local pk, ok_, seenp, seeno = {}, {}, {}, {}
   for _, r in ipairs(rows) do
@@ -778,17 +784,17 @@ function Sweep:csv(path)
   for _, k in ipairs(pk) do head[#head + 1] = k end
   for _, k in ipairs(ok_) do head[#head + 1] = seenp[k] and ("out." .. k) or k end
   for _, k in ipairs({ "seconds", "host", "rank" }) do head[#head + 1] = k end
-  local lines = { table.concat(head, ",") }
+  local out = { head }
   for _, r in ipairs(rows) do
-    local c = { csv_cell(r.id) }
-    for _, k in ipairs(pk) do c[#c + 1] = csv_cell((r.params or {})[k]) end
-    for _, k in ipairs(ok_) do c[#c + 1] = csv_cell((r.out or {})[k]) end
-    c[#c + 1], c[#c + 2], c[#c + 3] = csv_cell(r.seconds), csv_cell(r.host), csv_cell(r.rank)
-    lines[#lines + 1] = table.concat(c, ",")
+    local c = { n = 0 }
+    local function add(x) c.n = c.n + 1; c[c.n] = x end
+    add(r.id)
+    for _, k in ipairs(pk) do add((r.params or {})[k]) end
+    for _, k in ipairs(ok_) do add((r.out or {})[k]) end
+    add(r.seconds); add(r.host); add(r.rank)
+    out[#out + 1] = c
   end
-  local okw, msg = C.write(path, table.concat(lines, "\n") .. "\n")
-  if not okw then return nil, msg end
-  return path
+  return write_csv(path, out)
 end
 
 -- ---- where this process runs -------------------------------------------------------------

@@ -225,16 +225,6 @@ static int l_mkdir(lua_State *L)
     return 1;
 }
 
-static int l_write(lua_State *L)
-{
-    const char *path = lb_checkpath(L, 1);
-    size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
-    if (llfc_write_file_atomic(path, data, len) != 0) return lb_fail(L, "sweep");
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 static int l_env(lua_State *L)
 {
     llfc_dist_env e;
@@ -536,7 +526,7 @@ int llfc_open_sweep(lua_State *L)
         {"json_encode", l_json_encode}, {"json_decode", l_json_decode}, {"sha256", l_sha256},
         {"sha256_file", l_sha256_file}, {"append", l_append}, {"env", l_env}, {"finalize", l_finalize},
         {"cli", l_cli}, {"run", l_run}, {"watch_sigint", l_watch_sigint}, {"sigint", l_sigint},
-        {"utc", l_utc}, {"now", l_now}, {"mkdir", l_mkdir}, {"write", l_write},
+        {"utc", l_utc}, {"now", l_now}, {"mkdir", l_mkdir},
         {"checkopts", l_checkopts}, {NULL, NULL},
     };
     lb_newtype(L, RUN_MT, run_meth, run_mm);
