@@ -48,8 +48,6 @@ local KNOWN_FAILURES = {
     "options that are not a table raise from the private llfc.sweep.c.checkopts, not naming sweep.series (lua/llfc/sweep.lua)",
   ["^sweep%.plot "] =
     "its errors name sweep.series, which it calls, instead of sweep.plot (lua/llfc/sweep.lua)",
-  ["^metrics%.stitch arg [123] = "] =
-    "a network or dataset that does not fit fails in the evaluation inside lua/llfc/landscape.lua, whose error says 'eval:' and where in landscape.lua, not metrics.stitch",
   ["^sweep%.summary arg [12] = "] =
     "rows that are not tables fail inside lua/llfc/sweep.lua ('attempt to index a number value (local 'r')'), and options that are not a table raise from the private llfc.sweep.c.checkopts",
 }
