@@ -35,9 +35,17 @@ local function keys_sorted(t)
 end
 
 -- a typo in an options table raises at the caller's line, naming the option meant
-local function typos(opts, fname)
-  local ok, err = pcall(C.checkopts, opts, fname)
-  if not ok then error((tostring(err):gsub("^%[llfc%] [^:]+:%d+: ", "")), 3) end
+-- (as: the function whose option list it is, when fname calls it for another)
+local function typos(opts, fname, as)
+  if type(opts) ~= "table" then
+    error(string.format("%s: options must be a table, got %s", fname, type(opts)), 3)
+  end
+  local ok, err = pcall(C.checkopts, opts, as or fname)
+  if not ok then
+    local msg = tostring(err):gsub("^%[llfc%] [^:]+:%d+: ", "")
+    if as then msg = fname .. msg:sub(#as + 1) end
+    error(msg, 3)
+  end
 end
 
 local function warn(self, fmt, ...)
@@ -336,6 +344,7 @@ local function status_of(done, last, i)
 end
 
 function Sweep:levels()
+  if getmetatable(self) ~= SweepMT then error("Sweep:levels: call it as S:levels()", 2) end
   local g = graph_of(self)
   local order, lv = g:order(), g:levels()
   local done, last = scan(self, true)
@@ -601,7 +610,10 @@ end
 
 function M.summary(rows, opts)
   if type(rows) ~= "table" then error("sweep.summary: expected a list of rows", 2) end
-  opts = opts or {}
+  for i, r in ipairs(rows) do
+    if type(r) ~= "table" then error(string.format("sweep.summary: row %d is a %s, not a row table", i, type(r)), 2) end
+  end
+  if opts == nil then opts = {} end
   typos(opts, "sweep.summary")
   local by = opts.by or {}
   if type(by) == "string" then by = { by } end
@@ -672,24 +684,26 @@ end
 
 -- ---- plots of a summary: the view's "series" kind (lines against a
 -- parameter, error bars of one standard deviation) -----------------------------------------
-function M.series(s, opts)
-  if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.series: expected a summary (sweep.summary)", 2) end
-  opts = opts or {}
-  typos(opts, "sweep.series")
+-- the series of a summary; errors name fname (sweep.series, or sweep.plot)
+local function series(s, opts, fname, lvl)
+  lvl = lvl or 2
+  if type(s) ~= "table" or s.kind ~= "summary" then error(fname .. ": expected a summary (sweep.summary)", lvl) end
+  if opts == nil then opts = {} end
+  typos(opts, fname, fname ~= "sweep.series" and "sweep.series" or nil)
   local x = opts.x or s.by[1]
   local y = opts.y or s.values[1]
-  if not x then error("sweep.series: the summary has no parameter to put on the x axis (sweep.summary{by = ...})", 2) end
-  if not y then error("sweep.series: the summary has no value to plot", 2) end
+  if not x then error(fname .. ": the summary has no parameter to put on the x axis (sweep.summary{by = ...})", lvl) end
+  if not y then error(fname .. ": the summary has no value to plot", lvl) end
   local found = false
   for _, v in ipairs(s.values) do found = found or v == y end
-  if not found then error(string.format("sweep.series: y = '%s' is not a value of the summary", y), 2) end
+  if not found then error(string.format(fname .. ": y = '%s' is not a value of the summary", y), lvl) end
   local key = opts.series
   if key == nil then
     for _, b in ipairs(s.by) do if b ~= x then key = b; break end end
   end
   local order, by, nmax = {}, {}, 0
   for _, g in ipairs(s.groups) do
-    if type(g[x]) ~= "number" then error(string.format("sweep.series: x = '%s' must be a numeric parameter", x), 2) end
+    if type(g[x]) ~= "number" then error(string.format(fname .. ": x = '%s' must be a numeric parameter", x), lvl) end
     local sk = key and tostring(g[key]) or y
     local ser = by[sk]
     if not ser then
@@ -707,6 +721,8 @@ function M.series(s, opts)
   return r
 end
 
+function M.series(s, opts) return series(s, opts, "sweep.series") end
+
 local function view_module(fname)
   local V = package.loaded["llfc.view"] or rawget(_G, "view")
   if not V then error(fname .. ": needs the view module", 3) end
@@ -722,8 +738,9 @@ local function split_opts(opts)
 end
 
 function M.plot(s, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("sweep.plot: options must be a table, got " .. type(opts), 2) end
   local so, vo = split_opts(opts)
-  local r = M.series(s, so)
+  local r = series(s, so, "sweep.plot", 3)
   return view_module("sweep.plot").plot(r, vo)
 end
 

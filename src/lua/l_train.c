@@ -457,12 +457,13 @@ static trainer_box *push_trainer(lua_State *L, int opts, int net, int ds)
 }
 
 /* net:trainer(ds [, opts [, fname]]) -> an llfc.Trainer: SGD on net with
- * the training options (as net:train); errors name fname. */
+ * the training options (as net:train); errors name fname (the workflow that
+ * makes the trainer: train, nn.pair, ...; Net:trainer by default). */
 static int net_trainer(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     llfc_dataset *ds = lb_checkdataset(L, 2);
-    const char *fname = luaL_optstring(L, 4, "train");
+    const char *fname = luaL_optstring(L, 4, "Net:trainer");
     if (lua_isnoneornil(L, 3)) {
         lua_settop(L, 2);
         lua_newtable(L);
@@ -500,6 +501,15 @@ static int trainer_run(lua_State *L)
     lua_Integer nsteps = luaL_checkinteger(L, 2);
     luaL_argcheck(L, nsteps >= 0, 2, "the number of steps must be >= 0");
     luaL_checktype(L, 3, LUA_TTABLE);
+    /* a history of Trainer:history: the step and epoch lists the run appends to */
+    for (int i = 0; step_fields[i]; i++) {
+        lua_getfield(L, 3, step_fields[i]);
+        luaL_argexpected(L, lua_istable(L, -1), 3, "history table (Trainer:history)");
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 3, "epochs");
+    luaL_argexpected(L, lua_istable(L, -1), 3, "history table (Trainer:history)");
+    lua_pop(L, 1);
     run_opts ro;
     lua_getiuservalue(L, 1, 1);
     int opts = lua_gettop(L);
@@ -559,7 +569,7 @@ static int trainer_fork(lua_State *L)
     trainer_box *f = push_trainer(L, -2, 2, -1);
     f->c = b->c;
     memcpy(f->fname, b->fname, sizeof f->fname);
-    if (!(f->t = llfc_trainer_clone(b->t, net))) return lb_error(L, b->fname);
+    if (!(f->t = llfc_trainer_clone(b->t, net))) return lb_error(L, "Trainer:fork");
     return 1;
 }
 

@@ -34,22 +34,6 @@ local function report(ok, msg) out:write(ok and "ok - " or "not ok - ", msg, "\n
 -- "crash" or "hang" lets the call crash or hang; any other known call that
 -- crashes or hangs still fails the sweep.
 local KNOWN_FAILURES = {
-  ["^Net:trainer arg [123] = "] =
-    "its errors are prefixed 'train:' instead of naming Net:trainer (src/lua/l_train.c, net_trainer)",
-  ["^Trainer:fork arg 2 = "] =
-    "its errors are prefixed 'train:' instead of naming Trainer:fork (src/lua/l_train.c)",
-  ["^Trainer:run arg 3 = "] =
-    "a history argument that is not a history table fails inside lua/llfc/train.lua ('attempt to get length of a nil value') instead of a clear error naming Trainer:run",
-  ["^Sweep:levels "] =
-    "self is not checked: called on anything but a sweep it fails inside lua/llfc/sweep.lua ('attempt to index a nil value (local 'self')')",
-  ["^Sweep:run arg 2 = "] =
-    "options that are not a table raise from the private llfc.sweep.c.checkopts, not naming Sweep:run (lua/llfc/sweep.lua)",
-  ["^sweep%.series arg 2 = "] =
-    "options that are not a table raise from the private llfc.sweep.c.checkopts, not naming sweep.series (lua/llfc/sweep.lua)",
-  ["^sweep%.plot "] =
-    "its errors name sweep.series, which it calls, instead of sweep.plot (lua/llfc/sweep.lua)",
-  ["^sweep%.summary arg [12] = "] =
-    "rows that are not tables fail inside lua/llfc/sweep.lua ('attempt to index a number value (local 'r')'), and options that are not a table raise from the private llfc.sweep.c.checkopts",
 }
 local function known_reason(desc)
   if KNOWN_FAILURES[desc] then return KNOWN_FAILURES[desc], desc end

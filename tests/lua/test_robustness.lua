@@ -49,6 +49,7 @@ T.section("paths are strings", function()
     {"data.safetensors_write", function(p) return data.safetensors_write(p, {w = t}) end},
     {"llfc.write", function(p) return llfc.write(p, "x") end},
     {"view.save", function(p) return view.save(curve, p) end},
+    {"Curve:save", function(p) return nn.curve(net, net:like(2), ds, {epochs = 1, progress = false}):save(p) end},
   }
   local names = {"-nan", "nan", "inf", "-inf", "1.5", "-1", "0", "true"}
   for _, n in ipairs(names) do os.remove(n) end
