@@ -22,3 +22,9 @@ for need in "python3-numpy:NumPy interop (test_tensor, test_data, test_nn, test_
   else echo "not ok - scripts/setup installs $p: ${need#*:}"; fi
 done
 grep -q '^\./scripts/setup$' "$s/.ci/run" && echo "ok - CI installs through scripts/setup" || echo "not ok - CI installs through scripts/setup"
+# CI builds the release tarball and runs its suite out of tree, and fails when it fails
+if grep -qE '^make .*distcheck' "$s/.ci/run" && grep -q 'make distcheck failed"; exit 1' "$s/.ci/run"; then
+  echo "ok - CI runs make distcheck and fails with it"
+else
+  echo "not ok - CI runs make distcheck and fails with it"
+fi
