@@ -82,17 +82,6 @@ static void check_dataset(lua_State *L, const llfc_dataset *ds, const llfc_net *
                    (int)llfc_net_input_dim(net));
 }
 
-/* opts.progress at oidx: its stack index, or 0 */
-static int opt_progress(lua_State *L, int oidx, const char *fn)
-{
-    if (!lua_istable(L, oidx)) return 0;
-    lua_getfield(L, oidx, "progress");
-    if (lua_isfunction(L, -1)) return lua_gettop(L);
-    if (!lua_isnil(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fn, luaL_typename(L, -1));
-    lua_pop(L, 1);
-    return 0;
-}
-
 /* verbose: each finished fit printed (its progress message says "fitted"),
  * then the Lua progress function */
 typedef struct { int verbose; lb_progress lp; } mprog;
@@ -244,7 +233,7 @@ static int nn_merge_features(lua_State *L)
         }
         /* the string or list stays on the stack (anchored) */
     }
-    mprog mp = {lb_optboolean(L, 3, "verbose", 0, fn), {L, opt_progress(L, 3, fn)}};
+    mprog mp = {lb_optboolean(L, 3, "verbose", 0, fn), {L, lb_optprogress(L, 3, fn)}};
     o.progress = merge_progress;
     o.progress_ud = &mp;
     llfc_fm_stats st;
@@ -377,7 +366,7 @@ static int m_feature_llfc(lua_State *L)
         return luaL_error(L, "%s: option 'features' must be \"pre\" or \"post\", got \"%s\"", fn, feat);
     lua_Integer batch = lb_optinteger(L, 4, "batch", 0, fn);
     if (batch < 0) return luaL_error(L, "%s: option 'batch' must be at least 1, got %d", fn, (int)batch);
-    lb_progress lp = {L, opt_progress(L, 4, fn)};
+    lb_progress lp = {L, lb_optprogress(L, 4, fn)};
     int nf = llfc_net_nfeat(net);
     llfc_fm_cos *out = lua_newuserdatauv(L, (size_t)nf * sizeof *out, 0);
     double t0 = llfc_now();

@@ -357,12 +357,7 @@ static int match_progress(void *ud, double done, double total, const char *what)
 static void opt_progress(lua_State *L, int oidx, matchprog *mp, const char *fn)
 {
     mp->lp.L = L;
-    mp->lp.fidx = 0;
-    if (!lua_istable(L, oidx)) return;
-    lua_getfield(L, oidx, "progress");
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
-    if (!lua_isfunction(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fn, luaL_typename(L, -1));
-    mp->lp.fidx = lua_gettop(L); /* stays on the stack for the call */
+    mp->lp.fidx = lb_optprogress(L, oidx, fn);
 }
 
 /* stats tables print as "key = value" lines */

@@ -266,6 +266,16 @@ int lb_progress_fn(void *ud, double done, double total, const char *what)
     return stop ? LLFC_PROGRESS_STOP : 0;
 }
 
+int lb_optprogress(lua_State *L, int idx, const char *fname)
+{
+    if (!lua_istable(L, idx)) return 0;
+    lua_getfield(L, idx, "progress");
+    if (lua_isfunction(L, -1)) return lua_gettop(L);
+    if (!lua_isnil(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fname, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return 0;
+}
+
 /* edit distance (with swaps) between a and b, ignoring case, capped at 3 (enough to tell a typo) */
 static int near_dist(const char *a, const char *b)
 {

@@ -116,5 +116,8 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l);
  * (or none) is called as f(done, total, what).  Used by metrics and training. */
 typedef struct { lua_State *L; int fidx; } lb_progress;
 int lb_progress_fn(void *ud, double done, double total, const char *what);
+/* opts.progress of the options table at idx (a function or nil; no table:
+ * nil): the function's stack index, where it stays for the calls, or 0. */
+int lb_optprogress(lua_State *L, int idx, const char *fname);
 
 #endif
