@@ -274,14 +274,14 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
     double *cm = st + 2 * K * total, *cs = cm + maxc, *gm = cs + maxc, *gs = gm + maxc;
     double steps = ns + K;
     for (int k = 0; k < K; k++) {
-        if (progress && progress(ud, k, steps, "repair: endpoint statistics")) goto stop;
+        if (llfc_progress_stop(progress, ud, k, steps, "repair: endpoint statistics")) goto fail;
         if (llfc_repair_stats(nets[k], sites, ns, x, n, batch, st + 2 * k * total, st + (2 * k + 1) * total))
             goto fail;
     }
     int64_t off = 0;
     cache_plan(out, sites, ns, &cache);
     for (int s = 0; s < ns; s++) {
-        if (progress && progress(ud, K + s, steps, "repair: sites")) goto stop;
+        if (llfc_progress_stop(progress, ud, K + s, steps, "repair: sites")) goto fail;
         int first = cache_before(out, sites, s, n, &cache);
         if (stats_pass(out, &sites[s], 1, first, cache.v, x, n, batch, cm, cs)) goto fail;
         cache_after(out, sites, s, first, n, &cache);
@@ -295,13 +295,11 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
         fold(out, &sites[s], cm, cs, gm, gs);
         off += sites[s].C;
     }
-    if (progress && progress(ud, steps, steps, "repair: done")) goto stop;
+    if (llfc_progress_stop(progress, ud, steps, steps, "repair: done")) goto fail;
     cache_free(nets[0], &cache);
     free(st);
     free(sites);
     return out;
-stop:
-    llfc_seterr("interrupted");
 fail:
     cache_free(nets[0], &cache);
     free(st);
