@@ -33,8 +33,7 @@
 #include "perm/lap.h"
 #include "nn/nn.h"
 
-/* A progress callback asked to stop: keep its own error, else "interrupted". */
-static void stopped(void)
+void llfc_match_stopped(void)
 {
     if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
 }
@@ -47,9 +46,7 @@ static void move_to_front(const float *in, float *out, int64_t pre, int64_t n, i
             memcpy(out + (i * pre + p) * post, in + (p * n + i) * post, (size_t)post * sizeof *out);
 }
 
-/* C[n, n] += moveaxis(A, d, 0) @ moveaxis(B, d, 0)^T for two tensors of
- * the same shape (contiguous data A and B); scratch holds 2 * numel floats. */
-static void axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch)
+void llfc_axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch)
 {
     int nd = shape->ndim;
     int64_t n = shape->size[d], numel = llfc_tensor_numel(shape), rest = numel / n;
@@ -68,7 +65,7 @@ static void axis_gram(const llfc_tensor *shape, int d, const float *A, const flo
     }
 }
 
-static int check_pair(const llfc_net *a, const llfc_net *b)
+int llfc_match_check_pair(const llfc_net *a, const llfc_net *b)
 {
     if (llfc_net_same_arch(a, b)) return -1;
     if (!a->spec || !b->spec) return llfc_seterr("the networks have no permutation spec");
@@ -129,7 +126,7 @@ static int term_full(const llfc_net *a, const llfc_net *b, const llfc_perm *p, w
     const float *B = llfc_tensor_data(Wb);
     if (other) { llfc_perm_gather(Wb, tmp, ap); B = llfc_tensor_data(tmp); }
     memset(t->T, 0, (size_t)(n * n) * sizeof(float));
-    axis_gram(Wb, t->d, llfc_tensor_data(a->param[t->k]), B, t->T, scratch);
+    llfc_axis_gram(Wb, t->d, llfc_tensor_data(a->param[t->k]), B, t->T, scratch);
     return 0;
 }
 
@@ -187,7 +184,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
     if (opts) o = *opts;
     if (o.max_iter < 1) { llfc_seterr("max_iter must be at least 1, got %d", o.max_iter); return NULL; }
     memset(stats, 0, sizeof *stats);
-    if (check_pair(a, b)) return NULL;
+    if (llfc_match_check_pair(a, b)) return NULL;
     const llfc_permspec *s = a->spec;
     int G = s->ngroups, P = a->nparams, nterms = 0;
     for (int k = 0; k < P; k++)
@@ -278,7 +275,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
                      progress ? "" : " (no improvement, done)");
             if (o.progress(o.progress_ud, it + 1, o.max_iter, msg)) {
                 if (llfc_interrupted()) { stats->interrupted = 1; it++; break; }
-                stopped();
+                llfc_match_stopped();
                 goto fail;
             }
         }
@@ -352,7 +349,7 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         return NULL;
     }
     if (n < 1) { llfc_seterr("need at least one sample, got %lld", (long long)n); return NULL; }
-    if (check_pair(a, b)) return NULL;
+    if (llfc_match_check_pair(a, b)) return NULL;
     const llfc_permspec *s = a->spec;
     int G = s->ngroups, F = llfc_net_nfeat(a), nmatch = 0;
     char fname[48];
@@ -443,7 +440,7 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         ndone = i0 + m;
         if (o.progress && o.progress(o.progress_ud, (double)(i0 + m), (double)n, "activation_match")) {
             if (llfc_interrupted()) { intr = 1; break; }
-            stopped();
+            llfc_match_stopped();
             goto fail;
         }
     }
