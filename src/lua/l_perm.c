@@ -592,7 +592,7 @@ static int opt_init(lua_State *L, int oidx, const char *fn, const char *const *n
 static double opt_positive(lua_State *L, int idx, const char *k, double def, const char *fn)
 {
     double v = lb_optnumber(L, idx, k, def, fn);
-    if (!(v > 0.0) || v == HUGE_VAL) luaL_error(L, "%s: option '%s' must be a positive number, got %g", fn, k, v);
+    if (!(v > 0.0) || v == HUGE_VAL) luaL_error(L, "%s: option '%s' must be a positive number, got %f", fn, k, (lua_Number)v);
     return v;
 }
 
@@ -607,7 +607,7 @@ static lua_Integer opt_atleast(lua_State *L, int idx, const char *k, lua_Integer
 static double opt_alpha(lua_State *L, int idx, const char *fn)
 {
     double v = lb_optnumber(L, idx, "alpha", 0.5, fn);
-    if (!(v >= 0.0 && v < 1.0)) luaL_error(L, "%s: option 'alpha' must be in [0, 1), got %g", fn, v);
+    if (!(v >= 0.0 && v < 1.0)) luaL_error(L, "%s: option 'alpha' must be in [0, 1), got %f", fn, (lua_Number)v);
     return v;
 }
 
@@ -633,7 +633,7 @@ static int mstats_tostring(lua_State *L)
     snprintf(line, sizeof line, "%s", fieldstr(L, 1, "kind", "stats"));
     luaL_addstring(&b, line);
     static const char *keys[] = {"objective_name", "n", "iterations", "steps", "J_init", "J_final", "swaps",
-                                 "changes", "tau", "seconds", "interrupted", NULL};
+                                 "changes", "tau", "ds_error", "seconds", "interrupted", NULL};
     for (int k = 0; keys[k]; k++) {
         lua_getfield(L, 1, keys[k]);
         if (lua_isnumber(L, -1)) snprintf(line, sizeof line, "\n  %s = %.9g", keys[k], lua_tonumber(L, -1));
@@ -784,6 +784,7 @@ static int l_sinkhorn_match(lua_State *L)
     lua_setfield(L, -2, "iterations");
     setfield_list(L, "objective", st.objective, st.steps);
     setfield_num(L, "tau", st.tau);
+    setfield_num(L, "ds_error", st.ds_error);
     setfield_num(L, "seconds", st.seconds);
     lua_pushboolean(L, st.interrupted);
     lua_setfield(L, -2, "interrupted");

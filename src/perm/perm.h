@@ -220,6 +220,7 @@ typedef struct {
     int64_t steps;
     double *objective;     /* [steps] the objective at each step, before its update (malloc'd) */
     double tau;            /* the temperature at the end */
+    double ds_error;       /* largest |row or column sum - 1| of the final S_g */
     double seconds;
     int interrupted;       /* Ctrl-C: stopped after a whole step */
 } llfc_sinkhorn_stats;

@@ -512,6 +512,11 @@ llfc_perm *llfc_sinkhorn_match(const llfc_net *a, const llfc_net *b, const llfc_
         if (llfc_sinkhorn(M[g], ng, tau, o.iters, c.S[g]) || llfc_lap_solve(ng, ng, c.S[g], 1, assign, &total) ||
             llfc_perm_set(res, g, assign))
             goto fail;
+        for (int64_t i = 0; i < ng; i++) {
+            double rs = 0.0, cs = 0.0;
+            for (int64_t j = 0; j < ng; j++) rs += c.S[g][i * ng + j], cs += c.S[g][j * ng + i];
+            st->ds_error = fmax(st->ds_error, fmax(fabs(rs - 1.0), fabs(cs - 1.0)));
+        }
         if (soft) {
             int64_t sz[2] = {ng, ng};
             if (!(soft[g] = llfc_tensor_new(2, sz))) goto fail;
