@@ -1,0 +1,220 @@
+-- matchers.lua - every alignment method on the same independent pairs: none,
+-- weight matching, activation matching, the straight-through estimator,
+-- Sinkhorn (weight distance and midpoint loss) and commutativity matching,
+-- on an MLP pair and a ResNet-20 pair.  Per method: its time, the barrier
+-- (error and loss), 1 - cos at alpha 0.5 per layer, Dist_com, Dist_W and
+-- Dist_H per weight layer, and J = sum over weight layers of
+-- |(W_A - W_B')(H_A - H_B')|^2 (on the test samples, and on the samples the
+-- data-driven matchers use).
+--   llfc lua/experiments/matchers.lua [--methods weight,commutativity] [--resnet 0] [--quick]
+local dir = (arg and arg[0] or ""):match("^(.*[/\\])") or "./"
+local E = dofile(dir .. "common.lua")
+local C = dofile(dir .. "cnn_common.lua")
+
+local ALL = "none,weight,activation,ste,sinkhorn,sinkhorn_loss,commutativity"
+local extra = {
+  {"methods", "string", ALL, "methods to run, comma separated"},
+  {"n-match", "number", 2000, "training samples activation and commutativity matching use (and J_match)"},
+  {"ste-epochs", "number", 2, "STE: passes over the training set"},
+  {"ste-lr", "number", 1e-3, "STE: Adam learning rate"},
+  {"sk-steps", "number", 200, "Sinkhorn, weight objective: steps"},
+  {"sk-epochs", "number", 1, "Sinkhorn, loss objective: passes over the training set"},
+  {"comm-init", "string", "weight", "commutativity matching's start: weight | activation | identity"},
+  {"resnet", "number", 1, "ResNet-20 width of the conv pair (0: MLP pair only)"},
+  {"res-norm", "string", "bn", "the conv pair's normalisation: bn | ln"},
+  {"res-epochs", "number", 2, "the conv pair's training epochs"},
+  {"res-lr", "number", 0.05, "the conv pair's learning rate"},
+  {"res-train", "number", 4000, "the conv pair's training images"},
+  {"res-test", "number", 1000, "the conv pair's test images"},
+  {"res-match", "number", 256, "the conv pair: samples for activation and commutativity matching"},
+  {"downsample", "number", 2, "the conv pair: average-pool the images by this factor"},
+}
+-- --quick: the MLP on spirals (common.lua), a tiny ResNet-20 on 7x7 images
+local QUICK = { ["n-match"] = 300, ["ste-epochs"] = 1, ["sk-steps"] = 40, ["res-epochs"] = 1, ["res-train"] = 256,
+                ["res-test"] = 128, ["res-match"] = 48, downsample = 4, batch = 32 }
+local about = "every matching method on an independent pair: barrier, LLFC, commutativity and J"
+local o, ds = E.start("matchers", about, arg or {}, extra)
+if o.quick then
+  for k, v in pairs(QUICK) do if not o.given[k] then o[k] = v end end
+end
+
+local methods = {}
+for m in o.methods:gmatch("[^,]+") do
+  if not ("," .. ALL .. ","):find("," .. m .. ",", 1, true) then
+    error("--methods: unknown method '" .. m .. "' (" .. ALL .. ")", 0)
+  end
+  methods[#methods + 1] = m
+end
+if o["res-norm"] ~= "bn" and o["res-norm"] ~= "ln" then error("--res-norm: expected bn or ln", 0) end
+local s1, s2 = math.floor(o.seeds[1]), math.floor(o.seeds[2] or o.seeds[1] + 1)
+
+-- the Perm of one method and its time (the matcher's own clock)
+local function match(m, a, b, train, nmatch, steps_scale)
+  local sub = train:subset(math.min(nmatch, #train))
+  if m == "none" then return perm.identity(b), 0, {} end
+  local p, st
+  if m == "weight" then p, st = perm.weight_match(a, b, { seed = s1 })
+  elseif m == "activation" then p, st = perm.activation_match(a, b, sub, { n = #sub })
+  elseif m == "ste" then
+    p, st = perm.ste_match(a, b, train, { epochs = math.floor(o["ste-epochs"]), lr = o["ste-lr"], seed = s1,
+                                          batch = math.min(500, #train) })
+  elseif m == "sinkhorn" then p, st = perm.sinkhorn_match(a, b, { steps = math.floor(o["sk-steps"] * steps_scale) })
+  elseif m == "sinkhorn_loss" then
+    p, st = perm.sinkhorn_match(a, b, train, { objective = "loss", epochs = math.floor(o["sk-epochs"]), seed = s1,
+                                               batch = math.min(500, #train) })
+  elseif m == "commutativity" then
+    p, st = perm.commutativity_match(a, b, sub, { n = #sub, init = o["comm-init"], seed = s1 })
+  end
+  return p, st.seconds, st
+end
+
+-- J = sum over weight layers of metrics.commutativity's numerator
+local function J_of(r) local s = 0; for _, l in ipairs(r.layers) do s = s + l.num end; return s end
+
+local results = {}   -- per net: { {method =, seconds =, report =, J_test =, J_match =, stats =}, ... }
+local function run_methods(net, a, b, data, nmatch, steps_scale)
+  local rows = {}
+  local sub = data.train:subset(math.min(nmatch, #data.train))
+  for _, m in ipairs(methods) do
+    E.log(o, string.format("%s: %s", net, m))
+    local p, secs, st = match(m, a, b, data.train, nmatch, steps_scale)
+    p:save(o.out .. "/" .. net .. "_" .. m .. ".perm.safetensors")
+    local b2 = p:apply(b)
+    local r = metrics.report(a, b2, data.test, { alphas = math.floor(o.alphas), llfc_alphas = { 0.5 },
+                                                 weak_alphas = { 0.5 }, view = o.view or nil })
+    if o.view then collectgarbage() end
+    local jm = J_of(metrics.commutativity(a, b2, sub))
+    rows[#rows + 1] = { method = m, seconds = secs, report = r, J_test = J_of(r.commutativity), J_match = jm,
+                        stats = st }
+  end
+  results[#results + 1] = { net = net, rows = rows }
+end
+
+-- 1. the MLP pair
+local widths = E.widths(o, ds)
+E.log(o, string.format("training the independent MLP pair (seeds %d, %d)", s1, s2))
+local a, b = nn.pair(widths, ds.train, E.train_opts(o, { init_seeds = {s1, s2}, seeds = {s1, s2} }))
+run_methods("mlp", a, b, ds, math.floor(o["n-match"]), 1)
+
+-- 2. the ResNet-20 pair
+if o.resnet > 0 then
+  local ro = setmetatable({ ["n-train"] = o["res-train"], ["n-test"] = o["res-test"],
+                            dataset = o.quick and o.dataset or "fashion" }, { __index = o })
+  local rd = C.images(ro, E)
+  local arch = "resnet20-" .. o["res-norm"]
+  print(string.format("conv pair: ResNet-20 width %d (%s) on %s, %d train, %d test, images %s; %g epochs, lr %g",
+                      o.resnet, o["res-norm"], rd.name, #rd.train, #rd.test, table.concat(rd.train.shape, "x"),
+                      o["res-epochs"], o["res-lr"]))
+  local tmpl = C.net(arch, rd, s1, 1, math.floor(o.resnet))
+  E.log(o, string.format("training the independent ResNet-20 pair (seeds %d, %d)", s1, s2))
+  local ra, rb = nn.pair(tmpl, rd.train, E.train_opts(o, { init_seeds = {s1, s2}, seeds = {s1, s2},
+                                                           epochs = o["res-epochs"], lr = o["res-lr"] }))
+  run_methods("resnet20", ra, rb, rd, math.floor(o["res-match"]), 0.5)
+end
+
+-- ---- tables ------------------------------------------------------------------
+local function mean(t) local s = 0; for _, v in ipairs(t) do s = s + v end; return #t > 0 and s / #t or 0 / 0 end
+local function summary_row(net, row)
+  local r = row.report
+  local cos, com, dw, dh = {}, {}, {}, {}
+  for _, l in ipairs(r.llfc.layers) do cos[#cos + 1] = l.at[1].mean end
+  for _, l in ipairs(r.commutativity.layers) do
+    com[#com + 1] = l.dist_com; dw[#dw + 1] = l.dist_w
+    if l.input ~= "x" then dh[#dh + 1] = l.dist_h end
+  end
+  return { net, row.method, row.seconds, r.interpolate.barrier.err, r.interpolate.barrier.loss, mean(cos), mean(com),
+           mean(dw), mean(dh), row.J_test, row.J_match }
+end
+local SUMMARY = { "net", "method", "seconds", "barrier_err", "barrier_loss", "mean_1-cos_a=0.50", "mean_Dist_com",
+                  "mean_Dist_W", "mean_Dist_H(l>1)", "J_test", "J_match" }
+local summ, layers, llfc, curves = {}, {}, {}, {}
+for _, res in ipairs(results) do
+  for _, row in ipairs(res.rows) do
+    summ[#summ + 1] = summary_row(res.net, row)
+    local r = row.report
+    for _, l in ipairs(r.commutativity.layers) do
+      layers[#layers + 1] = { res.net, row.method, l.layer, l.name, l.input, l.dist_com, l.dist_w, l.dist_h, l.num }
+    end
+    for _, l in ipairs(r.llfc.layers) do
+      llfc[#llfc + 1] = { res.net, row.method, l.name, l.ab.mean, l.at[1].mean }
+    end
+    for i, al in ipairs(r.interpolate.alphas) do
+      curves[#curves + 1] = { res.net, row.method, al, r.interpolate.err[i], r.interpolate.loss[i] }
+    end
+  end
+end
+E.table(o, "summary", "per method: matcher time (s), barrier, mean over layers of 1 - cos_alpha (alpha 0.5), "
+        .. "of Dist_com, Dist_W, Dist_H, and J on the test samples and on the matching samples",
+        { headers = SUMMARY, rows = summ })
+E.table(o, "layers", "per weight layer: Dist_com, Dist_W, Dist_H and num = |(W_A - W_B')(H_A - H_B')|^2 (test samples)",
+        { headers = { "net", "method", "layer", "weight", "input", "Dist_com", "Dist_W", "Dist_H", "num" }, rows = layers })
+E.table(o, "llfc", "per feature layer: E[1 - cos(f_A, f_B)] and E[1 - cos_alpha] at alpha 0.5",
+        { headers = { "net", "method", "layer", "1-cos_AB", "1-cos_a=0.50" }, rows = llfc })
+E.write(o.out .. "/curves.csv", E.csv({ headers = { "net", "method", "alpha", "err", "loss" }, rows = curves }))
+
+-- ---- the verdict: the best method on each measure, and by how much -------------
+local MEASURES = { { 4, "barrier_err" }, { 5, "barrier_loss" }, { 6, "mean_1-cos_a=0.50" }, { 7, "mean_Dist_com" },
+                   { 10, "J_test" }, { 11, "J_match" } }
+local verdict, vrows = {}, {}
+for _, res in ipairs(results) do
+  verdict[res.net] = {}
+  for _, mz in ipairs(MEASURES) do
+    local best, second, wm
+    for _, s in ipairs(summ) do
+      if s[1] == res.net and s[2] ~= "none" then
+        if s[2] == "weight" then wm = s end
+        if not best or s[mz[1]] < best[mz[1]] then best, second = s, best
+        elseif not second or s[mz[1]] < second[mz[1]] then second = s end
+      end
+    end
+    if best then
+      local ref = second and second[mz[1]] or 0 / 0
+      vrows[#vrows + 1] = { res.net, mz[2], best[2], best[mz[1]], second and second[2] or "-", ref,
+                            wm and wm[mz[1]] or 0 / 0 }
+      verdict[res.net][mz[2]] = { best = best[2], value = best[mz[1]], runner_up = second and second[2],
+                                  runner_up_value = ref, weight = wm and wm[mz[1]] }
+    end
+  end
+end
+E.table(o, "verdict", "the lowest value of each measure (methods other than none), the runner-up, and weight matching's",
+        { headers = { "net", "measure", "best", "value", "runner_up", "its_value", "weight_matching" }, rows = vrows })
+
+-- ---- SVG -------------------------------------------------------------------------
+for _, res in ipairs(results) do
+  local se, sc, sl = {}, {}, {}
+  for k, row in ipairs(res.rows) do
+    local r = row.report
+    local dash = k > 6
+    se[#se + 1] = { name = row.method, x = r.interpolate.alphas, y = r.interpolate.err, dash = dash }
+    local x, y = {}, {}
+    for i, l in ipairs(r.commutativity.layers) do x[i], y[i] = l.layer, l.dist_com end
+    sc[#sc + 1] = { name = row.method, x = x, y = y, dash = dash }
+    local xl, yl = {}, {}
+    for i, l in ipairs(r.llfc.layers) do xl[i], yl[i] = i, l.at[1].mean end
+    sl[#sl + 1] = { name = row.method, x = xl, y = yl, dash = dash }
+  end
+  E.write(o.out .. "/" .. res.net .. "_interpolate.svg", E.svg_chart{ title = res.net .. ": test error along the path",
+    xlabel = "alpha (1 = A, 0 = B permuted)", ylabel = "error", series = se })
+  E.write(o.out .. "/" .. res.net .. "_dist_com.svg", E.svg_chart{ title = res.net .. ": Dist_com per weight layer",
+    xlabel = "weight layer", ylabel = "Dist_com", series = sc })
+  E.write(o.out .. "/" .. res.net .. "_llfc.svg", E.svg_chart{ title = res.net .. ": 1 - cos_alpha at alpha 0.5",
+    xlabel = "feature layer", ylabel = "1 - cos", series = sl })
+end
+
+-- ---- summary.json ------------------------------------------------------------------
+local summary = { verdict = verdict, nets = {} }
+for _, res in ipairs(results) do
+  local t = {}
+  for _, row in ipairs(res.rows) do
+    local st = row.stats or {}
+    local r = row.report
+    t[row.method] = { seconds = row.seconds, barrier_err = r.interpolate.barrier.err,
+                      barrier_loss = r.interpolate.barrier.loss, err_a = r.interpolate.err_a,
+                      err_b = r.interpolate.err_b, J_test = row.J_test, J_match = row.J_match,
+                      J_init = st.J_init, J_final = st.J_final, J_sweeps = st.J, swaps = st.swaps,
+                      iterations = st.iterations, ste_loss = row.method == "ste" and st.loss or nil,
+                      objective_last = st.objective and st.objective[#st.objective] or nil }
+  end
+  summary.nets[res.net] = t
+end
+E.finish(o, summary)
