@@ -1,6 +1,6 @@
 -- common.lua - shared pieces of the experiment scripts: the option parser,
 -- datasets and networks, the live view switch, tables, and the output
--- directory (CSV, JSON, SVG).  Loaded by each script with
+-- directory (CSV, JSON, SVG, PDF).  Loaded by each script with
 --   local E = dofile(script_dir .. "common.lua")
 -- so the scripts run from any directory.
 local E = {}
@@ -13,6 +13,7 @@ local COMMON = {
   {"hidden", "list", "512,512,512", "hidden widths (input and classes come from the data)"},
   {"epochs", "number", 3, "training epochs of each network"},
   {"lr", "number", 0.05, "SGD learning rate (momentum 0.9)"},
+  {"schedule", "string", "constant", "learning-rate schedule over the run: constant | cosine | linear | step"},
   {"batch", "number", 128, "mini-batch size"},
   {"n-train", "number", 10000, "training samples (first n of the training set)"},
   {"n-test", "number", 2000, "test samples the metrics are measured on"},
@@ -151,7 +152,7 @@ end
 function E.train_opts(o, extra)
   -- a progress bar on stderr when the run is in a terminal
   local t = { lr = o.lr, momentum = 0.9, batch = math.floor(o.batch), epochs = o.epochs,
-              progress = o.view == true }
+              schedule = o.schedule, progress = o.view == true }
   for k, v in pairs(extra or {}) do t[k] = v end
   return t
 end
@@ -167,45 +168,13 @@ function E.mkdir(dir)
   if not ok then error("cannot create directory " .. dir, 0) end
 end
 
-local function json_value(v, ind)
-  local t = type(v)
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return tostring(v) end
-    return string.format("%.9g", v)
-  elseif t == "boolean" then return tostring(v)
-  elseif t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local m = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\t'] = '\\t' }
-      return m[c] or string.format("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "table" then
-    local pad = string.rep("  ", ind + 1)
-    if #v > 0 or next(v) == nil then
-      local parts = {}
-      for i = 1, #v do parts[i] = json_value(v[i], ind + 1) end
-      return "[" .. table.concat(parts, ", ") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do if type(k) == "string" then keys[#keys + 1] = k end end
-    table.sort(keys)
-    local parts = {}
-    for _, k in ipairs(keys) do
-      parts[#parts + 1] = pad .. json_value(k, 0) .. ": " .. json_value(v[k], ind + 1)
-    end
-    return "{\n" .. table.concat(parts, ",\n") .. "\n" .. string.rep("  ", ind) .. "}"
-  end
-  return "null"
-end
-E.json = function(v) return json_value(v, 0) end
+-- JSON through cJSON (NaN and inf become null) and files written atomically
+-- (a temporary file, then rename): the view module's primitives
+local VC = package.loaded["llfc.view.c"]
+E.json = function(v) return VC.json(v) end
 
--- write a text file atomically (temporary file in the same directory, rename)
 function E.write(path, text)
-  local tmp = path .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write(text)
-  f:close()
-  assert(os.rename(tmp, path))
+  assert(VC.write(path, text))
   return path
 end
 
@@ -261,20 +230,32 @@ function E.table(o, name, title, t)
   E.write(o.out .. "/" .. name .. ".csv", E.csv(t))
 end
 
--- save a result's SVG and CSV as out/NAME.svg, out/NAME.csv
-function E.save(o, name, result)
-  assert(view.save(result, o.out .. "/" .. name .. ".svg"))
-  assert(view.save(result, o.out .. "/" .. name .. ".csv"))
+-- save a result (or a list of results of one kind, with opts.labels) as
+-- out/NAME.svg, .pdf, .csv and .json
+function E.save(o, name, result, opts)
+  for _, ext in ipairs { ".svg", ".pdf", ".csv", ".json" } do
+    assert(view.save(result, o.out .. "/" .. name .. ext, opts))
+  end
+end
+
+-- a figure of quantities against a sweep variable or per layer:
+-- E.figure(o, NAME, {title =, xlabel =, ylabel =, x = {...} | groups = {...},
+--                    series = {{name =, y = {...}, dashed =}, ...}}) -> out/NAME.svg, .pdf, .csv, .json
+function E.figure(o, name, f)
+  f.kind = "series"
+  E.save(o, name, f)
 end
 
 -- ---- runs --------------------------------------------------------------------------
 -- Everything a script starts with: options, output dir, data, header line.
-function E.start(name, about, argv, extra)
+-- quiet = true prints nothing (the worker ranks of a sweep under mpirun).
+function E.start(name, about, argv, extra, quiet)
   local o = E.options(name, about, argv, extra)
   E.mkdir(o.out)
   o.t0 = os.time()
   o.clock0 = os.clock()
   local ds = E.dataset(o)
+  if quiet then o.view = false; return o, ds end
   print(string.format("%s: %s", name, about))
   print(string.format("data %s: %d train, %d test; widths %s; %g epochs, lr %g, batch %d%s",
                       ds.name, #ds.train, #ds.test, table.concat(E.widths(o, ds), "-"), o.epochs,
@@ -282,6 +263,54 @@ function E.start(name, about, argv, extra)
   print("theta_alpha = alpha*A + (1-alpha)*B (alpha = 1 is A, alpha = 0 is B); errors are fractions")
   if o.view then print("(each computation is drawn live; press q to go on, or run with --no-view)") end
   return o, ds
+end
+
+-- ---- sweeps over seeds ----------------------------------------------------------------
+-- The options of the scripts that run as sweeps (llfc.sweep): one run per seed.
+E.SWEEP_OPTIONS = {
+  {"seeds", "list", "1,2,3", "one run per seed s; its two networks use seeds 2s-1 and 2s"},
+  {"retries", "number", 1, "times a failed task runs again"},
+}
+
+-- E.start for a sweep script: only rank 0 prints (under mpirun every rank
+-- runs the script; the others end in Sweep:run), no live view (tasks run
+-- wherever the scheduler sends them).  Returns o, ds, S (the sweep, results
+-- in o.out: results.jsonl and models/).
+function E.start_sweep(name, about, argv, extra)
+  local all = {}
+  for _, s in ipairs(extra or {}) do all[#all + 1] = s end
+  for _, s in ipairs(E.SWEEP_OPTIONS) do all[#all + 1] = s end
+  local rank0 = sweep.rank() == 0
+  local o, ds = E.start(name, about, argv, all, not rank0)
+  o.view = false
+  o.rank0 = rank0
+  for i, s in ipairs(o.seeds) do
+    if math.type(s) ~= "integer" and s ~= math.floor(s) or s < 1 then
+      error(string.format("--seeds: seeds are integers >= 1, got %s", tostring(s)), 0)
+    end
+    o.seeds[i] = math.floor(s)
+  end
+  local S = sweep.new{ dir = o.out, name = name, retries = math.floor(o.retries), data = E.data_desc(o, ds) }
+  if rank0 then
+    print(string.format("a sweep over seeds %s: results in %s/results.jsonl (running the command again resumes it)",
+                        table.concat(o.seeds, ","), o.out))
+  end
+  return o, ds, S
+end
+
+-- What the tasks train and measure on, for the rows' provenance
+function E.data_desc(o, ds)
+  local d = string.format("%s: first %d training and %d test samples", ds.name, #ds.train, #ds.test)
+  if ds.name ~= "fashion_mnist" then d = d .. " (seed 1)" end
+  return d
+end
+
+-- The options that change what a task computes, recorded in its params (a run
+-- with other options does not take the old rows as done)
+function E.run_config(o, ds)
+  return { dataset = ds.name, n_train = #ds.train, n_test = #ds.test, widths = table.concat(E.widths(o, ds), "-"),
+           epochs = o.epochs, lr = o.lr, schedule = o.schedule, batch = math.floor(o.batch),
+           alphas = math.floor(o.alphas) }
 end
 
 -- metrics.report with the run's alphas and the live view when in a terminal
@@ -307,7 +336,7 @@ function E.finish(o, summary)
   summary.seconds = os.time() - o.t0
   summary.date = os.date("!%Y-%m-%d %H:%M UTC")
   E.write(o.out .. "/summary.json", E.json(summary) .. "\n")
-  print(string.format("\nwrote %s/ (summary.json, *.csv, *.svg) in %d s", o.out, summary.seconds))
+  print(string.format("\nwrote %s/ (summary.json, *.csv, *.json, *.svg, *.pdf) in %d s", o.out, summary.seconds))
 end
 
 -- ---- rows shared by several scripts --------------------------------------------------
@@ -344,59 +373,6 @@ function E.llfc_mean(r)
     for _, at in ipairs(l.at) do s = s + at.mean; n = n + 1 end
   end
   return s / n, sab / #r.layers
-end
-
--- ---- a small SVG line chart (for quantities against a sweep variable) -----------
--- E.svg_chart{title =, xlabel =, ylabel =, series = {{name =, x = {}, y = {}, dash = bool}, ...},
---             colors = {color index of each series} (optional)}
-local COLORS = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b" }
-function E.svg_chart(c)
-  local W, H, l, r, t, b = 620, 360, 64, 190, 36, 48
-  local x0, x1, y0, y1 = math.huge, -math.huge, 0, -math.huge
-  for _, s in ipairs(c.series) do
-    for i = 1, #s.x do
-      x0 = math.min(x0, s.x[i]); x1 = math.max(x1, s.x[i])
-      if s.y[i] == s.y[i] then y0 = math.min(y0, s.y[i]); y1 = math.max(y1, s.y[i]) end
-    end
-  end
-  if x1 <= x0 then x1 = x0 + 1 end
-  if y1 <= y0 then y1 = y0 + 1 end
-  y1 = y1 + 0.05 * (y1 - y0)
-  local function X(v) return l + (v - x0) / (x1 - x0) * (W - l - r) end
-  local function Y(v) return H - b - (v - y0) / (y1 - y0) * (H - t - b) end
-  local out = { string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" ' ..
-    'viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">', W, H, W, H),
-    string.format('<rect width="%d" height="%d" fill="white"/>', W, H),
-    string.format('<text x="%d" y="20" font-size="14" text-anchor="middle">%s</text>', (W - r + l) / 2, c.title),
-    string.format('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>', l, H - b, W - r, H - b),
-    string.format('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>', l, t, l, H - b),
-    string.format('<text x="%g" y="%d" text-anchor="middle">%s</text>', (W - r + l) / 2, H - 10, c.xlabel),
-    string.format('<text transform="translate(16,%g) rotate(-90)" text-anchor="middle">%s</text>',
-                  (H - b + t) / 2, c.ylabel) }
-  for i = 0, 4 do
-    local xv, yv = x0 + i * (x1 - x0) / 4, y0 + i * (y1 - y0) / 4
-    out[#out + 1] = string.format('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>', X(xv), H - b + 16, xv)
-    out[#out + 1] = string.format('<text x="%d" y="%.1f" text-anchor="end">%.3g</text>', l - 4, Y(yv) + 4, yv)
-    out[#out + 1] = string.format('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>', l, Y(yv), W - r, Y(yv))
-  end
-  for k, s in ipairs(c.series) do
-    local col = COLORS[c.colors and c.colors[k] or ((k - 1) % #COLORS + 1)]
-    local pts = {}
-    for i = 1, #s.x do
-      if s.y[i] == s.y[i] then pts[#pts + 1] = string.format("%.1f,%.1f", X(s.x[i]), Y(s.y[i])) end
-    end
-    out[#out + 1] = string.format('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>',
-                                  col, s.dash and ' stroke-dasharray="6,4"' or "", table.concat(pts, " "))
-    for _, pt in ipairs(pts) do
-      local px, py = pt:match("([^,]+),(.+)")
-      out[#out + 1] = string.format('<circle cx="%s" cy="%s" r="3" fill="%s"/>', px, py, col)
-    end
-    out[#out + 1] = string.format('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>' ..
-      '<text x="%d" y="%d">%s</text>', W - r + 10, t + 18 * k, W - r + 30, t + 18 * k, col,
-      s.dash and ' stroke-dasharray="6,4"' or "", W - r + 34, t + 18 * k + 4, s.name)
-  end
-  out[#out + 1] = "</svg>\n"
-  return table.concat(out, "\n")
 end
 
 return E

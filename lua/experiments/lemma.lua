@@ -31,7 +31,7 @@ local sa, sb = nn.spawn(E.mlp(widths, s1), ds.train,
   E.train_opts(o, { k = math.floor(o.k * spe + 0.5), unit = "step", seeds = {s1 + 100, s1 + 101}, seed0 = s1 }))
 todo[#todo + 1] = { "spawned", sa, sb }
 
-local rows, series, summary = {}, {}, { pairs = {} }
+local rows, curves, names, summary = {}, {}, {}, { pairs = {} }
 for i, t in ipairs(todo) do
   E.log(o, "metrics: " .. t[1])
   local r = E.report(o, t[2], t[3], ds)
@@ -39,7 +39,7 @@ for i, t in ipairs(todo) do
   E.save(o, "interpolate_" .. t[1], c)
   rows[i] = { t[1], c.err_a, c.err_b, c.lemma.eps, c.lemma.max_err, 2 * c.lemma.eps,
               c.lemma.max_err / c.lemma.eps, c.lemma.holds and "holds" or "fails", lm }
-  series[#series + 1] = { name = t[1], x = c.alphas, y = c.err }
+  curves[#curves + 1], names[#names + 1] = c, t[1]
   summary.pairs[i] = { pair = t[1], err_a = c.err_a, err_b = c.err_b, eps = c.lemma.eps,
                        max_err = c.lemma.max_err, holds = c.lemma.holds, llfc_mean = lm,
                        barrier_err = c.barrier.err }
@@ -47,7 +47,6 @@ end
 E.table(o, "lemma", "lemma: eps = max(err_A, err_B); the bound is max over alpha of err(theta_alpha) <= 2 eps",
         { headers = { "pair", "err_A", "err_B", "eps", "max_err", "2eps", "max_err/eps", "bound",
                       "mean_1-cos_a" }, rows = rows })
-E.write(o.out .. "/lemma.svg", E.svg_chart{
-  title = "test error along theta_alpha = alpha*A + (1-alpha)*B", xlabel = "alpha", ylabel = "test error",
-  series = series })
+-- the pairs' test error along the path on one figure
+E.save(o, "lemma_curves", curves, { labels = names, panel = 1, title = "test error along theta_alpha = alpha*A + (1-alpha)*B" })
 E.finish(o, summary)

@@ -32,10 +32,17 @@ for i, p in ipairs(pairs_) do
   E.log(o, "metrics, permutation: " .. p[1])
   R[i] = E.report(o, a, p[2], ds)
   E.save(o, "report_" .. p[1], R[i])
-  assert(view.save(R[i].interpolate, o.out .. "/interpolate_" .. p[1] .. ".svg"))
-  assert(view.save(R[i].commutativity, o.out .. "/commutativity_" .. p[1] .. ".svg"))
-  assert(view.save(R[i].llfc, o.out .. "/llfc_" .. p[1] .. ".svg"))
+  E.save(o, "interpolate_" .. p[1], R[i].interpolate)
+  E.save(o, "commutativity_" .. p[1], R[i].commutativity)
+  E.save(o, "llfc_" .. p[1], R[i].llfc)
 end
+-- before and after matching on one figure (the field's standard plot), and side by side per layer
+local labels = { "unmatched", "weight matching", "activation matching" }
+local function each(f) local t = {}; for i = 1, #R do t[i] = R[i][f] end; return t end
+E.save(o, "interpolate_overlay", each("interpolate"), { labels = labels })
+assert(view.save(each("interpolate"), o.out .. "/interpolate_overlay.png", { labels = labels, panel = 1, size = { 6, 3.6 }, dpi = 150 }))
+E.save(o, "llfc_overlay", each("llfc"), { labels = labels })
+E.save(o, "commutativity_overlay", each("commutativity"), { labels = labels })
 
 local lmc, llfc, weak, comm = {}, {}, {}, {}
 for i, p in ipairs(pairs_) do
@@ -88,13 +95,14 @@ for i, p in ipairs(pairs_) do
 end
 E.table(o, "summary", "summary: which factor each method shrinks", t)
 -- Dist_W (solid) and Dist_H (dashed) per weight layer for each method
-local series = {}
+local series, groups = {}, {}
+for j, l in ipairs(R[1].commutativity.layers) do groups[j] = string.format("%d (%s)", l.layer, l.input) end
 for i, p in ipairs(pairs_) do
-  local x, w, h = {}, {}, {}
-  for j, l in ipairs(R[i].commutativity.layers) do x[j], w[j], h[j] = l.layer, l.dist_w, l.dist_h end
-  series[#series + 1] = { name = "Dist_W " .. p[1], x = x, y = w }
-  series[#series + 1] = { name = "Dist_H " .. p[1], x = x, y = h, dash = true }
+  local w, h = {}, {}
+  for j, l in ipairs(R[i].commutativity.layers) do w[j], h[j] = l.dist_w, l.dist_h end
+  series[#series + 1] = { name = "Dist_W " .. p[1], y = w, color = i }
+  series[#series + 1] = { name = "Dist_H " .. p[1], y = h, dashed = true, color = i }
 end
-E.write(o.out .. "/factors.svg", E.svg_chart{ title = "the two factors per weight layer",
-  xlabel = "weight layer", ylabel = "Dist", series = series, colors = { 1, 1, 2, 2, 3, 3 } })
+E.figure(o, "factors", { title = "the two factors per weight layer", xlabel = "weight layer (input)",
+                         ylabel = "Dist", groups = groups, series = series })
 E.finish(o, summary)

@@ -45,8 +45,8 @@ t0 = os.time()
 local rs = E.report(o, sa, sb, ds)
 local report_s = os.time() - t0
 E.save(o, "spawned", rs)
-assert(view.save(rs.llfc, o.out .. "/spawned_llfc.svg"))
-assert(view.save(rs.interpolate, o.out .. "/spawned_interpolate.svg"))
+E.save(o, "spawned_llfc", rs.llfc)
+E.save(o, "spawned_interpolate", rs.interpolate)
 summary.spawned = { width = math.floor(o.width), barrier_err = rs.interpolate.barrier.err,
                     barrier_loss = rs.interpolate.barrier.loss, err_a = rs.interpolate.err_a,
                     err_b = rs.interpolate.err_b, llfc_mean = (E.llfc_mean(rs.llfc)),
@@ -66,8 +66,9 @@ local ibm = pw:apply(ib)
 local na = math.floor(o["wide-alphas"] > 0 and o["wide-alphas"] or o.alphas)
 local ci = metrics.interpolate(ia, ib, ds.test, { alphas = na })
 local cm = metrics.interpolate(ia, ibm, ds.test, { alphas = na })
-assert(view.save(ci, o.out .. "/wide_independent_interpolate.svg"))
-assert(view.save(cm, o.out .. "/wide_matched_interpolate.svg"))
+E.save(o, "wide_independent_interpolate", ci)
+E.save(o, "wide_matched_interpolate", cm)
+E.save(o, "wide_interpolate_overlay", { ci, cm }, { labels = { "independent", "weight matched" } })
 E.log(o, "BatchNorm reset / REPAIR of the matched pair")
 local fixes = C.paths(ia, ibm, ds, C.alphas(math.min(na, math.floor(o["fix-alphas"]))), o["n-repair"], o.norm == "bn")
 

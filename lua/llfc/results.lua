@@ -1,7 +1,8 @@
 -- llfc.results: readable tostring() of the metrics module's result tables.
 -- metrics.* return plain tables with kind = "interpolate" | "llfc" |
 -- "weak_additivity" | "commutativity" | "report"; attach(t) gives them (and
--- their sub-tables) the metatable below.  Every header states the convention.
+-- their sub-tables) the metatable of their kind, which names the kind for the
+-- view (mt.kind) and prints them.  Every header states the convention.
 local util = require "llfc.util"
 local fmt = util.fmt
 
@@ -117,7 +118,12 @@ for kind, f in pairs(show) do
     local ok, s = pcall(f, t)
     return ok and s or string.format("%s result (malformed: %s)", kind, tostring(s):gsub("^%[llfc%] ", ""))
   end
-  M.meta[kind] = { __name = "llfc.result", __tostring = safe }
+  -- kind: the view reads a result's kind from its metatable
+  M.meta[kind] = { __name = "llfc.result", __tostring = safe, kind = kind }
+end
+-- results the view draws that print as plain tables
+for _, kind in ipairs { "heatmap", "series" } do
+  M.meta[kind] = { __name = "llfc.result", kind = kind }
 end
 
 -- Give t (and the sub-results of a report) the metatable of its kind.

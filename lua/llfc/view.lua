@@ -1,39 +1,14 @@
--- llfc.view: plots of result tables, in the terminal (ncurses, live) or as
--- text, SVG and CSV.  Layout and dispatch by result kind live here; drawing is
--- done by the pure C canvas (src/plot.c) through the private primitives
--- package.loaded["llfc.view.c"] (src/lua/l_view.c).
+-- llfc.view: plots of results, in the terminal (ncurses, live) or as text,
+-- and exported as SVG, PDF, PNG, CSV or JSON.  What each result kind looks
+-- like is described once in llfc.figures; the C primitives
+-- (package.loaded["llfc.view.c"], src/lua/l_view.c) turn that description
+-- into a figure that the terminal canvas and cairo both draw.
 local C = assert(package.loaded["llfc.view.c"], "llfc.view needs the llfc binary or module")
+local F = require "llfc.figures"
 local M = {}
 
-local fmt3 = function(x)
-  if type(x) ~= "number" then return "-" end
-  if x ~= x then return "nan" end
-  return (string.format("%.3g", x):gsub("e%+?(%-?)0*(%d)", "e%1%2"))
-end
-
-local KINDS = { interpolate = true, llfc = true, weak_additivity = true,
-                commutativity = true, report = true, train = true }
-
--- The kind of a result table: its `kind` field, or a guess from its fields;
--- a list of training histories is "train".
-local function kindof(r)
-  if type(r) ~= "table" then return nil end
-  if type(r.kind) == "string" and KINDS[r.kind] then return r.kind end
-  if type(r[1]) == "table" and (r[1].kind == "train" or r[1].step) then return "train" end
-  if r.alphas and r.err then return "interpolate" end
-  if r.interpolate or r.llfc or r.weak_additivity or r.commutativity then return "report" end
-  if r.step and r.loss then return "train" end
-  if type(r.layers) == "table" and type(r.layers[1]) == "table" then
-    local l = r.layers[1]
-    if l.dist_com then return "commutativity" end
-    if l.ab then return "llfc" end
-    if l.at then return "weak_additivity" end
-  end
-  return nil
-end
-M.kindof = kindof
-
-local function num(x) return type(x) == "number" and x or 0 / 0 end
+local fmt3 = F.fmt3
+M.kindof = function(r) return (F.kindof(r)) end
 
 local function list(t, f)
   local out = {}
@@ -41,218 +16,59 @@ local function list(t, f)
   return out
 end
 
-local function alpha_name(a, ascii)
-  return (ascii and "a=" or "α=") .. fmt3(a)
-end
-
--- ---- panels: each a {name=, charts = {spec, ...}} ---------------------------
-local function interp_charts(r)
-  local alphas = r.alphas or {}
-  local function one(field, label, ends_a, ends_b, bfield, balpha)
-    local ys = r[field] or {}
-    local spec = { type = "lines", title = "interpolation: " .. label .. " vs alpha",
-                   xlabel = "alpha  (1 = A, 0 = B)", ylabel = label,
-                   series = { { name = label, x = alphas, y = ys } }, markers = {}, notes = {} }
-    -- endpoints: alpha = 0 is B, alpha = 1 is A
-    local eb, ea = ends_b, ends_a
-    for i, a in ipairs(alphas) do
-      if a == 0 and type(ys[i]) == "number" then eb = eb or ys[i] end
-      if a == 1 and type(ys[i]) == "number" then ea = ea or ys[i] end
-    end
-    if type(eb) == "number" then spec.markers[#spec.markers + 1] = { x = 0, y = eb, label = "B" } end
-    if type(ea) == "number" then spec.markers[#spec.markers + 1] = { x = 1, y = ea, label = "A" } end
-    if type(ea) == "number" and type(eb) == "number" then
-      table.insert(spec.series, { name = "linear", x = { 0, 1 }, y = { eb, ea }, dashed = true })
-      local b = r.barrier
-      if type(b) == "table" and type(b[bfield]) == "number" and type(b[balpha]) == "number" then
-        local x = b[balpha]
-        local base = x * ea + (1 - x) * eb
-        spec.notes[1] = { x = x, y0 = base, y1 = base + b[bfield], label = "barrier " .. fmt3(b[bfield]) }
-      end
-    end
-    return spec
-  end
-  return { one("err", "err", r.err_a, r.err_b, "err", "err_alpha"),
-           one("loss", "loss", r.loss_a, r.loss_b, "loss", "loss_alpha") }
-end
-
-local function layer_names(layers, field)
-  return list(layers, function(l, i)
-    if field == "commutativity" then
-      -- conv nets: the weight's module path ("layer1.0.conv1"); MLPs: "2 (h1)"
-      if type(l.name) == "string" and l.name:find("%D") then return l.name end
-      return tostring(l.layer or i) .. (l.input and (" (" .. tostring(l.input) .. ")") or "")
-    end
-    return tostring(l.name or i)
-  end)
-end
-
--- alphas of a per-layer result: r.alphas, else those of the first layer
-local function result_alphas(r)
-  if type(r.alphas) == "table" and #r.alphas > 0 then return r.alphas end
-  local l = r.layers and r.layers[1]
-  return list(l and l.at, function(e) return e.alpha end)
-end
-
-local function at_value(layer, alpha, k, field)
-  for _, e in ipairs(layer.at or {}) do
-    if e.alpha == alpha then return num(e[field]) end
-  end
-  local e = (layer.at or {})[k]
-  return e and num(e[field]) or 0 / 0
-end
-
-local function alpha_bars(r, title, ylabel, field, st, with_ab)
-  local layers = r.layers or {}
-  local spec = { type = "bars", title = title, ylabel = ylabel, log = st.log,
-                 groups = layer_names(layers), series = {} }
-  for k, a in ipairs(result_alphas(r)) do
-    spec.series[#spec.series + 1] = { name = alpha_name(a, st.ascii),
-      y = list(layers, function(l) return at_value(l, a, k, field) end) }
-  end
-  if with_ab then
-    spec.series[#spec.series + 1] = { name = "A vs B",
-      y = list(layers, function(l) return type(l.ab) == "table" and num(l.ab.mean) or 0 / 0 end) }
-  end
-  return spec
-end
-
-local function coef_hist(r, st)
-  local layers = r.layers or {}
-  local li = math.min(math.max(st.layer or 1, 1), math.max(#layers, 1))
-  local l = layers[li]
-  local charts = {}
-  if not l then return { { type = "hist", title = "scale coefficient: no layers yet", series = {} } } end
-  for k, e in ipairs(l.at or {}) do
-    local h = e.coef_hist
-    local spec = { type = "hist", xlabel = "c", ylabel = "samples",
-                   title = string.format("layer %s: coefficient c at %s (mean %s, std %s)", tostring(l.name or li),
-                                         alpha_name(e.alpha, st.ascii), fmt3(e.coef_mean), fmt3(e.coef_std)),
-                   series = {} }
-    if type(h) == "table" and type(h.edges) == "table" and type(h.counts) == "table"
-       and #h.edges == #h.counts + 1 then
-      spec.series[1] = { name = "", x = h.edges, y = h.counts, color = k }
-    end
-    charts[#charts + 1] = spec
-  end
-  if #charts == 0 then charts[1] = { type = "hist", title = "layer " .. tostring(l.name or li) .. ": no coefficients", series = {} } end
-  return charts
-end
-
-local function comm_bars(r, st)
-  local layers = r.layers or {}
-  local function col(f) return list(layers, function(l) return num(l[f]) end) end
-  return { type = "bars", title = "commutativity per weight layer", ylabel = "Dist", log = st.log,
-           groups = layer_names(layers, "commutativity"),
-           series = { { name = "Dist_com", y = col("dist_com") }, { name = "Dist_W", y = col("dist_w") },
-                      { name = "Dist_H", y = col("dist_h") } } }
-end
-
-local function histories(r)
-  if r.kind == "train" or r.step then return { r } end
-  return r
-end
-
-local function train_charts(r)
-  local hs = histories(r)
-  local loss = { type = "lines", title = "training loss", xlabel = "step", ylabel = "loss", series = {} }
-  local acc = { type = "lines", title = "training accuracy", xlabel = "step", ylabel = "acc", series = {} }
-  local names = { "a", "b", "c", "d" }
-  for i, h in ipairs(hs) do
-    local x = h.step or h.epoch or {}
-    if not h.step and h.epoch then loss.xlabel, acc.xlabel = "epoch", "epoch" end
-    local name = #hs > 1 and ("run " .. (h.name or h.phase or names[i] or i)) or ""
-    if type(h.loss) == "table" then loss.series[#loss.series + 1] = { name = name, x = x, y = h.loss, color = i } end
-    if type(h.acc) == "table" then acc.series[#acc.series + 1] = { name = name, x = x, y = h.acc, color = i } end
-  end
-  local charts = { loss }
-  if #acc.series > 0 then charts[2] = acc end
-  return charts
-end
-
-local function panels_of(r, kind, st)
-  local p = {}
-  if kind == "interpolate" then
-    p[1] = { name = "interpolation", charts = interp_charts(r) }
-  elseif kind == "llfc" then
-    p[1] = { name = "llfc", charts = { alpha_bars(r, "LLFC: E[1 - cos(f_alpha, alpha f_A + (1-alpha) f_B)] per layer",
-                                                 "1 - cos", "mean", st, true) } }
-    p[2] = { name = "coefficients", charts = { alpha_bars(r, "scale coefficient: mean c per layer", "c", "coef_mean",
-                                                          { log = false, ascii = st.ascii }) } }
-    p[3] = { name = "histogram", layered = true, charts = coef_hist(r, st) }
-  elseif kind == "weak_additivity" then
-    p[1] = { name = "weak additivity", charts = { alpha_bars(r, "weak additivity: E[1 - cos] per ReLU layer",
-                                                             "1 - cos", "mean", st, false) } }
-  elseif kind == "commutativity" then
-    p[1] = { name = "commutativity", charts = { comm_bars(r, st) } }
-  elseif kind == "train" then
-    p[1] = { name = "training", charts = train_charts(r) }
-  elseif kind == "report" then
-    for _, sub in ipairs { "interpolate", "llfc", "weak_additivity", "commutativity" } do
-      if type(r[sub]) == "table" then
-        for _, q in ipairs(panels_of(r[sub], sub, st)) do p[#p + 1] = q end
-      end
-    end
-  end
-  return p
-end
-
--- number of layers a layered panel can step through
-local function nlayers(r, kind)
-  if kind == "report" then r = r.llfc end
-  return type(r) == "table" and type(r.layers) == "table" and #r.layers or 0
-end
-
 -- ---- argument checks ----------------------------------------------------------------
 local function check_result(fname, r)
-  local kind = kindof(r)
+  local kind, is_list = F.kindof(r)
   if not kind then
-    error(string.format("%s: expected a result table (interpolate, llfc, weak_additivity, commutativity, report or train), got %s",
-                        fname, type(r) == "table" and "a table without a known kind" or type(r)), 3)
+    error(string.format("%s: expected a result table (interpolate, llfc, weak_additivity, commutativity, report, train, "
+                        .. "heatmap or series) or a list of results of one kind, got %s", fname,
+                        type(r) == "table" and (type(r[1]) == "table" and "a list of results of different or unknown kinds"
+                                                or "a table without a known kind") or type(r)), 3)
   end
-  return kind
+  return kind, is_list
 end
 
-local OPT_NAMES = { "log", "ascii", "layer", "panel", "width", "height" }
+local OPT_NAMES = { "log", "ascii", "layer", "layers", "panel", "panels", "width", "height", "title", "labels",
+                    "ylim", "xlim", "size", "dpi", "smooth", "cols" }
+
+local function bad(fname, msg, ...) error(string.format("%s: " .. msg, fname, ...), 4) end
 
 local function check_opts(fname, opts, argn)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(string.format("%s: bad argument #%d (options table expected, got %s)", fname, argn, type(opts)), 3)
   end
-  if C.checktypos then
-    local ok, err = pcall(C.checktypos, opts, OPT_NAMES, fname)
-    if not ok then error(err, 3) end
-  end
+  local ok, err = pcall(C.checktypos, opts, OPT_NAMES, fname)
+  if not ok then error(err, 3) end
   for _, k in ipairs { "log", "ascii" } do
-    if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
-      error(string.format("%s: option '%s' must be a boolean, got %s", fname, k, type(opts[k])), 3)
-    end
+    if opts[k] ~= nil and type(opts[k]) ~= "boolean" then bad(fname, "option '%s' must be a boolean, got %s", k, type(opts[k])) end
   end
   if opts.layer ~= nil and math.type(opts.layer) ~= "integer" then
-    error(string.format("%s: option 'layer' must be an integer, got %s", fname, type(opts.layer)), 3)
+    bad(fname, "option 'layer' must be an integer, got %s", type(opts.layer))
   end
-  return opts
-end
-
-local function pick_panel(fname, panels, want)
-  if want == nil then return 1 end
-  if math.type(want) == "integer" then
-    if want < 1 or want > #panels then
-      error(string.format("%s: panel %d out of range (1..%d)", fname, want, #panels), 3)
+  for _, k in ipairs { "ylim", "xlim" } do
+    local v = opts[k]
+    if v ~= nil and not (type(v) == "table" and type(v[1]) == "number" and type(v[2]) == "number" and v[1] < v[2]) then
+      bad(fname, "option '%s' must be {lo, hi} with lo < hi", k)
     end
-    return want
   end
-  if type(want) == "string" then
-    for i, p in ipairs(panels) do if p.name == want then return i end end
-    error(string.format("%s: no panel '%s' (have: %s)", fname, want,
-                        table.concat(list(panels, function(p) return p.name end), ", ")), 3)
+  if opts.size ~= nil and not (type(opts.size) == "table" and type(opts.size[1]) == "number" and type(opts.size[2]) == "number"
+                               and opts.size[1] >= 1 and opts.size[2] >= 1 and opts.size[1] <= 100 and opts.size[2] <= 100) then
+    bad(fname, "option 'size' must be {width, height} in inches (1 to 100)")
   end
-  error(string.format("%s: option 'panel' must be a number or a name, got %s", fname, type(want)), 3)
-end
-
-local function new_state(opts, ascii)
-  return { panel = 1, layer = opts.layer or 1, log = opts.log or false, ascii = ascii, help = false, msg = nil }
+  if opts.dpi ~= nil and not (type(opts.dpi) == "number" and opts.dpi >= 10 and opts.dpi <= 2400) then
+    bad(fname, "option 'dpi' must be a number from 10 to 2400")
+  end
+  if opts.title ~= nil and type(opts.title) ~= "string" then bad(fname, "option 'title' must be a string") end
+  if opts.labels ~= nil and type(opts.labels) ~= "table" then bad(fname, "option 'labels' must be a list of names") end
+  for _, k in ipairs { "layers", "panels" } do
+    if opts[k] ~= nil and type(opts[k]) ~= "table" then bad(fname, "option '%s' must be a list", k) end
+  end
+  if opts.smooth ~= nil and opts.smooth ~= false and not (type(opts.smooth) == "number" and opts.smooth >= 0 and opts.smooth < 1) then
+    bad(fname, "option 'smooth' must be false or an EMA weight in [0, 1)")
+  end
+  if opts.cols ~= nil and math.type(opts.cols) ~= "integer" then bad(fname, "option 'cols' must be an integer") end
+  return opts
 end
 
 local function use_ascii(opts)
@@ -260,22 +76,67 @@ local function use_ascii(opts)
   return not C.utf8()
 end
 
+local function new_state(opts, ascii)
+  local labels
+  if type(opts.labels) == "table" then labels = list(opts.labels, tostring) end
+  return { panel = 1, layer = opts.layer or 1, log = opts.log or false, ascii = ascii, help = false, msg = nil,
+           layers = opts.layers, labels = labels, smooth = opts.smooth, ylim = opts.ylim, xlim = opts.xlim,
+           title = opts.title }
+end
+
+-- The panels of a result with the options applied to every chart.
+local function panels_of(r, kind, is_list, st)
+  local panels = F.panels(r, kind, is_list, st, C)
+  for _, p in ipairs(panels) do
+    for _, c in ipairs(p.charts) do
+      if st.ylim then c.ylo, c.yhi = st.ylim[1], st.ylim[2] end
+      if st.xlim then c.xlo, c.xhi = st.xlim[1], st.xlim[2] end
+      if st.log then c.log = true; if c.heat then c.heat.log = true end end
+    end
+    if st.title and #panels == 1 and #p.charts == 1 then p.charts[1].title = st.title end
+  end
+  return panels
+end
+
+local function pick_panel(fname, panels, want)
+  if want == nil then return 1 end
+  if math.type(want) == "integer" then
+    if want < 1 or want > #panels then
+      error(string.format("%s: panel %d out of range (1..%d)", fname, want, #panels), 4)
+    end
+    return want
+  end
+  if type(want) == "string" then
+    for i, p in ipairs(panels) do if p.name == want then return i end end
+    error(string.format("%s: no panel '%s' (have: %s)", fname, want,
+                        table.concat(list(panels, function(p) return p.name end), ", ")), 4)
+  end
+  error(string.format("%s: option 'panel' must be a number or a name, got %s", fname, type(want)), 4)
+end
+
+-- the panels an export or text rendering shows: opts.panel, opts.panels, or all
+local function chosen(fname, panels, opts)
+  if opts.panel ~= nil then return { panels[pick_panel(fname, panels, opts.panel)] } end
+  if opts.panels then
+    local out = {}
+    for _, w in ipairs(opts.panels) do out[#out + 1] = panels[pick_panel(fname, panels, w)] end
+    return out
+  end
+  return panels
+end
+
 -- ---- drawing a whole screen into a canvas ---------------------------------------
 local S = 10 -- status colour (LLFC_COLOR_STATUS)
 
-local function draw_charts(cv, charts, x, y, w, h)
-  local n = #charts
+local function draw_charts(cv, fig, n, x, y, w, h)
   if n == 0 then return end
-  local side = n == 2 and w >= 140
-  for i, spec in ipairs(charts) do
-    if side then
-      local cw = w // 2
-      cv:draw(spec, x + (i - 1) * cw, y, cw - 1, h)
-    else
-      local y0 = y + (i - 1) * h // n
-      local y1 = y + i * h // n
-      cv:draw(spec, x, y0, w, y1 - y0)
-    end
+  local cols = (n == 2 and w >= 140) and 2 or (n >= 4 and w >= 160) and 2 or 1
+  local rows = (n + cols - 1) // cols
+  local cw = w // cols
+  for i = 1, n do
+    local c, r = (i - 1) % cols, (i - 1) // cols
+    local y0, y1 = y + r * h // rows, y + (r + 1) * h // rows
+    cv:draw(fig, i, x + c * cw, y0, cw - (cols > 1 and 1 or 0), y1 - y0)
   end
 end
 
@@ -287,7 +148,7 @@ local HELP = {
   "Up, Down     previous / next panel",
   "Left, Right  previous / next layer",
   "l            log scale on / off",
-  "s            save this panel as SVG",
+  "s            save this panel as SVG and PDF",
   "?            this help (any key closes)",
   "Ctrl-C       stop the computation and quit",
 }
@@ -297,8 +158,13 @@ local function status_line(cv, y, w, s)
   cv:text(0, y, " " .. s, S, w)
 end
 
+local function histories(r, is_list)
+  if is_list then return r end
+  return { r }
+end
+
 -- progress summary of a (partial) result
-local function progress(r, kind)
+local function progress(r, kind, is_list)
   if type(r) ~= "table" then return "waiting" end
   -- metrics: samples seen so far out of the dataset, then what is there
   if kind ~= "train" and type(r.n) == "number" and type(r.total) == "number" and r.total > 0
@@ -309,9 +175,8 @@ local function progress(r, kind)
     local n = #(r.alphas or {})
     return string.format("%d alpha%s, last %s", n, n == 1 and "" or "s", fmt3((r.alphas or {})[n]))
   elseif kind == "train" then
-    local h = histories(r)
     local parts = {}
-    for i, t in ipairs(h) do
+    for i, t in ipairs(histories(r, is_list)) do
       local n = #(t.step or t.loss or {})
       local step = (t.step or {})[n] or n
       local of = type(t.total_steps) == "number" and ("/" .. t.total_steps) or ""
@@ -333,67 +198,97 @@ local function progress(r, kind)
   return ""
 end
 
-local function render(cv, r, kind, st, title, status)
+-- A view: the result, its kind, the state (panel, layer, log), and the figure
+-- of the current panel, built once from the result and kept until the data or
+-- the state change (redraws on a key or a resize reuse it).
+local function view_figure(V)
+  if V.fig and V.fig_key == V.st.panel .. ":" .. V.st.layer .. ":" .. tostring(V.st.log) then
+    return V.fig, V.nfig, V.panels
+  end
+  local r = V.result
+  local panels = type(r) == "table" and V.kind and panels_of(r, V.kind, V.is_list, V.st) or {}
+  if V.st.panel > #panels then V.st.panel = math.max(#panels, 1) end
+  local p = panels[V.st.panel]
+  V.panels = panels
+  V.fig, V.nfig = nil, 0
+  if p and #p.charts > 0 then V.fig, V.nfig = C.figure(p.charts), #p.charts end
+  V.fig_key = V.st.panel .. ":" .. V.st.layer .. ":" .. tostring(V.st.log)
+  return V.fig, V.nfig, panels
+end
+
+local function set_result(V, r)
+  V.result = r
+  V.fig = nil
+  local k, l = F.kindof(r)
+  if k then V.kind, V.is_list = k, l end
+end
+
+local function render(cv, V, status)
   local w, h = cv:size()
   cv:clear()
-  local panels = type(r) == "table" and panels_of(r, kind, st) or {}
-  if st.panel > #panels then st.panel = math.max(#panels, 1) end
-  local p = panels[st.panel]
-  local head = string.format("llfc view: %s", title or kind)
-  if p then head = head .. string.format("  [%d/%d] %s", st.panel, #panels, p.name) end
-  if st.log then head = head .. "  (log)" end
+  local fig, n, panels = view_figure(V)
+  local p = panels[V.st.panel]
+  -- the head names the result (its kind), then the panel, then the title the computation gave
+  local head = string.format("llfc view: %s", V.kind or V.title or "")
+  if p then head = head .. string.format("  [%d/%d] %s", V.st.panel, #panels, p.name) end
+  if V.st.log then head = head .. "  (log)" end
+  if V.title and V.title ~= V.kind and V.title ~= "live" then head = head .. "   " .. V.title end
   status_line(cv, 0, w, head)
-  if p then draw_charts(cv, p.charts, 0, 1, w, h - 2)
+  if fig then draw_charts(cv, fig, n, 0, 1, w, h - 2)
   else cv:text(2, 2, "waiting for data ...") end
-  local foot = st.msg or status or "q quit  Tab panel  <- -> layer  l log  s save  ? help"
+  local foot = V.st.msg or status or "q quit  Tab panel  <- -> layer  l log  s save  ? help"
   status_line(cv, h - 1, w, foot)
-  if st.help then
+  if V.st.help then
     local bw, bh = 46, #HELP + 2
     local x0, y0 = math.max((w - bw) // 2, 0), math.max((h - bh) // 2, 0)
     for i = 0, bh - 1 do cv:text(x0, y0 + i, string.rep(" ", bw), S) end
     for i, line in ipairs(HELP) do cv:text(x0 + 2, y0 + i, line, S, bw - 3) end
   end
-  return panels
+end
+
+local function screen_canvas(ascii)
+  local w, h = C.size()
+  return C.canvas(math.max(w, 1), math.max(h, 1), ascii, C.colors())
 end
 
 local function unique_name(base)
-  local name = base .. ".svg"
+  local function free(n) local f = io.open(n, "r"); if f then f:close(); return false end; return true end
   local k = 1
   while true do
-    local f = io.open(name, "r")
-    if not f then return name end
-    f:close()
+    local stem = k == 1 and base or string.format("%s-%d", base, k)
+    if free(stem .. ".svg") and free(stem .. ".pdf") then return stem end
     k = k + 1
-    name = string.format("%s-%d.svg", base, k)
   end
 end
 
-local function panel_svg(p)
-  local n = #p.charts
-  return C.svg(p.charts, n == 2 and 2 or 1, 640, 420)
+local function export_opts(n, format)
+  return { format = format, cols = n == 2 and 2 or (n >= 3 and 3 or 1) }
 end
 
 -- Handle one key; returns "quit" when the view should close.
-local function handle_key(key, st, r, kind, title)
+local function handle_key(key, V)
+  local st = V.st
   if key == nil then return nil end
   if st.help and key ~= "resize" and key ~= "interrupt" then st.help = false; return "redraw" end
   st.msg = nil
   if key == "q" or key == "Q" or key == "escape" or key == "interrupt" then return "quit" end
-  local panels = type(r) == "table" and panels_of(r, kind, st) or {}
+  local _, _, panels = view_figure(V)
   local np = math.max(#panels, 1)
   if key == "tab" or key == "down" or key == "pagedown" then st.panel = st.panel % np + 1
   elseif key == "btab" or key == "up" or key == "pageup" then st.panel = (st.panel - 2) % np + 1
   elseif key == "right" or key == "left" then
-    local nl = nlayers(r, kind)
+    local nl = V.is_list and 0 or F.nlayers(V.result, V.kind)
     if nl > 0 then st.layer = (st.layer - 1 + (key == "right" and 1 or -1)) % nl + 1 end
   elseif key == "l" then st.log = not st.log
   elseif key == "?" or key == "h" then st.help = true
   elseif key == "s" then
     local p = panels[st.panel]
     if p then
-      local name = unique_name(string.format("llfc-%s-%s", kind, (p.name:gsub("%W+", "_"))))
-      local ok, err = C.write(name, panel_svg(p))
-      st.msg = ok and ("saved " .. name) or ("save failed: " .. tostring(err))
+      local stem = unique_name(string.format("llfc-%s-%s", V.kind, (p.name:gsub("%W+", "_"))))
+      local fig = C.figure(p.charts)
+      local ok, err = C.export(fig, stem .. ".svg", export_opts(#p.charts, "svg"))
+      if ok then ok, err = C.export(fig, stem .. ".pdf", export_opts(#p.charts, "pdf")) end
+      st.msg = ok and ("saved " .. stem .. ".svg and .pdf") or ("save failed: " .. tostring(err))
     end
   end
   return "redraw"
@@ -406,21 +301,21 @@ local function text_width()
 end
 
 function M.text(r, opts)
-  local kind = check_result("view.text", r)
+  local kind, is_list = check_result("view.text", r)
   opts = check_opts("view.text", opts, 2)
   local st = new_state(opts, use_ascii(opts))
-  local panels = panels_of(r, kind, st)
-  local first, last = 1, #panels
-  if opts.panel ~= nil then first = pick_panel("view.text", panels, opts.panel); last = first end
+  local panels = chosen("view.text", panels_of(r, kind, is_list, st), opts)
   local w, ch = text_width(), opts.height or 16
   local out = {}
-  for i = first, last do
-    local p = panels[i]
+  for _, p in ipairs(panels) do
     out[#out + 1] = string.format("== %s ==\n", p.name)
-    for _, spec in ipairs(p.charts) do
-      local cv <close> = C.canvas(w, ch, st.ascii)
-      cv:draw(spec)
-      out[#out + 1] = cv:totext()
+    if #p.charts > 0 then
+      local fig <close> = C.figure(p.charts)
+      for i = 1, #p.charts do
+        local cv <close> = C.canvas(w, ch, st.ascii)
+        cv:draw(fig, i)
+        out[#out + 1] = cv:totext()
+      end
     end
   end
   if kind == "interpolate" or kind == "report" then
@@ -431,11 +326,12 @@ end
 
 -- ---- view.plot --------------------------------------------------------------------
 function M.plot(r, opts)
-  local kind = check_result("view.plot", r)
+  local kind, is_list = check_result("view.plot", r)
   opts = check_opts("view.plot", opts, 2)
   local ascii = use_ascii(opts)
-  local st = new_state(opts, ascii)
-  st.panel = pick_panel("view.plot", panels_of(r, kind, st), opts.panel)
+  local V = { st = new_state(opts, ascii), title = opts.title or kind }
+  set_result(V, r)
+  V.st.panel = pick_panel("view.plot", panels_of(r, kind, is_list, V.st), opts.panel)
   local tty = C.term()
   if not tty then
     io.write(M.text(r, opts))
@@ -445,17 +341,15 @@ function M.plot(r, opts)
   C.clear_interrupt()
   local scr <close> = C.open()
   if not scr then io.write(M.text(r, opts)); return end
-  local title = kind
   local act = "redraw"
   while true do
     if act == "redraw" or act == "resize" then
-      local w, h = C.size()
-      local cv <close> = C.canvas(math.max(w, 1), math.max(h, 1), ascii)
-      render(cv, r, kind, st, title)
+      local cv <close> = screen_canvas(ascii)
+      render(cv, V)
       C.blit(cv)
     end
     local key = C.getkey(500)
-    act = handle_key(key, st, r, kind, title)
+    act = handle_key(key, V)
     if act == "quit" then break end
   end
   C.close()
@@ -466,8 +360,7 @@ end
 local live = nil
 
 local function live_draw(L, status)
-  local w, h = C.size()
-  local cv <close> = C.canvas(math.max(w, 1), math.max(h, 1), L.st.ascii)
+  local cv <close> = screen_canvas(L.st.ascii)
   local elapsed = C.now() - L.t0
   local r, eta = L.result, ""
   if type(r) == "table" and L.kind ~= "train" and type(r.n) == "number" and type(r.total) == "number"
@@ -475,7 +368,7 @@ local function live_draw(L, status)
     eta = string.format(", ETA %.0f s", elapsed * (r.total - r.n) / r.n)
   elseif type(r) == "table" and L.kind == "train" then
     -- one run: steps done so far of total_steps (a spawned pair trains its children one after the other)
-    local hs = histories(r)
+    local hs = histories(r, L.is_list)
     local first, h = hs[1], hs[#hs]
     local n = type(h) == "table" and type(h.step) == "table" and #h.step or 0
     local s0 = type(first) == "table" and type(first.step) == "table" and first.step[1] or 1
@@ -485,8 +378,8 @@ local function live_draw(L, status)
     end
   end
   local line = status or string.format("%s: %s  %.1f s%s   (q stop, ? help)", L.title,
-                                       progress(L.result, L.kind), elapsed, eta)
-  render(cv, L.result, L.kind, L.st, L.title, line)
+                                       progress(L.result, L.kind, L.is_list), elapsed, eta)
+  render(cv, L, line)
   C.blit(cv)
   L.last_draw = C.now()
 end
@@ -501,7 +394,7 @@ function M.begin(kind, title)
     error("view.begin: bad argument #1 (kind string expected, got " .. type(kind) .. ")", 2)
   end
   local ascii = use_ascii({})
-  live = { kind = kind or "live", title = title and tostring(title) or kind or "live", t0 = C.now(),
+  live = { kind = F.KINDS[kind] and kind or nil, title = title and tostring(title) or kind or "live", t0 = C.now(),
            st = new_state({}, ascii), last_print = -1, last_draw = -1, n = 0 }
   if C.term() then
     live.scr = C.open()
@@ -516,19 +409,17 @@ function M.update(partial)
   if type(partial) ~= "table" then
     error("view.update: bad argument #1 (partial result table expected, got " .. type(partial) .. ")", 2)
   end
-  if not live then M.begin(kindof(partial), nil) end
+  if not live then M.begin(F.kindof(partial), nil) end
   local L = live
   if L.stopped then return false end
-  L.result = partial
+  set_result(L, partial)
   L.n = L.n + 1
-  local k = kindof(partial)
-  if k then L.kind = k end
   if L.scr and C.isopen() then
     local ok, err = pcall(function()
       while true do
         local key = C.getkey(0)
         if key == nil then break end
-        if handle_key(key, L.st, L.result, L.kind, L.title) == "quit" then L.stopped = true; break end
+        if handle_key(key, L) == "quit" then L.stopped = true; break end
       end
       -- metrics update per layer or alpha: draw each; training may update
       -- every step: at most 25 frames a second (the next step redraws)
@@ -539,7 +430,7 @@ function M.update(partial)
   else
     local now = C.now()
     if now - L.last_print >= 0.5 then
-      io.stderr:write(string.format("view: %s: %s (%.1f s)\n", L.title, progress(partial, L.kind), now - L.t0))
+      io.stderr:write(string.format("view: %s: %s (%.1f s)\n", L.title, progress(partial, L.kind, L.is_list), now - L.t0))
       io.stderr:flush()
       L.last_print = now
     end
@@ -551,10 +442,7 @@ function M.finish(result, status)
   local L = live
   if not L then return end
   live = nil
-  if type(result) == "table" then
-    L.result = result
-    L.kind = kindof(result) or L.kind
-  end
+  if type(result) == "table" then set_result(L, result) end
   local elapsed = C.now() - L.t0
   if L.scr and C.isopen() then
     local ok, err = pcall(function()
@@ -563,7 +451,7 @@ function M.finish(result, status)
       live_draw(L, line)
       while true do
         local key = C.getkey(500)
-        local act = handle_key(key, L.st, L.result, L.kind, L.title)
+        local act = handle_key(key, L)
         if act == "quit" then break end
         if act then live_draw(L, L.st.msg and nil or line) end
       end
@@ -619,9 +507,7 @@ local function csvval(v)
   return s
 end
 
-local function csv_table(r, kind)
-  local rows = {}
-  local function row(...) rows[#rows + 1] = table.pack(...) end
+local function csv_rows(r, kind, row)
   if kind == "interpolate" then
     row("alpha", "err", "loss")
     for i, a in ipairs(r.alphas or {}) do row(a, (r.err or {})[i], (r.loss or {})[i]) end
@@ -641,11 +527,22 @@ local function csv_table(r, kind)
   elseif kind == "commutativity" then
     row("layer", "input", "dist_com", "dist_w", "dist_h")
     for i, l in ipairs(r.layers or {}) do row(l.layer or i, l.input, l.dist_com, l.dist_w, l.dist_h) end
-  elseif kind == "train" then
-    row("run", "step", "epoch", "loss", "acc")
-    for k, h in ipairs(histories(r)) do
-      local n = math.max(#(h.step or {}), #(h.loss or {}), #(h.acc or {}), #(h.epoch or {}))
-      for i = 1, n do row(k, (h.step or {})[i], (h.epoch or {})[i], (h.loss or {})[i], (h.acc or {})[i]) end
+  elseif kind == "heatmap" then
+    row("x", "y", "z")
+    for j, y in ipairs(r.y or {}) do
+      for i, x in ipairs(r.x or {}) do row(x, y, ((r.z or {})[j] or {})[i]) end
+    end
+  elseif kind == "series" then
+    local head = { "x" }
+    for k, s in ipairs(r.series or {}) do head[#head + 1] = s.name or tostring(k) end
+    row(table.unpack(head))
+    local xs = r.groups or r.x or (r.series and r.series[1] and r.series[1].x) or {}
+    local n = 0
+    for _, s in ipairs(r.series or {}) do n = math.max(n, #(s.y or {})) end
+    for i = 1, n do
+      local cells = { xs[i] or i }
+      for k, s in ipairs(r.series or {}) do cells[k + 1] = (s.y or {})[i] end
+      row(table.unpack(cells, 1, #head))
     end
   elseif kind == "report" then
     -- one long table: section, then that section's columns as name=value pairs
@@ -672,6 +569,33 @@ local function csv_table(r, kind)
       for _, q in ipairs { "dist_com", "dist_w", "dist_h" } do row("commutativity", l.layer or i, "", q, l[q]) end
     end
   end
+end
+
+local function csv_table(r, kind, is_list, labels)
+  local rows = {}
+  local function add(...) rows[#rows + 1] = table.pack(...) end
+  if kind == "train" then
+    add("run", "step", "epoch", "loss", "acc")
+    for k, x in ipairs(is_list and r or { r }) do
+      local n = math.max(#(x.step or {}), #(x.loss or {}), #(x.acc or {}), #(x.epoch or {}))
+      for i = 1, n do add(k, (x.step or {})[i], (x.epoch or {})[i], (x.loss or {})[i], (x.acc or {})[i]) end
+    end
+  elseif not is_list then
+    csv_rows(r, kind, add)
+  else
+    -- a list: a first column names the result (its label, else its number)
+    for k, x in ipairs(r) do
+      local header = true
+      csv_rows(x, kind, function(...)
+        if header then
+          header = false
+          if k == 1 then add("run", ...) end
+          return
+        end
+        add(labels and labels[k] or k, ...)
+      end)
+    end
+  end
   local out = {}
   for i, rw in ipairs(rows) do
     local cells = {}
@@ -680,54 +604,121 @@ local function csv_table(r, kind)
   end
   return table.concat(out, "\n") .. "\n"
 end
-M.csv = function(r)
-  return csv_table(r, check_result("view.csv", r))
+
+M.csv = function(r, opts)
+  local kind, is_list = check_result("view.csv", r)
+  opts = check_opts("view.csv", opts, 2)
+  return csv_table(r, kind, is_list, opts.labels)
+end
+
+-- JSON of any result through cJSON (NaN and inf are written as null)
+M.json = function(r)
+  check_result("view.json", r)
+  return C.json(r)
+end
+
+-- The figure of an export: the chosen panels' charts, in a grid.
+local function export_figure(fname, r, opts)
+  local kind, is_list = check_result(fname, r)
+  opts = check_opts(fname, opts, 3)
+  local st = new_state(opts, false)
+  st.export = true
+  local panels = chosen(fname, panels_of(r, kind, is_list, st), opts)
+  local charts = {}
+  for _, p in ipairs(panels) do
+    for _, c in ipairs(p.charts) do charts[#charts + 1] = c end
+  end
+  if #charts == 0 then error(fname .. ": nothing to draw", 3) end
+  local n = #charts
+  local cols = opts.cols or (n == 1 and 1 or n <= 4 and 2 or 3)
+  local eo = { cols = cols, title = (#charts > 1 or #panels > 1) and opts.title or nil, dpi = opts.dpi }
+  if opts.size then eo.width, eo.height = opts.size[1], opts.size[2]
+  elseif opts.width or opts.height then
+    -- width/height: pixels of one chart at 100 per inch
+    local rows = (n + cols - 1) // cols
+    eo.width = (opts.width or 640) / 100 * math.min(cols, n)
+    eo.height = (opts.height or 420) / 100 * rows
+  end
+  return C.figure(charts), eo
 end
 
 function M.svg(r, opts)
-  local kind = check_result("view.svg", r)
-  opts = check_opts("view.svg", opts, 2)
-  local st = new_state(opts, false)
-  local panels = panels_of(r, kind, st)
-  local charts = {}
-  local first, last = 1, #panels
-  if opts.panel ~= nil then first = pick_panel("view.svg", panels, opts.panel); last = first end
-  for i = first, last do
-    for _, c in ipairs(panels[i].charts) do charts[#charts + 1] = c end
-  end
-  if #charts == 0 then error("view.svg: nothing to draw", 2) end
-  return C.svg(charts, #charts > 1 and 2 or 1, opts.width or 640, opts.height or 420)
+  local fig, eo = export_figure("view.svg", r, opts)
+  return C.render(fig, "svg", eo)
 end
 
+local FORMATS = { svg = true, pdf = true, png = true, csv = true, json = true }
+
 function M.save(r, path, opts)
-  local kind = check_result("view.save", r)
+  local kind, is_list = check_result("view.save", r)
   if type(path) ~= "string" then
     error("view.save: bad argument #2 (file name expected, got " .. type(path) .. ")", 2)
   end
-  opts = check_opts("view.save", opts, 3)
   local ext = path:match("%.(%w+)$")
   ext = ext and ext:lower()
-  local data
-  if ext == "svg" then data = M.svg(r, opts)
-  elseif ext == "csv" then data = csv_table(r, kind)
-  else
-    error(string.format("view.save: cannot tell the format of '%s' (use a .svg or .csv file name)", path), 2)
+  if not FORMATS[ext] then
+    error(string.format("view.save: cannot tell the format of '%s' (use a file name ending in .svg, .pdf, .png, .csv or .json)", path), 2)
   end
-  local ok, err = C.write(path, data)
+  if ext == "csv" or ext == "json" then
+    opts = check_opts("view.save", opts, 3)
+    local data = ext == "csv" and csv_table(r, kind, is_list, opts.labels) or C.json(r)
+    if ext == "json" then data = data .. "\n" end
+    local ok, err = C.write(path, data)
+    if not ok then return nil, err end
+    return path
+  end
+  local fig, eo = export_figure("view.save", r, opts)
+  eo.format = ext
+  local ok, err = C.export(fig, path, eo)
   if not ok then return nil, err end
   return path
 end
 
+-- view.load(path): a result saved as JSON, with its kind's metatable
+function M.load(path)
+  if type(path) ~= "string" then error("view.load: bad argument #1 (file name expected, got " .. type(path) .. ")", 2) end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("a")
+  f:close()
+  local v, msg = C.json_decode(s)
+  if v == nil then return nil, path .. ": " .. tostring(msg) end
+  local ok, R = pcall(require, "llfc.results")
+  if ok and type(v) == "table" then
+    if v.kind then R.attach(v) else for _, x in ipairs(v) do if type(x) == "table" and x.kind then R.attach(x) end end end
+  end
+  return v
+end
+
+-- view.summary({r1, r2, ...} [, {spread = "sd" | "range", what = "seeds"}]): the mean result
+function M.summary(rs, opts)
+  local kind, is_list = F.kindof(rs)
+  if not kind or not is_list then
+    error("view.summary: bad argument #1 (a list of results of one kind expected)", 2)
+  end
+  if kind == "report" or kind == "heatmap" or kind == "series" then
+    error("view.summary: cannot summarise " .. kind .. " results (summarise their parts)", 2)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then error("view.summary: bad argument #2 (options table expected)", 2) end
+  local spread = opts.spread or "sd"
+  if spread ~= "sd" and spread ~= "range" then error("view.summary: option 'spread' must be \"sd\" or \"range\"", 2) end
+  local s = F.summary(rs, kind, spread, opts.what)
+  local ok, R = pcall(require, "llfc.results")
+  if ok then R.attach(s) end
+  return s
+end
+
 -- A result table edited into the wrong shape (a number where a list belongs)
 -- fails deep inside the drawing code; say which function and what it got.
-for _, name in ipairs { "text", "csv", "svg", "save" } do
+for _, name in ipairs { "text", "csv", "svg", "save", "json" } do
   local f = M[name]
   M[name] = function(...)
     local r = table.pack(pcall(f, ...))
     if r[1] then return table.unpack(r, 2, r.n) end
     local err = r[2]
     if type(err) == "string" and not err:find("view%.") and not err:find("interrupted", 1, true) then
-      err = string.format("view.%s: malformed %s result (%s)", name, tostring(kindof((...)) or "?"),
+      err = string.format("view.%s: malformed %s result (%s)", name, tostring(F.kindof((...)) or "?"),
                           err:gsub("^%[llfc%] ", ""))
     end
     error(err, 0)

@@ -247,7 +247,7 @@ lua_State *llfc_repl_newstate(void)
     llfc_open_all(L);
     lua_pushvalue(L, -1);
     lua_setglobal(L, "llfc");
-    static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", NULL};
+    static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", "sweep", NULL};
     for (int i = 0; mods[i]; i++) {
         lua_getfield(L, -1, mods[i]);
         lua_setglobal(L, mods[i]);

@@ -5,7 +5,7 @@
 #include <lua.h>
 
 /* Create a state with the standard libraries, llfc's modules as globals
- * (tensor, data, nn, perm, metrics, view, llfc) and the global help. */
+ * (tensor, data, nn, perm, metrics, view, sweep, llfc) and the global help. */
 lua_State *llfc_repl_newstate(void);
 
 /* Install the SIGINT handler.  batch != 0: a first Ctrl-C interrupts the

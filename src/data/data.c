@@ -59,6 +59,17 @@ void llfc_dataset_order(const llfc_dataset *ds, uint64_t seed, int64_t *idx)
     llfc_rng_shuffle(&r, idx, ds->n);
 }
 
+uint64_t llfc_epoch_seed(uint64_t seed, int64_t epoch)
+{
+    /* one stream per (seed, epoch): mix the epoch into the seed */
+    return seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(epoch + 1));
+}
+
+void llfc_dataset_epoch_order(const llfc_dataset *ds, uint64_t seed, int64_t epoch, int64_t *idx)
+{
+    llfc_dataset_order(ds, llfc_epoch_seed(seed, epoch), idx);
+}
+
 static void copy_meta(llfc_dataset *dst, const llfc_dataset *src)
 {
     dst->c = src->c;

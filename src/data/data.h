@@ -42,10 +42,15 @@ void llfc_dataset_gather(const llfc_dataset *ds, const int64_t *idx, int64_t m,
                          float *xb, int32_t *yb);
 
 /* ---- ordering and derived datasets ---------------------------------------- */
-/* The data order of one epoch: idx[0..n) = a permutation of 0..n-1, a
- * Fisher-Yates shuffle with llfc_rng seeded by `seed`.  Same seed, same
- * order on every machine.  Training takes batches idx[k*B .. (k+1)*B). */
+/* A shuffled order: idx[0..n) = a permutation of 0..n-1, a Fisher-Yates
+ * shuffle with llfc_rng seeded by `seed`.  Same seed, same order on every
+ * machine. */
 void llfc_dataset_order(const llfc_dataset *ds, uint64_t seed, int64_t *idx);
+/* Training's data order: epoch e (0-based) of a run with data-order seed
+ * visits the samples in the order llfc_dataset_order gives for
+ * llfc_epoch_seed(seed, e), in batches idx[k*B .. (k+1)*B). */
+uint64_t llfc_epoch_seed(uint64_t seed, int64_t epoch);
+void llfc_dataset_epoch_order(const llfc_dataset *ds, uint64_t seed, int64_t epoch, int64_t *idx);
 /* The samples idx[0..m) (0-based, checked, repeats allowed) as a new dataset
  * (same classes and image shape). */
 llfc_dataset *llfc_dataset_subset(const llfc_dataset *ds, const int64_t *idx, int64_t m);

@@ -20,7 +20,11 @@ static int nn_mlp(lua_State *L)
         lua_geti(L, 1, i);
         int ok;
         lua_Integer v = lua_tointegerx(L, -1, &ok);
-        if (!ok) return luaL_error(L, "nn.mlp: width %d must be an integer, got %s", (int)i, luaL_typename(L, -1));
+        if (!ok)
+            return luaL_error(L, "nn.mlp: width %d must be an integer, got %s", (int)i,
+                              lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING
+                                  ? luaL_tolstring(L, -1, NULL)
+                                  : luaL_typename(L, -1));
         widths[i - 1] = v;
         lua_pop(L, 1);
     }

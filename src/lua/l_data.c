@@ -560,13 +560,23 @@ static int ds_labels(lua_State *L)
     return 1;
 }
 
-/* ds:order(seed) -> the shuffled sample order training uses (1-based table) */
+/* The epoch argument at idx (1-based, default 1) as a 0-based epoch. */
+static int64_t check_epoch(lua_State *L, int idx)
+{
+    lua_Integer e = luaL_optinteger(L, idx, 1);
+    luaL_argcheck(L, e >= 1, idx, "epoch must be >= 1");
+    return (int64_t)e - 1;
+}
+
+/* ds:order(seed [, epoch = 1]) -> the sample order training with data-order
+ * seed uses in that epoch (1-based table) */
 static int ds_order(lua_State *L)
 {
     llfc_dataset *ds = lb_checkdataset(L, 1);
     lua_Integer seed = luaL_checkinteger(L, 2);
+    int64_t epoch = check_epoch(L, 3);
     int64_t *idx = scratch(L, (size_t)ds->n * sizeof *idx);
-    llfc_dataset_order(ds, (uint64_t)seed, idx);
+    llfc_dataset_epoch_order(ds, (uint64_t)seed, epoch, idx);
     lua_createtable(L, (int)(ds->n < 1 << 30 ? ds->n : 0), 0);
     for (int64_t i = 0; i < ds->n; i++) {
         lua_pushinteger(L, idx[i] + 1);
@@ -575,7 +585,8 @@ static int ds_order(lua_State *L)
     return 1;
 }
 
-/* for x, y, i in ds:batches(size [, seed]) do ... end; seed nil = in order.
+/* for x, y, i in ds:batches(size [, seed [, epoch]]) do ... end; seed nil = in
+ * order, else training's order of that epoch (ds:order).
  * x [m, dim], y [m] 1-based labels (tensors), i = batch number. */
 static int batch_iter(lua_State *L)
 {
@@ -606,10 +617,12 @@ static int ds_batches(lua_State *L)
     llfc_dataset *ds = lb_checkdataset(L, 1);
     lua_Integer size = luaL_checkinteger(L, 2);
     luaL_argcheck(L, size >= 1, 2, "batch size must be >= 1");
+    lua_settop(L, 4);
+    int64_t epoch = check_epoch(L, 4);
     lua_settop(L, 3);
     int64_t *idx = scratch(L, (size_t)ds->n * sizeof *idx);
     if (lua_isnil(L, 3)) for (int64_t i = 0; i < ds->n; i++) idx[i] = i;
-    else llfc_dataset_order(ds, (uint64_t)luaL_checkinteger(L, 3), idx);
+    else llfc_dataset_epoch_order(ds, (uint64_t)luaL_checkinteger(L, 3), epoch, idx);
     lua_pushvalue(L, 1);
     lua_insert(L, -2);
     lua_pushinteger(L, size);

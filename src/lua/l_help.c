@@ -652,7 +652,7 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
     sb_add(out, "\n\n");
     section_intro(out, ".SH", "DESCRIPTION", width);
     sb_add(out, "\nModules (help(tensor) lists the functions of tensor):\n");
-    static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", NULL};
+    static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", "sweep", NULL};
     for (int i = 0; mods[i]; i++) {
         if (lua_getfield(L, LLFC_TABLE, mods[i]) == LUA_TTABLE) {
             int nf = 0;
@@ -767,7 +767,8 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
             lua_pop(L, 1);
         }
     }
-    if (t == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
+    /* an object: userdata, or a table (a Sweep) whose metatable is a registered llfc type */
+    if ((t == LUA_TUSERDATA || t == LUA_TTABLE) && lua_getmetatable(L, idx)) {
         lua_getfield(L, -1, "__name");
         const char *nm = lua_tostring(L, -1);
         if (nm && !strncmp(nm, "llfc.", 5) && nm[5] >= 'A' && nm[5] <= 'Z') {

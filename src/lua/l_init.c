@@ -80,6 +80,7 @@ int llfc_open_all(lua_State *L)
     static const struct { const char *name; lua_CFunction open; } mods[] = {
         {"tensor", llfc_open_tensor}, {"data", llfc_open_data}, {"nn", llfc_open_nn},
         {"perm", llfc_open_perm},     {"metrics", llfc_open_metrics}, {"view", llfc_open_view},
+        {"sweep", llfc_open_sweep},
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         lua_pushcfunction(L, mods[i].open);

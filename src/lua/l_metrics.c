@@ -98,14 +98,14 @@ static void push_llfc(lua_State *L, const llfc_report *r)
             setnum(L, "coef_mean", at->coef_mean); setnum(L, "coef_std", at->coef_std);
             setint(L, "skipped", at->skipped);
             lua_newtable(L);
-            lua_createtable(L, lr->nbins + 1, 0);
-            for (int j = 0; j <= lr->nbins; j++) {
-                lua_pushnumber(L, lr->hist_lo + (lr->hist_hi - lr->hist_lo) * j / lr->nbins);
+            lua_createtable(L, at->nbins + 1, 0);
+            for (int j = 0; j <= at->nbins && at->nbins > 0; j++) {
+                lua_pushnumber(L, at->hist_lo + (at->hist_hi - at->hist_lo) * j / at->nbins);
                 lua_rawseti(L, -2, j + 1);
             }
             lua_setfield(L, -2, "edges");
-            lua_createtable(L, lr->nbins, 0);
-            for (int j = 0; j < lr->nbins; j++) { lua_pushinteger(L, at->hist[j]); lua_rawseti(L, -2, j + 1); }
+            lua_createtable(L, at->nbins, 0);
+            for (int j = 0; j < at->nbins; j++) { lua_pushinteger(L, at->hist[j]); lua_rawseti(L, -2, j + 1); }
             lua_setfield(L, -2, "counts");
             setint(L, "below", at->below); setint(L, "above", at->above);
             lua_setfield(L, -2, "coef_hist");
@@ -356,8 +356,8 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
         if (strcmp(f, "post") == 0) o.features = LLFC_FEAT_POST;
         else if (strcmp(f, "pre") == 0) o.features = LLFC_FEAT_PRE;
         else luaL_error(L, "%s: option 'features' must be \"post\" or \"pre\", got \"%s\"", fname, f);
-        lua_Integer bins = lb_optinteger(L, oidx, "bins", 20, fname);
-        if (bins < 1 || bins > 100000) luaL_error(L, "%s: option 'bins' must be between 1 and 100000", fname);
+        lua_Integer bins = lb_optinteger(L, oidx, "bins", 0, fname);
+        if (bins < 0 || bins > 100000) luaL_error(L, "%s: option 'bins' must be between 1 and 100000", fname);
         o.hist_bins = (int)bins;
         lua_getfield(L, oidx, "range");
         if (!lua_isnil(L, -1)) {

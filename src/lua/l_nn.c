@@ -12,34 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A contiguous [n, in] view of the tensor at idx (1-d [in] counts as one row,
- * an image batch [n, c, h, w] with c*h*w = in as n rows in NCHW order).
- * *owned is set when a copy had to be made (free it after use). */
-static const float *check_input(lua_State *L, int idx, const llfc_net *net, const char *fname, int64_t *n,
-                                llfc_tensor **owned)
-{
-    llfc_tensor *x = lb_checktensor(L, idx);
-    int64_t in = llfc_net_input_dim(net);
-    *owned = NULL;
-    char sh[64];
-    if (x->ndim == 1 && x->size[0] == in) *n = 1;
-    else if (x->ndim == 2 && x->size[1] == in) *n = x->size[0];
-    else if (x->ndim == 4 && x->size[1] * x->size[2] * x->size[3] == in) *n = x->size[0]; /* images [n, c, h, w] */
-    else
-        luaL_error(L, "%s: input must be [n, %d] (or [%d], or images [n, c, h, w] with c*h*w = %d), got %s", fname,
-                   (int)in, (int)in, (int)in, llfc_tensor_shape_str(x, sh, sizeof sh));
-    if (*n < 1) luaL_error(L, "%s: empty input", fname);
-    if (llfc_tensor_is_contiguous(x)) return llfc_tensor_data(x);
-    if (!(*owned = llfc_tensor_clone(x))) lb_error(L, fname);
-    return llfc_tensor_data(*owned);
-}
-
 static int net_forward(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     int64_t n;
     llfc_tensor *own;
-    const float *x = check_input(L, 2, net, "forward", &n, &own);
+    const float *x = lb_checkinput(L, 2, llfc_net_input_dim(net), "forward", &n, &own);
     int oned = lb_checktensor(L, 2)->ndim == 1;
     int64_t k = llfc_net_num_classes(net);
     llfc_tensor *out = oned ? llfc_tensor_new1(k) : llfc_tensor_new2(n, k);
@@ -57,7 +35,7 @@ static int net_features(lua_State *L)
     llfc_net *net = lb_checknet(L, 1);
     int64_t n;
     llfc_tensor *own;
-    const float *x = check_input(L, 2, net, "features", &n, &own);
+    const float *x = lb_checkinput(L, 2, llfc_net_input_dim(net), "features", &n, &own);
     int nf = llfc_net_nfeat(net);
     lua_createtable(L, nf, 0);
     int tidx = lua_gettop(L);

@@ -264,7 +264,7 @@ static int mm_index(lua_State *L)
     return 1;
 }
 
-/* ---- inputs: a Dataset or a 2-d Tensor [n, in] ---------------------------- */
+/* ---- inputs: a Dataset or a Tensor (as Net:forward takes) ------------------- */
 
 typedef struct {
     const float *x;
@@ -284,17 +284,8 @@ static void checkinputs(lua_State *L, int idx, int64_t din, const char *fname, i
         in->n = ds->n;
         return;
     }
-    llfc_tensor *t = lb_totensor(L, idx);
-    if (!t) luaL_typeerror(L, idx, "llfc.Dataset or llfc.Tensor");
-    if (t->ndim != 2 || t->size[1] != din) {
-        char sh[64];
-        luaL_error(L, "%s: inputs must be a tensor [n, %d], got %s", fname, (int)din,
-                   llfc_tensor_shape_str(t, sh, sizeof sh));
-    }
-    in->n = t->size[0];
-    if (llfc_tensor_is_contiguous(t)) { in->x = llfc_tensor_data(t); return; }
-    if (!(in->copy = llfc_tensor_clone(t))) lb_error(L, fname);
-    in->x = llfc_tensor_data(in->copy);
+    if (!lb_totensor(L, idx)) luaL_typeerror(L, idx, "llfc.Dataset or llfc.Tensor");
+    in->x = lb_checkinput(L, idx, din, fname, &in->n, &in->copy);
 }
 
 static int l_check(lua_State *L)

@@ -307,6 +307,7 @@ typedef struct {
     int64_t examples;
     int drawn;
     int64_t last_epoch;     /* the epoch this run ends in */
+    int err;                /* a callback's error (registry reference) or LUA_NOREF */
 } run_ctx;
 
 static void draw_bar(run_ctx *r, const llfc_step_info *s, int final)
@@ -340,7 +341,11 @@ static void set_totals(run_ctx *r)
     lua_setfield(L, r->hist, "examples");
 }
 
-static int call_cb(lua_State *L, int f, const llfc_step_info *s, double loss, double acc)
+/* Call the callback at f with the step; returns 1 if it asks to stop.  An
+ * error inside it stops the run: Ctrl-C (the REPL's hook raises at the next
+ * Lua instruction) as an interrupt, anything else is kept in *err (a
+ * registry reference) and raised once the core's loop has returned. */
+static int call_cb(lua_State *L, int f, const llfc_step_info *s, double loss, double acc, int *err)
 {
     lua_pushvalue(L, f);
     lua_createtable(L, 0, 5);
@@ -354,7 +359,12 @@ static int call_cb(lua_State *L, int f, const llfc_step_info *s, double loss, do
     lua_setfield(L, -2, "acc");
     lua_pushnumber(L, s->lr);
     lua_setfield(L, -2, "lr");
-    lua_call(L, 1, 1);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        if (llfc_interrupted()) lua_pop(L, 1);
+        else if (*err == LUA_NOREF) *err = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+        return 1;
+    }
     int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
     return stop;
@@ -377,7 +387,7 @@ static int on_step(void *ud, const llfc_step_info *s)
     append(L, r->hist, "loss", s->loss, 0);
     append(L, r->hist, "acc", s->acc, 0);
     append(L, r->hist, "lr", s->lr, 0);
-    if (ro->on_step && call_cb(L, ro->on_step, s, s->loss, s->acc)) stop = 1;
+    if (ro->on_step && call_cb(L, ro->on_step, s, s->loss, s->acc, &r->err)) stop = 1;
     if (s->epoch_end) {
         double el = llfc_now() - r->t0;
         lua_getfield(L, r->hist, "epochs");
@@ -405,7 +415,7 @@ static int on_step(void *ud, const llfc_step_info *s)
         }
         lua_rawseti(L, -2, luaL_len(L, -2) + 1);
         lua_pop(L, 1);
-        if (ro->on_epoch && call_cb(L, ro->on_epoch, s, r->ep_loss / r->ep_n, r->ep_acc / r->ep_n)) stop = 1;
+        if (ro->on_epoch && call_cb(L, ro->on_epoch, s, r->ep_loss / r->ep_n, r->ep_acc / r->ep_n, &r->err)) stop = 1;
         /* a finished epoch keeps its line, unless the run asked for one line */
         if (c->progress) draw_bar(r, s, !ro->oneline || r->done == r->planned);
         r->ep_loss = r->ep_acc = 0;
@@ -530,6 +540,7 @@ static int trainer_run(lua_State *L)
     r.ro = &ro;
     r.t = b->t;
     r.hist = 3;
+    r.err = LUA_NOREF;
     r.planned = nsteps;
     r.t0 = llfc_now();
     int64_t spe = llfc_trainer_steps_per_epoch(b->t);
@@ -544,6 +555,11 @@ static int trainer_run(lua_State *L)
     int rc = llfc_trainer_run(b->t, nsteps, on_step, &r, &done, &intr);
     if (b->c.progress && r.drawn) fputc('\n', stderr);
     set_totals(&r);
+    if (r.err != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r.err);
+        luaL_unref(L, LUA_REGISTRYINDEX, r.err);
+        return lua_error(L);
+    }
     if (rc) return lb_error(L, b->fname);
     if (intr) {
         llfc_interrupt_clear();
@@ -623,21 +639,65 @@ static const luaL_Reg trainer_meta[] = {
 };
 
 /* ---- model files ------------------------------------------------------------------------ */
-/* net:save(path) -> true, or nil, message */
+
+/* The path argument: a string (a number is no path). */
+static const char *check_path(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "string (a path)");
+    return lua_tostring(L, idx);
+}
+
+/* Option names = {from = to, ...} of the options table at idx into n (the
+ * strings stay anchored in the table); raises on anything but strings. */
+static void read_names(lua_State *L, int idx, llfc_names *n, const char *fname)
+{
+    memset(n, 0, sizeof *n);
+    if (!lua_istable(L, idx)) return;
+    lua_getfield(L, idx, "names");
+    int t = lua_gettop(L);
+    if (lua_isnil(L, t)) return;
+    if (!lua_istable(L, t))
+        luaL_error(L, "%s: option 'names' must be a table {old = new, ...}, got %s", fname, luaL_typename(L, t));
+    int cap = 0;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) cap++;
+    const char **from = lua_newuserdatauv(L, sizeof *from * (size_t)(2 * cap + 1), 0), **to = from + cap;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: option 'names' maps tensor names to tensor names (strings), got %s = %s", fname,
+                       luaL_typename(L, -2), luaL_typename(L, -1));
+        from[n->n] = lua_tostring(L, -2), to[n->n] = lua_tostring(L, -1);
+        n->n++;
+    }
+    n->from = from, n->to = to;
+    if (llfc_names_check(n)) lb_error(L, fname);
+}
+
+/* net:save(path [, {names = {...}}]) -> true, or nil, message */
 static int net_save(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
-    const char *path = luaL_checkstring(L, 2);
-    if (llfc_net_save(net, path)) return lb_fail(L, "save");
+    const char *path = check_path(L, 2);
+    static const char *const known[] = {"names", NULL};
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    lb_checktypos(L, 3, known, "save");
+    llfc_names names;
+    read_names(L, 3, &names, "save");
+    if (llfc_net_save_named(net, path, &names)) return lb_fail(L, "save");
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* nn.load(path) -> net, or nil, message */
+/* nn.load(path [, {names = {...}, allow_nonfinite = false}]) -> net, or nil, message */
 static int nn_load(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
-    llfc_net *net = llfc_net_load(path);
+    const char *path = check_path(L, 1);
+    static const char *const known[] = {"names", "allow_nonfinite", NULL};
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    lb_checktypos(L, 2, known, "nn.load");
+    llfc_names names;
+    read_names(L, 2, &names, "nn.load");
+    int allow = lb_optboolean(L, 2, "allow_nonfinite", 0, "nn.load");
+    llfc_net *net = llfc_net_load_opts(path, &names, allow);
     if (!net) return lb_fail(L, "nn.load");
     lb_pushnet(L, net);
     return 1;

@@ -267,3 +267,23 @@ void lb_checktypos(lua_State *L, int idx, const char *const *known, const char *
         if (!exact && best) luaL_error(L, "%s: unknown option '%s' (did you mean '%s'?)", fname, k, best);
     }
 }
+
+/* A contiguous [n, in] view of the tensor at idx (1-d [in] counts as one row,
+ * an image batch [n, c, h, w] with c*h*w = in as n rows in NCHW order).
+ * *owned is set when a copy had to be made (free it after use). */
+const float *lb_checkinput(lua_State *L, int idx, int64_t in, const char *fname, int64_t *n, llfc_tensor **owned)
+{
+    llfc_tensor *x = lb_checktensor(L, idx);
+    *owned = NULL;
+    char sh[64];
+    if (x->ndim == 1 && x->size[0] == in) *n = 1;
+    else if (x->ndim == 2 && x->size[1] == in) *n = x->size[0];
+    else if (x->ndim == 4 && x->size[1] * x->size[2] * x->size[3] == in) *n = x->size[0]; /* images [n, c, h, w] */
+    else
+        luaL_error(L, "%s: input must be [n, %d] (or [%d], or images [n, c, h, w] with c*h*w = %d), got %s", fname,
+                   (int)in, (int)in, (int)in, llfc_tensor_shape_str(x, sh, sizeof sh));
+    if (*n < 1) luaL_error(L, "%s: empty input", fname);
+    if (llfc_tensor_is_contiguous(x)) return llfc_tensor_data(x);
+    if (!(*owned = llfc_tensor_clone(x))) lb_error(L, fname);
+    return llfc_tensor_data(*owned);
+}

@@ -48,6 +48,12 @@ llfc_dataset *lb_checkdataset(lua_State *L, int idx);
 llfc_dataset *lb_todataset(lua_State *L, int idx);  /* NULL if not a dataset */
 void lb_pushdataset(lua_State *L, llfc_dataset *ds); /* takes one reference */
 
+/* The input batch of a network taking `in` values per sample: the tensor at
+ * idx as [n, in] ([in] is one row; images [n, c, h, w] with c*h*w = in are n
+ * rows in NCHW order); a contiguous view, or a copy in *owned (free it after
+ * use).  Raises naming fname on another shape or an empty batch. */
+const float *lb_checkinput(lua_State *L, int idx, int64_t in, const char *fname, int64_t *n, llfc_tensor **owned);
+
 /* The live view protocol.  A long computation called with {view = true}
  * calls lb_view_begin(L, kind, title) once, lb_view_update(L, idx) with its
  * partial result table (same layout as the final result, fewer entries)
@@ -91,9 +97,10 @@ int llfc_open_nn(lua_State *L);
 int llfc_open_perm(lua_State *L);
 int llfc_open_metrics(lua_State *L);
 int llfc_open_view(lua_State *L);
+int llfc_open_sweep(lua_State *L);
 
 /* Open everything: pushes the llfc table {tensor=, data=, nn=, perm=,
- * metrics=, view=, version=} and installs the embedded Lua modules in
+ * metrics=, view=, sweep=, version=} and installs the embedded Lua modules in
  * package.preload. */
 int llfc_open_all(lua_State *L);
 

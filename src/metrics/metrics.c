@@ -19,6 +19,7 @@
  * of A holding W_A - W_B on the difference of the inputs.
  */
 #include "metrics/metrics.h"
+#include "core/stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -206,11 +207,14 @@ static void ab_rows(const float *fa, const float *fb, int64_t m, int64_t d, llfc
     }
 }
 
-/* 1 - cos(f_t, mix) and c = <f_t, mix>/|f_t|^2 with mix = al*f_A + (1-al)*f_B. */
+/* 1 - cos(f_t, mix) and c = <f_t, mix>/|f_t|^2 with mix = al*f_A + (1-al)*f_B;
+ * cs [m] is scratch for the batch's coefficients.  The first batch sets the
+ * histogram's range and bins where the caller asked for none. */
 static void llfc_rows(const float *ft, const float *fa, const float *fb, int64_t m, int64_t d, double al,
-                      llfc_llfc_at *at, int nbins, double lo, double hi)
+                      llfc_llfc_at *at, const llfc_llfc_res *lr, double *cs)
 {
     double bl = 1.0 - al;
+    int nc = 0;
     for (int64_t i = 0; i < m; i++) {
         const float *t = ft + i * d, *a = fa + i * d, *b = fb + i * d;
         double tm = 0, tt = 0, mm = 0;
@@ -222,6 +226,18 @@ static void llfc_rows(const float *ft, const float *fa, const float *fb, int64_t
         acc_add(&at->cos, 1.0 - tm / sqrt(tt * mm));
         double c = tm / tt;
         acc_add(&at->coef, c);
+        cs[nc++] = c;
+    }
+    if (!at->nbins && nc > 0) {
+        int bins;
+        if (llfc_hist_rule(cs, nc, &at->hist_lo, &at->hist_hi, &bins) <= 0) /* no finite value yet */
+            at->hist_lo = at->hist_hi = 0, bins = 0;
+        at->nbins = lr->nbins > 0 ? lr->nbins : bins;
+    }
+    double lo = at->hist_lo, hi = at->hist_hi;
+    int nbins = at->nbins;
+    for (int i = 0; i < nc && nbins > 0; i++) {
+        double c = cs[i];
         if (c < lo) at->below++;
         else if (c >= hi || c != c) at->above++;
         else {
@@ -270,6 +286,7 @@ typedef struct {
     double *ua;
     int *u_ip, *u_ll;                         /* index into interp / llfc grids, or -1 */
     float *dh, *dz;                           /* commutativity: [bs, largest input or output] */
+    double *cs;                               /* llfc: [bs] one batch's scale coefficients */
     llfc_net *dnet;                           /* A with W_A - W_B in its weight ops */
 } pass_work;
 
@@ -282,7 +299,7 @@ static void work_free(pass_work *w)
     }
     free(w->sa), free(w->sb), free(w->st);
     free(w->pa), free(w->ha), free(w->pb), free(w->hb), free(w->pt), free(w->ht);
-    free(w->dh), free(w->dz);
+    free(w->dh), free(w->dz), free(w->cs);
     free(w->ua), free(w->u_ip), free(w->u_ll);
     llfc_net_free(w->tnet);
     llfc_net_free(w->dnet);
@@ -387,6 +404,7 @@ static int setup_work(pass_work *w, const llfc_report *r, const llfc_net *a, con
         w->pt[l] = w->st[pre], w->ht[l] = w->st[post];
     }
     if (w->nu > 0 && !(w->tnet = llfc_net_clone(a))) goto done;
+    if ((r->what & LLFC_M_LLFC) && !(w->cs = llfc_mallocarray((size_t)*bs, sizeof *w->cs))) goto done;
     if (r->what & LLFC_M_COMM) {
         if (!(w->dnet = llfc_net_clone(a))) goto done;
         for (int k = 0; k < r->comm.nlayer; k++) {
@@ -487,13 +505,11 @@ static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, c
         llfc_llfc_res *lr = &r->llfc;
         if (!(lr->alpha = dup_alphas(o->llfc_alphas, o->nllfc_alphas, def_llfc, 3, &lr->nalpha, "llfc"))) return -1;
         lr->features = o->features;
-        lr->nbins = o->hist_bins > 0 ? o->hist_bins : 20;
         lr->hist_lo = o->hist_lo, lr->hist_hi = o->hist_hi;
-        if (!(lr->hist_lo < lr->hist_hi)) {
-            if (lr->hist_lo > lr->hist_hi || lr->hist_lo != lr->hist_lo || lr->hist_hi != lr->hist_hi)
-                return llfc_seterr("llfc: histogram range [%g, %g] is empty", lr->hist_lo, lr->hist_hi);
-            lr->hist_lo = 0, lr->hist_hi = 2;
-        }
+        int fixed = lr->hist_lo < lr->hist_hi;
+        if (!fixed && (lr->hist_lo > lr->hist_hi || lr->hist_lo != lr->hist_lo || lr->hist_hi != lr->hist_hi))
+            return llfc_seterr("llfc: histogram range [%g, %g] is empty", lr->hist_lo, lr->hist_hi);
+        lr->nbins = o->hist_bins > 0 ? o->hist_bins : fixed ? 20 : 0;
         if (lr->nbins > 100000) return llfc_seterr("llfc: %d histogram bins is too many", lr->nbins);
         if (!(lr->layer = llfc_calloc((size_t)nsel, sizeof *lr->layer))) return -1;
         lr->nlayer = nsel;
@@ -504,8 +520,11 @@ static int setup_results(llfc_report *r, const llfc_net *a, const llfc_net *b, c
             ly->dim = llfc_net_featdim(a, sel[i]);
             if (!(ly->at = llfc_calloc((size_t)lr->nalpha, sizeof *ly->at))) return -1;
             for (int k = 0; k < lr->nalpha; k++) {
-                ly->at[k].alpha = lr->alpha[k];
-                if (!(ly->at[k].hist = llfc_calloc((size_t)lr->nbins, sizeof *ly->at[k].hist))) return -1;
+                llfc_llfc_at *at = &ly->at[k];
+                at->alpha = lr->alpha[k];
+                if (fixed) at->nbins = lr->nbins, at->hist_lo = lr->hist_lo, at->hist_hi = lr->hist_hi;
+                int cap = lr->nbins > 0 ? lr->nbins : LLFC_HIST_MAXBINS;
+                if (!(at->hist = llfc_calloc((size_t)cap, sizeof *at->hist))) return -1;
             }
         }
     }
@@ -641,8 +660,7 @@ static int run_batch(pass_work *w, llfc_report *r, const llfc_net *a, const llfc
             float **ft = lr->features == LLFC_FEAT_PRE ? pt : ht;
             for (int i = 0; i < lr->nlayer; i++) {
                 int l = lr->layer[i].feat;
-                llfc_rows(ft[l], fa[l], fb[l], m, llfc_net_featdim(a, l), al, &lr->layer[i].at[k], lr->nbins,
-                          lr->hist_lo, lr->hist_hi);
+                llfc_rows(ft[l], fa[l], fb[l], m, llfc_net_featdim(a, l), al, &lr->layer[i].at[k], lr, w->cs);
             }
         }
     }

@@ -57,7 +57,9 @@ typedef struct {
     double alpha;
     llfc_acc cos, coef;              /* 1 - cos_alpha; c = <f_alpha, mix>/|f_alpha|^2 */
     int64_t skipped;                 /* f_alpha or mix zero */
-    int64_t *hist;                   /* nbins counts of c */
+    int64_t *hist;                   /* nbins counts of c over [hist_lo, hist_hi) */
+    int nbins;                       /* 0 until the range is set (from the first batch) */
+    double hist_lo, hist_hi;
     int64_t below, above;            /* c outside [lo, hi) */
     double mean, std, coef_mean, coef_std;
 } llfc_llfc_at;
@@ -78,8 +80,8 @@ typedef struct {
     int nlayer;
     llfc_llfc_layer *layer;
     int features;                    /* LLFC_FEAT_* */
-    int nbins;
-    double hist_lo, hist_hi;
+    int nbins;                       /* the bins asked for, or 0: each (layer, alpha) chooses */
+    double hist_lo, hist_hi;         /* the range asked for (lo == hi: each chooses) */
 } llfc_llfc_res;
 
 /* ---- weak additivity ---- */
@@ -124,8 +126,9 @@ typedef struct llfc_metrics_opts {
     const int *layers;               /* feature layers (0-based) for llfc and weak; NULL: all */
     int nlayers;
     int features;                    /* LLFC_FEAT_POST (default) or LLFC_FEAT_PRE, for llfc */
-    int hist_bins;                   /* 0: 20 */
-    double hist_lo, hist_hi;         /* lo == hi: [0, 2] */
+    int hist_bins;                   /* 0: the Freedman-Diaconis rule (with no range: 20 over [lo, hi]) */
+    double hist_lo, hist_hi;         /* lo == hi: each layer and alpha takes the robust range of its first
+                                      * batch's coefficients (llfc_hist_rule, core/stats.h) */
     int64_t batch;                   /* 0: 1000, fewer when memory asks */
     llfc_progress_fn progress;       /* per batch; non-zero return: fail "interrupted" */
     void *progress_ud;

@@ -4,12 +4,38 @@
 #include "nn/build.h"
 #include "io/safetensors.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int llfc_net_save(const llfc_net *net, const char *path)
+/* names->to of name (or name itself), with a check that the map is one to one */
+static const char *renamed(const llfc_names *names, const char *name)
 {
+    for (int i = 0; names && i < names->n; i++)
+        if (!strcmp(names->from[i], name)) return names->to[i];
+    return name;
+}
+
+int llfc_names_check(const llfc_names *names)
+{
+    for (int i = 0; names && i < names->n; i++) {
+        if (!names->from[i][0] || !names->to[i][0]) return llfc_seterr("names: an empty tensor name");
+        for (int j = 0; j < i; j++) {
+            if (!strcmp(names->from[i], names->from[j]))
+                return llfc_seterr("names: '%s' is renamed twice", names->from[i]);
+            if (!strcmp(names->to[i], names->to[j]))
+                return llfc_seterr("names: '%s' and '%s' both become '%s'", names->from[j], names->from[i], names->to[i]);
+        }
+    }
+    return 0;
+}
+
+int llfc_net_save(const llfc_net *net, const char *path) { return llfc_net_save_named(net, path, NULL); }
+
+int llfc_net_save_named(const llfc_net *net, const char *path, const llfc_names *names)
+{
+    if (llfc_names_check(names)) return -1;
     if (!net->config[0]) return llfc_seterr("the network has no description to save");
     const char *keys[8], *vals[8];
     char buf[1024];
@@ -23,10 +49,10 @@ int llfc_net_save(const llfc_net *net, const char *path)
             llfc_tensor *t = llfc_tensor_new(0, NULL);
             if (!t) goto done;
             llfc_tensor_data(t)[0] = llfc_tensor_data(net->param[p])[0];
-            int e = llfc_st_add_i64(f, net->pname[p], t);
+            int e = llfc_st_add_i64(f, renamed(names, net->pname[p]), t);
             llfc_tensor_free(t);
             if (e) goto done;
-        } else if (llfc_st_add(f, net->pname[p], net->param[p])) {
+        } else if (llfc_st_add(f, renamed(names, net->pname[p]), net->param[p])) {
             goto done;
         }
     }
@@ -42,11 +68,30 @@ done:
 static const char *file_meta(void *ud, const char *key) { return llfc_st_get_meta(ud, key); }
 static const llfc_tensor *file_tensor(void *ud, const char *name) { return llfc_st_get(ud, name); }
 
-llfc_net *llfc_net_load(const char *path)
+llfc_net *llfc_net_load(const char *path) { return llfc_net_load_opts(path, NULL, 0); }
+
+llfc_net *llfc_net_load_opts(const char *path, const llfc_names *names, int allow_nonfinite)
 {
+    if (llfc_names_check(names)) return NULL;
     llfc_st_file *f = llfc_st_read(path);
     if (!f) return NULL;
     llfc_net *net = NULL;
+    for (int i = 0; i < f->n; i++) {
+        const char *to = renamed(names, f->tensors[i].name);
+        if (to == f->tensors[i].name) continue;
+        size_t len = strlen(to) + 1;
+        char *c = llfc_malloc(len);
+        if (!c) goto done;
+        memcpy(c, to, len);
+        free(f->tensors[i].name);
+        f->tensors[i].name = c;
+    }
+    for (int i = 0; i < f->n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(f->tensors[i].name, f->tensors[j].name)) {
+                llfc_seterr("%s: two tensors are named '%s' after renaming", path, f->tensors[i].name);
+                goto done;
+            }
     char cfg[sizeof net->config];
     if (llfc_net_file_config(file_meta, file_tensor, f, cfg, sizeof cfg)) {
         llfc_adderr("%s", path);
@@ -71,6 +116,13 @@ llfc_net *llfc_net_load(const char *path)
             goto fail;
         }
         if (llfc_tensor_copy(net->param[p], t)) goto fail;
+        const float *d = llfc_tensor_data(net->param[p]);
+        for (int64_t i = 0, m = llfc_tensor_numel(net->param[p]); !allow_nonfinite && i < m; i++)
+            if (!isfinite(d[i])) {
+                llfc_seterr("%s: tensor '%s' holds %s (element %lld of %lld); load it with allow_nonfinite to keep it",
+                            path, net->pname[p], isnan(d[i]) ? "NaN" : "an infinity", (long long)i + 1, (long long)m);
+                goto fail;
+            }
     }
     for (int i = 0; i < f->n; i++) {
         int known = 0;

@@ -205,5 +205,14 @@ int llfc_net_count_ops(const llfc_net *net, int kind);
  * dtype as shape [] or [1]. */
 int llfc_net_save(const llfc_net *net, const char *path);
 llfc_net *llfc_net_load(const char *path);
+/* The same with options: names renames tensors (on save, from the net's names
+ * to the file's; on load, from the file's to the net's; names not listed stay);
+ * a loaded parameter holding NaN or an infinity is an error unless
+ * allow_nonfinite. */
+typedef struct llfc_names { int n; const char *const *from, *const *to; } llfc_names;
+/* 0, or -1 when a name is empty, renamed twice or two names become one. */
+int llfc_names_check(const llfc_names *names);
+int llfc_net_save_named(const llfc_net *net, const char *path, const llfc_names *names);
+llfc_net *llfc_net_load_opts(const char *path, const llfc_names *names, int allow_nonfinite);
 
 #endif

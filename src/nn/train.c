@@ -49,18 +49,17 @@ double llfc_train_lr(const llfc_train_opts *o, int64_t t)
 }
 
 /* ---- trainer ------------------------------------------------------------------ */
+/* the samples of this epoch from position `from` on, reshuffled */
 static void shuffle_epoch(llfc_trainer *t, int64_t from)
 {
     llfc_rng r;
-    /* one stream per (seed, epoch): mix the epoch into the seed */
-    llfc_rng_seed(&r, t->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(t->epoch + 1)));
+    llfc_rng_seed(&r, llfc_epoch_seed(t->seed, t->epoch));
     llfc_rng_shuffle(&r, t->order + from, t->ds->n - from);
 }
 
 static void start_epoch(llfc_trainer *t)
 {
-    for (int64_t i = 0; i < t->ds->n; i++) t->order[i] = i;
-    shuffle_epoch(t, 0);
+    llfc_dataset_epoch_order(t->ds, t->seed, t->epoch, t->order);
     t->pos = 0;
 }
 
@@ -317,8 +316,9 @@ int llfc_trainer_run(llfc_trainer *t, int64_t nsteps, llfc_step_fn fn, void *ud,
         llfc_step_info info;
         if (llfc_trainer_step(t, &info)) return -1;
         (*done)++;
-        if (fn && fn(ud, &info)) break;
+        int stop = fn && fn(ud, &info);
         if (llfc_interrupted()) { *interrupted = 1; break; }
+        if (stop) break;
     }
     /* the last update is not followed by a forward pass that would see a NaN loss */
     if (*done > 0)

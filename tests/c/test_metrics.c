@@ -429,7 +429,21 @@ static void test_coef_and_skips(void)
     llfc_metrics_opts_init(&o);
     o.what = LLFC_M_LLFC;
     o.llfc_alphas = &half, o.nllfc_alphas = 1;
+    /* no range: each layer's histogram is a small window around its constant c */
     llfc_report *r = llfc_metrics_run(a, b, ds, &o);
+    if (r) {
+        const llfc_llfc_at *h = &r->llfc.layer[0].at[0], *g = &r->llfc.layer[1].at[0];
+        int64_t nh = 0, ng = 0;
+        for (int k = 0; k < h->nbins; k++) nh += h->hist[k];
+        for (int k = 0; k < g->nbins; k++) ng += g->hist[k];
+        CHECK(h->hist_lo < 1 && h->hist_hi > 1 && h->hist_hi - h->hist_lo < 0.01 && nh == 3 && h->below + h->above == 0 &&
+                  g->hist_lo < 0.5 && g->hist_hi > 0.5 && g->hist_hi - g->hist_lo < 0.01 && ng == 3,
+              "no range: each (layer, alpha) bins around its own coefficients ([%g, %g] and [%g, %g])", h->hist_lo,
+              h->hist_hi, g->hist_lo, g->hist_hi);
+    }
+    llfc_report_free(r);
+    o.hist_lo = 0, o.hist_hi = 2; /* the fixed range: 20 bins of 0.1 */
+    r = llfc_metrics_run(a, b, ds, &o);
     CHECK(r != NULL, "coefficient case runs");
     if (r) {
         const llfc_llfc_layer *h1 = &r->llfc.layer[0], *lg = &r->llfc.layer[1];

@@ -356,7 +356,10 @@ static void test_hist_and_notes(void)
     llfc_chart_free(ch);
 }
 
-static void test_svg(void)
+/* big-endian 32-bit integer at p */
+static unsigned be32(const unsigned char *p) { return (unsigned)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+static void test_export(void)
 {
     double x[3] = {0, 0.5, 1}, y[3] = {1, NAN, 3};
     const char *g[2] = {"a<b", "c&d"};
@@ -366,34 +369,49 @@ static void test_svg(void)
     llfc_chart_groups(bars, 2, g);
     llfc_chart_series(bars, "v", 2, NULL, x);
     llfc_chart *both[2] = {ch, bars};
-    char *s = llfc_svg_charts(both, 2, 2, 400, 300);
-    CHECK(s && !strncmp(s, "<?xml", 5) && strstr(s, "</svg>\n"), "svg document");
-    CHECK(s && strstr(s, "title &lt;with&gt; &quot;markup&quot; &amp; ? bad byte") && strstr(s, "s&apos;1"), "svg text escaped, bad UTF-8 replaced");
-    CHECK(s && strstr(s, "a&lt;b") && strstr(s, "c&amp;d") && strstr(s, "width=\"800\""), "svg bar labels escaped, two panels wide");
-    CHECK(s && count_str(s, "<circle") == 2, "a NaN gap leaves two lone points, drawn as dots");
+    llfc_export_opts o = {LLFC_FMT_SVG, 8, 3, 100, 2, "a figure"};
+    char *s = NULL;
+    size_t len = 0;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == 0, "svg renders (bad UTF-8 in a title is replaced): %s", llfc_errmsg());
+    CHECK(s && strstr(s, "<svg") && strstr(s, "</svg>") && strstr(s, "width=\"576pt\"") && strstr(s, "height=\"216pt\""),
+          "an SVG document of 8 x 3 inches (576 x 216 pt)");
+    llfc_free(s);
+    o.format = LLFC_FMT_PDF;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == 0 && len > 100 && !memcmp(s, "%PDF-", 5), "a PDF document");
+    llfc_free(s);
+    o.format = LLFC_FMT_PNG;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == 0 && len > 24 && !memcmp(s, "\x89PNG", 4), "a PNG image");
+    CHECK(s && be32((const unsigned char *)s + 16) == 800 && be32((const unsigned char *)s + 20) == 300,
+          "PNG of 8 x 3 inches at 100 dpi is 800 x 300 pixels");
+    llfc_free(s);
+    o.dpi = 5;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == -1 && strstr(llfc_errmsg(), "dpi"), "a bad dpi is an error: %s", llfc_errmsg());
+    o.dpi = 100, o.width = 0.1;
+    CHECK(llfc_figure_render(both, 2, &o, &s, &len) == -1 && strstr(llfc_errmsg(), "size"), "a bad size is an error: %s", llfc_errmsg());
+    o.width = 8;
+    CHECK(llfc_export_format("a/b.PDF") == LLFC_FMT_PDF && llfc_export_format("x.svg") == LLFC_FMT_SVG &&
+          llfc_export_format("x.png") == LLFC_FMT_PNG && llfc_export_format("x.eps") == -1 && llfc_export_format("svg") == -1,
+          "formats by extension");
     char path[] = "/tmp/llfc_test_plotXXXXXX";
     char *dir = mkdtemp(path);
     char file[256];
-    snprintf(file, sizeof file, "%s/fig.svg", dir);
-    CHECK(llfc_write_file_atomic(file, s, strlen(s)) == 0, "atomic write succeeds");
+    snprintf(file, sizeof file, "%s/fig.png", dir);
+    CHECK(llfc_figure_export(both, 2, &o, file) == 0, "export writes the file");
     FILE *f = fopen(file, "rb");
     char buf[64] = {0};
-    size_t k = f ? fread(buf, 1, 5, f) : 0;
+    size_t k = f ? fread(buf, 1, 4, f) : 0;
     if (f) fclose(f);
-    CHECK(k == 5 && !strncmp(buf, "<?xml", 5), "file holds the document");
-    struct stat sb;
-    snprintf(buf, sizeof buf, "%s/fig.svg.tmp", dir);
-    CHECK(stat(file, &sb) == 0 && (size_t)sb.st_size == strlen(s), "file size matches");
+    CHECK(k == 4 && !memcmp(buf, "\x89PNG", 4), "the file holds the image");
     char bad[300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.svg", dir);
-    CHECK(llfc_write_file_atomic(bad, "x", 1) == -1 && strstr(llfc_errmsg(), bad) && strstr(llfc_errmsg(), "No such file"), "missing directory: clear error (%s)", llfc_errmsg());
+    o.format = LLFC_FMT_SVG;
+    CHECK(llfc_figure_export(both, 2, &o, bad) == -1 && strstr(llfc_errmsg(), bad) && strstr(llfc_errmsg(), "No such file"),
+          "missing directory: clear error (%s)", llfc_errmsg());
     unlink(file);
     rmdir(dir);
-    free(s);
     llfc_chart_free(ch);
     llfc_chart_free(bars);
 }
-
 
 /* ResNet-style names that cannot fit under their bars: numbered bars and a key
  * naming the first and last, never twenty identical "la" stubs */
@@ -428,16 +446,117 @@ static void test_bar_numbers(void)
     t = render(ch, 40, 12, 1);
     CHECK(strstr(t, "out") && !strstr(t, "1 = h1"), "short names are kept, no key");
     llfc_free(t);
-    /* SVG: the same numbering */
     llfc_chart_free(ch);
-    ch = llfc_chart_new(LLFC_CHART_BARS, "llfc");
-    llfc_chart_groups(ch, 20, groups);
-    llfc_chart_series(ch, "", 20, NULL, v);
-    llfc_chart *one[1] = {ch};
-    char *svg = llfc_svg_charts(one, 1, 1, 600, 400);
-    CHECK(svg && strstr(svg, ">20</text>") && strstr(svg, "1 = conv1 ... 20 = logits") && !strstr(svg, ">layer1.1.relu1<"),
-          "SVG numbers the bars and writes the key");
-    llfc_free(svg);
+}
+
+/* histogram rules against hand-computed values */
+static void test_hist_rule(void)
+{
+    double v[4] = {4, 1, 3, 2}, sorted[4] = {1, 2, 3, 4};
+    CHECK(fabs(llfc_quantile_sorted(sorted, 4, 0.5) - 2.5) < 1e-12 && llfc_quantile_sorted(sorted, 4, 0) == 1 &&
+          llfc_quantile_sorted(sorted, 4, 1) == 4 && fabs(llfc_quantile_sorted(sorted, 4, 0.25) - 1.75) < 1e-12,
+          "quantiles of 1..4 with linear interpolation: 2.5, 1, 4, 1.75");
+    (void)v;
+    /* x = i/999, i = 0..999: q(0.005) = 0.005, q(0.995) = 0.995, padded by 5% of 0.99;
+     * IQR 0.5, Freedman-Diaconis width 2 * 0.5 / 1000^(1/3) = 0.1: ceil(1.089 / 0.1) = 11 bins */
+    static double x[1002];
+    for (int i = 0; i < 1000; i++) x[i] = i / 999.0;
+    x[1000] = NAN, x[1001] = INFINITY;
+    double lo, hi;
+    int bins;
+    CHECK(llfc_hist_rule(x, 1002, &lo, &hi, &bins) == 1000, "NaN and inf are not samples");
+    CHECK(fabs(lo - (0.005 - 0.0495)) < 1e-9 && fabs(hi - (0.995 + 0.0495)) < 1e-9, "range: quantiles 0.5%%..99.5%% padded 5%% (%g .. %g)", lo, hi);
+    CHECK(bins == 11, "Freedman-Diaconis: 11 bins (%d)", bins);
+    double counts[11], below, above, total = 0;
+    llfc_hist_count(x, 1002, lo, hi, bins, counts, &below, &above);
+    for (int k = 0; k < bins; k++) total += counts[k];
+    CHECK(total == 1000 && below == 0 && above == 1, "every finite sample counted once; inf is above (%g, %g, %g)", total, below, above);
+    /* one value: a small window */
+    double same[5] = {2, 2, 2, 2, 2};
+    CHECK(llfc_hist_rule(same, 5, &lo, &hi, &bins) == 5 && lo < 2 && hi > 2 && hi - lo < 0.01 && bins == 5, "one value: a window around it");
+    /* a heavy tail does not stretch the range: 997 values in [0, 1], 3 at 1000 */
+    static double t[1000];
+    for (int i = 0; i < 997; i++) t[i] = i / 996.0;
+    for (int i = 997; i < 1000; i++) t[i] = 1000;
+    llfc_hist_rule(t, 1000, &lo, &hi, &bins);
+    CHECK(hi < 2 && lo > -1, "robust range: 0.3%% of outliers at 1000 do not set it (%g .. %g)", lo, hi);
+}
+
+static void test_colors(void)
+{
+    double c[3];
+    llfc_colormap(0, c);
+    CHECK(fabs(c[0] - 0.267) < 1e-9 && fabs(c[2] - 0.329) < 1e-9, "viridis starts dark purple");
+    llfc_colormap(1, c);
+    CHECK(fabs(c[0] - 0.993) < 1e-9 && fabs(c[1] - 0.906) < 1e-9, "viridis ends yellow");
+    llfc_colormap(0.5, c);
+    CHECK(fabs(c[1] - 0.567) < 1e-9, "viridis at 0.5 is its middle stop");
+    double red[3] = {1, 0, 0}, white[3] = {1, 1, 1}, grey[3] = {0.5, 0.5, 0.5};
+    CHECK(llfc_xterm256(red) == 196 && llfc_xterm256(white) == 231, "xterm: red 196, white 231");
+    CHECK(llfc_xterm256(grey) == 244, "xterm: mid grey is ramp 244 (%d)", llfc_xterm256(grey));
+}
+
+static void test_new_marks(void)
+{
+    /* y span floor: 0.036..0.042 drawn against at least 0.042 */
+    double x[3] = {0, 0.5, 1}, y[3] = {0.036, 0.0395, 0.042};
+    llfc_chart *ch = llfc_chart_new(LLFC_CHART_LINES, "floor");
+    llfc_chart_series(ch, "err", 3, x, y);
+    llfc_frame f;
+    llfc_chart_frame(ch, 6, &f);
+    CHECK(f.yhi - f.ylo < 0.01, "without a floor the axis zooms to the data (%g .. %g)", f.ylo, f.yhi);
+    ch->yspan = 0.042;
+    llfc_chart_frame(ch, 6, &f);
+    CHECK(f.yhi - f.ylo >= 0.042 && f.ylo >= 0 && f.ylo <= 0.036 && f.yhi >= 0.042, "with yspan the axis spans >= 0.042 (%g .. %g)", f.ylo, f.yhi);
+    ch->ylo = 0.03, ch->yhi = 0.05;
+    llfc_chart_frame(ch, 6, &f);
+    CHECK(f.ylo == 0.03 && f.yhi == 0.05, "a fixed range is kept as given");
+    llfc_chart_free(ch);
+    /* error bars on bars: a T cap above the bar */
+    const char *g[2] = {"a", "b"};
+    double v[2] = {1, 2}, lo[2] = {0.5, 1.5}, hi[2] = {1.5, 3};
+    ch = llfc_chart_new(LLFC_CHART_BARS, "");
+    llfc_chart_groups(ch, 2, g);
+    llfc_chart_series(ch, "", 2, NULL, v);
+    CHECK(llfc_chart_errors(ch, 0, lo, hi) == 0, "error bars set");
+    llfc_chart_settext(&ch->errlabel, "\xc2\xb1" "1 SD");
+    char *t = render(ch, 30, 12, 1);
+    CHECK(count_str(t, "T") == 2 && strstr(t, "I +-1 SD"), "two error bar caps and the legend says what they are");
+    llfc_free(t);
+    llfc_chart_free(ch);
+    /* categories on a line chart, a faint series and a vertical guide */
+    double yy[3] = {1, 2, 3}, raw[3] = {1.5, 1.5, 2.5};
+    const char *cats[3] = {"x", "h1", "h2"};
+    ch = llfc_chart_new(LLFC_CHART_LINES, "");
+    llfc_chart_groups(ch, 3, cats);
+    llfc_chart_series(ch, "s", 3, NULL, yy);
+    int k = llfc_chart_series(ch, "raw", 3, NULL, raw);
+    ch->series[k].faint = 1;
+    llfc_chart_vline(ch, 2, "");
+    t = render(ch, 40, 12, 1);
+    char axis[128];
+    row_of(t, 11, axis, sizeof axis);
+    CHECK(strstr(axis, "x") && strstr(axis, "h1") && strstr(axis, "h2") && !strstr(axis, "1.5"), "categorical axis: '%s'", axis);
+    CHECK(strchr(t, '.') && strchr(t, ':') && !strstr(t, "raw"), "faint series dotted, not in the legend; a guide drawn");
+    llfc_free(t);
+    llfc_chart_free(ch);
+    /* a heat map: ramp characters, and 256-colour half blocks */
+    double hx[3] = {0, 1, 2}, hy[2] = {0, 1}, hz[6] = {0, 1, 2, 3, 4, 5};
+    ch = llfc_chart_new(LLFC_CHART_HEAT, "heat");
+    CHECK(llfc_chart_heat(ch, 3, 2, hx, hy, hz) == 0, "heat grid set");
+    double bad[3] = {0, 2, 1};
+    CHECK(llfc_chart_heat(ch, 3, 2, bad, hy, hz) == -1 && strstr(llfc_errmsg(), "ascend"), "x must ascend");
+    t = render(ch, 40, 12, 1);
+    CHECK(strchr(t, '@') && strstr(t, "5") && strstr(t, "0"), "ASCII heat map: the densest ramp character and the scale's ends");
+    llfc_free(t);
+    llfc_canvas *c = llfc_canvas_new(40, 12, 0);
+    c->colors = 256;
+    llfc_chart_draw(ch, c, 0, 0, 40, 12);
+    int rgb = 0, differ = 0;
+    for (int i = 0; i < 40 * 12; i++)
+        if (c->cells[i].flags & LLFC_CELL_RGB) rgb++, differ += c->cells[i].fg != c->cells[i].bg;
+    CHECK(rgb > 100 && differ > 0, "256 colours: half-block cells (%d), some with two colours (%d)", rgb, differ);
+    llfc_canvas_free(c);
     llfc_chart_free(ch);
 }
 
@@ -450,6 +569,9 @@ int main(void)
     test_bars();
     test_bar_numbers();
     test_hist_and_notes();
-    test_svg();
+    test_export();
+    test_hist_rule();
+    test_colors();
+    test_new_marks();
     return check_summary();
 }

@@ -13,6 +13,11 @@ local function is_svg(path)
   return s ~= nil and s:find("<svg", 1, true) ~= nil and s:find("</svg>", 1, true) ~= nil
 end
 
+local function is_pdf(path)
+  local s = slurp(path)
+  return s ~= nil and s:sub(1, 5) == "%PDF-"
+end
+
 local function find_row(rows, key, val)
   for _, r in ipairs(rows or {}) do if r[key] == val then return r end end
 end
@@ -45,6 +50,17 @@ T.section("spawn_llfc", function()
   T.ok(ll and #ll == 6, "llfc.csv has one row per pair and layer (2 x 3)", ll and #ll)
   local js = slurp(out .. "/summary.json") or ""
   T.ok(js:find('"spawned"', 1, true) and js:find('"options"', 1, true), "summary.json has the numbers and options")
+  -- a sweep over seeds: 3 seeds x (2 pairs + 2 measurements) rows, each measurement in the means
+  T.ok(s and i and s.n == 3 and i.n == 3 and s.barrier_err_std >= 0, "lmc.csv: 3 seeds per pair, with std")
+  local rows = sweep.read(out .. "/results.jsonl")
+  T.ok(rows and #rows == 12, "results.jsonl: one row per task (3 seeds x 4 tasks)", rows and #rows)
+  local bs = {}
+  for _, r in ipairs(rows or {}) do
+    if r.id:match("^measure/spawned/") then bs[#bs + 1] = r.out.barrier_err end
+  end
+  local m = #bs == 3 and (bs[1] + bs[2] + bs[3]) / 3
+  T.ok(m and math.abs(m - s.barrier_err) < 1e-8, "the table's mean is the mean of the rows",
+       tostring(m) .. " vs " .. tostring(s and s.barrier_err))
 end)
 
 T.section("permutation", function()
@@ -69,7 +85,11 @@ T.section("permutation", function()
   T.ok(sn and sw and sa and sw.mean_Dist_com < sn.mean_Dist_com and sa.mean_Dist_com < sn.mean_Dist_com,
        "both shrink Dist_com")
   T.ok(csv(out .. "/weak_additivity.csv") and is_svg(out .. "/commutativity_weight.svg")
-       and is_svg(out .. "/report_none.svg"), "permutation writes CSV and SVG")
+       and is_svg(out .. "/report_none.svg") and is_pdf(out .. "/factors.pdf"), "permutation writes CSV, SVG and PDF")
+  T.ok(is_pdf(out .. "/interpolate_overlay.pdf") and (slurp(out .. "/interpolate_overlay.png") or ""):sub(2, 4) == "PNG",
+       "permutation overlays the interpolations before and after matching (PDF, PNG)")
+  local j = view.load(out .. "/report_weight.json")
+  T.ok(j and view.kindof(j) == "report" and type(j.interpolate.barrier.err) == "number", "the report as JSON loads back")
 end)
 
 T.section("instability", function()
@@ -86,6 +106,18 @@ T.section("instability", function()
   end
   T.ok(fine, "barriers are fractions and LLFC means non-negative")
   T.ok(is_svg(out .. "/barrier_vs_k.svg") and is_svg(out .. "/llfc_vs_k.svg"), "instability draws its SVG charts")
+  T.ok(rows and rows[1].n == 3 and rows[1].barrier_err_std >= 0, "each k: 3 seeds, mean and std")
+  local runs = csv(out .. "/instability_runs.csv")
+  T.ok(runs and #runs == 9, "instability_runs.csv: one row per seed and k", runs and #runs)
+  -- the same command again resumes: nothing runs, nothing is appended, the table is the same
+  local before = slurp(out .. "/results.jsonl")
+  local table1 = slurp(out .. "/instability.csv")
+  local okr = run("instability.lua", "--quick --no-view --ks 0,0.5,2 --out " .. sh_quote(out))
+  T.ok(okr and slurp(out .. "/results.jsonl") == before and slurp(out .. "/instability.csv") == table1,
+       "running it again resumes: no task runs, the same table")
+  local ok3 = run("instability.lua", "--quick --no-view --ks 0,0.5,2 --seeds 1,2,4 --out " .. sh_quote(out))
+  local rows3 = sweep.read(out .. "/results.jsonl")
+  T.ok(ok3 and rows3 and #rows3 == 18 + 6, "another seed: only its tasks run (6 more rows)", rows3 and #rows3)
   local ok2, code2 = run("instability.lua", "--quick --no-view --ks 9 --out " .. sh_quote(out))
   T.ok(not ok2, "a spawn time past the end of training is an error", "exit " .. tostring(code2))
 end)
@@ -106,7 +138,7 @@ T.section("lemma", function()
   T.ok(good, "eps = max(err_A, err_B), 2eps, max_err >= eps and the verdict agree")
   local sp = find_row(rows, "pair", "spawned")
   T.ok(sp and sp.bound == "holds", "the bound holds for the spawned pair")
-  T.ok(is_svg(out .. "/lemma.svg"), "lemma draws the error curves")
+  T.ok(is_svg(out .. "/lemma_curves.svg") and is_pdf(out .. "/lemma_curves.pdf"), "lemma draws the error curves (SVG and PDF)")
 end)
 
 T.section("options", function()

@@ -146,7 +146,7 @@ T.section("planted recovery", function()
   T.raises(function() perm.weight_match(a, b, {init = 3}) end, "option 'init' must be a llfc.Perm", "weight_match checks init")
   T.raises(function() perm.activation_match(a, b, tensor.randn(5, 6), {method = "cos"}) end,
            "method' must be \"inner\" or \"corr\"", "activation_match checks method")
-  T.raises(function() perm.activation_match(a, b, tensor.randn(5, 7)) end, "inputs must be a tensor [n, 6], got 5x7",
+  T.raises(function() perm.activation_match(a, b, tensor.randn(5, 7)) end, "input must be [n, 6]",
            "activation_match checks the input width")
   T.raises(function() perm.weight_match(a, nn.mlp{6, 11, 3}) end, "parameter '0.weight' is 10x6 in the first network and 11x6",
            "weight_match names the mismatch")
@@ -303,6 +303,15 @@ T.section("Perm files", function()
   local r3, msg4 = perm.load(path)
   T.ok(r3 == nil and msg4:find("not a permutation file", 1, true), "a model file is not a Perm", tostring(msg4))
   os.remove(path)
+end)
+
+T.section("perm.check takes what net:forward takes", function()
+  local net = nn.vgg{layers = {3, "M", 4}, input = {2, 4, 4}, classes = 3, seed = 1}
+  local p = perm.random(net, 2)
+  local x = tensor.randn{5, 2, 4, 4}
+  local d = perm.check(net, p, x)
+  T.ok(type(d) == "number" and d < 1e-4, "perm.check on an image batch [n, c, h, w]", tostring(d))
+  T.raises(function() perm.check(net, p, tensor.randn{5, 7}) end, "input must be [n, 32]", "a wrong shape names the expected one")
 end)
 
 T.done()

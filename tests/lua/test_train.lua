@@ -218,4 +218,78 @@ T.section("numpy round trip", function()
   os.execute("rm -rf " .. dir)
 end)
 
+T.section("ds:order(seed, epoch) and ds:batches are training's order", function()
+  local d = data.blobs{n = 40, dim = 3, classes = 2, seed = 9}
+  local net = nn.mlp{3, 5, 2, seed = 4}
+  local losses = {}
+  net:clone():train(d, {epochs = 2, batch = 16, lr = 0, momentum = 0, seed = 7, progress = false,
+                        on_step = function(s) losses[#losses + 1] = s.loss end})
+  local worst, k = 0, 0
+  for e = 1, 2 do
+    local o = d:order(7, e)
+    for b = 0, 2 do
+      local idx = {}
+      for i = b * 16 + 1, math.min(40, (b + 1) * 16) do idx[#idx + 1] = o[i] end
+      k = k + 1
+      worst = math.max(worst, math.abs(net:eval(d:subset(idx)).loss - losses[k]))
+    end
+  end
+  T.ok(#losses == 6 and worst < 1e-6, "the loss of every step (lr = 0) is that of the batch ds:order(seed, epoch) gives",
+       string.format("%d steps, worst %.2g", #losses, worst))
+  local o2 = d:order(7, 2)
+  local x = d:batches(16, 7, 2)()
+  local first = d:subset({o2[1]}):tensors()
+  T.ok(x:shape()[1] == 16 and math.abs(x:get(1, 1) - first:get(1, 1)) == 0, "ds:batches(16, seed, 2) starts with ds:order(seed, 2)")
+  T.ok(d:order(7, 1)[1] ~= nil and table.concat(d:order(7, 1), ",") ~= table.concat(o2, ","), "epochs differ")
+  T.raises(function() d:order(7, 0) end, "epoch must be >= 1", "epoch 0 is an error")
+end)
+
+T.section("hardening: empty data, Ctrl-C in nn.pair, model file options", function()
+  local d = data.blobs{n = 30, dim = 3, classes = 2, seed = 2}
+  local e = d:subset({})
+  T.eq(#e, 0, "an empty subset")
+  T.raises(function() nn.mlp{3, 4, 2}:train(e) end, "train: the dataset", "training on an empty dataset is an error")
+  T.raises(function() nn.pair({3, 4, 2}, e, {epochs = 1}) end, "is empty", "nn.pair on an empty dataset is an error")
+  T.raises(function() nn.spawn(nn.mlp{3, 4, 2}, e, {epochs = 1}) end, "is empty", "nn.spawn on an empty dataset is an error")
+  T.raises(function() nn.mlp{2, 64.5, 3} end, "width 2 must be an integer, got 64.5", "a fractional width is named with its value")
+  -- Ctrl-C while net a of a pair trains: a partly trained, b nil, info.interrupted
+  local sent = false
+  local a, b, info = nn.pair({3, 8, 2}, d, {epochs = 50, batch = 2, progress = false, on_step = function(s)
+    if s.step == 3 and not sent then
+      sent = true
+      os.execute("(sleep 0.05; kill -INT $PPID) &")
+      local t0 = os.clock()
+      while os.clock() - t0 < 5 do end
+    end
+  end})
+  T.ok(a ~= nil and b == nil and info.interrupted == true and info.a.interrupted == true and info.b == nil,
+       "Ctrl-C while net a trains: a partly trained, b = nil, interrupted", tostring(a) .. " " .. tostring(b))
+  -- model files: NaN weights, renamed tensors, paths
+  local dir = T.tmpname("-files")
+  os.execute("mkdir -p " .. T.sh_quote(dir))
+  local n = nn.mlp{3, 4, 2, seed = 5}
+  n:params()["2.bias"]:set(2, 1 / 0)
+  T.ok(n:save(dir .. "/inf.st"), "a net holding inf saves")
+  local got, msg = nn.load(dir .. "/inf.st")
+  T.ok(got == nil and msg:find("'2.bias' holds an infinity", 1, true) and msg:find("allow_nonfinite", 1, true),
+       "nn.load refuses a non-finite weight and names the tensor", msg)
+  T.ok(nn.load(dir .. "/inf.st", {allow_nonfinite = true}) ~= nil, "{allow_nonfinite = true} loads it")
+  local m = nn.mlp{3, 4, 2, seed = 6}
+  local map = {["0.weight"] = "fc1.weight", ["0.bias"] = "fc1.bias", ["2.weight"] = "fc2.weight", ["2.bias"] = "fc2.bias"}
+  T.ok(m:save(dir .. "/fc.st", {names = map}), "save with names")
+  local inv = {}
+  for k, v in pairs(map) do inv[v] = k end
+  local back = nn.load(dir .. "/fc.st", {names = inv})
+  local x = tensor.ones{2, 3}
+  T.ok(back ~= nil and (back:forward(x) - m:forward(x)):abs():max() == 0, "load with the inverse names: the same net")
+  local none, err = nn.load(dir .. "/fc.st")
+  T.ok(none == nil and err:find("missing tensor '0.weight'", 1, true), "without names the renamed file does not fit", err)
+  T.raises(function() nn.load(dir .. "/fc.st", {names = {a = 1}}) end, "maps tensor names", "names must map strings to strings")
+  T.raises(function() m:save(dir .. "/x.st", {names = {["0.weight"] = "w", ["0.bias"] = "w"}}) end, "both become 'w'",
+           "two names mapped to one is an error")
+  T.raises(function() m:save(0 / 0) end, "string (a path) expected", "a number is no path for save")
+  T.raises(function() nn.load(5) end, "string (a path) expected", "a number is no path for nn.load")
+  os.execute("rm -rf " .. T.sh_quote(dir))
+end)
+
 T.done()

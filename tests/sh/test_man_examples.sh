@@ -59,7 +59,9 @@ if printf '%s\n' "$line" | awk -F'\t' '{ exit !($3 + 0 < $1 + 0 && $1 + 0 > 0.05
 else
   echo "not ok - README tour: barrier line '$line'"
 fi
-[ -s "$tmp/readme/report.svg" ] && echo "ok - README tour writes report.svg" || echo "not ok - README tour wrote no report.svg"
+if head -c 5 "$tmp/readme/report.pdf" 2>/dev/null | grep -q '%PDF-' && [ -s "$tmp/readme/matching.png" ]; then
+  echo "ok - README tour writes report.pdf and matching.png"
+else echo "not ok - README tour wrote no report.pdf or matching.png"; fi
 # docs/TUTORIAL.md: its ```lua blocks, in order, as one script.
 tut="$s/docs/TUTORIAL.md"
 if [ -f "$tut" ]; then
