@@ -179,26 +179,27 @@ end
 E.table(o, "verdict", "the lowest value of each measure (methods other than none), the runner-up, and weight matching's",
         { headers = { "net", "measure", "best", "value", "runner_up", "its_value", "weight_matching" }, rows = vrows })
 
--- ---- SVG -------------------------------------------------------------------------
+-- ---- figures (SVG, PDF, CSV, JSON) -------------------------------------------------
+-- per net: the interpolations, LLFC and commutativity of every method overlaid,
+-- and J per weight layer
 for _, res in ipairs(results) do
-  local se, sc, sl = {}, {}, {}
+  local labels, interp, ll, com = {}, {}, {}, {}
   for k, row in ipairs(res.rows) do
-    local r = row.report
-    local dash = k > 6
-    se[#se + 1] = { name = row.method, x = r.interpolate.alphas, y = r.interpolate.err, dash = dash }
-    local x, y = {}, {}
-    for i, l in ipairs(r.commutativity.layers) do x[i], y[i] = l.layer, l.dist_com end
-    sc[#sc + 1] = { name = row.method, x = x, y = y, dash = dash }
-    local xl, yl = {}, {}
-    for i, l in ipairs(r.llfc.layers) do xl[i], yl[i] = i, l.at[1].mean end
-    sl[#sl + 1] = { name = row.method, x = xl, y = yl, dash = dash }
+    labels[k] = row.method
+    interp[k], ll[k], com[k] = row.report.interpolate, row.report.llfc, row.report.commutativity
   end
-  E.write(o.out .. "/" .. res.net .. "_interpolate.svg", E.svg_chart{ title = res.net .. ": test error along the path",
-    xlabel = "alpha (1 = A, 0 = B permuted)", ylabel = "error", series = se })
-  E.write(o.out .. "/" .. res.net .. "_dist_com.svg", E.svg_chart{ title = res.net .. ": Dist_com per weight layer",
-    xlabel = "weight layer", ylabel = "Dist_com", series = sc })
-  E.write(o.out .. "/" .. res.net .. "_llfc.svg", E.svg_chart{ title = res.net .. ": 1 - cos_alpha at alpha 0.5",
-    xlabel = "feature layer", ylabel = "1 - cos", series = sl })
+  E.save(o, res.net .. "_interpolate", interp, { labels = labels })
+  E.save(o, res.net .. "_llfc", ll, { labels = labels })
+  E.save(o, res.net .. "_commutativity", com, { labels = labels })
+  local groups, series = {}, {}
+  for j, l in ipairs(res.rows[1].report.commutativity.layers) do groups[j] = string.format("%d (%s)", l.layer, l.name) end
+  for k, row in ipairs(res.rows) do
+    local y = {}
+    for j, l in ipairs(row.report.commutativity.layers) do y[j] = l.num end
+    series[k] = { name = row.method, y = y, dashed = k > 6 }
+  end
+  E.figure(o, res.net .. "_J", { title = res.net .. ": |(W_A - W_B')(H_A - H_B')|^2 per weight layer (test samples)",
+                                 xlabel = "weight layer", ylabel = "num", groups = groups, series = series })
 end
 
 -- ---- summary.json ------------------------------------------------------------------

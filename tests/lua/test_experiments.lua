@@ -242,7 +242,8 @@ T.section("matchers.lua", function()
   local lay = csv(out .. "/layers.csv")
   T.ok(find(lay, { net = "resnet20", method = "ste", weight = "layer2.0.shortcut.0" }) ~= nil,
        "layers.csv has every weight op of the ResNet, shortcuts included")
-  T.ok(is_svg(out .. "/mlp_interpolate.svg") and is_svg(out .. "/resnet20_dist_com.svg"), "matchers draws its SVG charts")
+  T.ok(is_svg(out .. "/mlp_interpolate.svg") and is_svg(out .. "/resnet20_commutativity.svg")
+       and is_svg(out .. "/mlp_J.svg"), "matchers draws its figures")
   local js = slurp(out .. "/summary.json") or ""
   T.ok(js:find('"verdict"', 1, true) and js:find('"J_sweeps"', 1, true), "summary.json has the verdict and J per sweep")
   local ok2 = run("matchers.lua", "--quick --no-view --methods weight,magic --out " .. sh_quote(out))
