@@ -624,7 +624,7 @@ static int mstats_tostring(lua_State *L)
     snprintf(line, sizeof line, "%s", fieldstr(L, 1, "kind", "stats"));
     luaL_addstring(&b, line);
     static const char *keys[] = {"objective_name", "n", "iterations", "steps", "J_init", "J_final", "swaps",
-                                 "changes", "tau", "ds_error", "seconds", "interrupted", NULL};
+                                 "changes", "tau", "ds_error", "seconds", "interrupted", "note", NULL};
     for (int k = 0; keys[k]; k++) {
         lua_getfield(L, 1, keys[k]);
         if (lua_isnumber(L, -1)) snprintf(line, sizeof line, "\n  %s = %.9g", keys[k], lua_tonumber(L, -1));
@@ -841,6 +841,11 @@ static int l_commutativity_match(lua_State *L)
     setfield_num(L, "J_final", st.J_final);
     lua_pushinteger(L, st.swaps);
     lua_setfield(L, -2, "swaps");
+    if (st.swap_skipped) {
+        lua_pushfstring(L, "the swap search left out %d group%s (a patch Gram over 512 MB)", st.swap_skipped,
+                        st.swap_skipped == 1 ? "" : "s");
+        lua_setfield(L, -2, "note");
+    }
     lua_createtable(L, 0, 3);
     lua_pushinteger(L, st.full);
     lua_setfield(L, -2, "full");

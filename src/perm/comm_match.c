@@ -587,6 +587,17 @@ static int cmp_swap(const void *x, const void *y)
     return (a->j > b->j) - (a->j < b->j);
 }
 
+/* Largest side of a patch Gram the swap search keeps (2 C R^2; 8192: 512 MB). */
+#define CM_MAX_GRAM 8192
+
+/* Does the swap search fit group g (every patch Gram of its input-side ops)? */
+static int swap_fits(const cm *c, int g)
+{
+    for (int l = 0; l < c->nl; l++)
+        if (c->L[l].gin == g && 2 * (int64_t)c->L[l].C * c->L[l].R * c->L[l].R > CM_MAX_GRAM) return 0;
+    return 1;
+}
+
 /* Improving swaps of group g until none lowers J; *nswaps counts them. */
 static int cm_swap_group(cm *c, int g, cm_scratch *w, int64_t *nswaps)
 {
@@ -791,6 +802,10 @@ llfc_perm *llfc_comm_match(const llfc_net *a, const llfc_net *b, const float *x,
             for (int k = 0; k < G; k++) {
                 int g = (int)order[k];
                 if (!touched[g] || s->gsize[g] < 2) continue;
+                if (!swap_fits(&c, g)) {
+                    if (pass == 0) st->swap_skipped++;
+                    continue;
+                }
                 if (llfc_interrupted()) { st->interrupted = 1; break; }
                 int64_t before = st->swaps;
                 if (cm_swap_group(&c, g, &w, &st->swaps)) {

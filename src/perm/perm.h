@@ -252,7 +252,8 @@ llfc_perm *llfc_sinkhorn_match(const llfc_net *a, const llfc_net *b, const llfc_
  * improves none (or max_iter sweeps).  A final search over swaps of two
  * units within a group computes every swap's exact change of J (the linear
  * part from C, the quadratic part from Gram matrices of the ops' kernels and
- * input patches) and takes improving swaps until none lowers J. */
+ * input patches) and takes improving swaps until none lowers J (a group
+ * whose Gram would pass 512 MB is left out and counted). */
 enum { LLFC_COMM_OUT = 1, LLFC_COMM_IN = 2 };
 
 typedef struct {
@@ -275,6 +276,8 @@ typedef struct {
     double J_init;         /* J of the starting permutation */
     double J_final;        /* J of the answer (after the swap search) */
     int64_t swaps;         /* swaps taken by the final search */
+    int swap_skipped;      /* groups the search left out: an input-side op's patch Gram
+                            * (2 C R^2 on a side) would pass 8192 (512 MB) */
     int full, partial, rejected; /* group steps: the whole assignment taken, a subset, none */
     double seconds;
     int interrupted;       /* Ctrl-C: stopped between group steps; p is the one so far */
