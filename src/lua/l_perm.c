@@ -425,14 +425,17 @@ static int stats_tostring(lua_State *L)
     return 1;
 }
 
-static void set_stats_mt(lua_State *L)
+/* give the table on top the metatable mt, made with __tostring = f the first time */
+static void set_tostring_mt(lua_State *L, const char *mt, lua_CFunction f)
 {
-    if (luaL_newmetatable(L, "llfc.perm.stats")) {
-        lua_pushcfunction(L, stats_tostring);
+    if (luaL_newmetatable(L, mt)) {
+        lua_pushcfunction(L, f);
         lua_setfield(L, -2, "__tostring");
     }
     lua_setmetatable(L, -2);
 }
+
+static void set_stats_mt(lua_State *L) { set_tostring_mt(L, "llfc.perm.stats", stats_tostring); }
 
 static int l_weight_match(lua_State *L)
 {
@@ -603,6 +606,9 @@ static double opt_alpha(lua_State *L, int idx, const char *fn)
 }
 
 static void setfield_num(lua_State *L, const char *k, double v) { lua_pushnumber(L, v); lua_setfield(L, -2, k); }
+static void setfield_int(lua_State *L, const char *k, int64_t v) { lua_pushinteger(L, v); lua_setfield(L, -2, k); }
+static void setfield_bool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v); lua_setfield(L, -2, k); }
+static void setfield_str(lua_State *L, const char *k, const char *v) { lua_pushstring(L, v); lua_setfield(L, -2, k); }
 static void setfield_list(lua_State *L, const char *k, const double *v, int64_t n)
 {
     lua_createtable(L, (int)n, 0);
@@ -661,15 +667,9 @@ static int mstats_tostring(lua_State *L)
 
 static void set_mstats_mt(lua_State *L, const char *series, const char *caption)
 {
-    lua_pushstring(L, series);
-    lua_setfield(L, -2, "series");
-    lua_pushstring(L, caption);
-    lua_setfield(L, -2, "caption");
-    if (luaL_newmetatable(L, "llfc.perm.matchstats")) {
-        lua_pushcfunction(L, mstats_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_setmetatable(L, -2);
+    setfield_str(L, "series", series);
+    setfield_str(L, "caption", caption);
+    set_tostring_mt(L, "llfc.perm.matchstats", mstats_tostring);
 }
 
 static int l_ste_match(lua_State *L)
@@ -701,18 +701,13 @@ static int l_ste_match(lua_State *L)
     if (st.interrupted) llfc_interrupt_clear(); /* consumed: the last projection is the answer */
     pushperm(L, p);
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, "ste_match");
-    lua_setfield(L, -2, "kind");
-    lua_pushinteger(L, st.steps);
-    lua_setfield(L, -2, "steps");
-    lua_pushinteger(L, st.steps);
-    lua_setfield(L, -2, "iterations");
+    setfield_str(L, "kind", "ste_match");
+    setfield_int(L, "steps", st.steps);
+    setfield_int(L, "iterations", st.steps);
     setfield_list(L, "loss", st.loss, st.nloss);
-    lua_pushinteger(L, st.changes);
-    lua_setfield(L, -2, "changes");
+    setfield_int(L, "changes", st.changes);
     setfield_num(L, "seconds", st.seconds);
-    lua_pushboolean(L, st.interrupted);
-    lua_setfield(L, -2, "interrupted");
+    setfield_bool(L, "interrupted", st.interrupted);
     free(st.loss);
     set_mstats_mt(L, "loss", "per epoch (mean midpoint loss)");
     return 2;
@@ -765,20 +760,15 @@ static int l_sinkhorn_match(lua_State *L)
     if (st.interrupted) llfc_interrupt_clear();
     pushperm(L, p);
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, "sinkhorn_match");
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, obj);
-    lua_setfield(L, -2, "objective_name");
-    lua_pushinteger(L, st.steps);
-    lua_setfield(L, -2, "steps");
-    lua_pushinteger(L, st.steps);
-    lua_setfield(L, -2, "iterations");
+    setfield_str(L, "kind", "sinkhorn_match");
+    setfield_str(L, "objective_name", obj);
+    setfield_int(L, "steps", st.steps);
+    setfield_int(L, "iterations", st.steps);
     setfield_list(L, "objective", st.objective, st.steps);
     setfield_num(L, "tau", st.tau);
     setfield_num(L, "ds_error", st.ds_error);
     setfield_num(L, "seconds", st.seconds);
-    lua_pushboolean(L, st.interrupted);
-    lua_setfield(L, -2, "interrupted");
+    setfield_bool(L, "interrupted", st.interrupted);
     free(st.objective);
     set_mstats_mt(L, "objective", o.objective == LLFC_SK_LOSS ? "per step (midpoint loss on the step's batch)"
                                                              : "per step (sum of |W_A - S(W_B)|^2)");
@@ -830,33 +820,25 @@ static int l_commutativity_match(lua_State *L)
     if (st.interrupted) llfc_interrupt_clear(); /* consumed: the permutation so far is the answer */
     pushperm(L, p);
     lua_createtable(L, 0, 12);
-    lua_pushstring(L, "commutativity_match");
-    lua_setfield(L, -2, "kind");
-    lua_pushinteger(L, st.n);
-    lua_setfield(L, -2, "n");
-    lua_pushinteger(L, st.iterations);
-    lua_setfield(L, -2, "iterations");
+    setfield_str(L, "kind", "commutativity_match");
+    setfield_int(L, "n", st.n);
+    setfield_int(L, "iterations", st.iterations);
     setfield_list(L, "J", st.J, st.iterations);
     setfield_num(L, "J_init", st.J_init);
     setfield_num(L, "J_final", st.J_final);
-    lua_pushinteger(L, st.swaps);
-    lua_setfield(L, -2, "swaps");
+    setfield_int(L, "swaps", st.swaps);
     if (st.swap_skipped) {
         lua_pushfstring(L, "the swap search left out %d group%s (a patch Gram over 512 MB)", st.swap_skipped,
                         st.swap_skipped == 1 ? "" : "s");
         lua_setfield(L, -2, "note");
     }
     lua_createtable(L, 0, 3);
-    lua_pushinteger(L, st.full);
-    lua_setfield(L, -2, "full");
-    lua_pushinteger(L, st.partial);
-    lua_setfield(L, -2, "partial");
-    lua_pushinteger(L, st.rejected);
-    lua_setfield(L, -2, "none");
+    setfield_int(L, "full", st.full);
+    setfield_int(L, "partial", st.partial);
+    setfield_int(L, "none", st.rejected);
     lua_setfield(L, -2, "steps");
     setfield_num(L, "seconds", st.seconds);
-    lua_pushboolean(L, st.interrupted);
-    lua_setfield(L, -2, "interrupted");
+    setfield_bool(L, "interrupted", st.interrupted);
     free(st.J);
     set_mstats_mt(L, "J", "per sweep (sum over weight layers of |(W_A - W_B')(H_A - H_B')|^2)");
     return 2;

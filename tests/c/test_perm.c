@@ -496,6 +496,19 @@ static llfc_perm *swapped(const llfc_perm *p, int g, int64_t i, int64_t j)
     return r;
 }
 
+/* a small pair: an MLP of widths w (t = 0) or VGG spec on 1-2 x 4 x 4 inputs
+ * with BatchNorm (t = 1), seeds s and s + 1 */
+static void small_pair(int t, int nw, const int64_t *w, int c, const int *spec, uint64_t s, llfc_net **a, llfc_net **b)
+{
+    if (t == 0) {
+        *a = llfc_mlp_new(nw, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, s), *b = llfc_mlp_new(nw, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, s + 1);
+        return;
+    }
+    *a = llfc_vgg_new(c, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, s);
+    *b = llfc_vgg_new(c, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, s + 1);
+    stir_norms(*a, s + 10), stir_norms(*b, s + 11);
+}
+
 /* tiny nets (groups of at most 6 units): the answer is a local minimum
  * under every swap of two units of one group, by brute force */
 static void test_comm_local_min(void)
@@ -504,13 +517,7 @@ static void test_comm_local_min(void)
         static const int64_t w[] = {5, 6, 5, 4, 3};
         static const int spec[] = {4, -1, 5};
         llfc_net *a, *b;
-        if (t == 0) {
-            a = llfc_mlp_new(5, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, 7), b = llfc_mlp_new(5, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, 8);
-        } else {
-            a = llfc_vgg_new(2, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 7);
-            b = llfc_vgg_new(2, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 8);
-            stir_norms(a, 1), stir_norms(b, 2);
-        }
+        small_pair(t, 5, w, 2, spec, 7, &a, &b);
         int n = 40;
         float *x = gaussian(n, llfc_net_input_dim(a), 9);
         llfc_comm_opts o = {.max_iter = 100, .seed = 1, .from = LLFC_FROM_IDENTITY};
@@ -560,13 +567,7 @@ static void test_comm_output_side(void)
         static const int64_t w[] = {4, 6, 6, 3};
         static const int spec[] = {3, -1, 5};
         llfc_net *a, *b;
-        if (t == 0) {
-            a = llfc_mlp_new(4, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, 3), b = llfc_mlp_new(4, w, LLFC_ACT_RELU, LLFC_INIT_TORCH, 4);
-        } else {
-            a = llfc_vgg_new(1, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 3);
-            b = llfc_vgg_new(1, 4, 4, 3, spec, LLFC_NORM_BN, LLFC_VGG_GAP, 3, 4);
-            stir_norms(a, 5), stir_norms(b, 6);
-        }
+        small_pair(t, 4, w, 1, spec, 3, &a, &b);
         int n = 30, g = a->spec->ngroups - 1, op = -1;
         int64_t ng = a->spec->gsize[g];
         for (int i = 0; i < a->nops; i++)
