@@ -20,7 +20,8 @@ local extra = {
   {"sk-steps", "number", 200, "Sinkhorn, weight objective: steps"},
   {"sk-epochs", "number", 1, "Sinkhorn, loss objective: passes over the training set"},
   {"comm-init", "string", "weight", "commutativity matching's start: weight | activation | identity"},
-  {"resnet", "number", 1, "ResNet-20 width of the conv pair (0: MLP pair only)"},
+  {"nets", "string", "mlp,resnet20", "the pairs to run: mlp, resnet20 or both"},
+  {"resnet", "number", 1, "the conv pair's ResNet-20 width"},
   {"res-norm", "string", "bn", "the conv pair's normalisation: bn | ln"},
   {"res-epochs", "number", 2, "the conv pair's training epochs"},
   {"res-lr", "number", 0.05, "the conv pair's learning rate"},
@@ -46,6 +47,11 @@ for m in o.methods:gmatch("[^,]+") do
   methods[#methods + 1] = m
 end
 if o["res-norm"] ~= "bn" and o["res-norm"] ~= "ln" then error("--res-norm: expected bn or ln", 0) end
+local nets = {}
+for n in o.nets:gmatch("[^,]+") do
+  if n ~= "mlp" and n ~= "resnet20" then error("--nets: expected mlp and/or resnet20, got '" .. n .. "'", 0) end
+  nets[n] = true
+end
 local s1, s2 = math.floor(o.seeds[1]), math.floor(o.seeds[2] or o.seeds[1] + 1)
 
 -- the Perm of one method and its time (the matcher's own clock)
@@ -91,13 +97,15 @@ local function run_methods(net, a, b, data, nmatch, steps_scale)
 end
 
 -- 1. the MLP pair
-local widths = E.widths(o, ds)
-E.log(o, string.format("training the independent MLP pair (seeds %d, %d)", s1, s2))
-local a, b = nn.pair(widths, ds.train, E.train_opts(o, { init_seeds = {s1, s2}, seeds = {s1, s2} }))
-run_methods("mlp", a, b, ds, math.floor(o["n-match"]), 1)
+if nets.mlp then
+  local widths = E.widths(o, ds)
+  E.log(o, string.format("training the independent MLP pair (seeds %d, %d)", s1, s2))
+  local a, b = nn.pair(widths, ds.train, E.train_opts(o, { init_seeds = {s1, s2}, seeds = {s1, s2} }))
+  run_methods("mlp", a, b, ds, math.floor(o["n-match"]), 1)
+end
 
 -- 2. the ResNet-20 pair
-if o.resnet > 0 then
+if nets.resnet20 then
   local ro = setmetatable({ ["n-train"] = o["res-train"], ["n-test"] = o["res-test"],
                             dataset = o.quick and o.dataset or "fashion" }, { __index = o })
   local rd = C.images(ro, E)
@@ -122,11 +130,13 @@ local function summary_row(net, row)
     com[#com + 1] = l.dist_com; dw[#dw + 1] = l.dist_w
     if l.input ~= "x" then dh[#dh + 1] = l.dist_h end
   end
-  return { net, row.method, row.seconds, r.interpolate.barrier.err, r.interpolate.barrier.loss, mean(cos), mean(com),
-           mean(dw), mean(dh), row.J_test, row.J_match }
+  local ip, mid = r.interpolate, 1
+  for i, al in ipairs(ip.alphas) do if math.abs(al - 0.5) < math.abs(ip.alphas[mid] - 0.5) then mid = i end end
+  return { net, row.method, row.seconds, ip.barrier.err, ip.barrier.loss, ip.err[mid], ip.loss[mid], mean(cos),
+           mean(com), mean(dw), mean(dh), row.J_test, row.J_match }
 end
-local SUMMARY = { "net", "method", "seconds", "barrier_err", "barrier_loss", "mean_1-cos_a=0.50", "mean_Dist_com",
-                  "mean_Dist_W", "mean_Dist_H(l>1)", "J_test", "J_match" }
+local SUMMARY = { "net", "method", "seconds", "barrier_err", "barrier_loss", "err_mid", "loss_mid", "mean_1-cos_a=0.50",
+                  "mean_Dist_com", "mean_Dist_W", "mean_Dist_H(l>1)", "J_test", "J_match" }
 local summ, layers, llfc, curves = {}, {}, {}, {}
 for _, res in ipairs(results) do
   for _, row in ipairs(res.rows) do
@@ -143,8 +153,9 @@ for _, res in ipairs(results) do
     end
   end
 end
-E.table(o, "summary", "per method: matcher time (s), barrier, mean over layers of 1 - cos_alpha (alpha 0.5), "
-        .. "of Dist_com, Dist_W, Dist_H, and J on the test samples and on the matching samples",
+E.table(o, "summary", "per method: matcher time (s), barrier, error and loss at alpha 0.5 (the grid point nearest), "
+        .. "mean over layers of 1 - cos_alpha (alpha 0.5), of Dist_com, Dist_W, Dist_H, and J on the test samples "
+        .. "and on the matching samples",
         { headers = SUMMARY, rows = summ })
 E.table(o, "layers", "per weight layer: Dist_com, Dist_W, Dist_H and num = |(W_A - W_B')(H_A - H_B')|^2 (test samples)",
         { headers = { "net", "method", "layer", "weight", "input", "Dist_com", "Dist_W", "Dist_H", "num" }, rows = layers })
@@ -153,31 +164,38 @@ E.table(o, "llfc", "per feature layer: E[1 - cos(f_A, f_B)] and E[1 - cos_alpha]
 E.write(o.out .. "/curves.csv", E.csv({ headers = { "net", "method", "alpha", "err", "loss" }, rows = curves }))
 
 -- ---- the verdict: the best method on each measure, and by how much -------------
-local MEASURES = { { 4, "barrier_err" }, { 5, "barrier_loss" }, { 6, "mean_1-cos_a=0.50" }, { 7, "mean_Dist_com" },
-                   { 10, "J_test" }, { 11, "J_match" } }
+-- (methods tied at the lowest value are listed together; the runner-up is the
+-- next lower value)
+local MEASURES = { { 4, "barrier_err" }, { 5, "barrier_loss" }, { 6, "err_mid" }, { 7, "loss_mid" },
+                   { 8, "mean_1-cos_a=0.50" }, { 9, "mean_Dist_com" }, { 12, "J_test" }, { 13, "J_match" } }
 local verdict, vrows = {}, {}
 for _, res in ipairs(results) do
   verdict[res.net] = {}
+  local rows, wm = {}, nil
+  for _, s in ipairs(summ) do
+    if s[1] == res.net and s[2] ~= "none" then rows[#rows + 1] = s end
+    if s[1] == res.net and s[2] == "weight" then wm = s end
+  end
   for _, mz in ipairs(MEASURES) do
-    local best, second, wm
-    for _, s in ipairs(summ) do
-      if s[1] == res.net and s[2] ~= "none" then
-        if s[2] == "weight" then wm = s end
-        if not best or s[mz[1]] < best[mz[1]] then best, second = s, best
-        elseif not second or s[mz[1]] < second[mz[1]] then second = s end
+    local k = mz[1]
+    table.sort(rows, function(x, y) return x[k] < y[k] or (x[k] == y[k] and x[2] < y[2]) end)
+    if #rows > 0 then
+      local best, names, second = rows[1][k], {}, nil
+      for _, s in ipairs(rows) do
+        if s[k] <= best + 1e-12 * math.abs(best) then names[#names + 1] = s[2]
+        elseif not second then second = s end
       end
-    end
-    if best then
-      local ref = second and second[mz[1]] or 0 / 0
-      vrows[#vrows + 1] = { res.net, mz[2], best[2], best[mz[1]], second and second[2] or "-", ref,
-                            wm and wm[mz[1]] or 0 / 0 }
-      verdict[res.net][mz[2]] = { best = best[2], value = best[mz[1]], runner_up = second and second[2],
-                                  runner_up_value = ref, weight = wm and wm[mz[1]] }
+      local bn = table.concat(names, "+")
+      vrows[#vrows + 1] = { res.net, mz[2], bn, best, second and second[2] or "-", second and second[k] or 0 / 0,
+                            wm and wm[k] or 0 / 0 }
+      verdict[res.net][mz[2]] = { best = names, value = best, runner_up = second and second[2],
+                                  runner_up_value = second and second[k], weight = wm and wm[k] }
     end
   end
 end
-E.table(o, "verdict", "the lowest value of each measure (methods other than none), the runner-up, and weight matching's",
-        { headers = { "net", "measure", "best", "value", "runner_up", "its_value", "weight_matching" }, rows = vrows })
+E.table(o, "verdict", "the lowest value of each measure (methods other than none; ties joined by +), the runner-up, "
+        .. "and weight matching's", { headers = { "net", "measure", "best", "value", "runner_up", "its_value",
+                                                   "weight_matching" }, rows = vrows })
 
 -- ---- figures (SVG, PDF, CSV, JSON) -------------------------------------------------
 -- per net: the interpolations, LLFC and commutativity of every method overlaid,
