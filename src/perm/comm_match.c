@@ -610,8 +610,13 @@ static int cm_swap_group(cm *c, int g, cm_scratch *w, int64_t *nswaps)
     int64_t *kinv = llfc_mallocarray((size_t)ng, sizeof *kinv), *pinv = llfc_mallocarray((size_t)ng, sizeof *pinv);
     int64_t *ksnap = llfc_mallocarray((size_t)ng, sizeof *ksnap);
     swapc *cand = llfc_mallocarray((size_t)(ng * (ng - 1) / 2 + 1), sizeof *cand);
+    /* the quadratic parts of every swap (i < j at Q[i * ng + j]); after a
+     * move only the pairs touching a moved unit are computed again */
+    double *Q = llfc_mallocarray((size_t)(ng * ng), sizeof *Q);
+    char *moved = llfc_mallocarray((size_t)ng, 1);
+    int fresh = 1;
     int rc = -1;
-    if (!kg || !kb || !pb || !kinv || !pinv || !ksnap || !cand) goto done;
+    if (!kg || !kb || !pb || !kinv || !pinv || !ksnap || !cand || !Q || !moved) goto done;
     memcpy(ksnap, c->p->idx[g], (size_t)ng * sizeof *ksnap);
     for (int l = 0, k = 0; l < c->nl; l++) {
         cm_layer *ly = &c->L[l];
@@ -638,14 +643,21 @@ static int cm_swap_group(cm *c, int g, cm_scratch *w, int64_t *nswaps)
             }
             k++;
         }
+        for (int64_t i = 0; i < ng; i++)
+            for (int64_t j = i + 1; j < ng; j++) {
+                if (!fresh && !moved[i] && !moved[j]) continue;
+                double d = 0.0;
+                for (int l = 0, k = 0; l < c->nl; l++)
+                    if (c->L[l].gin == g) { d += swap_quad(&c->L[l], kg[k], kb[k], pb[k], i, j); k++; }
+                Q[i * ng + j] = d;
+            }
+        fresh = 0;
         double tol = 1e-9 * (c->J > 0.0 ? c->J : 0.0);
         int64_t nc = 0;
         const double *C = w->C;
         for (int64_t i = 0; i < ng; i++)
             for (int64_t j = i + 1; j < ng; j++) {
-                double d = C[i * ng + j] + C[j * ng + i] - C[i * ng + i] - C[j * ng + j];
-                for (int l = 0, k = 0; l < c->nl; l++)
-                    if (c->L[l].gin == g) { d += swap_quad(&c->L[l], kg[k], kb[k], pb[k], i, j); k++; }
+                double d = C[i * ng + j] + C[j * ng + i] - C[i * ng + i] - C[j * ng + j] + Q[i * ng + j];
                 if (d < -tol) cand[nc].d = d, cand[nc].i = i, cand[nc++].j = j;
             }
         if (nc == 0) break;
@@ -665,6 +677,7 @@ static int cm_swap_group(cm *c, int g, cm_scratch *w, int64_t *nswaps)
         if (try_moves(c, g, w, w->assign, nm, &taken)) goto done;
         if (taken == 0) break; /* the predicted gain was rounding */
         *nswaps += taken;
+        for (int64_t i = 0; i < ng; i++) moved[i] = w->q[i] != i; /* try_moves leaves the taken move in q */
     }
     rc = 0;
 done:
@@ -673,7 +686,7 @@ done:
         if (kb) free(kb[k]);
         if (pb) free(pb[k]);
     }
-    free(kg), free(kb), free(pb), free(kinv), free(pinv), free(ksnap), free(cand);
+    free(kg), free(kb), free(pb), free(kinv), free(pinv), free(ksnap), free(cand), free(Q), free(moved);
     return rc;
 }
 
