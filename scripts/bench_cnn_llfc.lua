@@ -1,5 +1,6 @@
 -- bench_cnn_llfc.lua - the llfc side of scripts/bench_cnn.
--- usage: llfc scripts/bench_cnn_llfc.lua NET WIDTH NORM C H W STEPS WARMUP EVAL_N EVAL_BATCH
+-- usage: llfc scripts/bench_cnn_llfc.lua NET WIDTH NORM C H W STEPS WARMUP EVAL_N EVAL_BATCH [THREADS]
+--   THREADS (optional) is set with llfc.blas(n); without it llfc runs as a user runs it.
 --   NET: resnet20 | vgg11.  Trains WARMUP then STEPS steps of batch 128 (SGD lr 0.01,
 --   momentum 0.9) on random inputs and labels, then evaluates EVAL_N random inputs
 --   in batches of EVAL_BATCH (after one warm-up batch); prints
@@ -8,6 +9,7 @@ local which, width, norm = arg[1], tonumber(arg[2]), arg[3]
 local c, h, w = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6])
 local steps, warmup = tonumber(arg[7]), tonumber(arg[8])
 local evaln, evalb = tonumber(arg[9]), tonumber(arg[10])
+if arg[11] and arg[11] ~= "" then llfc.blas(tonumber(arg[11])) end
 local net
 if which == "resnet20" then
   net = nn.resnet20{width = width, norm = norm, classes = 10, input = {c, h, w}, seed = 1}

@@ -1,10 +1,8 @@
 -- bench_llfc.lua - the llfc side of scripts/bench.
--- usage: llfc scripts/bench_llfc.lua train|eval|peak   prints "seconds=<s> acc=<a>" (peak: "gflops=<g>")
+-- usage: llfc scripts/bench_llfc.lua train|eval [DATADIR [THREADS]]   prints "seconds=<s> acc=<a>"
+-- THREADS (optional) is set with llfc.blas(n); without it llfc runs as a user runs it.
 local what = arg[1] or "train"
-if what == "peak" then
-  print(string.format("gflops=%.2f", nn.gemm_rate(2048, 5)))
-  return
-end
+if arg[3] and arg[3] ~= "" then llfc.blas(tonumber(arg[3])) end
 local ds = data.fashion_mnist(arg[2])
 local net = nn.mlp{784, 512, 512, 512, 10, seed = 1}
 if what == "train" then

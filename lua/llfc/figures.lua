@@ -8,6 +8,8 @@ local M = {}
 
 local KINDS = { interpolate = true, llfc = true, weak_additivity = true, commutativity = true,
                 report = true, train = true, heatmap = true, series = true }
+-- several networks and paths beyond the line (metrics.merge, metrics.plane)
+KINDS.merge, KINDS.plane, KINDS.stitch, KINDS.principal_angles = true, true, true, true
 M.KINDS = KINDS
 
 -- kind, is_list: the kind of a result, or of a list of results of one kind.
@@ -95,6 +97,10 @@ local function interp_chart(rs, labels, field, st)
                  xlabel = "α  (θ = αA + (1-α)B: 1 = A, 0 = B)", ylabel = q[6],
                  series = {}, markers = {}, notes = {}, log = st.log }
   if st.ascii then spec.xlabel = "alpha  (1 = A, 0 = B)" end
+  -- along a curve (nn.curve) alpha is the curve's t
+  local curve = false
+  for _, r in ipairs(rs) do curve = curve or r.path == "curve" end
+  if curve then spec.xlabel = st.ascii and "alpha, or t on a curve  (1 = A, 0 = B)" or "α, or t on a curve  (1 = A, 0 = B)" end
   local span = 0
   local spread = false
   for i, r in ipairs(rs) do
@@ -460,7 +466,8 @@ end
 -- ---- heat maps and generic series ------------------------------------------------------------------
 local function heat_panels(r, st)
   local spec = { type = "heat", title = r.title or "heat map", xlabel = r.xlabel or "x", ylabel = r.ylabel or "y",
-                 heat = { x = r.x, y = r.y, z = r.z, zlabel = r.zlabel or "", log = r.log or st.log },
+                 heat = { x = r.x, y = r.y, z = r.z, zlabel = r.zlabel or "", log = r.log or st.log,
+                          contour = st.contour or r.contour },
                  markers = list(r.points, function(p) return { x = p.x or p[1], y = p.y or p[2], label = p.label or p[3] or "" } end) }
   return { { name = "heat map", charts = { spec } } }
 end
@@ -480,6 +487,73 @@ local function series_panels(rs, labels, st)
   return { { name = "series", charts = charts } }
 end
 
+
+-- ---- several networks: the plane through three, a merge against its members ------------------------
+local function plane_panels(r, st)
+  local marks = list(r.points, function(p) return { x = p.x, y = p.y, label = p.label } end)
+  local function heat(title, z, zlabel)
+    return { type = "heat", title = title, xlabel = "x (along b - a)", ylabel = "y (towards c)",
+             heat = { x = r.x, y = r.y, z = z, zlabel = zlabel, log = st.log,
+                      -- the error map gets the contour level (the view's option, else the plane's)
+                      contour = zlabel == "err" and (st.contour or r.contour) or nil },
+             markers = marks }
+  end
+  local p = { { name = "error", charts = { heat("plane through a, b, c: error", r.err, "err") } },
+              { name = "loss", charts = { heat("plane through a, b, c: loss", r.loss, "loss") } } }
+  if type(r.llfc) == "table" and #r.llfc > 0 then
+    local charts = {}
+    for i, l in ipairs(r.llfc) do
+      if st.export or i == math.min(math.max(st.layer or 1, 1), #r.llfc) then
+        charts[#charts + 1] = heat("LLFC at " .. tostring(l.name) .. ": 1 - cos(f, w_a f(a) + w_b f(b) + w_c f(c))",
+                                   l.mean, "1 - cos")
+      end
+    end
+    p[3] = { name = "llfc", layered = true, charts = charts }
+  end
+  return p
+end
+
+local function merge_panels(r, st)
+  local layers = pick_layers(r.layers or {}, st.layers)
+  local bars = { type = "bars", title = "N-model LLFC: E[1 - cos(f(merge), " .. "sum_k w_k f(member_k))] per layer",
+                 ylabel = "1 - cos", log = st.log, errlabel = errlabel(r), groups = layer_names(layers),
+                 series = { { name = "merge", y = list(layers, function(l) return num(l.mean) end) } } }
+  bars.series[1].elo, bars.series[1].ehi = bars_err(bars.series[1].y, list(layers, function(l) return num(l.std) end))
+  local names, errs = {}, {}
+  for i, m in ipairs(r.members or {}) do names[i], errs[i] = tostring(i), num(m.err) end
+  names[#names + 1], errs[#errs + 1] = "merge", num(r.err)
+  local err = { type = "bars", title = string.format("error: members and their merge (gap %s)", fmt3(r.gap)),
+                ylabel = "err", groups = names, series = { { name = "err", y = errs } } }
+  return { { name = "merge", charts = { err, bars } } }
+end
+
+
+-- stitching: the error at each cut, A's and B's errors as the references
+local function stitch_panels(r, st)
+  local names, err, tr, ea, eb = {}, {}, {}, {}, {}
+  for i, l in ipairs(r.layers or {}) do
+    names[i], err[i], tr[i], ea[i], eb[i] = tostring(l.name), num(l.err), num(l.err_trained), num(r.err_a), num(r.err_b)
+  end
+  local chart = { type = "lines", title = "stitching: A up to the cut, then B", xlabel = "cut after (layer of A)",
+                  ylabel = "err", groups = names, log = st.log,
+                  series = { { name = "identity stitch", y = err } } }
+  if r.trained then chart.series[#chart.series + 1] = { name = "trained stitch", y = tr } end
+  chart.series[#chart.series + 1] = { name = "A", y = ea, dashed = true }
+  chart.series[#chart.series + 1] = { name = "B", y = eb, dashed = true }
+  return { { name = "stitching", charts = { chart } } }
+end
+
+
+-- principal angles: per layer, the mean and the smallest cosine
+local function angles_panels(r, st)
+  local layers = pick_layers(r.layers or {}, st.layers)
+  local chart = { type = "bars", title = string.format("principal angles of the top-%s subspaces (sample space)", tostring(r.k)),
+                  ylabel = "cos θ", groups = layer_names(layers),
+                  series = { { name = "mean cos", y = list(layers, function(l) return num(l.mean_cos) end) },
+                             { name = "smallest cos", y = list(layers, function(l) return num(l.min_cos) end) } } }
+  return { { name = "principal angles", charts = { chart } } }
+end
+
 -- ---- every kind --------------------------------------------------------------------------------------
 -- panels(r, kind, is_list, st, C): st = {log, ascii, layer, layers, labels, smooth, export}
 function M.panels(r, kind, is_list, st, C)
@@ -489,6 +563,10 @@ function M.panels(r, kind, is_list, st, C)
   if kind == "train" then return train_panels(r, is_list, labels, st) end
   if kind == "heatmap" then return heat_panels(rs[1], st) end
   if kind == "series" then return series_panels(rs, labels, st) end
+  if kind == "plane" then return plane_panels(rs[1], st) end
+  if kind == "merge" then return merge_panels(rs[1], st) end
+  if kind == "stitch" then return stitch_panels(rs[1], st) end
+  if kind == "principal_angles" then return angles_panels(rs[1], st) end
   local p = {}
   if kind == "llfc" then
     if #rs > 1 then
@@ -533,6 +611,7 @@ end
 -- number of layers a layered panel can step through
 function M.nlayers(r, kind)
   if kind == "report" then r = r.llfc end
+  if kind == "plane" then return type(r) == "table" and type(r.llfc) == "table" and #r.llfc or 0 end
   return type(r) == "table" and type(r.layers) == "table" and #r.layers or 0
 end
 

@@ -29,7 +29,7 @@ local function check_result(fname, r)
 end
 
 local OPT_NAMES = { "log", "ascii", "layer", "layers", "panel", "panels", "width", "height", "title", "labels",
-                    "ylim", "xlim", "size", "dpi", "smooth", "cols" }
+                    "ylim", "xlim", "size", "dpi", "smooth", "cols", "contour" }
 
 local function bad(fname, msg, ...) error(string.format("%s: " .. msg, fname, ...), 4) end
 
@@ -68,6 +68,9 @@ local function check_opts(fname, opts, argn)
     bad(fname, "option 'smooth' must be false or an EMA weight in [0, 1)")
   end
   if opts.cols ~= nil and math.type(opts.cols) ~= "integer" then bad(fname, "option 'cols' must be an integer") end
+  if opts.contour ~= nil and type(opts.contour) ~= "number" then
+    bad(fname, "option 'contour' must be a number (the level a heat map draws a contour line at)")
+  end
   return opts
 end
 
@@ -81,7 +84,7 @@ local function new_state(opts, ascii)
   if type(opts.labels) == "table" then labels = list(opts.labels, tostring) end
   return { panel = 1, layer = opts.layer or 1, log = opts.log or false, ascii = ascii, help = false, msg = nil,
            layers = opts.layers, labels = labels, smooth = opts.smooth, ylim = opts.ylim, xlim = opts.xlim,
-           title = opts.title }
+           title = opts.title, contour = opts.contour }
 end
 
 -- The panels of a result with the options applied to every chart.
@@ -527,6 +530,35 @@ local function csv_rows(r, kind, row)
   elseif kind == "commutativity" then
     row("layer", "input", "dist_com", "dist_w", "dist_h")
     for i, l in ipairs(r.layers or {}) do row(l.layer or i, l.input, l.dist_com, l.dist_w, l.dist_h) end
+  elseif kind == "plane" then
+    local head = { "x", "y", "err", "loss" }
+    for _, l in ipairs(r.llfc or {}) do head[#head + 1] = "llfc_" .. tostring(l.name) end
+    row(table.unpack(head))
+    for _, p in ipairs(r.points or {}) do
+      row(p.x, p.y, p.err, p.loss) -- the three networks themselves first
+    end
+    for j, y in ipairs(r.y or {}) do
+      for i, x in ipairs(r.x or {}) do
+        local cells = { x, y, ((r.err or {})[j] or {})[i], ((r.loss or {})[j] or {})[i] }
+        for _, l in ipairs(r.llfc or {}) do cells[#cells + 1] = ((l.mean or {})[j] or {})[i] end
+        row(table.unpack(cells, 1, #head))
+      end
+    end
+  elseif kind == "principal_angles" then
+    row("layer", "dim", "k", "mean_cos", "min_cos", "angles_deg")
+    for _, l in ipairs(r.layers or {}) do
+      local deg = {}
+      for i, a in ipairs(l.angles or {}) do deg[i] = string.format("%.4f", math.deg(a)) end
+      row(l.name, l.dim, l.k, l.mean_cos, l.min_cos, table.concat(deg, " "))
+    end
+  elseif kind == "stitch" then
+    row("layer", "name", "err", "loss", "err_trained", "loss_trained", "note")
+    for _, l in ipairs(r.layers or {}) do row(l.layer, l.name, l.err, l.loss, l.err_trained, l.loss_trained, l.note) end
+  elseif kind == "merge" then
+    row("layer", "dim", "mean", "std", "coef_mean", "coef_std", "skipped", "err", "members_err", "gap")
+    for _, l in ipairs(r.layers or {}) do
+      row(l.name, l.dim, l.mean, l.std, l.coef_mean, l.coef_std, l.skipped, r.err, r.members_err, r.gap)
+    end
   elseif kind == "heatmap" then
     row("x", "y", "z")
     for j, y in ipairs(r.y or {}) do

@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     }
 
     lua_State *L = llfc_repl_newstate();
-    if (!L) { fprintf(stderr, "llfc: cannot create the Lua state (out of memory)\n"); return 1; }
+    if (!L) return 1; /* the reason is printed */
     llfc_repl_signals(L, 1);
     llfc_repl_setargs(L, argc, argv, script);
 

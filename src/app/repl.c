@@ -242,9 +242,17 @@ int llfc_repl_require(lua_State *L, const char *name)
 lua_State *llfc_repl_newstate(void)
 {
     lua_State *L = luaL_newstate();
-    if (!L) return NULL;
+    if (!L) {
+        fprintf(stderr, "llfc: cannot create the Lua state (out of memory)\n");
+        return NULL;
+    }
     luaL_openlibs(L);
-    llfc_open_all(L);
+    lua_pushcfunction(L, llfc_open_all);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {   /* e.g. a bad LLFC_BLAS */
+        fprintf(stderr, "llfc: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
     lua_pushvalue(L, -1);
     lua_setglobal(L, "llfc");
     static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", "sweep", NULL};

@@ -6,7 +6,7 @@
 
 /* Create a state with the standard libraries, llfc's modules as globals
  * (tensor, data, nn, perm, metrics, view, sweep, llfc) and the global help. */
-lua_State *llfc_repl_newstate(void);
+lua_State *llfc_repl_newstate(void); /* NULL after printing why */
 
 /* Install the SIGINT handler.  batch != 0: a first Ctrl-C interrupts the
  * running chunk, a second one ends the program.  batch == 0 (interactive):

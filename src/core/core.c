@@ -1,7 +1,6 @@
-/* core.c - errors, allocation, interruption, the BLAS shim, the PRNG. */
+/* core.c - errors, allocation, interruption, llfc_parallel_for, the PRNG, files. */
 #include "core/core.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -78,28 +77,6 @@ int llfc_check_interrupt(void)
     return 0;
 }
 
-void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
-               const float *A, int lda, const float *B, int ldb, float beta,
-               float *C, int ldc)
-{
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* C = beta*C */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++)
-                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-                transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
-                beta, C, ldc);
-}
-
-/* OpenBLAS exports these; declared here to keep one shim. */
-extern void openblas_set_num_threads(int);
-extern int openblas_get_num_threads(void);
-void llfc_blas_set_threads(int n) { if (n > 0) openblas_set_num_threads(n); }
-int llfc_blas_get_threads(void) { return openblas_get_num_threads(); }
-
 /* ---- parallel for: the calling thread plus one pthread --------------------- */
 struct pfor_part {
     void (*fn)(void *, int64_t, int64_t);
@@ -134,11 +111,6 @@ int llfc_parallel_for(int64_t n, int64_t min_per_thread,
     pthread_join(t, NULL);
     return 2;
 }
-
-extern char *openblas_get_corename(void);
-extern char *openblas_get_config(void);
-const char *llfc_blas_corename(void) { return openblas_get_corename(); }
-const char *llfc_blas_config(void) { return openblas_get_config(); }
 
 /* ---- PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------- */
 static uint64_t splitmix64(uint64_t *x)

@@ -53,19 +53,11 @@ int llfc_check_interrupt(void);
  * computation to stop (it then fails with "interrupted"). */
 typedef int (*llfc_progress_fn)(void *ud, double done, double total, const char *what);
 
-/* ---- the one BLAS shim ----------------------------------------------------
- * Row-major C = alpha * op(A) @ op(B) + beta * C, with op(X) = X or X^T.
- * op(A) is M x K, op(B) is K x N, C is M x N.  Every matrix product in llfc
- * goes through this function (it calls cblas_sgemm). */
-void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
-               const float *A, int lda, const float *B, int ldb, float beta,
-               float *C, int ldc);
-/* Number of BLAS threads (0 = leave as is). */
-void llfc_blas_set_threads(int n);
-int llfc_blas_get_threads(void);
-/* OpenBLAS's kernel family for this CPU ("Haswell", "SkylakeX", ...; "Prescott"
- * is its slow fallback for CPUs it does not know) and its build string. */
-/* Split [0, n) between the calling thread and one extra thread (created and
+/* ---- the one BLAS shim (llfc_gemm), its backends and threads: gemm.h ---- */
+#include "core/gemm.h"
+
+/* ---- parallel for -------------------------------------------------------------
+ * Split [0, n) between the calling thread and one extra thread (created and
  * joined per call) when the BLAS thread count is >= 2 and n >= 2 *
  * min_per_thread; otherwise, or if the thread cannot be created, call
  * fn(ud, 0, n) once.  fn must touch disjoint data for disjoint ranges and must
@@ -73,8 +65,6 @@ int llfc_blas_get_threads(void);
  * of threads used (1 or 2; 0 if n <= 0). */
 int llfc_parallel_for(int64_t n, int64_t min_per_thread,
                       void (*fn)(void *ud, int64_t lo, int64_t hi), void *ud);
-const char *llfc_blas_corename(void);
-const char *llfc_blas_config(void);
 
 /* ---- a documented, portable PRNG ----------------------------------------------
  * xoshiro256** seeded through splitmix64: the same numbers on every machine. */

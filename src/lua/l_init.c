@@ -9,7 +9,10 @@ struct llfc_embedded { const char *name; const char *text; };
 extern const struct llfc_embedded llfc_embedded_lua[];
 void llfc_help_install(lua_State *L, int idx); /* l_help.c */
 void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
+void llfc_open_merge(lua_State *L, int idx);   /* l_merge.c: nn.merge_features, metrics.feature_llfc */
 void lnn_push_checkarg(lua_State *L);           /* l_train.c: argument checks for lua/llfc/train.lua */
+void llfc_open_landscape(lua_State *L, int idx); /* l_landscape.c: several networks, planes, curves, stitching */
+void llfc_open_curve(lua_State *L);              /* l_curve.c: the Curve type */
 
 static int load_embedded(lua_State *L)
 {
@@ -22,16 +25,45 @@ static int load_embedded(lua_State *L)
     return 1;
 }
 
-/* llfc.blas([threads]) -> {threads =, core =, config =, conv =} */
+/* llfc.blas([threads | {threads =, backend =, measure =}]) -> {backend =, gemm =, isa =, cpu =,
+ * reason =, threads =, core =, config =, conv = [, gflops = {["MxNxK"] = ...}]} */
 static int l_blas(lua_State *L)
 {
-    if (!lua_isnoneornil(L, 1)) {
+    double measure = 0;
+    if (lua_istable(L, 1)) {
+        static const char *const known[] = {"threads", "backend", "measure", NULL};
+        lb_checktypos(L, 1, known, "llfc.blas");
+        const char *be = lb_optstring(L, 1, "backend", NULL, "llfc.blas");
+        lua_getfield(L, 1, "threads");
+        int given = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        lua_Integer n = lb_optinteger(L, 1, "threads", 0, "llfc.blas");
+        luaL_argcheck(L, !given || (n >= 1 && n <= 1024), 1, "thread count must be between 1 and 1024");
+        lua_getfield(L, 1, "measure");
+        if (lua_isboolean(L, -1)) measure = lua_toboolean(L, -1) ? 0.5 : 0;
+        else if (lua_isnumber(L, -1)) measure = lua_tonumber(L, -1);
+        else if (!lua_isnil(L, -1)) return luaL_error(L, "llfc.blas: option 'measure' must be a boolean or seconds");
+        luaL_argcheck(L, measure >= 0 && measure <= 60, 1, "measure must be between 0 and 60 seconds");
+        lua_pop(L, 1);
+        int b = be ? llfc_gemm_parse(be) : 0;
+        if (b < 0 || (be && llfc_gemm_set_backend(b) < 0)) return lb_error(L, "llfc.blas");
+        if (n) llfc_blas_set_threads((int)n);
+    } else if (!lua_isnoneornil(L, 1)) {
         lua_Integer n = luaL_checkinteger(L, 1);
         luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be between 1 and 1024");
         llfc_blas_set_threads((int)n);
-        llfc_conv2d_set_threads((int)n);
     }
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 10);
+    lua_pushstring(L, llfc_gemm_name(llfc_gemm_backend()));
+    lua_setfield(L, -2, "backend");
+    lua_pushstring(L, llfc_gemm_describe());
+    lua_setfield(L, -2, "gemm");
+    lua_pushstring(L, llfc_gemm_isa());
+    lua_setfield(L, -2, "isa");
+    lua_pushstring(L, llfc_cpu_isa());
+    lua_setfield(L, -2, "cpu");
+    lua_pushstring(L, llfc_gemm_reason());
+    lua_setfield(L, -2, "reason");
     lua_pushinteger(L, llfc_blas_get_threads());
     lua_setfield(L, -2, "threads");
     lua_pushstring(L, llfc_blas_corename());
@@ -43,11 +75,25 @@ static int l_blas(lua_State *L)
         && !strstr(dnnl, "not loaded"))
         lua_pushstring(L, dnnl);
     else if (dnnl)
-        lua_pushfstring(L, "im2col + OpenBLAS (%s)", llfc_conv2d_get_backend() == LLFC_CONV_IM2COL
-                                                         ? "oneDNN not used" : dnnl);
+        lua_pushfstring(L, "im2col + %s (%s)", llfc_gemm_backend() == LLFC_GEMM_DNNL ? "oneDNN sgemm" : "OpenBLAS",
+                        llfc_conv2d_get_backend() == LLFC_CONV_IM2COL ? "oneDNN convolutions not used" : dnnl);
     else
         lua_pushstring(L, "im2col + OpenBLAS (built without oneDNN)");
     lua_setfield(L, -2, "conv");
+    if (measure > 0) {
+        /* the sgemm peak and two layers of the 784-512-512-512-10 MLP at batch 128 (X @ W^T) */
+        static const int shapes[][4] = {{2048, 2048, 2048, 0}, {128, 512, 784, 1}, {128, 512, 512, 1}};
+        lua_createtable(L, 0, 3);
+        for (int i = 0; i < 3; i++) {
+            double g = llfc_gemm_rate(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], measure);
+            if (g < 0) return lb_error(L, "llfc.blas");
+            char key[48];
+            snprintf(key, sizeof key, "%dx%dx%d", shapes[i][0], shapes[i][1], shapes[i][2]);
+            lua_pushnumber(L, g);
+            lua_setfield(L, -2, key);
+        }
+        lua_setfield(L, -2, "gflops");
+    }
     return 1;
 }
 
@@ -65,8 +111,25 @@ static int l_demo(lua_State *L)
     return 0;
 }
 
+/* require(name).install(llfc [, Net metatable], checkarg) with the llfc table on top */
+static void install_lua(lua_State *L, const char *name, int with_net_mt)
+{
+    int top = lua_gettop(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_getfield(L, -1, name);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushvalue(L, top);
+    if (with_net_mt) luaL_getmetatable(L, LLFC_NET_MT);
+    lnn_push_checkarg(L);
+    lua_call(L, 2 + with_net_mt, 0);
+    lua_settop(L, top);
+}
+
 int llfc_open_all(lua_State *L)
 {
+    if (llfc_gemm_init_env() < 0) return luaL_error(L, "%s", llfc_errmsg()); /* LLFC_BLAS */
     /* package.preload entries for the embedded Lua modules */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const struct llfc_embedded *e = llfc_embedded_lua; e->name; e++) {
@@ -100,24 +163,18 @@ int llfc_open_all(lua_State *L)
     lua_getfield(L, -1, "nn");
     llfc_open_repair(L, -1);
     lua_pop(L, 1);
+    llfc_open_merge(L, -1);
+    llfc_open_landscape(L, -1);
+    llfc_open_curve(L);
     lua_pushstring(L, LLFC_VERSION_STRING);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_blas);
     lua_setfield(L, -2, "blas");
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
-    /* the workflows written in Lua: net:train, nn.spawn, nn.pair */
-    int top = lua_gettop(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_getfield(L, -1, "llfc.train");
-    lua_pushliteral(L, "llfc.train");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "install");
-    lua_pushvalue(L, top);
-    luaL_getmetatable(L, LLFC_NET_MT);
-    lnn_push_checkarg(L);
-    lua_call(L, 3, 0);
-    lua_settop(L, top);
+    /* the workflows written in Lua: net:train, nn.spawn, nn.pair; nn.curve (on the Trainer too) and metrics.stitch */
+    install_lua(L, "llfc.train", 1);
+    install_lua(L, "llfc.landscape", 0);
     llfc_help_install(L, -1); /* llfc.help, llfc.doc */
     return 1;
 }

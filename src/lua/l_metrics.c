@@ -424,8 +424,17 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
     return 1;
 }
 
-static int m_interpolate(lua_State *L) { return run(L, LLFC_M_INTERP, "interpolate", "metrics.interpolate"); }
-static int m_llfc(lua_State *L) { return run(L, LLFC_M_LLFC, "llfc", "metrics.llfc"); }
+/* a curve in place of the pair: l_landscape.c */
+static int m_interpolate(lua_State *L)
+{
+    if (lb_tocurve(L, 1)) return lb_curve_metric(L, 0);
+    return run(L, LLFC_M_INTERP, "interpolate", "metrics.interpolate");
+}
+static int m_llfc(lua_State *L)
+{
+    if (lb_tocurve(L, 1)) return lb_curve_metric(L, 1);
+    return run(L, LLFC_M_LLFC, "llfc", "metrics.llfc");
+}
 static int m_weak(lua_State *L) { return run(L, LLFC_M_WEAK, "weak_additivity", "metrics.weak_additivity"); }
 static int m_comm(lua_State *L) { return run(L, LLFC_M_COMM, "commutativity", "metrics.commutativity"); }
 static int m_report(lua_State *L) { return run(L, LLFC_M_ALL, "report", "metrics.report"); }

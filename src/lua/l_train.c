@@ -698,7 +698,11 @@ static int nn_load(lua_State *L)
     read_names(L, 2, &names, "nn.load");
     int allow = lb_optboolean(L, 2, "allow_nonfinite", 0, "nn.load");
     llfc_net *net = llfc_net_load_opts(path, &names, allow);
-    if (!net) return lb_fail(L, "nn.load");
+    if (!net) {
+        int curve = lb_load_curve(L, path); /* a curve file (Curve:save) gives a curve */
+        if (curve > 0) return 1;
+        return lb_fail(L, "nn.load");
+    }
     lb_pushnet(L, net);
     return 1;
 }
@@ -747,3 +751,5 @@ void lnn_open_trainer(lua_State *L)
 }
 
 void lnn_push_checkarg(lua_State *L) { lua_pushcfunction(L, l_checkarg); }
+
+struct llfc_trainer *lb_checktrainer(lua_State *L, int idx) { return check_trainer(L, idx)->t; }

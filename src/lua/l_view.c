@@ -116,6 +116,12 @@ static void spec_heat(lua_State *L, int idx, llfc_chart *ch, const char *fname)
     if (llfc_chart_heat(ch, nx, ny, x, y, z) != 0 || llfc_chart_settext(&ch->heat.zlabel, spec_str(L, h, "zlabel")) != 0)
         lb_error(L, fname);
     ch->heat.logz = spec_bool(L, h, "log");
+    /* contour = a level: its contour line over the map */
+    if (lua_getfield(L, h, "contour") != LUA_TNIL) {
+        if (!lua_isnumber(L, -1)) luaL_error(L, "%s: heat map: contour must be a number (a level of z)", fname);
+        ch->heat.has_contour = 1;
+        ch->heat.contour = lua_tonumber(L, -1);
+    }
     lua_settop(L, top);
 }
 

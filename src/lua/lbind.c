@@ -101,6 +101,8 @@ void lb_pushnet(lua_State *L, llfc_net *net) { pushbox(L, net, LLFC_NET_MT); }
 llfc_dataset *lb_todataset(lua_State *L, int idx) { return tobox(L, idx, LLFC_DATASET_MT); }
 llfc_dataset *lb_checkdataset(lua_State *L, int idx) { return checkbox(L, idx, LLFC_DATASET_MT, "dataset"); }
 void lb_pushdataset(lua_State *L, llfc_dataset *ds) { pushbox(L, ds, LLFC_DATASET_MT); }
+struct llfc_perm *lb_checkperm(lua_State *L, int idx) { return checkbox(L, idx, LLFC_PERM_MT, "permutation"); }
+void lb_pushperm(lua_State *L, struct llfc_perm *p) { pushbox(L, p, LLFC_PERM_MT); }
 
 /* ---- live view hooks ------------------------------------------------------ */
 static int get_view_fn(lua_State *L, const char *name)

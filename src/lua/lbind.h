@@ -47,6 +47,18 @@ void lb_pushnet(lua_State *L, llfc_net *net);       /* takes ownership */
 llfc_dataset *lb_checkdataset(lua_State *L, int idx);
 llfc_dataset *lb_todataset(lua_State *L, int idx);  /* NULL if not a dataset */
 void lb_pushdataset(lua_State *L, llfc_dataset *ds); /* takes one reference */
+/* Perms (the box of l_perm.c: __gc frees it with llfc_perm_free). */
+struct llfc_perm *lb_checkperm(lua_State *L, int idx);
+void lb_pushperm(lua_State *L, struct llfc_perm *p);  /* takes ownership */
+/* Trainers (l_train.c) and curves (l_curve.c: __gc releases the curve). */
+struct llfc_trainer *lb_checktrainer(lua_State *L, int idx);
+struct llfc_curve *lb_checkcurve(lua_State *L, int idx);
+struct llfc_curve *lb_tocurve(lua_State *L, int idx);  /* NULL if not a curve */
+void lb_pushcurve(lua_State *L, struct llfc_curve *c); /* takes one reference */
+/* nn.load of a curve file: 1 (the curve pushed), -1 (it does not load), 0 (not a curve file). */
+int lb_load_curve(lua_State *L, const char *path);
+/* metrics.interpolate (llfc = 0) and metrics.llfc (llfc = 1) of the curve at argument 1 (l_landscape.c). */
+int lb_curve_metric(lua_State *L, int llfc);
 
 /* The input batch of a network taking `in` values per sample: the tensor at
  * idx as [n, in] ([in] is one row; images [n, c, h, w] with c*h*w = in are n

@@ -3,6 +3,7 @@
 #include "metrics/repair.h"
 
 #include "core/core.h"
+#include "nn/combine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -136,42 +137,43 @@ static void fold(llfc_net *net, const llfc_repair_site *s, const double *cur_m, 
     }
 }
 
-llfc_net *llfc_repair(const llfc_net *a, const llfc_net *b, double alpha, const float *x, int64_t n,
-                      int64_t batch, llfc_progress_fn progress, void *ud)
+llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, const float *x, int64_t n,
+                           int64_t batch, llfc_progress_fn progress, void *ud)
 {
-    if (!(alpha >= 0.0 && alpha <= 1.0)) {
-        llfc_seterr("alpha must be in [0, 1], got %g", alpha);
-        return NULL;
-    }
+    if (K < 1) { llfc_seterr("no networks"); return NULL; }
     if (n < 1) { llfc_seterr("no samples (n = %lld)", (long long)n); return NULL; }
     if (batch < 1) { llfc_seterr("batch must be at least 1, got %lld", (long long)batch); return NULL; }
-    if (llfc_net_same_arch(a, b)) return NULL;
+    for (int k = 1; k < K; k++)
+        if (llfc_net_same_arch(nets[0], nets[k])) return NULL;
     llfc_repair_site *sites;
-    int ns = llfc_repair_sites(a, &sites);
+    int ns = llfc_repair_sites(nets[0], &sites);
     if (ns < 0) return NULL;
-    llfc_net *out = llfc_net_lerp(a, b, alpha);
+    llfc_net *out = llfc_net_combine(nets, K, w);
     int64_t total = 0, maxc = 1;
     for (int s = 0; s < ns; s++) {
         total += sites[s].C;
         if (sites[s].C > maxc) maxc = sites[s].C;
     }
-    /* mean_A, std_A, mean_B, std_B of every site, then the current site's */
-    double *st = llfc_calloc((size_t)(4 * total + 2 * maxc + 2 * maxc) + 1, sizeof(double));
+    /* mean and std of every site of every network, then the current site's */
+    double *st = llfc_calloc((size_t)(2 * K * total + 4 * maxc) + 1, sizeof(double));
     if (!out || !st) goto fail;
-    double *ma = st, *sa = ma + total, *mb = sa + total, *sb = mb + total;
-    double *cm = sb + total, *cs = cm + maxc, *gm = cs + maxc, *gs = gm + maxc;
-    double steps = ns + 2;
-    if (progress && progress(ud, 0, steps, "repair: endpoint statistics")) goto stop;
-    if (llfc_repair_stats(a, sites, ns, x, n, batch, ma, sa)) goto fail;
-    if (progress && progress(ud, 1, steps, "repair: endpoint statistics")) goto stop;
-    if (llfc_repair_stats(b, sites, ns, x, n, batch, mb, sb)) goto fail;
+    double *cm = st + 2 * K * total, *cs = cm + maxc, *gm = cs + maxc, *gs = gm + maxc;
+    double steps = ns + K;
+    for (int k = 0; k < K; k++) {
+        if (progress && progress(ud, k, steps, "repair: endpoint statistics")) goto stop;
+        if (llfc_repair_stats(nets[k], sites, ns, x, n, batch, st + 2 * k * total, st + (2 * k + 1) * total))
+            goto fail;
+    }
     int64_t off = 0;
     for (int s = 0; s < ns; s++) {
-        if (progress && progress(ud, 2 + s, steps, "repair: sites")) goto stop;
+        if (progress && progress(ud, K + s, steps, "repair: sites")) goto stop;
         if (llfc_repair_stats(out, &sites[s], 1, x, n, batch, cm, cs)) goto fail;
         for (int64_t c = 0; c < sites[s].C; c++) {
-            gm[c] = alpha * ma[off + c] + (1.0 - alpha) * mb[off + c];
-            gs[c] = alpha * sa[off + c] + (1.0 - alpha) * sb[off + c];
+            gm[c] = gs[c] = 0.0;
+            for (int k = 0; k < K; k++) {
+                gm[c] += w[k] * st[2 * k * total + off + c];
+                gs[c] += w[k] * st[(2 * k + 1) * total + off + c];
+            }
         }
         fold(out, &sites[s], cm, cs, gm, gs);
         off += sites[s].C;
@@ -187,4 +189,16 @@ fail:
     free(sites);
     llfc_net_free(out);
     return NULL;
+}
+
+llfc_net *llfc_repair(const llfc_net *a, const llfc_net *b, double alpha, const float *x, int64_t n,
+                      int64_t batch, llfc_progress_fn progress, void *ud)
+{
+    if (!(alpha >= 0.0 && alpha <= 1.0)) {
+        llfc_seterr("alpha must be in [0, 1], got %g", alpha);
+        return NULL;
+    }
+    const llfc_net *nets[2] = {a, b};
+    double w[2] = {alpha, 1.0 - alpha};
+    return llfc_repair_many(nets, 2, w, x, n, batch, progress, ud);
 }

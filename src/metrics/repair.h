@@ -53,4 +53,10 @@ int llfc_repair_stats(const llfc_net *net, const llfc_repair_site *sites, int ns
 llfc_net *llfc_repair(const llfc_net *a, const llfc_net *b, double alpha, const float *x, int64_t n,
                       int64_t batch, llfc_progress_fn progress, void *ud);
 
+/* The same for a combination of K networks of one layout: the repaired
+ * sum_k w[k] nets[k], each site's goal the same combination of the
+ * networks' statistics (the weights of an average: >= 0, summing to 1). */
+llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, const float *x, int64_t n,
+                           int64_t batch, llfc_progress_fn progress, void *ud);
+
 #endif

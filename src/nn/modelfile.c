@@ -1,8 +1,8 @@
 /* modelfile.c - model files: networks as safetensors with PyTorch
  * state_dict names, the config that rebuilds them and the builder's own keys
  * in __metadata__ (see nn.h). */
+#include "nn/modelfile.h"
 #include "nn/build.h"
-#include "io/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +31,25 @@ int llfc_names_check(const llfc_names *names)
     return 0;
 }
 
+int llfc_net_to_st(const llfc_net *net, llfc_st_file *f, const char *prefix, const llfc_names *names)
+{
+    char name[256];
+    for (int p = 0; p < net->nparams; p++) {
+        snprintf(name, sizeof name, "%s%s", prefix, renamed(names, net->pname[p]));
+        if (llfc_net_param_is_count(net, p)) { /* an I64 scalar, as PyTorch writes it */
+            llfc_tensor *t = llfc_tensor_new(0, NULL);
+            if (!t) return -1;
+            llfc_tensor_data(t)[0] = llfc_tensor_data(net->param[p])[0];
+            int e = llfc_st_add_i64(f, name, t);
+            llfc_tensor_free(t);
+            if (e) return -1;
+        } else if (llfc_st_add(f, name, net->param[p])) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int llfc_net_save(const llfc_net *net, const char *path) { return llfc_net_save_named(net, path, NULL); }
 
 int llfc_net_save_named(const llfc_net *net, const char *path, const llfc_names *names)
@@ -44,18 +63,7 @@ int llfc_net_save_named(const llfc_net *net, const char *path, const llfc_names 
     llfc_st_file *f = llfc_st_new();
     if (!f) return -1;
     int rc = -1;
-    for (int p = 0; p < net->nparams; p++) {
-        if (llfc_net_param_is_count(net, p)) { /* an I64 scalar, as PyTorch writes it */
-            llfc_tensor *t = llfc_tensor_new(0, NULL);
-            if (!t) goto done;
-            llfc_tensor_data(t)[0] = llfc_tensor_data(net->param[p])[0];
-            int e = llfc_st_add_i64(f, renamed(names, net->pname[p]), t);
-            llfc_tensor_free(t);
-            if (e) goto done;
-        } else if (llfc_st_add(f, renamed(names, net->pname[p]), net->param[p])) {
-            goto done;
-        }
-    }
+    if (llfc_net_to_st(net, f, "", names)) goto done;
     for (int i = 0; i < nm; i++)
         if (llfc_st_set_meta(f, keys[i], vals[i])) goto done;
     if (llfc_st_set_meta(f, "config", net->config) || llfc_st_set_meta(f, "format", "pt")) goto done;
@@ -63,6 +71,30 @@ int llfc_net_save_named(const llfc_net *net, const char *path, const llfc_names 
 done:
     llfc_st_free(f);
     return rc;
+}
+
+int llfc_net_from_st(llfc_net *net, const llfc_st_file *f, const char *prefix, const char *path, const char *cfg,
+                     int allow_nonfinite)
+{
+    char name[256];
+    for (int p = 0; p < net->nparams; p++) {
+        snprintf(name, sizeof name, "%s%s", prefix, net->pname[p]);
+        llfc_tensor *t = llfc_st_get(f, name);
+        char sa[64], sb[64];
+        if (!t) return llfc_seterr("%s: missing tensor '%s' for the net of config '%s'", path, name, cfg);
+        int count_ok = llfc_net_param_is_count(net, p) && llfc_tensor_numel(t) == 1 && t->ndim <= 1;
+        if (!count_ok && !llfc_tensor_same_shape(t, net->param[p]))
+            return llfc_seterr("%s: '%s' is %s, the config '%s' needs %s", path, name,
+                               llfc_tensor_shape_str(t, sa, sizeof sa), cfg,
+                               llfc_tensor_shape_str(net->param[p], sb, sizeof sb));
+        if (llfc_tensor_copy(net->param[p], t)) return -1;
+        const float *d = llfc_tensor_data(net->param[p]);
+        for (int64_t i = 0, m = llfc_tensor_numel(net->param[p]); !allow_nonfinite && i < m; i++)
+            if (!isfinite(d[i]))
+                return llfc_seterr("%s: tensor '%s' holds %s (element %lld of %lld); load it with allow_nonfinite to keep it",
+                                   path, name, isnan(d[i]) ? "NaN" : "an infinity", (long long)i + 1, (long long)m);
+    }
+    return 0;
 }
 
 static const char *file_meta(void *ud, const char *key) { return llfc_st_get_meta(ud, key); }
@@ -101,29 +133,7 @@ llfc_net *llfc_net_load_opts(const char *path, const llfc_names *names, int allo
         llfc_adderr("%s: config '%s'", path, cfg);
         goto done;
     }
-    for (int p = 0; p < net->nparams; p++) {
-        llfc_tensor *t = llfc_st_get(f, net->pname[p]);
-        char sa[64], sb[64];
-        if (!t) {
-            llfc_seterr("%s: missing tensor '%s' for the net of config '%s'", path, net->pname[p], cfg);
-            goto fail;
-        }
-        int count_ok = llfc_net_param_is_count(net, p) && llfc_tensor_numel(t) == 1 && t->ndim <= 1;
-        if (!count_ok && !llfc_tensor_same_shape(t, net->param[p])) {
-            llfc_seterr("%s: '%s' is %s, the config '%s' needs %s", path, net->pname[p],
-                        llfc_tensor_shape_str(t, sa, sizeof sa), cfg,
-                        llfc_tensor_shape_str(net->param[p], sb, sizeof sb));
-            goto fail;
-        }
-        if (llfc_tensor_copy(net->param[p], t)) goto fail;
-        const float *d = llfc_tensor_data(net->param[p]);
-        for (int64_t i = 0, m = llfc_tensor_numel(net->param[p]); !allow_nonfinite && i < m; i++)
-            if (!isfinite(d[i])) {
-                llfc_seterr("%s: tensor '%s' holds %s (element %lld of %lld); load it with allow_nonfinite to keep it",
-                            path, net->pname[p], isnan(d[i]) ? "NaN" : "an infinity", (long long)i + 1, (long long)m);
-                goto fail;
-            }
-    }
+    if (llfc_net_from_st(net, f, "", path, cfg, allow_nonfinite)) goto fail;
     for (int i = 0; i < f->n; i++) {
         int known = 0;
         for (int p = 0; p < net->nparams && !known; p++) known = !strcmp(f->tensors[i].name, net->pname[p]);

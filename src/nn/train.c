@@ -63,9 +63,17 @@ static void start_epoch(llfc_trainer *t)
     t->pos = 0;
 }
 
+void llfc_trainer_set_hooks(llfc_trainer *t, const llfc_train_hooks *h)
+{
+    if (t->hooks.release) t->hooks.release(t->hooks.ud);
+    memset(&t->hooks, 0, sizeof t->hooks);
+    if (h) t->hooks = *h;
+}
+
 void llfc_trainer_free(llfc_trainer *t)
 {
     if (!t) return;
+    llfc_trainer_set_hooks(t, NULL);
     if (t->opt.buf) for (int p = 0; p < t->opt.nparams; p++) free(t->opt.buf[p]);
     free(t->opt.buf);
     free(t->order);
@@ -203,7 +211,7 @@ int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t)
  * Loops run in blocks of VB so that -O2 vectorizes them. */
 #define VB 16
 
-static void sgd_update(const llfc_train_opts *o, int first, float lr, float *restrict w, const float *restrict g,
+void llfc_sgd_update(const llfc_train_opts *o, int first, float lr, float *restrict w, const float *restrict g,
                        float *restrict buf, int64_t m)
 {
     const float mu = (float)o->momentum, wd = (float)o->weight_decay;
@@ -272,6 +280,7 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     int64_t stepno = t->opt.step + 1;
     double loss = 0.0;
     int64_t nerr = 0;
+    if (t->hooks.point && t->hooks.point(t->hooks.ud, net)) return llfc_adderr("step %lld", (long long)stepno);
     buffers_copy(t, 0);
     if (llfc_net_forward_train(net, t->work, t->xb, m) ||
         llfc_net_loss_start(net, t->work, t->yb, m, &loss, &nerr)) {
@@ -290,10 +299,14 @@ int llfc_trainer_step(llfc_trainer *t, llfc_step_info *info)
     int first = t->opt.step == 0;
     /* the whole gradient first, then every trainable parameter */
     if (llfc_net_backward(net, t->work, t->xb, m, t->grad)) return llfc_adderr("step %lld", (long long)stepno);
-    for (int p = 0; p < net->nparams; p++)
-        if (t->grad[p])
-            sgd_update(&t->opt.o, first, lr, llfc_tensor_data(net->param[p]), t->grad[p], t->opt.buf[p],
-                       llfc_tensor_numel(net->param[p]));
+    if (t->hooks.update) {
+        if (t->hooks.update(t->hooks.ud, net, t->grad, lr, first)) return llfc_adderr("step %lld", (long long)stepno);
+    } else {
+        for (int p = 0; p < net->nparams; p++)
+            if (t->grad[p])
+                llfc_sgd_update(&t->opt.o, first, lr, llfc_tensor_data(net->param[p]), t->grad[p], t->opt.buf[p],
+                                llfc_tensor_numel(net->param[p]));
+    }
     t->opt.step = stepno;
     t->pos += m;
     if (info) {

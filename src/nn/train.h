@@ -56,6 +56,21 @@ typedef struct llfc_optim {
     int64_t step;
 } llfc_optim;
 
+/* Training parameters that are not the network's own (the bends of a curve,
+ * curve.h): with hooks, before each batch point(ud, net) writes the
+ * parameters the batch is evaluated at into the trainer's network, and after
+ * the backward pass update(ud, net, grad, lr, first) receives the gradient
+ * there (grad[p] laid out like net->param[p], NULL for buffers), the step's
+ * learning rate and whether it is the first step, in place of the SGD update
+ * of the network.  release(ud), if set, is called when the trainer is freed;
+ * llfc_trainer_clone does not copy hooks. */
+typedef struct llfc_train_hooks {
+    int (*point)(void *ud, llfc_net *net);
+    int (*update)(void *ud, const llfc_net *net, float *const *grad, float lr, int first);
+    void (*release)(void *ud);
+    void *ud;
+} llfc_train_hooks;
+
 /* A training run in progress: the network (borrowed), the dataset (retained),
  * the optimiser, the data order position and the workspaces. */
 typedef struct llfc_trainer {
@@ -74,6 +89,7 @@ typedef struct llfc_trainer {
     float *saved;      /* the buffers before the step (restored on divergence) */
     float *xb;         /* [batch, dim] */
     int32_t *yb;       /* [batch] */
+    llfc_train_hooks hooks; /* zero: train the network itself */
 } llfc_trainer;
 
 /* What one step did. */
@@ -103,6 +119,11 @@ void llfc_trainer_reseed(llfc_trainer *t, uint64_t seed);
  * the same seed gives the same run; llfc_trainer_clone copies the stream.
  * Fails on a dataset without an image shape. */
 int llfc_trainer_set_augment(llfc_trainer *t, int pad, int flip);
+/* Set (h NULL: remove) the hooks above; the hooks set before are released. */
+void llfc_trainer_set_hooks(llfc_trainer *t, const llfc_train_hooks *h);
+/* The SGD update of the rule above on one tensor w [m] with gradient g and
+ * momentum buffer buf (first: the first step, buf = g). */
+void llfc_sgd_update(const llfc_train_opts *o, int first, float lr, float *w, const float *g, float *buf, int64_t m);
 /* Steps per epoch: ceil(n / batch). */
 int64_t llfc_trainer_steps_per_epoch(const llfc_trainer *t);
 /* One SGD step.  A non-finite loss fails with a message naming the step and

@@ -46,6 +46,7 @@ static void move_to_front(const float *in, float *out, int64_t pre, int64_t n, i
             memcpy(out + (i * pre + p) * post, in + (p * n + i) * post, (size_t)post * sizeof *out);
 }
 
+/* C[n, n] += moveaxis(A, d, 0) @ moveaxis(B, d, 0)^T (perm.h) */
 void llfc_axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch)
 {
     int nd = shape->ndim;

@@ -105,9 +105,11 @@ int llfc_match_check_pair(const llfc_net *a, const llfc_net *b);
 /* A progress callback asked to stop: keep its own error, else record
  * "interrupted". */
 void llfc_match_stopped(void);
-/* C[n, n] += moveaxis(A, d, 0) @ moveaxis(B, d, 0)^T for two tensors of the
- * shape of `shape` (contiguous data A and B, n = shape->size[d]); scratch
- * holds 2 * numel floats. */
+/* The cost term of weight matching: C[n, n] += moveaxis(A, d, 0) @
+ * moveaxis(B, d, 0)^T for two tensors of the shape of `shape` (contiguous
+ * data A and B; n = shape->size[d]); scratch holds 2 * numel floats.
+ * C[i, j] is the inner product of unit i of A with unit j of B over the
+ * other axes. */
 void llfc_axis_gram(const llfc_tensor *shape, int d, const float *A, const float *B, float *C, float *scratch);
 /* One Adam step (Kingma & Ba: beta1 0.9, beta2 0.999, eps 1e-8, bias
  * corrected) at 1-based step t on w[n] with gradient g; m and v are the

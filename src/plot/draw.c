@@ -185,18 +185,26 @@ static double heat_at(const llfc_chart *ch, const llfc_frame *f, double fx, doub
     return (z - f->zlo) / (f->zhi - f->zlo);
 }
 
-static void heat_cell(llfc_canvas *c, int x, int y, double t_up, double t_lo)
+/* the colour of a contour line in 256 colours (white) and its character otherwise */
+#define CONTOUR_XTERM 231
+#define CONTOUR_CHAR '~'
+
+/* A cell of two pixels; cu, cl: the upper / lower pixel is on the contour. */
+static void heat_cell_c(llfc_canvas *c, int x, int y, double t_up, double t_lo, int cu, int cl)
 {
     if (c->colors >= 256 && !c->ascii) {
         double rgb[3];
         int fg = -1, bg = -1;
         if (t_up == t_up) llfc_colormap(t_up, rgb), fg = llfc_xterm256(rgb);
         if (t_lo == t_lo) llfc_colormap(t_lo, rgb), bg = llfc_xterm256(rgb);
+        if (cu) fg = CONTOUR_XTERM;
+        if (cl) bg = CONTOUR_XTERM;
         if (fg < 0 && bg < 0) return;
         if (fg < 0) llfc_canvas_put_rgb(c, x, y, 0x2584u, bg, bg); /* lower half only: a lower block */
         else llfc_canvas_put_rgb(c, x, y, 0x2580u, fg, bg < 0 ? fg : bg);
         return;
     }
+    if (cu || cl) { llfc_canvas_put(c, x, y, CONTOUR_CHAR, LLFC_COLOR_DEFAULT); return; }
     double t = t_up == t_up && t_lo == t_lo ? (t_up + t_lo) / 2 : t_up == t_up ? t_up : t_lo;
     if (t != t) return;
     if (c->ascii) {
@@ -208,13 +216,37 @@ static void heat_cell(llfc_canvas *c, int x, int y, double t_up, double t_lo)
     }
 }
 
+static void heat_cell(llfc_canvas *c, int x, int y, double t_up, double t_lo)
+{
+    heat_cell_c(c, x, y, t_up, t_lo, 0, 0);
+}
+
+/* Do a and b (colour-scale positions) lie on two sides of the level tl? */
+static int crosses(double a, double b, double tl)
+{
+    return a == a && b == b && ((a < tl && b >= tl) || (a >= tl && b < tl));
+}
+
 static void draw_heat(const llfc_chart *ch, plotctx *p)
 {
+    const llfc_heat *h = &ch->heat;
+    double tl = NAN; /* the contour level on the colour scale */
+    if (h->has_contour) {
+        if (!h->logz) tl = (h->contour - p->f.zlo) / (p->f.zhi - p->f.zlo);
+        else if (h->contour > 0) tl = (log10(h->contour) - log10(p->f.zlo)) / (log10(p->f.zhi) - log10(p->f.zlo));
+    }
     for (int r = 0; r < p->ph; r++)
         for (int col = 0; col < p->pw; col++) {
-            double fx = (col + 0.5) / p->pw;
-            double fup = 1 - (r + 0.25) / p->ph, flo = 1 - (r + 0.75) / p->ph;
-            heat_cell(p->c, p->px + col, p->py + r, heat_at(ch, &p->f, fx, fup), heat_at(ch, &p->f, fx, flo));
+            double fx = (col + 0.5) / p->pw, fx1 = (col + 1.5) / p->pw;
+            double fup = 1 - (r + 0.25) / p->ph, flo = 1 - (r + 0.75) / p->ph, fnext = 1 - (r + 1.25) / p->ph;
+            double up = heat_at(ch, &p->f, fx, fup), lo = heat_at(ch, &p->f, fx, flo);
+            int cu = 0, cl = 0;
+            if (tl == tl) { /* a pixel whose right or lower neighbour is on the other side of the level */
+                cu = crosses(up, lo, tl) || (col + 1 < p->pw && crosses(up, heat_at(ch, &p->f, fx1, fup), tl));
+                cl = (r + 1 < p->ph && crosses(lo, heat_at(ch, &p->f, fx, fnext), tl)) ||
+                     (col + 1 < p->pw && crosses(lo, heat_at(ch, &p->f, fx1, flo), tl));
+            }
+            heat_cell_c(p->c, p->px + col, p->py + r, up, lo, cu, cl);
         }
 }
 

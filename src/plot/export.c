@@ -306,6 +306,42 @@ static double cell_edge(const double *c, int n, int i)
     return (c[i - 1] + c[i]) / 2;
 }
 
+/* The contour line z = level through the cell centres, by marching squares
+ * (each square of four centres crossed on two or four edges; a crossing
+ * linearly interpolated), in white. */
+static void draw_contour(const llfc_heat *h, area *a)
+{
+    cairo_t *cr = a->cr;
+    double lv = h->contour;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 1.5);
+    for (int j = 0; j + 1 < h->ny; j++)
+        for (int i = 0; i + 1 < h->nx; i++) {
+            /* corners counter-clockwise from (i, j); edge e joins corner e and e + 1 */
+            int ci[4] = {i, i + 1, i + 1, i}, cj[4] = {j, j, j + 1, j + 1};
+            double z[4], px[4], py[4];
+            int n = 0, ok = 1;
+            for (int k = 0; k < 4; k++) {
+                z[k] = h->z[(size_t)cj[k] * h->nx + ci[k]];
+                ok &= isfinite(z[k]);
+            }
+            if (!ok) continue;
+            for (int e = 0; e < 4; e++) {
+                double za = z[e], zb = z[(e + 1) % 4];
+                if ((za < lv) == (zb < lv)) continue;
+                double f = (lv - za) / (zb - za);
+                double xa = h->x[ci[e]], xb = h->x[ci[(e + 1) % 4]], ya = h->y[cj[e]], yb = h->y[cj[(e + 1) % 4]];
+                px[n] = X(a, xa + f * (xb - xa)), py[n] = Yf(a, ya + f * (yb - ya));
+                n++;
+            }
+            for (int k = 0; k + 1 < n; k += 2) {
+                cairo_move_to(cr, px[k], py[k]);
+                cairo_line_to(cr, px[k + 1], py[k + 1]);
+            }
+        }
+    cairo_stroke(cr);
+}
+
 static void draw_heat(const llfc_chart *ch, area *a)
 {
     cairo_t *cr = a->cr;
@@ -325,6 +361,7 @@ static void draw_heat(const llfc_chart *ch, area *a)
         }
     }
     cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    if (h->has_contour) draw_contour(h, a);
 }
 
 #define CBAR_W 9.0

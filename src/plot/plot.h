@@ -129,6 +129,8 @@ typedef struct {
     double *x, *y, *z;      /* cell centres, ascending; NaN z is drawn blank */
     char *zlabel;           /* the colour bar's label */
     int logz;
+    int has_contour;        /* draw the contour line of z = contour */
+    double contour;
 } llfc_heat;
 
 typedef struct {

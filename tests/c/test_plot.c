@@ -557,6 +557,40 @@ static void test_new_marks(void)
         if (c->cells[i].flags & LLFC_CELL_RGB) rgb++, differ += c->cells[i].fg != c->cells[i].bg;
     CHECK(rgb > 100 && differ > 0, "256 colours: half-block cells (%d), some with two colours (%d)", rgb, differ);
     llfc_canvas_free(c);
+    /* a contour at 2.5: z is below it on the row y = 0 and above on y = 1 */
+    t = render(ch, 40, 12, 1);
+    int before = 0;
+    for (char *q = t; *q; q++) before += *q == '~';
+    llfc_free(t);
+    ch->heat.has_contour = 1, ch->heat.contour = 2.5;
+    t = render(ch, 40, 12, 1);
+    int plus = 0, rows_with = 0;
+    for (int r = 0; r < 12; r++) {
+        char line[256];
+        row_of(t, r, line, sizeof line);
+        int k = 0;
+        for (char *q = line; *q; q++) k += *q == '~';
+        plus += k, rows_with += k > 0;
+    }
+    CHECK(before == 0 && plus >= 10 && rows_with <= 2, "ASCII heat map: the contour at 2.5 is a line of '~' between the rows "
+          "(%d cells on %d rows)", plus, rows_with);
+    llfc_free(t);
+    c = llfc_canvas_new(40, 12, 0);
+    c->colors = 256;
+    llfc_chart_draw(ch, c, 0, 0, 40, 12);
+    int white = 0;
+    for (int i = 0; i < 40 * 12; i++) white += (c->cells[i].flags & LLFC_CELL_RGB) && (c->cells[i].fg == 231 || c->cells[i].bg == 231);
+    CHECK(white >= 10, "256 colours: the contour's pixels are white (%d cells)", white);
+    llfc_canvas_free(c);
+    llfc_export_opts eo = {LLFC_FMT_SVG, 4, 3, 100, 1, "heat"};
+    char *svg = NULL, *svg0 = NULL;
+    size_t len = 0, len0 = 0;
+    llfc_figure_render(&ch, 1, &eo, &svg, &len);
+    ch->heat.has_contour = 0;
+    llfc_figure_render(&ch, 1, &eo, &svg0, &len0);
+    CHECK(svg && svg0 && strstr(svg, "stroke:rgb(100%,100%,100%)") && !strstr(svg0, "stroke:rgb(100%,100%,100%)"),
+          "SVG: the contour is a white line, absent without a level");
+    free(svg), free(svg0);
     llfc_chart_free(ch);
 }
 

@@ -1,7 +1,8 @@
 -- test_experiments.lua - each experiment script runs end to end in --quick
 -- mode through the real binary into a temporary directory: the MLP ones on
--- synthetic spirals, the conv net ones (repair.lua, resnet.lua, and the
--- ResNet pair of matchers.lua beside its spirals MLP pair) on a small
+-- synthetic spirals, the conv net ones (repair.lua, resnet.lua, the ResNet
+-- part of feature_merge.lua and the ResNet pair of matchers.lua beside its
+-- spirals MLP pair) on a small
 -- Fashion-MNIST subset pooled to 7x7 (synthetic images without the data
 -- package); their outputs exist and their numbers are sane.
 local T = require "check"
@@ -141,6 +142,45 @@ T.section("lemma", function()
   T.ok(is_svg(out .. "/lemma_curves.svg") and is_pdf(out .. "/lemma_curves.pdf"), "lemma draws the error curves (SVG and PDF)")
 end)
 
+T.section("landscape", function()
+  local out = tmp .. "/landscape"
+  local t0 = os.time()
+  local ok, code, text = run("landscape.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "landscape --quick exits 0", "exit " .. tostring(code))
+  T.ok(elapsed(t0) < 60, "landscape --quick is fast", elapsed(t0) .. " s")
+  T.ok(text:find("plane through a, b, c", 1, true) and text:find("merging K networks", 1, true)
+       and text:find("stitching", 1, true), "landscape prints the plane, the merges and the stitching")
+  local pl = csv(out .. "/plane.csv")
+  local before, after = find_row(pl, "plane", "as trained"), find_row(pl, "plane", "aligned")
+  T.ok(before and after and before.err_1 == after.err_1 and before.err_3 == after.err_3,
+       "aligning permutes the networks: their own errors stay")
+  T.ok(before and after and after.max_err_triangle < before.max_err_triangle and after["|b-a|"] < before["|b-a|"],
+       "after alignment the triangle's worst error and the distances are smaller")
+  local grid = csv(out .. "/plane_after.csv")
+  T.ok(grid and #grid == 3 + 7 * 7 and grid[1].err == after.err_1, "the plane's CSV: the three networks, then 7x7 points")
+  local cv = csv(out .. "/curve.csv")
+  local mid = find_row(cv, "t", 0.5)
+  T.ok(mid and mid.err_curve < mid.err_line and cv[1].err_line == cv[1].err_curve,
+       "the trained curve's error at t = 0.5 is below the line's, with the same ends")
+  local m = csv(out .. "/merge.csv")
+  local none3, avg3 = nil, nil
+  for _, r in ipairs(m or {}) do
+    if r.K == 3 and r.alignment == "none" then none3 = r end
+    if r.K == 3 and r.alignment == "average" then avg3 = r end
+  end
+  T.ok(m and #m == 3 * 2 and none3 and avg3 and avg3.gap < none3.gap and avg3["mean_1-cos"] < none3["mean_1-cos"],
+       "merging 3 and 4 networks: aligning first shrinks the gap and the N-model LLFC")
+  local st = csv(out .. "/stitch.csv")
+  T.ok(st and #st == 4 and st[1].name == "x" and st[4].name == "logits", "stitch.csv: one row per cut")
+  T.ok(is_svg(out .. "/plane_after.svg") and is_pdf(out .. "/plane_before.pdf") and is_svg(out .. "/curve_vs_line.svg")
+       and is_pdf(out .. "/merge_gap.pdf"), "landscape draws the planes, the curve and the merges (SVG and PDF)")
+  local c = nn.load(out .. "/curve.safetensors")
+  T.ok(c and c.kind == "bezier", "the trained curve is saved and loads back")
+  local js = slurp(out .. "/summary.json") or ""
+  T.ok(js:find('"plane"', 1, true) and js:find('"options"', 1, true) and js:find('"barrier_err_curve"', 1, true),
+       "summary.json has the numbers and options")
+end)
+
 T.section("options", function()
   local ok, code, text = run("lemma.lua", "--help")
   T.ok(ok and text:find("--quick", 1, true) and text:find("--pairs", 1, true), "--help lists the options")
@@ -248,6 +288,56 @@ T.section("matchers.lua", function()
   T.ok(js:find('"verdict"', 1, true) and js:find('"J_sweeps"', 1, true), "summary.json has the verdict and J per sweep")
   local ok2 = run("matchers.lua", "--quick --no-view --methods weight,magic --out " .. sh_quote(out))
   T.ok(not ok2, "an unknown method is an error")
+end)
+
+T.section("feature_merge.lua", function()
+  local out = tmp .. "/fmerge"
+  local t0 = os.time()
+  local ok, code, text = run("feature_merge.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "feature_merge --quick exits 0", "exit " .. tostring(code))
+  T.ok(os.time() - t0 < 60, "feature_merge --quick is fast", (os.time() - t0) .. " s")
+  T.ok(text:find("test error of each merge", 1, true) and text:find("theta_alpha = alpha*A", 1, true),
+       "feature_merge prints the merge table with the convention")
+  local rows = csv(out .. "/merges.csv")
+  T.ok(rows and #rows == 8, "merges.csv: MLP pairs x 3 alignments, ResNet-20 x 2", rows and #rows)
+  local fine = rows ~= nil
+  for _, r in ipairs(rows or {}) do
+    fine = fine and frac(r.wa) and frac(r.repair) and frac(r.fm) and math.abs(r.best - math.min(r.err_A, r.err_B)) < 1e-12
+  end
+  T.ok(fine, "errors are fractions and best is the better endpoint")
+  local none, wm = find(rows, { net = "mlp", pair = "independent", align = "none" }),
+                   find(rows, { net = "mlp", pair = "independent", align = "weight" })
+  T.ok(none and wm and none.err_A == wm.err_A and none.err_B == wm.err_B, "matching leaves the endpoints' errors")
+  T.ok(none and none.fm < none.wa, "independent pair: the merge beats the plain weight average",
+       none and (none.fm .. " vs " .. none.wa))
+  -- the saved networks give the table's endpoint and ensemble errors (the quick test set regenerated here)
+  local sp = data.spirals{ n = 1800, split = 1200 / 1800, seed = 1, classes = 3, noise = 0.2 }
+  local na, nb = nn.load(out .. "/nets/mlp_independent_1.safetensors"), nn.load(out .. "/nets/mlp_independent_2.safetensors")
+  local x, y = sp.test:tensors()
+  local ens = na and nb and 1 - na:forward(x):add(nb:forward(x)):argmax(2):eq(y):mean()
+  T.ok(na and none and math.abs(na:eval(sp.test).err - none.err_A) < 1e-9 and math.abs(ens - none.ensemble) < 1e-9,
+       "the saved networks reproduce err_A and the ensemble error", none and ens and (ens .. " vs " .. none.ensemble))
+  local rb = find(rows, { net = "resnet20", align = "weight" })
+  T.ok(rb and frac(rb.wa_reset_bn), "the BatchNorm ResNet has a reset_bn column")
+  local nc = csv(out .. "/n_curve.csv")
+  T.ok(nc and #nc == 6 and nc[1].n == 50 and nc[3].n == 1000, "n_curve.csv: 3 n x 2 ridges", nc and #nc)
+  local ll = csv(out .. "/llfc.csv")
+  local h1 = find(ll, { net = "mlp", pair = "independent", merge = "fm", features = "pre", data = "fit", layer = "h1" })
+  T.ok(h1 and h1["mean_1-cos"] < 1e-9, "the merge's first pre-activation is the members' average on the fitting data",
+       h1 and h1["mean_1-cos"])
+  T.ok(find(ll, { net = "resnet20", merge = "fm", features = "post", data = "test", layer = "layer3.2" }),
+       "llfc.csv has the ResNet's block outputs")
+  local mu = csv(out .. "/multi.csv")
+  T.ok(mu and #mu == 2 and mu[1].k == 3 and frac(mu[1].fm) and frac(mu[2].fm_matched) and frac(mu[1].ensemble),
+       "multi.csv: 3 networks merged, two kinds")
+  T.ok((slurp(out .. "/n_curve_chart.svg") or ""):find("</svg>", 1, true) and
+       (slurp(out .. "/llfc_mlp_independent_chart.svg") or ""):find("</svg>", 1, true), "feature_merge writes SVG charts")
+  local js = slurp(out .. "/summary.json") or ""
+  T.ok(js:find('"n_curve"', 1, true) and js:find('"options"', 1, true), "summary.json has the parts and options")
+  local ok2 = run("feature_merge.lua", "--quick --no-view --parts everything --out " .. sh_quote(out))
+  T.ok(not ok2, "an unknown part is an error")
+  local ok3, _, help = run("feature_merge.lua", "--help")
+  T.ok(ok3 and help:find("--n-ridges", 1, true), "--help lists the options")
 end)
 end
 

@@ -135,7 +135,7 @@ keys C-c
 if prompt 20; then ok "Ctrl-C in metrics.report returns to the prompt within 2 s"
 else notok "Ctrl-C in metrics.report returns to the prompt within 2 s" "no prompt"; show; prompt 50; fi
 check "metrics.report reports the interrupt" 'interrupted' 10
-line 'wa = nn.mlp{784, 4096, 4096, 10, seed = 3}; wb = nn.mlp{784, 4096, 4096, 10, seed = 4}'
+line 'wa = nn.mlp{784, 2048, 2048, 10, seed = 3}; wb = nn.mlp{784, 2048, 2048, 10, seed = 4}'
 prompt 50
 line 'p, pst = perm.weight_match(wa, wb, {max_iter = 1000})'
 sleep 0.7

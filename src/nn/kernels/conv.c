@@ -201,6 +201,12 @@ static void im2col(float *col, size_t ld, size_t off, const float *x, int C, int
         }
 }
 
+void llfc_im2col(float *col, size_t ld, size_t off, const float *x, int C, int H, int W, int R, int S, int stride,
+                 int pad, int P, int Q)
+{
+    im2col(col, ld, off, x, C, H, W, R, S, stride, pad, P, Q);
+}
+
 /* Fold columns [off, off + PQ) of col back into dx [C, H, W] (dx zeroed here).
  * col is scratch: its entries that fall outside the input may be zeroed. */
 static void col2im(float *dx, float *col, size_t ld, size_t off, int C, int H, int W,

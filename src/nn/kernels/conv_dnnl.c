@@ -30,7 +30,6 @@
 
 #ifdef LLFC_HAVE_DNNL
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,16 +41,8 @@
 #include "nn/kernels/layers.h"
 
 /* ---- loading ----------------------------------------------------------------
- * libdnnl is opened with dlopen() on the first convolution, not linked.  It
- * runs its threads through OpenMP (libgomp), whose workers by default keep
- * spinning for a while after each parallel region (GOMP_SPINCOUNT 300000);
- * on a busy 2-core machine that made a convolution 3x slower than with
- * OMP_WAIT_POLICY=passive (docs/BENCH.md, "oneDNN convolutions").  libgomp
- * reads its environment once, when it is loaded, so a program linked against
- * libdnnl cannot choose for its user; loading it here lets us set
- * OMP_WAIT_POLICY=passive for the moment of the dlopen (unless the user set
- * OMP_WAIT_POLICY or GOMP_SPINCOUNT, or libgomp is already in the process),
- * and spares programs that never convolve loading libdnnl at all. */
+ * libdnnl is opened by the core (llfc_dnnl_load, src/core/gemm.c: on first
+ * use, its OpenMP threads passive), which its sgemm shares. */
 #define DNNL_FUNCS(X) X(dnnl_engine_create) X(dnnl_engine_destroy) X(dnnl_stream_create) \
     X(dnnl_stream_destroy) X(dnnl_stream_wait) X(dnnl_memory_desc_init_by_tag) \
     X(dnnl_convolution_forward_desc_init) X(dnnl_convolution_backward_data_desc_init) \
@@ -59,48 +50,23 @@
     X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md) X(dnnl_primitive_create) \
     X(dnnl_primitive_destroy) X(dnnl_primitive_execute) X(dnnl_memory_create) \
     X(dnnl_memory_destroy) X(dnnl_memory_set_data_handle) X(dnnl_memory_desc_equal) \
-    X(dnnl_memory_desc_get_size) X(dnnl_reorder_primitive_desc_create) X(dnnl_version) \
-    X(dnnl_get_effective_cpu_isa)
+    X(dnnl_memory_desc_get_size) X(dnnl_reorder_primitive_desc_create)
 #define DECLARE(f) static __typeof__(f) *p_##f;
 DNNL_FUNCS(DECLARE)
 #undef DECLARE
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define LIBDNNL "libdnnl.so." STR(DNNL_VERSION_MAJOR)
-
 static int loaded;                /* 0 untried, 1 loaded, -1 failed */
-static int omp_passive;           /* we chose OMP_WAIT_POLICY=passive */
-static int want_threads;          /* llfc_conv2d_set_threads(); 0 = OpenMP's default */
-static int omp_default;           /* OpenMP's thread count when loaded */
-static void (*p_omp_set_num_threads)(int);
-static int (*p_omp_get_max_threads)(void);
 static char load_err[256];
 
 static int load(void)
 {
     if (loaded) return loaded > 0 ? 0 : -1;
     loaded = -1;
-    void *gomp = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);   /* already loaded? */
-    int setwait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && !gomp;
-    if (gomp) dlclose(gomp);
-    if (setwait) setenv("OMP_WAIT_POLICY", "passive", 1);
-    void *h = dlopen(LIBDNNL, RTLD_NOW | RTLD_LOCAL);
-    if (setwait) unsetenv("OMP_WAIT_POLICY");
-    if (!h) {
-        snprintf(load_err, sizeof load_err, "%s", dlerror());
-        return -1;
-    }
-#define LOAD(f) if (!(*(void **)&p_##f = dlsym(h, #f))) { \
-        snprintf(load_err, sizeof load_err, "%s: no symbol %s", LIBDNNL, #f); return -1; }
+    if (llfc_dnnl_load() < 0) return -1;
+#define LOAD(f) if (!(*(void **)&p_##f = llfc_dnnl_sym(#f))) { \
+        snprintf(load_err, sizeof load_err, "oneDNN: no symbol %s", #f); return -1; }
     DNNL_FUNCS(LOAD)
 #undef LOAD
-    /* libgomp, loaded with libdnnl: the thread count of its parallel regions */
-    *(void **)&p_omp_set_num_threads = dlsym(h, "omp_set_num_threads");
-    *(void **)&p_omp_get_max_threads = dlsym(h, "omp_get_max_threads");
-    if (p_omp_get_max_threads) omp_default = p_omp_get_max_threads();
-    if (want_threads > 0 && p_omp_set_num_threads) p_omp_set_num_threads(want_threads);
-    omp_passive = setwait;
     loaded = 1;
     return 0;
 }
@@ -127,8 +93,6 @@ static int load(void)
 #define dnnl_memory_desc_equal p_dnnl_memory_desc_equal
 #define dnnl_memory_desc_get_size p_dnnl_memory_desc_get_size
 #define dnnl_reorder_primitive_desc_create p_dnnl_reorder_primitive_desc_create
-#define dnnl_version p_dnnl_version
-#define dnnl_get_effective_cpu_isa p_dnnl_get_effective_cpu_isa
 
 enum { KIND_FWD, KIND_BWD_DATA, KIND_BWD_WEIGHTS };
 enum { MAXARGS = 4, NENTRIES = 48 };
@@ -164,6 +128,7 @@ static int state;                 /* 0 untried, 1 ready, -1 unavailable */
 static centry table[NENTRIES];
 static unsigned long clock_;
 static int layout = LLFC_CONV_DNNL_BLOCKED;
+static int made_for;              /* the thread count of the cached primitives */
 /* The inner (blocked) buffers of every entry live in one scratch area, used by
  * one call at a time, so the cache holds no activations: it grows to the
  * largest call's needs. */
@@ -172,17 +137,29 @@ static size_t scratch_size;
 
 #define TRY(call) do { if ((call) != dnnl_success) goto fail; } while (0)
 
+static void entry_free(centry *e);
+
+/* Ready to run on this thread: loaded, and the primitives made for the
+ * thread count that oneDNN uses now (their scratch and work split depend on
+ * it, so the cache is dropped when it changed). */
 static int init(void)
 {
-    if (state) return state > 0 ? 0 : -1;
-    state = -1;
-    if (load() < 0) return -1;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
-    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
-        dnnl_engine_destroy(engine);
-        return -1;
+    if (!state) {
+        state = -1;
+        if (load() < 0) return -1;
+        if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return -1;
+        if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+            dnnl_engine_destroy(engine);
+            return -1;
+        }
+        state = 1;
     }
-    state = 1;
+    if (state < 0) return -1;
+    int nt = llfc_dnnl_enter();
+    if (nt != made_for) {
+        for (int i = 0; i < NENTRIES; i++) entry_free(&table[i]);
+        made_for = nt;
+    }
     return 0;
 }
 
@@ -435,27 +412,8 @@ int llfc_conv_dnnl_layout(int which)
     return 0;
 }
 
-/* Primitives are made for a thread count (their scratch and work split
- * depend on it), so the cache is dropped when it changes. */
-void llfc_conv_dnnl_set_threads(int n)
-{
-    pthread_mutex_lock(&lock);
-    if (n != want_threads) {
-        for (int i = 0; i < NENTRIES; i++) entry_free(&table[i]);
-        want_threads = n;
-        if (loaded > 0 && p_omp_set_num_threads && (n > 0 || omp_default > 0))
-            p_omp_set_num_threads(n > 0 ? n : omp_default);
-    }
-    pthread_mutex_unlock(&lock);
-}
-
-int llfc_conv_dnnl_get_threads(void)
-{
-    pthread_mutex_lock(&lock);
-    int rc = load() == 0 && p_omp_get_max_threads ? p_omp_get_max_threads() : 0;
-    pthread_mutex_unlock(&lock);
-    return rc;
-}
+void llfc_conv_dnnl_set_threads(int n) { llfc_dnnl_set_threads(n); }
+int llfc_conv_dnnl_get_threads(void) { return llfc_dnnl_get_threads(); }
 
 void llfc_conv_dnnl_release(void)
 {
@@ -468,30 +426,10 @@ void llfc_conv_dnnl_release(void)
 
 const char *llfc_conv_dnnl_info(void)
 {
-    static char buf[320];
     pthread_mutex_lock(&lock);
     int rc = load();
     pthread_mutex_unlock(&lock);
-    if (rc < 0) {
-        snprintf(buf, sizeof buf, "oneDNN not loaded: %s", load_err);
-        return buf;
-    }
-    const dnnl_version_t *v = dnnl_version();
-    const char *isa;
-    switch (dnnl_get_effective_cpu_isa()) {
-    case dnnl_cpu_isa_sse41: isa = "sse41"; break;
-    case dnnl_cpu_isa_avx: isa = "avx"; break;
-    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
-    case dnnl_cpu_isa_avx512_mic: case dnnl_cpu_isa_avx512_mic_4ops: isa = "avx512_mic"; break;
-    case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
-    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
-    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
-    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
-    default: isa = "?"; break;
-    }
-    snprintf(buf, sizeof buf, "oneDNN %d.%d.%d (%s, OpenMP %s)", v->major, v->minor, v->patch, isa,
-             omp_passive ? "wait policy passive" : "wait policy from the environment");
-    return buf;
+    return rc < 0 && load_err[0] ? load_err : llfc_dnnl_info();
 }
 
 #else /* !LLFC_HAVE_DNNL */

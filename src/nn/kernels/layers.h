@@ -95,6 +95,15 @@ void llfc_conv2d_set_chunk(size_t floats);
 /* Output size along one axis, or -1 (with a message) if the kernel does not fit. */
 int llfc_conv2d_outsize(int H, int R, int stride, int pad);
 
+/* The im2col unfolding itself (for fits over conv patches): one sample
+ * x [C, H, W] into columns [off, off + P*Q) of col (rows of ld floats),
+ * row (c*R + r)*S + s holding x[c, p*stride - pad + r, q*stride - pad + s]
+ * at column off + p*Q + q (0 outside the image), so that the conv's output
+ * at (p, q) is weight [K, C*R*S] @ that column.  P, Q must be the output
+ * size llfc_conv2d_outsize gives (not checked). */
+void llfc_im2col(float *col, size_t ld, size_t off, const float *x, int C, int H, int W, int R, int S, int stride,
+                 int pad, int P, int Q);
+
 /* Scratch floats needed by forward and backward for this shape (0 if the
  * shape is invalid). */
 size_t llfc_conv2d_worksize(int N, int C, int H, int W, int K, int R, int S,
