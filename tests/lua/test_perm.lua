@@ -283,6 +283,50 @@ T.section("ste, sinkhorn, commutativity", function()
   T.ok(sl.steps == 8 and sl.objective_name == "loss", "the loss objective runs epochs x batches steps")
 end)
 
+-- the new matchers from Lua: progress(done, total, what) per step, a false
+-- return stops them, and a real SIGINT returns the answer so far with
+-- interrupted = true, the interrupt consumed
+T.section("ste, sinkhorn, commutativity: progress and Ctrl-C", function()
+  local a, b = nn.mlp{8, 24, 16, 3, seed = 4}, nn.mlp{8, 24, 16, 3, seed = 5}
+  local ds = data.blobs{n = 200, dim = 8, classes = 3, seed = 2}
+  local calls, last = 0, nil
+  local _, st = perm.ste_match(a, b, ds, {epochs = 2, batch = 50, progress = function(d, t, w) calls = calls + 1; last = {d, t, w} end})
+  T.ok(calls == 8 and last[1] == 8 and last[2] == 8 and type(last[3]) == "string" and st.interrupted == false,
+       "ste_match calls progress(done, total, what) once per step (8 steps)", calls .. " calls")
+  calls = 0
+  local _, ss = perm.sinkhorn_match(a, b, {steps = 12, progress = function(d, t, w) calls = calls + 1; last = {d, t, w} end})
+  T.ok(calls == 12 and last[1] == 12 and last[2] == 12 and ss.interrupted == false,
+       "sinkhorn_match calls progress once per step (12 steps)", calls .. " calls")
+  T.raises(function() perm.ste_match(a, b, ds, {epochs = 1, batch = 50, progress = function() return false end}) end,
+           "interrupted", "ste_match: progress returning false stops with 'interrupted'")
+  T.raises(function() perm.sinkhorn_match(a, b, {steps = 5, progress = function() error("boom") end}) end, "boom",
+           "sinkhorn_match: an error in the progress callback is reported")
+  local function ctrl_c()
+    os.execute("(sleep 0.05; kill -INT $PPID) &")
+    local t0 = os.clock()
+    while os.clock() - t0 < 5 do end
+  end
+  local sent = false
+  local function once() if not sent then sent = true; ctrl_c() end end
+  local q, sq = perm.ste_match(a, b, ds, {epochs = 3, batch = 50, seed = 2, progress = once})
+  local q1 = perm.ste_match(a, b, ds, {steps = 1, batch = 50, seed = 2})
+  T.ok(sq.interrupted == true and sq.steps == 1 and q == q1, "Ctrl-C in ste_match returns the projection of step 1",
+       tostring(sq.interrupted) .. ", " .. sq.steps)
+  sent = false
+  local r, sr = perm.sinkhorn_match(a, b, {steps = 50, progress = once})
+  local r1 = perm.sinkhorn_match(a, b, {steps = 1})
+  T.ok(sr.interrupted == true and sr.steps == 1 and r == r1, "Ctrl-C in sinkhorn_match projects the matrices of step 1",
+       tostring(sr.interrupted) .. ", " .. sr.steps)
+  sent = false
+  local c, sc = perm.commutativity_match(a, b, ds, {seed = 3, progress = once})
+  local Jc = 0
+  for _, l in ipairs(metrics.commutativity(a, c:apply(b), ds).layers) do Jc = Jc + l.num end
+  T.ok(sc.interrupted == true and sc.J_final <= sc.J_init and math.abs(Jc - sc.J_final) <= 1e-5 * sc.J_init,
+       "Ctrl-C in commutativity_match returns the permutation so far, its J reported", tostring(sc.interrupted))
+  local _, s3 = perm.commutativity_match(a, b, ds, {seed = 3})
+  T.ok(s3.interrupted == false and s3.J_final <= sc.J_final, "the interrupt was consumed: the next call runs to the end")
+end)
+
 T.section("Perm files", function()
   local net = nn.mlp{6, 10, 8, 3, seed = 1}
   local p = perm.random(net, 4)
