@@ -7,6 +7,11 @@
 -- |(W_A - W_B')(H_A - H_B')|^2 (on the test samples, and on the samples the
 -- data-driven matchers use).
 --   llfc lua/experiments/matchers.lua [--methods weight,commutativity] [--resnet 0] [--quick]
+-- With --aggregate DIR1,DIR2,... it runs nothing: it reads the CSV files of
+-- earlier runs (one per seed pair) and prints the mean and standard deviation
+-- over them of every summary measure, the verdict on the means (with the
+-- number of runs in which the best method beats the runner-up), and draws the
+-- interpolations and J per layer with error bars of one SD.
 local dir = (arg and arg[0] or ""):match("^(.*[/\\])") or "./"
 local E = dofile(dir .. "common.lua")
 local C = dofile(dir .. "cnn_common.lua")
@@ -29,11 +34,186 @@ local extra = {
   {"res-test", "number", 1000, "the conv pair's test images"},
   {"res-match", "number", 256, "the conv pair: samples for activation and commutativity matching"},
   {"downsample", "number", 2, "the conv pair: average-pool the images by this factor"},
+  {"aggregate", "string", nil, "DIR1,DIR2,...: no run; mean and std over earlier runs' outputs"},
 }
 -- --quick: the MLP on spirals (common.lua), a tiny ResNet-20 on 7x7 images
 local QUICK = { ["n-match"] = 300, ["ste-epochs"] = 1, ["sk-steps"] = 40, ["res-epochs"] = 1, ["res-train"] = 256,
                 ["res-test"] = 128, ["res-match"] = 48, downsample = 4, batch = 32 }
 local about = "every matching method on an independent pair: barrier, LLFC, commutativity and J"
+
+-- ---- --aggregate: mean and std over the outputs of earlier runs ------------------
+local function read_csv(path)
+  local f = io.open(path, "r")
+  if not f then error("--aggregate: cannot read " .. path, 0) end
+  local headers, rows = nil, {}
+  for line in f:lines() do
+    local cells = {}
+    for c in (line .. ","):gmatch("([^,]*),") do cells[#cells + 1] = c end
+    if not headers then headers = cells
+    else
+      local r = {}
+      for j, h in ipairs(headers) do r[h] = tonumber(cells[j]) or cells[j] end
+      rows[#rows + 1] = r
+    end
+  end
+  f:close()
+  return rows, headers
+end
+
+local function mean_sd(v)
+  local n, s = #v, 0
+  for _, x in ipairs(v) do s = s + x end
+  local m = s / n
+  if n < 2 then return m, 0 / 0 end
+  local q = 0
+  for _, x in ipairs(v) do q = q + (x - m) ^ 2 end
+  return m, math.sqrt(q / (n - 1))
+end
+
+local function aggregate(o)
+  local dirs = {}
+  for d in o.aggregate:gmatch("[^,]+") do dirs[#dirs + 1] = d end
+  E.mkdir(o.out)
+  o.t0 = os.time()
+  local runs = {}
+  for k, d in ipairs(dirs) do
+    runs[k] = { summary = read_csv(d .. "/summary.csv"), curves = read_csv(d .. "/curves.csv"),
+                layers = read_csv(d .. "/layers.csv") }
+  end
+  -- nets and methods in the order of the first run
+  local order, seen = {}, {}
+  for _, r in ipairs(runs[1].summary) do
+    if not seen[r.net .. "/" .. r.method] then
+      seen[r.net .. "/" .. r.method] = true
+      order[#order + 1] = { net = r.net, method = r.method }
+    end
+  end
+  local function pick(rows, net, method)
+    for _, r in ipairs(rows) do if r.net == net and r.method == method then return r end end
+  end
+  local function endpoint(rows, net, method, al)
+    for _, r in ipairs(rows) do
+      if r.net == net and r.method == method and math.abs(r.alpha - al) < 1e-9 then return r.err end
+    end
+  end
+  local M = { "seconds", "barrier_err", "barrier_loss", "err_mid", "loss_mid", "mean_1-cos_a=0.50", "mean_Dist_com",
+              "mean_Dist_W", "mean_Dist_H(l>1)", "J_test", "J_match" }
+  local headers, rows, stats = { "net", "method", "n", "err_A", "err_B" }, {}, {}
+  for _, m in ipairs(M) do headers[#headers + 1] = m; headers[#headers + 1] = m .. "_std" end
+  for _, om in ipairs(order) do
+    local row = { om.net, om.method, 0 }
+    local ea, eb, per = {}, {}, {}
+    for _, run in ipairs(runs) do
+      local s = pick(run.summary, om.net, om.method)
+      if s then
+        ea[#ea + 1] = endpoint(run.curves, om.net, om.method, 1)
+        eb[#eb + 1] = endpoint(run.curves, om.net, om.method, 0)
+        for _, m in ipairs(M) do per[m] = per[m] or {}; per[m][#per[m] + 1] = s[m] end
+      end
+    end
+    row[3] = #ea
+    row[4], row[5] = (mean_sd(ea)), (mean_sd(eb))
+    stats[om.net .. "/" .. om.method] = per
+    for _, m in ipairs(M) do
+      local mu, sd = mean_sd(per[m] or {})
+      row[#row + 1] = mu; row[#row + 1] = sd
+    end
+    rows[#rows + 1] = row
+  end
+  E.table(o, "summary_seeds", string.format("per method, mean and std (n - 1) over %d runs: matcher time (s), barrier, "
+          .. "error and loss at alpha 0.5, mean 1 - cos_alpha, Dist_com, Dist_W, Dist_H, J (test, matching samples)", #runs),
+          { headers = headers, rows = rows })
+  -- the same, compact: mean +- std of the headline measures
+  local function pm(v, fmt)
+    local mu, sd = mean_sd(v or {})
+    if sd ~= sd then return string.format(fmt, mu) end
+    return string.format(fmt .. " +- " .. fmt, mu, sd)
+  end
+  local crows = {}
+  for _, om in ipairs(order) do
+    local per = stats[om.net .. "/" .. om.method]
+    crows[#crows + 1] = { om.net, om.method, pm(per.seconds, "%.1f"), pm(per.barrier_err, "%.4f"),
+                          pm(per.barrier_loss, "%.4f"), pm(per.err_mid, "%.4f"), pm(per["mean_1-cos_a=0.50"], "%.4f"),
+                          pm(per.mean_Dist_com, "%.4f"), pm(per.J_test, "%.4g") }
+  end
+  E.table(o, "summary_seeds_pm", string.format("mean +- std over %d runs", #runs),
+          { headers = { "net", "method", "seconds", "barrier_err", "barrier_loss", "err_mid", "1-cos_a=0.50",
+                        "Dist_com", "J_test" }, rows = crows })
+  -- the verdict on the means; wins = runs in which the best beats the runner-up
+  local MEASURES = { "barrier_err", "barrier_loss", "err_mid", "loss_mid", "mean_1-cos_a=0.50", "mean_Dist_com",
+                     "J_test", "J_match" }
+  local vrows, verdict = {}, {}
+  local nets = {}
+  for _, om in ipairs(order) do if not nets[om.net] then nets[om.net] = true; nets[#nets + 1] = om.net end end
+  for _, net in ipairs(nets) do
+    verdict[net] = {}
+    for _, m in ipairs(MEASURES) do
+      local cand = {}
+      for _, om in ipairs(order) do
+        if om.net == net and om.method ~= "none" then
+          local mu, sd = mean_sd(stats[net .. "/" .. om.method][m])
+          cand[#cand + 1] = { method = om.method, mean = mu, sd = sd, v = stats[net .. "/" .. om.method][m] }
+        end
+      end
+      table.sort(cand, function(x, y) return x.mean < y.mean or (x.mean == y.mean and x.method < y.method) end)
+      local b, r2 = cand[1], cand[2]
+      local wins = 0
+      if r2 then for k = 1, math.min(#b.v, #r2.v) do if b.v[k] < r2.v[k] then wins = wins + 1 end end end
+      local w = stats[net .. "/weight"] and stats[net .. "/weight"][m]
+      local wmu = w and (mean_sd(w)) or 0 / 0
+      vrows[#vrows + 1] = { net, m, b.method, b.mean, b.sd, r2 and r2.method or "-", r2 and r2.mean or 0 / 0,
+                            r2 and r2.sd or 0 / 0, string.format("%d/%d", wins, #b.v), wmu }
+      verdict[net][m] = { best = b.method, mean = b.mean, std = b.sd, runner_up = r2 and r2.method,
+                          runner_up_mean = r2 and r2.mean, runner_up_std = r2 and r2.sd, wins = wins, runs = #b.v,
+                          weight = wmu }
+    end
+  end
+  E.table(o, "verdict_seeds", "the lowest mean of each measure (methods other than none), its std, the runner-up, "
+          .. "the runs in which the best is below the runner-up, and weight matching's mean",
+          { headers = { "net", "measure", "best", "mean", "std", "runner_up", "its_mean", "its_std", "wins",
+                        "weight_matching" }, rows = vrows })
+  -- figures: error along the path and J per weight layer, mean and one SD
+  for _, net in ipairs(nets) do
+    local alphas, sr, jr, groups = {}, {}, {}, {}
+    for _, r in ipairs(runs[1].curves) do if r.net == net and r.method == order[1].method then alphas[#alphas + 1] = r.alpha end end
+    for _, r in ipairs(runs[1].layers) do if r.net == net and r.method == order[1].method then groups[#groups + 1] = string.format("%d (%s)", r.layer, r.weight) end end
+    local k = 0
+    for _, om in ipairs(order) do
+      if om.net == net then
+        k = k + 1
+        local y, sd, jy, jsd = {}, {}, {}, {}
+        for i, al in ipairs(alphas) do
+          local v = {}
+          for _, run in ipairs(runs) do v[#v + 1] = endpoint(run.curves, net, om.method, al) end
+          y[i], sd[i] = mean_sd(v)
+        end
+        for i = 1, #groups do
+          local v = {}
+          for _, run in ipairs(runs) do
+            local c = 0
+            for _, r in ipairs(run.layers) do
+              if r.net == net and r.method == om.method then c = c + 1; if c == i then v[#v + 1] = r.num end end
+            end
+          end
+          jy[i], jsd[i] = mean_sd(v)
+        end
+        if #runs < 2 then sd, jsd = nil, nil end
+        sr[#sr + 1] = { name = om.method, y = y, sd = sd, dashed = k > 6 }
+        jr[#jr + 1] = { name = om.method, y = jy, sd = jsd, dashed = k > 6 }
+      end
+    end
+    E.figure(o, net .. "_seeds_interpolate", { title = string.format("%s: test error along the path, mean and SD over %d runs", net, #runs),
+                                              xlabel = "alpha (1 = A)", ylabel = "test error", x = alphas, series = sr })
+    E.figure(o, net .. "_seeds_J", { title = string.format("%s: |(W_A - W_B')(H_A - H_B')|^2 per weight layer, mean and SD over %d runs", net, #runs),
+                                    xlabel = "weight layer", ylabel = "num", groups = groups, series = jr })
+  end
+  E.finish(o, { runs = dirs, verdict = verdict })
+end
+
+do
+  local o0 = E.options("matchers", about, arg or {}, extra)
+  if o0.aggregate then return aggregate(o0) end
+end
 local o, ds = E.start("matchers", about, arg or {}, extra)
 if o.quick then
   for k, v in pairs(QUICK) do if not o.given[k] then o[k] = v end end

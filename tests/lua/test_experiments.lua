@@ -288,6 +288,18 @@ T.section("matchers.lua", function()
   T.ok(js:find('"verdict"', 1, true) and js:find('"J_sweeps"', 1, true), "summary.json has the verdict and J per sweep")
   local ok2 = run("matchers.lua", "--quick --no-view --methods weight,magic --out " .. sh_quote(out))
   T.ok(not ok2, "an unknown method is an error")
+  -- --aggregate over two copies of the run: the means are the run's values, the stds 0
+  local agg = tmp .. "/matchers_agg"
+  local ok3, code3 = run("matchers.lua", "--no-view --aggregate " .. sh_quote(out .. "," .. out) .. " --out " .. sh_quote(agg))
+  T.ok(ok3, "matchers --aggregate exits 0", "exit " .. tostring(code3))
+  local ms = csv(agg .. "/summary_seeds.csv")
+  local mc = ms and find(ms, { net = "mlp", method = "commutativity" })
+  T.ok(mc and c and mc.n == 2 and math.abs(mc.J_test - c.J_test) <= 1e-6 * c.J_test and mc.J_test_std == 0
+       and math.abs(mc.barrier_err - c.barrier_err) < 1e-9, "the aggregate's mean is the run's value and its std 0")
+  T.ok(is_svg(agg .. "/mlp_seeds_interpolate.svg") and is_svg(agg .. "/resnet20_seeds_J.svg")
+       and csv(agg .. "/verdict_seeds.csv") ~= nil, "the aggregate draws its figures and writes the verdict")
+  T.ok(not run("matchers.lua", "--no-view --aggregate " .. sh_quote(tmp .. "/nowhere") .. " --out " .. sh_quote(agg)),
+       "--aggregate of a missing directory is an error")
 end)
 
 T.section("feature_merge.lua", function()
