@@ -283,6 +283,21 @@ T.section("ste, sinkhorn, commutativity", function()
   T.ok(sl.steps == 8 and sl.objective_name == "loss", "the loss objective runs epochs x batches steps")
 end)
 
+-- a ResNet-20 through its permutation spec (residual groups, shortcuts):
+-- each new matcher finds a planted permutation
+T.section("ste, sinkhorn, commutativity on a ResNet-20", function()
+  local a = nn.resnet20{width = 1, norm = "ln", classes = 3, input = {1, 8, 8}, seed = 5}
+  local p = perm.random(a, 3)
+  local b = p:inverse():apply(a)
+  local x = tensor.randn{100, 1, 8, 8}
+  local ds = data.from_tensors(x, a:forward(x):argmax(2), {classes = 3})
+  local q, st = perm.commutativity_match(a, b, x, {seed = 1})
+  T.ok(q == p and st.J_final == 0, "commutativity_match keeps the planted permutation of a ResNet-20")
+  T.ok(perm.sinkhorn_match(a, b, {steps = 60}) == p, "sinkhorn_match (weight objective, from M = I) recovers it")
+  local r, sr = perm.ste_match(a, b, ds, {epochs = 2, batch = 50})
+  T.ok(r == p and sr.steps == 4, "ste_match recovers it (4 steps)")
+end)
+
 -- the new matchers from Lua: progress(done, total, what) per step, a false
 -- return stops them, and a real SIGINT returns the answer so far with
 -- interrupted = true, the interrupt consumed
