@@ -179,7 +179,7 @@ local function aggregate(o)
     for _, r in ipairs(runs[1].layers) do if r.net == net and r.method == order[1].method then groups[#groups + 1] = string.format("%d (%s)", r.layer, r.weight) end end
     local k = 0
     for _, om in ipairs(order) do
-      if om.net == net then
+      if om.net == net and om.method ~= "none" then
         k = k + 1
         local y, sd, jy, jsd = {}, {}, {}, {}
         for i, al in ipairs(alphas) do
@@ -202,10 +202,24 @@ local function aggregate(o)
         jr[#jr + 1] = { name = om.method, y = jy, sd = jsd, dashed = k > 6 }
       end
     end
-    E.figure(o, net .. "_seeds_interpolate", { title = string.format("%s: test error along the path, mean and SD over %d runs", net, #runs),
+    -- (none is left out: its barrier and J are an order of magnitude above every method's)
+    E.figure(o, net .. "_seeds_interpolate", { title = string.format("%s: test error along the path after each matching, mean and SD over %d runs", net, #runs),
                                               xlabel = "alpha (1 = A)", ylabel = "test error", x = alphas, series = sr })
     E.figure(o, net .. "_seeds_J", { title = string.format("%s: |(W_A - W_B')(H_A - H_B')|^2 per weight layer, mean and SD over %d runs", net, #runs),
                                     xlabel = "weight layer", ylabel = "num", groups = groups, series = jr })
+    local bm, by, bsd, ly, lsd = {}, {}, {}, {}, {}
+    for _, om in ipairs(order) do
+      if om.net == net and om.method ~= "none" then
+        local per = stats[net .. "/" .. om.method]
+        bm[#bm + 1] = om.method
+        by[#bm], bsd[#bm] = mean_sd(per.barrier_err)
+        ly[#bm], lsd[#bm] = mean_sd(per.barrier_loss)
+      end
+    end
+    if #runs < 2 then bsd, lsd = nil, nil end
+    E.figure(o, net .. "_seeds_barrier", { title = string.format("%s: barrier after each matching, mean and SD over %d runs", net, #runs),
+                                          xlabel = "method", ylabel = "barrier", groups = bm,
+                                          series = { { name = "error", y = by, sd = bsd }, { name = "loss", y = ly, sd = lsd, dashed = true } } })
   end
   E.finish(o, { runs = dirs, verdict = verdict })
 end
