@@ -273,6 +273,9 @@ T.section("matchers.lua", function()
     end
   end
   T.ok(all, "one summary row and one saved Perm per net and method, barriers as fractions")
+  local rr, mr = find(rows, { net = "resnet20", method = "weight" }), find(rows, { net = "mlp", method = "weight" })
+  T.ok(rr and frac(rr.barrier_err_reset_bn) and mr and tostring(mr.barrier_err_reset_bn):find("nan", 1, true) ~= nil,
+       "the BatchNorm ResNet has the barrier with its statistics reset, the MLP none")
   local n, w = find(rows, { net = "mlp", method = "none" }), find(rows, { net = "mlp", method = "weight" })
   local c = find(rows, { net = "mlp", method = "commutativity" })
   T.ok(n and w and w.barrier_err < n.barrier_err, "weight matching lowers the MLP barrier")
