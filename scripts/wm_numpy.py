@@ -28,7 +28,7 @@ M64 = (1 << 64) - 1
 
 
 class Rng:
-    """llfc_rng: xoshiro256** seeded by splitmix64 (src/core.c)."""
+    """llfc_rng: xoshiro256** seeded by splitmix64 (src/core/core.c)."""
 
     def __init__(self, seed):
         x = seed & M64

@@ -168,14 +168,12 @@ function E.mkdir(dir)
   if not ok then error("cannot create directory " .. dir, 0) end
 end
 
--- JSON through cJSON (NaN and inf become null) and files written atomically
--- (a temporary file, then rename): the view module's primitives
-local VC = package.loaded["llfc.view.c"]
-E.json = function(v) return VC.json(v) end
+-- the JSON text of a value (llfc.json: cJSON)
+E.json = llfc.json
 
+-- write a text file atomically (llfc.write: temporary file, fsync, rename); raises on failure
 function E.write(path, text)
-  assert(VC.write(path, text))
-  return path
+  return assert(llfc.write(path, text))
 end
 
 -- ---- tables ------------------------------------------------------------------------
@@ -210,17 +208,11 @@ function E.format_table(t)
   return table.concat(lines, "\n")
 end
 
+-- the CSV text of a table (llfc.csv: the core's writer)
 function E.csv(t)
-  local lines = { table.concat(t.headers, ",") }
-  for _, r in ipairs(t.rows) do
-    local s = {}
-    for j = 1, #t.headers do
-      local v = r[j]
-      s[j] = type(v) == "number" and string.format("%.9g", v) or tostring(v)
-    end
-    lines[#lines + 1] = table.concat(s, ",")
-  end
-  return table.concat(lines, "\n") .. "\n"
+  local rows = { t.headers }
+  for i, r in ipairs(t.rows) do rows[i + 1] = r end
+  return llfc.csv(rows)
 end
 
 -- print a table with a title and save it as out/NAME.csv

@@ -6,6 +6,7 @@
 -- with the merge's gap and the N-model LLFC; then stitching and principal
 -- angles of the first pair.
 --   llfc lua/experiments/landscape.lua [--models 5] [--grid 21] [--curve-epochs 3] [--quick] [--help]
+--   llfc lua/experiments/landscape.lua --nets a.safetensors,b.safetensors,c.safetensors   (networks trained elsewhere)
 local dir = (arg and arg[0] or ""):match("^(.*[/\\])") or "./"
 local E = dofile(dir .. "common.lua")
 
@@ -20,10 +21,14 @@ local o, ds = E.start("landscape", "planes, curves and merges of independently t
     {"align-iter", "number", 100, "rounds / Frank-Wolfe steps of perm.align_many"},
     {"stitch-epochs", "number", 1, "epochs of training of each stitching layer"},
     {"stitch-lr", "number", 0.01, "learning rate of the stitching layers"},
-    {"k", "number", 10, "dimension of the subspaces of the principal angles"} })
+    {"k", "number", 10, "dimension of the subspaces of the principal angles"},
+    {"nets", "string", nil, "comma-separated model files to study instead of training networks (at least 3)"} })
 if o.quick and not o.given.grid then o.grid = 7 end
 if o.quick and not o.given.models then o.models = 4 end
-local N = math.floor(o.models)
+local files = {}
+if o.nets then for f in o.nets:gmatch("[^,]+") do files[#files + 1] = f end end
+local N = o.nets and #files or math.floor(o.models)
+if o.nets and N < 3 then error("--nets: need at least 3 model files (the plane takes three), got " .. N, 0) end
 if N < 3 then error("--models: need at least 3 networks (the plane takes three)", 0) end
 local widths = E.widths(o, ds)
 local s1 = math.floor(o.seeds[1])
@@ -32,10 +37,21 @@ local view_on = o.view or nil
 -- ---- N independent networks -----------------------------------------------------------------------
 local nets = {}
 for i = 1, N do
-  local s = s1 + i - 1
-  E.log(o, string.format("training network %d of %d (seed %d)", i, N, s))
-  nets[i] = E.mlp(widths, s)
-  nets[i]:train(ds.train, E.train_opts(o, { seed = s }))
+  if o.nets then
+    E.log(o, string.format("loading network %d of %d from %s", i, N, files[i]))
+    local net, err = nn.load(files[i])
+    if not net then error("--nets: " .. err, 0) end
+    local head = function(n) return (tostring(n):match("^[^\n]*")) end
+    if i > 1 and head(net) ~= head(nets[1]) then
+      error("--nets: " .. files[i] .. " is not the architecture of " .. files[1], 0)
+    end
+    nets[i] = net
+  else
+    local s = s1 + i - 1
+    E.log(o, string.format("training network %d of %d (seed %d)", i, N, s))
+    nets[i] = E.mlp(widths, s)
+    nets[i]:train(ds.train, E.train_opts(o, { seed = s }))
+  end
 end
 local errs = {}
 for i = 1, N do errs[i] = nets[i]:eval(ds.test).err end

@@ -28,6 +28,15 @@ function M.install(llfc, checkarg)
   end
   local C = assert(package.loaded["llfc.curve.c"], "llfc.landscape needs the llfc binary or module")
 
+  -- an error raised by a call inside fname, as fname's own: the position
+  -- inside this file dropped, the inner function's name ("eval: ...") kept
+  -- after fname's
+  local function own_error(fname, err)
+    local msg = tostring(err):gsub("^%[llfc%] ", ""):gsub("^[%w_.]+:%d+: ", "")
+    if msg:sub(1, #fname + 1) == fname .. ":" or msg == "interrupted" then return msg end
+    return fname .. ": " .. msg
+  end
+
   -- nn.curve(a, b, ds [, {kind = "bezier", bends = 1, epochs, lr, seed, ...}]) -> curve, history
   function nn.curve(a, b, ds, opts)
     local fname = "nn.curve"
@@ -94,14 +103,20 @@ function M.install(llfc, checkarg)
     elseif type(cuts) ~= "table" then
       error(fname .. ": option 'layers' must be a list of layers (0 the input, then 1..N or names)", 2)
     end
-    local ea, eb = a:eval(ds), b:eval(ds)
+    local function eval(net, which)
+      local ok, ev = pcall(net.eval, net, ds)
+      if not ok then error(own_error(fname, which and (which .. ": " .. tostring(ev)) or ev), 0) end
+      return ev
+    end
+    local ea, eb = eval(a, "network a"), eval(b, "network b")
     local r = { kind = "stitch", n = #ds, total = #ds, complete = false, trained = train_ds ~= nil,
                 err_a = ea.err, err_b = eb.err, loss_a = ea.loss, loss_b = eb.loss, layers = {} }
     local t0 = os.clock()
     local v = opts.view and view
     if v then v.begin("stitch", opts.title or "stitching: A's layers up to the cut, then B's") end
     local function fail(err)
-      if v then v.finish(r, tostring(err)) end
+      err = own_error(fname, err)
+      if v then v.finish(r, err) end
       error(err, 0)
     end
     local R = package.loaded["llfc.results"] or require("llfc.results")
@@ -116,14 +131,16 @@ function M.install(llfc, checkarg)
         e.note = tostring(s):gsub("^nn%.stitch: ", "")
       else
         e.layer, e.name, e.width = cut.layer, cut.name, cut.width
-        local ev = s:eval(ds)
+        local okv, ev = pcall(eval, s)
+        if not okv then fail(ev) end
         e.err, e.loss = ev.err, ev.loss
         if train_ds then
           local okt, h = pcall(s.train, s, train_ds, topts)
           if not okt then fail(h) end
           local p = s:params()
           local st = nn.stitch(a, b, cut.layer, { weight = p["stitch.weight"], bias = p["stitch.bias"] })
-          local ev2 = st:eval(ds)
+          local okv2, ev2 = pcall(eval, st)
+          if not okv2 then fail(ev2) end
           e.err_trained, e.loss_trained = ev2.err, ev2.loss
           e.train_loss = h.epochs[#h.epochs] and h.epochs[#h.epochs].loss or nil
           if h.interrupted then r.interrupted = true end

@@ -35,9 +35,17 @@ local function keys_sorted(t)
 end
 
 -- a typo in an options table raises at the caller's line, naming the option meant
-local function typos(opts, fname)
-  local ok, err = pcall(C.checkopts, opts, fname)
-  if not ok then error((tostring(err):gsub("^%[llfc%] [^:]+:%d+: ", "")), 3) end
+-- (as: the function whose option list it is, when fname calls it for another)
+local function typos(opts, fname, as)
+  if type(opts) ~= "table" then
+    error(string.format("%s: options must be a table, got %s", fname, type(opts)), 3)
+  end
+  local ok, err = pcall(C.checkopts, opts, as or fname)
+  if not ok then
+    local msg = tostring(err):gsub("^%[llfc%] [^:]+:%d+: ", "")
+    if as then msg = fname .. msg:sub(#as + 1) end
+    error(msg, 3)
+  end
 end
 
 local function warn(self, fmt, ...)
@@ -336,6 +344,7 @@ local function status_of(done, last, i)
 end
 
 function Sweep:levels()
+  if getmetatable(self) ~= SweepMT then error("Sweep:levels: call it as S:levels()", 2) end
   local g = graph_of(self)
   local order, lv = g:order(), g:levels()
   local done, last = scan(self, true)
@@ -601,7 +610,10 @@ end
 
 function M.summary(rows, opts)
   if type(rows) ~= "table" then error("sweep.summary: expected a list of rows", 2) end
-  opts = opts or {}
+  for i, r in ipairs(rows) do
+    if type(r) ~= "table" then error(string.format("sweep.summary: row %d is a %s, not a row table", i, type(r)), 2) end
+  end
+  if opts == nil then opts = {} end
   typos(opts, "sweep.summary")
   local by = opts.by or {}
   if type(by) == "string" then by = { by } end
@@ -672,24 +684,26 @@ end
 
 -- ---- plots of a summary: the view's "series" kind (lines against a
 -- parameter, error bars of one standard deviation) -----------------------------------------
-function M.series(s, opts)
-  if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.series: expected a summary (sweep.summary)", 2) end
-  opts = opts or {}
-  typos(opts, "sweep.series")
+-- the series of a summary; errors name fname (sweep.series, or sweep.plot)
+local function series(s, opts, fname, lvl)
+  lvl = lvl or 2
+  if type(s) ~= "table" or s.kind ~= "summary" then error(fname .. ": expected a summary (sweep.summary)", lvl) end
+  if opts == nil then opts = {} end
+  typos(opts, fname, fname ~= "sweep.series" and "sweep.series" or nil)
   local x = opts.x or s.by[1]
   local y = opts.y or s.values[1]
-  if not x then error("sweep.series: the summary has no parameter to put on the x axis (sweep.summary{by = ...})", 2) end
-  if not y then error("sweep.series: the summary has no value to plot", 2) end
+  if not x then error(fname .. ": the summary has no parameter to put on the x axis (sweep.summary{by = ...})", lvl) end
+  if not y then error(fname .. ": the summary has no value to plot", lvl) end
   local found = false
   for _, v in ipairs(s.values) do found = found or v == y end
-  if not found then error(string.format("sweep.series: y = '%s' is not a value of the summary", y), 2) end
+  if not found then error(string.format(fname .. ": y = '%s' is not a value of the summary", y), lvl) end
   local key = opts.series
   if key == nil then
     for _, b in ipairs(s.by) do if b ~= x then key = b; break end end
   end
   local order, by, nmax = {}, {}, 0
   for _, g in ipairs(s.groups) do
-    if type(g[x]) ~= "number" then error(string.format("sweep.series: x = '%s' must be a numeric parameter", x), 2) end
+    if type(g[x]) ~= "number" then error(string.format(fname .. ": x = '%s' must be a numeric parameter", x), lvl) end
     local sk = key and tostring(g[key]) or y
     local ser = by[sk]
     if not ser then
@@ -707,6 +721,8 @@ function M.series(s, opts)
   return r
 end
 
+function M.series(s, opts) return series(s, opts, "sweep.series") end
+
 local function view_module(fname)
   local V = package.loaded["llfc.view"] or rawget(_G, "view")
   if not V then error(fname .. ": needs the view module", 3) end
@@ -722,41 +738,48 @@ local function split_opts(opts)
 end
 
 function M.plot(s, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("sweep.plot: options must be a table, got " .. type(opts), 2) end
   local so, vo = split_opts(opts)
-  local r = M.series(s, so)
+  local r = series(s, so, "sweep.plot", 3)
   return view_module("sweep.plot").plot(r, vo)
 end
 
-local function csv_cell(v)
-  if type(v) == "number" then return (v ~= v) and "" or string.format("%.9g", v) end
-  local s = tostring(v == nil and "" or v)
-  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
+-- CSV through llfc.csv and atomic files through llfc.write, the library's
+-- one writer of each (nil cells: row.n)
+local function checkpath(path, fname, what)
+  if type(path) ~= "string" or path == "" or path:find("\0", 1, true) then
+    error(string.format("%s: %s (a non-empty file name), got %s", fname, what,
+      type(path) == "string" and string.format("%q", path) or type(path)), 3)
+  end
 end
 
-local function summary_csv(s)
+local function write_csv(path, rows)
+  local L = llfc_table()
+  return L.write(path, L.csv(rows))
+end
+
+local function summary_rows(s)
   local head = {}
   for _, b in ipairs(s.by) do head[#head + 1] = b end
   for _, h in ipairs({ "value", "mean", "std", "min", "max", "count", "n" }) do head[#head + 1] = h end
-  local lines = { table.concat(head, ",") }
+  local rows = { head }
   for _, g in ipairs(s.groups) do
     for _, v in ipairs(s.values) do
-      local st, r = g[v], {}
-      for _, b in ipairs(s.by) do r[#r + 1] = csv_cell(g[b]) end
-      for _, x in ipairs({ v, st.mean, st.std, st.min, st.max, st.count, g.n }) do r[#r + 1] = csv_cell(x) end
-      lines[#lines + 1] = table.concat(r, ",")
+      local st, r = g[v], { n = 0 }
+      local function add(x) r.n = r.n + 1; r[r.n] = x end
+      for _, b in ipairs(s.by) do add(g[b]) end
+      for _, x in ipairs({ v, st.mean, st.std, st.min, st.max, st.count, g.n }) do add(x) end
+      rows[#rows + 1] = r
     end
   end
-  return table.concat(lines, "\n") .. "\n"
+  return rows
 end
 
 function M.save(s, path, opts)
-  if type(path) ~= "string" then error("sweep.save: expected a path (.csv, or a figure: .svg, .pdf, .png, .json)", 2) end
+  checkpath(path, "sweep.save", "expected a path (.csv, or a figure: .svg, .pdf, .png, .json)")
   if type(s) ~= "table" or s.kind ~= "summary" then error("sweep.save: expected a summary (sweep.summary)", 2) end
   if path:match("%.csv$") then
-    local ok, msg = C.write(path, summary_csv(s))
-    if not ok then return nil, msg end
-    return path
+    return write_csv(path, summary_rows(s))
   end
   local so, vo = split_opts(opts)
   return view_module("sweep.save").save(M.series(s, so), path, vo)
@@ -765,7 +788,7 @@ end
 -- the done rows as CSV: id, each parameter, each scalar output, seconds, host, rank
 function Sweep:csv(path)
   if getmetatable(self) ~= SweepMT then error("Sweep:csv: call it as S:csv(path)", 2) end
-  if type(path) ~= "string" then error("Sweep:csv: expected a path", 2) end
+  checkpath(path, "Sweep:csv", "expected a path")
   local rows = self:rows()
   local pk, ok_, seenp, seeno = {}, {}, {}, {}
   for _, r in ipairs(rows) do
@@ -778,17 +801,17 @@ function Sweep:csv(path)
   for _, k in ipairs(pk) do head[#head + 1] = k end
   for _, k in ipairs(ok_) do head[#head + 1] = seenp[k] and ("out." .. k) or k end
   for _, k in ipairs({ "seconds", "host", "rank" }) do head[#head + 1] = k end
-  local lines = { table.concat(head, ",") }
+  local out = { head }
   for _, r in ipairs(rows) do
-    local c = { csv_cell(r.id) }
-    for _, k in ipairs(pk) do c[#c + 1] = csv_cell((r.params or {})[k]) end
-    for _, k in ipairs(ok_) do c[#c + 1] = csv_cell((r.out or {})[k]) end
-    c[#c + 1], c[#c + 2], c[#c + 3] = csv_cell(r.seconds), csv_cell(r.host), csv_cell(r.rank)
-    lines[#lines + 1] = table.concat(c, ",")
+    local c = { n = 0 }
+    local function add(x) c.n = c.n + 1; c[c.n] = x end
+    add(r.id)
+    for _, k in ipairs(pk) do add((r.params or {})[k]) end
+    for _, k in ipairs(ok_) do add((r.out or {})[k]) end
+    add(r.seconds); add(r.host); add(r.rank)
+    out[#out + 1] = c
   end
-  local okw, msg = C.write(path, table.concat(lines, "\n") .. "\n")
-  if not okw then return nil, msg end
-  return path
+  return write_csv(path, out)
 end
 
 -- ---- where this process runs -------------------------------------------------------------

@@ -5,6 +5,8 @@
 -- into a figure that the terminal canvas and cairo both draw.
 local C = assert(package.loaded["llfc.view.c"], "llfc.view needs the llfc binary or module")
 local F = require "llfc.figures"
+-- CSV through llfc.csv, the core's writer (the llfc table, once it is complete)
+local function lib() return package.loaded.llfc end
 local M = {}
 
 local fmt3 = F.fmt3
@@ -496,20 +498,6 @@ function M.live(fn, title)
 end
 
 -- ---- export ---------------------------------------------------------------------------
-local function csvval(v)
-  if v == nil then return "" end
-  if type(v) == "number" then
-    if v ~= v then return "nan" end
-    if math.type(v) == "integer" then return tostring(v) end
-    if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
-    return string.format("%.10g", v)
-  end
-  if type(v) == "boolean" then return tostring(v) end
-  local s = tostring(v)
-  if s:find('[,"\r\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
-
 local function csv_rows(r, kind, row)
   if kind == "interpolate" then
     row("alpha", "err", "loss")
@@ -628,13 +616,7 @@ local function csv_table(r, kind, is_list, labels)
       end)
     end
   end
-  local out = {}
-  for i, rw in ipairs(rows) do
-    local cells = {}
-    for j = 1, rw.n do cells[j] = csvval(rw[j]) end
-    out[i] = table.concat(cells, ",")
-  end
-  return table.concat(out, "\n") .. "\n"
+  return lib().csv(rows)
 end
 
 M.csv = function(r, opts)
@@ -681,6 +663,9 @@ end
 
 local FORMATS = { svg = true, pdf = true, png = true, csv = true, json = true }
 
+-- a file that cannot be written: nil and a message naming view.save
+local function failed(err) return "view.save: " .. (tostring(err):gsub("^save: ", "")) end
+
 function M.save(r, path, opts)
   local kind, is_list = check_result("view.save", r)
   if type(path) ~= "string" then
@@ -695,14 +680,14 @@ function M.save(r, path, opts)
     opts = check_opts("view.save", opts, 3)
     local data = ext == "csv" and csv_table(r, kind, is_list, opts.labels) or C.json(r)
     if ext == "json" then data = data .. "\n" end
-    local ok, err = C.write(path, data)
-    if not ok then return nil, err end
+    local ok, err = lib().write(path, data)
+    if not ok then return nil, failed(err) end
     return path
   end
   local fig, eo = export_figure("view.save", r, opts)
   eo.format = ext
   local ok, err = C.export(fig, path, eo)
-  if not ok then return nil, err end
+  if not ok then return nil, failed(err) end
   return path
 end
 

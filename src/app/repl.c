@@ -29,7 +29,7 @@
 #include <readline/readline.h>
 
 #include "core/core.h"
-#include "lua/lbind.h"
+#include "lua/llfclib.h"
 
 #define PROMPT1 "llfc> "
 #define PROMPT2 "...> "
@@ -153,9 +153,20 @@ static int own_frame(const char *s, size_t n)
     return 0;
 }
 
-/* In the REPL, a traceback that only shows the typed line itself is noise:
- * print the message alone.  Otherwise print everything but the final
- * "[C]: in ?". */
+/* Is this traceback line inside llfc itself: C, or a Lua module embedded in
+ * llfc ("[llfc] llfc.view:212: ...") or the tail calls into one? */
+static int library_frame(const char *s, size_t n)
+{
+    static const char *pats[] = {"\t[C]", "\t[llfc] ", "\t(...tail calls...)", NULL};
+    for (int i = 0; pats[i]; i++)
+        if (n >= strlen(pats[i]) && !memcmp(s, pats[i], strlen(pats[i]))) return 1;
+    return 0;
+}
+
+/* In the REPL, a traceback that only shows the typed line itself and llfc's
+ * own frames (an error raised by llfc's C or embedded Lua code on bad
+ * arguments) is noise: print the message alone.  Otherwise print everything
+ * but the final "[C]: in ?". */
 static void print_error(const char *msg)
 {
     const char *tb = strstr(msg, "\nstack traceback:\n");
@@ -166,7 +177,7 @@ static void print_error(const char *msg)
         while (*p) {
             const char *e = strchr(p, '\n');
             size_t n = e ? (size_t)(e - p) : strlen(p);
-            if (!own_frame(p, n) && !(n > 4 && !memcmp(p, "\t[C]", 4))) useful = 1;
+            if (!own_frame(p, n) && !library_frame(p, n)) useful = 1;
             p += n + (e != NULL);
         }
         if (!useful) keep = tb - msg;
@@ -270,18 +281,25 @@ lua_State *llfc_repl_newstate(void)
 
 /* ---- evaluating one statement ------------------------------------------------ */
 
-/* print(...) of the values on the stack above `base`, run protected since
- * __tostring may fail */
+/* print(...) of the values on the stack, run protected since __tostring may
+ * fail.  Values are separated by tabs, as print does; when one of them takes
+ * several lines (a network, a result table) each value starts on a line of
+ * its own instead, so that two multi-line values are not joined by a tab. */
 static int print_values(lua_State *L)
 {
-    int n = lua_gettop(L);
+    int n = lua_gettop(L), multiline = 0;
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        multiline |= memchr(s, '\n', len) != NULL;
+        lua_replace(L, i);
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {
         size_t len;
-        const char *s = luaL_tolstring(L, i, &len);
-        lua_pop(L, 1);
-        if (i > 1) luaL_addchar(&b, '\t');
+        const char *s = lua_tolstring(L, i, &len);
+        if (i > 1) luaL_addchar(&b, multiline ? '\n' : '\t');
         luaL_addlstring(&b, s, len);
     }
     luaL_addchar(&b, '\n');

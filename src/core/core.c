@@ -1,14 +1,12 @@
-/* core.c - errors, allocation, interruption, llfc_parallel_for, the PRNG, files. */
+/* core.c - errors, allocation, interruption, llfc_parallel_for, the PRNG (atomic files: file.c). */
 #include "core/core.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,8 +36,44 @@ int llfc_adderr(const char *fmt, ...)
 
 const char *llfc_errmsg(void) { return errbuf; }
 
+/* ---- allocation under a cap ---------------------------------------------------
+ * One allocation may not exceed the cap: the machine's physical memory, or
+ * LLFC_MAX_ALLOC (bytes, with an optional K, M, G or T suffix).  A larger
+ * request (a tensor of 2^40 floats) is an error at once instead of an attempt
+ * that the kernel might grant lazily and then kill the process for. */
+static size_t alloc_cap;
+
+size_t llfc_alloc_cap(void)
+{
+    if (alloc_cap) return alloc_cap;
+    size_t cap = 0;
+    const char *env = getenv("LLFC_MAX_ALLOC");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double mul = *end == 'K' || *end == 'k' ? 0x1p10 : *end == 'M' || *end == 'm' ? 0x1p20
+                   : *end == 'G' || *end == 'g' ? 0x1p30 : *end == 'T' || *end == 't' ? 0x1p40 : 1;
+        if (v > 0 && v * mul < 0x1p63) cap = (size_t)(v * mul);
+    }
+    if (!cap) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        cap = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)1 << 34;
+    }
+    alloc_cap = cap;
+    return cap;
+}
+
+static int over_cap(size_t n)
+{
+    if (n <= llfc_alloc_cap()) return 0;
+    llfc_seterr("out of memory: %.4g GB asked in one piece, more than the cap of %.4g GB "
+                "(the physical memory, or LLFC_MAX_ALLOC)", (double)n / 0x1p30, (double)llfc_alloc_cap() / 0x1p30);
+    return 1;
+}
+
 void *llfc_malloc(size_t n)
 {
+    if (over_cap(n)) return NULL;
     void *p = malloc(n ? n : 1);
     if (!p) llfc_seterr("out of memory (%zu bytes)", n);
     return p;
@@ -51,9 +85,18 @@ void *llfc_calloc(size_t count, size_t size)
         llfc_seterr("out of memory (size overflow)");
         return NULL;
     }
+    if (over_cap(count * size)) return NULL;
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) llfc_seterr("out of memory (%zu bytes)", count * size);
     return p;
+}
+
+void *llfc_realloc(void *p, size_t n)
+{
+    if (over_cap(n)) return NULL;
+    void *q = realloc(p, n ? n : 1);
+    if (!q) llfc_seterr("out of memory (%zu bytes)", n);
+    return q;
 }
 
 void *llfc_mallocarray(size_t count, size_t size)
@@ -71,10 +114,17 @@ volatile sig_atomic_t llfc_interrupt_flag = 0;
 
 void llfc_interrupt_clear(void) { llfc_interrupt_flag = 0; }
 
-int llfc_check_interrupt(void)
+int llfc_check_interrupt(void) { return llfc_progress_stop(NULL, NULL, 0, 0, NULL); }
+
+int llfc_progress_stop(llfc_progress_fn fn, void *ud, double done, double total, const char *what)
 {
     if (llfc_interrupt_flag) return llfc_seterr("interrupted");
-    return 0;
+    if (!fn) return 0;
+    int r = fn(ud, done, total, what);
+    if (r == 0) return 0;
+    if (r > 0 || llfc_interrupt_flag) return llfc_seterr("interrupted");
+    if (!errbuf[0]) llfc_seterr("progress callback failed");
+    return -1;
 }
 
 /* ---- parallel for: the calling thread plus one pthread --------------------- */
@@ -174,83 +224,4 @@ double llfc_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* ---- atomic file writing ---------------------------------------------------- */
-FILE *llfc_afile_open(llfc_afile *a, const char *path)
-{
-    size_t n = strlen(path);
-    a->f = NULL;
-    a->path = path;
-    if (!(a->tmp = llfc_malloc(n + 16))) return NULL;
-    memcpy(a->tmp, path, n);
-    memcpy(a->tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(a->tmp);
-    if (fd < 0) {
-        llfc_seterr("%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(a->tmp);
-        a->tmp = NULL;
-        return NULL;
-    }
-    mode_t mask = umask(0); /* mkstemp makes 0600; give what fopen would */
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */ }
-    if (!(a->f = fdopen(fd, "wb"))) {
-        llfc_seterr("%s: %s", path, strerror(errno));
-        close(fd);
-        unlink(a->tmp);
-        free(a->tmp);
-        a->tmp = NULL;
-    }
-    return a->f;
-}
-
-int llfc_afile_commit(llfc_afile *a, int ok)
-{
-    int err = 0;
-    if (!a->f) return -1;
-    if (ok && fflush(a->f) != 0) { ok = 0; err = errno; }
-    if (fclose(a->f) != 0 && ok) { ok = 0; err = errno; }
-    a->f = NULL;
-    if (ok && rename(a->tmp, a->path) != 0) {
-        err = errno;
-        llfc_seterr("%s: cannot rename the temporary file: %s", a->path, strerror(err));
-        ok = -1;
-    }
-    if (ok != 1) {
-        unlink(a->tmp);
-        if (ok == 0 && err) llfc_seterr("%s: write failed: %s", a->path, strerror(err));
-        else if (ok == 0 && !*llfc_errmsg()) llfc_seterr("%s: write failed", a->path);
-    }
-    free(a->tmp);
-    a->tmp = NULL;
-    return ok == 1 ? 0 : -1;
-}
-
-int llfc_write_file_atomic(const char *path, const char *data, size_t len)
-{
-    llfc_afile a;
-    FILE *f = llfc_afile_open(&a, path);
-    if (!f) return -1;
-    llfc_seterr("%s: write failed", path);
-    return llfc_afile_commit(&a, fwrite(data, 1, len, f) == len);
-}
-
-FILE *llfc_fopen_read(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        llfc_seterr("%s: cannot open: %s", path, strerror(e));
-        errno = e;
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        llfc_seterr("%s: is a directory, not a file", path);
-        errno = EISDIR;
-        return NULL;
-    }
-    return f;
 }

@@ -34,24 +34,37 @@ const char *llfc_errmsg(void);
 int llfc_adderr(const char *fmt, ...) LLFC_PRINTF(1, 2);
 
 /* Checked allocation helpers: on failure they record "out of memory (N bytes)"
- * and return NULL.  Sizes are checked for overflow. */
+ * and return NULL.  Sizes are checked for overflow, and one allocation may
+ * not exceed llfc_alloc_cap(): the physical memory, or LLFC_MAX_ALLOC bytes
+ * (K, M, G, T suffixes) when that is set. */
 void *llfc_malloc(size_t n);
 void *llfc_calloc(size_t count, size_t size);
 void *llfc_mallocarray(size_t count, size_t size);
+void *llfc_realloc(void *p, size_t n); /* p is kept on failure */
 void llfc_free(void *p);
+size_t llfc_alloc_cap(void);
 
 /* ---- interruption (Ctrl-C) ----------------------------------------------- */
 extern volatile sig_atomic_t llfc_interrupt_flag;
 static inline int llfc_interrupted(void) { return llfc_interrupt_flag != 0; }
 void llfc_interrupt_clear(void);
-/* Convenience: if interrupted, record "interrupted" and return -1, else 0. */
+/* llfc_progress_stop without a callback: if interrupted, record
+ * "interrupted" and return -1, else 0. */
 int llfc_check_interrupt(void);
 
 /* ---- progress reporting ---------------------------------------------------
  * Long computations take an optional progress callback.  `done` of `total`
- * units finished; `what` says what is computing.  Returning non-zero asks the
- * computation to stop (it then fails with "interrupted"). */
+ * units finished; `what` says what is computing.  The callback returns 0 to go
+ * on, LLFC_PROGRESS_STOP to ask the computation to stop, or
+ * LLFC_PROGRESS_FAILED after recording its own error with llfc_seterr(). */
 typedef int (*llfc_progress_fn)(void *ud, double done, double total, const char *what);
+enum { LLFC_PROGRESS_FAILED = -1, LLFC_PROGRESS_STOP = 1 };
+/* The one way a long computation polls between units of work: Ctrl-C first,
+ * then the callback (fn may be NULL).  Returns 0 to go on, or -1 with the
+ * reason recorded: "interrupted" for Ctrl-C or a callback asking to stop, the
+ * callback's own message when it failed.  A computation that keeps a partial
+ * result on Ctrl-C tells that case apart with llfc_interrupted(). */
+int llfc_progress_stop(llfc_progress_fn fn, void *ud, double done, double total, const char *what);
 
 /* ---- the one BLAS shim (llfc_gemm), its backends and threads: gemm.h ---- */
 #include "core/gemm.h"
@@ -81,15 +94,19 @@ double llfc_rng_normal(llfc_rng *r);
 /* Fisher-Yates shuffle of an int64 array. */
 void llfc_rng_shuffle(llfc_rng *r, int64_t *a, int64_t n);
 
-/* ---- atomic file writing ---------------------------------------------------
- * Every file llfc writes goes to a temporary file in the same directory and is
- * renamed over the target only when everything was written, so a failure or an
- * interruption never leaves a truncated file behind:
+/* ---- atomic file writing (file.c) --------------------------------------------
+ * Every file llfc writes goes to a temporary file PATH.tmp.PID.XXXXXX in the
+ * same directory, is flushed to the disk (fsync) and renamed over the target
+ * only when everything was written (then the directory is synced), so a
+ * failure, an interruption, a killed process or a power cut never leaves a
+ * truncated file behind:
  *     llfc_afile a;
  *     FILE *f = llfc_afile_open(&a, path);      // NULL + error
  *     ok = fwrite(...) == n && ...;
- *     return llfc_afile_commit(&a, ok);         // flush, close, rename or remove
- * The new file gets the usual 0666 & ~umask permissions. */
+ *     return llfc_afile_commit(&a, ok);         // flush, sync, close, rename or remove
+ * The new file gets the usual 0666 & ~umask permissions.  A successful commit
+ * also removes the temporary files of earlier saves of the same path whose
+ * process no longer runs (llfc_afile_clean). */
 #include <stdio.h>
 typedef struct { FILE *f; char *tmp; const char *path; } llfc_afile;
 FILE *llfc_afile_open(llfc_afile *a, const char *path);
@@ -98,6 +115,10 @@ FILE *llfc_afile_open(llfc_afile *a, const char *path);
 int llfc_afile_commit(llfc_afile *a, int ok);
 /* Write len bytes atomically. */
 int llfc_write_file_atomic(const char *path, const char *data, size_t len);
+/* Remove PATH.tmp.PID.XXXXXX files left next to path by killed saves: only
+ * those whose PID is not a running process (not ours either) and that have
+ * not changed for a minute (a writer in another PID namespace). */
+void llfc_afile_clean(const char *path);
 
 /* Open a file for reading ("rb").  NULL + "PATH: cannot open: REASON", or
  * "PATH: is a directory, not a file", so that no reader mistakes a directory

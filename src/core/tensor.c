@@ -38,11 +38,10 @@ llfc_tensor *llfc_tensor_new(int ndim, const int64_t *size)
         n *= size[d];
         nz *= size[d] ? size[d] : 1;
     }
-    /* refuse more than the machine's memory (checked for big tensors only) */
-    long pages = n > ((int64_t)1 << 24) ? sysconf(_SC_PHYS_PAGES) : 0, psz = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && psz > 0 && (double)n * sizeof(float) > (double)pages * (double)psz) {
-        llfc_seterr("tensor too large: %lld elements (%.1f GB) exceed the machine's memory (%.1f GB)",
-                    (long long)n, n * 4.0 / 1e9, (double)pages * psz / 1e9);
+    /* refuse more than one allocation may take (llfc_alloc_cap) */
+    if ((double)n * sizeof(float) > (double)llfc_alloc_cap()) {
+        llfc_seterr("tensor too large: %lld elements (%.1f GB) exceed the allocation cap of %.1f GB "
+                    "(the physical memory, or LLFC_MAX_ALLOC)", (long long)n, n * 4.0 / 1e9, (double)llfc_alloc_cap() / 1e9);
         return NULL;
     }
     llfc_tensor *t = llfc_calloc(1, sizeof *t);

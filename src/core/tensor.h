@@ -93,7 +93,6 @@ llfc_tensor *llfc_tensor_binop_scalar(int op, const llfc_tensor *a, float s, int
 int llfc_tensor_binop_(int op, llfc_tensor *a, const llfc_tensor *b, float alpha);
 int llfc_tensor_binop_scalar_(int op, llfc_tensor *a, float s);
 llfc_tensor *llfc_tensor_unary(int op, const llfc_tensor *a);
-int llfc_tensor_unary_(int op, llfc_tensor *a);
 /* Masks: 1.0f where the comparison holds, else 0.0f. */
 llfc_tensor *llfc_tensor_cmp(int op, const llfc_tensor *a, const llfc_tensor *b);
 llfc_tensor *llfc_tensor_cmp_scalar(int op, const llfc_tensor *a, float s);

@@ -390,16 +390,6 @@ llfc_tensor *llfc_tensor_unary(int op, const llfc_tensor *a)
     return r;
 }
 
-int llfc_tensor_unary_(int op, llfc_tensor *a)
-{
-    int direct;
-    float *x = inplace_begin(a, &direct);
-    if (!x) return -1;
-    kernel_unary(op, x, llfc_tensor_numel(a));
-    inplace_end(a, x, direct);
-    return 0;
-}
-
 static inline float cmp1(int op, float x, float y)
 {
     switch (op) {

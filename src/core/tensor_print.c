@@ -1,38 +1,15 @@
 /* tensor_print.c - text forms of a tensor: the one-line summary used by
  * tostring() and the abbreviated value listing used by t:print(). */
 #include "core/tensor.h"
+#include "core/strbuf.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EDGE 3        /* values shown at each end of an abbreviated dimension */
 #define ABBREV_ABOVE 8
-
-/* A growing string buffer; on allocation failure it stops growing and
- * remembers the failure. */
-typedef struct { char *s; size_t len, cap; int failed; } sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) LLFC_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) { b->failed = 1; return; }
-        if ((size_t)n < b->cap - b->len) { b->len += (size_t)n; return; }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->failed = 1; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-}
 
 static void fmt_value(char *buf, size_t n, float v)
 {
@@ -89,26 +66,26 @@ static int value_width(const llfc_tensor *t)
 }
 
 /* One row (the last dimension) at the multi-index idx (idx[last] ignored). */
-static void format_row(sbuf *b, const llfc_tensor *t, int64_t *idx, int w)
+static void format_row(llfc_strbuf *b, const llfc_tensor *t, int64_t *idx, int w)
 {
     int last = t->ndim - 1;
     int64_t n = t->size[last];
     for (int64_t j = 0; j < n; j++) {
-        if (hidden(n, j)) { sb_printf(b, " %*s", w, "..."); j = n - EDGE - 1; continue; }
+        if (hidden(n, j)) { llfc_strbuf_printf(b, " %*s", w, "..."); j = n - EDGE - 1; continue; }
         idx[last] = j;
         char v[32];
         fmt_value(v, sizeof v, *llfc_tensor_ptr(t, idx));
-        sb_printf(b, "%s%*s", j ? " " : "", w, v);
+        llfc_strbuf_printf(b, "%s%*s", j ? " " : "", w, v);
     }
-    sb_printf(b, "\n");
+    llfc_strbuf_printf(b, "\n");
 }
 
 /* A matrix (the last two dimensions) at idx. */
-static void format_matrix(sbuf *b, const llfc_tensor *t, int64_t *idx, int w)
+static void format_matrix(llfc_strbuf *b, const llfc_tensor *t, int64_t *idx, int w)
 {
     int64_t n = t->size[t->ndim - 2];
     for (int64_t i = 0; i < n; i++) {
-        if (hidden(n, i)) { sb_printf(b, "%*s\n", w, "..."); i = n - EDGE - 1; continue; }
+        if (hidden(n, i)) { llfc_strbuf_printf(b, "%*s\n", w, "..."); i = n - EDGE - 1; continue; }
         idx[t->ndim - 2] = i;
         format_row(b, t, idx, w);
     }
@@ -116,16 +93,16 @@ static void format_matrix(sbuf *b, const llfc_tensor *t, int64_t *idx, int w)
 
 char *llfc_tensor_format(const llfc_tensor *t)
 {
-    sbuf b = {0};
+    llfc_strbuf b = LLFC_STRBUF_INIT;
     int64_t idx[LLFC_MAXDIM] = {0};
     char shape[96];
     int64_t numel = llfc_tensor_numel(t);
     if (numel == 0) {
-        sb_printf(&b, "[empty Tensor %s float32]\n", llfc_tensor_shape_str(t, shape, sizeof shape));
+        llfc_strbuf_printf(&b, "[empty Tensor %s float32]\n", llfc_tensor_shape_str(t, shape, sizeof shape));
     } else if (t->ndim == 0) {
         char v[32];
         fmt_value(v, sizeof v, *llfc_tensor_data(t));
-        sb_printf(&b, "%s\n[Tensor scalar float32]\n", v);
+        llfc_strbuf_printf(&b, "%s\n[Tensor scalar float32]\n", v);
     } else {
         int w = value_width(t);
         if (t->ndim == 1) format_row(&b, t, idx, w);
@@ -137,13 +114,13 @@ char *llfc_tensor_format(const llfc_tensor *t)
                 int skip = 0;
                 for (int d = 0; d < lead; d++) skip |= (int)hidden(t->size[d], idx[d]);
                 if (!skip) {
-                    sb_printf(&b, "(");
-                    for (int d = 0; d < lead; d++) sb_printf(&b, "%lld,", (long long)idx[d] + 1);
-                    sb_printf(&b, ".,.) =\n");
+                    llfc_strbuf_printf(&b, "(");
+                    for (int d = 0; d < lead; d++) llfc_strbuf_printf(&b, "%lld,", (long long)idx[d] + 1);
+                    llfc_strbuf_printf(&b, ".,.) =\n");
                     format_matrix(&b, t, idx, w);
-                    sb_printf(&b, "\n");
+                    llfc_strbuf_printf(&b, "\n");
                 } else if (!prev_skip) {
-                    sb_printf(&b, "...\n\n");
+                    llfc_strbuf_printf(&b, "...\n\n");
                 }
                 prev_skip = skip;
                 int d;
@@ -156,12 +133,9 @@ char *llfc_tensor_format(const llfc_tensor *t)
                     if (hidden(t->size[e], idx[e]) && idx[e] > EDGE) idx[e] = t->size[e] - EDGE;
             }
         }
-        sb_printf(&b, "[Tensor %s float32]\n", llfc_tensor_shape_str(t, shape, sizeof shape));
+        llfc_strbuf_printf(&b, "[Tensor %s float32]\n", llfc_tensor_shape_str(t, shape, sizeof shape));
     }
-    if (b.failed) {
-        free(b.s);
-        llfc_seterr("out of memory formatting a tensor");
-        return NULL;
-    }
-    return b.s;
+    char *text = llfc_strbuf_take(&b, NULL);
+    if (!text) llfc_seterr("out of memory formatting a tensor");
+    return text;
 }

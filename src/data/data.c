@@ -177,18 +177,6 @@ int llfc_dataset_stats(const llfc_dataset *ds, int per_channel, float *mean, flo
     return nch;
 }
 
-int llfc_dataset_validate(const llfc_dataset *ds)
-{
-    for (int64_t i = 0; i < ds->n; i++)
-        if (ds->y[i] < 0 || ds->y[i] >= ds->nclasses)
-            return llfc_seterr("label %d of sample %lld out of range [0, %d)", ds->y[i], (long long)i + 1, ds->nclasses);
-    for (int64_t i = 0; i < ds->n * ds->dim; i++)
-        if (!isfinite(ds->x[i]))
-            return llfc_seterr("input %lld of sample %lld is not finite", (long long)(i % ds->dim) + 1,
-                               (long long)(i / ds->dim) + 1);
-    return 0;
-}
-
 llfc_dataset *llfc_dataset_concat(llfc_dataset *const *parts, int nparts)
 {
     if (nparts < 1) { llfc_seterr("concat: no datasets"); return NULL; }
@@ -272,8 +260,8 @@ unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max)
         if (n == cap) {
             if (cap >= max + 1) break;
             size_t nc = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            unsigned char *nb = realloc(buf, nc);
-            if (!nb) { free(buf); gzclose(g); llfc_seterr("out of memory (%zu bytes)", nc); return NULL; }
+            unsigned char *nb = llfc_realloc(buf, nc);
+            if (!nb) { free(buf); gzclose(g); return NULL; }
             buf = nb;
             cap = nc;
         }

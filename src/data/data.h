@@ -66,10 +66,8 @@ llfc_dataset *llfc_dataset_normalized(const llfc_dataset *ds, const float *mean,
 /* Per-feature or per-channel statistics: mean[k], std[k] (population std)
  * over all samples, k < nch where nch = c for images (per channel) else 1. */
 int llfc_dataset_stats(const llfc_dataset *ds, int per_channel, float *mean, float *std);
-/* Check every label is in [0, nclasses) and every input finite. */
-int llfc_dataset_validate(const llfc_dataset *ds);
 
-/* ---- synthetic sets (src/synth.c) ------------------------------------------
+/* ---- synthetic sets (src/data/synth.c) ------------------------------------------
  * All seeded with llfc_rng; sample i has label i % classes (balanced).
  * blobs:   `classes` Gaussian clusters in `dim` dimensions; centres uniform in
  *          [-4, 4]^dim (drawn first), points = centre + noise * N(0, I).
@@ -91,7 +89,7 @@ int llfc_data_missing(void);
  * the (decompressed) size. */
 unsigned char *llfc_data_readfile(const char *path, size_t *len, size_t max);
 
-/* IDX (MNIST format, src/idx.c): images idx3 (magic 0x00000803, n, rows,
+/* IDX (MNIST format, src/data/idx.c): images idx3 (magic 0x00000803, n, rows,
  * cols, big-endian u32, then n*rows*cols unsigned bytes) and labels idx1
  * (0x00000801, n, then n bytes).  Raw or gzip'd.  nclasses > 0: labels must
  * be below it (an error names the first bad one); nclasses == 0: max label
@@ -104,7 +102,7 @@ llfc_dataset *llfc_idx_parse(const unsigned char *img, size_t img_len, const cha
 /* dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] with 10 classes. */
 llfc_dataset *llfc_idx_load_dir(const char *dir, int test);
 
-/* CIFAR-10 binary batches (src/cifar.c): records of 1 label byte (0..9) and
+/* CIFAR-10 binary batches (src/data/cifar.c): records of 1 label byte (0..9) and
  * 3072 pixel bytes (1024 red, 1024 green, 1024 blue, each 32x32 row-major).
  * A file whose size is not a multiple of 3073 or is empty is malformed. */
 llfc_dataset *llfc_cifar_parse(const unsigned char *buf, size_t len, const char *name);
@@ -113,7 +111,7 @@ llfc_dataset *llfc_cifar_load(const char *const *paths, int npaths);
 /* dir/data_batch_1.bin .. data_batch_5.bin (test = 0) or dir/test_batch.bin. */
 llfc_dataset *llfc_cifar10_load_dir(const char *dir, int test);
 
-/* .npy arrays (read with llfc_npy_load, src/npy.c): x [n, ...] (any dtype
+/* .npy arrays (read with llfc_npy_load, src/io/npy.c): x [n, ...] (any dtype
  * npy.c reads; [n, c, h, w] is kept as an image shape, [n, h, w] as the
  * grayscale image shape 1 x h x w) times `scale`, and
  * y [n] (or [n, 1]) of integer class indices, 0-based as numpy/PyTorch
@@ -123,7 +121,7 @@ llfc_dataset *llfc_npy_dataset(const char *x_path, const char *y_path, int nclas
 /* Concatenate datasets with the same dim (classes = max). */
 llfc_dataset *llfc_dataset_concat(llfc_dataset *const *parts, int nparts);
 
-/* ---- augmentation (src/augment.c) ---------------------------------------------
+/* ---- augmentation (src/data/augment.c) ---------------------------------------------
  * The standard CIFAR augmentation on images stored channel-first: a random
  * crop of the image zero-padded by `pad` pixels on each side (the crop has
  * the image's size, as torchvision's RandomCrop(h, padding = pad)) and, with

@@ -3,6 +3,7 @@
  * in safetensors.h.  Byte order is handled explicitly (little-endian on disk
  * whatever the host). */
 #include "io/safetensors.h"
+#include "core/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -364,81 +365,54 @@ llfc_st_file *llfc_st_read(const char *path)
 }
 
 /* ---- writing ----------------------------------------------------------------- */
-typedef struct { char *s; size_t n, cap; int oom; } sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
+/* The JSON header through cJSON, padded with spaces to a multiple of 8 bytes
+ * (the data then starts 8-aligned).  Sizes and offsets are integers below
+ * 2^53, which cJSON prints exactly. */
+static char *header_json(const llfc_st_file *f, size_t *len)
 {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 256);
-        while (nc < b->n + n + 1) nc *= 2;
-        char *p = realloc(b->s, nc);
-        if (!p) { b->oom = 1; return; }
-        b->s = p;
-        b->cap = nc;
+    cJSON *root = cJSON_CreateObject(), *meta = NULL;
+    int ok = root != NULL;
+    if (ok && f->nmeta) ok = (meta = cJSON_AddObjectToObject(root, "__metadata__")) != NULL;
+    for (int i = 0; ok && i < f->nmeta; i++)
+        ok = cJSON_AddStringToObject(meta, f->meta_keys[i], f->meta_values[i]) != NULL;
+    uint64_t off = 0;
+    for (int i = 0; ok && i < f->n; i++) {
+        const llfc_tensor *t = f->tensors[i].t;
+        uint64_t bytes = (uint64_t)llfc_tensor_numel(t) * (f->tensors[i].i64 ? 8 : 4);
+        cJSON *e = cJSON_AddObjectToObject(root, f->tensors[i].name), *shape, *offs;
+        ok = e && cJSON_AddStringToObject(e, "dtype", f->tensors[i].i64 ? "I64" : "F32") &&
+             (shape = cJSON_AddArrayToObject(e, "shape")) && (offs = cJSON_AddArrayToObject(e, "data_offsets"));
+        for (int d = 0; ok && d < t->ndim; d++) ok = cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->size[d]));
+        ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off)) &&
+             cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + bytes)));
+        off += bytes;
     }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_json(sbuf *b, const char *s)
-{
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') { esc[0] = '\\'; esc[1] = (char)*p; sb_put(b, esc, 2); }
-        else if (*p < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", *p); sb_put(b, esc, 6); }
-        else sb_put(b, (const char *)p, 1);
-    }
-    sb_put(b, "\"", 1);
+    char *js = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!js) { llfc_seterr("out of memory building the header"); return NULL; }
+    llfc_strbuf h = LLFC_STRBUF_INIT;
+    llfc_strbuf_puts(&h, js);
+    cJSON_free(js);
+    llfc_strbuf_spaces(&h, (int)((8 - h.len % 8) % 8));
+    char *out = llfc_strbuf_take(&h, len);
+    if (!out) llfc_seterr("out of memory building the header");
+    return out;
 }
 
 int llfc_st_write(const char *path, const llfc_st_file *f)
 {
-    sbuf h = {0};
-    char num[64];
-    sb_str(&h, "{");
-    if (f->nmeta) {
-        sb_str(&h, "\"__metadata__\":{");
-        for (int i = 0; i < f->nmeta; i++) {
-            if (i) sb_str(&h, ",");
-            sb_json(&h, f->meta_keys[i]);
-            sb_str(&h, ":");
-            sb_json(&h, f->meta_values[i]);
-        }
-        sb_str(&h, "}");
-    }
-    uint64_t off = 0;
-    for (int i = 0; i < f->n; i++) {
-        const llfc_tensor *t = f->tensors[i].t;
-        if (f->nmeta || i) sb_str(&h, ",");
-        sb_json(&h, f->tensors[i].name);
-        sb_str(&h, f->tensors[i].i64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
-        for (int d = 0; d < t->ndim; d++) {
-            snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t->size[d]);
-            sb_str(&h, num);
-        }
-        uint64_t bytes = (uint64_t)llfc_tensor_numel(t) * (f->tensors[i].i64 ? 8 : 4);
-        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-                 (unsigned long long)(off + bytes));
-        sb_str(&h, num);
-        off += bytes;
-    }
-    sb_str(&h, "}");
-    while (h.n % 8) sb_str(&h, " ");
-    if (h.oom) { free(h.s); return llfc_seterr("out of memory building the header"); }
+    size_t hlen;
+    char *hdr = header_json(f, &hlen);
+    if (!hdr) return -1;
 
     /* temp file in the same directory, then rename */
     llfc_afile af;
     FILE *fp = llfc_afile_open(&af, path);
-    if (!fp) { free(h.s); return -1; }
+    if (!fp) { free(hdr); return -1; }
     unsigned char len8[8];
-    for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.n >> (8 * k));
-    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(h.s, 1, h.n, fp) == h.n;
-    free(h.s);
+    for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
+    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(hdr, 1, hlen, fp) == hlen;
+    free(hdr);
     float chunk[1024];
     unsigned char bytes[4096];
     for (int i = 0; ok && i < f->n; i++) {

@@ -108,7 +108,7 @@ static int m_nodes(lua_State *L)
 static int m_save(lua_State *L)
 {
     llfc_curve *c = lb_checkcurve(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = lb_checkpath(L, 2);
     if (llfc_curve_save(c, path)) return lb_fail(L, "Curve:save");
     lua_pushboolean(L, 1);
     return 1;

@@ -90,6 +90,45 @@ static int d_from_tensors(lua_State *L)
 }
 
 /* Optional {split = frac, seed =}: replace the dataset on top by {train=, test=}. */
+/* ---- the {train =, test =} pair of the loaders and of split = ---------------------------- */
+#define PAIR_MT "llfc.data.pair"
+
+/* Printed as a summary: one line per dataset, other fields counted. */
+static int pair_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    llfc_strbuf *b = lb_newstrbuf(L);
+    llfc_strbuf_puts(b, "datasets:");
+    static const char *const keys[] = {"train", "test"};
+    for (int k = 0; k < 2; k++) {
+        lua_getfield(L, 1, keys[k]);
+        if (luaL_testudata(L, -1, LLFC_DATASET_MT)) {
+            llfc_strbuf_printf(b, "\n  %-5s  %s", keys[k], luaL_tolstring(L, -1, NULL));
+            lua_pop(L, 1);
+        } else if (!lua_isnil(L, -1)) {
+            llfc_strbuf_printf(b, "\n  %-5s  (a %s)", keys[k], luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    int more = 0;
+    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1))
+        more += !(lua_type(L, -2) == LUA_TSTRING && (!strcmp(lua_tostring(L, -2), "train") || !strcmp(lua_tostring(L, -2), "test")));
+    if (more) llfc_strbuf_printf(b, "\n  (+%d more field%s)", more, more == 1 ? "" : "s");
+    lb_pushstrbuf(L, b, 0);
+    return 1;
+}
+
+/* Push an empty pair table: fill train and test. */
+static void push_pair(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    if (luaL_newmetatable(L, PAIR_MT)) {
+        lua_pushcfunction(L, pair_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+
 static int maybe_split(lua_State *L, int opts, const char *fname)
 {
     lua_Number frac = lb_optnumber(L, opts, "split", -1, fname);
@@ -98,7 +137,7 @@ static int maybe_split(lua_State *L, int opts, const char *fname)
     lua_Integer seed = lb_optinteger(L, opts, "seed", 1, fname);
     llfc_dataset *ds = lb_checkdataset(L, -1), *a, *b;
     if (llfc_dataset_split(ds, frac, (uint64_t)seed, &a, &b)) return lb_error(L, fname);
-    lua_createtable(L, 0, 2);
+    push_pair(L);
     lb_pushdataset(L, a);
     lua_setfield(L, -2, "train");
     lb_pushdataset(L, b);
@@ -164,7 +203,7 @@ static int load_fail(lua_State *L, const char *fname)
 /* data.idx(images_file, labels_file [, {classes = k}]) */
 static int d_idx(lua_State *L)
 {
-    const char *img = luaL_checkstring(L, 1), *lab = luaL_checkstring(L, 2);
+    const char *img = lb_checkpath(L, 1), *lab = lb_checkpath(L, 2);
     static const char *const names[] = {"classes", NULL};
     lb_checktypos(L, 3, names, "data.idx");
     lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.idx");
@@ -178,7 +217,7 @@ static int d_idx(lua_State *L)
 /* data.npy(x_file, y_file [, {classes = k, scale = s}]) */
 static int d_npy(lua_State *L)
 {
-    const char *xp = luaL_checkstring(L, 1), *yp = luaL_checkstring(L, 2);
+    const char *xp = lb_checkpath(L, 1), *yp = lb_checkpath(L, 2);
     static const char *const names[] = {"classes", "scale", NULL};
     lb_checktypos(L, 3, names, "data.npy");
     lua_Integer k = lb_optinteger(L, 3, "classes", 0, "data.npy");
@@ -197,7 +236,7 @@ static int is_dir(const char *p) { return p && access(p, R_OK | X_OK) == 0; }
  * there is none).  Pushes the chosen path. */
 static const char *pick_dir(lua_State *L, int arg, const char *sub, const char *sysdir)
 {
-    if (!lua_isnoneornil(L, arg)) { lua_pushvalue(L, arg); return luaL_checkstring(L, arg); }
+    if (!lua_isnoneornil(L, arg)) { lua_pushvalue(L, arg); return lb_checkpath(L, arg); }
     const char *env = getenv("LLFC_DATA");
     if (env && *env) {
         lua_pushfstring(L, "%s/%s", env, sub);
@@ -222,7 +261,7 @@ static int idx_pair(lua_State *L, const char *fname, const char *sub, const char
         return 2;
     }
     snprintf(tr->name, sizeof tr->name, "%s train", fname + 5);
-    lua_createtable(L, 0, 2);
+    push_pair(L);
     lb_pushdataset(L, tr);
     lua_setfield(L, -2, "train");
     llfc_dataset *te = llfc_idx_load_dir(dir, 1);
@@ -259,7 +298,7 @@ static int d_cifar10(lua_State *L)
     const char *dir = pick_dir(L, 1, "cifar-10-batches-bin", NULL);
     const char *hint = "pass the directory (or set LLFC_DATA) holding the CIFAR-10 binary version "
                        "(cifar-10-binary.tar.gz: data_batch_1.bin .. data_batch_5.bin, test_batch.bin)";
-    lua_createtable(L, 0, 2);
+    push_pair(L);
     for (int test = 0; test <= 1; test++) {
         llfc_dataset *ds = llfc_cifar10_load_dir(dir, test);
         if (!ds) {
@@ -299,7 +338,7 @@ static llfc_st_file **stbox(lua_State *L)
 /* tensors, metadata, names = data.safetensors_read(path) */
 static int d_st_read(lua_State *L)
 {
-    const char *p = luaL_checkstring(L, 1);
+    const char *p = lb_checkpath(L, 1);
     if (access(p, R_OK) != 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "data.safetensors_read: %s: cannot read (missing file?)", p);
@@ -330,7 +369,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 /* data.safetensors_write(path, {name = tensor, ...} [, {key = "value"}]) */
 static int d_st_write(lua_State *L)
 {
-    const char *p = luaL_checkstring(L, 1);
+    const char *p = lb_checkpath(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);

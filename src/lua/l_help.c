@@ -1,396 +1,30 @@
 /* l_help.c - help() and llfc.doc(): documentation from the embedded man page.
  *
- * The man page (man/llfc.1, embedded as llfc_manpage) is the only source of
- * documentation.  An entry is
- *     .TP
- *     .B module.func(args)        or   .B Type:method(args)
- *     text ... (until the next .TP, .SH or .SS)
  * help(x) resolves x (a function, a module table, an object, or a name such
  * as "tensor.new" / "Tensor:mm" / "mm") to entry names by walking the llfc
- * modules and the __index tables of the registered metatables, strips the
- * roff markup and prints the text wrapped to the terminal width.
+ * modules and the __index tables of the registered metatables; the entries
+ * and their text come from src/app/manpage.c.
  */
 #include "lbind.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
-extern const char llfc_manpage[];
+#include "app/manpage.h"
 
-/* ---- a growable string owned by a userdata (freed by __gc on errors) ---- */
 
-typedef struct { char *p; size_t n, cap; } sbuf;
+/* ---- the parsed man page ------------------------------------------------------ */
 
-static int sbuf_gc(lua_State *L)
+static llfc_man man;
+static int man_parsed;
+
+static const llfc_man *manpage(void)
 {
-    sbuf *b = lua_touserdata(L, 1);
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
-    return 0;
+    if (!man_parsed && llfc_man_parse(&man, llfc_manpage) == 0) man_parsed = 1;
+    return &man; /* no entries if memory ran out */
 }
 
-static sbuf *sbuf_new(lua_State *L)
-{
-    sbuf *b = lua_newuserdatauv(L, sizeof *b, 0);
-    memset(b, 0, sizeof *b);
-    if (luaL_newmetatable(L, "llfc.help.buffer")) {
-        lua_pushcfunction(L, sbuf_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return b;
-}
-
-static void sb_addn(sbuf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *p = realloc(b->p, nc);
-        if (!p) return; /* keep what fits; help text is not critical */
-        b->p = p;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-static void sb_add(sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
-static void sb_char(sbuf *b, char c) { sb_addn(b, &c, 1); }
-static void sb_spaces(sbuf *b, int n) { while (n-- > 0) sb_char(b, ' '); }
-
-/* ---- roff to plain text ------------------------------------------------------ */
-
-#define NBSP '\001' /* an unbreakable space inside a word, printed as ' ' */
-
-/* Append the text of s[0..n) with roff escapes replaced. */
-static void roff_text(sbuf *out, const char *s, size_t n)
-{
-    static const struct { const char *name, *text; } glyphs[] = {
-        {"em", "--"}, {"en", "-"}, {"aq", "'"}, {"dq", "\""}, {"bu", "*"}, {"mu", "x"},
-        {"->", "->"}, {"<-", "<-"}, {"<=", "<="}, {">=", ">="}, {"!=", "!="}, {"co", "(c)"},
-        {"hy", "-"}, {"lq", "\""}, {"rq", "\""}, {"oq", "'"}, {"cq", "'"}, {"ti", "~"},
-        {"ha", "^"}, {"rs", "\\"}, {"pl", "+"}, {"eq", "="}, {"**", "*"}, {"sc", "S"},
-        {"de", "deg"}, {"+-", "+-"}, {"ga", "`"}, {"al", "alpha"}, {"*a", "alpha"}, {NULL, NULL}};
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) { sb_char(out, s[i]); continue; }
-        char c = s[++i];
-        switch (c) {
-        case 'f': /* font: \fB \fI \fR \fP \f(CW \f[B] */
-            if (i + 1 < n && s[i + 1] == '(') i += 3;
-            else if (i + 1 < n && s[i + 1] == '[') { while (i < n && s[i] != ']') i++; }
-            else i++;
-            break;
-        case '-': sb_char(out, '-'); break;
-        case 'e': case '\\': sb_char(out, '\\'); break;
-        case '&': case '|': case '^': case 'c': case ')': break;
-        case ' ': case '~': case '0': sb_char(out, NBSP); break;
-        case '(':
-            if (i + 2 < n) {
-                int k;
-                for (k = 0; glyphs[k].name; k++)
-                    if (!strncmp(s + i + 1, glyphs[k].name, 2)) break;
-                sb_add(out, glyphs[k].name ? glyphs[k].text : "?");
-                i += 2;
-            }
-            break;
-        case '[': {
-            size_t j = i + 1;
-            while (j < n && s[j] != ']') j++;
-            int k;
-            for (k = 0; glyphs[k].name; k++)
-                if (j - i - 1 == strlen(glyphs[k].name) && !strncmp(s + i + 1, glyphs[k].name, j - i - 1)) break;
-            sb_add(out, glyphs[k].name ? glyphs[k].text : "?");
-            i = j;
-            break;
-        }
-        case '*': /* strings: \*(lq \*R ... */
-            if (i + 1 < n && s[i + 1] == '(') i += 3;
-            else i++;
-            break;
-        case '"': i = n; break; /* comment to end of line */
-        default: sb_char(out, c); break;
-        }
-    }
-}
-
-/* The arguments of a macro line (after the macro name): quoted or space
- * separated; `join` is placed between them ("" for .BI/.BR..., " " for .B). */
-static void roff_args(sbuf *out, const char *s, size_t n, const char *join)
-{
-    size_t i = 0;
-    int first = 1;
-    while (i < n) {
-        while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
-        if (i >= n) break;
-        size_t a, e;
-        if (s[i] == '"') {
-            a = ++i;
-            while (i < n && !(s[i] == '"' && (i + 1 >= n || s[i + 1] != '"'))) i += s[i] == '"' ? 2 : 1;
-            e = i++;
-        } else {
-            a = i;
-            while (i < n && s[i] != ' ' && s[i] != '\t') i += s[i] == '\\' && i + 1 < n ? 2 : 1;
-            e = i;
-        }
-        if (!first) sb_add(out, join);
-        first = 0;
-        roff_text(out, s + a, e - a);
-    }
-}
-
-/* Is the line a font macro (.B .I .BI .BR .IB .IR .RB .RI .SM .SB)?  Returns
- * the join string for its arguments, or NULL. */
-static const char *font_macro(const char *line, size_t n, size_t *namelen)
-{
-    static const char *one[] = {".B", ".I", ".SM", ".SB", NULL};
-    static const char *alt[] = {".BI", ".BR", ".IB", ".IR", ".RB", ".RI", NULL};
-    for (int k = 0; alt[k]; k++)
-        if (n >= 3 && !strncmp(line, alt[k], 3) && (n == 3 || line[3] == ' ')) { *namelen = 3; return ""; }
-    for (int k = 0; one[k]; k++) {
-        size_t m = strlen(one[k]);
-        if (n >= m && !strncmp(line, one[k], m) && (n == m || line[m] == ' ')) { *namelen = m; return " "; }
-    }
-    return NULL;
-}
-
-/* A formatter: filled paragraphs wrapped at `width`, indented. */
-typedef struct {
-    sbuf *out;
-    sbuf para; /* words of the current paragraph */
-    int width, indent, nofill, blank_pending;
-} fmt;
-
-static void fmt_flush(fmt *f)
-{
-    const char *s = f->para.p;
-    size_t n = f->para.n;
-    if (!s || n == 0) return;
-    if (f->blank_pending && f->out->n > 0) sb_char(f->out, '\n');
-    f->blank_pending = 0;
-    int col = 0, avail = f->width - f->indent;
-    if (avail < 20) avail = 20;
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t')) i++;
-        if (i >= n) break;
-        size_t a = i;
-        while (i < n && s[i] != ' ' && s[i] != '\n' && s[i] != '\t') i++;
-        int wl = (int)(i - a);
-        if (col > 0 && col + 1 + wl > avail) { sb_char(f->out, '\n'); col = 0; }
-        if (col == 0) sb_spaces(f->out, f->indent);
-        else { sb_char(f->out, ' '); col++; }
-        for (size_t k = a; k < i; k++) sb_char(f->out, s[k] == NBSP ? ' ' : s[k]);
-        col += wl;
-    }
-    if (col > 0) sb_char(f->out, '\n');
-    f->para.n = 0;
-    f->para.p[0] = '\0';
-}
-
-static void fmt_words(fmt *f, const char *text, size_t n)
-{
-    if (f->nofill) {
-        if (f->blank_pending && f->out->n > 0) sb_char(f->out, '\n');
-        f->blank_pending = 0;
-        sb_spaces(f->out, f->indent + 2);
-        for (size_t k = 0; k < n; k++) sb_char(f->out, text[k] == NBSP ? ' ' : text[k]);
-        sb_char(f->out, '\n');
-        return;
-    }
-    if (f->para.n) sb_char(&f->para, ' ');
-    sb_addn(&f->para, text, n);
-}
-
-/* Render the roff lines in [from, to). */
-static void fmt_lines(fmt *f, const char *from, const char *to)
-{
-    sbuf tmp = {0};
-    const char *p = from;
-    while (p < to) {
-        const char *e = memchr(p, '\n', to - p);
-        if (!e) e = to;
-        size_t n = e - p, mlen;
-        const char *join;
-        tmp.n = 0;
-        if (n >= 2 && (p[0] == '.' || p[0] == '\'') && p[1] == '\\' && n >= 3 && p[2] == '"') {
-            /* comment */
-        } else if (n > 0 && (p[0] == '.' || p[0] == '\'')) {
-            if ((join = font_macro(p, n, &mlen))) {
-                roff_args(&tmp, p + mlen, n - mlen, join);
-                fmt_words(f, tmp.p ? tmp.p : "", tmp.n);
-            } else if (!strncmp(p, ".PP", 3) || !strncmp(p, ".LP", 3) || (n == 2 && p[1] == 'P') ||
-                       !strncmp(p, ".sp", 3) || !strncmp(p, ".TP", 3)) {
-                fmt_flush(f);
-                f->blank_pending = 1;
-            } else if (!strncmp(p, ".br", 3)) {
-                fmt_flush(f);
-            } else if (!strncmp(p, ".RS", 3)) {
-                fmt_flush(f);
-                f->indent += 4;
-            } else if (!strncmp(p, ".RE", 3)) {
-                fmt_flush(f);
-                if (f->indent >= 4) f->indent -= 4;
-            } else if (!strncmp(p, ".nf", 3) || !strncmp(p, ".EX", 3)) {
-                fmt_flush(f);
-                f->nofill = 1;
-            } else if (!strncmp(p, ".fi", 3) || !strncmp(p, ".EE", 3)) {
-                f->nofill = 0;
-            } else if (!strncmp(p, ".IP", 3)) {
-                fmt_flush(f);
-                f->blank_pending = 1;
-                roff_args(&tmp, p + 3, n - 3, " ");
-                if (tmp.n) fmt_words(f, tmp.p, tmp.n);
-            } else if (!strncmp(p, ".SS", 3) || !strncmp(p, ".SH", 3)) {
-                fmt_flush(f);
-                f->blank_pending = 1;
-                roff_args(&tmp, p + 3, n - 3, " ");
-                if (tmp.n) fmt_words(f, tmp.p, tmp.n);
-                fmt_flush(f);
-            }
-            /* other requests (.TH, .PD, .ad, ...) print nothing */
-        } else if (n == 0 && !f->nofill) {
-            fmt_flush(f);
-            f->blank_pending = 1;
-        } else {
-            roff_text(&tmp, p, n);
-            fmt_words(f, tmp.p ? tmp.p : "", tmp.n);
-        }
-        p = e + 1;
-    }
-    fmt_flush(f);
-    free(tmp.p);
-    free(f->para.p);
-    f->para.p = NULL;
-    f->para.n = f->para.cap = 0;
-}
-
-static int term_width(void)
-{
-    struct winsize ws;
-    int w = 0;
-    if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0) w = ws.ws_col;
-    if (w <= 0) {
-        const char *c = getenv("COLUMNS");
-        w = c ? atoi(c) : 0;
-    }
-    if (w <= 0) w = 80;
-    if (w < 40) w = 40;
-    if (w > 200) w = 200;
-    return w - 1;
-}
-
-/* ---- the entries of the man page ------------------------------------------- */
-
-typedef struct {
-    char name[96];        /* "tensor.new", "Tensor:mm", "help" */
-    const char *head;     /* the .B line */
-    const char *head_end;
-    const char *body;     /* text after the head line(s) */
-    const char *end;
-} entry;
-
-#define MAX_ENTRIES 2048
-static entry entries[MAX_ENTRIES];
-static int nentries = -1;
-
-static const char *next_line(const char *p) { const char *e = strchr(p, '\n'); return e ? e + 1 : p + strlen(p); }
-
-/* The name of a head line such as ".B tensor.new(t)": 1 if it is an entry. */
-static int head_name(const char *line, const char *end, char *name, size_t cap)
-{
-    size_t mlen;
-    const char *join = font_macro(line, end - line, &mlen);
-    if (!join) return 0;
-    sbuf t = {0};
-    roff_args(&t, line + mlen, end - line - mlen, join);
-    int ok = 0;
-    if (t.p) {
-        size_t i = 0;
-        const char *s = t.p;
-        if (s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')) {
-            while (s[i] == '_' || s[i] == '.' || s[i] == ':' || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') ||
-                   (s[i] >= '0' && s[i] <= '9'))
-                i++;
-            if ((s[i] == '(' || s[i] == '{') && i < cap) { /* f(args) or f{options} */
-                memcpy(name, s, i);
-                name[i] = '\0';
-                ok = 1;
-            }
-        }
-    }
-    free(t.p);
-    return ok;
-}
-
-static void parse_manpage(void)
-{
-    if (nentries >= 0) return;
-    nentries = 0;
-    const char *p = llfc_manpage;
-    entry *cur = NULL;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        if (!e) e = p + strlen(p);
-        if (!strncmp(p, ".TP", 3) || !strncmp(p, ".SH", 3) || !strncmp(p, ".SS", 3)) {
-            if (cur) { cur->end = p; cur = NULL; }
-            if (!strncmp(p, ".TP", 3) && *e) {
-                const char *h = e + 1, *he = strchr(h, '\n');
-                if (!he) he = h + strlen(h);
-                char name[96];
-                if (nentries < MAX_ENTRIES && head_name(h, he, name, sizeof name)) {
-                    cur = &entries[nentries++];
-                    memcpy(cur->name, name, sizeof name);
-                    cur->head = h;
-                    cur->head_end = he;
-                    cur->body = *he ? he + 1 : he;
-                    p = cur->body;
-                    continue;
-                }
-            }
-        }
-        p = *e ? e + 1 : e;
-    }
-    if (cur) cur->end = p;
-}
-
-static const entry *find_entry(const char *name)
-{
-    parse_manpage();
-    for (int i = 0; i < nentries; i++)
-        if (!strcmp(entries[i].name, name)) return &entries[i];
-    return NULL;
-}
-
-/* Render one entry: the head, then the text indented. */
-static void render_entry(sbuf *out, const entry *en, int width)
-{
-    fmt f = {out, {0}, width, 0, 0, 0};
-    fmt_lines(&f, en->head, en->head_end);
-    f.indent = 4;
-    fmt_lines(&f, en->body, en->end);
-}
-
-/* The first sentence of an entry, for lists. */
-static void summary(sbuf *out, const entry *en, size_t maxlen)
-{
-    sbuf tmp = {0};
-    fmt f = {&tmp, {0}, 100000, 0, 0, 0};
-    fmt_lines(&f, en->body, en->end);
-    if (tmp.p) {
-        char *s = tmp.p;
-        while (*s == ' ' || *s == '\n') s++;
-        size_t n = 0;
-        while (s[n] && s[n] != '\n' && !(s[n] == '.' && (s[n + 1] == ' ' || s[n + 1] == '\n' || !s[n + 1]))) n++;
-        if (s[n] == '.') n++;
-        if (n > maxlen && maxlen > 3) { sb_addn(out, s, maxlen - 3); sb_add(out, "..."); }
-        else sb_addn(out, s, n);
-    }
-    free(tmp.p);
-}
+static const llfc_man_entry *find_entry(const char *name) { return llfc_man_find(manpage(), name); }
 
 /* ---- resolving Lua values to names ------------------------------------------- */
 
@@ -520,9 +154,9 @@ static int std_name(lua_State *L, int idx)
 }
 
 /* The entry for a resolved name: "llfc.help" is also documented as "help". */
-static const entry *entry_for(const char *name)
+static const llfc_man_entry *entry_for(const char *name)
 {
-    const entry *en = find_entry(name);
+    const llfc_man_entry *en = find_entry(name);
     if (!en && !strncmp(name, "llfc.", 5)) en = find_entry(name + 5);
     return en;
 }
@@ -530,10 +164,30 @@ static const entry *entry_for(const char *name)
 /* Compare names for sorting. */
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* One line of a list: "  head   first sentence" (cut to the width), or the
+ * bare name when there is no entry. */
+static void entry_line(llfc_strbuf *out, const char *name, const llfc_man_entry *en, int width)
+{
+    size_t start = out->len;
+    llfc_strbuf_puts(out, "  ");
+    if (en) {
+        llfc_man_head(out, en);
+        size_t used = out->len - start;
+        if (used + 4 < (size_t)width) {
+            llfc_strbuf_spaces(out, used < 28 ? (int)(28 - used) : 2);
+            size_t u2 = out->len - start;
+            if (u2 + 10 < (size_t)width) llfc_man_summary(out, en, width - u2);
+        }
+    } else {
+        llfc_strbuf_printf(out, "%s  (no documentation)", name);
+    }
+    llfc_strbuf_putc(out, '\n');
+}
+
 /* List the functions of the table at idx: documented ones with their head
  * and first sentence, undocumented ones marked. prefix is "tensor." or
  * "Tensor:". */
-static void list_functions(lua_State *L, sbuf *out, int idx, const char *prefix, int width)
+static void list_functions(lua_State *L, llfc_strbuf *out, int idx, const char *prefix, int width)
 {
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -555,80 +209,31 @@ static void list_functions(lua_State *L, sbuf *out, int idx, const char *prefix,
     }
     if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        const entry *en = entry_for(names[i]);
-        size_t start = out->n;
-        sb_add(out, "  ");
-        if (en) {
-            fmt f = {out, {0}, 100000, 0, 0, 0};
-            fmt_lines(&f, en->head, en->head_end);
-            if (out->n > start && out->p[out->n - 1] == '\n') out->n--;
-            size_t used = out->n - start;
-            if (used + 4 < (size_t)width) {
-                sb_spaces(out, used < 28 ? (int)(28 - used) : 2);
-                size_t u2 = out->n - start;
-                if (u2 + 10 < (size_t)width) summary(out, en, width - u2);
-            }
-        } else {
-            sb_add(out, names[i]);
-            sb_add(out, "  (no documentation)");
-        }
-        sb_char(out, '\n');
+        entry_line(out, names[i], entry_for(names[i]), width);
         free(names[i]);
     }
     free(names);
 }
 
-/* The text of a man section (".SH NAME" or ".SS NAME" whose first word is
- * `title`) before its first entry. */
-static void section_intro(sbuf *out, const char *macro, const char *title, int width)
+static void doc_module(lua_State *L, llfc_strbuf *out, int idx, const char *mod, int width)
 {
-    size_t tl = strlen(title);
-    const char *p = llfc_manpage;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        if (!e) break;
-        if (!strncmp(p, macro, 3)) {
-            const char *t = p + 3;
-            while (*t == ' ' || *t == '"') t++;
-            if (!strncmp(t, title, tl) && (t[tl] == '\n' || t[tl] == ' ' || t[tl] == '"')) {
-                const char *from = e + 1, *q = from;
-                while (*q && strncmp(q, ".TP", 3) && strncmp(q, ".SH", 3) && strncmp(q, ".SS", 3))
-                    q = next_line(q);
-                fmt f = {out, {0}, width, 0, 0, 0};
-                fmt_lines(&f, from, q);
-                return;
-            }
-        }
-        p = e + 1;
-    }
-}
-
-static void doc_module(lua_State *L, sbuf *out, int idx, const char *mod, int width)
-{
-    char title[80];
+    char title[80], prefix[80];
     snprintf(title, sizeof title, "MODULE %s", mod);
-    sb_add(out, "Module ");
-    sb_add(out, mod);
-    sb_add(out, "\n\n");
-    size_t before = out->n;
-    section_intro(out, ".SH", title, width);
-    if (out->n > before) sb_char(out, '\n');
-    char prefix[80];
     snprintf(prefix, sizeof prefix, "%s.", mod);
+    llfc_strbuf_printf(out, "Module %s\n\n", mod);
+    if (llfc_man_intro(out, manpage(), ".SH", title, width)) llfc_strbuf_putc(out, '\n');
     list_functions(L, out, idx, prefix, width);
-    sb_add(out, "\nhelp(");
-    sb_add(out, mod);
-    sb_add(out, ".NAME) shows one function.\n");
+    llfc_strbuf_printf(out, "\nhelp(%s.NAME) shows one function.\n", mod);
 }
 
-static void doc_type(lua_State *L, sbuf *out, const char *type, int width)
+static void doc_type(lua_State *L, llfc_strbuf *out, const char *type, int width)
 {
-    sb_add(out, "Type ");
-    sb_add(out, type);
-    sb_add(out, " (methods are called as obj:name(...))\n\n");
-    size_t before = out->n;
-    section_intro(out, ".SS", type, width);
-    if (out->n > before) sb_char(out, '\n');
+    if (!llfc_man_has_type(manpage(), type)) {
+        llfc_strbuf_printf(out, "llfc.%s is internal to llfc: no documentation (help() lists the modules and types)\n", type);
+        return;
+    }
+    llfc_strbuf_printf(out, "Type %s (methods are called as obj:name(...))\n\n", type);
+    if (llfc_man_intro(out, manpage(), ".SS", type, width)) llfc_strbuf_putc(out, '\n');
     push_type(L, type);
     if (lua_istable(L, -1) && push_methods(L, -1)) {
         char prefix[80];
@@ -637,21 +242,18 @@ static void doc_type(lua_State *L, sbuf *out, const char *type, int width)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    sb_add(out, "\nhelp(\"");
-    sb_add(out, type);
-    sb_add(out, ":NAME\") shows one method.\n");
+    llfc_strbuf_printf(out, "\nhelp(\"%s:NAME\") shows one method.\n", type);
 }
 
-static void doc_overview(lua_State *L, sbuf *out, int width)
+static void doc_overview(lua_State *L, llfc_strbuf *out, int width)
 {
-    fmt f = {out, {0}, width, 0, 0, 0};
     lua_getfield(L, LLFC_TABLE, "version");
-    sb_add(out, "llfc ");
-    sb_add(out, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+    llfc_strbuf_puts(out, "llfc ");
+    llfc_strbuf_puts(out, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
-    sb_add(out, "\n\n");
-    section_intro(out, ".SH", "DESCRIPTION", width);
-    sb_add(out, "\nModules (help(tensor) lists the functions of tensor):\n");
+    llfc_strbuf_puts(out, "\n\n");
+    llfc_man_intro(out, manpage(), ".SH", "DESCRIPTION", width);
+    llfc_strbuf_puts(out, "\nModules (help(tensor) lists the functions of tensor):\n");
     static const char *mods[] = {"tensor", "data", "nn", "perm", "metrics", "view", "sweep", NULL};
     for (int i = 0; mods[i]; i++) {
         if (lua_getfield(L, LLFC_TABLE, mods[i]) == LUA_TTABLE) {
@@ -660,7 +262,7 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
             while (lua_next(L, -2)) { nf += lua_type(L, -1) == LUA_TFUNCTION; lua_pop(L, 1); }
             char line[128];
             snprintf(line, sizeof line, "  %-9s %d function%s\n", mods[i], nf, nf == 1 ? "" : "s");
-            sb_add(out, line);
+            llfc_strbuf_puts(out, line);
         }
         lua_pop(L, 1);
     }
@@ -669,65 +271,78 @@ static void doc_overview(lua_State *L, sbuf *out, int width)
     char *types[64];
     while (lua_next(L, LUA_REGISTRYINDEX)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1) && nt < 64)
+        /* the types users meet: those the man page documents (the view's
+         * ChartBox and Screen are its own business) */
+        if (k && !strncmp(k, "llfc.", 5) && k[5] >= 'A' && k[5] <= 'Z' && lua_istable(L, -1) && nt < 64 &&
+            llfc_man_has_type(manpage(), k + 5))
             types[nt++] = strdup(k + 5);
         lua_pop(L, 1);
     }
     for (int i = 0; i < nt; i++) if (!types[i]) { types[i] = types[--nt]; i--; }
     qsort(types, nt, sizeof *types, cmp_str);
-    if (nt > 0) sb_add(out, "Object types (help(\"Tensor\") lists the methods):\n ");
+    if (nt > 0) llfc_strbuf_puts(out, "Object types (help(\"Tensor\") lists the methods):\n ");
     for (int i = 0; i < nt; i++) {
-        sb_char(out, ' ');
-        sb_add(out, types[i]);
+        llfc_strbuf_putc(out, ' ');
+        llfc_strbuf_puts(out, types[i]);
         free(types[i]);
     }
-    sb_add(out, nt > 0 ? "\n\n" : "\n");
+    llfc_strbuf_puts(out, nt > 0 ? "\n\n" : "\n");
     static const char more[] =
         "Getting help:\n"
         "  help(tensor.new)      a function\n"
         "  help(\"Tensor:mm\")     a function or method by name (help(\"mm\") finds it too)\n"
+        "  help(\"barrier\")       the entries that mention a word\n"
         "  help(t)               the type of an object t\n"
         "  help(tensor)          a module\n"
         "In the REPL: Tab completes names, a trailing ';' hides the result,\n"
         "Ctrl-C interrupts a computation, Ctrl-D quits.  The full manual: man llfc.\n";
-    sb_add(out, more);
-    (void)f;
+    llfc_strbuf_puts(out, more);
 }
 
 /* Entries whose last component (after '.' or ':') is `short_name`. */
-static int doc_by_short_name(sbuf *out, const char *short_name, int width)
+static int doc_by_short_name(llfc_strbuf *out, const char *short_name, int width)
 {
-    parse_manpage();
+    const llfc_man *m = manpage();
     int found = 0;
-    const entry *one = NULL;
-    for (int i = 0; i < nentries; i++) {
-        const char *n = entries[i].name, *s = n + strlen(n);
-        while (s > n && s[-1] != '.' && s[-1] != ':') s--;
-        if (!strcmp(s, short_name)) { found++; one = &entries[i]; }
-    }
-    if (found == 1) { render_entry(out, one, width); return 1; }
+    const llfc_man_entry *one = NULL;
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(llfc_man_short_name(m->entry[i].name), short_name)) { found++; one = &m->entry[i]; }
+    if (found == 1) { llfc_man_entry_text(out, one, width); return 1; }
     if (found > 1) {
-        sb_add(out, "Several entries match; ask for one of them:\n");
-        for (int i = 0; i < nentries; i++) {
-            const char *n = entries[i].name, *s = n + strlen(n);
-            while (s > n && s[-1] != '.' && s[-1] != ':') s--;
-            if (!strcmp(s, short_name)) { sb_add(out, "  help(\""); sb_add(out, n); sb_add(out, "\")\n"); }
-        }
+        llfc_strbuf_puts(out, "Several entries match; ask for one of them:\n");
+        for (int i = 0; i < m->n; i++)
+            if (!strcmp(llfc_man_short_name(m->entry[i].name), short_name))
+                llfc_strbuf_printf(out, "  help(\"%s\")\n", m->entry[i].name);
         return 1;
     }
     return 0;
 }
 
+/* No entry is named s: list those whose name or text mention its words. */
+static int apropos(llfc_strbuf *out, const char *s, int width)
+{
+    const llfc_man *m = manpage();
+    enum { MAX_HITS = 40 };
+    int hits[MAX_HITS];
+    int n = llfc_man_search(m, s, hits, MAX_HITS);
+    if (n == 0) return 0;
+    llfc_strbuf_printf(out, "No entry is named '%s'; %d mention%s it:\n", s, n, n == 1 ? "s" : "");
+    for (int i = 0; i < n && i < MAX_HITS; i++) entry_line(out, m->entry[hits[i]].name, &m->entry[hits[i]], width);
+    if (n > MAX_HITS) llfc_strbuf_printf(out, "  ... and %d more (add a word to narrow the search)\n", n - MAX_HITS);
+    llfc_strbuf_puts(out, "help(\"NAME\") shows one.\n");
+    return 1;
+}
+
 /* Build the documentation of the value at idx into out.  Returns 1, or 0
  * with an explanation in out. */
-static int build_doc(lua_State *L, int idx, sbuf *out, int width)
+static int build_doc(lua_State *L, int idx, llfc_strbuf *out, int width)
 {
     idx = lua_absindex(L, idx);
     int t = lua_type(L, idx);
     if (lua_rawequal(L, idx, LLFC_TABLE)) { doc_overview(L, out, width); return 1; }
     if (t == LUA_TSTRING) {
         const char *s = lua_tostring(L, idx);
-        const entry *en = entry_for(s);
+        const llfc_man_entry *en = entry_for(s);
         if (!en && strchr(s, '.')) { /* "Tensor.mm" for "Tensor:mm" */
             char alt[128];
             snprintf(alt, sizeof alt, "%s", s);
@@ -740,7 +355,7 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
             snprintf(alt, sizeof alt, "llfc.%s", s);
             en = find_entry(alt);
         }
-        if (en) { render_entry(out, en, width); return 1; }
+        if (en) { llfc_man_entry_text(out, en, width); return 1; }
         const char *m = !strncmp(s, "llfc.", 5) ? s + 5 : s;
         if (lua_getfield(L, LLFC_TABLE, m) == LUA_TTABLE) {
             doc_module(L, out, -1, m, width);
@@ -751,9 +366,8 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
         if (push_type(L, m)) { lua_pop(L, 1); doc_type(L, out, m, width); return 1; }
         lua_pop(L, 1);
         if (!strchr(s, '.') && !strchr(s, ':') && doc_by_short_name(out, s, width)) return 1;
-        sb_add(out, "no documentation for '");
-        sb_add(out, s);
-        sb_add(out, "' (help() lists the modules)");
+        if (apropos(out, s, width)) return 1;
+        llfc_strbuf_printf(out, "no documentation for '%s': no entry is named so or mentions it (help() lists the modules)", s);
         return 0;
     }
     if (t == LUA_TTABLE) {
@@ -782,21 +396,21 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
     }
     if (name_of(L, idx)) {
         const char *nm = lua_tostring(L, -1);
-        const entry *en = entry_for(nm);
-        if (en) render_entry(out, en, width);
-        else { sb_add(out, nm); sb_add(out, " has no documentation yet"); }
+        const llfc_man_entry *en = entry_for(nm);
+        if (en) llfc_man_entry_text(out, en, width);
+        else { llfc_strbuf_puts(out, nm); llfc_strbuf_puts(out, " has no documentation yet"); }
         lua_pop(L, 1);
         return en != NULL;
     }
     if (t == LUA_TFUNCTION && std_name(L, idx)) {
-        sb_add(out, lua_tostring(L, -1));
-        sb_add(out, " is a standard Lua function: see the Lua 5.4 reference manual");
+        llfc_strbuf_puts(out, lua_tostring(L, -1));
+        llfc_strbuf_puts(out, " is a standard Lua function: see the Lua 5.4 reference manual");
         lua_pop(L, 1);
         return 0;
     }
-    sb_add(out, "no documentation for this ");
-    sb_add(out, luaL_typename(L, idx));
-    sb_add(out, " (help() lists the modules)");
+    llfc_strbuf_puts(out, "no documentation for this ");
+    llfc_strbuf_puts(out, luaL_typename(L, idx));
+    llfc_strbuf_puts(out, " (help() lists the modules)");
     return 0;
 }
 
@@ -804,14 +418,14 @@ static int build_doc(lua_State *L, int idx, sbuf *out, int width)
 static int l_doc(lua_State *L)
 {
     int n = lua_gettop(L);
-    int width = (int)luaL_optinteger(L, 2, term_width());
+    int width = (int)luaL_optinteger(L, 2, llfc_man_term_width());
     if (width < 20) width = 20;
-    sbuf *b = sbuf_new(L);
+    llfc_strbuf *b = lb_newstrbuf(L);
     int ok = 1;
     if (n == 0) doc_overview(L, b, width);
     else ok = build_doc(L, 1, b, width);
     if (!ok) lua_pushnil(L);
-    lua_pushlstring(L, b->p ? b->p : "", b->n);
+    lua_pushlstring(L, b->s ? b->s : "", b->len);
     return ok ? 1 : 2;
 }
 
@@ -819,17 +433,16 @@ static int l_doc(lua_State *L)
 static int l_help(lua_State *L)
 {
     int n = lua_gettop(L);
-    sbuf *b = sbuf_new(L);
-    if (n == 0) doc_overview(L, b, term_width());
-    else build_doc(L, 1, b, term_width());
-    if (b->n == 0 || b->p[b->n - 1] != '\n') sb_char(b, '\n');
-    fwrite(b->p, 1, b->n, stdout);
+    llfc_strbuf *b = lb_newstrbuf(L);
+    if (n == 0) doc_overview(L, b, llfc_man_term_width());
+    else build_doc(L, 1, b, llfc_man_term_width());
+    if (b->len == 0 || b->s[b->len - 1] != '\n') llfc_strbuf_putc(b, '\n');
+    fwrite(b->s, 1, b->len, stdout);
     fflush(stdout);
     return 0;
 }
 
 /* Install help and doc into the llfc table at idx. */
-void llfc_help_install(lua_State *L, int idx);
 void llfc_help_install(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);

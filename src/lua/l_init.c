@@ -5,15 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct llfc_embedded { const char *name; const char *text; };
-extern const struct llfc_embedded llfc_embedded_lua[];
-void llfc_help_install(lua_State *L, int idx); /* l_help.c */
-void llfc_open_repair(lua_State *L, int idx);  /* l_repair.c: nn.reset_bn, nn.repair */
-void llfc_open_merge(lua_State *L, int idx);   /* l_merge.c: nn.merge_features, metrics.feature_llfc */
-void lnn_push_checkarg(lua_State *L);           /* l_train.c: argument checks for lua/llfc/train.lua */
-void llfc_open_landscape(lua_State *L, int idx); /* l_landscape.c: several networks, planes, curves, stitching */
-void llfc_open_curve(lua_State *L);              /* l_curve.c: the Curve type */
-
 static int load_embedded(lua_State *L)
 {
     const struct llfc_embedded *e = lua_touserdata(L, lua_upvalueindex(1));
@@ -172,6 +163,12 @@ int llfc_open_all(lua_State *L)
     lua_setfield(L, -2, "blas");
     lua_pushcfunction(L, l_demo);
     lua_setfield(L, -2, "demo");
+    llfc_open_file(L, -1);
+    /* package.loaded.llfc: `require "llfc"` gives this table in the binary too */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "llfc");
+    lua_pop(L, 1);
     /* the workflows written in Lua: net:train, nn.spawn, nn.pair; nn.curve (on the Trainer too) and metrics.stitch */
     install_lua(L, "llfc.train", 1);
     install_lua(L, "llfc.landscape", 0);

@@ -82,13 +82,7 @@ static llfc_dataset *optdataset(lua_State *L, int idx, const char *field, const 
 static void optprogress(lua_State *L, int idx, lb_progress *p, const char *fname)
 {
     p->L = L;
-    p->fidx = 0;
-    if (!lua_istable(L, idx)) return;
-    lua_getfield(L, idx, "progress");
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
-    if (!lua_isfunction(L, -1))
-        luaL_error(L, "%s: option 'progress' must be a function, got %s", fname, luaL_typename(L, -1));
-    p->fidx = lua_gettop(L); /* stays on the stack for the call */
+    p->fidx = lb_optprogress(L, idx, fname);
 }
 
 static void check_data(lua_State *L, const llfc_net *net, const llfc_dataset *ds, const char *fname)

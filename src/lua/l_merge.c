@@ -82,17 +82,6 @@ static void check_dataset(lua_State *L, const llfc_dataset *ds, const llfc_net *
                    (int)llfc_net_input_dim(net));
 }
 
-/* opts.progress at oidx: its stack index, or 0 */
-static int opt_progress(lua_State *L, int oidx, const char *fn)
-{
-    if (!lua_istable(L, oidx)) return 0;
-    lua_getfield(L, oidx, "progress");
-    if (lua_isfunction(L, -1)) return lua_gettop(L);
-    if (!lua_isnil(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fn, luaL_typename(L, -1));
-    lua_pop(L, 1);
-    return 0;
-}
-
 /* verbose: each finished fit printed (its progress message says "fitted"),
  * then the Lua progress function */
 typedef struct { int verbose; lb_progress lp; } mprog;
@@ -132,18 +121,8 @@ static const char *getstr(lua_State *L, int idx, const char *k)
     return v;
 }
 
-/* Text of a result table: each line is formatted, then pushed on the stack
- * and joined to the text so far, which stays on top (a luaL_Buffer may not
- * share the stack with the tables being read). */
-typedef struct { lua_State *L; int n; char buf[320]; } lines;
-
-static void addtext(lines *ls)
-{
-    lua_pushstring(ls->L, ls->buf);
-    if (++ls->n > 1) lua_concat(ls->L, 2), ls->n = 1;
-}
-
-/* info tables print as one line per fit */
+/* Text of a result table, built in an llfc_strbuf box above the tables it
+ * reads.  info tables print as one line per fit */
 static int merge_tostring(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -152,30 +131,25 @@ static int merge_tostring(lua_State *L)
     int init = lua_toboolean(L, -1);
     lua_getfield(L, 1, "fits");
     int fits = lua_gettop(L);
-    lines ls = {L, 0, ""};
-    snprintf(ls.buf, sizeof ls.buf, "merge_features: %d networks, n = %.0f, ridge %g%s, align %s: %.0f of %.0f fits "
-             "in %.1f s", (int)getnum(L, 1, "k"), getnum(L, 1, "n"), getnum(L, 1, "ridge"),
-             init ? " towards the weight average" : "", getstr(L, 1, "align"), getnum(L, 1, "fitted"),
-             getnum(L, 1, "total"), getnum(L, 1, "seconds"));
-    addtext(&ls);
-    snprintf(ls.buf, sizeof ls.buf, "\n  %-18s %6s %7s %10s %12s %12s %12s", "fit", "units", "inputs", "rows",
-             "target var", "mse w.avg", "mse fit");
-    addtext(&ls);
+    llfc_strbuf *d = lb_newstrbuf(L);
+    llfc_strbuf_printf(d, "merge_features: %d networks, n = %.0f, ridge %g%s, align %s: %.0f of %.0f fits "
+                       "in %.1f s", (int)getnum(L, 1, "k"), getnum(L, 1, "n"), getnum(L, 1, "ridge"),
+                       init ? " towards the weight average" : "", getstr(L, 1, "align"), getnum(L, 1, "fitted"),
+                       getnum(L, 1, "total"), getnum(L, 1, "seconds"));
+    llfc_strbuf_printf(d, "\n  %-18s %6s %7s %10s %12s %12s %12s", "fit", "units", "inputs", "rows",
+                       "target var", "mse w.avg", "mse fit");
     lua_Integer n = lua_istable(L, fits) ? (lua_Integer)lua_rawlen(L, fits) : 0;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, fits, i);
         int t = lua_gettop(L);
-        snprintf(ls.buf, sizeof ls.buf, "\n  %-18s %6.0f %7.0f %10.0f %12.4g %12.4g %12.4g", getstr(L, t, "name"),
-                 getnum(L, t, "outputs"), getnum(L, t, "inputs"), getnum(L, t, "rows"), getnum(L, t, "target_var"),
-                 getnum(L, t, "mse_avg"), getnum(L, t, "mse_fit"));
+        llfc_strbuf_printf(d, "\n  %-18s %6.0f %7.0f %10.0f %12.4g %12.4g %12.4g", getstr(L, t, "name"),
+                           getnum(L, t, "outputs"), getnum(L, t, "inputs"), getnum(L, t, "rows"), getnum(L, t, "target_var"),
+                           getnum(L, t, "mse_avg"), getnum(L, t, "mse_fit"));
         lua_pop(L, 1);
-        addtext(&ls);
     }
     const char *note = getstr(L, 1, "note");
-    if (*note) {
-        snprintf(ls.buf, sizeof ls.buf, "\n  %s", note);
-        addtext(&ls);
-    }
+    if (*note) llfc_strbuf_printf(d, "\n  %s", note);
+    lb_pushstrbuf(L, d, 0);
     return 1;
 }
 
@@ -259,7 +233,7 @@ static int nn_merge_features(lua_State *L)
         }
         /* the string or list stays on the stack (anchored) */
     }
-    mprog mp = {lb_optboolean(L, 3, "verbose", 0, fn), {L, opt_progress(L, 3, fn)}};
+    mprog mp = {lb_optboolean(L, 3, "verbose", 0, fn), {L, lb_optprogress(L, 3, fn)}};
     o.progress = merge_progress;
     o.progress_ud = &mp;
     llfc_fm_stats st;
@@ -349,23 +323,21 @@ static int cos_tostring(lua_State *L)
     lua_settop(L, 1);
     lua_getfield(L, 1, "layers");
     int lay = lua_gettop(L);
-    lines ls = {L, 0, ""};
-    snprintf(ls.buf, sizeof ls.buf, "feature_llfc (%s-activations, n = %.0f): 1 - cos(f(net), average of f(members))",
-             getstr(L, 1, "features"), getnum(L, 1, "n"));
-    addtext(&ls);
-    snprintf(ls.buf, sizeof ls.buf, "\n  %-18s %8s %12s %12s %10s %8s", "layer", "dim", "1-cos mean", "std", "coef",
-             "skipped");
-    addtext(&ls);
+    llfc_strbuf *d = lb_newstrbuf(L);
+    llfc_strbuf_printf(d, "feature_llfc (%s-activations, n = %.0f): 1 - cos(f(net), average of f(members))",
+                       getstr(L, 1, "features"), getnum(L, 1, "n"));
+    llfc_strbuf_printf(d, "\n  %-18s %8s %12s %12s %10s %8s", "layer", "dim", "1-cos mean", "std", "coef",
+                       "skipped");
     lua_Integer n = lua_istable(L, lay) ? (lua_Integer)lua_rawlen(L, lay) : 0;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, lay, i);
         int t = lua_gettop(L);
-        snprintf(ls.buf, sizeof ls.buf, "\n  %-18s %8.0f %12.4g %12.4g %10.4f %8.0f", getstr(L, t, "name"),
-                 getnum(L, t, "dim"), getnum(L, t, "mean"), getnum(L, t, "std"), getnum(L, t, "coef_mean"),
-                 getnum(L, t, "skipped"));
+        llfc_strbuf_printf(d, "\n  %-18s %8.0f %12.4g %12.4g %10.4f %8.0f", getstr(L, t, "name"),
+                           getnum(L, t, "dim"), getnum(L, t, "mean"), getnum(L, t, "std"), getnum(L, t, "coef_mean"),
+                           getnum(L, t, "skipped"));
         lua_pop(L, 1);
-        addtext(&ls);
     }
+    lb_pushstrbuf(L, d, 0);
     return 1;
 }
 
@@ -394,7 +366,7 @@ static int m_feature_llfc(lua_State *L)
         return luaL_error(L, "%s: option 'features' must be \"pre\" or \"post\", got \"%s\"", fn, feat);
     lua_Integer batch = lb_optinteger(L, 4, "batch", 0, fn);
     if (batch < 0) return luaL_error(L, "%s: option 'batch' must be at least 1, got %d", fn, (int)batch);
-    lb_progress lp = {L, opt_progress(L, 4, fn)};
+    lb_progress lp = {L, lb_optprogress(L, 4, fn)};
     int nf = llfc_net_nfeat(net);
     llfc_fm_cos *out = lua_newuserdatauv(L, (size_t)nf * sizeof *out, 0);
     double t0 = llfc_now();

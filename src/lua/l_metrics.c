@@ -371,11 +371,7 @@ static int run(lua_State *L, int what, const char *kind, const char *fname)
         }
         lua_pop(L, 1);
     }
-    lua_getfield(L, oidx, "progress");
-    int pidx = lua_gettop(L);
-    if (!lua_isnil(L, pidx) && !lua_isfunction(L, pidx))
-        luaL_error(L, "%s: option 'progress' must be a function, got %s", fname, luaL_typename(L, pidx));
-    lb_progress prog = {L, lua_isfunction(L, pidx) ? pidx : 0};
+    lb_progress prog = {L, lb_optprogress(L, oidx, fname)};
     o.progress = lb_progress_fn;
     o.progress_ud = &prog;
 

@@ -264,7 +264,7 @@ static int eval_tostring(lua_State *L)
     return 1;
 }
 
-void lnn_push_eval(lua_State *L, const llfc_eval_result *r)
+static void lnn_push_eval(lua_State *L, const llfc_eval_result *r)
 {
     lua_createtable(L, 0, 4);
     lua_pushstring(L, "eval");
@@ -352,10 +352,6 @@ static const luaL_Reg nn_funcs[] = {
     {NULL, NULL},
 };
 
-extern const luaL_Reg lnn_train_methods[];
-extern const luaL_Reg lnn_train_funcs[];
-extern const luaL_Reg lnn_build_funcs[];
-void lnn_open_trainer(lua_State *L);
 
 int llfc_open_nn(lua_State *L)
 {

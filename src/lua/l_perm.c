@@ -3,46 +3,12 @@
 #include "lbind.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "perm/lap.h"
 #include "perm/perm.h"
-
-/* A growing C string for __tostring (no Lua stack use while it grows). */
-typedef struct { char *s; size_t n, cap; } dstr;
-
-static void dstr_addf(dstr *d, const char *fmt, ...) LLFC_PRINTF(2, 3);
-static void dstr_addf(dstr *d, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    if ((size_t)k >= sizeof tmp) k = sizeof tmp - 1;
-    if (d->n + (size_t)k + 1 > d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 256;
-        while (cap < d->n + (size_t)k + 1) cap *= 2;
-        char *s = realloc(d->s, cap);
-        if (!s) return;
-        d->s = s;
-        d->cap = cap;
-    }
-    memcpy(d->s + d->n, tmp, (size_t)k + 1);
-    d->n += (size_t)k;
-}
-
-/* push d's text and free it */
-static void dstr_push(lua_State *L, dstr *d)
-{
-    lua_pushstring(L, d->s ? d->s : "");
-    free(d->s);
-    d->s = NULL;
-}
 
 static const char *fieldstr(lua_State *L, int idx, const char *k, const char *def)
 {
@@ -112,10 +78,10 @@ static int l_from_table(lua_State *L)
     while (lua_next(L, 2)) {
         if (lua_type(L, -2) != LUA_TSTRING || llfc_permspec_group(s, lua_tostring(L, -2)) < 0) {
             const char *key = luaL_tolstring(L, -2, NULL);
-            dstr names = {0};
-            for (int g = 0; g < s->ngroups; g++) dstr_addf(&names, "%s%s", g ? ", " : "", s->gname[g]);
-            lua_pushstring(L, names.s ? names.s : "none");
-            free(names.s);
+            llfc_strbuf *names = lb_newstrbuf(L);
+            for (int g = 0; g < s->ngroups; g++) llfc_strbuf_printf(names, "%s%s", g ? ", " : "", s->gname[g]);
+            if (!s->ngroups) llfc_strbuf_puts(names, "none");
+            lb_pushstrbuf(L, names, 0);
             return luaL_error(L, "perm.from_table: unknown group '%s' (the network's groups: %s)", key,
                               lua_tostring(L, -1));
         }
@@ -235,17 +201,17 @@ static int mm_tostring(lua_State *L)
     void **box = luaL_checkudata(L, 1, LLFC_PERM_MT);
     if (!*box) { lua_pushstring(L, "llfc.Perm (freed)"); return 1; }
     llfc_perm *p = *box;
-    dstr d = {0};
-    dstr_addf(&d, "llfc.Perm: %d group%s%s (1-based; unit i of p:apply(net) is unit p[g][i] of net)",
+    llfc_strbuf *d = lb_newstrbuf(L);
+    llfc_strbuf_printf(d, "llfc.Perm: %d group%s%s (1-based; unit i of p:apply(net) is unit p[g][i] of net)",
               p->spec->ngroups, p->spec->ngroups == 1 ? "" : "s", llfc_perm_is_identity(p) ? ", identity" : "");
     for (int g = 0; g < p->spec->ngroups; g++) {
         int64_t n = p->spec->gsize[g], fixed = 0;
         for (int64_t i = 0; i < n; i++) fixed += p->idx[g][i] == i;
-        dstr_addf(&d, "\n  %-4s %5lld units, %5lld fixed: ", p->spec->gname[g], (long long)n, (long long)fixed);
-        for (int64_t i = 0; i < n && i < 12; i++) dstr_addf(&d, "%s%lld", i ? " " : "", (long long)p->idx[g][i] + 1);
-        if (n > 12) dstr_addf(&d, " ...");
+        llfc_strbuf_printf(d, "\n  %-4s %5lld units, %5lld fixed: ", p->spec->gname[g], (long long)n, (long long)fixed);
+        for (int64_t i = 0; i < n && i < 12; i++) llfc_strbuf_printf(d, "%s%lld", i ? " " : "", (long long)p->idx[g][i] + 1);
+        if (n > 12) llfc_strbuf_printf(d, " ...");
     }
-    dstr_push(L, &d);
+    lb_pushstrbuf(L, d, 0);
     return 1;
 }
 
@@ -392,36 +358,31 @@ static int match_progress(void *ud, double done, double total, const char *what)
 static void opt_progress(lua_State *L, int oidx, matchprog *mp, const char *fn)
 {
     mp->lp.L = L;
-    mp->lp.fidx = 0;
-    if (!lua_istable(L, oidx)) return;
-    lua_getfield(L, oidx, "progress");
-    if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
-    if (!lua_isfunction(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fn, luaL_typename(L, -1));
-    mp->lp.fidx = lua_gettop(L); /* stays on the stack for the call */
+    mp->lp.fidx = lb_optprogress(L, oidx, fn);
 }
 
 /* stats tables print as "key = value" lines */
 static int stats_tostring(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    dstr d = {0};
-    dstr_addf(&d, "%s", fieldstr(L, 1, "kind", "stats"));
+    llfc_strbuf *d = lb_newstrbuf(L);
+    llfc_strbuf_printf(d, "%s", fieldstr(L, 1, "kind", "stats"));
     static const char *keys[] = {"method", "n", "iterations", "seconds", "note", NULL};
     for (int k = 0; keys[k]; k++) {
         const char *v = fieldstr(L, 1, keys[k], NULL);
-        if (v) dstr_addf(&d, "\n  %s = %s", keys[k], v);
+        if (v) llfc_strbuf_printf(d, "\n  %s = %s", keys[k], v);
     }
     if (lua_getfield(L, 1, "objective") == LUA_TTABLE) {
-        dstr_addf(&d, "\n  objective per sweep (sum of <W_A, p(W_B)>):");
+        llfc_strbuf_printf(d, "\n  objective per sweep (sum of <W_A, p(W_B)>):");
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, i);
-            dstr_addf(&d, "\n    %3d  %.9g", (int)i, lua_tonumber(L, -1));
+            llfc_strbuf_printf(d, "\n    %3d  %.9g", (int)i, lua_tonumber(L, -1));
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
-    dstr_push(L, &d);
+    lb_pushstrbuf(L, d, 0);
     return 1;
 }
 
@@ -624,44 +585,33 @@ static void setfield_list(lua_State *L, const char *k, const double *v, int64_t 
 static int mstats_tostring(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    char line[160];
-    snprintf(line, sizeof line, "%s", fieldstr(L, 1, "kind", "stats"));
-    luaL_addstring(&b, line);
+    llfc_strbuf *d = lb_newstrbuf(L);
+    llfc_strbuf_printf(d, "%s", fieldstr(L, 1, "kind", "stats"));
     static const char *keys[] = {"objective_name", "n", "iterations", "steps", "J_init", "J_final", "swaps",
                                  "changes", "tau", "ds_error", "seconds", "interrupted", "note", NULL};
     for (int k = 0; keys[k]; k++) {
         lua_getfield(L, 1, keys[k]);
-        if (lua_isnumber(L, -1)) snprintf(line, sizeof line, "\n  %s = %.9g", keys[k], lua_tonumber(L, -1));
-        else if (lua_isstring(L, -1)) snprintf(line, sizeof line, "\n  %s = %s", keys[k], lua_tostring(L, -1));
-        else if (lua_isboolean(L, -1)) snprintf(line, sizeof line, "\n  %s = %s", keys[k], lua_toboolean(L, -1) ? "true" : "false");
-        else line[0] = 0;
+        if (lua_isnumber(L, -1)) llfc_strbuf_printf(d, "\n  %s = %.9g", keys[k], lua_tonumber(L, -1));
+        else if (lua_isstring(L, -1)) llfc_strbuf_printf(d, "\n  %s = %s", keys[k], lua_tostring(L, -1));
+        else if (lua_isboolean(L, -1)) llfc_strbuf_printf(d, "\n  %s = %s", keys[k], lua_toboolean(L, -1) ? "true" : "false");
         lua_pop(L, 1);
-        luaL_addstring(&b, line);
     }
     const char *series = fieldstr(L, 1, "series", NULL), *caption = fieldstr(L, 1, "caption", "");
     if (series && lua_getfield(L, 1, series) == LUA_TTABLE) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-        snprintf(line, sizeof line, "\n  %s %s:", series, caption);
-        lua_pop(L, 1);
-        luaL_addstring(&b, line);
+        llfc_strbuf_printf(d, "\n  %s %s:", series, caption);
         for (lua_Integer i = 1; i <= n; i++) {
-            lua_getfield(L, 1, series);
             lua_rawgeti(L, -1, i);
-            snprintf(line, sizeof line, "\n    %3d  %.9g", (int)i, lua_tonumber(L, -1));
-            lua_pop(L, 2);
-            luaL_addstring(&b, line);
+            llfc_strbuf_printf(d, "\n    %3d  %.9g", (int)i, lua_tonumber(L, -1));
+            lua_pop(L, 1);
             if (i == 20 && n > 40) { /* long lists: the start and the end */
-                snprintf(line, sizeof line, "\n    ... (%d more)", (int)(n - 40));
-                luaL_addstring(&b, line);
+                llfc_strbuf_printf(d, "\n    ... (%d more)", (int)(n - 40));
                 i = n - 20;
             }
         }
-    } else if (series) {
-        lua_pop(L, 1);
     }
-    luaL_pushresult(&b);
+    if (series) lua_pop(L, 1);
+    lb_pushstrbuf(L, d, 0);
     return 1;
 }
 
@@ -847,7 +797,7 @@ static int l_commutativity_match(lua_State *L)
 static int m_save(lua_State *L)
 {
     llfc_perm *p = checkperm(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = lb_checkpath(L, 2);
     if (llfc_perm_save(p, path)) return lb_fail(L, "Perm:save");
     lua_pushboolean(L, 1);
     return 1;
@@ -855,7 +805,7 @@ static int m_save(lua_State *L)
 
 static int l_load(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lb_checkpath(L, 1);
     const llfc_permspec *s = lua_isnoneornil(L, 2) ? NULL : netspec(L, 2, "perm.load");
     llfc_perm *p = llfc_perm_load(path, s);
     if (!p) return lb_fail(L, "perm.load");
@@ -868,20 +818,20 @@ static int l_load(lua_State *L)
 static int spec_tostring(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    dstr d = {0};
+    llfc_strbuf *d = lb_newstrbuf(L);
     lua_getfield(L, 1, "groups");
     int G = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
-    dstr_addf(&d, "permutation spec: %d group%s (the units of a group move together)", G, G == 1 ? "" : "s");
+    llfc_strbuf_printf(d, "permutation spec: %d group%s (the units of a group move together)", G, G == 1 ? "" : "s");
     for (int g = 1; g <= G; g++) {
         lua_rawgeti(L, -1, g);
         int gi = lua_gettop(L);
-        dstr_addf(&d, "\n  %-4s %6s units  feature %-7s  moves:", fieldstr(L, gi, "name", "?"),
+        llfc_strbuf_printf(d, "\n  %-4s %6s units  feature %-7s  moves:", fieldstr(L, gi, "name", "?"),
                   fieldstr(L, gi, "size", "?"), fieldstr(L, gi, "feature", "-"));
         lua_getfield(L, gi, "axes");
         int na = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
         for (int k = 1; k <= na; k++) {
             lua_rawgeti(L, -1, k);
-            dstr_addf(&d, "%s %s axis %s", k > 1 ? "," : "", fieldstr(L, -1, "param", "?"), fieldstr(L, -1, "axis", "?"));
+            llfc_strbuf_printf(d, "%s %s axis %s", k > 1 ? "," : "", fieldstr(L, -1, "param", "?"), fieldstr(L, -1, "axis", "?"));
             lua_pop(L, 1);
         }
         lua_pop(L, 2);
@@ -889,7 +839,7 @@ static int spec_tostring(lua_State *L)
     lua_pop(L, 1);
     lua_getfield(L, 1, "params");
     int P = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
-    dstr_addf(&d, "\n  %-16s %-12s %s", "parameter", "shape", "axes (group or -)");
+    llfc_strbuf_printf(d, "\n  %-16s %-12s %s", "parameter", "shape", "axes (group or -)");
     for (int k = 1; k <= P; k++) {
         lua_rawgeti(L, -1, k);
         int pi = lua_gettop(L);
@@ -907,11 +857,11 @@ static int spec_tostring(lua_State *L)
             snprintf(axes + l, sizeof axes - l, "%s%s", e > 1 ? ", " : "", lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
             lua_pop(L, 1);
         }
-        dstr_addf(&d, "\n    %-14s %-12s %s", fieldstr(L, pi, "name", "?"), shape, axes);
+        llfc_strbuf_printf(d, "\n    %-14s %-12s %s", fieldstr(L, pi, "name", "?"), shape, axes);
         lua_pop(L, 3);
     }
     lua_pop(L, 1);
-    dstr_push(L, &d);
+    lb_pushstrbuf(L, d, 0);
     return 1;
 }
 

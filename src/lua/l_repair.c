@@ -25,14 +25,7 @@ static void check_opts(lua_State *L, int idx, const llfc_net *net, const llfc_da
     if (ds->dim != llfc_net_input_dim(net))
         luaL_error(L, "%s: the dataset has %d features per sample, the network takes %d", fname, (int)ds->dim,
                    (int)llfc_net_input_dim(net));
-    *pidx = 0;
-    if (lua_istable(L, idx)) {
-        lua_getfield(L, idx, "progress");
-        if (lua_isfunction(L, -1)) *pidx = lua_gettop(L);
-        else if (!lua_isnil(L, -1))
-            luaL_error(L, "%s: option 'progress' must be a function, got %s", fname, luaL_typename(L, -1));
-        else lua_pop(L, 1);
-    }
+    *pidx = lb_optprogress(L, idx, fname);
 }
 
 /* nn.reset_bn(net, ds [, {batch = 256, n = 5000}]) -> net (running statistics re-estimated in place) */

@@ -206,31 +206,21 @@ static int l_sha256(lua_State *L)
 static int l_sha256_file(lua_State *L)
 {
     char hex[65];
-    if (llfc_sha256_file(luaL_checkstring(L, 1), hex) != 0) return lb_fail(L, "sha256");
+    if (llfc_sha256_file(lb_checkpath(L, 1), hex) != 0) return lb_fail(L, "sha256");
     lua_pushstring(L, hex);
     return 1;
 }
 
 static int l_append(lua_State *L)
 {
-    if (llfc_rows_append(luaL_checkstring(L, 1), luaL_checkstring(L, 2)) != 0) return lb_fail(L, "sweep");
+    if (llfc_rows_append(lb_checkpath(L, 1), luaL_checkstring(L, 2)) != 0) return lb_fail(L, "sweep");
     lua_pushboolean(L, 1);
     return 1;
 }
 
 static int l_mkdir(lua_State *L)
 {
-    if (llfc_mkdirs(luaL_checkstring(L, 1)) != 0) return lb_fail(L, "sweep");
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int l_write(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
-    if (llfc_write_file_atomic(path, data, len) != 0) return lb_fail(L, "sweep");
+    if (llfc_mkdirs(lb_checkpath(L, 1)) != 0) return lb_fail(L, "sweep");
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -536,7 +526,7 @@ int llfc_open_sweep(lua_State *L)
         {"json_encode", l_json_encode}, {"json_decode", l_json_decode}, {"sha256", l_sha256},
         {"sha256_file", l_sha256_file}, {"append", l_append}, {"env", l_env}, {"finalize", l_finalize},
         {"cli", l_cli}, {"run", l_run}, {"watch_sigint", l_watch_sigint}, {"sigint", l_sigint},
-        {"utc", l_utc}, {"now", l_now}, {"mkdir", l_mkdir}, {"write", l_write},
+        {"utc", l_utc}, {"now", l_now}, {"mkdir", l_mkdir},
         {"checkopts", l_checkopts}, {NULL, NULL},
     };
     lb_newtype(L, RUN_MT, run_meth, run_mm);

@@ -248,7 +248,7 @@ static int t_randn(lua_State *L) { return random_ctor(L, 1); }
 
 static int t_load(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lb_checkpath(L, 1);
     llfc_tensor *t = llfc_npy_load(path);
     if (!t) return lb_fail(L, "load");
     lb_pushtensor(L, t);
@@ -421,6 +421,8 @@ static int arith(lua_State *L, int op)
         if (box && !*box) return errorf(L, "%s: operand %d is a freed tensor", fname, i);
     }
     if (a && b) return push(L, llfc_tensor_binop(op, a, b), fname);
+    /* called directly (getmetatable(t).__mul(2, 3)), neither operand may be a tensor */
+    if (!a && !b) return errorf(L, "%s: neither operand is a tensor (%s and %s)", fname, luaL_typename(L, 1), luaL_typename(L, 2));
     int ti = a ? 1 : 2, ni = a ? 2 : 1;
     if (lua_type(L, ni) != LUA_TNUMBER)
         return errorf(L, "%s: cannot combine a tensor with a %s", fname, luaL_typename(L, ni));
@@ -558,7 +560,7 @@ static int m_totable(lua_State *L)
 static int m_save(lua_State *L)
 {
     llfc_tensor *t = check(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = lb_checkpath(L, 2);
     if (llfc_npy_save(path, t)) return lb_fail(L, "save");
     lua_pushboolean(L, 1);
     return 1;

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void lnn_push_eval(lua_State *L, const llfc_eval_result *r);
-
 /* ---- options ------------------------------------------------------------------------ */
 typedef struct {
     llfc_train_opts o;
@@ -148,28 +146,10 @@ static void read_cfg(lua_State *L, int idx, const llfc_dataset *ds, train_cfg *c
 /* ---- history tables ------------------------------------------------------------------ */
 static const char *const step_fields[] = {"step", "epoch", "loss", "acc", "lr", NULL};
 
-/* a growing C string (a luaL_Buffer cannot be used while reading fields) */
-typedef struct { char *s; size_t len, cap; int oom; } strbuf;
-
-static void sb_add(strbuf *b, const char *t)
-{
-    size_t n = strlen(t);
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = 1; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, t, n + 1);
-    b->len += n;
-}
-
 static int hist_tostring(lua_State *L)
 {
-    strbuf b = {0};
+    /* a luaL_Buffer cannot be used while reading fields */
+    llfc_strbuf *b = lb_newstrbuf(L);
     lua_getfield(L, 1, "loss");
     lua_Integer nsteps = lua_istable(L, -1) ? luaL_len(L, -1) : 0;
     lua_pop(L, 1);
@@ -183,7 +163,7 @@ static int hist_tostring(lua_State *L)
     char line[256];
     snprintf(line, sizeof line, "train: %lld steps, %.2f s, %.0f examples/s%s\n", (long long)nsteps, secs,
              secs > 0 ? ex / secs : 0.0, intr ? " (interrupted)" : "");
-    sb_add(&b, line);
+    llfc_strbuf_puts(b, line);
     lua_getfield(L, 1, "epochs");
     int ep = lua_gettop(L);
     int has_test = 0;
@@ -197,7 +177,7 @@ static int hist_tostring(lua_State *L)
         lua_pop(L, 1);
         snprintf(line, sizeof line, "  %5s %7s %9s %8s %9s%s\n", "epoch", "step", "loss", "acc", "lr",
                  has_test ? "  test_err test_loss" : "");
-        sb_add(&b, line);
+        llfc_strbuf_puts(b, line);
         lua_Integer ne = luaL_len(L, ep);
         for (lua_Integer i = 1; i <= ne; i++) {
             if (lua_geti(L, ep, i) != LUA_TTABLE) { lua_pop(L, 1); continue; }
@@ -209,16 +189,16 @@ static int hist_tostring(lua_State *L)
             snprintf(line, sizeof line, "  %5lld %7lld %9.4f %7.2f%% %9.3g", (long long)lua_tointeger(L, -5),
                      (long long)lua_tointeger(L, -4), lua_tonumber(L, -3), 100 * lua_tonumber(L, -2),
                      lua_tonumber(L, -1));
-            sb_add(&b, line);
+            llfc_strbuf_puts(b, line);
             lua_pop(L, 5);
             if (has_test) {
                 lua_getfield(L, -1, "test_err");
                 lua_getfield(L, -2, "test_loss");
                 snprintf(line, sizeof line, "  %7.2f%% %9.4f", 100 * lua_tonumber(L, -2), lua_tonumber(L, -1));
-                sb_add(&b, line);
+                llfc_strbuf_puts(b, line);
                 lua_pop(L, 2);
             }
-            sb_add(&b, "\n");
+            llfc_strbuf_puts(b, "\n");
             lua_pop(L, 1);
         }
     } else if (nsteps > 0) {
@@ -228,13 +208,11 @@ static int hist_tostring(lua_State *L)
         else lua_pushnil(L);
         snprintf(line, sizeof line, "  last step: loss %.4f, batch accuracy %.2f%%\n", lua_tonumber(L, -3),
                  100 * lua_tonumber(L, -1));
-        sb_add(&b, line);
+        llfc_strbuf_puts(b, line);
         lua_pop(L, 4);
     }
     lua_pop(L, 1);
-    if (b.oom) { free(b.s); return luaL_error(L, "out of memory"); }
-    lua_pushlstring(L, b.s ? b.s : "", b.len && b.s[b.len - 1] == '\n' ? b.len - 1 : b.len);
-    free(b.s);
+    lb_pushstrbuf(L, b, 1);
     return 1;
 }
 
@@ -479,12 +457,13 @@ static trainer_box *push_trainer(lua_State *L, int opts, int net, int ds)
 }
 
 /* net:trainer(ds [, opts [, fname]]) -> an llfc.Trainer: SGD on net with
- * the training options (as net:train); errors name fname. */
+ * the training options (as net:train); errors name fname (the workflow that
+ * makes the trainer: train, nn.pair, ...; Net:trainer by default). */
 static int net_trainer(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
     llfc_dataset *ds = lb_checkdataset(L, 2);
-    const char *fname = luaL_optstring(L, 4, "train");
+    const char *fname = luaL_optstring(L, 4, "Net:trainer");
     if (lua_isnoneornil(L, 3)) {
         lua_settop(L, 2);
         lua_newtable(L);
@@ -522,6 +501,15 @@ static int trainer_run(lua_State *L)
     lua_Integer nsteps = luaL_checkinteger(L, 2);
     luaL_argcheck(L, nsteps >= 0, 2, "the number of steps must be >= 0");
     luaL_checktype(L, 3, LUA_TTABLE);
+    /* a history of Trainer:history: the step and epoch lists the run appends to */
+    for (int i = 0; step_fields[i]; i++) {
+        lua_getfield(L, 3, step_fields[i]);
+        luaL_argexpected(L, lua_istable(L, -1), 3, "history table (Trainer:history)");
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, 3, "epochs");
+    luaL_argexpected(L, lua_istable(L, -1), 3, "history table (Trainer:history)");
+    lua_pop(L, 1);
     run_opts ro;
     lua_getiuservalue(L, 1, 1);
     int opts = lua_gettop(L);
@@ -581,7 +569,7 @@ static int trainer_fork(lua_State *L)
     trainer_box *f = push_trainer(L, -2, 2, -1);
     f->c = b->c;
     memcpy(f->fname, b->fname, sizeof f->fname);
-    if (!(f->t = llfc_trainer_clone(b->t, net))) return lb_error(L, b->fname);
+    if (!(f->t = llfc_trainer_clone(b->t, net))) return lb_error(L, "Trainer:fork");
     return 1;
 }
 
@@ -641,12 +629,6 @@ static const luaL_Reg trainer_meta[] = {
 /* ---- model files ------------------------------------------------------------------------ */
 
 /* The path argument: a string (a number is no path). */
-static const char *check_path(lua_State *L, int idx)
-{
-    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "string (a path)");
-    return lua_tostring(L, idx);
-}
-
 /* Option names = {from = to, ...} of the options table at idx into n (the
  * strings stay anchored in the table); raises on anything but strings. */
 static void read_names(lua_State *L, int idx, llfc_names *n, const char *fname)
@@ -676,7 +658,7 @@ static void read_names(lua_State *L, int idx, llfc_names *n, const char *fname)
 static int net_save(lua_State *L)
 {
     llfc_net *net = lb_checknet(L, 1);
-    const char *path = check_path(L, 2);
+    const char *path = lb_checkpath(L, 2);
     static const char *const known[] = {"names", NULL};
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     lb_checktypos(L, 3, known, "save");
@@ -690,7 +672,7 @@ static int net_save(lua_State *L)
 /* nn.load(path [, {names = {...}, allow_nonfinite = false}]) -> net, or nil, message */
 static int nn_load(lua_State *L)
 {
-    const char *path = check_path(L, 1);
+    const char *path = lb_checkpath(L, 1);
     static const char *const known[] = {"names", "allow_nonfinite", NULL};
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
     lb_checktypos(L, 2, known, "nn.load");

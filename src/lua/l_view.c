@@ -13,7 +13,6 @@
  *   json(value) -> string    json_decode(string) -> value | nil, msg
  *   hist(samples [, lo, hi, bins]) -> {edges, counts, below, above}
  *        (without lo, hi, bins: a robust range and Freedman-Diaconis bins)
- *   write(path, string) -> true | nil, msg
  *   term() -> ok, why   utf8() -> bool   open() -> guard   close()   isopen()   colors()
  *   blit(canvas)   getkey(ms) -> key name | nil   size() -> cols, lines
  *   interrupted()   clear_interrupt()   now()   checktypos(opts, names, fname)
@@ -448,16 +447,6 @@ static int l_hist(lua_State *L)
     return 1;
 }
 
-static int l_write(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
-    if (llfc_write_file_atomic(path, data, len) != 0) return lb_fail(L, "save");
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 /* Lua value -> cJSON: a table whose keys are exactly 1..n is an array (an
  * empty table too), any other table an object with its string and number
  * keys (numbers written as strings) in sorted order; NaN and inf become null.
@@ -690,7 +679,7 @@ int llfc_open_view(lua_State *L)
     static const luaL_Reg screen_mm[] = {{"__gc", screen_gc}, {"__close", screen_gc}, {NULL, NULL}};
     static const luaL_Reg prims[] = {
         {"canvas", canvas_new}, {"figure", figure_new}, {"render", l_render}, {"export", l_export},
-        {"json", l_json}, {"json_decode", l_json_decode}, {"hist", l_hist}, {"write", l_write},
+        {"json", l_json}, {"json_decode", l_json_decode}, {"hist", l_hist},
         {"term", l_term}, {"utf8", l_utf8}, {"open", l_open}, {"close", l_close}, {"isopen", l_isopen},
         {"colors", l_colors}, {"blit", l_blit}, {"getkey", l_getkey}, {"size", l_size},
         {"interrupted", l_interrupted}, {"clear_interrupt", l_clear_interrupt}, {"now", l_now},

@@ -143,6 +143,16 @@ void lb_view_finish(lua_State *L, int idx, const char *status)
     lua_call(L, 2, 0);
 }
 
+const char *lb_checkpath(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "file name");
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    luaL_argcheck(L, n > 0, idx, "empty file name");
+    luaL_argcheck(L, strlen(s) == n, idx, "file name with a zero byte");
+    return s;
+}
+
 static int opt_field(lua_State *L, int idx, const char *field)
 {
     if (idx == 0 || lua_isnoneornil(L, idx)) return 0;
@@ -191,6 +201,36 @@ const char *lb_optstring(lua_State *L, int idx, const char *field, const char *d
     return s;
 }
 
+static int strbuf_gc(lua_State *L)
+{
+    llfc_strbuf_free(luaL_checkudata(L, 1, "llfc.strbuf"));
+    return 0;
+}
+
+llfc_strbuf *lb_newstrbuf(lua_State *L)
+{
+    llfc_strbuf *b = lua_newuserdatauv(L, sizeof *b, 0);
+    *b = (llfc_strbuf)LLFC_STRBUF_INIT;
+    if (luaL_newmetatable(L, "llfc.strbuf")) {
+        lua_pushcfunction(L, strbuf_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+void lb_pushstrbuf(lua_State *L, llfc_strbuf *b, int chomp)
+{
+    if (b->oom) {
+        llfc_strbuf_free(b);
+        luaL_error(L, "out of memory");
+    }
+    size_t n = b->len;
+    if (chomp && n && b->s[n - 1] == '\n') n--;
+    lua_pushlstring(L, b->s ? b->s : "", n);
+    llfc_strbuf_free(b);
+}
+
 void lb_pushresult_chomp(luaL_Buffer *b)
 {
     lua_State *L = b->L;
@@ -208,7 +248,7 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l) { luaL_setfuncs(L, l, 0); }
 int lb_progress_fn(void *ud, double done, double total, const char *what)
 {
     lb_progress *p = ud;
-    if (llfc_interrupted()) return 1;
+    if (llfc_interrupted()) return LLFC_PROGRESS_STOP;
     if (!p || !p->fidx) return 0;
     lua_State *L = p->L;
     lua_pushvalue(L, p->fidx);
@@ -218,12 +258,22 @@ int lb_progress_fn(void *ud, double done, double total, const char *what)
     if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
         llfc_seterr("progress callback: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
-        return 1;
+        return LLFC_PROGRESS_FAILED;
     }
     /* a callback returning false asks to stop */
     int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
     lua_pop(L, 1);
-    return stop;
+    return stop ? LLFC_PROGRESS_STOP : 0;
+}
+
+int lb_optprogress(lua_State *L, int idx, const char *fname)
+{
+    if (!lua_istable(L, idx)) return 0;
+    lua_getfield(L, idx, "progress");
+    if (lua_isfunction(L, -1)) return lua_gettop(L);
+    if (!lua_isnil(L, -1)) luaL_error(L, "%s: option 'progress' must be a function, got %s", fname, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return 0;
 }
 
 /* edit distance (with swaps) between a and b, ignoring case, capped at 3 (enough to tell a typo) */

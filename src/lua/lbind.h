@@ -7,9 +7,11 @@
 #include <lualib.h>
 
 #include "core/core.h"
+#include "core/strbuf.h"
 #include "data/data.h"
 #include "nn/nn.h"
 #include "core/tensor.h"
+#include "llfclib.h" /* the openers */
 
 /* Metatable names (luaL_newmetatable sets __name, so argument errors read
  * "llfc.Tensor expected, got table"). */
@@ -80,6 +82,12 @@ void lb_view_begin(lua_State *L, const char *kind, const char *title);
 int lb_view_update(lua_State *L, int idx);
 void lb_view_finish(lua_State *L, int idx, const char *status);
 
+/* A file or directory name argument: a non-empty string without a zero byte.
+ * Anything else (a number, nil, a table) raises "bad argument #idx to 'f'
+ * (file name expected, got number)": Lua would turn 0/0 into the path
+ * "-nan". */
+const char *lb_checkpath(lua_State *L, int idx);
+
 /* Options tables: read a field of the table at idx with a default; raise a
  * clear error ("fname: option 'lr' must be a number") on a wrong type. */
 lua_Number lb_optnumber(lua_State *L, int idx, const char *field, lua_Number def, const char *fname);
@@ -91,6 +99,13 @@ const char *lb_optstring(lua_State *L, int idx, const char *field, const char *d
  * <= 2, or equal ignoring case).  Keys far from every known name pass: tables may be shared. */
 void lb_checktypos(lua_State *L, int idx, const char *const *known, const char *fname);
 
+/* A string builder owned by a userdata pushed on the stack (its __gc frees
+ * the text), so that a Lua error while the text grows leaks nothing. */
+llfc_strbuf *lb_newstrbuf(lua_State *L);
+/* Push the text of b (without a final newline when chomp is set) and free
+ * it; raises "out of memory" if b ran out of memory. */
+void lb_pushstrbuf(lua_State *L, llfc_strbuf *b, int chomp);
+
 /* luaL_pushresult(b), without the text's final newline (for tostring). */
 void lb_pushresult_chomp(luaL_Buffer *b);
 
@@ -101,19 +116,8 @@ void lb_setfuncs(lua_State *L, const luaL_Reg *l);
  * (or none) is called as f(done, total, what).  Used by metrics and training. */
 typedef struct { lua_State *L; int fidx; } lb_progress;
 int lb_progress_fn(void *ud, double done, double total, const char *what);
-
-/* Module openers: each pushes its module table. */
-int llfc_open_tensor(lua_State *L);
-int llfc_open_data(lua_State *L);
-int llfc_open_nn(lua_State *L);
-int llfc_open_perm(lua_State *L);
-int llfc_open_metrics(lua_State *L);
-int llfc_open_view(lua_State *L);
-int llfc_open_sweep(lua_State *L);
-
-/* Open everything: pushes the llfc table {tensor=, data=, nn=, perm=,
- * metrics=, view=, sweep=, version=} and installs the embedded Lua modules in
- * package.preload. */
-int llfc_open_all(lua_State *L);
+/* opts.progress of the options table at idx (a function or nil; no table:
+ * nil): the function's stack index, where it stays for the calls, or 0. */
+int lb_optprogress(lua_State *L, int idx, const char *fname);
 
 #endif

@@ -564,10 +564,9 @@ static int run_fit(fm_ctx *c, int fi, llfc_fm_fit *st)
             }
         }
         if (llfc_interrupted()) { rc = 1; goto done; }
-        if (c->o->progress && c->o->progress(c->o->progress_ud, (double)(fi * c->n + i0 + mb),
-                                             (double)(c->nplans * c->n), what)) {
-            if (llfc_interrupted()) { rc = 1; goto done; }
-            if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
+        if (c->o->progress && llfc_progress_stop(c->o->progress, c->o->progress_ud, (double)(fi * c->n + i0 + mb),
+                                                 (double)(c->nplans * c->n), what)) {
+            if (llfc_interrupted()) rc = 1;
             goto done;
         }
     }
@@ -666,10 +665,7 @@ llfc_net *llfc_feature_merge(const llfc_net *const *members, int k, const float 
             st->perms[j] = p;
             if (llfc_interrupted()) { llfc_seterr("interrupted (while aligning the networks; nothing fitted)"); goto fail; }
             if (!(al[j] = llfc_perm_apply(p, members[j]))) { llfc_adderr("aligning network %d", j + 1); goto fail; }
-            if (o->progress && o->progress(o->progress_ud, 0, 1, "merge_features: aligned")) {
-                if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
-                goto fail;
-            }
+            if (o->progress && llfc_progress_stop(o->progress, o->progress_ud, 0, 1, "merge_features: aligned")) goto fail;
         }
     } else {
         for (int j = 1; j < k; j++) al[j] = members[j];
@@ -702,9 +698,8 @@ llfc_net *llfc_feature_merge(const llfc_net *const *members, int k, const float 
             const llfc_fm_fit *ft = &st->fits[f];
             snprintf(what, sizeof what, "merge_features: %s fitted (%d of %d): mse %.4g -> %.4g (target variance %.4g)",
                      ft->name, f + 1, nplans, ft->mse_avg, ft->mse_fit, ft->target_var);
-            if (o->progress(o->progress_ud, (double)(f + 1) * n, (double)nplans * n, what)) {
+            if (llfc_progress_stop(o->progress, o->progress_ud, (double)(f + 1) * n, (double)nplans * n, what)) {
                 if (llfc_interrupted()) { st->interrupted = f + 1 < nplans; break; }
-                if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
                 goto fail;
             }
         }
@@ -776,10 +771,7 @@ int llfc_feature_llfc(const llfc_net *net, const llfc_net *const *members, int k
                 cnt[2 * l]++;
             }
         }
-        if (llfc_interrupted() || (progress && progress(ud, (double)(i0 + mb), (double)n, "feature_llfc"))) {
-            if (llfc_interrupted() || strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
-            goto done;
-        }
+        if (llfc_progress_stop(progress, ud, (double)(i0 + mb), (double)n, "feature_llfc")) goto done;
     }
     for (int l = 0; l < nf; l++) {
         llfc_fm_cos *r = &out[l];

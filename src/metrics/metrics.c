@@ -702,13 +702,8 @@ llfc_report *llfc_metrics_run(const llfc_net *a, const llfc_net *b, const llfc_d
         if (run_batch(&w, r, a, b, ds->x + i0 * ds->dim, ds->y + i0, m)) goto fail;
         r->n += m;
         r->seconds = llfc_now() - t0;
-        if (o->progress) {
-            llfc_seterr("%s", "");
-            if (o->progress(o->progress_ud, (double)(bi + 1), (double)nb, "metrics")) {
-                if (!llfc_errmsg()[0]) llfc_seterr("interrupted");
-                goto fail;
-            }
-        }
+        if (o->progress && llfc_progress_stop(o->progress, o->progress_ud, (double)(bi + 1), (double)nb, "metrics"))
+            goto fail;
         if (o->on_batch && bi + 1 < nb) {
             llfc_report_finalize(r);
             if (o->on_batch(o->batch_ud, r)) break;

@@ -130,7 +130,7 @@ typedef struct llfc_metrics_opts {
     double hist_lo, hist_hi;         /* lo == hi: each layer and alpha takes the robust range of its first
                                       * batch's coefficients (llfc_hist_rule, core/stats.h) */
     int64_t batch;                   /* 0: 1000, fewer when memory asks */
-    llfc_progress_fn progress;       /* per batch; non-zero return: fail "interrupted" */
+    llfc_progress_fn progress;       /* per batch, through llfc_progress_stop */
     void *progress_ud;
     /* per batch with the partial (finalized) report; non-zero return stops
      * early and returns the partial report (complete = 0). */

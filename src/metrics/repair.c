@@ -160,13 +160,13 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
     double *cm = st + 2 * K * total, *cs = cm + maxc, *gm = cs + maxc, *gs = gm + maxc;
     double steps = ns + K;
     for (int k = 0; k < K; k++) {
-        if (progress && progress(ud, k, steps, "repair: endpoint statistics")) goto stop;
+        if (llfc_progress_stop(progress, ud, k, steps, "repair: endpoint statistics")) goto fail;
         if (llfc_repair_stats(nets[k], sites, ns, x, n, batch, st + 2 * k * total, st + (2 * k + 1) * total))
             goto fail;
     }
     int64_t off = 0;
     for (int s = 0; s < ns; s++) {
-        if (progress && progress(ud, K + s, steps, "repair: sites")) goto stop;
+        if (llfc_progress_stop(progress, ud, K + s, steps, "repair: sites")) goto fail;
         if (llfc_repair_stats(out, &sites[s], 1, x, n, batch, cm, cs)) goto fail;
         for (int64_t c = 0; c < sites[s].C; c++) {
             gm[c] = gs[c] = 0.0;
@@ -178,12 +178,10 @@ llfc_net *llfc_repair_many(const llfc_net *const *nets, int K, const double *w, 
         fold(out, &sites[s], cm, cs, gm, gs);
         off += sites[s].C;
     }
-    if (progress && progress(ud, steps, steps, "repair: done")) goto stop;
+    if (llfc_progress_stop(progress, ud, steps, steps, "repair: done")) goto fail;
     free(st);
     free(sites);
     return out;
-stop:
-    llfc_seterr("interrupted");
 fail:
     free(st);
     free(sites);

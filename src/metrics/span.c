@@ -237,14 +237,10 @@ int llfc_span_eval(const llfc_net *const *nodes, int K, const llfc_span_point *p
         if (r < 0) { llfc_span_values_free(vals, np); goto out; }
         if (r > 0) { llfc_span_values_free(vals + p, 1); done = p; goto out; }
         if (o.on_point && o.on_point(o.point_ud, p, &vals[p])) { done = p + 1; goto out; }
-        if (o.progress) {
-            llfc_seterr("%s", "");
-            if (o.progress(o.progress_ud, p + 1, np, "points")) {
-                if (llfc_interrupted()) { done = p + 1; goto out; }
-                if (!llfc_errmsg()[0]) llfc_seterr("interrupted");
-                llfc_span_values_free(vals, np);
-                goto out;
-            }
+        if (o.progress && llfc_progress_stop(o.progress, o.progress_ud, p + 1, np, "points")) {
+            if (llfc_interrupted()) { done = p + 1; goto out; }
+            llfc_span_values_free(vals, np);
+            goto out;
         }
     }
     done = np;

@@ -172,13 +172,7 @@ int llfc_principal_angles(const llfc_net *a, const llfc_net *b, const float *x, 
             if (measure(FA[i], FB[i], n, d, ki, &res[i])) { llfc_adderr("layer %d", res[i].feat + 1); goto done; }
             free(FA[i]), free(FB[i]);
             FA[i] = FB[i] = NULL;
-            if (o.progress) {
-                llfc_seterr("%s", "");
-                if (o.progress(o.progress_ud, i + 1, L, "principal_angles")) {
-                    if (!llfc_errmsg()[0]) llfc_seterr("interrupted");
-                    goto done;
-                }
-            }
+            if (o.progress && llfc_progress_stop(o.progress, o.progress_ud, i + 1, L, "principal_angles")) goto done;
         }
         first = last;
     }

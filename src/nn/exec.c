@@ -775,9 +775,9 @@ int llfc_net_eval(const llfc_net *net, const float *x, const int32_t *y, int64_t
             free(logits);
             return -1;
         }
-        if (llfc_interrupted() || (progress && progress(ud, (double)(s + m), (double)n, "eval"))) {
+        if (llfc_progress_stop(progress, ud, (double)(s + m), (double)n, "eval")) {
             free(logits);
-            return llfc_seterr("interrupted");
+            return -1;
         }
     }
     free(logits);
@@ -826,10 +826,7 @@ int llfc_net_reset_bn(llfc_net *net, const float *x, int64_t n, int64_t batch, l
             llfc_adderr("reset_bn: batch %lld", (long long)t + 1);
             goto restore;
         }
-        if (llfc_interrupted() || (progress && progress(ud, (double)(s + m), (double)n, "reset_bn"))) {
-            llfc_seterr("interrupted");
-            goto restore;
-        }
+        if (llfc_progress_stop(progress, ud, (double)(s + m), (double)n, "reset_bn")) goto restore;
     }
     rc = 0;
     goto done;

@@ -64,12 +64,8 @@ done:
  * "interrupted"). */
 static int report(const llfc_align_opts *o, double done, double total, const char *msg)
 {
-    if (!o->progress) return 0;
-    llfc_seterr("%s", "");
-    if (!o->progress(o->progress_ud, done, total, msg)) return 0;
-    if (llfc_interrupted()) return 1;
-    if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
-    return -1;
+    if (!o->progress || !llfc_progress_stop(o->progress, o->progress_ud, done, total, msg)) return 0;
+    return llfc_interrupted() ? 1 : -1;
 }
 
 /* The start: identity, or every network matched to the first. */

@@ -706,9 +706,8 @@ static char *touched_groups(const cm *c)
 
 static int report(const llfc_comm_opts *o, double done, double total, const char *msg, llfc_comm_stats *st)
 {
-    if (!o->progress || !o->progress(o->progress_ud, done, total, msg)) return 0;
+    if (!llfc_progress_stop(o->progress, o->progress_ud, done, total, msg)) return 0;
     if (llfc_interrupted()) { st->interrupted = 1; return 1; }
-    llfc_match_stopped();
     return -1;
 }
 

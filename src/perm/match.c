@@ -33,11 +33,6 @@
 #include "perm/lap.h"
 #include "nn/nn.h"
 
-void llfc_match_stopped(void)
-{
-    if (strncmp(llfc_errmsg(), "progress callback", 17)) llfc_seterr("interrupted");
-}
-
 /* out[i, p, q] = in[p, i, q] for in viewed as [pre, n, post]. */
 static void move_to_front(const float *in, float *out, int64_t pre, int64_t n, int64_t post)
 {
@@ -274,9 +269,8 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
             char msg[128];
             snprintf(msg, sizeof msg, "weight_match sweep %d: objective %.9g%s", it + 1, obj[it],
                      progress ? "" : " (no improvement, done)");
-            if (o.progress(o.progress_ud, it + 1, o.max_iter, msg)) {
+            if (llfc_progress_stop(o.progress, o.progress_ud, it + 1, o.max_iter, msg)) {
                 if (llfc_interrupted()) { stats->interrupted = 1; it++; break; }
-                llfc_match_stopped();
                 goto fail;
             }
         }
@@ -439,9 +433,8 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
             }
         }
         ndone = i0 + m;
-        if (o.progress && o.progress(o.progress_ud, (double)(i0 + m), (double)n, "activation_match")) {
+        if (o.progress && llfc_progress_stop(o.progress, o.progress_ud, (double)(i0 + m), (double)n, "activation_match")) {
             if (llfc_interrupted()) { intr = 1; break; }
-            llfc_match_stopped();
             goto fail;
         }
     }

@@ -102,9 +102,6 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
 /* 0 if b can be matched to a (same layout, a spec, contiguous parameters),
  * else -1 with a message naming the difference. */
 int llfc_match_check_pair(const llfc_net *a, const llfc_net *b);
-/* A progress callback asked to stop: keep its own error, else record
- * "interrupted". */
-void llfc_match_stopped(void);
 /* The cost term of weight matching: C[n, n] += moveaxis(A, d, 0) @
  * moveaxis(B, d, 0)^T for two tensors of the shape of `shape` (contiguous
  * data A and B; n = shape->size[d]); scratch holds 2 * numel floats.

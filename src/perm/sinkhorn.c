@@ -495,9 +495,8 @@ llfc_perm *llfc_sinkhorn_match(const llfc_net *a, const llfc_net *b, const llfc_
             char msg[128];
             snprintf(msg, sizeof msg, "sinkhorn_match step %lld/%lld: %s %.9g (tau %.4g)", (long long)(t + 1),
                      (long long)steps, o.objective == LLFC_SK_LOSS ? "midpoint loss" : "weight distance", val, tau);
-            if (o.progress(o.progress_ud, (double)(t + 1), (double)steps, msg)) {
+            if (llfc_progress_stop(o.progress, o.progress_ud, (double)(t + 1), (double)steps, msg)) {
                 if (llfc_interrupted()) { st->interrupted = 1; break; }
-                llfc_match_stopped();
                 goto done;
             }
         }

@@ -184,9 +184,8 @@ llfc_perm *llfc_ste_match(const llfc_net *a, const llfc_net *b, const llfc_datas
                 char msg[128];
                 snprintf(msg, sizeof msg, "ste_match step %lld/%lld (epoch %lld): midpoint loss %.6g",
                          (long long)(t + 1), (long long)steps, (long long)(e + 1), loss);
-                if (o.progress(o.progress_ud, (double)(t + 1), (double)steps, msg)) {
+                if (llfc_progress_stop(o.progress, o.progress_ud, (double)(t + 1), (double)steps, msg)) {
                     if (llfc_interrupted()) { st->interrupted = 1; t++; break; }
-                    llfc_match_stopped();
                     goto done;
                 }
             }

@@ -10,6 +10,7 @@
  * in the terminal.
  */
 #include "plot/plot.h"
+#include "core/strbuf.h"
 
 #include <cairo.h>
 #include <cairo-pdf.h>
@@ -666,21 +667,12 @@ int llfc_export_format(const char *path)
     return -1;
 }
 
-typedef struct { char *p; size_t len, cap; int oom; } membuf;
-
+/* cairo writes the file into a string builder */
 static cairo_status_t mem_write(void *ud, const unsigned char *data, unsigned int n)
 {
-    membuf *b = ud;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return CAIRO_STATUS_WRITE_ERROR; }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    return CAIRO_STATUS_SUCCESS;
+    llfc_strbuf *b = ud;
+    llfc_strbuf_append(b, (const char *)data, n);
+    return b->oom ? CAIRO_STATUS_WRITE_ERROR : CAIRO_STATUS_SUCCESS;
 }
 
 static void draw_figure(cairo_t *cr, llfc_chart *const *charts, int n, const llfc_export_opts *o, double W, double H)
@@ -713,7 +705,7 @@ int llfc_figure_render(llfc_chart *const *charts, int n, const llfc_export_opts 
     if (o->format == LLFC_FMT_PNG && o->width * o->dpi * o->height * o->dpi > 1e8)
         return llfc_seterr("figure: %.0fx%.0f pixels is too large", o->width * o->dpi, o->height * o->dpi);
     double W = o->width * 72, H = o->height * 72;
-    membuf b = {0};
+    llfc_strbuf b = LLFC_STRBUF_INIT;
     cairo_surface_t *s;
     if (o->format == LLFC_FMT_SVG) s = cairo_svg_surface_create_for_stream(mem_write, &b, W, H);
     else if (o->format == LLFC_FMT_PDF) {
@@ -729,7 +721,7 @@ int llfc_figure_render(llfc_chart *const *charts, int n, const llfc_export_opts 
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
         llfc_seterr("figure: %s", cairo_status_to_string(cairo_surface_status(s)));
         cairo_surface_destroy(s);
-        free(b.p);
+        llfc_strbuf_free(&b);
         return -1;
     }
     cairo_t *cr = cairo_create(s);
@@ -743,16 +735,12 @@ int llfc_figure_render(llfc_chart *const *charts, int n, const llfc_export_opts 
     if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(s);
     cairo_surface_destroy(s);
     if (st != CAIRO_STATUS_SUCCESS || b.oom) {
-        free(b.p);
-        return llfc_seterr("figure: %s", b.oom ? "out of memory" : cairo_status_to_string(st));
+        int oom = b.oom;
+        llfc_strbuf_free(&b);
+        return llfc_seterr("figure: %s", oom ? "out of memory" : cairo_status_to_string(st));
     }
-    /* a buffer from llfc_malloc, as the header promises */
-    char *res = llfc_malloc(b.len + 1);
-    if (!res) { free(b.p); return -1; }
-    memcpy(res, b.p, b.len);
-    res[b.len] = 0;
-    free(b.p);
-    *out = res, *len = b.len;
+    /* NUL-terminated, to be freed with free() (llfc_free), as the header promises */
+    if (!(*out = llfc_strbuf_take(&b, len))) return -1;
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* test_conv.c - conv2d backends (src/conv.c, src/conv_dnnl.c): oneDNN against
+/* test_conv.c - conv2d backends (src/nn/kernels/conv.c, conv_dnnl.c): oneDNN against
  * the im2col path on the layer shapes of VGG and ResNet-20.
  *
  * The im2col path is itself checked against a naive loop and finite

@@ -1,9 +1,17 @@
 /* test_core.c - errors, PRNG, the BLAS shim, tensors' storage and views, MLP forward. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
 
 #include "check.h"
 #include "core/core.h"
+#include "core/strbuf.h"
+#include "core/csv.h"
 #include "nn/nn.h"
 #include "nn/build.h"
 #include "core/tensor.h"
@@ -14,6 +22,200 @@ static void test_errors(void)
     CHECK(strcmp(llfc_errmsg(), "bad 3") == 0, "seterr formats the message");
     llfc_adderr("mm");
     CHECK(strcmp(llfc_errmsg(), "mm: bad 3") == 0, "adderr prefixes the message");
+}
+
+/* The string builder against the C library's own formatting. */
+static void test_strbuf(void)
+{
+    llfc_strbuf b = LLFC_STRBUF_INIT;
+    char *s = llfc_strbuf_take(&b, NULL);
+    CHECK(s && s[0] == '\0', "strbuf: an empty buffer hands over \"\"");
+    free(s);
+    char ref[4096] = "";
+    size_t rl = 0;
+    for (int i = 0; i < 200; i++) { /* grows past every capacity step */
+        llfc_strbuf_printf(&b, "%d:%s,", i, i % 7 ? "x" : "yy");
+        rl += (size_t)snprintf(ref + rl, sizeof ref - rl, "%d:%s,", i, i % 7 ? "x" : "yy");
+    }
+    llfc_strbuf_append(&b, "ab\0cd", 5); /* counted bytes, a NUL included */
+    memcpy(ref + rl, "ab\0cd", 5);
+    rl += 5;
+    CHECK(b.len == rl && memcmp(b.s, ref, rl) == 0 && b.s[b.len] == '\0', "strbuf: printf and append give the same bytes as snprintf (%zu)", rl);
+    char big[1000];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    size_t before = b.len;
+    llfc_strbuf_printf(&b, "<%s>", big); /* longer than the stack buffer */
+    CHECK(b.len == before + 1001 && b.s[before] == '<' && b.s[b.len - 1] == '>' && b.s[b.len - 2] == 'z',
+          "strbuf: a long printf is written whole");
+    llfc_strbuf_spaces(&b, 3);
+    llfc_strbuf_putc(&b, '!');
+    CHECK(!strcmp(b.s + b.len - 4, "   !"), "strbuf: spaces and putc");
+    CHECK(llfc_strbuf_reserve(&b, 100000) == 0 && b.cap >= b.len + 100001, "strbuf: reserve makes room");
+    size_t len;
+    s = llfc_strbuf_take(&b, &len);
+    CHECK(s && len == before + 1005 && b.s == NULL && b.len == 0, "strbuf: take hands the text over and empties the buffer");
+    free(s);
+    CHECK(llfc_strbuf_reserve(&b, SIZE_MAX) == -1 && b.oom, "strbuf: an impossible size sets the OOM flag");
+    llfc_strbuf_puts(&b, "lost");
+    CHECK(b.len == 0, "strbuf: after OOM nothing is appended");
+    llfc_seterr("%s", "");
+    CHECK(llfc_strbuf_take(&b, NULL) == NULL && strstr(llfc_errmsg(), "out of memory"), "strbuf: take after OOM fails with a message");
+    llfc_strbuf_puts(&b, "again");
+    CHECK(b.s && !strcmp(b.s, "again") && !b.oom, "strbuf: usable again after take");
+    llfc_strbuf_free(&b);
+    CHECK(b.s == NULL && b.len == 0, "strbuf: free empties");
+}
+
+/* CSV cells against hand-written RFC 4180 text. */
+static void test_csv(void)
+{
+    llfc_strbuf out = LLFC_STRBUF_INIT;
+    llfc_csv c = {&out, 0};
+    llfc_csv_text(&c, "alpha", 5);
+    llfc_csv_text(&c, "a,\"b\"", 5);
+    llfc_csv_text(&c, "line\nbreak", 10);
+    llfc_csv_endrow(&c);
+    llfc_csv_number(&c, 0.1);
+    llfc_csv_number(&c, 1.0 / 3.0);
+    llfc_csv_number(&c, NAN);
+    llfc_csv_number(&c, -INFINITY);
+    llfc_csv_integer(&c, -9007199254740993LL);
+    llfc_csv_empty(&c);
+    llfc_csv_endrow(&c);
+    llfc_csv_empty(&c);
+    llfc_csv_endrow(&c);
+    const char *want = "alpha,\"a,\"\"b\"\"\",\"line\nbreak\"\n0.1,0.3333333333,nan,-inf,-9007199254740993,\n\n";
+    CHECK(out.s && !strcmp(out.s, want), "csv: quoting, numbers (10 digits, nan, -inf), integers exactly, empty cells: %s", out.s);
+    llfc_strbuf_free(&out);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void touch(const char *dir, const char *name, int age_seconds)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) { fputs("partial", f); fclose(f); }
+    struct utimbuf t = {time(NULL) - age_seconds, time(NULL) - age_seconds};
+    utime(p, &t);
+}
+
+/* Atomic saves: the temporary name carries the pid; a successful save removes
+ * leftovers of killed saves of the same target, and nothing else. */
+static void test_afile(void)
+{
+    char dir[] = "/tmp/llfc_afile_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0, "afile: a temporary directory"); return; }
+    char target[256];
+    snprintf(target, sizeof target, "%s/model.bin", dir);
+    llfc_afile a;
+    FILE *f = llfc_afile_open(&a, target);
+    char want[64];
+    snprintf(want, sizeof want, "model.bin.tmp.%ld.", (long)getpid());
+    CHECK(f && strstr(a.tmp, want) && exists(dir, strrchr(a.tmp, '/') + 1) && !exists(dir, "model.bin"),
+          "afile: writes to model.bin.tmp.PID.XXXXXX first (%s)", f ? a.tmp : llfc_errmsg());
+    if (f) fputs("new", f);
+    /* a dead process: a child that has exited and been reaped */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char dead[64], dead_fresh[64], alive[64], mine[64], other[64];
+    snprintf(dead, sizeof dead, "model.bin.tmp.%ld.aB3dE9", (long)child);
+    snprintf(dead_fresh, sizeof dead_fresh, "model.bin.tmp.%ld.Zz0011", (long)child);
+    snprintf(alive, sizeof alive, "model.bin.tmp.%ld.qwerty", (long)getppid());
+    snprintf(mine, sizeof mine, "model.bin.tmp.%ld.abcdef", (long)getpid());
+    snprintf(other, sizeof other, "other.bin.tmp.%ld.aB3dE9", (long)child);
+    touch(dir, dead, 3600);
+    touch(dir, dead_fresh, 0);
+    touch(dir, alive, 3600);
+    touch(dir, mine, 3600);
+    touch(dir, other, 3600);
+    touch(dir, "model.bin.tmp.XYZabc", 3600);   /* an older version's name: no pid */
+    touch(dir, "model.bin.tmp.12x.abcdef", 3600); /* not a pid */
+    CHECK(f && llfc_afile_commit(&a, 1) == 0, "afile: commit");
+    FILE *r = fopen(target, "r");
+    char got[16] = "";
+    if (r) { if (!fgets(got, sizeof got, r)) got[0] = 0; fclose(r); }
+    CHECK(!strcmp(got, "new"), "afile: the target holds the new text");
+    CHECK(!exists(dir, dead), "afile: a stale leftover of a dead process is removed on the next save");
+    CHECK(exists(dir, dead_fresh), "afile: a leftover changed within the last minute is kept (a writer in another PID namespace)");
+    CHECK(exists(dir, alive), "afile: the temporary file of a running process is kept");
+    CHECK(exists(dir, mine), "afile: this process's own temporary files are kept");
+    CHECK(exists(dir, other), "afile: leftovers of another target are kept");
+    CHECK(exists(dir, "model.bin.tmp.XYZabc") && exists(dir, "model.bin.tmp.12x.abcdef"), "afile: names not of the form NAME.tmp.PID.XXXXXX are kept");
+    /* a failed save removes its own temporary file and keeps the old target */
+    f = llfc_afile_open(&a, target);
+    if (f) fputs("half", f);
+    CHECK(f && llfc_afile_commit(&a, 0) == -1, "afile: a failed commit reports failure");
+    int tmps = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) tmps += strstr(e->d_name, want) != NULL;
+    if (d) closedir(d);
+    r = fopen(target, "r");
+    got[0] = 0;
+    if (r) { if (!fgets(got, sizeof got, r)) got[0] = 0; fclose(r); }
+    CHECK(tmps == 1 && !strcmp(got, "new"), "afile: a failed save leaves no temporary file of its own (only the planted one) and the old text");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+}
+
+static int prog_calls;
+static int prog_go(void *ud, double d, double t, const char *w) { prog_calls++; return 0; }
+static int prog_stop(void *ud, double d, double t, const char *w) { prog_calls++; return LLFC_PROGRESS_STOP; }
+static int prog_fail(void *ud, double d, double t, const char *w)
+{
+    prog_calls++;
+    return ud ? llfc_seterr("callback: %s", (const char *)ud) : LLFC_PROGRESS_FAILED;
+}
+
+static void test_progress_stop(void)
+{
+    llfc_seterr("stale");
+    CHECK(llfc_progress_stop(NULL, NULL, 1, 2, "x") == 0 && llfc_progress_stop(prog_go, NULL, 1, 2, "x") == 0 &&
+          prog_calls == 1, "progress_stop: no callback, or one going on: 0");
+    CHECK(llfc_progress_stop(prog_stop, NULL, 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "interrupted"),
+          "progress_stop: a callback asking to stop: -1, 'interrupted'");
+    CHECK(llfc_progress_stop(prog_fail, "boom", 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "callback: boom"),
+          "progress_stop: a failing callback keeps its own message");
+    llfc_seterr("%s", "");
+    CHECK(llfc_progress_stop(prog_fail, NULL, 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "progress callback failed"),
+          "progress_stop: a failing callback without a message gets one");
+    prog_calls = 0;
+    llfc_interrupt_flag = 1;
+    CHECK(llfc_progress_stop(prog_go, NULL, 1, 2, "x") == -1 && !strcmp(llfc_errmsg(), "interrupted") && prog_calls == 0,
+          "progress_stop: Ctrl-C stops with 'interrupted' before the callback runs");
+    CHECK(llfc_check_interrupt() == -1 && llfc_interrupted(), "check_interrupt is progress_stop without a callback (the flag stays)");
+    llfc_interrupt_clear();
+    CHECK(llfc_check_interrupt() == 0, "check_interrupt: 0 once the flag is cleared");
+}
+
+/* One allocation above the cap fails at once, with a message saying why. */
+static void test_alloc_cap(void)
+{
+    size_t cap = llfc_alloc_cap();
+    CHECK(cap >= ((size_t)1 << 26), "alloc cap: at least 64 MB (%.3g GB)", (double)cap / 0x1p30);
+    double t0 = llfc_now();
+    void *p = llfc_malloc(cap + 1);
+    CHECK(!p && strstr(llfc_errmsg(), "more than the cap"), "alloc cap: malloc above the cap fails (%s)", llfc_errmsg());
+    p = llfc_calloc(cap / 2 + 1, 2);
+    CHECK(!p && strstr(llfc_errmsg(), "more than the cap"), "alloc cap: calloc above the cap fails");
+    p = llfc_mallocarray(cap / 4 + 1, 4);
+    CHECK(!p && strstr(llfc_errmsg(), "more than the cap"), "alloc cap: mallocarray above the cap fails");
+    void *q = llfc_malloc(16);
+    p = llfc_realloc(q, cap + 1);
+    CHECK(!p && q, "alloc cap: realloc above the cap fails and keeps the block");
+    free(q);
+    int64_t big[2] = {(int64_t)(cap / 4 / 1024) + 1, 1024};
+    CHECK(!llfc_tensor_new(2, big) && strstr(llfc_errmsg(), "allocation cap"), "alloc cap: a tensor above the cap is refused");
+    CHECK(llfc_now() - t0 < 1.0, "alloc cap: refused without trying (%.3f s)", llfc_now() - t0);
 }
 
 static void test_rng(void)
@@ -136,6 +338,11 @@ static void test_mlp_forward(void)
 int main(void)
 {
     test_errors();
+    test_strbuf();
+    test_csv();
+    test_afile();
+    test_alloc_cap();
+    test_progress_stop();
     test_rng();
     test_gemm();
     test_tensor();

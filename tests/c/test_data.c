@@ -2,6 +2,7 @@
  * synthetic sets, subsets/splits/normalisation, and every malformed case
  * on small generated files. */
 #include "check.h"
+#include "dataset_valid.h"
 #include "data/data.h"
 #include "io/npy.h"
 
@@ -330,9 +331,9 @@ static void test_synth_and_ops(void)
     CHECK(nz && nz->x[3 * 4 + 2] == a->x[3 * 4 + 2] - 3, "normalized: per-feature mean");
     llfc_dataset_release(nz);
     CHECK(!llfc_dataset_normalized(a, pf, 2, NULL, 0), "normalized: wrong count rejected");
-    CHECK(llfc_dataset_validate(a) == 0, "validate: good");
+    CHECK(dataset_valid(a) == 0, "validate: good");
     a->y[3] = 4;
-    CHECK(llfc_dataset_validate(a) == -1 && strstr(llfc_errmsg(), "label 4 of sample 4"), "validate: bad label");
+    CHECK(dataset_valid(a) == -1 && strstr(llfc_errmsg(), "label 4 of sample 4"), "validate: bad label");
     llfc_dataset_release(a);
     llfc_dataset_release(b);
 }
@@ -349,7 +350,7 @@ static void test_fashion(void)
     CHECK(te && te->n == 10000 && te->dim == 784, "Fashion-MNIST test 10000 x 784");
     CHECK(t1 - t0 < 10.0, "Fashion-MNIST train loads in %.3f s", t1 - t0);
     if (tr) {
-        int ok = llfc_dataset_validate(tr) == 0;
+        int ok = dataset_valid(tr) == 0;
         float lo = 1, hi = 0;
         for (int64_t i = 0; i < tr->n * tr->dim; i++) { if (tr->x[i] < lo) lo = tr->x[i]; if (tr->x[i] > hi) hi = tr->x[i]; }
         CHECK(ok && lo == 0 && hi == 1, "Fashion-MNIST: labels in [0,10), pixels in [0,1] (min %g max %g)", lo, hi);

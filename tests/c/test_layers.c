@@ -1,4 +1,4 @@
-/* test_layers.c - conv2d, pooling and normalisation kernels (src/layers.h).
+/* test_layers.c - conv2d, pooling and normalisation kernels (src/nn/kernels/layers.h).
  *
  * Forward passes against naive loops and hand-computed values; every backward
  * pass against central finite differences of L = sum(out * G) for a random G,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "data/data.h"
+#include "../c/dataset_valid.h"
 
 static void put(const char *path, const unsigned char *b, size_t n)
 {
@@ -43,7 +44,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         ds = llfc_idx_parse(img, l, "images", lab, size - l, "labels", nclasses);
     }
     if (ds) {
-        if (llfc_dataset_validate(ds) != 0) abort();   /* a loaded set is always valid */
+        if (dataset_valid(ds) != 0) abort();   /* a loaded set is always valid */
         for (int64_t i = 0; i < ds->n * ds->dim; i++)
             if (!(ds->x[i] >= 0 && ds->x[i] <= 1)) abort();
     }

@@ -288,4 +288,23 @@ T.section("real Fashion-MNIST", function()
   T.ok(mean[1] > 0.2 and mean[1] < 0.4 and std[1] > 0.2 and std[1] < 0.5, "pixel statistics in [0,1] scale (mean " .. mean[1] .. ")")
 end)
 
+T.section("train/test pairs print as a summary", function()
+  local s = data.spirals{n = 100, classes = 3, split = 0.8, seed = 1}
+  local txt = tostring(s)
+  T.eq(txt, "datasets:\n  train  " .. tostring(s.train) .. "\n  test   " .. tostring(s.test),
+       "a split prints one line per dataset")
+  T.ok(tostring(s.train):find("80 samples", 1, true) and tostring(s.test):find("20 samples", 1, true), "with their sizes")
+  s.note = "x"
+  T.ok(tostring(s):find("(+1 more field)", 1, true), "other fields are counted")
+  s.test = 7
+  T.ok(tostring(s):find("test   (a number)", 1, true), "a replaced field never makes printing fail")
+  local fm = data.fashion_mnist()
+  if fm then
+    T.ok(tostring(fm):find("^datasets:\n  train  llfc.Dataset%(fashion_mnist train: 60000 samples"),
+         "data.fashion_mnist() prints as a summary, not table: 0x...", tostring(fm))
+  else
+    T.skip("data.fashion_mnist() prints as a summary", "/usr/share/datasets/fashion-mnist not installed")
+  end
+end)
+
 T.done()

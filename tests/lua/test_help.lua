@@ -160,11 +160,54 @@ do
   local method = function() end
   reg["llfc.Zzfake"] = { __name = "llfc.Zzfake", __index = { poke = method } }
   local tp = llfc.doc("Zzfake")
-  T.ok(tp and tp:find("^Type Zzfake") and tp:find("Zzfake:poke  (no documentation)", 1, true),
-    "help(\"Type\") lists the methods, marking undocumented ones", tp)
+  T.ok(tp and tp:find("llfc.Zzfake is internal to llfc", 1, true),
+    "help(\"Type\") of a type the man page does not document says it is internal", tp)
+  T.ok(not llfc.doc():find("Zzfake", 1, true), "help() does not list an undocumented type")
   local none2, m2 = llfc.doc(method)
   T.ok(none2 == nil and m2:find("Zzfake:poke has no documentation yet", 1, true), "a method value resolves to Type:name", m2)
   reg["llfc.Zzfake"] = nil
+  local tm = getmetatable(tensor.zeros(1)).methods
+  tm.zzpoke = method
+  tp = llfc.doc("Tensor")
+  T.ok(tp and tp:find("^Type Tensor") and tp:find("Tensor:zzpoke  (no documentation)", 1, true),
+    "help(\"Type\") lists the methods, marking undocumented ones", tp)
+  tm.zzpoke = nil
+end
+
+-- 7b. the overview lists the types users meet, not the view's internal ones
+do
+  view.text({kind = "interpolate", alphas = {0, 1}, err = {0, 0}, loss = {0, 0}})
+  local ov = llfc.doc()
+  local types = ov:match("Object types[^\n]*\n([^\n]*)")
+  T.ok(types and types:find("Tensor", 1, true) and types:find("Net", 1, true) and types:find("Dataset", 1, true)
+       and not types:find("ChartBox", 1, true) and not types:find("Screen", 1, true),
+       "help() lists Tensor, Net, Dataset and not ChartBox or Screen", types)
+  local all = true
+  for ty in (types or ""):gmatch("%S+") do all = all and llfc.doc(ty):find("^Type " .. ty) ~= nil end
+  T.ok(all, "every type help() lists has its methods documented")
+end
+
+-- 7c. help(nn) opens with what a network is, for every kind of network
+do
+  local d = llfc.doc(nn)
+  local first = d:match("^Module nn\n\n([^\n]*)")
+  T.ok(first and not first:find("Networks are multilayer perceptrons", 1, true) and d:find("nn.vgg", 1, true),
+       "help(nn) does not open with 'Networks are multilayer perceptrons'", first)
+end
+
+-- 7d. apropos: a word that names no entry lists the entries that mention it
+do
+  local b = llfc.doc("barrier")
+  T.ok(b and b:find("^No entry is named 'barrier'") and b:find("metrics.interpolate(", 1, true),
+       "help(\"barrier\") lists the entries that mention it (metrics.interpolate)", b)
+  local ip = llfc.doc("interp")
+  T.ok(ip and ip:match("^[^\n]*\n  ([%w_.:]+)") == "metrics.interpolate",
+       "help(\"interp\"): entries whose name holds the word come first", ip)
+  local two = llfc.doc("weight matching")
+  T.ok(two and two:find("perm.weight_match(", 1, true), "several words: entries holding all of them", two)
+  local none3, m3 = llfc.doc("zzqqxx")
+  T.ok(none3 == nil and m3:find("no entry is named so or mentions it", 1, true), "a word nowhere in the page: nil and a message", m3)
+  T.ok(llfc.doc("BARRIER") == llfc.doc("barrier"):gsub("'barrier'", "'BARRIER'"), "the search ignores case")
 end
 
 -- 8. help() prints to stdout, wrapped to COLUMNS when not on a terminal

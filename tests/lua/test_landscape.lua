@@ -288,6 +288,9 @@ T.section("nn.stitch and metrics.stitch", function()
   T.raises(function() nn.stitch(a, b, 1, {weight = tensor.zeros({3, 3})}) end, "has 9 values", "a weight of another size")
   T.raises(function() metrics.stitch(a, b, sp.test, {lr = 0.1, eppochs = 2}) end, "unknown option", "a typo")
   T.raises(function() metrics.stitch(a, b, sp.test, {train = 3}) end, "option 'train'", "a bad train")
+  local ok, err = pcall(metrics.stitch, a, b, sp.test:subset({}))
+  T.ok(not ok and tostring(err):find("^metrics%.stitch: network a: eval: ") and not tostring(err):find("landscape"),
+       "an empty dataset: the error names metrics.stitch and the network, no position inside the library", tostring(err))
 end)
 
 T.section("metrics.principal_angles", function()

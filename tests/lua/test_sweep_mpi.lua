@@ -49,6 +49,12 @@ end
 -- shared-memory transport, which these small messages do not need
 local MPIRUN = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 " ..
                "OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np 2 --oversubscribe "
+-- in a sanitizer build: Open MPI's plugins have no frame pointers, so
+-- LeakSanitizer needs its slow unwinder to see that what they keep at exit is
+-- theirs (tests/lsan.supp names their libraries)
+if os.getenv("LSAN_OPTIONS") then
+  MPIRUN = "LSAN_OPTIONS=" .. sh_quote(os.getenv("LSAN_OPTIONS") .. ":fast_unwind_on_malloc=0") .. " " .. MPIRUN
+end
 
 -- the fixture's command: env, then mpirun when asked, then llfc
 local function command(env, mpi, prefix)

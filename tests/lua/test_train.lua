@@ -287,8 +287,8 @@ T.section("hardening: empty data, Ctrl-C in nn.pair, model file options", functi
   T.raises(function() nn.load(dir .. "/fc.st", {names = {a = 1}}) end, "maps tensor names", "names must map strings to strings")
   T.raises(function() m:save(dir .. "/x.st", {names = {["0.weight"] = "w", ["0.bias"] = "w"}}) end, "both become 'w'",
            "two names mapped to one is an error")
-  T.raises(function() m:save(0 / 0) end, "string (a path) expected", "a number is no path for save")
-  T.raises(function() nn.load(5) end, "string (a path) expected", "a number is no path for nn.load")
+  T.raises(function() m:save(0 / 0) end, "file name expected", "a number is no path for save")
+  T.raises(function() nn.load(5) end, "file name expected", "a number is no path for nn.load")
   os.execute("rm -rf " .. T.sh_quote(dir))
 end)
 

@@ -23,6 +23,14 @@ check "trailing ; prints nothing" "" "$(echo 'x = 3;' | "$LLFC")"
 check "f(); with a trailing ; prints nothing" "" "$(printf 'function f() return 1 end\nf();\n' | "$LLFC")"
 check "assignment then expression" "3" "$(printf 'x = 3\nx\n' | "$LLFC")"
 check "several values are tab separated" "1${tab}a${tab}nil${tab}true" "$(echo '1, "a", nil, true' | "$LLFC")"
+check "a multi-line value puts every value on lines of its own" "x
+y
+z
+3" "$(printf '%s\n' 'setmetatable({}, {__tostring = function() return "x\ny" end}), "z", 3' | "$LLFC")"
+out=$(printf 'a, b = nn.mlp{2, 3, 2}, nn.mlp{2, 4, 2}\na, b\n' | "$LLFC")
+first=$(printf '%s\n' "$out" | grep -c "^llfc.Net mlp")
+if [ "$first" -eq 2 ] && ! printf '%s' "$out" | grep -q "$tab"; then ok "two nets print one after the other, each from the start of a line"
+else notok "two nets print one after the other, each from the start of a line" "[$out]"; fi
 out=$(echo '{}' | "$LLFC")
 case $out in "table: 0x"*) ok "a table prints through tostring" ;; *) notok "a table prints through tostring" "[$out]" ;; esac
 out=$(echo 'setmetatable({}, {__tostring = function() return "obj!" end})' | "$LLFC")
@@ -49,6 +57,19 @@ check "piped REPL exits 0 without errors" "0" "$?"
 
 printf 'function bad()\n  error("deep")\nend\nbad()\n' | "$LLFC" > /dev/null 2> "$tmp/err"
 has "an error inside a function shows a traceback" "in function 'bad'" "$tmp/err"
+# errors raised by llfc's own code (C or its embedded Lua modules such as the view) on bad
+# arguments print the message alone, one style per function
+printf 'view.plot(42)\nview.save({kind = "interpolate", alphas = 3}, "a.svg")\nview.text({kind = "interpolate", alphas = {0, 1}, err = {0, 0}, loss = {0, 0}}, {panel = 9})\ntensor.zeros("x")\n' |
+  "$LLFC" > /dev/null 2> "$tmp/err"
+if grep -q "stack traceback\|\[llfc\]" "$tmp/err"; then notok "view.* errors print no internal traceback" "$(cat "$tmp/err")"; else ok "view.* errors print no internal traceback"; fi
+has "view.plot of a number says what it expects" "view.plot: expected a result table" "$tmp/err"
+has "view.save of a malformed result names view.save" "view.save: malformed interpolate result" "$tmp/err"
+has "a bad panel names the function" "view.text: panel 9 out of range" "$tmp/err"
+printf 'function g() view.plot(42) end\ng()\n' | "$LLFC" > /dev/null 2> "$tmp/err"
+has "an llfc error inside the user's own function still shows the traceback" "in function 'g'" "$tmp/err"
+printf 'print(view.save({kind = "interpolate", alphas = {0, 1}, err = {0, 0}, loss = {0, 0}}, "%s/missing/a.svg"))\n' "$tmp" |
+  "$LLFC" > "$tmp/out" 2>&1
+has "view.save on an unwritable path: nil and a message naming view.save" "nil${tab}view.save: $tmp/missing/a.svg:" "$tmp/out"
 printf 'x = = 1\n' | "$LLFC" > /dev/null 2> "$tmp/err"
 has "a syntax error is reported" "unexpected symbol near '='" "$tmp/err"
 printf 'function f(\n' | "$LLFC" > /dev/null 2> "$tmp/err"

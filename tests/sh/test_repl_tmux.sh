@@ -2,7 +2,8 @@
 # test_repl_tmux.sh - the REPL in a real terminal: llfc runs in a detached
 # tmux session (private socket, fixed size); keys are sent with send-keys and
 # the screen is polled with capture-pane.  Checks typing, Tab completion,
-# Ctrl-C at the prompt and during a Lua loop, the history file, Ctrl-D.
+# Ctrl-C at the prompt and during a Lua loop, nn.pair's progress lines, the
+# history file, Ctrl-D.
 # Every wait is bounded; the tmux server is killed on every path.
 LLFC=${LLFC:-./llfc}
 case $LLFC in /*) ;; *) LLFC=$(pwd)/$LLFC ;; esac
@@ -101,6 +102,19 @@ wait_for "Ctrl-C discards the incomplete statement" "<eof>' expected near 'end'|
 text 'function h(a)'; keys Enter; text 'return a + 1'; keys Enter; text 'end'; keys Enter
 text 'h(9)'; keys Enter
 wait_for "a multi-line function works" '^10$'
+
+# nn.pair's progress: one line per net, updated in place (not one per epoch)
+text 'a, b = nn.pair({2, 8, 2}, data.blobs{n = 60, dim = 2, classes = 2, seed = 1}, {epochs = 10, batch = 20}); print("PAIR", a ~= nil, b ~= nil)'
+keys Enter
+n=0
+while [ $n -lt 600 ] && ! screen | grep -q '^PAIR'; do sleep 0.05; n=$((n + 1)); done
+wait_for "nn.pair trains both nets" '^PAIR[[:space:]]+true[[:space:]]+true$'
+if [ "$(count '^net a epoch')" -eq 1 ] && [ "$(count '^net b epoch')" -eq 1 ] &&
+   [ "$(count '^net [ab] epoch 10/10 .* 100% ')" -eq 2 ]; then
+  ok "nn.pair shows one progress line per net, ending at epoch 10/10"
+else
+  notok "nn.pair shows one progress line per net, ending at epoch 10/10" "$(screen | grep -v '^$' | tail -n 24)"
+fi
 
 # Ctrl-D exits with status 0 and the history was written
 keys C-d
