@@ -5,8 +5,9 @@
 -- (error and loss), 1 - cos at alpha 0.5 per layer, Dist_com, Dist_W and
 -- Dist_H per weight layer, and J = sum over weight layers of
 -- |(W_A - W_B')(H_A - H_B')|^2 (on the test samples, and on the samples the
--- data-driven matchers use).
---   llfc lua/experiments/matchers.lua [--methods weight,commutativity] [--resnet 0] [--quick]
+-- data-driven matchers use); for a BatchNorm conv pair also the error barrier
+-- with every interior point's statistics reset.
+--   llfc lua/experiments/matchers.lua [--methods weight,commutativity] [--nets mlp] [--quick]
 -- With --aggregate DIR1,DIR2,... it runs nothing: it reads the CSV files of
 -- earlier runs (one per seed pair) and prints the mean and standard deviation
 -- over them of every summary measure, the verdict on the means (with the
