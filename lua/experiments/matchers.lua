@@ -225,28 +225,33 @@ local function aggregate(o)
   E.finish(o, { runs = dirs, verdict = verdict })
 end
 
+-- the methods and nets asked for, checked before any data is read
+local function check_choices(o)
+  local methods, nets = {}, {}
+  for m in o.methods:gmatch("[^,]+") do
+    if not ("," .. ALL .. ","):find("," .. m .. ",", 1, true) then
+      error("--methods: unknown method '" .. m .. "' (" .. ALL .. ")", 0)
+    end
+    methods[#methods + 1] = m
+  end
+  if o["res-norm"] ~= "bn" and o["res-norm"] ~= "ln" then error("--res-norm: expected bn or ln", 0) end
+  for n in o.nets:gmatch("[^,]+") do
+    if n ~= "mlp" and n ~= "resnet20" then error("--nets: expected mlp and/or resnet20, got '" .. n .. "'", 0) end
+    nets[n] = true
+  end
+  return methods, nets
+end
+
 do
   local o0 = E.options("matchers", about, arg or {}, extra)
   if o0.aggregate then return aggregate(o0) end
+  check_choices(o0)
 end
 local o, ds = E.start("matchers", about, arg or {}, extra)
 if o.quick then
   for k, v in pairs(QUICK) do if not o.given[k] then o[k] = v end end
 end
-
-local methods = {}
-for m in o.methods:gmatch("[^,]+") do
-  if not ("," .. ALL .. ","):find("," .. m .. ",", 1, true) then
-    error("--methods: unknown method '" .. m .. "' (" .. ALL .. ")", 0)
-  end
-  methods[#methods + 1] = m
-end
-if o["res-norm"] ~= "bn" and o["res-norm"] ~= "ln" then error("--res-norm: expected bn or ln", 0) end
-local nets = {}
-for n in o.nets:gmatch("[^,]+") do
-  if n ~= "mlp" and n ~= "resnet20" then error("--nets: expected mlp and/or resnet20, got '" .. n .. "'", 0) end
-  nets[n] = true
-end
+local methods, nets = check_choices(o)
 local s1, s2 = math.floor(o.seeds[1]), math.floor(o.seeds[2] or o.seeds[1] + 1)
 
 -- the Perm of one method and its time (the matcher's own clock)

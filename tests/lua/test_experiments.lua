@@ -291,6 +291,10 @@ T.section("matchers.lua", function()
   T.ok(js:find('"verdict"', 1, true) and js:find('"J_sweeps"', 1, true), "summary.json has the verdict and J per sweep")
   local ok2 = run("matchers.lua", "--quick --no-view --methods weight,magic --out " .. sh_quote(out))
   T.ok(not ok2, "an unknown method is an error")
+  local t0b = os.time()
+  local ok4, _, text4 = run("matchers.lua", "--no-view --nets vgg --out " .. sh_quote(out))
+  T.ok(not ok4 and not text4:find("data ", 1, true) and elapsed(t0b) < 10,
+       "an unknown net is an error before any data is read")
   -- --aggregate over two copies of the run: the means are the run's values, the stds 0
   local agg = tmp .. "/matchers_agg"
   local ok3, code3 = run("matchers.lua", "--no-view --aggregate " .. sh_quote(out .. "," .. out) .. " --out " .. sh_quote(agg))
