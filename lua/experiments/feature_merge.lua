@@ -72,10 +72,23 @@ local function ensemble_err(list, test)
   return wrong / n
 end
 
--- the trained networks are kept in OUT/nets/ (nn.load reads them)
+-- the trained networks are kept in OUT/nets/ (nn.load reads them); a network
+-- found there is loaded instead of trained again, so a stopped run resumes
+-- after its last finished network (and networks trained elsewhere can be
+-- put there under these names)
 local function keep(net, name)
   E.mkdir(o.out .. "/nets")
   assert(net:save(o.out .. "/nets/" .. name .. ".safetensors"))
+  return net
+end
+local function kept(name)
+  local path = o.out .. "/nets/" .. name .. ".safetensors"
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  f:close()
+  local net, err = nn.load(path)
+  if not net then error("feature_merge: " .. err, 0) end
+  E.log(o, "loaded " .. path)
   return net
 end
 
@@ -83,6 +96,7 @@ end
 local widths = E.widths(o, ds)
 local nets = {}     -- cache: independent[i], spawned[i]
 local function independent(i)
+  if not nets["i" .. i] then nets["i" .. i] = kept("mlp_independent_" .. i) end
   if not nets["i" .. i] then
     local seed = s1 + i - 1
     if i == 2 then seed = s2 end
@@ -97,6 +111,10 @@ end
 local function spawned(i)
   if not nets["s" .. i] then
     local j = i % 2 == 1 and i or i - 1 -- children come in pairs
+    nets["s" .. j], nets["s" .. (j + 1)] = kept("mlp_spawned_" .. j), kept("mlp_spawned_" .. (j + 1))
+  end
+  if not nets["s" .. i] then
+    local j = i % 2 == 1 and i or i - 1
     local spe = E.steps_per_epoch(o, ds)
     E.log(o, string.format("spawning MLPs %d and %d (%g shared epochs)", j, j + 1, o.k))
     local a, b = nn.spawn(E.mlp(widths, s1), ds.train, E.train_opts(o, { k = math.max(1, math.floor(o.k * spe + 0.5)),
