@@ -156,6 +156,7 @@ static void push_comm(lua_State *L, const llfc_report *r)
         setstr(L, "name", c->name);
         setstr(L, "input", c->input);
         setnum(L, "dist_com", c->dist_com); setnum(L, "dist_w", c->dist_w); setnum(L, "dist_h", c->dist_h);
+        setnum(L, "num", c->num);
         lua_rawseti(L, -2, l + 1);
     }
     lua_setfield(L, -2, "layers");

@@ -2,6 +2,7 @@
  * solver, weight matching, activation matching, net:permspec(). */
 #include "lbind.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,14 +386,17 @@ static int stats_tostring(lua_State *L)
     return 1;
 }
 
-static void set_stats_mt(lua_State *L)
+/* give the table on top the metatable mt, made with __tostring = f the first time */
+static void set_tostring_mt(lua_State *L, const char *mt, lua_CFunction f)
 {
-    if (luaL_newmetatable(L, "llfc.perm.stats")) {
-        lua_pushcfunction(L, stats_tostring);
+    if (luaL_newmetatable(L, mt)) {
+        lua_pushcfunction(L, f);
         lua_setfield(L, -2, "__tostring");
     }
     lua_setmetatable(L, -2);
 }
+
+static void set_stats_mt(lua_State *L) { set_tostring_mt(L, "llfc.perm.stats", stats_tostring); }
 
 static int l_weight_match(lua_State *L)
 {
@@ -500,6 +504,313 @@ static int l_activation_match(lua_State *L)
     }
     set_stats_mt(L);
     return 2;
+}
+
+/* ---- STE, Sinkhorn and commutativity matching, Perm files ------------------------- */
+
+/* opts.init: one of names (starting as froms[k]) or a llfc.Perm (anchored by
+ * the options table); def when absent */
+static int opt_init(lua_State *L, int oidx, const char *fn, const char *const *names, const int *froms, int def,
+                    const llfc_perm **init)
+{
+    *init = NULL;
+    if (!lua_istable(L, oidx)) return def;
+    int from = def;
+    lua_getfield(L, oidx, "init");
+    if (luaL_testudata(L, -1, LLFC_PERM_MT)) {
+        *init = checkperm(L, lua_gettop(L));
+        from = LLFC_FROM_PERM;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *v = lua_tostring(L, -1);
+        int k = 0;
+        while (names[k] && strcmp(v, names[k])) k++;
+        if (!names[k]) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int j = 0; names[j]; j++) {
+                luaL_addstring(&b, j ? (names[j + 1] ? ", \"" : " or \"") : "\"");
+                luaL_addstring(&b, names[j]);
+                luaL_addstring(&b, "\"");
+            }
+            luaL_pushresult(&b);
+            return luaL_error(L, "%s: option 'init' must be %s or a llfc.Perm, got \"%s\"", fn, lua_tostring(L, -1), v);
+        }
+        from = froms[k];
+    } else if (!lua_isnil(L, -1)) {
+        return luaL_error(L, "%s: option 'init' must be a string or a llfc.Perm, got %s", fn, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return from;
+}
+
+/* a positive number option */
+static double opt_positive(lua_State *L, int idx, const char *k, double def, const char *fn)
+{
+    double v = lb_optnumber(L, idx, k, def, fn);
+    if (!(v > 0.0) || v == HUGE_VAL) luaL_error(L, "%s: option '%s' must be a positive number, got %f", fn, k, (lua_Number)v);
+    return v;
+}
+
+/* an integer option >= lo */
+static lua_Integer opt_atleast(lua_State *L, int idx, const char *k, lua_Integer def, lua_Integer lo, const char *fn)
+{
+    lua_Integer v = lb_optinteger(L, idx, k, def, fn);
+    if (v < lo) luaL_error(L, "%s: option '%s' must be at least %d, got %d", fn, k, (int)lo, (int)v);
+    return v;
+}
+
+static double opt_alpha(lua_State *L, int idx, const char *fn)
+{
+    double v = lb_optnumber(L, idx, "alpha", 0.5, fn);
+    if (!(v >= 0.0 && v < 1.0)) luaL_error(L, "%s: option 'alpha' must be in [0, 1), got %f", fn, (lua_Number)v);
+    return v;
+}
+
+static void setfield_num(lua_State *L, const char *k, double v) { lua_pushnumber(L, v); lua_setfield(L, -2, k); }
+static void setfield_int(lua_State *L, const char *k, int64_t v) { lua_pushinteger(L, v); lua_setfield(L, -2, k); }
+static void setfield_bool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v); lua_setfield(L, -2, k); }
+static void setfield_str(lua_State *L, const char *k, const char *v) { lua_pushstring(L, v); lua_setfield(L, -2, k); }
+static void setfield_list(lua_State *L, const char *k, const double *v, int64_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (int64_t i = 0; i < n; i++) {
+        lua_pushnumber(L, v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, k);
+}
+
+/* tostring of the stats of these matchers: the scalars, then the list
+ * named by `series` with its caption */
+static int mstats_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    llfc_strbuf *d = lb_newstrbuf(L);
+    llfc_strbuf_printf(d, "%s", fieldstr(L, 1, "kind", "stats"));
+    static const char *keys[] = {"objective_name", "n", "iterations", "steps", "J_init", "J_final", "swaps",
+                                 "changes", "tau", "ds_error", "seconds", "interrupted", "note", NULL};
+    for (int k = 0; keys[k]; k++) {
+        lua_getfield(L, 1, keys[k]);
+        if (lua_isnumber(L, -1)) llfc_strbuf_printf(d, "\n  %s = %.9g", keys[k], lua_tonumber(L, -1));
+        else if (lua_isstring(L, -1)) llfc_strbuf_printf(d, "\n  %s = %s", keys[k], lua_tostring(L, -1));
+        else if (lua_isboolean(L, -1)) llfc_strbuf_printf(d, "\n  %s = %s", keys[k], lua_toboolean(L, -1) ? "true" : "false");
+        lua_pop(L, 1);
+    }
+    const char *series = fieldstr(L, 1, "series", NULL), *caption = fieldstr(L, 1, "caption", "");
+    if (series && lua_getfield(L, 1, series) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        llfc_strbuf_printf(d, "\n  %s %s:", series, caption);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            llfc_strbuf_printf(d, "\n    %3d  %.9g", (int)i, lua_tonumber(L, -1));
+            lua_pop(L, 1);
+            if (i == 20 && n > 40) { /* long lists: the start and the end */
+                llfc_strbuf_printf(d, "\n    ... (%d more)", (int)(n - 40));
+                i = n - 20;
+            }
+        }
+    }
+    if (series) lua_pop(L, 1);
+    lb_pushstrbuf(L, d, 0);
+    return 1;
+}
+
+static void set_mstats_mt(lua_State *L, const char *series, const char *caption)
+{
+    setfield_str(L, "series", series);
+    setfield_str(L, "caption", caption);
+    set_tostring_mt(L, "llfc.perm.matchstats", mstats_tostring);
+}
+
+static int l_ste_match(lua_State *L)
+{
+    const char *fn = "perm.ste_match";
+    static const char *const names[] = {"epochs", "steps", "lr", "batch", "seed", "alpha", "init", "max_iter",
+                                        "verbose", "progress", NULL};
+    static const char *const inits[] = {"weight", "identity", NULL};
+    static const int froms[] = {LLFC_FROM_WEIGHT, LLFC_FROM_IDENTITY};
+    llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
+    llfc_dataset *ds = lb_checkdataset(L, 3);
+    if (!lua_isnoneornil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fn); }
+    lua_settop(L, 4);
+    llfc_ste_opts o = {.epochs = (int)opt_atleast(L, 4, "epochs", 1, 1, fn),
+                       .steps = opt_atleast(L, 4, "steps", 0, 0, fn),
+                       .lr = opt_positive(L, 4, "lr", 1e-3, fn),
+                       .batch = opt_atleast(L, 4, "batch", 500, 1, fn),
+                       .seed = (uint64_t)lb_optinteger(L, 4, "seed", 0, fn),
+                       .alpha = opt_alpha(L, 4, fn),
+                       .max_iter = (int)opt_atleast(L, 4, "max_iter", 100, 1, fn)};
+    o.from = opt_init(L, 4, fn, inits, froms, LLFC_FROM_WEIGHT, &o.init);
+    matchprog mp = {lb_optboolean(L, 4, "verbose", 0, fn), {L, 0}};
+    opt_progress(L, 4, &mp, fn);
+    o.progress = match_progress;
+    o.progress_ud = &mp;
+    llfc_ste_stats st;
+    llfc_perm *p = llfc_ste_match(a, b, ds, &o, &st);
+    if (!p) return lb_error(L, fn);
+    if (st.interrupted) llfc_interrupt_clear(); /* consumed: the last projection is the answer */
+    pushperm(L, p);
+    lua_createtable(L, 0, 8);
+    setfield_str(L, "kind", "ste_match");
+    setfield_int(L, "steps", st.steps);
+    setfield_int(L, "iterations", st.steps);
+    setfield_list(L, "loss", st.loss, st.nloss);
+    setfield_int(L, "changes", st.changes);
+    setfield_num(L, "seconds", st.seconds);
+    setfield_bool(L, "interrupted", st.interrupted);
+    free(st.loss);
+    set_mstats_mt(L, "loss", "per epoch (mean midpoint loss)");
+    return 2;
+}
+
+static int l_sinkhorn_match(lua_State *L)
+{
+    const char *fn = "perm.sinkhorn_match";
+    static const char *const names[] = {"objective", "tau", "tau_end", "iters", "steps", "epochs", "lr", "batch",
+                                        "seed", "alpha", "init", "soft", "verbose", "progress", NULL};
+    static const char *const inits[] = {"identity", "weight", NULL};
+    static const int froms[] = {LLFC_FROM_IDENTITY, LLFC_FROM_WEIGHT};
+    llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
+    llfc_dataset *ds = lb_todataset(L, 3);
+    int oi = ds ? 4 : 3; /* the dataset is optional */
+    if (!ds && !lua_isnoneornil(L, 3) && !lua_istable(L, 3)) return luaL_typeerror(L, 3, "llfc.Dataset or options table");
+    if (!lua_isnoneornil(L, oi)) { luaL_checktype(L, oi, LUA_TTABLE); lb_checktypos(L, oi, names, fn); }
+    lua_settop(L, 4);
+    const char *obj = lb_optstring(L, oi, "objective", "weight", fn);
+    llfc_sinkhorn_opts o = {.tau = opt_positive(L, oi, "tau", 1.0, fn),
+                            .iters = (int)opt_atleast(L, oi, "iters", 20, 1, fn),
+                            .steps = opt_atleast(L, oi, "steps", 0, 0, fn),
+                            .epochs = (int)opt_atleast(L, oi, "epochs", 1, 1, fn),
+                            .lr = opt_positive(L, oi, "lr", 0.1, fn),
+                            .batch = opt_atleast(L, oi, "batch", 500, 1, fn),
+                            .seed = (uint64_t)lb_optinteger(L, oi, "seed", 0, fn),
+                            .alpha = opt_alpha(L, oi, fn)};
+    if (!strcmp(obj, "weight")) o.objective = LLFC_SK_WEIGHT;
+    else if (!strcmp(obj, "loss")) o.objective = LLFC_SK_LOSS;
+    else return luaL_error(L, "%s: option 'objective' must be \"weight\" or \"loss\", got \"%s\"", fn, obj);
+    if (o.objective == LLFC_SK_LOSS && !ds)
+        return luaL_error(L, "%s: the loss objective needs a dataset (perm.sinkhorn_match(a, b, ds, opts))", fn);
+    if (lua_istable(L, oi)) {
+        lua_getfield(L, oi, "tau_end");
+        int has_end = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (has_end) o.tau_end = opt_positive(L, oi, "tau_end", 1.0, fn);
+    }
+    o.from = opt_init(L, oi, fn, inits, froms, LLFC_FROM_IDENTITY, &o.init);
+    int want_soft = lb_optboolean(L, oi, "soft", 0, fn);
+    matchprog mp = {lb_optboolean(L, oi, "verbose", 0, fn), {L, 0}};
+    opt_progress(L, oi, &mp, fn);
+    o.progress = match_progress;
+    o.progress_ud = &mp;
+    int G = a->spec ? a->spec->ngroups : 0;
+    llfc_tensor **soft = want_soft ? lua_newuserdatauv(L, (size_t)(G + 1) * sizeof *soft, 0) : NULL;
+    llfc_sinkhorn_stats st;
+    llfc_perm *p = llfc_sinkhorn_match(a, b, ds, &o, &st, soft);
+    if (!p) return lb_error(L, fn);
+    if (st.interrupted) llfc_interrupt_clear();
+    pushperm(L, p);
+    lua_createtable(L, 0, 8);
+    setfield_str(L, "kind", "sinkhorn_match");
+    setfield_str(L, "objective_name", obj);
+    setfield_int(L, "steps", st.steps);
+    setfield_int(L, "iterations", st.steps);
+    setfield_list(L, "objective", st.objective, st.steps);
+    setfield_num(L, "tau", st.tau);
+    setfield_num(L, "ds_error", st.ds_error);
+    setfield_num(L, "seconds", st.seconds);
+    setfield_bool(L, "interrupted", st.interrupted);
+    free(st.objective);
+    set_mstats_mt(L, "objective", o.objective == LLFC_SK_LOSS ? "per step (midpoint loss on the step's batch)"
+                                                             : "per step (sum of |W_A - S(W_B)|^2)");
+    if (!want_soft) return 2;
+    lua_createtable(L, 0, G);
+    for (int g = 0; g < G; g++) {
+        lb_pushtensor(L, soft[g]);
+        soft[g] = NULL;
+        lua_setfield(L, -2, a->spec->gname[g]);
+    }
+    return 3;
+}
+
+static int l_commutativity_match(lua_State *L)
+{
+    const char *fn = "perm.commutativity_match";
+    static const char *const names[] = {"n", "init", "seed", "max_iter", "swaps", "batch", "verbose", "progress", NULL};
+    static const char *const inits[] = {"weight", "activation", "identity", NULL};
+    static const int froms[] = {LLFC_FROM_WEIGHT, LLFC_FROM_ACTIVATION, LLFC_FROM_IDENTITY};
+    llfc_net *a = lb_checknet(L, 1), *b = lb_checknet(L, 2);
+    if (!lua_isnoneornil(L, 4)) { luaL_checktype(L, 4, LUA_TTABLE); lb_checktypos(L, 4, names, fn); }
+    lua_settop(L, 4);
+    llfc_comm_opts o = {.max_iter = (int)opt_atleast(L, 4, "max_iter", 100, 1, fn),
+                        .seed = (uint64_t)lb_optinteger(L, 4, "seed", 0, fn),
+                        .no_swaps = !lb_optboolean(L, 4, "swaps", 1, fn),
+                        .nmax = opt_atleast(L, 4, "n", 0, 0, fn),
+                        .batch = opt_atleast(L, 4, "batch", 0, 0, fn)};
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "n");
+        int given = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (given && o.nmax < 1) return luaL_error(L, "%s: option 'n' must be at least 1, got %d", fn, (int)o.nmax);
+        lua_getfield(L, 4, "batch");
+        given = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (given && o.batch < 1) return luaL_error(L, "%s: option 'batch' must be at least 1, got %d", fn, (int)o.batch);
+    }
+    o.from = opt_init(L, 4, fn, inits, froms, LLFC_FROM_WEIGHT, &o.init);
+    matchprog mp = {lb_optboolean(L, 4, "verbose", 0, fn), {L, 0}};
+    opt_progress(L, 4, &mp, fn);
+    o.progress = match_progress;
+    o.progress_ud = &mp;
+    inputs in;
+    checkinputs(L, 3, llfc_net_input_dim(a), fn, &in);
+    llfc_comm_stats st;
+    llfc_perm *p = llfc_comm_match(a, b, in.x, in.n, &o, &st);
+    llfc_tensor_free(in.copy);
+    if (!p) return lb_error(L, fn);
+    if (st.interrupted) llfc_interrupt_clear(); /* consumed: the permutation so far is the answer */
+    pushperm(L, p);
+    lua_createtable(L, 0, 12);
+    setfield_str(L, "kind", "commutativity_match");
+    setfield_int(L, "n", st.n);
+    setfield_int(L, "iterations", st.iterations);
+    setfield_list(L, "J", st.J, st.iterations);
+    setfield_num(L, "J_init", st.J_init);
+    setfield_num(L, "J_final", st.J_final);
+    setfield_int(L, "swaps", st.swaps);
+    if (st.swap_skipped) {
+        lua_pushfstring(L, "the swap search left out %d group%s (a patch Gram over 512 MB)", st.swap_skipped,
+                        st.swap_skipped == 1 ? "" : "s");
+        lua_setfield(L, -2, "note");
+    }
+    lua_createtable(L, 0, 3);
+    setfield_int(L, "full", st.full);
+    setfield_int(L, "partial", st.partial);
+    setfield_int(L, "none", st.rejected);
+    lua_setfield(L, -2, "steps");
+    setfield_num(L, "seconds", st.seconds);
+    setfield_bool(L, "interrupted", st.interrupted);
+    free(st.J);
+    set_mstats_mt(L, "J", "per sweep (sum over weight layers of |(W_A - W_B')(H_A - H_B')|^2)");
+    return 2;
+}
+
+static int m_save(lua_State *L)
+{
+    llfc_perm *p = checkperm(L, 1);
+    const char *path = lb_checkpath(L, 2);
+    if (llfc_perm_save(p, path)) return lb_fail(L, "Perm:save");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_load(lua_State *L)
+{
+    const char *path = lb_checkpath(L, 1);
+    const llfc_permspec *s = lua_isnoneornil(L, 2) ? NULL : netspec(L, 2, "perm.load");
+    llfc_perm *p = llfc_perm_load(path, s);
+    if (!p) return lb_fail(L, "perm.load");
+    pushperm(L, p);
+    return 1;
 }
 
 /* ---- net:permspec() ------------------------------------------------------------ */
@@ -627,7 +938,7 @@ int llfc_open_perm(lua_State *L)
     static const luaL_Reg methods[] = {
         {"apply", m_apply},       {"inverse", m_inverse}, {"compose", m_compose},
         {"get", m_get},           {"groups", m_groups},   {"totable", m_totable},
-        {"is_identity", m_is_identity}, {NULL, NULL}};
+        {"is_identity", m_is_identity}, {"save", m_save}, {NULL, NULL}};
     static const luaL_Reg meta[] = {
         {"__gc", perm_gc}, {"__tostring", mm_tostring}, {"__eq", mm_eq}, {NULL, NULL}};
     lb_newtype(L, LLFC_PERM_MT, NULL, meta);
@@ -652,6 +963,10 @@ int llfc_open_perm(lua_State *L)
         {"lap", l_lap},
         {"weight_match", l_weight_match},
         {"activation_match", l_activation_match},
+        {"ste_match", l_ste_match},
+        {"sinkhorn_match", l_sinkhorn_match},
+        {"commutativity_match", l_commutativity_match},
+        {"load", l_load},
         {NULL, NULL}};
     lua_newtable(L);
     luaL_setfuncs(L, funcs, 0);

@@ -407,6 +407,23 @@ int llfc_net_apply_weight(const llfc_net *net, int op, const float *in, int64_t 
     return llfc_seterr("apply_weight: op %d (%s) is a %s, not a conv or linear", op + 1, o->name, llfc_op_kind_name(o->kind));
 }
 
+int llfc_net_apply_weight_t(const llfc_net *net, int op, const float *g, int64_t n, float *out)
+{
+    if (llfc_net_check(net) || check_batch("apply_weight_t", n)) return -1;
+    if (op < 0 || op >= net->nops) return llfc_seterr("apply_weight_t: no op %d (the net has %d)", op + 1, net->nops);
+    const llfc_op *o = &net->ops[op];
+    if (o->kind == LLFC_OP_CONV)
+        return llfc_conv2d_backward(out, NULL, NULL, g, NULL, pdata(net, o->pw), (int)n, o->C, o->H, o->W, o->K, o->R,
+                                    o->R, o->stride, o->pad, NULL);
+    if (o->kind == LLFC_OP_LINEAR) {
+        int F = o->C * o->H * o->W;
+        llfc_gemm(0, 0, (int)n, F, o->K, 1.0f, g, o->K, pdata(net, o->pw), F, 0.0f, out, F);
+        return 0;
+    }
+    return llfc_seterr("apply_weight_t: op %d (%s) is a %s, not a conv or linear", op + 1, o->name,
+                       llfc_op_kind_name(o->kind));
+}
+
 /* ---- training passes ---------------------------------------------------------- */
 
 struct llfc_nn_work {

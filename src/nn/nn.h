@@ -137,6 +137,10 @@ int llfc_net_forward_features(const llfc_net *net, const float *x, int64_t n, fl
  * out [n, slot_dim(op.out)] = conv(in, w) or in @ w^T.  Weight ops only.
  * The weight may be another net's of the same layout: pass that net. */
 int llfc_net_apply_weight(const llfc_net *net, int op, const float *in, int64_t n, float *out);
+/* Its adjoint (the backward pass to the input, no bias): out [n,
+ * slot_dim(op.in)] = W^T applied to g [n, slot_dim(op.out)], so that
+ * <g, W in> = <W^T g, in> for every in. */
+int llfc_net_apply_weight_t(const llfc_net *net, int op, const float *g, int64_t n, float *out);
 
 /* ---- loss, gradients and evaluation ----------------------------------------
  * Softmax cross-entropy of logits [n, k] against labels y [n] (0-based).

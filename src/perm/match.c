@@ -61,7 +61,7 @@ void llfc_axis_gram(const llfc_tensor *shape, int d, const float *A, const float
     }
 }
 
-static int check_pair(const llfc_net *a, const llfc_net *b)
+int llfc_match_check_pair(const llfc_net *a, const llfc_net *b)
 {
     if (llfc_net_same_arch(a, b)) return -1;
     if (!a->spec || !b->spec) return llfc_seterr("the networks have no permutation spec");
@@ -180,7 +180,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
     if (opts) o = *opts;
     if (o.max_iter < 1) { llfc_seterr("max_iter must be at least 1, got %d", o.max_iter); return NULL; }
     memset(stats, 0, sizeof *stats);
-    if (check_pair(a, b)) return NULL;
+    if (llfc_match_check_pair(a, b)) return NULL;
     const llfc_permspec *s = a->spec;
     int G = s->ngroups, P = a->nparams, nterms = 0;
     for (int k = 0; k < P; k++)
@@ -344,7 +344,7 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         return NULL;
     }
     if (n < 1) { llfc_seterr("need at least one sample, got %lld", (long long)n); return NULL; }
-    if (check_pair(a, b)) return NULL;
+    if (llfc_match_check_pair(a, b)) return NULL;
     const llfc_permspec *s = a->spec;
     int G = s->ngroups, F = llfc_net_nfeat(a), nmatch = 0;
     char fname[48];

@@ -18,7 +18,7 @@
 
 static llfc_rng tn_rng;
 
-static llfc_net *tn_new(int c, int h, int w, uint64_t seed)
+static inline llfc_net *tn_new(int c, int h, int w, uint64_t seed)
 {
     llfc_net *net = llfc_calloc(1, sizeof *net);
     net->pname = llfc_calloc(TN_MAXPARAMS, sizeof *net->pname);
@@ -36,7 +36,7 @@ static llfc_net *tn_new(int c, int h, int w, uint64_t seed)
 /* kinds of initial values */
 enum { TN_NORMAL, TN_ONEISH, TN_SMALL, TN_POS, TN_ZERO };
 
-static int tn_param(llfc_net *net, const char *op, const char *what, int ndim, const int64_t *size, int train,
+static inline int tn_param(llfc_net *net, const char *op, const char *what, int ndim, const int64_t *size, int train,
                     int init, double sd)
 {
     int p = net->nparams++;
@@ -60,7 +60,7 @@ static int tn_param(llfc_net *net, const char *op, const char *what, int ndim, c
     return p;
 }
 
-static llfc_op *tn_op(llfc_net *net, int kind, int in, const char *name)
+static inline llfc_op *tn_op(llfc_net *net, int kind, int in, const char *name)
 {
     llfc_net *c = net;
     llfc_op *o = &c->ops[c->nops];
@@ -76,7 +76,7 @@ static llfc_op *tn_op(llfc_net *net, int kind, int in, const char *name)
     return o;
 }
 
-static int tn_conv(llfc_net *net, int in, const char *name, int K, int R, int stride, int pad, int bias)
+static inline int tn_conv(llfc_net *net, int in, const char *name, int K, int R, int stride, int pad, int bias)
 {
     llfc_op *o = tn_op(net, LLFC_OP_CONV, in, name);
     o->K = K, o->R = R, o->stride = stride, o->pad = pad;
@@ -87,7 +87,7 @@ static int tn_conv(llfc_net *net, int in, const char *name, int K, int R, int st
     return o->out;
 }
 
-static int tn_bn(llfc_net *net, int in, const char *name)
+static inline int tn_bn(llfc_net *net, int in, const char *name)
 {
     llfc_op *o = tn_op(net, LLFC_OP_BN, in, name);
     int64_t cs[1] = {o->C}, one[1] = {1};
@@ -99,7 +99,7 @@ static int tn_bn(llfc_net *net, int in, const char *name)
     return o->out;
 }
 
-static int tn_ln(llfc_net *net, int in, const char *name)
+static inline int tn_ln(llfc_net *net, int in, const char *name)
 {
     llfc_op *o = tn_op(net, LLFC_OP_LN, in, name);
     int64_t cs[1] = {o->C};
@@ -108,7 +108,7 @@ static int tn_ln(llfc_net *net, int in, const char *name)
     return o->out;
 }
 
-static int tn_relu(llfc_net *net, int in, const char *feat)
+static inline int tn_relu(llfc_net *net, int in, const char *feat)
 {
     llfc_op *o = tn_op(net, LLFC_OP_RELU, in, feat);
     snprintf(o->fname, sizeof o->fname, "%s", feat);
@@ -117,7 +117,7 @@ static int tn_relu(llfc_net *net, int in, const char *feat)
     return o->out;
 }
 
-static int tn_maxpool(llfc_net *net, int in, int R, int stride)
+static inline int tn_maxpool(llfc_net *net, int in, int R, int stride)
 {
     llfc_op *o = tn_op(net, LLFC_OP_MAXPOOL, in, "pool");
     o->R = R, o->stride = stride;
@@ -125,14 +125,14 @@ static int tn_maxpool(llfc_net *net, int in, int R, int stride)
     return o->out;
 }
 
-static int tn_gap(llfc_net *net, int in)
+static inline int tn_gap(llfc_net *net, int in)
 {
     llfc_op *o = tn_op(net, LLFC_OP_GAP, in, "gap");
     o->P = o->Q = 1;
     return o->out;
 }
 
-static int tn_add(llfc_net *net, int a, int b)
+static inline int tn_add(llfc_net *net, int a, int b)
 {
     llfc_op *o = tn_op(net, LLFC_OP_ADD, a, "add");
     o->in2 = b;
@@ -140,7 +140,7 @@ static int tn_add(llfc_net *net, int a, int b)
 }
 
 /* the classifier; finishes the net (feature layers, widths) */
-static int tn_linear(llfc_net *net, int in, const char *name, int K)
+static inline int tn_linear(llfc_net *net, int in, const char *name, int K)
 {
     llfc_op *o = tn_op(net, LLFC_OP_LINEAR, in, name);
     int64_t F = (int64_t)o->C * o->H * o->W;
@@ -168,7 +168,7 @@ typedef struct {
     double **bmean, **bvar; /* per op: a BN's batch mean and biased variance (train) */
 } tn_run;
 
-static double **tn_params(const llfc_net *net)
+static inline double **tn_params(const llfc_net *net)
 {
     double **par = calloc((size_t)net->nparams, sizeof *par);
     for (int p = 0; p < net->nparams; p++) {
@@ -179,20 +179,20 @@ static double **tn_params(const llfc_net *net)
     return par;
 }
 
-static void tn_params_free(const llfc_net *net, double **par)
+static inline void tn_params_free(const llfc_net *net, double **par)
 {
     for (int p = 0; p < net->nparams; p++) free(par[p]);
     free(par);
 }
 
-static void tn_run_free(tn_run *r)
+static inline void tn_run_free(tn_run *r)
 {
     for (int s = 0; s < r->ns; s++) free(r->v[s]);
     for (int s = 0; s < r->ns - 1; s++) free(r->bmean[s]), free(r->bvar[s]);
     free(r->v), free(r->bmean), free(r->bvar);
 }
 
-static int64_t tn_dim(const llfc_net *net, int s)
+static inline int64_t tn_dim(const llfc_net *net, int s)
 {
     const llfc_net *c = net;
     if (s == 0) return (int64_t)c->c * c->h * c->w;
@@ -200,7 +200,7 @@ static int64_t tn_dim(const llfc_net *net, int s)
 }
 
 /* Runs the net on x [n, in]; train: BN with batch statistics (no running update). */
-static void tn_forward(const llfc_net *net, double **par, const float *x, int n, int train, tn_run *r)
+static inline void tn_forward(const llfc_net *net, double **par, const float *x, int n, int train, tn_run *r)
 {
     const llfc_net *c = net;
     r->ns = c->nops + 1;

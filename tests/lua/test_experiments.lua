@@ -1,7 +1,8 @@
 -- test_experiments.lua - each experiment script runs end to end in --quick
 -- mode through the real binary into a temporary directory: the MLP ones on
 -- synthetic spirals, the conv net ones (repair.lua, resnet.lua, the ResNet
--- part of feature_merge.lua) on a small
+-- part of feature_merge.lua and the ResNet pair of matchers.lua beside its
+-- spirals MLP pair) on a small
 -- Fashion-MNIST subset pooled to 7x7 (synthetic images without the data
 -- package); their outputs exist and their numbers are sane.
 local T = require "check"
@@ -254,6 +255,60 @@ T.section("resnet.lua", function()
        "the matched pair's barrier with BatchNorm reset and REPAIR")
   local js = slurp(out .. "/summary.json") or ""
   T.ok(js:find('"lowered"', 1, true) and js:find('"spawned"', 1, true), "summary.json has both parts")
+end)
+T.section("matchers.lua", function()
+  local out = tmp .. "/matchers"
+  local t0 = os.time()
+  local ok, code, text = run("matchers.lua", "--quick --no-view --out " .. sh_quote(out))
+  T.ok(ok, "matchers --quick exits 0", "exit " .. tostring(code))
+  T.ok(elapsed(t0) < 90, "matchers --quick is fast", elapsed(t0) .. " s")
+  T.ok(text:find("the lowest value of each measure", 1, true) and text:find("Dist_com", 1, true),
+       "matchers prints the summary and the verdict")
+  local rows = csv(out .. "/summary.csv")
+  local names = { "none", "weight", "activation", "ste", "sinkhorn", "sinkhorn_loss", "commutativity" }
+  local all = rows ~= nil
+  for _, net in ipairs({ "mlp", "resnet20" }) do
+    for _, m in ipairs(names) do
+      local r = find(rows, { net = net, method = m })
+      all = all and r ~= nil and frac(r.barrier_err) and r.J_test >= 0 and r.seconds >= 0
+      all = all and slurp(out .. "/" .. net .. "_" .. m .. ".perm.safetensors") ~= nil
+    end
+  end
+  T.ok(all, "one summary row and one saved Perm per net and method, barriers as fractions")
+  local rr, mr = find(rows, { net = "resnet20", method = "weight" }), find(rows, { net = "mlp", method = "weight" })
+  T.ok(rr and frac(rr.barrier_err_reset_bn) and mr and tostring(mr.barrier_err_reset_bn):find("nan", 1, true) ~= nil,
+       "the BatchNorm ResNet has the barrier with its statistics reset, the MLP none")
+  local n, w = find(rows, { net = "mlp", method = "none" }), find(rows, { net = "mlp", method = "weight" })
+  local c = find(rows, { net = "mlp", method = "commutativity" })
+  T.ok(n and w and w.barrier_err < n.barrier_err, "weight matching lowers the MLP barrier")
+  -- commutativity matching starts from weight matching and never raises J on its samples
+  T.ok(w and c and c.J_match <= w.J_match, "commutativity matching's J on its samples is at most weight matching's",
+       w and c and (c.J_match .. " vs " .. w.J_match))
+  local lay = csv(out .. "/layers.csv")
+  T.ok(find(lay, { net = "resnet20", method = "ste", weight = "layer2.0.shortcut.0" }) ~= nil,
+       "layers.csv has every weight op of the ResNet, shortcuts included")
+  T.ok(is_svg(out .. "/mlp_interpolate.svg") and is_svg(out .. "/resnet20_commutativity.svg")
+       and is_svg(out .. "/mlp_J.svg"), "matchers draws its figures")
+  local js = slurp(out .. "/summary.json") or ""
+  T.ok(js:find('"verdict"', 1, true) and js:find('"J_sweeps"', 1, true), "summary.json has the verdict and J per sweep")
+  local ok2 = run("matchers.lua", "--quick --no-view --methods weight,magic --out " .. sh_quote(out))
+  T.ok(not ok2, "an unknown method is an error")
+  local t0b = os.time()
+  local ok4, _, text4 = run("matchers.lua", "--no-view --nets vgg --out " .. sh_quote(out))
+  T.ok(not ok4 and not text4:find("data ", 1, true) and elapsed(t0b) < 10,
+       "an unknown net is an error before any data is read")
+  -- --aggregate over two copies of the run: the means are the run's values, the stds 0
+  local agg = tmp .. "/matchers_agg"
+  local ok3, code3 = run("matchers.lua", "--no-view --aggregate " .. sh_quote(out .. "," .. out) .. " --out " .. sh_quote(agg))
+  T.ok(ok3, "matchers --aggregate exits 0", "exit " .. tostring(code3))
+  local ms = csv(agg .. "/summary_seeds.csv")
+  local mc = ms and find(ms, { net = "mlp", method = "commutativity" })
+  T.ok(mc and c and mc.n == 2 and math.abs(mc.J_test - c.J_test) <= 1e-6 * c.J_test and mc.J_test_std == 0
+       and math.abs(mc.barrier_err - c.barrier_err) < 1e-9, "the aggregate's mean is the run's value and its std 0")
+  T.ok(is_svg(agg .. "/mlp_seeds_interpolate.svg") and is_svg(agg .. "/resnet20_seeds_J.svg")
+       and csv(agg .. "/verdict_seeds.csv") ~= nil, "the aggregate draws its figures and writes the verdict")
+  T.ok(not run("matchers.lua", "--no-view --aggregate " .. sh_quote(tmp .. "/nowhere") .. " --out " .. sh_quote(agg)),
+       "--aggregate of a missing directory is an error")
 end)
 
 T.section("feature_merge.lua", function()

@@ -1,7 +1,7 @@
 -- test_perm.lua - the perm module from Lua: specs, Perm objects, the
 -- assignment solver, planted-permutation recovery by both matching methods.
 local T = require "check"
-local perm, nn, tensor, data = llfc.perm, llfc.nn, llfc.tensor, llfc.data
+local perm, nn, tensor, data, metrics = llfc.perm, llfc.nn, llfc.tensor, llfc.data, llfc.metrics
 
 -- brute force over permutations of 1..n (n small)
 local function brute(C, maximize)
@@ -193,6 +193,175 @@ T.section("progress and Ctrl-C", function()
   T.ok(r == r1, "the interrupted activation_match equals a match on the first 100 samples")
   local _, s3 = perm.weight_match(a, b, {seed = 3})
   T.ok(s3.interrupted == false and s3.iterations >= 1, "the interrupt was consumed: the next call runs to the end")
+end)
+
+-- STE, Sinkhorn and commutativity matching from Lua: the same Perm and a
+-- stats table, J = the sum of metrics.commutativity's numerators, soft
+-- matrices, Perm files, option and network errors
+T.section("ste, sinkhorn, commutativity", function()
+  local a = nn.mlp{8, 16, 12, 3, seed = 1}
+  local p = perm.random(a, 11)
+  local b = p:inverse():apply(a)
+  local ds = data.blobs{n = 200, dim = 8, classes = 3, seed = 1}
+  local q, st = perm.commutativity_match(a, b, ds)
+  T.ok(q == p and st.J_final == 0 and st.kind == "commutativity_match" and st.n == 200,
+       "commutativity_match keeps a planted permutation found by weight matching")
+  local q2, s2 = perm.ste_match(a, b, ds, {epochs = 1, batch = 50})
+  T.ok(q2 == p and s2.steps == 4 and #s2.loss == 1, "ste_match recovers a planted permutation (4 steps)")
+  local q3, s3, soft = perm.sinkhorn_match(a, b, {steps = 150, soft = true})
+  T.ok(q3 == p and s3.steps == 150 and #s3.objective == 150, "sinkhorn_match recovers a planted permutation")
+  local S = soft.P1
+  T.ok(S and S:size(1) == 16 and S:size(2) == 16, "soft = true returns the matrices by group ([16, 16] for P1)")
+  local function ds_err(M)
+    local t, w = M:totable(), 0
+    for i = 1, #t do
+      local r, c = 0, 0
+      for j = 1, #t do r = r + t[i][j]; c = c + t[j][i] end
+      w = math.max(w, math.abs(r - 1), math.abs(c - 1))
+    end
+    return w, t
+  end
+  local worst, St = ds_err(S)
+  T.ok(math.abs(worst - s3.ds_error) < 1e-6 and worst < 1e-2,
+       "stats.ds_error is the soft matrices' largest row or column sum error (sharp logits: 20 rounds leave "
+       .. string.format("%.1e)", worst))
+  local best = 0
+  for i = 1, 16 do if St[i][p.P1[i]] > 0.5 then best = best + 1 end end
+  T.eq(best, 16, "each row of P1's matrix peaks on the planted unit")
+  local _, s4, soft4 = perm.sinkhorn_match(a, b, {steps = 10, soft = true})
+  T.ok(ds_err(soft4.P2) < 1e-5 and s4.ds_error < 1e-5, "after 10 steps they are doubly stochastic to 1e-5")
+  -- an independent pair: J is metrics' numerator summed, and it goes down
+  local a2, b2 = nn.mlp{8, 16, 12, 3, seed = 2}, nn.mlp{8, 16, 12, 3, seed = 3}
+  local r, rs = perm.commutativity_match(a2, b2, ds, {init = "identity", seed = 5})
+  local c = metrics.commutativity(a2, r:apply(b2), ds)
+  local J = 0
+  for _, l in ipairs(c.layers) do J = J + l.num end
+  T.near(rs.J_final, J, 1e-5, "stats.J_final = the sum of metrics.commutativity's num over the layers")
+  local c0 = metrics.commutativity(a2, b2, ds)
+  local J0 = 0
+  for _, l in ipairs(c0.layers) do J0 = J0 + l.num end
+  T.near(rs.J_init, J0, 1e-5, "init = 'identity': J_init is the unpermuted pair's")
+  local mono = rs.J[1] <= rs.J_init
+  for i = 2, #rs.J do mono = mono and rs.J[i] <= rs.J[i - 1] end
+  T.ok(mono and rs.J_final <= rs.J[#rs.J] and #rs.J == rs.iterations, "J never increases across sweeps")
+  T.ok(rs.steps.full + rs.steps.partial + rs.steps.none >= 2, "the group steps are counted")
+  T.ok(tostring(rs):find("J per sweep", 1, true) and tostring(s2):find("loss per epoch", 1, true)
+       and tostring(s3):find("objective per step", 1, true), "the stats print")
+  local r2 = perm.commutativity_match(a2, b2, ds, {init = "identity", seed = 5})
+  T.ok(r2 == r, "commutativity_match is deterministic for a seed")
+  local ra = perm.commutativity_match(a2, b2, ds, {init = "activation", swaps = false, n = 50})
+  local rp = perm.commutativity_match(a2, b2, ds, {init = r, n = 50})
+  T.ok(ra and rp, "init = 'activation' and init = a Perm run")
+  local calls = 0
+  perm.commutativity_match(a2, b2, ds, {progress = function(d, t, w) calls = calls + 1 end})
+  T.ok(calls >= 2, "commutativity_match reports progress per group step", tostring(calls))
+
+  -- errors
+  local c3 = nn.mlp{8, 17, 12, 3}
+  T.raises(function() perm.commutativity_match(a2, c3, ds) end, "0.weight", "commutativity_match: mismatched nets")
+  T.raises(function() perm.ste_match(a2, c3, ds) end, "0.weight", "ste_match: mismatched nets")
+  T.raises(function() perm.sinkhorn_match(a2, c3) end, "0.weight", "sinkhorn_match: mismatched nets")
+  T.raises(function() perm.commutativity_match(a2, b2, ds, {init = "weights"}) end,
+           "option 'init' must be \"weight\", \"activation\" or \"identity\" or a llfc.Perm", "an unknown init")
+  T.raises(function() perm.commutativity_match(a2, b2, ds, {init = perm.identity(c3)}) end, "init",
+           "an init Perm of another net")
+  T.raises(function() perm.commutativity_match(a2, b2, ds, {n = 0}) end, "option 'n' must be at least 1", "n = 0")
+  T.raises(function() perm.commutativity_match(a2, b2, ds, {max_iters = 3}) end, "did you mean 'max_iter'",
+           "a misspelt option")
+  T.raises(function() perm.commutativity_match(a2, b2, tensor.randn(5, 7)) end, "input must be [n, 8]",
+           "inputs of another width")
+  T.raises(function() perm.ste_match(a2, b2, ds, {alpha = 1}) end, "option 'alpha' must be in [0, 1)", "alpha = 1")
+  T.raises(function() perm.ste_match(a2, b2, ds, {lr = 0}) end, "option 'lr' must be a positive number", "lr = 0")
+  T.raises(function() perm.ste_match(a2, b2, tensor.randn(5, 8)) end, "llfc.Dataset expected", "STE needs labels")
+  T.raises(function() perm.sinkhorn_match(a2, b2, {objective = "loss"}) end, "the loss objective needs a dataset",
+           "the loss objective without data")
+  T.raises(function() perm.sinkhorn_match(a2, b2, {objective = "dist"}) end,
+           "option 'objective' must be \"weight\" or \"loss\"", "an unknown objective")
+  T.raises(function() perm.sinkhorn_match(a2, b2, {tau = 0}) end, "option 'tau' must be a positive number", "tau = 0")
+  T.raises(function() perm.sinkhorn_match(a2, b2, {init = "activation"}) end, "option 'init' must be", "Sinkhorn's inits")
+  local _, sl = perm.sinkhorn_match(a2, b2, ds, {objective = "loss", batch = 50, epochs = 2})
+  T.ok(sl.steps == 8 and sl.objective_name == "loss", "the loss objective runs epochs x batches steps")
+end)
+
+-- a ResNet-20 through its permutation spec (residual groups, shortcuts):
+-- each new matcher finds a planted permutation
+T.section("ste, sinkhorn, commutativity on a ResNet-20", function()
+  local a = nn.resnet20{width = 1, norm = "ln", classes = 3, input = {1, 8, 8}, seed = 5}
+  local p = perm.random(a, 3)
+  local b = p:inverse():apply(a)
+  local x = tensor.randn{100, 1, 8, 8}
+  local ds = data.from_tensors(x, a:forward(x):argmax(2), {classes = 3})
+  local q, st = perm.commutativity_match(a, b, x, {seed = 1})
+  T.ok(q == p and st.J_final == 0, "commutativity_match keeps the planted permutation of a ResNet-20")
+  T.ok(perm.sinkhorn_match(a, b, {steps = 60}) == p, "sinkhorn_match (weight objective, from M = I) recovers it")
+  local r, sr = perm.ste_match(a, b, ds, {epochs = 2, batch = 50})
+  T.ok(r == p and sr.steps == 4, "ste_match recovers it (4 steps)")
+end)
+
+-- the new matchers from Lua: progress(done, total, what) per step, a false
+-- return stops them, and a real SIGINT returns the answer so far with
+-- interrupted = true, the interrupt consumed
+T.section("ste, sinkhorn, commutativity: progress and Ctrl-C", function()
+  local a, b = nn.mlp{8, 24, 16, 3, seed = 4}, nn.mlp{8, 24, 16, 3, seed = 5}
+  local ds = data.blobs{n = 200, dim = 8, classes = 3, seed = 2}
+  local calls, last = 0, nil
+  local _, st = perm.ste_match(a, b, ds, {epochs = 2, batch = 50, progress = function(d, t, w) calls = calls + 1; last = {d, t, w} end})
+  T.ok(calls == 8 and last[1] == 8 and last[2] == 8 and type(last[3]) == "string" and st.interrupted == false,
+       "ste_match calls progress(done, total, what) once per step (8 steps)", calls .. " calls")
+  calls = 0
+  local _, ss = perm.sinkhorn_match(a, b, {steps = 12, progress = function(d, t, w) calls = calls + 1; last = {d, t, w} end})
+  T.ok(calls == 12 and last[1] == 12 and last[2] == 12 and ss.interrupted == false,
+       "sinkhorn_match calls progress once per step (12 steps)", calls .. " calls")
+  T.raises(function() perm.ste_match(a, b, ds, {epochs = 1, batch = 50, progress = function() return false end}) end,
+           "interrupted", "ste_match: progress returning false stops with 'interrupted'")
+  T.raises(function() perm.sinkhorn_match(a, b, {steps = 5, progress = function() error("boom") end}) end, "boom",
+           "sinkhorn_match: an error in the progress callback is reported")
+  local function ctrl_c()
+    os.execute("(sleep 0.05; kill -INT $PPID) &")
+    local t0 = os.clock()
+    while os.clock() - t0 < 5 do end
+  end
+  local sent = false
+  local function once() if not sent then sent = true; ctrl_c() end end
+  local q, sq = perm.ste_match(a, b, ds, {epochs = 3, batch = 50, seed = 2, progress = once})
+  local q1 = perm.ste_match(a, b, ds, {steps = 1, batch = 50, seed = 2})
+  T.ok(sq.interrupted == true and sq.steps == 1 and q == q1, "Ctrl-C in ste_match returns the projection of step 1",
+       tostring(sq.interrupted) .. ", " .. sq.steps)
+  sent = false
+  local r, sr = perm.sinkhorn_match(a, b, {steps = 50, progress = once})
+  local r1 = perm.sinkhorn_match(a, b, {steps = 1})
+  T.ok(sr.interrupted == true and sr.steps == 1 and r == r1, "Ctrl-C in sinkhorn_match projects the matrices of step 1",
+       tostring(sr.interrupted) .. ", " .. sr.steps)
+  sent = false
+  local c, sc = perm.commutativity_match(a, b, ds, {seed = 3, progress = once})
+  local Jc = 0
+  for _, l in ipairs(metrics.commutativity(a, c:apply(b), ds).layers) do Jc = Jc + l.num end
+  T.ok(sc.interrupted == true and sc.J_final <= sc.J_init and math.abs(Jc - sc.J_final) <= 1e-5 * sc.J_init,
+       "Ctrl-C in commutativity_match returns the permutation so far, its J reported", tostring(sc.interrupted))
+  local _, s3 = perm.commutativity_match(a, b, ds, {seed = 3})
+  T.ok(s3.interrupted == false and s3.J_final <= sc.J_final, "the interrupt was consumed: the next call runs to the end")
+end)
+
+T.section("Perm files", function()
+  local net = nn.mlp{6, 10, 8, 3, seed = 1}
+  local p = perm.random(net, 4)
+  local path = T.tmpname(".safetensors")
+  T.ok(p:save(path) == true, "p:save(path) returns true")
+  T.ok(perm.load(path, net) == p, "perm.load(path, net) gives the saved Perm")
+  local q = perm.load(path)
+  T.ok(q and table.concat(q:groups(), ",") == "P1,P2" and q:apply(net):forward(tensor.randn(3, 6)) ~= nil,
+       "perm.load(path) without a net: the file's groups, applicable to the net")
+  local r, msg = perm.load(path, nn.mlp{6, 11, 8, 3})
+  T.ok(r == nil and msg:find("P1 has 10 entries but the group has 11", 1, true), "loading for another width: nil, message",
+       tostring(msg))
+  local r2, msg2 = perm.load(T.tmpname(".none"))
+  T.ok(r2 == nil and msg2:find("cannot open", 1, true), "a missing file: nil, message", tostring(msg2))
+  local ok, msg3 = p:save("/nonexistent-dir/p.safetensors")
+  T.ok(ok == nil and type(msg3) == "string", "an unwritable path: nil, message")
+  net:save(path)
+  local r3, msg4 = perm.load(path)
+  T.ok(r3 == nil and msg4:find("not a permutation file", 1, true), "a model file is not a Perm", tostring(msg4))
+  os.remove(path)
 end)
 
 T.section("perm.check takes what net:forward takes", function()
