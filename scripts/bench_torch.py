@@ -41,6 +41,25 @@ def mlp():
                                torch.nn.Linear(512, 10))
 
 
+def epoch(net, opt, x, y, seed):
+    """One epoch in batches of 128 in the order of a randperm seeded with seed;
+    returns the training accuracy over the epoch."""
+    lossf = torch.nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(x.shape[0], generator=g)
+    correct = 0
+    for s in range(0, x.shape[0], 128):
+        i = perm[s:s + 128]
+        xb, yb = x[i], y[i]
+        out = net(xb)
+        loss = lossf(out, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        correct += (out.argmax(1) == yb).sum().item()
+    return correct / x.shape[0]
+
+
 def main():
     d, threads, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     torch.set_num_threads(threads)
@@ -49,54 +68,25 @@ def main():
         import copy
         x, y = load(d, "train")
         x, y = x[:10000], y[:10000]
-        lossf = torch.nn.CrossEntropyLoss()
-
-        def epoch(net, opt, seed):
-            g = torch.Generator().manual_seed(seed)
-            perm = torch.randperm(x.shape[0], generator=g)
-            correct = 0
-            for s in range(0, x.shape[0], 128):
-                i = perm[s:s + 128]
-                xb, yb = x[i], y[i]
-                out = net(xb)
-                loss = lossf(out, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                correct += (out.argmax(1) == yb).sum().item()
-            return correct / x.shape[0]
-
         t0 = time.perf_counter()
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        epoch(net, opt, 1)
+        epoch(net, opt, x, y, 1)
         accs = []
         for seed in (2, 3):
             child = copy.deepcopy(net)
             copt = torch.optim.SGD(child.parameters(), lr=0.01, momentum=0.9)
             copt.load_state_dict(opt.state_dict())
-            accs.append(epoch(child, copt, seed))
+            accs.append(epoch(child, copt, x, y, seed))
         secs = time.perf_counter() - t0
         print(f"seconds={secs:.4f} acc={min(accs):.4f}")
         return
     if what == "train":
         x, y = load(d, "train")
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        lossf = torch.nn.CrossEntropyLoss()
-        g = torch.Generator().manual_seed(1)
         t0 = time.perf_counter()
-        perm = torch.randperm(x.shape[0], generator=g)
-        correct = 0
-        for s in range(0, x.shape[0], 128):
-            i = perm[s:s + 128]
-            xb, yb = x[i], y[i]
-            out = net(xb)
-            loss = lossf(out, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            correct += (out.argmax(1) == yb).sum().item()
+        acc = epoch(net, opt, x, y, 1)
         secs = time.perf_counter() - t0
-        print(f"seconds={secs:.4f} acc={correct / x.shape[0]:.4f}")
+        print(f"seconds={secs:.4f} acc={acc:.4f}")
     else:
         x, y = load(d, "t10k")
         with torch.inference_mode():
