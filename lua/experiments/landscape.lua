@@ -41,10 +41,6 @@ for i = 1, N do
     E.log(o, string.format("loading network %d of %d from %s", i, N, files[i]))
     local net, err = nn.load(files[i])
     if not net then error("--nets: " .. err, 0) end
-    local head = function(n) return (tostring(n):match("^[^\n]*")) end
-    if i > 1 and head(net) ~= head(nets[1]) then
-      error("--nets: " .. files[i] .. " is not the architecture of " .. files[1], 0)
-    end
     nets[i] = net
   else
     local s = s1 + i - 1
