@@ -1,4 +1,4 @@
-/* core.c - errors, allocation, interruption, llfc_parallel_for, the PRNG (atomic files: file.c). */
+/* core.c - errors, allocation, interruption, the PRNG (llfc_parallel_for: threads.c; atomic files: file.c). */
 #include "core/core.h"
 
 #include <math.h>
@@ -125,41 +125,6 @@ int llfc_progress_stop(llfc_progress_fn fn, void *ud, double done, double total,
     if (r > 0 || llfc_interrupt_flag) return llfc_seterr("interrupted");
     if (!errbuf[0]) llfc_seterr("progress callback failed");
     return -1;
-}
-
-/* ---- parallel for: the calling thread plus one pthread --------------------- */
-struct pfor_part {
-    void (*fn)(void *, int64_t, int64_t);
-    void *ud;
-    int64_t lo, hi;
-};
-
-static void *pfor_run(void *arg)
-{
-    struct pfor_part *p = arg;
-    p->fn(p->ud, p->lo, p->hi);
-    return NULL;
-}
-
-int llfc_parallel_for(int64_t n, int64_t min_per_thread,
-                      void (*fn)(void *ud, int64_t lo, int64_t hi), void *ud)
-{
-    if (n <= 0) return 0;
-    if (min_per_thread < 1) min_per_thread = 1;
-    if (n < 2 * min_per_thread || n < 2 || llfc_blas_get_threads() < 2) {
-        fn(ud, 0, n);
-        return 1;
-    }
-    int64_t mid = n / 2;
-    struct pfor_part part = {fn, ud, mid, n};
-    pthread_t t;
-    if (pthread_create(&t, NULL, pfor_run, &part) != 0) {
-        fn(ud, 0, n);
-        return 1;
-    }
-    fn(ud, 0, mid);
-    pthread_join(t, NULL);
-    return 2;
 }
 
 /* ---- PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64 ---------- */

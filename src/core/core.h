@@ -69,15 +69,20 @@ int llfc_progress_stop(llfc_progress_fn fn, void *ud, double done, double total,
 /* ---- the one BLAS shim (llfc_gemm), its backends and threads: gemm.h ---- */
 #include "core/gemm.h"
 
-/* ---- parallel for -------------------------------------------------------------
- * Split [0, n) between the calling thread and one extra thread (created and
- * joined per call) when the BLAS thread count is >= 2 and n >= 2 *
- * min_per_thread; otherwise, or if the thread cannot be created, call
+/* ---- parallel for (threads.c) -------------------------------------------------
+ * Split [0, n) into equal parts, one per thread of llfc's pool (the calling
+ * thread runs the first), when llfc's thread count (llfc_threads) is >= 2 and
+ * n >= 2 * min_per_thread; each part has at least min_per_thread items.
+ * Otherwise, inside another job's part, or if no worker can be created, call
  * fn(ud, 0, n) once.  fn must touch disjoint data for disjoint ranges and must
  * not call llfc_seterr (the message buffer is per thread).  Returns the number
- * of threads used (1 or 2; 0 if n <= 0). */
+ * of parts run (0 if n <= 0).  llfc_parallel_parts says how many parts a call
+ * with these arguments would use now. */
 int llfc_parallel_for(int64_t n, int64_t min_per_thread,
                       void (*fn)(void *ud, int64_t lo, int64_t hi), void *ud);
+int llfc_parallel_parts(int64_t n, int64_t min_per_thread);
+/* llfc's thread count: the pool's size, and the BLAS's (llfc_blas_set_threads). */
+int llfc_threads(void);
 
 /* ---- element-wise loops at the CPU's vector width ------------------------------
  * LLFC_VECTOR_CLONES before a function with hot element-wise loops makes GCC

@@ -22,6 +22,34 @@ extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 extern char *openblas_get_corename(void);
 extern char *openblas_get_config(void);
+extern int openblas_get_parallel(void);
+
+/* ---- llfc's thread count ----------------------------------------------------
+ * One count for llfc's pool (threads.c), OpenBLAS and oneDNN.  It starts as
+ * OpenBLAS's own (OPENBLAS_NUM_THREADS, or one per core).  With OpenBLAS's
+ * pthreads build (the Debian default) llfc runs OpenBLAS single-threaded and
+ * splits products between its own threads (pool_split = 1), so that one set
+ * of threads does all of llfc's work; other OpenBLAS builds keep their own
+ * threads. */
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+static int nthreads = 1;
+static int pool_split;
+
+static void threads_init(void)
+{
+    int n = openblas_get_num_threads();
+    nthreads = n > 0 ? n : 1;
+    if (openblas_get_parallel() == 1) {
+        pool_split = 1;
+        openblas_set_num_threads(1);
+    }
+}
+
+int llfc_threads(void)
+{
+    pthread_once(&threads_once, threads_init);
+    return __atomic_load_n(&nthreads, __ATOMIC_RELAXED);
+}
 
 /* Guards the loading of oneDNN and the backend state. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -139,8 +167,7 @@ static int dnnl_threads(void)
 {
     if (dnnl_want > 0) return dnnl_want;
     if (dnnl_omp_env && dnnl_omp_default > 0) return dnnl_omp_default;
-    int n = openblas_get_num_threads();
-    return n > 0 ? n : 1;
+    return llfc_threads();
 }
 
 void llfc_dnnl_set_threads(int n) { dnnl_want = n > 0 ? n : 0; }
@@ -439,14 +466,86 @@ const char *llfc_gemm_describe(void)
 void llfc_blas_set_threads(int n)
 {
     if (n <= 0) return;
-    openblas_set_num_threads(n);
+    pthread_once(&threads_once, threads_init);
+    if (!pool_split) {
+        openblas_set_num_threads(n);
+        n = openblas_get_num_threads();   /* a serial OpenBLAS build stays at 1 */
+    }
+    __atomic_store_n(&nthreads, n, __ATOMIC_RELAXED);
     llfc_dnnl_set_threads(n);
 }
 
 int llfc_blas_get_threads(void)
 {
     if (llfc_gemm_backend() == LLFC_GEMM_DNNL) return dnnl_threads();
-    return openblas_get_num_threads();
+    return llfc_threads();
+}
+
+/* Around OpenBLAS calls that are not split (double precision, LAPACK): give
+ * OpenBLAS llfc's thread count for the call, unless this thread runs a part
+ * of a parallel job. */
+static int blas_enter(void)
+{
+    int n = llfc_threads();
+    if (!pool_split || n < 2 || llfc_parallel_parts(2, 1) < 2) return 0;
+    openblas_set_num_threads(n);
+    return 1;
+}
+
+static void blas_leave(int entered)
+{
+    if (entered) openblas_set_num_threads(1);
+}
+
+/* ---- products split between llfc's threads ------------------------------------
+ * C's columns (or rows, when it has more rows than columns) in blocks of
+ * SPLIT_BLOCK, one range of blocks per thread, each a single-threaded
+ * cblas_sgemm over the whole K. */
+#define SPLIT_BLOCK 16
+#define SPLIT_MIN_MNK (1L << 19)
+
+struct split_job {
+    int ta, tb, M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int lda, ldb, ldc;
+    int by_cols;
+};
+
+static void split_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct split_job *j = ud;
+    int dim = j->by_cols ? j->N : j->M;
+    int r0 = (int)(lo * SPLIT_BLOCK), r1 = (int)(hi * SPLIT_BLOCK);
+    if (r1 > dim) r1 = dim;
+    if (r0 >= r1) return;
+    const float *A = j->A, *B = j->B;
+    float *C = j->C;
+    int M = j->M, N = j->N;
+    if (j->by_cols) {
+        B += j->tb ? (size_t)r0 * j->ldb : (size_t)r0;
+        C += r0;
+        N = r1 - r0;
+    } else {
+        A += j->ta ? (size_t)r0 : (size_t)r0 * j->lda;
+        C += (size_t)r0 * j->ldc;
+        M = r1 - r0;
+    }
+    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, M, N,
+                j->K, j->alpha, A, j->lda, B, j->ldb, j->beta, C, j->ldc);
+}
+
+/* 1 if the product was computed split, 0 if the caller computes it. */
+static int split_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (!pool_split || (long long)M * N * K < SPLIT_MIN_MNK) return 0;
+    struct split_job j = {transA, transB, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc, N >= M};
+    int64_t blocks = ((j.by_cols ? N : M) + SPLIT_BLOCK - 1) / SPLIT_BLOCK;
+    if (llfc_parallel_parts(blocks, 2) < 2) return 0;
+    llfc_parallel_for(blocks, 2, split_part, &j);
+    return 1;
 }
 
 /* ---- the shim ------------------------------------------------------------------ */
@@ -473,6 +572,7 @@ void llfc_gemm(int transA, int transB, int M, int N, int K, float alpha,
         /* only bad arguments fail; let OpenBLAS report them */
     }
 #endif
+    if (split_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
                 transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
                 beta, C, ldc);
@@ -513,9 +613,11 @@ void llfc_dgemm(int transA, int transB, int M, int N, int K, double alpha,
                 C[(size_t)i * ldc + j] = beta == 0.0 ? 0.0 : beta * C[(size_t)i * ldc + j];
         return;
     }
+    int e = blas_enter();
     cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
                 transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
                 beta, C, ldc);
+    blas_leave(e);
 }
 
 void llfc_dsyrk(int N, int K, double alpha, const double *A, int lda, double beta, double *C, int ldc)
@@ -527,7 +629,9 @@ void llfc_dsyrk(int N, int K, double alpha, const double *A, int lda, double bet
                 C[(size_t)i * ldc + j] = beta == 0.0 ? 0.0 : beta * C[(size_t)i * ldc + j];
         return;
     }
+    int e = blas_enter();
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, N, K, alpha, A, lda, beta, C, ldc);
+    blas_leave(e);
 }
 
 /* LAPACK's Fortran entry points, which libopenblas exports (Debian ships no
@@ -543,11 +647,15 @@ int llfc_chol_solve(int n, int nrhs, double *A, double *B)
     if (n < 1 || nrhs < 0) return llfc_seterr("chol_solve: %d x %d system with %d right-hand sides", n, n, nrhs);
     int info = 0;
     /* column-major 'L' of the symmetric A is the row-major upper triangle: either is A */
+    int e = blas_enter();
     dpotrf_("L", &n, A, &n, &info);
+    blas_leave(e);
     if (info < 0) return llfc_seterr("chol_solve: dpotrf argument %d is bad", -info);
     if (info > 0) return info;
     if (nrhs == 0) return 0;
+    e = blas_enter();
     dpotrs_("L", &n, &nrhs, A, &n, B, &n, &info);
+    blas_leave(e);
     if (info != 0) return llfc_seterr("chol_solve: dpotrs argument %d is bad", -info);
     return 0;
 }
@@ -564,7 +672,9 @@ int llfc_sym_eig(int n, double *A, double *w)
     int *iwork = llfc_mallocarray((size_t)liwork, sizeof *iwork);
     if (!work || !iwork) { free(work), free(iwork); return -1; }
     /* column-major eigenvectors (columns) are row-major rows */
+    int e = blas_enter();
     dsyevd_("V", "L", &n, A, &n, w, work, &lwork, iwork, &liwork, &info);
+    blas_leave(e);
     free(work), free(iwork);
     if (info < 0) return llfc_seterr("sym_eig: dsyevd argument %d is bad", -info);
     if (info > 0) return llfc_seterr("sym_eig: the eigenvalue iteration did not converge (%d)", info);

@@ -1,7 +1,11 @@
-/* test_threads.c - llfc_parallel_for, and the kernels that use it giving
- * bit-identical results with one and two threads (BatchNorm, max pooling). */
+/* test_threads.c - llfc_parallel_for and its pool, products split between
+ * the pool's threads, and the kernels that use it giving bit-identical
+ * results with one and more threads (BatchNorm, max pooling). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/core.h"
@@ -29,6 +33,133 @@ static void check_cover(int64_t n, int64_t minpt, int want_threads)
           "parallel_for n=%lld min=%lld: %d threads, %d calls (want %d)", (long long)n, (long long)minpt, used,
           c.calls, want_threads);
     free(c.hits);
+}
+
+/* ---- parts of n: sizes differ by at most one, in order ------------------------- */
+struct parts { int64_t lo[64], hi[64]; int k; };
+
+static void record(void *ud, int64_t lo, int64_t hi)
+{
+    struct parts *p = ud;
+    int k = __atomic_fetch_add(&p->k, 1, __ATOMIC_RELAXED);
+    if (k < 64) p->lo[k] = lo, p->hi[k] = hi;
+}
+
+static void check_parts(int threads, int64_t n, int64_t minpt, int want)
+{
+    llfc_blas_set_threads(threads);
+    struct parts p = {{0}, {0}, 0};
+    int used = llfc_parallel_for(n, minpt, record, &p);
+    int ok = used == want && p.k == want && llfc_parallel_parts(n, minpt) == want;
+    int64_t mn = n, mx = 0;
+    for (int i = 0; i < p.k && i < 64; i++) {
+        int64_t len = p.hi[i] - p.lo[i];
+        if (len < mn) mn = len;
+        if (len > mx) mx = len;
+        ok &= len >= (want > 1 ? minpt : 0);
+    }
+    ok &= mx - mn <= 1;
+    CHECK(ok, "%d threads, n=%lld min=%lld: %d parts of %lld..%lld (want %d)", threads, (long long)n,
+          (long long)minpt, used, (long long)mn, (long long)mx, want);
+}
+
+/* a parallel_for inside a part runs its range on the part's thread */
+struct nest { int inner_parts[64]; int k; struct cover *c; };
+
+static void inner(void *ud, int64_t lo, int64_t hi)
+{
+    struct nest *z = ud;
+    int used = llfc_parallel_for(hi - lo, 1, mark, &(struct cover){0});   /* n = hi - lo items, marks ignored */
+    (void)used;
+    for (int64_t i = lo; i < hi; i++) z->c->hits[i]++;
+    int k = __atomic_fetch_add(&z->k, 1, __ATOMIC_RELAXED);
+    if (k < 64) z->inner_parts[k] = llfc_parallel_parts(1000, 1);
+}
+
+static void check_nested(void)
+{
+    llfc_blas_set_threads(2);
+    unsigned char hits[100] = {0};
+    struct cover c = {100, hits, 0, 0};
+    struct nest z = {{0}, 0, &c};
+    int used = llfc_parallel_for(100, 1, inner, &z);
+    int ok = used == 2 && z.k == 2;
+    for (int i = 0; i < z.k && i < 64; i++) ok &= z.inner_parts[i] == 1;
+    for (int i = 0; i < 100; i++) ok &= hits[i] == 1;
+    CHECK(ok, "parallel_for inside a part: one part there (outer used %d parts, %d inner calls)", used, z.k);
+}
+
+/* ---- products split between threads: right, and the same bits on every run ----
+ * (not the same bits as one thread: OpenBLAS's kernels round an element
+ * differently depending on where its tile falls, with or without llfc) */
+static int same(const float *a, const float *b, size_t n);
+
+static void check_split_gemm(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad, uint64_t seed)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, seed);
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    float *A = malloc(na * 4), *B = malloc(nb * 4), *C0 = malloc(nc * 4), *C1 = malloc(nc * 4), *C3 = malloc(nc * 4);
+    float *C4 = malloc(nc * 4), *Cin = malloc(nc * 4);
+    for (size_t i = 0; i < na; i++) A[i] = 2 * llfc_rng_float(&r) - 1;
+    for (size_t i = 0; i < nb; i++) B[i] = 2 * llfc_rng_float(&r) - 1;
+    for (size_t i = 0; i < nc; i++) Cin[i] = C0[i] = C1[i] = C3[i] = C4[i] = 2 * llfc_rng_float(&r) - 1;
+    llfc_blas_set_threads(2);
+    int parts = llfc_parallel_parts(((N >= M ? N : M) + 15) / 16, 2);
+    llfc_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C0, ldc);
+    llfc_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C1, ldc);
+    llfc_blas_set_threads(3);
+    llfc_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C3, ldc);
+    llfc_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C4, ldc);
+    /* the padding of C untouched; a double-precision reference from the original C */
+    double err = 0;
+    int pad_ok = 1;
+    for (int i = 0; i < M; i++)
+        for (int j = N; j < ldc; j++)
+            pad_ok &= C0[(size_t)i * ldc + j] == Cin[(size_t)i * ldc + j] &&
+                      C3[(size_t)i * ldc + j] == Cin[(size_t)i * ldc + j];
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double c = Cin[(size_t)i * ldc + j];
+            double s = 0;
+            for (int k = 0; k < K; k++)
+                s += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                     (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+            double want = alpha * s + beta * c;
+            double d = fmax(fabs(C0[(size_t)i * ldc + j] - want), fabs(C3[(size_t)i * ldc + j] - want));
+            if (d > err) err = d;
+        }
+    CHECK(parts >= 2 || (long long)M * N * K < (1L << 19) || llfc_threads() < 2,
+          "gemm %c%c %dx%dx%d: split between %d threads", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, parts);
+    CHECK(same(C0, C1, nc) && same(C3, C4, nc) && pad_ok,
+          "gemm %c%c %dx%dx%d alpha %g beta %g: 2 and 3 threads give the same bits on every call, C's padding "
+          "untouched", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, beta);
+    CHECK(err < 1e-4 * sqrt((double)K), "gemm %c%c %dx%dx%d: max |error| %.3g against double", ta ? 'T' : 'N',
+          tb ? 'T' : 'N', M, N, K, err);
+    free(A), free(B), free(C0), free(C1), free(C3), free(C4), free(Cin);
+}
+
+/* ---- a forked child has its own pool ------------------------------------------- */
+static void check_fork(void)
+{
+    llfc_blas_set_threads(2);
+    unsigned char h0[64] = {0};
+    struct cover c0 = {64, h0, 0, 0};
+    llfc_parallel_for(64, 1, mark, &c0);   /* the parent's workers exist now */
+    pid_t pid = fork();
+    if (pid == 0) {
+        unsigned char h[1000] = {0};
+        struct cover c = {1000, h, 0, 0};
+        int used = llfc_parallel_for(1000, 1, mark, &c);
+        int ok = used == 2 && c.calls == 2 && !c.bad;
+        for (int i = 0; i < 1000; i++) ok &= h[i] == 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    CHECK(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "parallel_for in a forked child runs on the child's own threads (status %d)", status);
 }
 
 /* ---- kernels: run with 1 and 2 threads, compare bits -------------------------- */
@@ -157,6 +288,23 @@ int main(void)
     llfc_blas_set_threads(1);
     check_cover(1001, 1, 1);       /* one configured thread: no extra thread */
     check_cover(2, 1, 1);
+
+    check_parts(3, 9, 1, 3);
+    check_parts(3, 10, 4, 2);      /* 10 / 4 = 2 parts of at least 4 */
+    check_parts(4, 1000, 1, 4);
+    check_parts(4, 7, 2, 3);
+    check_parts(2, 1001, 1, 2);
+    check_parts(4, 3, 2, 1);
+    check_nested();
+    check_fork();
+    /* the shapes of an MLP step and evaluation, odd ones, every transposition */
+    check_split_gemm(0, 1, 128, 512, 784, 1.0f, 0.0f, 0, 11);
+    check_split_gemm(1, 0, 512, 784, 128, 1.0f, 0.0f, 0, 12);
+    check_split_gemm(0, 0, 128, 784, 512, 1.0f, 0.0f, 0, 13);
+    check_split_gemm(1, 1, 200, 77, 300, 0.5f, 0.25f, 3, 14);
+    check_split_gemm(0, 1, 1000, 37, 129, -1.5f, 1.0f, 5, 15);
+    check_split_gemm(0, 0, 33, 1001, 65, 1.0f, -2.0f, 1, 16);
+    check_split_gemm(1, 0, 20, 20, 20, 1.0f, 0.0f, 0, 17);   /* too small to split */
 
     check_bn(8, 5, 64, 64, 1);     /* 32768 values per channel, odd channel count */
     check_bn(33, 7, 31, 31, 2);    /* hw not a multiple of 16, two channels per thread at least */
