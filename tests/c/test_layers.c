@@ -602,12 +602,89 @@ static void test_bn_relu(int N, int C, int H, int W)
     free(dw1); free(db1); free(dw2); free(db2);
 }
 
+/* Channel-blocked activations [N, C/B, H, W, B]: the layout changes against
+ * the index formula, and each blocked kernel against its plain call, bit for
+ * bit (the same arithmetic in other places). */
+static void test_blocked_shape(int B, int N, int C, int H, int W, int K, int R, int stride, int pad)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blocked %d: %dx%dx%dx%d, conv %d %dx%d/%d pad %d (backend %d)", B, N, C, H, W, K,
+             R, R, stride, pad, llfc_conv2d_get_backend());
+    int P = llfc_conv2d_outsize(H, R, stride, pad), Q = llfc_conv2d_outsize(W, R, stride, pad);
+    size_t n = (size_t)N * C * H * W, no = (size_t)N * K * P * Q, hw = (size_t)H * W;
+    float *x = randbuf(n, 1), *xb = malloc(n * sizeof *xb), *x2 = malloc(n * sizeof *x2);
+    int ok = llfc_act_to_blocked(xb, x, N, C, H, W, B) == 0 && llfc_act_to_plain(x2, xb, N, C, H, W, B) == 0;
+    for (int s = 0; s < N; s++)
+        for (int c = 0; c < C; c++)
+            for (size_t i = 0; i < hw; i++)
+                ok &= xb[(((size_t)s * (C / B) + c / B) * hw + i) * B + c % B] == x[((size_t)s * C + c) * hw + i];
+    CHECK(ok && !memcmp(x, x2, n * sizeof *x), "%s: to blocked at n, c/B, h, w, c%%B, and back", name);
+    /* BatchNorm eval, with and without the ReLU */
+    float *w = randbuf(C, 1), *b = randbuf(C, 1), *rm = randbuf(C, 1), *rv = randbuf(C, 1);
+    for (int c = 0; c < C; c++) rv[c] = rv[c] * rv[c] + 0.1f;
+    float *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2), *o3 = malloc(n * sizeof *o3);
+    for (int relu = 0; relu < 2; relu++) {
+        int rc = (relu ? llfc_batchnorm2d_forward_eval_relu : llfc_batchnorm2d_forward_eval)(o1, x, w, b, rm, rv, N, C,
+                                                                                            H, W, 1e-5f);
+        rc |= llfc_batchnorm2d_forward_eval_blk(o2, xb, w, b, rm, rv, N, C, H, W, 1e-5f, relu, B);
+        rc |= llfc_act_to_plain(o3, o2, N, C, H, W, B);
+        CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1), "%s: batchnorm eval%s blocked = plain", name,
+              relu ? "+relu" : "");
+    }
+    /* global average pool */
+    float *g1 = malloc((size_t)N * C * sizeof *g1), *g2 = malloc((size_t)N * C * sizeof *g2);
+    int rc = llfc_gavgpool_forward(g1, x, N, C, H, W) | llfc_gavgpool_forward_blk(g2, xb, N, C, H, W, B);
+    CHECK(rc == 0 && !memcmp(g1, g2, (size_t)N * C * sizeof *g1), "%s: global average pool blocked = plain", name);
+    /* conv: each combination of input and output layout */
+    float *cw = randbuf((size_t)K * C * R * R, 0.3), *cb = randbuf(K, 1);
+    float *y1 = malloc(no * sizeof *y1), *y2 = malloc(no * sizeof *y2), *y3 = malloc(no * sizeof *y3);
+    rc = llfc_conv2d_forward(y1, x, cw, cb, N, C, H, W, K, R, R, stride, pad, NULL);
+    for (int lay = 1; lay < 4; lay++) {
+        int ib = lay & 1 ? B : 0, ob = lay & 2 ? B : 0;
+        int r2 = llfc_conv2d_forward_blk(y2, ib ? xb : x, cw, cb, N, C, H, W, K, R, R, stride, pad, ib, ob, NULL);
+        if (ob) r2 |= llfc_act_to_plain(y3, y2, N, K, P, Q, B);
+        else memcpy(y3, y2, no * sizeof *y3);
+        CHECK(rc == 0 && r2 == 0 && !memcmp(y1, y3, no * sizeof *y1), "%s: conv in %s, out %s = plain", name,
+              ib ? "blocked" : "plain", ob ? "blocked" : "plain");
+    }
+    free(x), free(xb), free(x2), free(w), free(b), free(rm), free(rv), free(o1), free(o2), free(o3);
+    free(g1), free(g2), free(cw), free(cb), free(y1), free(y2), free(y3);
+}
+
+static void test_blocked(void)
+{
+    int dflt = llfc_conv2d_get_backend();
+    /* the fallback (through plain buffers), then oneDNN's blocked primitives */
+    llfc_conv2d_set_backend(LLFC_CONV_IM2COL);
+    CHECK(llfc_conv2d_act_block() == 0, "im2col: no blocked activations");
+    test_blocked_shape(8, 3, 16, 7, 5, 8, 3, 1, 1);
+    test_blocked_shape(16, 2, 16, 6, 6, 32, 3, 2, 1);
+    if (llfc_conv2d_set_backend(LLFC_CONV_DNNL_BLOCKED) == 0) {
+        int B = llfc_conv2d_act_block();
+        CHECK(B == 8 || B == 16, "oneDNN blocked: activations in blocks of %d channels", B);
+        if (B) {
+            test_blocked_shape(B, 3, 2 * B, 9, 9, B, 3, 1, 1);
+            test_blocked_shape(B, 2, B, 8, 8, 2 * B, 1, 2, 0);
+            test_blocked_shape(B, 2, B, 8, 8, 2 * B, 3, 2, 1);
+        }
+        /* the other block size goes through reorders in oneDNN */
+        test_blocked_shape(B == 8 ? 16 : 8, 2, 16, 5, 5, 16, 3, 1, 1);
+    }
+    llfc_conv2d_set_backend(dflt);
+    float x[16], y[16];
+    CHECK(llfc_act_to_blocked(y, x, 1, 12, 1, 1, 8) < 0 && strstr(llfc_errmsg(), "12 channels in blocks of 8"),
+          "act_to_blocked: channels not a multiple of the block fail: %s", llfc_errmsg());
+    CHECK(llfc_act_to_plain(y, x, 1, 8, 1, 1, 5) < 0 && strstr(llfc_errmsg(), "channel block 5"),
+          "act_to_plain: a block other than 0, 8, 16 fails: %s", llfc_errmsg());
+}
+
 int main(void)
 {
     llfc_rng_seed(&rng, 2026);
     llfc_blas_set_threads(1);
     test_conv();
     test_conv_errors();
+    test_blocked();
     test_pool();
     test_maxpool_ties(3, 4, 8, 9, 2, 2);
     test_maxpool_ties(2, 3, 6, 23, 2, 2);

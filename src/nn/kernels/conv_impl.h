@@ -8,6 +8,15 @@
 
 int llfc_conv_dnnl_forward(float *out, const float *in, const float *weight, const float *bias,
                            int N, int C, int H, int W, int K, int R, int S, int stride, int pad);
+/* The same with the activations in channel blocks of in_blk / out_blk (0:
+ * plain NCHW; 8 or 16: [N, C/blk, H, W, blk], C a multiple of blk). */
+int llfc_conv_dnnl_forward_blk(float *out, const float *in, const float *weight, const float *bias,
+                               int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                               int in_blk, int out_blk);
+/* The channel block (8 or 16) of the activations' layout that the blocked
+ * primitives choose, so that a caller holding them that way needs no
+ * reorder; 0 with the plain layout or when oneDNN is missing. */
+int llfc_conv_dnnl_block(void);
 /* din (overwritten) and dweight, dbias (+=), each NULL to skip.  Returns
  * which were done: bit 0 din, bit 1 dweight and dbias. */
 int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const float *dout,

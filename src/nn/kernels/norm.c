@@ -344,6 +344,72 @@ int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
     return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, 1);
 }
 
+/* One block of BK channels of blocked eval BatchNorm: rows of hw pixels of
+ * BK lanes, each lane the plain kernel's arithmetic for its channel. */
+#define BN_EVAL_BLK(BK)                                                                      \
+    static void bn_eval_blk##BK(float *restrict o, const float *restrict x, size_t hw,        \
+                                const float *m, const float *a, const float *b, int relu)    \
+    {                                                                                        \
+        float mm[BK], aa[BK], bb[BK];                                                        \
+        for (int j = 0; j < BK; j++) mm[j] = m[j], aa[j] = a[j], bb[j] = b[j];               \
+        if (relu)                                                                            \
+            for (size_t i = 0; i < hw; i++)                                                  \
+                for (int j = 0; j < BK; j++) {                                               \
+                    float v = (x[i * BK + j] - mm[j]) * aa[j] + bb[j];                       \
+                    o[i * BK + j] = v < 0.0f ? 0.0f : v;                                     \
+                }                                                                            \
+        else                                                                                 \
+            for (size_t i = 0; i < hw; i++)                                                  \
+                for (int j = 0; j < BK; j++) o[i * BK + j] = (x[i * BK + j] - mm[j]) * aa[j] + bb[j]; \
+    }
+LLFC_VECTOR_CLONES BN_EVAL_BLK(8)
+LLFC_VECTOR_CLONES BN_EVAL_BLK(16)
+
+struct bn_blk_args {
+    float *out;
+    const float *in, *weight, *bias, *rmean, *rvar;
+    int N, C, B, relu;
+    size_t hw;
+    float eps;
+};
+
+/* channel blocks [lo, hi) of llfc_batchnorm2d_forward_eval_blk */
+static void bn_forward_eval_blk_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct bn_blk_args *A = ud;
+    const int B = A->B;
+    const size_t hw = A->hw, cs = (size_t)A->C * hw;
+    float m[16], a[16], b[16];
+    for (int cb = (int)lo; cb < (int)hi; cb++) {
+        for (int j = 0; j < B; j++) {
+            int c = cb * B + j;
+            float rs = (float)(1.0 / sqrt((double)A->rvar[c] + (double)A->eps));
+            a[j] = (A->weight ? A->weight[c] : 1.0f) * rs, b[j] = A->bias ? A->bias[c] : 0.0f;
+            m[j] = A->rmean[c];
+        }
+        for (int n = 0; n < A->N; n++) {
+            size_t at = n * cs + (size_t)cb * hw * B;
+            if (B == 8) bn_eval_blk8(A->out + at, A->in + at, hw, m, a, b, A->relu);
+            else bn_eval_blk16(A->out + at, A->in + at, hw, m, a, b, A->relu);
+        }
+    }
+}
+
+int llfc_batchnorm2d_forward_eval_blk(float *out, const float *in, const float *weight, const float *bias,
+                                      const float *running_mean, const float *running_var,
+                                      int N, int C, int H, int W, float eps, int relu, int B)
+{
+    const char *fn = "batchnorm2d_forward_eval_blk";
+    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
+    if (!out || !in || !running_mean || !running_var) return llfc_seterr("%s: NULL buffer", fn);
+    if (B == 0) return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, relu);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    const size_t hw = (size_t)H * W;
+    struct bn_blk_args A = {out, in, weight, bias, running_mean, running_var, N, C, B, relu != 0, hw, eps};
+    llfc_parallel_for(C / B, bn_min_channels((size_t)N * hw * B), bn_forward_eval_blk_part, &A);
+    return 0;
+}
+
 /* channels [lo, hi) of bn_backward_train */
 VECTORIZE static void bn_backward_train_part(void *ud, int64_t lo, int64_t hi)
 {
