@@ -182,9 +182,13 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
             return (cx->relu ? llfc_batchnorm2d_forward_eval_relu : llfc_batchnorm2d_forward_eval)(
                 out, in, pdata(net, o->pw), pdata(net, o->pb), pdata(net, o->prm), pdata(net, o->prv), n, C, H, W,
                 net->bn_eps);
-        if ((cx->relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
-                out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in, pdata(net, o->pw),
-                pdata(net, o->pb), n, C, H, W, cx->momentum, net->bn_eps))
+        if (cx->in_blk ? llfc_batchnorm2d_forward_train_blk(out, cx->mean, cx->rstd, pdata(net, o->prm),
+                                                            pdata(net, o->prv), in, pdata(net, o->pw),
+                                                            pdata(net, o->pb), n, C, H, W, cx->momentum,
+                                                            net->bn_eps, cx->relu, cx->in_blk)
+                       : (cx->relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
+                             out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in, pdata(net, o->pw),
+                             pdata(net, o->pb), n, C, H, W, cx->momentum, net->bn_eps))
             return -1;
         if (o->pnbt >= 0) pdata(net, o->pnbt)[0] += 1.0f;
         return 0;
@@ -491,6 +495,7 @@ struct llfc_nn_work {
     float *cwork;         /* conv scratch */
     char *fused;          /* per op: a BN or sum computing the ReLU of the next op (which writes over it) */
     char *accp;           /* per param: its kernel adds into the gradient (zeroed first); 0 for linear layers */
+    int *lay;             /* per slot: its values (and gradient) in channel blocks of lay[s], or 0: plain NCHW */
 };
 
 void llfc_nn_work_free(llfc_nn_work *w)
@@ -504,11 +509,51 @@ void llfc_nn_work_free(llfc_nn_work *w)
     }
     for (int k = 0; k < w->ngall; k++) free(w->gall[k]);
     free(w->v), free(w->own), free(w->mean), free(w->rstd), free(w->idx), free(w->g), free(w->pool), free(w->gall);
-    free(w->tmp), free(w->cwork), free(w->fused), free(w->accp);
+    free(w->tmp), free(w->cwork), free(w->fused), free(w->accp), free(w->lay);
     free(w);
 }
 
 int64_t llfc_nn_work_maxbatch(const llfc_nn_work *w) { return w->maxbatch; }
+
+static int elementwise(int kind)
+{
+    return kind == LLFC_OP_BN || kind == LLFC_OP_RELU || kind == LLFC_OP_IDENTITY || kind == LLFC_OP_ADD;
+}
+
+/* The training passes keep a slot's values and gradient in the
+ * convolutions' channel blocks (layers.h, conv2d) when it is a conv's
+ * output or an element-wise op's (BatchNorm, ReLU, identity, sum) of blocked
+ * inputs, and every reader takes blocked values: a conv, an element-wise op
+ * whose other slots are blocked too, global average pooling.  Everything
+ * else is plain, the network input and the logits included. */
+static void work_layouts(const llfc_net *net, int *lay)
+{
+    int B = llfc_conv2d_act_block();
+    if (!B) return;
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
+        if ((o->kind == LLFC_OP_CONV && o->K % B == 0) || (elementwise(o->kind) && o->C % B == 0)) lay[o->out] = B;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < net->nops; i++) {
+            const llfc_op *o = &net->ops[i];
+            int add = o->kind == LLFC_OP_ADD;
+            if (elementwise(o->kind)) {
+                int all = lay[o->out] && lay[o->in] && (!add || lay[o->in2]);
+                int any = lay[o->out] || lay[o->in] || (add && lay[o->in2]);
+                if (any && !all) {
+                    lay[o->out] = lay[o->in] = 0;
+                    if (add) lay[o->in2] = 0;
+                    changed = 1;
+                }
+            } else if (o->kind != LLFC_OP_CONV && o->kind != LLFC_OP_GAP && lay[o->in]) {
+                lay[o->in] = 0;
+                changed = 1;
+            }
+        }
+    }
+}
 
 llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
 {
@@ -525,8 +570,10 @@ llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
         !(w->rstd = llfc_calloc((size_t)net->nops, sizeof *w->rstd)) ||
         !(w->idx = llfc_calloc((size_t)net->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
         !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)) ||
-        !(w->fused = llfc_calloc((size_t)net->nops, 1)) || !(w->accp = llfc_malloc((size_t)net->nparams + 1)))
+        !(w->fused = llfc_calloc((size_t)net->nops, 1)) || !(w->accp = llfc_malloc((size_t)net->nparams + 1)) ||
+        !(w->lay = llfc_calloc((size_t)ns, sizeof *w->lay)))
         goto fail;
+    work_layouts(net, w->lay);
     memset(w->accp, 1, (size_t)net->nparams);
     for (int i = 0; i < net->nops; i++)
         if (net->ops[i].kind == LLFC_OP_LINEAR) {
@@ -611,7 +658,7 @@ static int train_run(const llfc_net *net, llfc_nn_work *w, const float *x, int64
     for (int i = 0; i < upto; i++) {
         const llfc_op *o = &net->ops[i];
         op_ctx cx = {1, w->fused[i], momentum < 0 ? net->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i],
-                     w->cwork, 0, 0};
+                     w->cwork, w->lay[o->in], w->lay[o->out]};
         if (op_forward(net, o, w->v[o->in], o->kind == LLFC_OP_ADD ? w->v[o->in2] : NULL, w->v[o->out], n, &cx))
             return llfc_adderr("%s (op %d, %s)", o->name, i + 1, llfc_op_kind_name(o->kind));
         if (cx.relu) i++; /* the ReLU's output (the same buffer) is written */
@@ -715,11 +762,15 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
         switch (o->kind) {
         case LLFC_OP_CONV:
             if (din || dw || db)
-                rc = llfc_conv2d_backward(din, dw, db, G, in, pdata(net, o->pw), n, C, H, W, K, o->R, o->R, o->stride,
-                                          o->pad, w->cwork);
+                rc = llfc_conv2d_backward_blk(din, dw, db, G, in, pdata(net, o->pw), n, C, H, W, K, o->R, o->R,
+                                              o->stride, o->pad, w->lay[o->in], w->lay[o->out], w->cwork);
             break;
         case LLFC_OP_BN:
-            if ((din || dw || db) && w->fused[i]) /* G is at the ReLU's output w->v[o->out] */
+            if ((din || dw || db) && w->lay[o->in]) /* G at the ReLU's output w->v[o->out] when fused */
+                rc = llfc_batchnorm2d_backward_train_blk(din, dw, db, G, w->fused[i] ? w->v[o->out] : NULL, in,
+                                                         pdata(net, o->pw), w->mean[i], w->rstd[i], n, C, H, W,
+                                                         w->lay[o->in]);
+            else if ((din || dw || db) && w->fused[i]) /* G is at the ReLU's output w->v[o->out] */
                 rc = llfc_batchnorm2d_backward_train_relu(din, dw, db, G, w->v[o->out], in, pdata(net, o->pw),
                                                           w->mean[i], w->rstd[i], n, C, H, W);
             else if (din || dw || db)
@@ -744,7 +795,7 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
             if (din) rc = llfc_maxpool2d_backward(din, G, w->idx[i], n, C, H, W, o->R, o->stride);
             break;
         case LLFC_OP_GAP:
-            if (din) rc = llfc_gavgpool_backward(din, G, n, C, H, W);
+            if (din) rc = llfc_gavgpool_backward_blk(din, G, n, C, H, W, w->lay[o->in]);
             break;
         case LLFC_OP_LINEAR: {
             int F = C * H * W;

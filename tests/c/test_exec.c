@@ -962,6 +962,45 @@ static void test_blocked_forward(void)
                 rm[c] = 0.1f * (float)((c * 7 + i) % 5) - 0.2f, rv[c] = 0.5f + 0.1f * (float)((c + i) % 7),
                 bw[c] = 0.05f * (float)((c * 3 + i) % 4) - 0.05f;
         }
+        /* training: loss, every gradient and the running statistics with
+         * blocked values, then with every value plain */
+        int nb = 4;
+        float *xt = rand_x(nb * llfc_net_input_dim(net), 17);
+        int32_t yt[4] = {1, 7, 3, 0};
+        float **gr[2];
+        double lt[2];
+        int64_t ne[2] = {0, 0};
+        size_t bytes = 0;
+        llfc_net *cl[2] = {llfc_net_clone(net), llfc_net_clone(net)};
+        int rt = !cl[0] || !cl[1];
+        for (int pass = 0; pass < 2 && !rt; pass++) {
+            llfc_conv2d_set_act_blocks(pass == 0);
+            gr[pass] = calloc((size_t)net->nparams, sizeof *gr[pass]);
+            for (int p = 0; p < net->nparams; p++)
+                gr[pass][p] = calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float));
+            rt |= llfc_net_loss_grad(cl[pass], xt, yt, nb, gr[pass], &lt[pass], &ne[pass]);
+        }
+        llfc_conv2d_set_act_blocks(1);
+        int same = !rt && lt[0] == lt[1] && ne[0] == ne[1], nz = 0;
+        for (int p = 0; p < net->nparams && !rt; p++) {
+            size_t m = (size_t)llfc_tensor_numel(net->param[p]) * sizeof(float);
+            same &= !memcmp(gr[0][p], gr[1][p], m) &&
+                    !memcmp(llfc_tensor_data(cl[0]->param[p]), llfc_tensor_data(cl[1]->param[p]), m);
+            nz += gr[0][p][0] != 0.0f;
+            bytes += m;
+        }
+        CHECK(same && nz >= net->nparams / 2,
+              "resnet20 width %d, BN: training pass with blocked values (block %d) = with plain values, bit for bit "
+              "(loss %.6g, %d of %d gradients nonzero, running statistics)", width, B, rt ? 0.0 : lt[0], nz,
+              net->nparams);
+        for (int pass = 0; pass < 2 && !rt; pass++) {
+            for (int p = 0; p < net->nparams; p++) free(gr[pass][p]);
+            free(gr[pass]);
+        }
+        llfc_net_free(cl[0]), llfc_net_free(cl[1]);
+        free(xt);
+        (void)bytes;
+
         int n = 5, ns = net->nops + 1;
         int64_t k = llfc_net_num_classes(net);
         float *x = rand_x(n * llfc_net_input_dim(net), 13);

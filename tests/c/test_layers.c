@@ -631,10 +631,44 @@ static void test_blocked_shape(int B, int N, int C, int H, int W, int K, int R, 
         CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1), "%s: batchnorm eval%s blocked = plain", name,
               relu ? "+relu" : "");
     }
+    /* BatchNorm training forward (statistics too) and backward, with and without the ReLU */
+    float *m1 = malloc(C * sizeof *m1), *r1 = malloc(C * sizeof *r1), *m2 = malloc(C * sizeof *m2),
+          *r2 = malloc(C * sizeof *r2), *G = randbuf(n, 1), *Gb = malloc(n * sizeof *Gb);
+    float *rm2 = malloc(C * sizeof *rm2), *rv2 = malloc(C * sizeof *rv2), *rm1 = malloc(C * sizeof *rm1),
+          *rv1 = malloc(C * sizeof *rv1);
+    float *dw1 = calloc(C, sizeof *dw1), *db1 = calloc(C, sizeof *db1), *dw2 = calloc(C, sizeof *dw2),
+          *db2 = calloc(C, sizeof *db2), *d1 = malloc(n * sizeof *d1), *d2 = malloc(n * sizeof *d2);
+    llfc_act_to_blocked(Gb, G, N, C, H, W, B);
+    for (int relu = 0; relu < 2; relu++) {
+        memcpy(rm1, rm, C * sizeof *rm), memcpy(rv1, rv, C * sizeof *rv);
+        memcpy(rm2, rm, C * sizeof *rm), memcpy(rv2, rv, C * sizeof *rv);
+        int rc = (relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
+            o1, m1, r1, rm1, rv1, x, w, b, N, C, H, W, 0.1f, 1e-5f);
+        rc |= llfc_batchnorm2d_forward_train_blk(o2, m2, r2, rm2, rv2, xb, w, b, N, C, H, W, 0.1f, 1e-5f, relu, B);
+        rc |= llfc_act_to_plain(o3, o2, N, C, H, W, B);
+        size_t cb = C * sizeof(float);
+        CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1) && !memcmp(m1, m2, cb) && !memcmp(r1, r2, cb) &&
+                  !memcmp(rm1, rm2, cb) && !memcmp(rv1, rv2, cb),
+              "%s: batchnorm train%s forward blocked = plain (output, statistics, running statistics)", name,
+              relu ? "+relu" : "");
+        /* o2 (blocked) is the fused forward's output h */
+        rc = relu ? llfc_batchnorm2d_backward_train_relu(d1, dw1, db1, G, o1, x, w, m1, r1, N, C, H, W)
+                  : llfc_batchnorm2d_backward_train(d1, dw1, db1, G, x, w, m1, r1, N, C, H, W);
+        rc |= llfc_batchnorm2d_backward_train_blk(d2, dw2, db2, Gb, relu ? o2 : NULL, xb, w, m2, r2, N, C, H, W, B);
+        rc |= llfc_act_to_plain(o3, d2, N, C, H, W, B);
+        CHECK(rc == 0 && !memcmp(d1, o3, n * sizeof *d1) && !memcmp(dw1, dw2, cb) && !memcmp(db1, db2, cb) &&
+                  maxabs(dw1, C) > 0,
+              "%s: batchnorm train%s backward blocked = plain (din, dweight, dbias)", name, relu ? "+relu" : "");
+    }
+    free(m1), free(r1), free(m2), free(r2), free(rm1), free(rv1), free(rm2), free(rv2);
+    free(dw1), free(db1), free(dw2), free(db2), free(d1), free(d2);
     /* global average pool */
     float *g1 = malloc((size_t)N * C * sizeof *g1), *g2 = malloc((size_t)N * C * sizeof *g2);
     int rc = llfc_gavgpool_forward(g1, x, N, C, H, W) | llfc_gavgpool_forward_blk(g2, xb, N, C, H, W, B);
     CHECK(rc == 0 && !memcmp(g1, g2, (size_t)N * C * sizeof *g1), "%s: global average pool blocked = plain", name);
+    rc = llfc_gavgpool_backward(o1, g1, N, C, H, W) | llfc_gavgpool_backward_blk(o2, g1, N, C, H, W, B) |
+         llfc_act_to_plain(o3, o2, N, C, H, W, B);
+    CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1), "%s: global average pool backward blocked = plain", name);
     /* conv: each combination of input and output layout */
     float *cw = randbuf((size_t)K * C * R * R, 0.3), *cb = randbuf(K, 1);
     float *y1 = malloc(no * sizeof *y1), *y2 = malloc(no * sizeof *y2), *y3 = malloc(no * sizeof *y3);
@@ -647,6 +681,26 @@ static void test_blocked_shape(int B, int N, int C, int H, int W, int K, int R, 
         CHECK(rc == 0 && r2 == 0 && !memcmp(y1, y3, no * sizeof *y1), "%s: conv in %s, out %s = plain", name,
               ib ? "blocked" : "plain", ob ? "blocked" : "plain");
     }
+    /* conv backward: din, dweight, dbias for each combination */
+    float *gy = randbuf(no, 1), *gyb = malloc(no * sizeof *gyb);
+    size_t nw = (size_t)K * C * R * R;
+    float *dwa = calloc(nw, sizeof *dwa), *dba = calloc(K, sizeof *dba), *dwb = calloc(nw, sizeof *dwb),
+          *dbb = calloc(K, sizeof *dbb);
+    llfc_act_to_blocked(gyb, gy, N, K, P, Q, B);
+    rc = llfc_conv2d_backward(o1, dwa, dba, gy, x, cw, N, C, H, W, K, R, R, stride, pad, NULL);
+    for (int lay = 1; lay < 4; lay++) {
+        int ib = lay & 1 ? B : 0, ob = lay & 2 ? B : 0;
+        memset(dwb, 0, nw * sizeof *dwb), memset(dbb, 0, K * sizeof *dbb);
+        int r2 = llfc_conv2d_backward_blk(o2, dwb, dbb, ob ? gyb : gy, ib ? xb : x, cw, N, C, H, W, K, R, R, stride,
+                                          pad, ib, ob, NULL);
+        if (ib) r2 |= llfc_act_to_plain(o3, o2, N, C, H, W, B);
+        else memcpy(o3, o2, n * sizeof *o3);
+        CHECK(rc == 0 && r2 == 0 && !memcmp(o1, o3, n * sizeof *o1) && !memcmp(dwa, dwb, nw * sizeof *dwa) &&
+                  !memcmp(dba, dbb, K * sizeof *dba),
+              "%s: conv backward in %s, out %s = plain (din, dweight, dbias)", name, ib ? "blocked" : "plain",
+              ob ? "blocked" : "plain");
+    }
+    free(gy), free(gyb), free(dwa), free(dba), free(dwb), free(dbb), free(G), free(Gb);
     free(x), free(xb), free(x2), free(w), free(b), free(rm), free(rv), free(o1), free(o2), free(o3);
     free(g1), free(g2), free(cw), free(cb), free(y1), free(y2), free(y3);
 }

@@ -302,9 +302,13 @@ int llfc_conv2d_forward(float *out, const float *in, const float *weight, const 
     return 0;
 }
 
+static int act_blocks = 1;
+
+void llfc_conv2d_set_act_blocks(int on) { act_blocks = on != 0; }
+
 int llfc_conv2d_act_block(void)
 {
-    return backend == LLFC_CONV_DNNL_BLOCKED ? llfc_conv_dnnl_block() : 0;
+    return act_blocks && backend == LLFC_CONV_DNNL_BLOCKED ? llfc_conv_dnnl_block() : 0;
 }
 
 static int blk_check(const char *fn, int C, int B)
@@ -386,6 +390,41 @@ int llfc_conv2d_forward_blk(float *out, const float *in, const float *weight, co
     if (in_blk) free(pin);
     if (out_blk) free(pout);
     return rc ? llfc_adderr("conv2d_forward") : 0;
+}
+
+int llfc_conv2d_backward_blk(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                             const float *weight, int N, int C, int H, int W, int K, int R, int S, int stride,
+                             int pad, int in_blk, int out_blk, float *work)
+{
+    int P = 0, Q = 0;
+    if (conv_check("conv2d_backward", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return -1;
+    if (blk_check("conv2d_backward", C, in_blk) < 0 || blk_check("conv2d_backward", K, out_blk) < 0) return -1;
+    if (!in_blk && !out_blk)
+        return llfc_conv2d_backward(din, dweight, dbias, dout, in, weight, N, C, H, W, K, R, S, stride, pad, work);
+    if (!dout || (dweight && !in) || (din && !weight)) return llfc_seterr("conv2d_backward: NULL buffer");
+    if (backend != LLFC_CONV_IM2COL) {
+        int done = llfc_conv_dnnl_backward_blk(din, dweight, dbias, dout, in, weight, N, C, H, W, K, R, S, stride,
+                                               pad, in_blk, out_blk);
+        if (done & 1) din = NULL;
+        if (done & 2) dweight = dbias = NULL;
+        if (!din && !dweight && !dbias) return 0;
+    }
+    /* the rest through plain buffers */
+    size_t nin = (size_t)N * C * H * W, nout = (size_t)N * K * P * Q;
+    int need_in = dweight && in_blk;
+    float *pdout = out_blk ? llfc_mallocarray(nout, sizeof(float)) : (float *)dout;
+    float *pin = need_in ? llfc_mallocarray(nin, sizeof(float)) : (float *)in;
+    float *pdin = din && in_blk ? llfc_mallocarray(nin, sizeof(float)) : din;
+    int rc = -1;
+    if (pdout && pin && (pdin || !din) && (!out_blk || llfc_act_to_plain(pdout, dout, N, K, P, Q, out_blk) == 0) &&
+        (!need_in || llfc_act_to_plain(pin, in, N, C, H, W, in_blk) == 0) &&
+        llfc_conv2d_backward(pdin, dweight, dbias, pdout, pin, weight, N, C, H, W, K, R, S, stride, pad, work) == 0 &&
+        (!din || !in_blk || llfc_act_to_blocked(din, pdin, N, C, H, W, in_blk) == 0))
+        rc = 0;
+    if (out_blk) free(pdout);
+    if (need_in) free(pin);
+    if (din && in_blk) free(pdin);
+    return rc ? llfc_adderr("conv2d_backward") : 0;
 }
 
 int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,

@@ -379,9 +379,18 @@ int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const floa
                             const float *in, const float *weight, int N, int C, int H, int W,
                             int K, int R, int S, int stride, int pad)
 {
+    return llfc_conv_dnnl_backward_blk(din, dweight, dbias, dout, in, weight, N, C, H, W, K, R, S, stride, pad,
+                                       0, 0);
+}
+
+int llfc_conv_dnnl_backward_blk(float *din, float *dweight, float *dbias, const float *dout,
+                                const float *in, const float *weight, int N, int C, int H, int W,
+                                int K, int R, int S, int stride, int pad, int in_blk, int out_blk)
+{
     int kd[14], kw[14], done = 0;
     make_key(kd, N, C, H, W, K, R, S, stride, pad, KIND_BWD_DATA, 0);
     make_key(kw, N, C, H, W, K, R, S, stride, pad, KIND_BWD_WEIGHTS, dbias != NULL);
+    kd[12] = kw[12] = in_blk, kd[13] = kw[13] = out_blk;
     pthread_mutex_lock(&lock);
     int ok = init() == 0;
     /* the second lookup cannot evict the first: it is the most recently used */
@@ -507,6 +516,12 @@ int llfc_conv_dnnl_forward_blk(float *out, const float *in, const float *weight,
     return -1;
 }
 int llfc_conv_dnnl_block(void) { return 0; }
+int llfc_conv_dnnl_backward_blk(float *din, float *dweight, float *dbias, const float *dout,
+                                const float *in, const float *weight, int N, int C, int H, int W,
+                                int K, int R, int S, int stride, int pad, int in_blk, int out_blk)
+{
+    return 0;
+}
 void llfc_conv_dnnl_set_threads(int n) {}
 int llfc_conv_dnnl_get_threads(void) { return 0; }
 int llfc_conv_dnnl_layout(int which) { return -1; }

@@ -22,6 +22,10 @@ int llfc_conv_dnnl_block(void);
 int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const float *dout,
                             const float *in, const float *weight, int N, int C, int H, int W,
                             int K, int R, int S, int stride, int pad);
+/* The same with in, din in blocks of in_blk and dout in blocks of out_blk. */
+int llfc_conv_dnnl_backward_blk(float *din, float *dweight, float *dbias, const float *dout,
+                                const float *in, const float *weight, int N, int C, int H, int W,
+                                int K, int R, int S, int stride, int pad, int in_blk, int out_blk);
 /* 0 if oneDNN is built in and loads (libdnnl.so is opened on first use), else -1. */
 int llfc_conv_dnnl_available(void);
 /* Select the memory layout (LLFC_CONV_DNNL or LLFC_CONV_DNNL_BLOCKED); drops the cache. */

@@ -410,6 +410,193 @@ int llfc_batchnorm2d_forward_eval_blk(float *out, const float *in, const float *
     return 0;
 }
 
+/* Training BatchNorm of blocked values.  Lane l of channel c adds the
+ * values at pixels i = l (mod LANES) of each row in order, the tail of a row
+ * (hw % LANES pixels) goes into double lane 0 and the float lanes are
+ * flushed every ROWS_PER(hw) rows: the plain kernels' order, with the B
+ * channels of a block side by side (acc[l][j], channel cb*B + j). */
+static inline __attribute__((always_inline)) void bnt_blk_body(const struct bn_args *A, int64_t lo, int64_t hi,
+                                                               const int BK)
+{
+    const int N = A->N, relu = A->relu, C = A->C;
+    const size_t hw = A->hw, M = (size_t)N * hw, cs = (size_t)C * hw, full = hw / LANES * LANES;
+    const int rpf = ROWS_PER(hw);
+    for (int cb = (int)lo; cb < (int)hi; cb++) {
+        const float *xb = A->in + (size_t)cb * hw * BK;
+        float acc[LANES][16];
+        double d[LANES][16];
+        double mu[16], ss[16];
+        float m[16], a[16], b[16], rs[16];
+        for (int pass = 0; pass < 2; pass++) {
+            memset(acc, 0, sizeof acc), memset(d, 0, sizeof d);
+            for (int n = 0; n < N; n++) {
+                const float *x = xb + n * cs;
+                if (pass == 0) {
+                    for (size_t i = 0; i < full; i += LANES)
+                        for (int l = 0; l < LANES; l++)
+                            for (int j = 0; j < BK; j++) acc[l][j] += x[(i + l) * BK + j];
+                    for (size_t i = full; i < hw; i++)
+                        for (int j = 0; j < BK; j++) d[0][j] += x[i * BK + j];
+                } else {
+                    for (size_t i = 0; i < full; i += LANES)
+                        for (int l = 0; l < LANES; l++)
+                            for (int j = 0; j < BK; j++) {
+                                float v = x[(i + l) * BK + j] - m[j];
+                                acc[l][j] += v * v;
+                            }
+                    for (size_t i = full; i < hw; i++)
+                        for (int j = 0; j < BK; j++) {
+                            double v = x[i * BK + j] - m[j];
+                            d[0][j] += v * v;
+                        }
+                }
+                if ((n + 1) % rpf == 0 || n == N - 1)
+                    for (int l = 0; l < LANES; l++)
+                        for (int j = 0; j < BK; j++) d[l][j] += acc[l][j], acc[l][j] = 0.0f;
+            }
+            for (int j = 0; j < BK; j++) {
+                double t = 0;
+                for (int l = 0; l < LANES; l++) t += d[l][j];
+                if (pass == 0) mu[j] = t / (double)M, m[j] = (float)mu[j];
+                else ss[j] = t;
+            }
+        }
+        for (int j = 0; j < BK; j++) {
+            int c = cb * BK + j;
+            double var = ss[j] / (double)M;
+            rs[j] = (float)(1.0 / sqrt(var + (double)A->eps));
+            float w = A->weight ? A->weight[c] : 1.0f;
+            b[j] = A->bias ? A->bias[c] : 0.0f;
+            a[j] = w * rs[j];
+            if (A->mean) A->mean[c] = m[j];
+            if (A->rstd) A->rstd[c] = rs[j];
+            if (A->running_mean)
+                A->running_mean[c] = (float)((1.0 - A->momentum) * A->running_mean[c] + A->momentum * mu[j]);
+            if (A->running_var)
+                A->running_var[c] = (float)((1.0 - A->momentum) * A->running_var[c]
+                                            + A->momentum * ss[j] / (double)(M - 1));
+        }
+        if (!A->out) continue;
+        for (int n = 0; n < N; n++) {
+            const float *x = xb + n * cs;
+            float *o = A->out + (size_t)cb * hw * BK + n * cs;
+            for (size_t i = 0; i < hw; i++)
+                for (int j = 0; j < BK; j++) {
+                    float v = (x[i * BK + j] - m[j]) * a[j] + b[j];
+                    o[i * BK + j] = relu && v < 0.0f ? 0.0f : v;
+                }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void bnb_blk_body(const struct bn_args *A, int64_t lo, int64_t hi,
+                                                               const int BK)
+{
+    const int N = A->N, C = A->C;
+    const size_t hw = A->hw, M = (size_t)N * hw, cs = (size_t)C * hw, full = hw / LANES * LANES;
+    const int rpf = ROWS_PER(hw);
+    const float *h = A->h;
+    for (int cb = (int)lo; cb < (int)hi; cb++) {
+        const size_t c0 = (size_t)cb * hw * BK;
+        float a1[LANES][16], a2[LANES][16], m[16], r[16], a[16], mg[16], mgx[16];
+        double ds[LANES][16], dx[LANES][16];
+        memset(a1, 0, sizeof a1), memset(a2, 0, sizeof a2), memset(ds, 0, sizeof ds), memset(dx, 0, sizeof dx);
+        for (int j = 0; j < BK; j++) m[j] = A->cmean[cb * BK + j], r[j] = A->crstd[cb * BK + j];
+        for (int n = 0; n < N; n++) {
+            const float *g = A->dout + c0 + n * cs, *x = A->in + c0 + n * cs, *hh = h ? h + c0 + n * cs : NULL;
+            for (size_t i = 0; i < full; i += LANES)
+                for (int l = 0; l < LANES; l++)
+                    for (int j = 0; j < BK; j++) {
+                        size_t at = (i + l) * BK + j;
+                        float gv = g[at];
+                        if (hh) { float hv = hh[at]; gv = hv > 0.0f ? gv : 0.0f; }
+                        a1[l][j] += gv, a2[l][j] += gv * (x[at] - m[j]);
+                    }
+            for (size_t i = full; i < hw; i++)
+                for (int j = 0; j < BK; j++) {
+                    size_t at = i * BK + j;
+                    float gv = hh && !(hh[at] > 0.0f) ? 0.0f : g[at];
+                    ds[0][j] += gv, dx[0][j] += (double)gv * (x[at] - m[j]);
+                }
+            if ((n + 1) % rpf == 0 || n == N - 1)
+                for (int l = 0; l < LANES; l++)
+                    for (int j = 0; j < BK; j++)
+                        ds[l][j] += a1[l][j], a1[l][j] = 0.0f, dx[l][j] += a2[l][j], a2[l][j] = 0.0f;
+        }
+        for (int j = 0; j < BK; j++) {
+            int c = cb * BK + j;
+            double sg = 0, t = 0;
+            for (int l = 0; l < LANES; l++) sg += ds[l][j];
+            for (int l = 0; l < LANES; l++) t += dx[l][j];
+            double sgx = t * r[j];
+            if (A->dbias) A->dbias[c] += (float)sg;
+            if (A->dweight) A->dweight[c] += (float)sgx;
+            float w = A->weight ? A->weight[c] : 1.0f;
+            a[j] = w * r[j], mg[j] = (float)(sg / (double)M), mgx[j] = (float)(sgx / (double)M);
+        }
+        if (!A->din) continue;
+        for (int n = 0; n < N; n++) {
+            const size_t o = c0 + n * cs;
+            const float *g = A->dout + o, *x = A->in + o, *hh = h ? h + o : NULL;
+            float *dd = A->din + o;
+            for (size_t i = 0; i < hw; i++)
+                for (int j = 0; j < BK; j++) {
+                    size_t at = i * BK + j;
+                    float gv = g[at];
+                    if (hh) { float hv = hh[at]; gv = hv > 0.0f ? gv : 0.0f; }
+                    dd[at] = a[j] * (gv - mg[j] - (x[at] - m[j]) * r[j] * mgx[j]);
+                }
+        }
+    }
+}
+
+LLFC_VECTOR_CLONES static void bnt_blk8(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES static void bnt_blk16(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 16); }
+LLFC_VECTOR_CLONES static void bnb_blk8(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES static void bnb_blk16(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 16); }
+
+int llfc_batchnorm2d_forward_train_blk(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
+                                       const float *in, const float *weight, const float *bias, int N, int C, int H,
+                                       int W, float momentum, float eps, int relu, int B)
+{
+    if (B == 0)
+        return bn_forward_train(out, mean, rstd, running_mean, running_var, in, weight, bias, N, C, H, W, momentum,
+                                eps, relu);
+    const char *fn = "batchnorm2d_forward_train_blk";
+    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
+    if (!in || (relu && !out)) return llfc_seterr("%s: NULL buffer", fn);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    const size_t hw = (size_t)H * W, M = (size_t)N * hw;
+    if (M < 2)
+        return llfc_seterr("%s: expected more than 1 value per channel when training, got input %dx%dx%dx%d", fn, N,
+                           C, H, W);
+    if ((running_mean || running_var) && !(momentum >= 0.0f && momentum <= 1.0f))
+        return llfc_seterr("%s: momentum must be in [0, 1], got %g", fn, (double)momentum);
+    struct bn_args A = {.out = out, .mean = mean, .rstd = rstd, .running_mean = running_mean,
+                        .running_var = running_var, .in = in, .weight = weight, .bias = bias,
+                        .N = N, .C = C, .relu = relu != 0, .hw = hw, .momentum = momentum, .eps = eps};
+    llfc_parallel_for(C / B, bn_min_channels(M * B), B == 8 ? bnt_blk8 : bnt_blk16, &A);
+    return 0;
+}
+
+int llfc_batchnorm2d_backward_train_blk(float *din, float *dweight, float *dbias, const float *dout, const float *h,
+                                        const float *in, const float *weight, const float *mean, const float *rstd,
+                                        int N, int C, int H, int W, int B)
+{
+    if (B == 0)
+        return h ? llfc_batchnorm2d_backward_train_relu(din, dweight, dbias, dout, h, in, weight, mean, rstd, N, C, H, W)
+                 : llfc_batchnorm2d_backward_train(din, dweight, dbias, dout, in, weight, mean, rstd, N, C, H, W);
+    const char *fn = "batchnorm2d_backward_train_blk";
+    if (norm_check(fn, N, C, H, W) < 0) return -1;
+    if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    const size_t hw = (size_t)H * W;
+    struct bn_args A = {.din = din, .dweight = dweight, .dbias = dbias, .dout = dout, .h = h, .in = in,
+                        .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C, .hw = hw};
+    llfc_parallel_for(C / B, bn_min_channels((size_t)N * hw * B), B == 8 ? bnb_blk8 : bnb_blk16, &A);
+    return 0;
+}
+
 /* channels [lo, hi) of bn_backward_train */
 VECTORIZE static void bn_backward_train_part(void *ud, int64_t lo, int64_t hi)
 {
