@@ -362,8 +362,8 @@ int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
             for (size_t i = 0; i < hw; i++)                                                  \
                 for (int j = 0; j < BK; j++) o[i * BK + j] = (x[i * BK + j] - mm[j]) * aa[j] + bb[j]; \
     }
-LLFC_VECTOR_CLONES BN_EVAL_BLK(8)
-LLFC_VECTOR_CLONES BN_EVAL_BLK(16)
+LLFC_VECTOR_CLONES VECTORIZE BN_EVAL_BLK(8)
+LLFC_VECTOR_CLONES VECTORIZE BN_EVAL_BLK(16)
 
 struct bn_blk_args {
     float *out;
@@ -480,11 +480,15 @@ static inline __attribute__((always_inline)) void bnt_blk_body(const struct bn_a
         for (int n = 0; n < N; n++) {
             const float *x = xb + n * cs;
             float *o = A->out + (size_t)cb * hw * BK + n * cs;
-            for (size_t i = 0; i < hw; i++)
-                for (int j = 0; j < BK; j++) {
-                    float v = (x[i * BK + j] - m[j]) * a[j] + b[j];
-                    o[i * BK + j] = relu && v < 0.0f ? 0.0f : v;
-                }
+            if (relu)
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) {
+                        float v = (x[i * BK + j] - m[j]) * a[j] + b[j];
+                        o[i * BK + j] = v < 0.0f ? 0.0f : v;
+                    }
+            else
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) o[i * BK + j] = (x[i * BK + j] - m[j]) * a[j] + b[j];
         }
     }
 }
@@ -504,14 +508,22 @@ static inline __attribute__((always_inline)) void bnb_blk_body(const struct bn_a
         for (int j = 0; j < BK; j++) m[j] = A->cmean[cb * BK + j], r[j] = A->crstd[cb * BK + j];
         for (int n = 0; n < N; n++) {
             const float *g = A->dout + c0 + n * cs, *x = A->in + c0 + n * cs, *hh = h ? h + c0 + n * cs : NULL;
-            for (size_t i = 0; i < full; i += LANES)
-                for (int l = 0; l < LANES; l++)
-                    for (int j = 0; j < BK; j++) {
-                        size_t at = (i + l) * BK + j;
-                        float gv = g[at];
-                        if (hh) { float hv = hh[at]; gv = hv > 0.0f ? gv : 0.0f; }
-                        a1[l][j] += gv, a2[l][j] += gv * (x[at] - m[j]);
-                    }
+            if (hh)
+                for (size_t i = 0; i < full; i += LANES)
+                    for (int l = 0; l < LANES; l++)
+                        for (int j = 0; j < BK; j++) {
+                            size_t at = (i + l) * BK + j;
+                            float gv = g[at], hv = hh[at];
+                            gv = hv > 0.0f ? gv : 0.0f;
+                            a1[l][j] += gv, a2[l][j] += gv * (x[at] - m[j]);
+                        }
+            else
+                for (size_t i = 0; i < full; i += LANES)
+                    for (int l = 0; l < LANES; l++)
+                        for (int j = 0; j < BK; j++) {
+                            size_t at = (i + l) * BK + j;
+                            a1[l][j] += g[at], a2[l][j] += g[at] * (x[at] - m[j]);
+                        }
             for (size_t i = full; i < hw; i++)
                 for (int j = 0; j < BK; j++) {
                     size_t at = i * BK + j;
@@ -539,21 +551,28 @@ static inline __attribute__((always_inline)) void bnb_blk_body(const struct bn_a
             const size_t o = c0 + n * cs;
             const float *g = A->dout + o, *x = A->in + o, *hh = h ? h + o : NULL;
             float *dd = A->din + o;
-            for (size_t i = 0; i < hw; i++)
-                for (int j = 0; j < BK; j++) {
-                    size_t at = i * BK + j;
-                    float gv = g[at];
-                    if (hh) { float hv = hh[at]; gv = hv > 0.0f ? gv : 0.0f; }
-                    dd[at] = a[j] * (gv - mg[j] - (x[at] - m[j]) * r[j] * mgx[j]);
-                }
+            if (hh)
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) {
+                        size_t at = i * BK + j;
+                        float gv = g[at], hv = hh[at];
+                        gv = hv > 0.0f ? gv : 0.0f;
+                        dd[at] = a[j] * (gv - mg[j] - (x[at] - m[j]) * r[j] * mgx[j]);
+                    }
+            else
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) {
+                        size_t at = i * BK + j;
+                        dd[at] = a[j] * (g[at] - mg[j] - (x[at] - m[j]) * r[j] * mgx[j]);
+                    }
         }
     }
 }
 
-LLFC_VECTOR_CLONES static void bnt_blk8(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 8); }
-LLFC_VECTOR_CLONES static void bnt_blk16(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 16); }
-LLFC_VECTOR_CLONES static void bnb_blk8(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 8); }
-LLFC_VECTOR_CLONES static void bnb_blk16(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 16); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnt_blk8(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnt_blk16(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 16); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnb_blk8(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnb_blk16(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 16); }
 
 int llfc_batchnorm2d_forward_train_blk(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
                                        const float *in, const float *weight, const float *bias, int N, int C, int H,
