@@ -1,5 +1,6 @@
 /* bench_layers.c - time llfc's per-batch layer kernels other than conv2d
- * (BatchNorm2d, channel LayerNorm, 2x2 max pool, ReLU) on one NCHW shape.
+ * (BatchNorm2d, channel LayerNorm, 2x2 max pool, ReLU) on one NCHW shape, and
+ * BatchNorm2d on blocked values ([N, C/8, H, W, 8], the _blk8 rows).
  *
  * Built and driven by scripts/bench_conv.py --layers.  Usage:
  *   bench_layers N C H W reps
@@ -70,8 +71,10 @@ int main(int argc, char **argv)
     llfc_rng_seed(&r, 1);
     for (size_t i = 0; i < n; i++) x[i] = (float)llfc_rng_normal(&r), g[i] = (float)llfc_rng_normal(&r);
     for (int c = 0; c < C; c++) w[c] = 1.0f, b[c] = 0.0f;
-    const char *names[] = {"batchnorm2d", "layernorm_c", "maxpool2x2", "relu_loop", "relu_blocked"};
-    for (int k = 0; k < 5; k++) {
+    const char *names[] = {"batchnorm2d", "layernorm_c", "maxpool2x2", "relu_loop", "relu_blocked",
+                           "batchnorm2d_blk8", "batchnorm2d_relu", "batchnorm2d_relu_blk8"};
+    for (int k = 0; k < 8; k++) {
+        if (k >= 5 && C % 8) continue;
         for (int i = -1; i < reps; i++) {
             double t0 = llfc_now(), t1, t2;
             switch (k) {
@@ -94,6 +97,17 @@ int main(int argc, char **argv)
                 relu_fwd(y, x, n);
                 t1 = llfc_now();
                 relu_bwd(g, y, n);
+                break;
+            case 5:
+            case 7:
+                llfc_batchnorm2d_forward_train_blk(y, mean, rstd, rm, rv, x, w, b, N, C, H, W, 0.1f, 1e-5f, k == 7, 8);
+                t1 = llfc_now();
+                llfc_batchnorm2d_backward_train_blk(dx, dw, db, g, k == 7 ? y : NULL, x, w, mean, rstd, N, C, H, W, 8);
+                break;
+            case 6:
+                llfc_batchnorm2d_forward_train_relu(y, mean, rstd, rm, rv, x, w, b, N, C, H, W, 0.1f, 1e-5f);
+                t1 = llfc_now();
+                llfc_batchnorm2d_backward_train_relu(dx, dw, db, g, y, x, w, mean, rstd, N, C, H, W);
                 break;
             default:
                 relu_fwd_vb(y, x, n);

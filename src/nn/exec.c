@@ -158,6 +158,7 @@ typedef struct {
     float *mean, *rstd; /* BN [C] or LN [n*H*W] (saved in training, scratch otherwise) */
     int32_t *idx;       /* max pool argmax, or NULL */
     float *cwork;       /* conv scratch */
+    int in_blk, out_blk; /* eval forward: the input's and output's channel blocks (0: plain NCHW) */
 } op_ctx;
 
 static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, const float *in2, float *out,
@@ -167,16 +168,27 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
     int64_t m = n64 * C * H * W;
     switch (o->kind) {
     case LLFC_OP_CONV:
+        if (cx->in_blk || cx->out_blk)
+            return llfc_conv2d_forward_blk(out, in, pdata(net, o->pw), pdata(net, o->pb), n, C, H, W, o->K, o->R,
+                                           o->R, o->stride, o->pad, cx->in_blk, cx->out_blk, cx->cwork);
         return llfc_conv2d_forward(out, in, pdata(net, o->pw), pdata(net, o->pb), n, C, H, W, o->K, o->R, o->R,
                                    o->stride, o->pad, cx->cwork);
     case LLFC_OP_BN:
+        if (!cx->train && cx->in_blk)
+            return llfc_batchnorm2d_forward_eval_blk(out, in, pdata(net, o->pw), pdata(net, o->pb),
+                                                     pdata(net, o->prm), pdata(net, o->prv), n, C, H, W,
+                                                     net->bn_eps, cx->relu, cx->in_blk);
         if (!cx->train)
             return (cx->relu ? llfc_batchnorm2d_forward_eval_relu : llfc_batchnorm2d_forward_eval)(
                 out, in, pdata(net, o->pw), pdata(net, o->pb), pdata(net, o->prm), pdata(net, o->prv), n, C, H, W,
                 net->bn_eps);
-        if ((cx->relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
-                out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in, pdata(net, o->pw),
-                pdata(net, o->pb), n, C, H, W, cx->momentum, net->bn_eps))
+        if (cx->in_blk ? llfc_batchnorm2d_forward_train_blk(out, cx->mean, cx->rstd, pdata(net, o->prm),
+                                                            pdata(net, o->prv), in, pdata(net, o->pw),
+                                                            pdata(net, o->pb), n, C, H, W, cx->momentum,
+                                                            net->bn_eps, cx->relu, cx->in_blk)
+                       : (cx->relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
+                             out, cx->mean, cx->rstd, pdata(net, o->prm), pdata(net, o->prv), in, pdata(net, o->pw),
+                             pdata(net, o->pb), n, C, H, W, cx->momentum, net->bn_eps))
             return -1;
         if (o->pnbt >= 0) pdata(net, o->pnbt)[0] += 1.0f;
         return 0;
@@ -196,7 +208,8 @@ static int op_forward(const llfc_net *net, const llfc_op *o, const float *in, co
     case LLFC_OP_MAXPOOL:
         return llfc_maxpool2d_forward(out, cx->idx, in, n, C, H, W, o->R, o->stride);
     case LLFC_OP_GAP:
-        return llfc_gavgpool_forward(out, in, n, C, H, W);
+        return cx->in_blk ? llfc_gavgpool_forward_blk(out, in, n, C, H, W, cx->in_blk)
+                          : llfc_gavgpool_forward(out, in, n, C, H, W);
     case LLFC_OP_ADD:
         if (cx->relu) {
             if (out == in) ew(EW_ADD_TO_RELU, out, in2, NULL, m);
@@ -281,6 +294,29 @@ static float *pool_take(bufpool *bp, int64_t need, int64_t *cap)
 
 static int is_act(int kind) { return kind == LLFC_OP_RELU || kind == LLFC_OP_TANH || kind == LLFC_OP_IDENTITY; }
 
+/* Ops whose eval forward takes channel-blocked values (layers.h, conv2d)
+ * and, but for the pooling, gives them. */
+static int takes_blocked(int kind)
+{
+    return kind == LLFC_OP_CONV || kind == LLFC_OP_BN || kind == LLFC_OP_RELU || kind == LLFC_OP_IDENTITY ||
+           kind == LLFC_OP_ADD || kind == LLFC_OP_GAP;
+}
+
+/* Slot t's value, read by op o, into plain NCHW (a buffer from the pool; the
+ * blocked one goes back to it). */
+static int to_plain(bufpool *bp, float **v, int64_t *own, int *lay, int t, const llfc_op *o, int64_t n, int64_t dim)
+{
+    int64_t cap;
+    float *p = pool_take(bp, n * dim, &cap);
+    if (!p || llfc_act_to_plain(p, v[t], (int)n, o->C, o->H, o->W, lay[t])) {
+        free(p);
+        return -1;
+    }
+    bp->buf[bp->n] = v[t], bp->cap[bp->n++] = own[t];
+    v[t] = p, own[t] = cap, lay[t] = 0;
+    return 0;
+}
+
 int llfc_net_forward_range(const llfc_net *net, int first, int last, const float *x, const float *const *vals,
                            int64_t n, float **keep)
 {
@@ -297,8 +333,13 @@ int llfc_net_forward_range(const llfc_net *net, int first, int last, const float
     int *lastr = llfc_mallocarray((size_t)ns, sizeof *lastr);
     float *cwork = llfc_mallocarray(cwn + 1, sizeof(float));
     float *st = llfc_mallocarray((size_t)(2 * lnn + 1), sizeof(float));
-    bufpool bp = {llfc_calloc((size_t)ns, sizeof(float *)), llfc_calloc((size_t)ns, sizeof(int64_t)), 0};
-    if (!v || !own || !lastr || !cwork || !st || !bp.buf || !bp.cap) goto done;
+    /* two more pool places: a value made plain returns its blocked buffer */
+    bufpool bp = {llfc_calloc((size_t)ns + 2, sizeof(float *)), llfc_calloc((size_t)ns + 2, sizeof(int64_t)), 0};
+    /* Values between convolutions stay in the convolutions' channel blocks
+     * (lay[s] = B) unless the caller keeps them or an op needs them plain. */
+    int *lay = llfc_calloc((size_t)ns, sizeof *lay);
+    const int B = llfc_conv2d_act_block();
+    if (!v || !own || !lastr || !cwork || !st || !bp.buf || !bp.cap || !lay) goto done;
     /* a value the caller does not keep lives until its last reader */
     for (int s = 0; s < ns; s++) lastr[s] = -1;
     for (int i = first; i < last; i++) {
@@ -313,20 +354,31 @@ int llfc_net_forward_range(const llfc_net *net, int first, int last, const float
             goto done;
         }
     }
-    op_ctx cx = {0, 0, 0.0f, st, st + lnn, NULL, cwork};
+    op_ctx cx = {0, 0, 0.0f, st, st + lnn, NULL, cwork, 0, 0};
     for (int i = first; i < last; i++) {
         const llfc_op *o = &net->ops[i];
         /* a BN or sum that only the next op's ReLU reads writes the ReLU's
          * output directly (its own slot is never made) */
         cx.relu = relu_follows(net, i) && i + 1 < last && !(keep && keep[o->out]) && lastr[o->out] == i + 1;
         int s = cx.relu ? net->ops[i + 1].out : o->out;
-        if (keep && keep[s]) v[s] = keep[s];
+        int kept = keep && keep[s], add = o->kind == LLFC_OP_ADD;
+        /* blocked output: a conv (or an op of a blocked input) whose value the caller does not keep */
+        int blk = B && takes_blocked(o->kind) && (o->kind == LLFC_OP_CONV ? o->K % B == 0 : o->C % B == 0) &&
+                  (o->kind == LLFC_OP_GAP || !kept) && (!add || lay[o->in] == lay[o->in2]);
+        for (int k = 0; k < 1 + add; k++) {
+            int t = k ? o->in2 : o->in;
+            if (lay[t] && !blk && o->kind != LLFC_OP_CONV && to_plain(&bp, v, own, lay, t, o, n, llfc_net_slot_dim(net, t))) goto done;
+        }
+        cx.in_blk = lay[o->in];
+        cx.out_blk = o->kind == LLFC_OP_CONV ? (blk ? B : 0) : o->kind == LLFC_OP_GAP ? 0 : cx.in_blk;
+        if (kept) v[s] = keep[s];
         else if (is_act(o->kind) && own[o->in] && lastr[o->in] == i) {
             /* an activation of a value nothing else reads: in place */
             v[s] = v[o->in], own[s] = own[o->in], own[o->in] = 0;
         } else if (!(v[s] = pool_take(&bp, n * llfc_net_slot_dim(net, s), &own[s]))) {
             goto done;
         }
+        lay[s] = cx.out_blk;
         if (op_forward(net, o, v[o->in], o->kind == LLFC_OP_ADD ? v[o->in2] : NULL, v[s], n, &cx)) {
             llfc_adderr("%s (op %d, %s)", o->name, i + 1, llfc_op_kind_name(o->kind));
             goto done;
@@ -344,7 +396,7 @@ done:
         for (int s = 0; s < ns; s++)
             if (own && own[s]) free(v[s]);
     for (int k = 0; k < bp.n; k++) free(bp.buf[k]);
-    free(bp.buf), free(bp.cap);
+    free(bp.buf), free(bp.cap), free(lay);
     free(v), free(own), free(lastr), free(cwork), free(st);
     return rc;
 }
@@ -443,6 +495,7 @@ struct llfc_nn_work {
     float *cwork;         /* conv scratch */
     char *fused;          /* per op: a BN or sum computing the ReLU of the next op (which writes over it) */
     char *accp;           /* per param: its kernel adds into the gradient (zeroed first); 0 for linear layers */
+    int *lay;             /* per slot: its values (and gradient) in channel blocks of lay[s], or 0: plain NCHW */
 };
 
 void llfc_nn_work_free(llfc_nn_work *w)
@@ -456,11 +509,51 @@ void llfc_nn_work_free(llfc_nn_work *w)
     }
     for (int k = 0; k < w->ngall; k++) free(w->gall[k]);
     free(w->v), free(w->own), free(w->mean), free(w->rstd), free(w->idx), free(w->g), free(w->pool), free(w->gall);
-    free(w->tmp), free(w->cwork), free(w->fused), free(w->accp);
+    free(w->tmp), free(w->cwork), free(w->fused), free(w->accp), free(w->lay);
     free(w);
 }
 
 int64_t llfc_nn_work_maxbatch(const llfc_nn_work *w) { return w->maxbatch; }
+
+static int elementwise(int kind)
+{
+    return kind == LLFC_OP_BN || kind == LLFC_OP_RELU || kind == LLFC_OP_IDENTITY || kind == LLFC_OP_ADD;
+}
+
+/* The training passes keep a slot's values and gradient in the
+ * convolutions' channel blocks (layers.h, conv2d) when it is a conv's
+ * output or an element-wise op's (BatchNorm, ReLU, identity, sum) of blocked
+ * inputs, and every reader takes blocked values: a conv, an element-wise op
+ * whose other slots are blocked too, global average pooling.  Everything
+ * else is plain, the network input and the logits included. */
+static void work_layouts(const llfc_net *net, int *lay)
+{
+    int B = llfc_conv2d_act_block();
+    if (!B) return;
+    for (int i = 0; i < net->nops; i++) {
+        const llfc_op *o = &net->ops[i];
+        if ((o->kind == LLFC_OP_CONV && o->K % B == 0) || (elementwise(o->kind) && o->C % B == 0)) lay[o->out] = B;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < net->nops; i++) {
+            const llfc_op *o = &net->ops[i];
+            int add = o->kind == LLFC_OP_ADD;
+            if (elementwise(o->kind)) {
+                int all = lay[o->out] && lay[o->in] && (!add || lay[o->in2]);
+                int any = lay[o->out] || lay[o->in] || (add && lay[o->in2]);
+                if (any && !all) {
+                    lay[o->out] = lay[o->in] = 0;
+                    if (add) lay[o->in2] = 0;
+                    changed = 1;
+                }
+            } else if (o->kind != LLFC_OP_CONV && o->kind != LLFC_OP_GAP && lay[o->in]) {
+                lay[o->in] = 0;
+                changed = 1;
+            }
+        }
+    }
+}
 
 llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
 {
@@ -477,8 +570,10 @@ llfc_nn_work *llfc_nn_work_new(const llfc_net *net, int64_t maxbatch)
         !(w->rstd = llfc_calloc((size_t)net->nops, sizeof *w->rstd)) ||
         !(w->idx = llfc_calloc((size_t)net->nops, sizeof *w->idx)) || !(w->g = llfc_calloc((size_t)ns, sizeof *w->g)) ||
         !(w->pool = llfc_calloc((size_t)ns, sizeof *w->pool)) || !(w->gall = llfc_calloc((size_t)ns, sizeof *w->gall)) ||
-        !(w->fused = llfc_calloc((size_t)net->nops, 1)) || !(w->accp = llfc_malloc((size_t)net->nparams + 1)))
+        !(w->fused = llfc_calloc((size_t)net->nops, 1)) || !(w->accp = llfc_malloc((size_t)net->nparams + 1)) ||
+        !(w->lay = llfc_calloc((size_t)ns, sizeof *w->lay)))
         goto fail;
+    work_layouts(net, w->lay);
     memset(w->accp, 1, (size_t)net->nparams);
     for (int i = 0; i < net->nops; i++)
         if (net->ops[i].kind == LLFC_OP_LINEAR) {
@@ -563,7 +658,7 @@ static int train_run(const llfc_net *net, llfc_nn_work *w, const float *x, int64
     for (int i = 0; i < upto; i++) {
         const llfc_op *o = &net->ops[i];
         op_ctx cx = {1, w->fused[i], momentum < 0 ? net->bn_momentum : momentum, w->mean[i], w->rstd[i], w->idx[i],
-                     w->cwork};
+                     w->cwork, w->lay[o->in], w->lay[o->out]};
         if (op_forward(net, o, w->v[o->in], o->kind == LLFC_OP_ADD ? w->v[o->in2] : NULL, w->v[o->out], n, &cx))
             return llfc_adderr("%s (op %d, %s)", o->name, i + 1, llfc_op_kind_name(o->kind));
         if (cx.relu) i++; /* the ReLU's output (the same buffer) is written */
@@ -667,11 +762,15 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
         switch (o->kind) {
         case LLFC_OP_CONV:
             if (din || dw || db)
-                rc = llfc_conv2d_backward(din, dw, db, G, in, pdata(net, o->pw), n, C, H, W, K, o->R, o->R, o->stride,
-                                          o->pad, w->cwork);
+                rc = llfc_conv2d_backward_blk(din, dw, db, G, in, pdata(net, o->pw), n, C, H, W, K, o->R, o->R,
+                                              o->stride, o->pad, w->lay[o->in], w->lay[o->out], w->cwork);
             break;
         case LLFC_OP_BN:
-            if ((din || dw || db) && w->fused[i]) /* G is at the ReLU's output w->v[o->out] */
+            if ((din || dw || db) && w->lay[o->in]) /* G at the ReLU's output w->v[o->out] when fused */
+                rc = llfc_batchnorm2d_backward_train_blk(din, dw, db, G, w->fused[i] ? w->v[o->out] : NULL, in,
+                                                         pdata(net, o->pw), w->mean[i], w->rstd[i], n, C, H, W,
+                                                         w->lay[o->in]);
+            else if ((din || dw || db) && w->fused[i]) /* G is at the ReLU's output w->v[o->out] */
                 rc = llfc_batchnorm2d_backward_train_relu(din, dw, db, G, w->v[o->out], in, pdata(net, o->pw),
                                                           w->mean[i], w->rstd[i], n, C, H, W);
             else if (din || dw || db)
@@ -696,7 +795,7 @@ int llfc_net_backward(const llfc_net *net, llfc_nn_work *w, const float *x, int6
             if (din) rc = llfc_maxpool2d_backward(din, G, w->idx[i], n, C, H, W, o->R, o->stride);
             break;
         case LLFC_OP_GAP:
-            if (din) rc = llfc_gavgpool_backward(din, G, n, C, H, W);
+            if (din) rc = llfc_gavgpool_backward_blk(din, G, n, C, H, W, w->lay[o->in]);
             break;
         case LLFC_OP_LINEAR: {
             int F = C * H * W;

@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "nn/train.h"
 #include "core/core.h"
+#include "nn/kernels/layers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -942,6 +943,81 @@ static void test_files(void)
     llfc_net_free(net);
 }
 
+/* The eval forward keeps values between convolutions in oneDNN's channel
+ * blocks when nothing asks for them (layers.h, conv2d): its logits are those
+ * of the forward that keeps every slot (all plain NCHW), bit for bit, with
+ * BatchNorm statistics away from their defaults. */
+static void test_blocked_forward(void)
+{
+    int B = llfc_conv2d_act_block();
+    for (int width = 1; width <= 2; width++) {
+        llfc_net *net = llfc_resnet20_new(3, 8, 8, width, LLFC_NORM_BN, 10, 11);
+        if (!net) { CHECK(0, "resnet20 (%s)", llfc_errmsg()); return; }
+        for (int i = 0; i < net->nops; i++) {
+            const llfc_op *o = &net->ops[i];
+            if (o->kind != LLFC_OP_BN) continue;
+            float *rm = llfc_tensor_data(net->param[o->prm]), *rv = llfc_tensor_data(net->param[o->prv]);
+            float *bw = llfc_tensor_data(net->param[o->pb]);
+            for (int c = 0; c < o->C; c++)
+                rm[c] = 0.1f * (float)((c * 7 + i) % 5) - 0.2f, rv[c] = 0.5f + 0.1f * (float)((c + i) % 7),
+                bw[c] = 0.05f * (float)((c * 3 + i) % 4) - 0.05f;
+        }
+        /* training: loss, every gradient and the running statistics with
+         * blocked values, then with every value plain */
+        int nb = 4;
+        float *xt = rand_x(nb * llfc_net_input_dim(net), 17);
+        int32_t yt[4] = {1, 7, 3, 0};
+        float **gr[2];
+        double lt[2];
+        int64_t ne[2] = {0, 0};
+        size_t bytes = 0;
+        llfc_net *cl[2] = {llfc_net_clone(net), llfc_net_clone(net)};
+        int rt = !cl[0] || !cl[1];
+        for (int pass = 0; pass < 2 && !rt; pass++) {
+            llfc_conv2d_set_act_blocks(pass == 0);
+            gr[pass] = calloc((size_t)net->nparams, sizeof *gr[pass]);
+            for (int p = 0; p < net->nparams; p++)
+                gr[pass][p] = calloc((size_t)llfc_tensor_numel(net->param[p]), sizeof(float));
+            rt |= llfc_net_loss_grad(cl[pass], xt, yt, nb, gr[pass], &lt[pass], &ne[pass]);
+        }
+        llfc_conv2d_set_act_blocks(1);
+        int same = !rt && lt[0] == lt[1] && ne[0] == ne[1], nz = 0;
+        for (int p = 0; p < net->nparams && !rt; p++) {
+            size_t m = (size_t)llfc_tensor_numel(net->param[p]) * sizeof(float);
+            same &= !memcmp(gr[0][p], gr[1][p], m) &&
+                    !memcmp(llfc_tensor_data(cl[0]->param[p]), llfc_tensor_data(cl[1]->param[p]), m);
+            nz += gr[0][p][0] != 0.0f;
+            bytes += m;
+        }
+        CHECK(same && nz >= net->nparams / 2,
+              "resnet20 width %d, BN: training pass with blocked values (block %d) = with plain values, bit for bit "
+              "(loss %.6g, %d of %d gradients nonzero, running statistics)", width, B, rt ? 0.0 : lt[0], nz,
+              net->nparams);
+        for (int pass = 0; pass < 2 && !rt; pass++) {
+            for (int p = 0; p < net->nparams; p++) free(gr[pass][p]);
+            free(gr[pass]);
+        }
+        llfc_net_free(cl[0]), llfc_net_free(cl[1]);
+        free(xt);
+        (void)bytes;
+
+        int n = 5, ns = net->nops + 1;
+        int64_t k = llfc_net_num_classes(net);
+        float *x = rand_x(n * llfc_net_input_dim(net), 13);
+        float **slots = calloc((size_t)ns, sizeof *slots), *lg = malloc((size_t)(n * k) * sizeof *lg);
+        for (int s = 1; s < ns; s++) slots[s] = malloc((size_t)(n * llfc_net_slot_dim(net, s)) * sizeof(float));
+        int rc = llfc_net_forward_slots(net, x, n, slots) | llfc_net_forward(net, x, n, lg);
+        double e = 0;
+        for (int64_t j = 0; j < n * k; j++) e = fmax(e, fabs(lg[j]));
+        CHECK(rc == 0 && e > 1e-3 && !memcmp(lg, slots[ns - 1], (size_t)(n * k) * sizeof *lg),
+              "resnet20 width %d, BN: logits with blocked values between convolutions (block %d) = all slots kept "
+              "plain (max |logit| %.3g)", width, B, e);
+        for (int s = 1; s < ns; s++) free(slots[s]);
+        free(slots), free(lg), free(x);
+        llfc_net_free(net);
+    }
+}
+
 int main(void)
 {
     /* MLPs from the builder */
@@ -972,6 +1048,7 @@ int main(void)
     test_grad("res", r, 4);
     test_grad("flat", f, 3);
     test_bn();
+    test_blocked_forward();
     test_train();
     test_io();
     llfc_net_free(v), llfc_net_free(r), llfc_net_free(f);

@@ -602,12 +602,143 @@ static void test_bn_relu(int N, int C, int H, int W)
     free(dw1); free(db1); free(dw2); free(db2);
 }
 
+/* Channel-blocked activations [N, C/B, H, W, B]: the layout changes against
+ * the index formula, and each blocked kernel against its plain call, bit for
+ * bit (the same arithmetic in other places). */
+static void test_blocked_shape(int B, int N, int C, int H, int W, int K, int R, int stride, int pad)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blocked %d: %dx%dx%dx%d, conv %d %dx%d/%d pad %d (backend %d)", B, N, C, H, W, K,
+             R, R, stride, pad, llfc_conv2d_get_backend());
+    int P = llfc_conv2d_outsize(H, R, stride, pad), Q = llfc_conv2d_outsize(W, R, stride, pad);
+    size_t n = (size_t)N * C * H * W, no = (size_t)N * K * P * Q, hw = (size_t)H * W;
+    float *x = randbuf(n, 1), *xb = malloc(n * sizeof *xb), *x2 = malloc(n * sizeof *x2);
+    int ok = llfc_act_to_blocked(xb, x, N, C, H, W, B) == 0 && llfc_act_to_plain(x2, xb, N, C, H, W, B) == 0;
+    for (int s = 0; s < N; s++)
+        for (int c = 0; c < C; c++)
+            for (size_t i = 0; i < hw; i++)
+                ok &= xb[(((size_t)s * (C / B) + c / B) * hw + i) * B + c % B] == x[((size_t)s * C + c) * hw + i];
+    CHECK(ok && !memcmp(x, x2, n * sizeof *x), "%s: to blocked at n, c/B, h, w, c%%B, and back", name);
+    /* BatchNorm eval, with and without the ReLU */
+    float *w = randbuf(C, 1), *b = randbuf(C, 1), *rm = randbuf(C, 1), *rv = randbuf(C, 1);
+    for (int c = 0; c < C; c++) rv[c] = rv[c] * rv[c] + 0.1f;
+    float *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2), *o3 = malloc(n * sizeof *o3);
+    for (int relu = 0; relu < 2; relu++) {
+        int rc = (relu ? llfc_batchnorm2d_forward_eval_relu : llfc_batchnorm2d_forward_eval)(o1, x, w, b, rm, rv, N, C,
+                                                                                            H, W, 1e-5f);
+        rc |= llfc_batchnorm2d_forward_eval_blk(o2, xb, w, b, rm, rv, N, C, H, W, 1e-5f, relu, B);
+        rc |= llfc_act_to_plain(o3, o2, N, C, H, W, B);
+        CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1), "%s: batchnorm eval%s blocked = plain", name,
+              relu ? "+relu" : "");
+    }
+    /* BatchNorm training forward (statistics too) and backward, with and without the ReLU */
+    float *m1 = malloc(C * sizeof *m1), *r1 = malloc(C * sizeof *r1), *m2 = malloc(C * sizeof *m2),
+          *r2 = malloc(C * sizeof *r2), *G = randbuf(n, 1), *Gb = malloc(n * sizeof *Gb);
+    float *rm2 = malloc(C * sizeof *rm2), *rv2 = malloc(C * sizeof *rv2), *rm1 = malloc(C * sizeof *rm1),
+          *rv1 = malloc(C * sizeof *rv1);
+    float *dw1 = calloc(C, sizeof *dw1), *db1 = calloc(C, sizeof *db1), *dw2 = calloc(C, sizeof *dw2),
+          *db2 = calloc(C, sizeof *db2), *d1 = malloc(n * sizeof *d1), *d2 = malloc(n * sizeof *d2);
+    llfc_act_to_blocked(Gb, G, N, C, H, W, B);
+    for (int relu = 0; relu < 2; relu++) {
+        memcpy(rm1, rm, C * sizeof *rm), memcpy(rv1, rv, C * sizeof *rv);
+        memcpy(rm2, rm, C * sizeof *rm), memcpy(rv2, rv, C * sizeof *rv);
+        int rc = (relu ? llfc_batchnorm2d_forward_train_relu : llfc_batchnorm2d_forward_train)(
+            o1, m1, r1, rm1, rv1, x, w, b, N, C, H, W, 0.1f, 1e-5f);
+        rc |= llfc_batchnorm2d_forward_train_blk(o2, m2, r2, rm2, rv2, xb, w, b, N, C, H, W, 0.1f, 1e-5f, relu, B);
+        rc |= llfc_act_to_plain(o3, o2, N, C, H, W, B);
+        size_t cb = C * sizeof(float);
+        CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1) && !memcmp(m1, m2, cb) && !memcmp(r1, r2, cb) &&
+                  !memcmp(rm1, rm2, cb) && !memcmp(rv1, rv2, cb),
+              "%s: batchnorm train%s forward blocked = plain (output, statistics, running statistics)", name,
+              relu ? "+relu" : "");
+        /* o2 (blocked) is the fused forward's output h */
+        rc = relu ? llfc_batchnorm2d_backward_train_relu(d1, dw1, db1, G, o1, x, w, m1, r1, N, C, H, W)
+                  : llfc_batchnorm2d_backward_train(d1, dw1, db1, G, x, w, m1, r1, N, C, H, W);
+        rc |= llfc_batchnorm2d_backward_train_blk(d2, dw2, db2, Gb, relu ? o2 : NULL, xb, w, m2, r2, N, C, H, W, B);
+        rc |= llfc_act_to_plain(o3, d2, N, C, H, W, B);
+        CHECK(rc == 0 && !memcmp(d1, o3, n * sizeof *d1) && !memcmp(dw1, dw2, cb) && !memcmp(db1, db2, cb) &&
+                  maxabs(dw1, C) > 0,
+              "%s: batchnorm train%s backward blocked = plain (din, dweight, dbias)", name, relu ? "+relu" : "");
+    }
+    free(m1), free(r1), free(m2), free(r2), free(rm1), free(rv1), free(rm2), free(rv2);
+    free(dw1), free(db1), free(dw2), free(db2), free(d1), free(d2);
+    /* global average pool */
+    float *g1 = malloc((size_t)N * C * sizeof *g1), *g2 = malloc((size_t)N * C * sizeof *g2);
+    int rc = llfc_gavgpool_forward(g1, x, N, C, H, W) | llfc_gavgpool_forward_blk(g2, xb, N, C, H, W, B);
+    CHECK(rc == 0 && !memcmp(g1, g2, (size_t)N * C * sizeof *g1), "%s: global average pool blocked = plain", name);
+    rc = llfc_gavgpool_backward(o1, g1, N, C, H, W) | llfc_gavgpool_backward_blk(o2, g1, N, C, H, W, B) |
+         llfc_act_to_plain(o3, o2, N, C, H, W, B);
+    CHECK(rc == 0 && !memcmp(o1, o3, n * sizeof *o1), "%s: global average pool backward blocked = plain", name);
+    /* conv: each combination of input and output layout */
+    float *cw = randbuf((size_t)K * C * R * R, 0.3), *cb = randbuf(K, 1);
+    float *y1 = malloc(no * sizeof *y1), *y2 = malloc(no * sizeof *y2), *y3 = malloc(no * sizeof *y3);
+    rc = llfc_conv2d_forward(y1, x, cw, cb, N, C, H, W, K, R, R, stride, pad, NULL);
+    for (int lay = 1; lay < 4; lay++) {
+        int ib = lay & 1 ? B : 0, ob = lay & 2 ? B : 0;
+        int r2 = llfc_conv2d_forward_blk(y2, ib ? xb : x, cw, cb, N, C, H, W, K, R, R, stride, pad, ib, ob, NULL);
+        if (ob) r2 |= llfc_act_to_plain(y3, y2, N, K, P, Q, B);
+        else memcpy(y3, y2, no * sizeof *y3);
+        CHECK(rc == 0 && r2 == 0 && !memcmp(y1, y3, no * sizeof *y1), "%s: conv in %s, out %s = plain", name,
+              ib ? "blocked" : "plain", ob ? "blocked" : "plain");
+    }
+    /* conv backward: din, dweight, dbias for each combination */
+    float *gy = randbuf(no, 1), *gyb = malloc(no * sizeof *gyb);
+    size_t nw = (size_t)K * C * R * R;
+    float *dwa = calloc(nw, sizeof *dwa), *dba = calloc(K, sizeof *dba), *dwb = calloc(nw, sizeof *dwb),
+          *dbb = calloc(K, sizeof *dbb);
+    llfc_act_to_blocked(gyb, gy, N, K, P, Q, B);
+    rc = llfc_conv2d_backward(o1, dwa, dba, gy, x, cw, N, C, H, W, K, R, R, stride, pad, NULL);
+    for (int lay = 1; lay < 4; lay++) {
+        int ib = lay & 1 ? B : 0, ob = lay & 2 ? B : 0;
+        memset(dwb, 0, nw * sizeof *dwb), memset(dbb, 0, K * sizeof *dbb);
+        int r2 = llfc_conv2d_backward_blk(o2, dwb, dbb, ob ? gyb : gy, ib ? xb : x, cw, N, C, H, W, K, R, R, stride,
+                                          pad, ib, ob, NULL);
+        if (ib) r2 |= llfc_act_to_plain(o3, o2, N, C, H, W, B);
+        else memcpy(o3, o2, n * sizeof *o3);
+        CHECK(rc == 0 && r2 == 0 && !memcmp(o1, o3, n * sizeof *o1) && !memcmp(dwa, dwb, nw * sizeof *dwa) &&
+                  !memcmp(dba, dbb, K * sizeof *dba),
+              "%s: conv backward in %s, out %s = plain (din, dweight, dbias)", name, ib ? "blocked" : "plain",
+              ob ? "blocked" : "plain");
+    }
+    free(gy), free(gyb), free(dwa), free(dba), free(dwb), free(dbb), free(G), free(Gb);
+    free(x), free(xb), free(x2), free(w), free(b), free(rm), free(rv), free(o1), free(o2), free(o3);
+    free(g1), free(g2), free(cw), free(cb), free(y1), free(y2), free(y3);
+}
+
+static void test_blocked(void)
+{
+    int dflt = llfc_conv2d_get_backend();
+    /* the fallback (through plain buffers), then oneDNN's blocked primitives */
+    llfc_conv2d_set_backend(LLFC_CONV_IM2COL);
+    CHECK(llfc_conv2d_act_block() == 0, "im2col: no blocked activations");
+    test_blocked_shape(8, 3, 16, 7, 5, 8, 3, 1, 1);
+    test_blocked_shape(16, 2, 16, 6, 6, 32, 3, 2, 1);
+    if (llfc_conv2d_set_backend(LLFC_CONV_DNNL_BLOCKED) == 0) {
+        int B = llfc_conv2d_act_block();
+        CHECK(B == 8 || B == 16, "oneDNN blocked: activations in blocks of %d channels", B);
+        if (B) {
+            test_blocked_shape(B, 3, 2 * B, 9, 9, B, 3, 1, 1);
+            test_blocked_shape(B, 2, B, 8, 8, 2 * B, 1, 2, 0);
+            test_blocked_shape(B, 2, B, 8, 8, 2 * B, 3, 2, 1);
+        }
+        /* the other block size goes through reorders in oneDNN */
+        test_blocked_shape(B == 8 ? 16 : 8, 2, 16, 5, 5, 16, 3, 1, 1);
+    }
+    llfc_conv2d_set_backend(dflt);
+    float x[16], y[16];
+    CHECK(llfc_act_to_blocked(y, x, 1, 12, 1, 1, 8) < 0 && strstr(llfc_errmsg(), "12 channels in blocks of 8"),
+          "act_to_blocked: channels not a multiple of the block fail: %s", llfc_errmsg());
+    CHECK(llfc_act_to_plain(y, x, 1, 8, 1, 1, 5) < 0 && strstr(llfc_errmsg(), "channel block 5"),
+          "act_to_plain: a block other than 0, 8, 16 fails: %s", llfc_errmsg());
+}
+
 int main(void)
 {
     llfc_rng_seed(&rng, 2026);
     llfc_blas_set_threads(1);
     test_conv();
     test_conv_errors();
+    test_blocked();
     test_pool();
     test_maxpool_ties(3, 4, 8, 9, 2, 2);
     test_maxpool_ties(2, 3, 6, 23, 2, 2);

@@ -302,6 +302,131 @@ int llfc_conv2d_forward(float *out, const float *in, const float *weight, const 
     return 0;
 }
 
+static int act_blocks = 1;
+
+void llfc_conv2d_set_act_blocks(int on) { act_blocks = on != 0; }
+
+int llfc_conv2d_act_block(void)
+{
+    return act_blocks && backend == LLFC_CONV_DNNL_BLOCKED ? llfc_conv_dnnl_block() : 0;
+}
+
+static int blk_check(const char *fn, int C, int B)
+{
+    if (B != 0 && B != 8 && B != 16) return llfc_seterr("%s: channel block %d (0, 8 or 16)", fn, B);
+    if (B && C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    return 0;
+}
+
+struct relayout { float *out; const float *in; int C, hw, B, to_plain; };
+
+/* samples [lo, hi) of a layout change */
+static void relayout_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct relayout *A = ud;
+    const int C = A->C, hw = A->hw, B = A->B;
+    for (int64_t n = lo; n < hi; n++) {
+        const size_t base = (size_t)n * C * hw;
+        for (int cb = 0; cb < C / B; cb++) {
+            float *blk = (float *)(A->to_plain ? A->in : A->out) + base + (size_t)cb * hw * B;
+            float *pl = (float *)(A->to_plain ? A->out : A->in) + base + (size_t)cb * B * hw;
+            if (A->to_plain)
+                for (int j = 0; j < B; j++)
+                    for (int i = 0; i < hw; i++) pl[(size_t)j * hw + i] = blk[(size_t)i * B + j];
+            else
+                for (int i = 0; i < hw; i++)
+                    for (int j = 0; j < B; j++) blk[(size_t)i * B + j] = pl[(size_t)j * hw + i];
+        }
+    }
+}
+
+static int relayout(float *out, const float *in, int N, int C, int H, int W, int B, int to_plain)
+{
+    const char *fn = to_plain ? "act_to_plain" : "act_to_blocked";
+    if (N < 1 || C < 1 || H < 1 || W < 1)
+        return llfc_seterr("%s: sizes must be >= 1, got %dx%dx%dx%d", fn, N, C, H, W);
+    if (!out || !in) return llfc_seterr("%s: NULL buffer", fn);
+    if (blk_check(fn, C, B) < 0) return -1;
+    if (!B) {
+        memcpy(out, in, (size_t)N * C * H * W * sizeof *out);
+        return 0;
+    }
+    struct relayout A = {out, in, C, H * W, B, to_plain};
+    int64_t per = (int64_t)C * H * W;
+    llfc_parallel_for(N, per >= 65536 ? 1 : (65536 + per - 1) / per, relayout_part, &A);
+    return 0;
+}
+
+int llfc_act_to_plain(float *out, const float *in, int N, int C, int H, int W, int B)
+{
+    return relayout(out, in, N, C, H, W, B, 1);
+}
+
+int llfc_act_to_blocked(float *out, const float *in, int N, int C, int H, int W, int B)
+{
+    return relayout(out, in, N, C, H, W, B, 0);
+}
+
+int llfc_conv2d_forward_blk(float *out, const float *in, const float *weight, const float *bias,
+                            int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                            int in_blk, int out_blk, float *work)
+{
+    int P = 0, Q = 0;
+    if (conv_check("conv2d_forward", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return -1;
+    if (!out || !in || !weight) return llfc_seterr("conv2d_forward: NULL buffer");
+    if (blk_check("conv2d_forward", C, in_blk) < 0 || blk_check("conv2d_forward", K, out_blk) < 0) return -1;
+    if (!in_blk && !out_blk) return llfc_conv2d_forward(out, in, weight, bias, N, C, H, W, K, R, S, stride, pad, work);
+    if (backend != LLFC_CONV_IM2COL &&
+        llfc_conv_dnnl_forward_blk(out, in, weight, bias, N, C, H, W, K, R, S, stride, pad, in_blk, out_blk) == 0)
+        return 0;
+    /* through plain buffers */
+    float *pin = in_blk ? llfc_mallocarray((size_t)N * C * H * W, sizeof(float)) : (float *)in;
+    float *pout = out_blk ? llfc_mallocarray((size_t)N * K * P * Q, sizeof(float)) : out;
+    int rc = -1;
+    if (pin && pout && (!in_blk || llfc_act_to_plain(pin, in, N, C, H, W, in_blk) == 0) &&
+        llfc_conv2d_forward(pout, pin, weight, bias, N, C, H, W, K, R, S, stride, pad, work) == 0 &&
+        (!out_blk || llfc_act_to_blocked(out, pout, N, K, P, Q, out_blk) == 0))
+        rc = 0;
+    if (in_blk) free(pin);
+    if (out_blk) free(pout);
+    return rc ? llfc_adderr("conv2d_forward") : 0;
+}
+
+int llfc_conv2d_backward_blk(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                             const float *weight, int N, int C, int H, int W, int K, int R, int S, int stride,
+                             int pad, int in_blk, int out_blk, float *work)
+{
+    int P = 0, Q = 0;
+    if (conv_check("conv2d_backward", N, C, H, W, K, R, S, stride, pad, &P, &Q) < 0) return -1;
+    if (blk_check("conv2d_backward", C, in_blk) < 0 || blk_check("conv2d_backward", K, out_blk) < 0) return -1;
+    if (!in_blk && !out_blk)
+        return llfc_conv2d_backward(din, dweight, dbias, dout, in, weight, N, C, H, W, K, R, S, stride, pad, work);
+    if (!dout || (dweight && !in) || (din && !weight)) return llfc_seterr("conv2d_backward: NULL buffer");
+    if (backend != LLFC_CONV_IM2COL) {
+        int done = llfc_conv_dnnl_backward_blk(din, dweight, dbias, dout, in, weight, N, C, H, W, K, R, S, stride,
+                                               pad, in_blk, out_blk);
+        if (done & 1) din = NULL;
+        if (done & 2) dweight = dbias = NULL;
+        if (!din && !dweight && !dbias) return 0;
+    }
+    /* the rest through plain buffers */
+    size_t nin = (size_t)N * C * H * W, nout = (size_t)N * K * P * Q;
+    int need_in = dweight && in_blk;
+    float *pdout = out_blk ? llfc_mallocarray(nout, sizeof(float)) : (float *)dout;
+    float *pin = need_in ? llfc_mallocarray(nin, sizeof(float)) : (float *)in;
+    float *pdin = din && in_blk ? llfc_mallocarray(nin, sizeof(float)) : din;
+    int rc = -1;
+    if (pdout && pin && (pdin || !din) && (!out_blk || llfc_act_to_plain(pdout, dout, N, K, P, Q, out_blk) == 0) &&
+        (!need_in || llfc_act_to_plain(pin, in, N, C, H, W, in_blk) == 0) &&
+        llfc_conv2d_backward(pdin, dweight, dbias, pdout, pin, weight, N, C, H, W, K, R, S, stride, pad, work) == 0 &&
+        (!din || !in_blk || llfc_act_to_blocked(din, pdin, N, C, H, W, in_blk) == 0))
+        rc = 0;
+    if (out_blk) free(pdout);
+    if (need_in) free(pin);
+    if (din && in_blk) free(pdin);
+    return rc ? llfc_adderr("conv2d_backward") : 0;
+}
+
 int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                          const float *in, const float *weight,
                          int N, int C, int H, int W, int K, int R, int S, int stride, int pad,

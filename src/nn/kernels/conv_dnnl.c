@@ -110,7 +110,7 @@ typedef struct {
 } carg;
 
 typedef struct {
-    int key[12];                  /* N C H W K R S stride pad kind bias layout */
+    int key[14];                  /* N C H W K R S stride pad kind bias layout src_blk dst_blk */
     unsigned long used;           /* LRU stamp; 0 = free slot */
     int failed;                   /* creation failed: use the fallback for this shape */
     dnnl_primitive_desc_t fwd_pd, pd;
@@ -129,6 +129,7 @@ static centry table[NENTRIES];
 static unsigned long clock_;
 static int layout = LLFC_CONV_DNNL_BLOCKED;
 static int made_for;              /* the thread count of the cached primitives */
+static int act_block = -1;        /* channel block of the blocked activations; -1 not probed */
 /* The inner (blocked) buffers of every entry live in one scratch area, used by
  * one call at a time, so the cache holds no activations: it grows to the
  * largest call's needs. */
@@ -201,6 +202,13 @@ static int add_arg(centry *e, int arg, int out, const dnnl_memory_desc_t *md)
     return rc == dnnl_success ? 0 : -1;
 }
 
+/* The user layout of an activation: plain NCHW (blk 0) or channel blocks of
+ * blk (nChw8c, nChw16c: [N, C/blk, H, W, blk]). */
+static dnnl_format_tag_t act_tag(int blk)
+{
+    return blk == 0 ? dnnl_nchw : blk == 8 ? dnnl_nChw8c : blk == 16 ? dnnl_nChw16c : dnnl_format_tag_undef;
+}
+
 static void dims4(dnnl_dims_t d, int a, int b, int c, int e) { d[0] = a, d[1] = b, d[2] = c, d[3] = e; }
 
 /* Make the primitive of e->key. */
@@ -209,15 +217,17 @@ static int entry_make(centry *e)
     const int *k = e->key;
     int N = k[0], C = k[1], H = k[2], W = k[3], K = k[4], R = k[5], S = k[6], stride = k[7],
         pad = k[8], kind = k[9], bias = k[10], blocked = k[11] == LLFC_CONV_DNNL_BLOCKED;
+    dnnl_format_tag_t tx = act_tag(k[12]), ty = act_tag(k[13]);
     int P = (H + 2 * pad - R) / stride + 1, Q = (W + 2 * pad - S) / stride + 1;
     dnnl_dims_t dx, dw, dy, db = {K}, st = {stride, stride}, pl = {pad, pad}, pr;
     /* right padding as oneDNN wants it: the last window's end minus the input */
     pr[0] = (P - 1) * stride + R - H - pad, pr[1] = (Q - 1) * stride + S - W - pad;
     dims4(dx, N, C, H, W), dims4(dw, K, C, R, S), dims4(dy, N, K, P, Q);
     dnnl_memory_desc_t mx, mw, my, mb, ax, aw, ay;
-    TRY(dnnl_memory_desc_init_by_tag(&mx, 4, dx, dnnl_f32, dnnl_nchw));
+    if (tx == dnnl_format_tag_undef || ty == dnnl_format_tag_undef) goto fail;
+    TRY(dnnl_memory_desc_init_by_tag(&mx, 4, dx, dnnl_f32, tx));
     TRY(dnnl_memory_desc_init_by_tag(&mw, 4, dw, dnnl_f32, dnnl_oihw));
-    TRY(dnnl_memory_desc_init_by_tag(&my, 4, dy, dnnl_f32, dnnl_nchw));
+    TRY(dnnl_memory_desc_init_by_tag(&my, 4, dy, dnnl_f32, ty));
     TRY(dnnl_memory_desc_init_by_tag(&mb, 1, db, dnnl_f32, dnnl_x));
     if (blocked) {
         TRY(dnnl_memory_desc_init_by_tag(&ax, 4, dx, dnnl_f32, dnnl_format_tag_any));
@@ -337,15 +347,23 @@ static int run(centry *e, void *const *bufs, int keep0)
 static void make_key(int *key, int N, int C, int H, int W, int K, int R, int S, int stride,
                      int pad, int kind, int bias)
 {
-    int k[12] = {N, C, H, W, K, R, S, stride, pad, kind, bias, layout};
+    int k[14] = {N, C, H, W, K, R, S, stride, pad, kind, bias, layout, 0, 0};
     memcpy(key, k, sizeof k);
 }
 
 int llfc_conv_dnnl_forward(float *out, const float *in, const float *weight, const float *bias,
                            int N, int C, int H, int W, int K, int R, int S, int stride, int pad)
 {
-    int key[12], rc = -1;
+    return llfc_conv_dnnl_forward_blk(out, in, weight, bias, N, C, H, W, K, R, S, stride, pad, 0, 0);
+}
+
+int llfc_conv_dnnl_forward_blk(float *out, const float *in, const float *weight, const float *bias,
+                               int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                               int in_blk, int out_blk)
+{
+    int key[14], rc = -1;
     make_key(key, N, C, H, W, K, R, S, stride, pad, KIND_FWD, bias != NULL);
+    key[12] = in_blk, key[13] = out_blk;
     pthread_mutex_lock(&lock);
     centry *e = init() < 0 ? NULL : lookup(key);
     if (e) {
@@ -361,9 +379,18 @@ int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const floa
                             const float *in, const float *weight, int N, int C, int H, int W,
                             int K, int R, int S, int stride, int pad)
 {
-    int kd[12], kw[12], done = 0;
+    return llfc_conv_dnnl_backward_blk(din, dweight, dbias, dout, in, weight, N, C, H, W, K, R, S, stride, pad,
+                                       0, 0);
+}
+
+int llfc_conv_dnnl_backward_blk(float *din, float *dweight, float *dbias, const float *dout,
+                                const float *in, const float *weight, int N, int C, int H, int W,
+                                int K, int R, int S, int stride, int pad, int in_blk, int out_blk)
+{
+    int kd[14], kw[14], done = 0;
     make_key(kd, N, C, H, W, K, R, S, stride, pad, KIND_BWD_DATA, 0);
     make_key(kw, N, C, H, W, K, R, S, stride, pad, KIND_BWD_WEIGHTS, dbias != NULL);
+    kd[12] = kw[12] = in_blk, kd[13] = kw[13] = out_blk;
     pthread_mutex_lock(&lock);
     int ok = init() == 0;
     /* the second lookup cannot evict the first: it is the most recently used */
@@ -392,6 +419,42 @@ int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const floa
     }
     pthread_mutex_unlock(&lock);
     return done;
+}
+
+/* The channel block of the layout the blocked primitives choose for
+ * activations: made for a 3x3 convolution of 32 channels and asked. */
+static int probe_block(void)
+{
+    dnnl_dims_t d = {2, 32, 8, 8}, dw = {32, 32, 3, 3}, st = {1, 1}, pd = {1, 1};
+    dnnl_memory_desc_t a, aw, want;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t p = NULL;
+    int blk = 0;
+    if (dnnl_memory_desc_init_by_tag(&a, 4, d, dnnl_f32, dnnl_format_tag_any) != dnnl_success
+        || dnnl_memory_desc_init_by_tag(&aw, 4, dw, dnnl_f32, dnnl_format_tag_any) != dnnl_success
+        || dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &a,
+                                              &aw, NULL, &a, st, pd, pd) != dnnl_success
+        || dnnl_primitive_desc_create(&p, &cd, NULL, engine, NULL) != dnnl_success)
+        return 0;
+    const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(p, dnnl_query_dst_md, 0);
+    for (int b = 8; b <= 16 && dst; b += 8)
+        if (dnnl_memory_desc_init_by_tag(&want, 4, d, dnnl_f32, act_tag(b)) == dnnl_success
+            && dnnl_memory_desc_equal(dst, &want))
+            blk = b;
+    dnnl_primitive_desc_destroy(p);
+    return blk;
+}
+
+int llfc_conv_dnnl_block(void)
+{
+    pthread_mutex_lock(&lock);
+    int blk = 0;
+    if (layout == LLFC_CONV_DNNL_BLOCKED && init() == 0) {
+        if (act_block < 0) act_block = probe_block();
+        blk = act_block;
+    }
+    pthread_mutex_unlock(&lock);
+    return blk;
 }
 
 int llfc_conv_dnnl_available(void)
@@ -446,6 +509,19 @@ int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const floa
     return 0;
 }
 int llfc_conv_dnnl_available(void) { return -1; }
+int llfc_conv_dnnl_forward_blk(float *out, const float *in, const float *weight, const float *bias,
+                               int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                               int in_blk, int out_blk)
+{
+    return -1;
+}
+int llfc_conv_dnnl_block(void) { return 0; }
+int llfc_conv_dnnl_backward_blk(float *din, float *dweight, float *dbias, const float *dout,
+                                const float *in, const float *weight, int N, int C, int H, int W,
+                                int K, int R, int S, int stride, int pad, int in_blk, int out_blk)
+{
+    return 0;
+}
 void llfc_conv_dnnl_set_threads(int n) {}
 int llfc_conv_dnnl_get_threads(void) { return 0; }
 int llfc_conv_dnnl_layout(int which) { return -1; }

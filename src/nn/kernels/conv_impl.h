@@ -8,11 +8,24 @@
 
 int llfc_conv_dnnl_forward(float *out, const float *in, const float *weight, const float *bias,
                            int N, int C, int H, int W, int K, int R, int S, int stride, int pad);
+/* The same with the activations in channel blocks of in_blk / out_blk (0:
+ * plain NCHW; 8 or 16: [N, C/blk, H, W, blk], C a multiple of blk). */
+int llfc_conv_dnnl_forward_blk(float *out, const float *in, const float *weight, const float *bias,
+                               int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                               int in_blk, int out_blk);
+/* The channel block (8 or 16) of the activations' layout that the blocked
+ * primitives choose, so that a caller holding them that way needs no
+ * reorder; 0 with the plain layout or when oneDNN is missing. */
+int llfc_conv_dnnl_block(void);
 /* din (overwritten) and dweight, dbias (+=), each NULL to skip.  Returns
  * which were done: bit 0 din, bit 1 dweight and dbias. */
 int llfc_conv_dnnl_backward(float *din, float *dweight, float *dbias, const float *dout,
                             const float *in, const float *weight, int N, int C, int H, int W,
                             int K, int R, int S, int stride, int pad);
+/* The same with in, din in blocks of in_blk and dout in blocks of out_blk. */
+int llfc_conv_dnnl_backward_blk(float *din, float *dweight, float *dbias, const float *dout,
+                                const float *in, const float *weight, int N, int C, int H, int W,
+                                int K, int R, int S, int stride, int pad, int in_blk, int out_blk);
 /* 0 if oneDNN is built in and loads (libdnnl.so is opened on first use), else -1. */
 int llfc_conv_dnnl_available(void);
 /* Select the memory layout (LLFC_CONV_DNNL or LLFC_CONV_DNNL_BLOCKED); drops the cache. */

@@ -114,6 +114,29 @@ int llfc_conv2d_forward(float *out, const float *in, const float *weight, const 
                         int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
                         float *work);
 
+/* Channel-blocked activations.  With the blocked oneDNN backend the
+ * convolutions compute on [N, C/B, H, W, B] (B channels innermost: nChw8c
+ * for AVX2, nChw16c for AVX-512); an executor that keeps its activations
+ * that way between convolutions saves two reorders per convolution.
+ * llfc_conv2d_act_block() is that B, or 0 when the backend does not block
+ * (im2col, plain oneDNN, no oneDNN).  Blocked buffers need C % B == 0. */
+int llfc_conv2d_act_block(void);
+/* Off (0): llfc_conv2d_act_block() says 0, so executors keep every value
+ * plain (the tests' and benchmarks' comparison); on (1, the default). */
+void llfc_conv2d_set_act_blocks(int on);
+/* llfc_conv2d_forward with in in blocks of in_blk channels and out in blocks
+ * of out_blk (0: plain NCHW; otherwise llfc_conv2d_act_block()'s B).  Same
+ * values as the plain call, bit for bit: the same oneDNN primitive runs,
+ * only the reorders around it differ. */
+int llfc_conv2d_forward_blk(float *out, const float *in, const float *weight, const float *bias,
+                            int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
+                            int in_blk, int out_blk, float *work);
+/* Between the layouts: blocked [N, C/B, H, W, B] and plain [N, C, H, W]
+ * (distinct buffers, C % B == 0, the copy split over samples between
+ * threads). */
+int llfc_act_to_plain(float *out, const float *in, int N, int C, int H, int W, int B);
+int llfc_act_to_blocked(float *out, const float *in, int N, int C, int H, int W, int B);
+
 /* Given dout [N, K, P, Q]:
  *   din     [N, C, H, W]  = dL/din        (overwritten; NULL to skip)
  *   dweight [K, C, R, S] += dL/dweight    (NULL to skip)
@@ -123,6 +146,12 @@ int llfc_conv2d_backward(float *din, float *dweight, float *dbias, const float *
                          const float *in, const float *weight,
                          int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
                          float *work);
+
+/* llfc_conv2d_backward with in, din in blocks of in_blk channels and dout
+ * in blocks of out_blk (0: plain); bit for bit the plain call's values. */
+int llfc_conv2d_backward_blk(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                             const float *weight, int N, int C, int H, int W, int K, int R, int S, int stride,
+                             int pad, int in_blk, int out_blk, float *work);
 
 /* ---- pooling (src/pool.c) -------------------------------------------------
  * Windows k x k with the given stride, no padding, floor mode (as
@@ -153,6 +182,10 @@ int llfc_avgpool2d_backward(float *din, const float *dout,
  * (torch: x.mean((2, 3)), or AdaptiveAvgPool2d(1) then flatten). */
 int llfc_gavgpool_forward(float *out, const float *in, int N, int C, int H, int W);
 int llfc_gavgpool_backward(float *din, const float *dout, int N, int C, int H, int W);
+/* The same of blocked in [N, C/B, H, W, B] (layers.h, conv2d); out [N, C] as
+ * above, bit for bit the plain call's values. */
+int llfc_gavgpool_forward_blk(float *out, const float *in, int N, int C, int H, int W, int B);
+int llfc_gavgpool_backward_blk(float *din, const float *dout, int N, int C, int H, int W, int B);
 
 /* ---- BatchNorm2d (src/norm.c) ----------------------------------------------
  * As torch.nn.BatchNorm2d(C, eps, momentum): per channel c over the M = N*H*W
@@ -204,6 +237,25 @@ int llfc_batchnorm2d_backward_train_relu(float *din, float *dweight, float *dbia
                                          const float *dout, const float *h, const float *in,
                                          const float *weight, const float *mean, const float *rstd,
                                          int N, int C, int H, int W);
+/* forward_eval (relu 0) or forward_eval_relu (relu 1) of blocked in and out
+ * [N, C/B, H, W, B] (see conv2d above): bit for bit the plain call's values
+ * in the blocked places. */
+int llfc_batchnorm2d_forward_eval_blk(float *out, const float *in,
+                                      const float *weight, const float *bias,
+                                      const float *running_mean, const float *running_var,
+                                      int N, int C, int H, int W, float eps, int relu, int B);
+/* forward_train (relu 0) / forward_train_relu (relu 1) and backward_train
+ * (h NULL) / backward_train_relu (h the fused forward's output) of blocked
+ * values [N, C/B, H, W, B]: each channel's sums in the plain kernels'
+ * order, so bit for bit their values (statistics and gradients included). */
+int llfc_batchnorm2d_forward_train_blk(float *out, float *mean, float *rstd,
+                                       float *running_mean, float *running_var,
+                                       const float *in, const float *weight, const float *bias,
+                                       int N, int C, int H, int W, float momentum, float eps, int relu, int B);
+int llfc_batchnorm2d_backward_train_blk(float *din, float *dweight, float *dbias,
+                                        const float *dout, const float *h, const float *in,
+                                        const float *weight, const float *mean, const float *rstd,
+                                        int N, int C, int H, int W, int B);
 /* Backward of the eval-mode forward (statistics are constants). */
 int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,
                                    const float *dout, const float *in, const float *weight,

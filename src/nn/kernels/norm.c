@@ -344,6 +344,278 @@ int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
     return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, 1);
 }
 
+/* One block of BK channels of blocked eval BatchNorm: rows of hw pixels of
+ * BK lanes, each lane the plain kernel's arithmetic for its channel. */
+#define BN_EVAL_BLK(BK)                                                                      \
+    static void bn_eval_blk##BK(float *restrict o, const float *restrict x, size_t hw,        \
+                                const float *m, const float *a, const float *b, int relu)    \
+    {                                                                                        \
+        float mm[BK], aa[BK], bb[BK];                                                        \
+        for (int j = 0; j < BK; j++) mm[j] = m[j], aa[j] = a[j], bb[j] = b[j];               \
+        if (relu)                                                                            \
+            for (size_t i = 0; i < hw; i++)                                                  \
+                for (int j = 0; j < BK; j++) {                                               \
+                    float v = (x[i * BK + j] - mm[j]) * aa[j] + bb[j];                       \
+                    o[i * BK + j] = v < 0.0f ? 0.0f : v;                                     \
+                }                                                                            \
+        else                                                                                 \
+            for (size_t i = 0; i < hw; i++)                                                  \
+                for (int j = 0; j < BK; j++) o[i * BK + j] = (x[i * BK + j] - mm[j]) * aa[j] + bb[j]; \
+    }
+LLFC_VECTOR_CLONES VECTORIZE BN_EVAL_BLK(8)
+LLFC_VECTOR_CLONES VECTORIZE BN_EVAL_BLK(16)
+
+struct bn_blk_args {
+    float *out;
+    const float *in, *weight, *bias, *rmean, *rvar;
+    int N, C, B, relu;
+    size_t hw;
+    float eps;
+};
+
+/* channel blocks [lo, hi) of llfc_batchnorm2d_forward_eval_blk */
+static void bn_forward_eval_blk_part(void *ud, int64_t lo, int64_t hi)
+{
+    const struct bn_blk_args *A = ud;
+    const int B = A->B;
+    const size_t hw = A->hw, cs = (size_t)A->C * hw;
+    float m[16], a[16], b[16];
+    for (int cb = (int)lo; cb < (int)hi; cb++) {
+        for (int j = 0; j < B; j++) {
+            int c = cb * B + j;
+            float rs = (float)(1.0 / sqrt((double)A->rvar[c] + (double)A->eps));
+            a[j] = (A->weight ? A->weight[c] : 1.0f) * rs, b[j] = A->bias ? A->bias[c] : 0.0f;
+            m[j] = A->rmean[c];
+        }
+        for (int n = 0; n < A->N; n++) {
+            size_t at = n * cs + (size_t)cb * hw * B;
+            if (B == 8) bn_eval_blk8(A->out + at, A->in + at, hw, m, a, b, A->relu);
+            else bn_eval_blk16(A->out + at, A->in + at, hw, m, a, b, A->relu);
+        }
+    }
+}
+
+int llfc_batchnorm2d_forward_eval_blk(float *out, const float *in, const float *weight, const float *bias,
+                                      const float *running_mean, const float *running_var,
+                                      int N, int C, int H, int W, float eps, int relu, int B)
+{
+    const char *fn = "batchnorm2d_forward_eval_blk";
+    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
+    if (!out || !in || !running_mean || !running_var) return llfc_seterr("%s: NULL buffer", fn);
+    if (B == 0) return bn_forward_eval(out, in, weight, bias, running_mean, running_var, N, C, H, W, eps, relu);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    const size_t hw = (size_t)H * W;
+    struct bn_blk_args A = {out, in, weight, bias, running_mean, running_var, N, C, B, relu != 0, hw, eps};
+    llfc_parallel_for(C / B, bn_min_channels((size_t)N * hw * B), bn_forward_eval_blk_part, &A);
+    return 0;
+}
+
+/* Training BatchNorm of blocked values.  Lane l of channel c adds the
+ * values at pixels i = l (mod LANES) of each row in order, the tail of a row
+ * (hw % LANES pixels) goes into double lane 0 and the float lanes are
+ * flushed every ROWS_PER(hw) rows: the plain kernels' order, with the B
+ * channels of a block side by side (acc[l][j], channel cb*B + j). */
+static inline __attribute__((always_inline)) void bnt_blk_body(const struct bn_args *A, int64_t lo, int64_t hi,
+                                                               const int BK)
+{
+    const int N = A->N, relu = A->relu, C = A->C;
+    const size_t hw = A->hw, M = (size_t)N * hw, cs = (size_t)C * hw, full = hw / LANES * LANES;
+    const int rpf = ROWS_PER(hw);
+    for (int cb = (int)lo; cb < (int)hi; cb++) {
+        const float *xb = A->in + (size_t)cb * hw * BK;
+        float acc[LANES][16];
+        double d[LANES][16];
+        double mu[16], ss[16];
+        float m[16], a[16], b[16], rs[16];
+        for (int pass = 0; pass < 2; pass++) {
+            memset(acc, 0, sizeof acc), memset(d, 0, sizeof d);
+            for (int n = 0; n < N; n++) {
+                const float *x = xb + n * cs;
+                if (pass == 0) {
+                    for (size_t i = 0; i < full; i += LANES)
+                        for (int l = 0; l < LANES; l++)
+                            for (int j = 0; j < BK; j++) acc[l][j] += x[(i + l) * BK + j];
+                    for (size_t i = full; i < hw; i++)
+                        for (int j = 0; j < BK; j++) d[0][j] += x[i * BK + j];
+                } else {
+                    for (size_t i = 0; i < full; i += LANES)
+                        for (int l = 0; l < LANES; l++)
+                            for (int j = 0; j < BK; j++) {
+                                float v = x[(i + l) * BK + j] - m[j];
+                                acc[l][j] += v * v;
+                            }
+                    for (size_t i = full; i < hw; i++)
+                        for (int j = 0; j < BK; j++) {
+                            double v = x[i * BK + j] - m[j];
+                            d[0][j] += v * v;
+                        }
+                }
+                if ((n + 1) % rpf == 0 || n == N - 1)
+                    for (int l = 0; l < LANES; l++)
+                        for (int j = 0; j < BK; j++) d[l][j] += acc[l][j], acc[l][j] = 0.0f;
+            }
+            for (int j = 0; j < BK; j++) {
+                double t = 0;
+                for (int l = 0; l < LANES; l++) t += d[l][j];
+                if (pass == 0) mu[j] = t / (double)M, m[j] = (float)mu[j];
+                else ss[j] = t;
+            }
+        }
+        for (int j = 0; j < BK; j++) {
+            int c = cb * BK + j;
+            double var = ss[j] / (double)M;
+            rs[j] = (float)(1.0 / sqrt(var + (double)A->eps));
+            float w = A->weight ? A->weight[c] : 1.0f;
+            b[j] = A->bias ? A->bias[c] : 0.0f;
+            a[j] = w * rs[j];
+            if (A->mean) A->mean[c] = m[j];
+            if (A->rstd) A->rstd[c] = rs[j];
+            if (A->running_mean)
+                A->running_mean[c] = (float)((1.0 - A->momentum) * A->running_mean[c] + A->momentum * mu[j]);
+            if (A->running_var)
+                A->running_var[c] = (float)((1.0 - A->momentum) * A->running_var[c]
+                                            + A->momentum * ss[j] / (double)(M - 1));
+        }
+        if (!A->out) continue;
+        for (int n = 0; n < N; n++) {
+            const float *x = xb + n * cs;
+            float *o = A->out + (size_t)cb * hw * BK + n * cs;
+            if (relu)
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) {
+                        float v = (x[i * BK + j] - m[j]) * a[j] + b[j];
+                        o[i * BK + j] = v < 0.0f ? 0.0f : v;
+                    }
+            else
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) o[i * BK + j] = (x[i * BK + j] - m[j]) * a[j] + b[j];
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void bnb_blk_body(const struct bn_args *A, int64_t lo, int64_t hi,
+                                                               const int BK)
+{
+    const int N = A->N, C = A->C;
+    const size_t hw = A->hw, M = (size_t)N * hw, cs = (size_t)C * hw, full = hw / LANES * LANES;
+    const int rpf = ROWS_PER(hw);
+    const float *h = A->h;
+    for (int cb = (int)lo; cb < (int)hi; cb++) {
+        const size_t c0 = (size_t)cb * hw * BK;
+        float a1[LANES][16], a2[LANES][16], m[16], r[16], a[16], mg[16], mgx[16];
+        double ds[LANES][16], dx[LANES][16];
+        memset(a1, 0, sizeof a1), memset(a2, 0, sizeof a2), memset(ds, 0, sizeof ds), memset(dx, 0, sizeof dx);
+        for (int j = 0; j < BK; j++) m[j] = A->cmean[cb * BK + j], r[j] = A->crstd[cb * BK + j];
+        for (int n = 0; n < N; n++) {
+            const float *g = A->dout + c0 + n * cs, *x = A->in + c0 + n * cs, *hh = h ? h + c0 + n * cs : NULL;
+            if (hh)
+                for (size_t i = 0; i < full; i += LANES)
+                    for (int l = 0; l < LANES; l++)
+                        for (int j = 0; j < BK; j++) {
+                            size_t at = (i + l) * BK + j;
+                            float gv = g[at], hv = hh[at];
+                            gv = hv > 0.0f ? gv : 0.0f;
+                            a1[l][j] += gv, a2[l][j] += gv * (x[at] - m[j]);
+                        }
+            else
+                for (size_t i = 0; i < full; i += LANES)
+                    for (int l = 0; l < LANES; l++)
+                        for (int j = 0; j < BK; j++) {
+                            size_t at = (i + l) * BK + j;
+                            a1[l][j] += g[at], a2[l][j] += g[at] * (x[at] - m[j]);
+                        }
+            for (size_t i = full; i < hw; i++)
+                for (int j = 0; j < BK; j++) {
+                    size_t at = i * BK + j;
+                    float gv = hh && !(hh[at] > 0.0f) ? 0.0f : g[at];
+                    ds[0][j] += gv, dx[0][j] += (double)gv * (x[at] - m[j]);
+                }
+            if ((n + 1) % rpf == 0 || n == N - 1)
+                for (int l = 0; l < LANES; l++)
+                    for (int j = 0; j < BK; j++)
+                        ds[l][j] += a1[l][j], a1[l][j] = 0.0f, dx[l][j] += a2[l][j], a2[l][j] = 0.0f;
+        }
+        for (int j = 0; j < BK; j++) {
+            int c = cb * BK + j;
+            double sg = 0, t = 0;
+            for (int l = 0; l < LANES; l++) sg += ds[l][j];
+            for (int l = 0; l < LANES; l++) t += dx[l][j];
+            double sgx = t * r[j];
+            if (A->dbias) A->dbias[c] += (float)sg;
+            if (A->dweight) A->dweight[c] += (float)sgx;
+            float w = A->weight ? A->weight[c] : 1.0f;
+            a[j] = w * r[j], mg[j] = (float)(sg / (double)M), mgx[j] = (float)(sgx / (double)M);
+        }
+        if (!A->din) continue;
+        for (int n = 0; n < N; n++) {
+            const size_t o = c0 + n * cs;
+            const float *g = A->dout + o, *x = A->in + o, *hh = h ? h + o : NULL;
+            float *dd = A->din + o;
+            if (hh)
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) {
+                        size_t at = i * BK + j;
+                        float gv = g[at], hv = hh[at];
+                        gv = hv > 0.0f ? gv : 0.0f;
+                        dd[at] = a[j] * (gv - mg[j] - (x[at] - m[j]) * r[j] * mgx[j]);
+                    }
+            else
+                for (size_t i = 0; i < hw; i++)
+                    for (int j = 0; j < BK; j++) {
+                        size_t at = i * BK + j;
+                        dd[at] = a[j] * (g[at] - mg[j] - (x[at] - m[j]) * r[j] * mgx[j]);
+                    }
+        }
+    }
+}
+
+LLFC_VECTOR_CLONES VECTORIZE static void bnt_blk8(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnt_blk16(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 16); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnb_blk8(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES VECTORIZE static void bnb_blk16(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 16); }
+
+int llfc_batchnorm2d_forward_train_blk(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
+                                       const float *in, const float *weight, const float *bias, int N, int C, int H,
+                                       int W, float momentum, float eps, int relu, int B)
+{
+    if (B == 0)
+        return bn_forward_train(out, mean, rstd, running_mean, running_var, in, weight, bias, N, C, H, W, momentum,
+                                eps, relu);
+    const char *fn = "batchnorm2d_forward_train_blk";
+    if (norm_check(fn, N, C, H, W) < 0 || eps_check(fn, eps) < 0) return -1;
+    if (!in || (relu && !out)) return llfc_seterr("%s: NULL buffer", fn);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    const size_t hw = (size_t)H * W, M = (size_t)N * hw;
+    if (M < 2)
+        return llfc_seterr("%s: expected more than 1 value per channel when training, got input %dx%dx%dx%d", fn, N,
+                           C, H, W);
+    if ((running_mean || running_var) && !(momentum >= 0.0f && momentum <= 1.0f))
+        return llfc_seterr("%s: momentum must be in [0, 1], got %g", fn, (double)momentum);
+    struct bn_args A = {.out = out, .mean = mean, .rstd = rstd, .running_mean = running_mean,
+                        .running_var = running_var, .in = in, .weight = weight, .bias = bias,
+                        .N = N, .C = C, .relu = relu != 0, .hw = hw, .momentum = momentum, .eps = eps};
+    llfc_parallel_for(C / B, bn_min_channels(M * B), B == 8 ? bnt_blk8 : bnt_blk16, &A);
+    return 0;
+}
+
+int llfc_batchnorm2d_backward_train_blk(float *din, float *dweight, float *dbias, const float *dout, const float *h,
+                                        const float *in, const float *weight, const float *mean, const float *rstd,
+                                        int N, int C, int H, int W, int B)
+{
+    if (B == 0)
+        return h ? llfc_batchnorm2d_backward_train_relu(din, dweight, dbias, dout, h, in, weight, mean, rstd, N, C, H, W)
+                 : llfc_batchnorm2d_backward_train(din, dweight, dbias, dout, in, weight, mean, rstd, N, C, H, W);
+    const char *fn = "batchnorm2d_backward_train_blk";
+    if (norm_check(fn, N, C, H, W) < 0) return -1;
+    if (!dout || !in || !mean || !rstd) return llfc_seterr("%s: NULL buffer", fn);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("%s: %d channels in blocks of %d", fn, C, B);
+    const size_t hw = (size_t)H * W;
+    struct bn_args A = {.din = din, .dweight = dweight, .dbias = dbias, .dout = dout, .h = h, .in = in,
+                        .weight = weight, .cmean = mean, .crstd = rstd, .N = N, .C = C, .hw = hw};
+    llfc_parallel_for(C / B, bn_min_channels((size_t)N * hw * B), B == 8 ? bnb_blk8 : bnb_blk16, &A);
+    return 0;
+}
+
 /* channels [lo, hi) of bn_backward_train */
 VECTORIZE static void bn_backward_train_part(void *ud, int64_t lo, int64_t hi)
 {

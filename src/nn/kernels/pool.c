@@ -243,6 +243,43 @@ int llfc_gavgpool_forward(float *out, const float *in, int N, int C, int H, int 
     return 0;
 }
 
+int llfc_gavgpool_forward_blk(float *out, const float *in, int N, int C, int H, int W, int B)
+{
+    if (N < 1 || C < 1 || H < 1 || W < 1)
+        return llfc_seterr("gavgpool_forward: sizes must be >= 1, got %dx%dx%dx%d", N, C, H, W);
+    if (!out || !in) return llfc_seterr("gavgpool_forward: NULL buffer");
+    if (B == 0) return llfc_gavgpool_forward(out, in, N, C, H, W);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("gavgpool_forward: %d channels in blocks of %d", C, B);
+    size_t hw = (size_t)H * W;
+    for (size_t nb = 0; nb < (size_t)N * (C / B); nb++) {
+        const float *x = in + nb * hw * B;
+        double acc[16] = {0};
+        /* each lane sums its channel in the plain kernel's order */
+        for (size_t i = 0; i < hw; i++)
+            for (int j = 0; j < B; j++) acc[j] += x[i * B + j];
+        for (int j = 0; j < B; j++) out[nb * B + j] = (float)(acc[j] / (double)hw);
+    }
+    return 0;
+}
+
+int llfc_gavgpool_backward_blk(float *din, const float *dout, int N, int C, int H, int W, int B)
+{
+    if (N < 1 || C < 1 || H < 1 || W < 1)
+        return llfc_seterr("gavgpool_backward: sizes must be >= 1, got %dx%dx%dx%d", N, C, H, W);
+    if (!din || !dout) return llfc_seterr("gavgpool_backward: NULL buffer");
+    if (B == 0) return llfc_gavgpool_backward(din, dout, N, C, H, W);
+    if ((B != 8 && B != 16) || C % B) return llfc_seterr("gavgpool_backward: %d channels in blocks of %d", C, B);
+    size_t hw = (size_t)H * W;
+    for (size_t nb = 0; nb < (size_t)N * (C / B); nb++) {
+        float v[16];
+        for (int j = 0; j < B; j++) v[j] = dout[nb * B + j] / (float)hw;
+        float *d = din + nb * hw * B;
+        for (size_t i = 0; i < hw; i++)
+            for (int j = 0; j < B; j++) d[i * B + j] = v[j];
+    }
+    return 0;
+}
+
 int llfc_gavgpool_backward(float *din, const float *dout, int N, int C, int H, int W)
 {
     if (N < 1 || C < 1 || H < 1 || W < 1)
