@@ -371,13 +371,15 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
     llfc_perm *p = llfc_perm_identity(s);
     float **fa = llfc_calloc((size_t)F + 1, sizeof *fa), **fb = llfc_calloc((size_t)F + 1, sizeof *fb);
     double **S = llfc_calloc((size_t)G + 1, sizeof *S);  /* [d, d] sums of hA hB^T */
+    float **P = llfc_calloc((size_t)G + 1, sizeof *P);     /* [d, d] hA hB^T of a single batch */
     double **mom = llfc_calloc((size_t)G + 1, sizeof *mom); /* [4, d]: sum a, sum b, sum a^2, sum b^2 */
+    int single = bs >= n;
     float *tmp = NULL, *cost = NULL, *ta = NULL, *tb = NULL;
     int64_t *assign = NULL;
     int64_t maxd = 1, maxt = 0;
     int64_t ndone = 0; /* Ctrl-C after a whole batch: match on the samples done */
     int intr = 0;
-    if (!p || !fa || !fb || !S || !mom) goto fail;
+    if (!p || !fa || !fb || !S || !P || !mom) goto fail;
     if (nmatch == 0) { n = 0; goto matched; } /* nothing to measure */
     for (int g = 0; g < G; g++) {
         if (!hw[g]) continue;
@@ -387,10 +389,14 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (hw[g] > 1 && fd > maxt) maxt = fd;
         if (!fa[l] && !(fa[l] = llfc_mallocarray((size_t)(bs * fd), sizeof(float)))) goto fail;
         if (!fb[l] && !(fb[l] = llfc_mallocarray((size_t)(bs * fd), sizeof(float)))) goto fail;
-        if (!(S[g] = llfc_calloc((size_t)(d * d), sizeof(double)))) goto fail;
+        /* one batch: the product itself (float32, as a single product gives
+         * it); several: their sum in float64 */
+        if (single ? !(P[g] = llfc_mallocarray((size_t)(d * d), sizeof(float)))
+                   : !(S[g] = llfc_calloc((size_t)(d * d), sizeof(double))))
+            goto fail;
         if (!(mom[g] = llfc_calloc((size_t)(4 * d), sizeof(double)))) goto fail;
     }
-    if (!(tmp = llfc_mallocarray((size_t)(maxd * maxd), sizeof *tmp))) goto fail;
+    if (!single && !(tmp = llfc_mallocarray((size_t)(maxd * maxd), sizeof *tmp))) goto fail;
     if (maxt && (!(ta = llfc_mallocarray((size_t)(bs * maxt), sizeof *ta)) ||
                  !(tb = llfc_mallocarray((size_t)(bs * maxt), sizeof *tb))))
         goto fail;
@@ -417,10 +423,12 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
                 chan_last(fb[l], tb, m, d, q);
                 HA = ta, HB = tb;
             }
-            /* tmp[d, d] = H_A^T H_B for this batch */
-            llfc_gemm(1, 0, (int)d, (int)d, (int)rows, 1.0f, HA, (int)d, HB, (int)d, 0.0f, tmp, (int)d);
+            /* H_A^T H_B [d, d] for this batch */
+            llfc_gemm(1, 0, (int)d, (int)d, (int)rows, 1.0f, HA, (int)d, HB, (int)d, 0.0f, single ? P[g] : tmp,
+                      (int)d);
             double *Sg = S[g], *mg = mom[g];
-            for (int64_t k = 0; k < d * d; k++) Sg[k] += tmp[k];
+            if (!single)
+                for (int64_t k = 0; k < d * d; k++) Sg[k] += tmp[k];
             if (o.method == LLFC_AM_INNER) continue; /* moments only for corr */
             for (int64_t r = 0; r < rows; r++) {
                 const float *ha = HA + r * d, *hb = HB + r * d;
@@ -448,8 +456,10 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (!hw[g]) continue;
         int64_t d = s->gsize[g];
         double *Sg = S[g], *mg = mom[g], nobs = (double)n * (double)hw[g];
+        const float *Pg = P[g];
+#define SUM_AB(k) (Pg ? (double)Pg[k] : Sg[k])
         if (o.method == LLFC_AM_INNER) {
-            for (int64_t k = 0; k < d * d; k++) cost[k] = (float)(Sg[k] / nobs);
+            for (int64_t k = 0; k < d * d; k++) cost[k] = (float)(SUM_AB(k) / nobs);
         } else {
             /* corr[i, j] = (E[a_i b_j] - E a_i E b_j) / (sd a_i sd b_j); 0 for a dead unit */
             double *sa = mg + 2 * d, *sb = mg + 3 * d; /* reuse as std */
@@ -464,10 +474,11 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
             for (int64_t i = 0; i < d; i++)
                 for (int64_t j = 0; j < d; j++) {
                     double den = sa[i] * sb[j];
-                    double c = den > 0.0 ? (Sg[i * d + j] / nobs - mg[i] * mg[d + j]) / den : 0.0;
+                    double c = den > 0.0 ? (SUM_AB(i * d + j) / nobs - mg[i] * mg[d + j]) / den : 0.0;
                     cost[i * d + j] = (float)c;
                 }
         }
+#undef SUM_AB
         double total;
         if (llfc_lap_solve_f32(d, d, cost, 1, assign, &total)) goto fail;
         memcpy(p->idx[g], assign, (size_t)d * sizeof *assign);
@@ -493,9 +504,11 @@ done:
     free(fb);
     for (int g = 0; g < G; g++) {
         if (S) free(S[g]);
+        if (P) free(P[g]);
         if (mom) free(mom[g]);
     }
     free(S);
+    free(P);
     free(mom);
     free(tmp);
     free(ta);
