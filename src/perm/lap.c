@@ -193,6 +193,27 @@ static double relax_c(const lap_work *w, int i, double h)
     return mn;
 }
 
+/* min_j C[i,j] - v[j]: whether row i's column is still of least reduced cost */
+static double rowmin_c(const lap_work *w, int i)
+{
+    int n = w->nc;
+    double mn = INFINITY;
+    if (w->cd) {
+        const double *ci = w->cd + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            double h = ci[j] - w->v[j];
+            if (h < mn) mn = h;
+        }
+    } else {
+        const float *ci = w->cf + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            double h = w->sign * (double)ci[j] - w->v[j];
+            if (h < mn) mn = h;
+        }
+    }
+    return mn;
+}
+
 static int pick_c(const lap_work *w, double m)
 {
     int first = -1;
@@ -263,10 +284,32 @@ __attribute__((target("avx2"))) static int pick_avx2(const lap_work *w, double m
     return first;
 }
 
+__attribute__((target("avx2"))) static double rowmin_avx2(const lap_work *w, int i)
+{
+    int n = w->nc, j = 0;
+    const double *cd = w->cd ? w->cd + (size_t)i * n : NULL;
+    const float *cf = w->cf ? w->cf + (size_t)i * n : NULL;
+    const __m256d vs = _mm256_set1_pd(w->sign);
+    __m256d mn = _mm256_set1_pd(INFINITY);
+    for (; j + 4 <= n; j += 4) {
+        __m256d c = cd ? _mm256_loadu_pd(cd + j) : _mm256_mul_pd(vs, _mm256_cvtps_pd(_mm_loadu_ps(cf + j)));
+        mn = _mm256_min_pd(mn, _mm256_sub_pd(c, _mm256_loadu_pd(w->v + j)));
+    }
+    __m128d m2 = _mm_min_pd(_mm256_castpd256_pd128(mn), _mm256_extractf128_pd(mn, 1));
+    m2 = _mm_min_sd(m2, _mm_unpackhi_pd(m2, m2));
+    double best = _mm_cvtsd_f64(m2);
+    for (; j < n; j++) {
+        double h = (cd ? cd[j] : w->sign * (double)cf[j]) - w->v[j];
+        if (h < best) best = h;
+    }
+    return best;
+}
+
 static int have_avx2(void) { return __builtin_cpu_supports("avx2"); }
 #else
 static double relax_avx2(const lap_work *w, int i, double h) { return relax_c(w, i, h); }
 static int pick_avx2(const lap_work *w, double m) { return pick_c(w, m); }
+static double rowmin_avx2(const lap_work *w, int i) { return rowmin_c(w, i); }
 static int have_avx2(void) { return 0; }
 #endif
 
@@ -341,14 +384,9 @@ static int warm_start(lap_work *w, const int *x0, const double *v0)
     for (int j = 0; j < n; j++) w->y[j] = -1;
     for (int i = 0; i < n; i++) w->y[x0[i]] = i;
     for (int i = 0; i < n; i++) {
-        const double *ci = crow(w, i);
-        double m = INFINITY;
-        for (int j = 0; j < n; j++) {
-            double h = ci[j] - w->v[j];
-            if (h < m) m = h;
-        }
+        double m = w->avx2 ? rowmin_avx2(w, i) : rowmin_c(w, i);
         int j = x0[i];
-        if (ci[j] - w->v[j] <= m) w->x[i] = j;
+        if (cat(w, i, j) - w->v[j] <= m) w->x[i] = j;
         else { w->x[i] = -1; w->y[j] = -1; w->freerows[nfree++] = i; }
     }
     return nfree;
@@ -407,6 +445,35 @@ static int check_dims(int64_t nr, int64_t nc)
     return 0;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define LAP_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define LAP_VECTORIZE
+#endif
+
+/* No entry is inf or NaN (all exponent bits set); branch-free, so that the
+ * compiler vectorises it. */
+LLFC_VECTOR_CLONES LAP_VECTORIZE static int all_finite(const void *src, int f32, size_t n)
+{
+    const unsigned char *p = src;
+    if (f32) {
+        uint32_t bad = 0;
+        for (size_t k = 0; k < n; k++) {
+            uint32_t b;
+            memcpy(&b, p + 4 * k, 4);
+            bad |= (b & 0x7f800000u) == 0x7f800000u;
+        }
+        return !bad;
+    }
+    uint64_t bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t b;
+        memcpy(&b, p + 8 * k, 8);
+        bad |= (b & 0x7ff0000000000000u) == 0x7ff0000000000000u;
+    }
+    return !bad;
+}
+
 /* Common path: src is either float or double (f32 != 0), validated, then
  * solved in place (float32, or float64 when minimising) or from a float64
  * copy (transposed when nr > nc, negated when maximising). */
@@ -437,17 +504,18 @@ static int solve_any(int64_t nr, int64_t nc, const void *src, int f32, int maxim
     const double *c = NULL;
     const float *cf = NULL;
     double *buf = NULL;
-    /* validate */
-    for (int64_t i = 0; i < nr; i++)
-        for (int64_t j = 0; j < nc; j++) {
-            double e = f32 ? (double)sf[i * nc + j] : sd[i * nc + j];
-            if (!isfinite(e))
-            {
-                free(x0);
-                return llfc_seterr("cost[%lld][%lld] is %s: costs must be finite", (long long)i + 1,
-                                   (long long)j + 1, isnan(e) ? "nan" : e > 0 ? "inf" : "-inf");
+    /* validate: a fast pass over the exponent bits, then the first bad entry */
+    if (!all_finite(src, f32, (size_t)nr * (size_t)nc)) {
+        for (int64_t i = 0; i < nr; i++)
+            for (int64_t j = 0; j < nc; j++) {
+                double e = f32 ? (double)sf[i * nc + j] : sd[i * nc + j];
+                if (!isfinite(e)) {
+                    free(x0);
+                    return llfc_seterr("cost[%lld][%lld] is %s: costs must be finite", (long long)i + 1,
+                                       (long long)j + 1, isnan(e) ? "nan" : e > 0 ? "inf" : "-inf");
+                }
             }
-        }
+    }
     if (!f32 && !tr && !maximize) {
         c = sd;
     } else if (f32 && !tr) {
