@@ -72,6 +72,34 @@ int llfc_match_check_pair(const llfc_net *a, const llfc_net *b)
     return 0;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define MATCH_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define MATCH_VECTORIZE
+#endif
+
+/* c[k] += t[k]: the same sums at any vector width */
+LLFC_VECTOR_CLONES MATCH_VECTORIZE static void add_into(float *restrict c, const float *restrict t, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++) c[k] += t[k];
+}
+
+/* sum_k x[k] y[k] in float64, in four interleaved partial sums (k mod 4),
+ * added in a fixed order: the same bits from either copy of the function */
+LLFC_VECTOR_CLONES MATCH_VECTORIZE static double dot64(const float *restrict x, const float *restrict y, int64_t n)
+{
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        a0 += (double)x[k] * (double)y[k];
+        a1 += (double)x[k + 1] * (double)y[k + 1];
+        a2 += (double)x[k + 2] * (double)y[k + 2];
+        a3 += (double)x[k + 3] * (double)y[k + 3];
+    }
+    for (; k < n; k++) a0 += (double)x[k] * (double)y[k];
+    return (a0 + a1) + (a2 + a3);
+}
+
 /* sum_k <A_k, p(B_k)> with scratch tensors tmp[k] */
 static double wm_objective(const llfc_net *a, const llfc_net *b, const llfc_perm *p, llfc_tensor **tmp)
 {
@@ -82,11 +110,7 @@ static double wm_objective(const llfc_net *a, const llfc_net *b, const llfc_perm
         for (int d = 0; d < a->param[k]->ndim; d++)
             if (s->axis[k][d] >= 0) ap[d] = p->idx[s->axis[k][d]];
         llfc_perm_gather(b->param[k], tmp[k], ap);
-        const float *x = llfc_tensor_data(a->param[k]), *y = llfc_tensor_data(tmp[k]);
-        int64_t n = llfc_tensor_numel(a->param[k]);
-        double acc = 0.0;
-        for (int64_t i = 0; i < n; i++) acc += (double)x[i] * (double)y[i];
-        tot += acc;
+        tot += dot64(llfc_tensor_data(a->param[k]), llfc_tensor_data(tmp[k]), llfc_tensor_numel(a->param[k]));
     }
     return tot;
 }
@@ -239,7 +263,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
                 if (term_refresh(a, b, p, tm, n, tmp[tm->k], scratch, pos, &ch)) goto fail;
                 moved |= ch;
                 if (first) memcpy(C, tm->T, (size_t)(n * n) * sizeof *C);
-                else for (int64_t i = 0; i < n * n; i++) C[i] += tm->T[i];
+                else add_into(C, tm->T, n * n);
                 first = 0;
             }
             /* the same cost as at this group's last solve: the same answer */
