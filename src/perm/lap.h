@@ -29,4 +29,10 @@ int llfc_lap_solve_f32(int64_t nr, int64_t nc, const float *cost, int maximize,
 int llfc_lap_solve_warm_f32(int64_t n, const float *cost, int maximize, int64_t *assign, double *v,
                             double *total);
 
+/* The search runs in AVX2 where the CPU has it, else in portable C; both
+ * give the same assignment.  llfc_lap_portable(1) forces the portable loops
+ * (tests compare the two), 0 allows AVX2 again, -1 only asks; returns the
+ * previous setting.  Not thread-safe: set it before solving. */
+int llfc_lap_portable(int on);
+
 #endif

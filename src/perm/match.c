@@ -72,6 +72,34 @@ int llfc_match_check_pair(const llfc_net *a, const llfc_net *b)
     return 0;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define MATCH_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define MATCH_VECTORIZE
+#endif
+
+/* c[k] += t[k]: the same sums at any vector width */
+LLFC_VECTOR_CLONES MATCH_VECTORIZE static void add_into(float *restrict c, const float *restrict t, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++) c[k] += t[k];
+}
+
+/* sum_k x[k] y[k] in float64, in four interleaved partial sums (k mod 4),
+ * added in a fixed order: the same bits from either copy of the function */
+LLFC_VECTOR_CLONES MATCH_VECTORIZE static double dot64(const float *restrict x, const float *restrict y, int64_t n)
+{
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        a0 += (double)x[k] * (double)y[k];
+        a1 += (double)x[k + 1] * (double)y[k + 1];
+        a2 += (double)x[k + 2] * (double)y[k + 2];
+        a3 += (double)x[k + 3] * (double)y[k + 3];
+    }
+    for (; k < n; k++) a0 += (double)x[k] * (double)y[k];
+    return (a0 + a1) + (a2 + a3);
+}
+
 /* sum_k <A_k, p(B_k)> with scratch tensors tmp[k] */
 static double wm_objective(const llfc_net *a, const llfc_net *b, const llfc_perm *p, llfc_tensor **tmp)
 {
@@ -82,11 +110,7 @@ static double wm_objective(const llfc_net *a, const llfc_net *b, const llfc_perm
         for (int d = 0; d < a->param[k]->ndim; d++)
             if (s->axis[k][d] >= 0) ap[d] = p->idx[s->axis[k][d]];
         llfc_perm_gather(b->param[k], tmp[k], ap);
-        const float *x = llfc_tensor_data(a->param[k]), *y = llfc_tensor_data(tmp[k]);
-        int64_t n = llfc_tensor_numel(a->param[k]);
-        double acc = 0.0;
-        for (int64_t i = 0; i < n; i++) acc += (double)x[i] * (double)y[i];
-        tot += acc;
+        tot += dot64(llfc_tensor_data(a->param[k]), llfc_tensor_data(tmp[k]), llfc_tensor_numel(a->param[k]));
     }
     return tot;
 }
@@ -239,7 +263,7 @@ llfc_perm *llfc_weight_match(const llfc_net *a, const llfc_net *b, const llfc_wm
                 if (term_refresh(a, b, p, tm, n, tmp[tm->k], scratch, pos, &ch)) goto fail;
                 moved |= ch;
                 if (first) memcpy(C, tm->T, (size_t)(n * n) * sizeof *C);
-                else for (int64_t i = 0; i < n * n; i++) C[i] += tm->T[i];
+                else add_into(C, tm->T, n * n);
                 first = 0;
             }
             /* the same cost as at this group's last solve: the same answer */
@@ -371,13 +395,15 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
     llfc_perm *p = llfc_perm_identity(s);
     float **fa = llfc_calloc((size_t)F + 1, sizeof *fa), **fb = llfc_calloc((size_t)F + 1, sizeof *fb);
     double **S = llfc_calloc((size_t)G + 1, sizeof *S);  /* [d, d] sums of hA hB^T */
+    float **P = llfc_calloc((size_t)G + 1, sizeof *P);     /* [d, d] hA hB^T of a single batch */
     double **mom = llfc_calloc((size_t)G + 1, sizeof *mom); /* [4, d]: sum a, sum b, sum a^2, sum b^2 */
+    int single = bs >= n;
     float *tmp = NULL, *cost = NULL, *ta = NULL, *tb = NULL;
     int64_t *assign = NULL;
     int64_t maxd = 1, maxt = 0;
     int64_t ndone = 0; /* Ctrl-C after a whole batch: match on the samples done */
     int intr = 0;
-    if (!p || !fa || !fb || !S || !mom) goto fail;
+    if (!p || !fa || !fb || !S || !P || !mom) goto fail;
     if (nmatch == 0) { n = 0; goto matched; } /* nothing to measure */
     for (int g = 0; g < G; g++) {
         if (!hw[g]) continue;
@@ -387,10 +413,14 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (hw[g] > 1 && fd > maxt) maxt = fd;
         if (!fa[l] && !(fa[l] = llfc_mallocarray((size_t)(bs * fd), sizeof(float)))) goto fail;
         if (!fb[l] && !(fb[l] = llfc_mallocarray((size_t)(bs * fd), sizeof(float)))) goto fail;
-        if (!(S[g] = llfc_calloc((size_t)(d * d), sizeof(double)))) goto fail;
+        /* one batch: the product itself (float32, as a single product gives
+         * it); several: their sum in float64 */
+        if (single ? !(P[g] = llfc_mallocarray((size_t)(d * d), sizeof(float)))
+                   : !(S[g] = llfc_calloc((size_t)(d * d), sizeof(double))))
+            goto fail;
         if (!(mom[g] = llfc_calloc((size_t)(4 * d), sizeof(double)))) goto fail;
     }
-    if (!(tmp = llfc_mallocarray((size_t)(maxd * maxd), sizeof *tmp))) goto fail;
+    if (!single && !(tmp = llfc_mallocarray((size_t)(maxd * maxd), sizeof *tmp))) goto fail;
     if (maxt && (!(ta = llfc_mallocarray((size_t)(bs * maxt), sizeof *ta)) ||
                  !(tb = llfc_mallocarray((size_t)(bs * maxt), sizeof *tb))))
         goto fail;
@@ -417,10 +447,12 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
                 chan_last(fb[l], tb, m, d, q);
                 HA = ta, HB = tb;
             }
-            /* tmp[d, d] = H_A^T H_B for this batch */
-            llfc_gemm(1, 0, (int)d, (int)d, (int)rows, 1.0f, HA, (int)d, HB, (int)d, 0.0f, tmp, (int)d);
+            /* H_A^T H_B [d, d] for this batch */
+            llfc_gemm(1, 0, (int)d, (int)d, (int)rows, 1.0f, HA, (int)d, HB, (int)d, 0.0f, single ? P[g] : tmp,
+                      (int)d);
             double *Sg = S[g], *mg = mom[g];
-            for (int64_t k = 0; k < d * d; k++) Sg[k] += tmp[k];
+            if (!single)
+                for (int64_t k = 0; k < d * d; k++) Sg[k] += tmp[k];
             if (o.method == LLFC_AM_INNER) continue; /* moments only for corr */
             for (int64_t r = 0; r < rows; r++) {
                 const float *ha = HA + r * d, *hb = HB + r * d;
@@ -448,8 +480,10 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
         if (!hw[g]) continue;
         int64_t d = s->gsize[g];
         double *Sg = S[g], *mg = mom[g], nobs = (double)n * (double)hw[g];
+        const float *Pg = P[g];
+#define SUM_AB(k) (Pg ? (double)Pg[k] : Sg[k])
         if (o.method == LLFC_AM_INNER) {
-            for (int64_t k = 0; k < d * d; k++) cost[k] = (float)(Sg[k] / nobs);
+            for (int64_t k = 0; k < d * d; k++) cost[k] = (float)(SUM_AB(k) / nobs);
         } else {
             /* corr[i, j] = (E[a_i b_j] - E a_i E b_j) / (sd a_i sd b_j); 0 for a dead unit */
             double *sa = mg + 2 * d, *sb = mg + 3 * d; /* reuse as std */
@@ -464,10 +498,11 @@ llfc_perm *llfc_activation_match(const llfc_net *a, const llfc_net *b, const flo
             for (int64_t i = 0; i < d; i++)
                 for (int64_t j = 0; j < d; j++) {
                     double den = sa[i] * sb[j];
-                    double c = den > 0.0 ? (Sg[i * d + j] / nobs - mg[i] * mg[d + j]) / den : 0.0;
+                    double c = den > 0.0 ? (SUM_AB(i * d + j) / nobs - mg[i] * mg[d + j]) / den : 0.0;
                     cost[i * d + j] = (float)c;
                 }
         }
+#undef SUM_AB
         double total;
         if (llfc_lap_solve_f32(d, d, cost, 1, assign, &total)) goto fail;
         memcpy(p->idx[g], assign, (size_t)d * sizeof *assign);
@@ -493,9 +528,11 @@ done:
     free(fb);
     for (int g = 0; g < G; g++) {
         if (S) free(S[g]);
+        if (P) free(P[g]);
         if (mom) free(mom[g]);
     }
     free(S);
+    free(P);
     free(mom);
     free(tmp);
     free(ta);

@@ -278,12 +278,81 @@ static void misc_suite(void)
     free(s); free(pa); free(perm);
 }
 
+/* The search's portable and AVX2 loops give the same assignment and prices
+ * (float32 and float64 costs, min and max, ties, rectangular both ways, warm
+ * starts from stale assignments and prices, widths that are no multiple of 4). */
+static void kernel_suite(void)
+{
+    llfc_rng r;
+    llfc_rng_seed(&r, 5);
+    const int sizes[][2] = {{7, 7}, {37, 37}, {130, 130}, {13, 50}, {50, 13}, {1, 9}, {9, 1}, {64, 67}};
+    int bad = 0, trials = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0] && !bad; s++)
+        for (int kind = 0; kind < K_NKINDS && !bad; kind++)
+            for (int mx = 0; mx < 2 && !bad; mx++, trials++) {
+                int nr = sizes[s][0], nc = sizes[s][1], nmax = nr > nc ? nr : nc;
+                double *c = malloc(sizeof *c * nr * nc), *v[2];
+                float *cf = malloc(sizeof *cf * nr * nc);
+                int64_t *as[2][3];
+                fill(&r, kind, c, nr * nc);
+                for (int k = 0; k < nr * nc; k++) cf[k] = (float)c[k];
+                double tot[2][3];
+                for (int ker = 0; ker < 2; ker++) {
+                    llfc_lap_portable(ker == 0);
+                    for (int t = 0; t < 3; t++) as[ker][t] = malloc(sizeof(int64_t) * nmax);
+                    v[ker] = calloc(nmax, sizeof(double));
+                    if (llfc_lap_solve(nr, nc, c, mx, as[ker][0], &tot[ker][0]) ||
+                        llfc_lap_solve_f32(nr, nc, cf, mx, as[ker][1], &tot[ker][1]))
+                        bad = 1;
+                    if (nr == nc) { /* cold, then warm from a stale answer and perturbed costs */
+                        for (int i = 0; i < nr; i++) as[ker][2][i] = -1;
+                        if (llfc_lap_solve_warm_f32(nr, cf, mx, as[ker][2], v[ker], &tot[ker][2])) bad = 1;
+                        llfc_rng_seed(&r, 100 + trials); /* the same perturbation for both kernels */
+                        for (int k = 0; k < nr; k++) cf[llfc_rng_below(&r, nr * nr)] += (float)(llfc_rng_double(&r) - 0.5);
+                        if (llfc_lap_solve_warm_f32(nr, cf, mx, as[ker][2], v[ker], &tot[ker][2])) bad = 1;
+                        for (int k = 0; k < nr * nc; k++) cf[k] = (float)c[k];
+                    }
+                }
+                llfc_lap_portable(0);
+                for (int t = 0; t < (nr == nc ? 3 : 2) && !bad; t++) {
+                    if (tot[0][t] != tot[1][t]) bad = 2;
+                    for (int i = 0; i < nr && !bad; i++)
+                        if (as[0][t][i] != as[1][t][i]) bad = 3;
+                }
+                if (nr == nc)
+                    for (int j = 0; j < nc && !bad; j++)
+                        if (v[0][j] != v[1][j]) bad = 4;
+                /* and the answer is optimal: the Hungarian method on the float64 matrix */
+                if (!bad && nr <= nc) {
+                    int *hc = malloc(sizeof *hc * nc);
+                    if (mx) for (int k = 0; k < nr * nc; k++) c[k] = -c[k];
+                    double ref = hungarian(nr, nc, c, hc);
+                    if (mx) ref = -ref;
+                    double tol = kind == K_HUGE ? 1e-12 * fabs(ref) + 1e-2 : 1e-8 * (1 + fabs(ref));
+                    if (fabs(tot[0][0] - ref) > tol) bad = 5;
+                    free(hc);
+                }
+                for (int ker = 0; ker < 2; ker++) {
+                    for (int t = 0; t < 3; t++) free(as[ker][t]);
+                    free(v[ker]);
+                }
+                free(c); free(cf);
+            }
+    CHECK(!bad, "lap portable and AVX2 search loops: the same assignments, totals and warm prices on %d matrices, "
+          "optimal (code %d)", trials, bad);
+}
+
 int main(void)
 {
-    brute_suite();
-    hungarian_suite();
-    medium_suite();
-    warm_suite();
-    misc_suite();
+    /* every suite with the portable search loops, then with AVX2 where the CPU has it */
+    for (int portable = 1; portable >= 0; portable--) {
+        llfc_lap_portable(portable);
+        brute_suite();
+        hungarian_suite();
+        medium_suite();
+        warm_suite();
+        misc_suite();
+    }
+    kernel_suite();
     return check_summary();
 }

@@ -196,13 +196,14 @@ static void test_planted(void)
         free(st.objective);
         int64_t din = widths[t][0];
         float *x = gaussian(700, din, 8 + t);
-        for (int meth = 0; meth < 2; meth++) {
-            llfc_am_opts ao = {.method = meth, .batch = 256};
+        for (int meth = 0; meth < 4; meth++) {
+            /* batches of 256 (float64 sums), or all 700 samples in one (its product) */
+            llfc_am_opts ao = {.method = meth & 1, .batch = meth < 2 ? 256 : 700};
             llfc_perm *r = llfc_activation_match(a, b, x, 700, &ao, NULL);
             int nties = 0;
             CHECK(equal_up_to_dead(r, p, a, x, 700, &nties),
-                  "activation matching (%s) recovers a planted permutation (in %lld; %d dead units tie)",
-                  meth ? "corr" : "inner", (long long)din, nties);
+                  "activation matching (%s, batch %d) recovers a planted permutation (in %lld; %d dead units tie)",
+                  meth & 1 ? "corr" : "inner", (int)ao.batch, (long long)din, nties);
             llfc_perm_free(r);
         }
         free(x);
