@@ -98,6 +98,13 @@ int llfc_threads(void);
 #ifndef LLFC_VECTOR_CLONES
 #define LLFC_VECTOR_CLONES
 #endif
+/* LLFC_VECTORIZE: GCC's -O2 does not vectorise loops of unknown length (its
+ * cost model is "very cheap"); a function with such hot loops asks for it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LLFC_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define LLFC_VECTORIZE
+#endif
 
 /* ---- a documented, portable PRNG ----------------------------------------------
  * xoshiro256** seeded through splitmix64: the same numbers on every machine. */

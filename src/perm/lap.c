@@ -452,15 +452,10 @@ static int check_dims(int64_t nr, int64_t nc)
     return 0;
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define LAP_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define LAP_VECTORIZE
-#endif
 
 /* No entry is inf or NaN (all exponent bits set); branch-free, so that the
  * compiler vectorises it. */
-LLFC_VECTOR_CLONES LAP_VECTORIZE static int all_finite(const void *src, int f32, size_t n)
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static int all_finite(const void *src, int f32, size_t n)
 {
     const unsigned char *p = src;
     if (f32) {

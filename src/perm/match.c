@@ -72,21 +72,16 @@ int llfc_match_check_pair(const llfc_net *a, const llfc_net *b)
     return 0;
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define MATCH_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define MATCH_VECTORIZE
-#endif
 
 /* c[k] += t[k]: the same sums at any vector width */
-LLFC_VECTOR_CLONES MATCH_VECTORIZE static void add_into(float *restrict c, const float *restrict t, int64_t n)
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static void add_into(float *restrict c, const float *restrict t, int64_t n)
 {
     for (int64_t k = 0; k < n; k++) c[k] += t[k];
 }
 
 /* sum_k x[k] y[k] in float64, in four interleaved partial sums (k mod 4),
  * added in a fixed order: the same bits from either copy of the function */
-LLFC_VECTOR_CLONES MATCH_VECTORIZE static double dot64(const float *restrict x, const float *restrict y, int64_t n)
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static double dot64(const float *restrict x, const float *restrict y, int64_t n)
 {
     double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
     int64_t k = 0;

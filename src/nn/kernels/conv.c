@@ -19,20 +19,15 @@
 #include "core/core.h"
 #include "nn/kernels/layers.h"
 
-/* The row loops below are the only non-BLAS work of a convolution; GCC's -O2
- * does not vectorize loops of unknown length, so ask for it here. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define VECTORIZE
-#endif
+/* The row loops below are the only non-BLAS work of a convolution: they are
+ * LLFC_VECTORIZE. */
 
-VECTORIZE static void row_copy(float *restrict d, const float *restrict s, int n)
+LLFC_VECTORIZE static void row_copy(float *restrict d, const float *restrict s, int n)
 {
     for (int i = 0; i < n; i++) d[i] = s[i];
 }
 
-VECTORIZE static void row_add(float *restrict d, const float *restrict s, int n)
+LLFC_VECTORIZE static void row_add(float *restrict d, const float *restrict s, int n)
 {
     for (int i = 0; i < n; i++) d[i] += s[i];
 }

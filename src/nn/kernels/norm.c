@@ -15,17 +15,11 @@
 #include "core/core.h"
 #include "nn/kernels/layers.h"
 
-/* GCC's -O2 does not vectorize loops of unknown length; ask for it here. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define VECTORIZE
-#endif
 
 enum { LANES = 16 };
 
 /* sum x */
-VECTORIZE static double row_sum(const float *restrict x, size_t n)
+LLFC_VECTORIZE static double row_sum(const float *restrict x, size_t n)
 {
     float acc[LANES] = {0};
     size_t i = 0;
@@ -38,7 +32,7 @@ VECTORIZE static double row_sum(const float *restrict x, size_t n)
 }
 
 /* sum (x - m)^2 */
-VECTORIZE static double row_sumsq(const float *restrict x, size_t n, float m)
+LLFC_VECTORIZE static double row_sumsq(const float *restrict x, size_t n, float m)
 {
     float acc[LANES] = {0};
     size_t i = 0;
@@ -51,7 +45,7 @@ VECTORIZE static double row_sumsq(const float *restrict x, size_t n, float m)
 }
 
 /* sum g * (x - m) */
-VECTORIZE static double row_dot(const float *restrict g, const float *restrict x, size_t n, float m)
+LLFC_VECTORIZE static double row_dot(const float *restrict g, const float *restrict x, size_t n, float m)
 {
     float acc[LANES] = {0};
     size_t i = 0;
@@ -64,7 +58,7 @@ VECTORIZE static double row_dot(const float *restrict g, const float *restrict x
 }
 
 /* sum g * (x - m[i]) * r[i] (per-pixel statistics) */
-VECTORIZE static double row_dot_stats(const float *restrict g, const float *restrict x,
+LLFC_VECTORIZE static double row_dot_stats(const float *restrict g, const float *restrict x,
                                       const float *restrict m, const float *restrict r, size_t n)
 {
     float acc[LANES] = {0};
@@ -78,14 +72,14 @@ VECTORIZE static double row_dot_stats(const float *restrict g, const float *rest
 }
 
 /* o = (x - m) * a + b */
-VECTORIZE static void row_affine(float *restrict o, const float *restrict x, size_t n,
+LLFC_VECTORIZE static void row_affine(float *restrict o, const float *restrict x, size_t n,
                                  float m, float a, float b)
 {
     for (size_t i = 0; i < n; i++) o[i] = (x[i] - m) * a + b;
 }
 
 /* d = a * (g - mg - (x - m) * r * mgx) */
-VECTORIZE static void row_dnorm(float *restrict d, const float *restrict g, const float *restrict x,
+LLFC_VECTORIZE static void row_dnorm(float *restrict d, const float *restrict g, const float *restrict x,
                                 size_t n, float a, float mg, float m, float r, float mgx)
 {
     for (size_t i = 0; i < n; i++) d[i] = a * (g[i] - mg - (x[i] - m) * r * mgx);
@@ -115,7 +109,7 @@ static int eps_check(const char *fname, float eps)
  * the ReLU's output h and lets through only where h > 0. */
 
 /* acc[j] += lane sums of x; t += the tail (n % LANES values) */
-VECTORIZE static void lane_sum(float *restrict acc, double *restrict t, const float *restrict x, size_t n)
+LLFC_VECTORIZE static void lane_sum(float *restrict acc, double *restrict t, const float *restrict x, size_t n)
 {
     size_t i = 0;
     for (; i + LANES <= n; i += LANES)
@@ -124,7 +118,7 @@ VECTORIZE static void lane_sum(float *restrict acc, double *restrict t, const fl
 }
 
 /* acc[j] += lane sums of (x - m)^2; t += the tail's */
-VECTORIZE static void lane_sumsq(float *restrict acc, double *restrict t, const float *restrict x, size_t n, float m)
+LLFC_VECTORIZE static void lane_sumsq(float *restrict acc, double *restrict t, const float *restrict x, size_t n, float m)
 {
     size_t i = 0;
     for (; i + LANES <= n; i += LANES)
@@ -135,7 +129,7 @@ VECTORIZE static void lane_sumsq(float *restrict acc, double *restrict t, const 
 /* a[j] += lane sums of g', b[j] += lane sums of g' * (x - m), with g' = g,
  * or g where h > 0 and 0 elsewhere if h (a ReLU's output) is given; ta, tb
  * the tail's */
-VECTORIZE static void lane_sum_dot(float *restrict a, float *restrict b, double *restrict ta, double *restrict tb,
+LLFC_VECTORIZE static void lane_sum_dot(float *restrict a, float *restrict b, double *restrict ta, double *restrict tb,
                                    const float *restrict g, const float *restrict h, const float *restrict x,
                                    size_t n, float m)
 {
@@ -159,7 +153,7 @@ VECTORIZE static void lane_sum_dot(float *restrict a, float *restrict b, double 
 
 /* d[j] += acc[j], acc[j] = 0: float lanes are flushed into double lanes
  * every ROWS_PER(hw) rows, so that a lane adds up at most 64 values */
-VECTORIZE static void flush(double *restrict d, float *restrict acc)
+LLFC_VECTORIZE static void flush(double *restrict d, float *restrict acc)
 {
     for (int j = 0; j < LANES; j++) d[j] += acc[j], acc[j] = 0.0f;
 }
@@ -173,7 +167,7 @@ static double lanes_total(const double *d)
 }
 
 /* o = relu((x - m) * a + b) (NaN stays NaN) */
-VECTORIZE static void row_affine_relu(float *restrict o, const float *restrict x, size_t n,
+LLFC_VECTORIZE static void row_affine_relu(float *restrict o, const float *restrict x, size_t n,
                                       float m, float a, float b)
 {
     for (size_t i = 0; i < n; i++) {
@@ -183,7 +177,7 @@ VECTORIZE static void row_affine_relu(float *restrict o, const float *restrict x
 }
 
 /* d = a * (g' - mg - (x - m) * r * mgx), g' as in lane_sum_dot */
-VECTORIZE static void row_dnorm_mask(float *restrict d, const float *restrict g, const float *restrict h,
+LLFC_VECTORIZE static void row_dnorm_mask(float *restrict d, const float *restrict g, const float *restrict h,
                                      const float *restrict x, size_t n, float a, float mg, float m, float r,
                                      float mgx)
 {
@@ -213,7 +207,7 @@ struct bn_args {
 };
 
 /* channels [lo, hi) of bn_forward_train */
-VECTORIZE static void bn_forward_train_part(void *ud, int64_t lo, int64_t hi)
+LLFC_VECTORIZE static void bn_forward_train_part(void *ud, int64_t lo, int64_t hi)
 {
     const struct bn_args *A = ud;
     const int N = A->N, relu = A->relu;
@@ -362,8 +356,8 @@ int llfc_batchnorm2d_forward_eval_relu(float *out, const float *in,
             for (size_t i = 0; i < hw; i++)                                                  \
                 for (int j = 0; j < BK; j++) o[i * BK + j] = (x[i * BK + j] - mm[j]) * aa[j] + bb[j]; \
     }
-LLFC_VECTOR_CLONES VECTORIZE BN_EVAL_BLK(8)
-LLFC_VECTOR_CLONES VECTORIZE BN_EVAL_BLK(16)
+LLFC_VECTOR_CLONES LLFC_VECTORIZE BN_EVAL_BLK(8)
+LLFC_VECTOR_CLONES LLFC_VECTORIZE BN_EVAL_BLK(16)
 
 struct bn_blk_args {
     float *out;
@@ -569,10 +563,10 @@ static inline __attribute__((always_inline)) void bnb_blk_body(const struct bn_a
     }
 }
 
-LLFC_VECTOR_CLONES VECTORIZE static void bnt_blk8(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 8); }
-LLFC_VECTOR_CLONES VECTORIZE static void bnt_blk16(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 16); }
-LLFC_VECTOR_CLONES VECTORIZE static void bnb_blk8(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 8); }
-LLFC_VECTOR_CLONES VECTORIZE static void bnb_blk16(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 16); }
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static void bnt_blk8(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static void bnt_blk16(void *ud, int64_t lo, int64_t hi) { bnt_blk_body(ud, lo, hi, 16); }
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static void bnb_blk8(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 8); }
+LLFC_VECTOR_CLONES LLFC_VECTORIZE static void bnb_blk16(void *ud, int64_t lo, int64_t hi) { bnb_blk_body(ud, lo, hi, 16); }
 
 int llfc_batchnorm2d_forward_train_blk(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
                                        const float *in, const float *weight, const float *bias, int N, int C, int H,
@@ -617,7 +611,7 @@ int llfc_batchnorm2d_backward_train_blk(float *din, float *dweight, float *dbias
 }
 
 /* channels [lo, hi) of bn_backward_train */
-VECTORIZE static void bn_backward_train_part(void *ud, int64_t lo, int64_t hi)
+LLFC_VECTORIZE static void bn_backward_train_part(void *ud, int64_t lo, int64_t hi)
 {
     const struct bn_args *A = ud;
     const int N = A->N;
@@ -717,7 +711,7 @@ int llfc_batchnorm2d_backward_eval(float *din, float *dweight, float *dbias,
  * The C values of one pixel are HW apart; loops run over channels outside and
  * pixels inside, accumulating per-pixel sums in [HW] arrays. */
 
-VECTORIZE int llfc_layernorm_c_forward(float *out, float *mean, float *rstd,
+LLFC_VECTORIZE int llfc_layernorm_c_forward(float *out, float *mean, float *rstd,
                              const float *in, const float *weight, const float *bias,
                              int N, int C, int H, int W, float eps)
 {
@@ -752,7 +746,7 @@ VECTORIZE int llfc_layernorm_c_forward(float *out, float *mean, float *rstd,
     return 0;
 }
 
-VECTORIZE int llfc_layernorm_c_backward(float *din, float *dweight, float *dbias,
+LLFC_VECTORIZE int llfc_layernorm_c_backward(float *din, float *dweight, float *dbias,
                               const float *dout, const float *in, const float *weight,
                               const float *mean, const float *rstd,
                               int N, int C, int H, int W)
@@ -828,7 +822,7 @@ int llfc_layernorm_chw_forward(float *out, float *mean, float *rstd,
     return 0;
 }
 
-VECTORIZE int llfc_layernorm_chw_backward(float *din, float *dweight, float *dbias,
+LLFC_VECTORIZE int llfc_layernorm_chw_backward(float *din, float *dweight, float *dbias,
                                 const float *dout, const float *in, const float *weight,
                                 const float *mean, const float *rstd,
                                 int N, int C, int H, int W)
