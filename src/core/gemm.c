@@ -486,9 +486,8 @@ int llfc_blas_get_threads(void)
  * of a parallel job. */
 static int blas_enter(void)
 {
-    int n = llfc_threads();
-    if (!pool_split || n < 2 || llfc_parallel_parts(2, 1) < 2) return 0;
-    openblas_set_num_threads(n);
+    if (!pool_split || llfc_parallel_parts(2, 1) < 2) return 0;   /* one thread, or inside a job */
+    openblas_set_num_threads(llfc_threads());
     return 1;
 }
 

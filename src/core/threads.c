@@ -19,21 +19,17 @@
  * Jobs are not nested: a parallel_for inside a part, or a second thread
  * starting a job while one runs, runs its whole range on its own thread. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/core.h"
 
 #define POOL_MAX 256
-/* How long a worker spins for the next job before it sleeps. */
-#define SPIN_NS 200000L
+/* How long a worker spins for the next job before it sleeps, in seconds. */
+#define SPIN_SECONDS 2e-4
 
 static struct {
     pthread_mutex_t mu;         /* guards sleepers' waiting and the workers' creation */
@@ -63,13 +59,6 @@ static inline void cpu_relax(void)
 
 static int64_t part_lo(int64_t n, int parts, int i) { return n * i / parts; }
 
-static double mono(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
 static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;   /* 1 .. nworkers */
@@ -81,10 +70,10 @@ static void *worker(void *arg)
     for (;;) {
         unsigned g = atomic_load(&pool.gen);
         if (g == seen) {
-            double t0 = mono();
+            double t0 = llfc_now();
             for (int k = 1; (g = atomic_load(&pool.gen)) == seen; k++) {
                 cpu_relax();
-                if ((k & 255) == 0 && mono() - t0 > SPIN_NS) break;
+                if ((k & 255) == 0 && llfc_now() - t0 > SPIN_SECONDS) break;
             }
         }
         if (g == seen) {

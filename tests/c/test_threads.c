@@ -64,16 +64,19 @@ static void check_parts(int threads, int64_t n, int64_t minpt, int want)
 }
 
 /* a parallel_for inside a part runs its range on the part's thread */
-struct nest { int inner_parts[64]; int k; struct cover *c; };
+struct nest { int inner_ok[64]; int k; struct cover *c; };
 
 static void inner(void *ud, int64_t lo, int64_t hi)
 {
     struct nest *z = ud;
-    int used = llfc_parallel_for(hi - lo, 1, mark, &(struct cover){0});   /* n = hi - lo items, marks ignored */
-    (void)used;
     for (int64_t i = lo; i < hi; i++) z->c->hits[i]++;
+    unsigned char h[50] = {0};
+    struct cover c = {50, h, 0, 0};
+    int used = llfc_parallel_for(50, 1, mark, &c);
+    int ok = used == 1 && c.calls == 1 && !c.bad && llfc_parallel_parts(1000, 1) == 1;
+    for (int i = 0; i < 50; i++) ok &= h[i] == 1;
     int k = __atomic_fetch_add(&z->k, 1, __ATOMIC_RELAXED);
-    if (k < 64) z->inner_parts[k] = llfc_parallel_parts(1000, 1);
+    if (k < 64) z->inner_ok[k] = ok;
 }
 
 static void check_nested(void)
@@ -84,7 +87,7 @@ static void check_nested(void)
     struct nest z = {{0}, 0, &c};
     int used = llfc_parallel_for(100, 1, inner, &z);
     int ok = used == 2 && z.k == 2;
-    for (int i = 0; i < z.k && i < 64; i++) ok &= z.inner_parts[i] == 1;
+    for (int i = 0; i < z.k && i < 64; i++) ok &= z.inner_ok[i];
     for (int i = 0; i < 100; i++) ok &= hits[i] == 1;
     CHECK(ok, "parallel_for inside a part: one part there (outer used %d parts, %d inner calls)", used, z.k);
 }
