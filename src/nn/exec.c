@@ -294,12 +294,18 @@ static float *pool_take(bufpool *bp, int64_t need, int64_t *cap)
 
 static int is_act(int kind) { return kind == LLFC_OP_RELU || kind == LLFC_OP_TANH || kind == LLFC_OP_IDENTITY; }
 
-/* Ops whose eval forward takes channel-blocked values (layers.h, conv2d)
- * and, but for the pooling, gives them. */
+/* BatchNorm, ReLU, identity, sum: they take channel-blocked values and give
+ * them in the same blocks. */
+static int elementwise(int kind)
+{
+    return kind == LLFC_OP_BN || kind == LLFC_OP_RELU || kind == LLFC_OP_IDENTITY || kind == LLFC_OP_ADD;
+}
+
+/* Ops whose forward takes channel-blocked values (layers.h, conv2d) and, but
+ * for the pooling, gives them. */
 static int takes_blocked(int kind)
 {
-    return kind == LLFC_OP_CONV || kind == LLFC_OP_BN || kind == LLFC_OP_RELU || kind == LLFC_OP_IDENTITY ||
-           kind == LLFC_OP_ADD || kind == LLFC_OP_GAP;
+    return elementwise(kind) || kind == LLFC_OP_CONV || kind == LLFC_OP_GAP;
 }
 
 /* Slot t's value, read by op o, into plain NCHW (a buffer from the pool; the
@@ -515,11 +521,6 @@ void llfc_nn_work_free(llfc_nn_work *w)
 
 int64_t llfc_nn_work_maxbatch(const llfc_nn_work *w) { return w->maxbatch; }
 
-static int elementwise(int kind)
-{
-    return kind == LLFC_OP_BN || kind == LLFC_OP_RELU || kind == LLFC_OP_IDENTITY || kind == LLFC_OP_ADD;
-}
-
 /* The training passes keep a slot's values and gradient in the
  * convolutions' channel blocks (layers.h, conv2d) when it is a conv's
  * output or an element-wise op's (BatchNorm, ReLU, identity, sum) of blocked
@@ -547,7 +548,7 @@ static void work_layouts(const llfc_net *net, int *lay)
                     if (add) lay[o->in2] = 0;
                     changed = 1;
                 }
-            } else if (o->kind != LLFC_OP_CONV && o->kind != LLFC_OP_GAP && lay[o->in]) {
+            } else if (!takes_blocked(o->kind) && lay[o->in]) {
                 lay[o->in] = 0;
                 changed = 1;
             }
